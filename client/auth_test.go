@@ -1,0 +1,106 @@
+package client
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+
+	"github.com/nova-image-exporter/nova_image_exporter/simulator"
+)
+
+func simulatorKeystone(t *testing.T, opts simulator.Options, password string) (*simulator.Simulator, *Client) {
+	t.Helper()
+	sim := simulator.New(opts)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	auth := NewKeystone(gophercloud.AuthOptions{
+		IdentityEndpoint: srv.URL + "/v3",
+		Username:         "demo",
+		Password:         password,
+		DomainName:       "Default",
+		Scope:            &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"},
+	}, gophercloud.EndpointOpts{Region: "RegionOne"}, "", NewHTTPClient(5*time.Second, nil))
+	return sim, New(auth, Options{})
+}
+
+func TestKeystoneReusesToken(t *testing.T) {
+	sim, c := simulatorKeystone(t, simulator.Options{}, "demo-secret")
+	for range 3 {
+		if _, err := c.ListImages(context.Background(), ListOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := sim.TokenRequests(); n != 1 {
+		t.Errorf("%d token requests for 3 listings, want 1", n)
+	}
+	for _, r := range sim.Requests() {
+		if !strings.HasPrefix(r.Path, "/v2.1/0123456789abcdef0123456789abcdef/images/detail") {
+			t.Errorf("request to %s, want the catalog's compute endpoint", r.Path)
+		}
+	}
+}
+
+func TestKeystoneRenewsBeforeExpiry(t *testing.T) {
+	sim, c := simulatorKeystone(t, simulator.Options{TokenTTL: 2 * time.Second}, "demo-secret")
+	if _, err := c.ListImages(context.Background(), ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Past three quarters of the token's life, the next listing renews it first instead
+	// of risking a 401 halfway through.
+	time.Sleep(1600 * time.Millisecond)
+	if _, err := c.ListImages(context.Background(), ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := sim.TokenRequests(); n != 2 {
+		t.Errorf("%d token requests, want 2", n)
+	}
+	if n := len(sim.Requests()); n != 2 {
+		t.Errorf("%d images requests, want 2 (none refused)", n)
+	}
+}
+
+func TestKeystoneConcurrentRenewalsShareOne(t *testing.T) {
+	sim, c := simulatorKeystone(t, simulator.Options{}, "demo-secret")
+	if _, err := c.ListImages(context.Background(), ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sim.RevokeTokens()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			_, err := c.ListImages(context.Background(), ListOptions{})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n := sim.TokenRequests(); n != 2 {
+		t.Errorf("%d token requests after a revocation seen by 8 listings, want 2", n)
+	}
+}
+
+func TestKeystoneWrongPassword(t *testing.T) {
+	sim, c := simulatorKeystone(t, simulator.Options{}, "wrong-secret-value")
+	_, err := c.ListImages(context.Background(), ListOptions{})
+	if err == nil || !strings.Contains(err.Error(), "authenticating to ") || !strings.Contains(err.Error(), " as demo") ||
+		!strings.Contains(err.Error(), "401") {
+		t.Fatalf("error %v, want an authentication failure naming the endpoint, the user and the status", err)
+	}
+	if strings.Contains(err.Error(), "wrong-secret-value") {
+		t.Errorf("error %q contains the password", err)
+	}
+	if n := len(sim.Requests()); n != 0 {
+		t.Errorf("%d images requests without a token, want 0", n)
+	}
+}

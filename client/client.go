@@ -1,0 +1,428 @@
+// Package client lists images through the Nova-compatible images-detail API
+// (GET {compute endpoint}/images/detail) of OpenStack Nova, Huawei Cloud ECS and
+// Open Telekom Cloud, authenticating with Keystone, IAM or a pre-issued token.
+//
+// A Client is built once per cloud and reused: it owns one http.Client and keeps its
+// token between listings, renewing it only when it is about to expire or is refused.
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults for Options.
+const (
+	DefaultMaxPages         = 10000
+	DefaultMaxResponseBytes = 256 << 20
+	DefaultRequestTimeout   = time.Minute
+)
+
+// Options tune a Client; the zero value takes the defaults above.
+type Options struct {
+	// HTTPClient sends every request, authentication included; nil builds one with
+	// connection, TLS and response-header timeouts and RequestTimeout overall.
+	HTTPClient *http.Client
+	// RequestTimeout bounds one HTTP request when HTTPClient is nil.
+	RequestTimeout time.Duration
+	// MaxResponseBytes cuts off a response body larger than this.
+	MaxResponseBytes int64
+	// MaxPages stops a listing that would need more pages than this.
+	MaxPages int
+	// UserAgent is sent with every request.
+	UserAgent string
+}
+
+func (o Options) withDefaults() Options {
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = NewHTTPClient(o.RequestTimeout, nil)
+	}
+	if o.MaxResponseBytes <= 0 {
+		o.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if o.MaxPages <= 0 {
+		o.MaxPages = DefaultMaxPages
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = "nova_image_exporter"
+	}
+	return o
+}
+
+// NewHTTPClient returns an http.Client whose every phase is bounded: dialing, TLS handshake,
+// waiting for response headers, and the whole request by timeout. transport may be nil; it
+// is then a clone of http.DefaultTransport, which honours HTTPS_PROXY and NO_PROXY.
+func NewHTTPClient(timeout time.Duration, transport *http.Transport) *http.Client {
+	if transport == nil {
+		transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	transport.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	transport.TLSHandshakeTimeout = 10 * time.Second
+	transport.ResponseHeaderTimeout = timeout
+	transport.MaxIdleConnsPerHost = 4
+	return &http.Client{Timeout: timeout, Transport: transport}
+}
+
+// Authenticator puts credentials on requests to the compute API and knows where that API is.
+type Authenticator interface {
+	// Endpoint returns the compute endpoint, e.g. https://host/v2.1/{project_id}; it may
+	// authenticate to learn it from the service catalog.
+	Endpoint(ctx context.Context) (string, error)
+	// Authorize adds credentials to req and returns an identifier of the credential used,
+	// to be handed back to Renew.
+	Authorize(ctx context.Context, req *http.Request) (credential string, err error)
+	// Renew replaces a credential that the API refused with 401; it returns an error when
+	// the credential cannot be renewed (a pre-issued token).
+	Renew(ctx context.Context, refused string) error
+}
+
+// Client lists images of one cloud project.
+type Client struct {
+	auth Authenticator
+	opts Options
+}
+
+// New returns a Client that authenticates with auth.
+func New(auth Authenticator, opts Options) *Client {
+	return &Client{auth: auth, opts: opts.withDefaults()}
+}
+
+// HTTPClient returns the http.Client the Client sends its requests with.
+func (c *Client) HTTPClient() *http.Client { return c.opts.HTTPClient }
+
+// ListOptions select what a listing returns.
+type ListOptions struct {
+	// Filters are the API's query filters: name, status (a Glance status), changes-since,
+	// minRam, minDisk, server, type.
+	Filters url.Values
+	// PageSize is the limit of each request; 0 lets the server choose (Nova then caps at its
+	// max_limit, 1000 by default).
+	PageSize int
+}
+
+// ListImages returns every image matching opts, following pagination by marker. It
+// renews the credential once if the API answers 401, and fails when a page is malformed,
+// pagination loops or exceeds Options.MaxPages, or ctx ends.
+func (c *Client) ListImages(ctx context.Context, opts ListOptions) ([]Image, error) {
+	var images []Image
+	err := c.EachImage(ctx, opts, func(img Image) error {
+		images = append(images, img)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return images, nil
+}
+
+// EachImage calls fn for every image matching opts, page by page, so that a caller that
+// does not need them all at once never holds more than one page. An error from fn stops
+// the listing and is returned.
+func (c *Client) EachImage(ctx context.Context, opts ListOptions, fn func(Image) error) error {
+	endpoint, err := c.auth.Endpoint(ctx)
+	if err != nil {
+		return err
+	}
+	base, err := imagesURL(endpoint)
+	if err != nil {
+		return err
+	}
+	pager := pager{client: c, base: base, opts: opts, seen: map[string]bool{}}
+	for page := 1; ; page++ {
+		if page > c.opts.MaxPages {
+			return fmt.Errorf("listing images: more than %d pages (--client.max-pages); stopped at marker %s", c.opts.MaxPages, pager.marker)
+		}
+		more, err := pager.next(ctx, page, fn)
+		if err != nil || !more {
+			return err
+		}
+	}
+}
+
+// imagesURL turns a compute endpoint into the images-detail URL.
+func imagesURL(endpoint string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(endpoint))
+	if err != nil {
+		return nil, fmt.Errorf("compute endpoint %q: %w", endpoint, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("compute endpoint %q: want an http or https URL", endpoint)
+	}
+	u.User = nil
+	u.RawQuery, u.Fragment = "", ""
+	u.Path = strings.TrimRight(u.Path, "/") + "/images/detail"
+	u.RawPath = ""
+	return u, nil
+}
+
+// pager walks the pages of one listing.
+type pager struct {
+	client  *Client
+	base    *url.URL
+	opts    ListOptions
+	marker  string
+	seen    map[string]bool // markers already requested, to stop a pagination loop
+	renewed bool            // the credential was renewed once in this listing
+}
+
+// next fetches and hands over one page, and reports whether another page follows.
+func (p *pager) next(ctx context.Context, page int, fn func(Image) error) (bool, error) {
+	resp, err := p.get(ctx) //nolint:bodyclose // drainAndClose closes it below.
+	if err != nil {
+		return false, err
+	}
+	defer drainAndClose(resp.Body)
+	var last string
+	var count int
+	hasNext, err := decodePage(resp, p.client.opts.MaxResponseBytes, func(img Image) error {
+		last = img.ID
+		count++
+		return fn(img)
+	})
+	if err != nil {
+		return false, fmt.Errorf("listing images, page %d: %w", page, err)
+	}
+	if !hasNext || count == 0 {
+		return false, nil
+	}
+	if p.seen[last] {
+		return false, fmt.Errorf("listing images, page %d: pagination loop: marker %s was already requested", page, last)
+	}
+	p.seen[last] = true
+	p.marker = last
+	return true, nil
+}
+
+// get requests the current page, renewing the credential and retrying once on a 401.
+func (p *pager) get(ctx context.Context) (*http.Response, error) {
+	for {
+		req, err := p.request(ctx)
+		if err != nil {
+			return nil, err
+		}
+		credential, err := p.client.auth.Authorize(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := p.client.opts.HTTPClient.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("GET %s: %w", redactedURL(req), unwrapURLError(err))
+		}
+		err = CheckResponse(resp)
+		if err == nil {
+			return resp, nil
+		}
+		drainAndClose(resp.Body)
+		if resp.StatusCode != http.StatusUnauthorized || p.renewed {
+			return nil, err
+		}
+		p.renewed = true
+		if renewErr := p.client.auth.Renew(ctx, credential); renewErr != nil {
+			return nil, fmt.Errorf("%w; renewing the credential: %w", err, renewErr)
+		}
+	}
+}
+
+func (p *pager) request(ctx context.Context) (*http.Request, error) {
+	u := *p.base
+	query := url.Values{}
+	for key, values := range p.opts.Filters {
+		query[key] = values
+	}
+	if p.opts.PageSize > 0 {
+		query.Set("limit", strconv.Itoa(p.opts.PageSize))
+	}
+	if p.marker != "" {
+		query.Set("marker", p.marker)
+	}
+	u.RawQuery = query.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", p.client.opts.UserAgent)
+	return req, nil
+}
+
+// decodePage streams one page: each image is decoded, validated and handed to fn before
+// the next is read, and nothing else of the body is kept. It reports whether the page
+// carries a next link.
+func decodePage(resp *http.Response, maxBytes int64, fn func(Image) error) (hasNext bool, err error) {
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		if mediaType, _, _ := mime.ParseMediaType(ct); !strings.HasSuffix(mediaType, "json") {
+			return false, fmt.Errorf("response is %s, not JSON", sanitize(ct, 64))
+		}
+	}
+	body := &cappedReader{r: resp.Body, left: maxBytes}
+	dec := json.NewDecoder(body)
+	err = decodeObject(dec, func(key string) error {
+		switch key {
+		case "images":
+			return decodeImages(dec, fn)
+		case "images_links":
+			var links []struct {
+				Rel string `json:"rel"`
+			}
+			if err := dec.Decode(&links); err != nil {
+				return fmt.Errorf("images_links: %w", err)
+			}
+			for _, l := range links {
+				hasNext = hasNext || l.Rel == "next"
+			}
+			return nil
+		default:
+			var skip json.RawMessage
+			return dec.Decode(&skip)
+		}
+	})
+	if body.exceeded {
+		return false, fmt.Errorf("response body larger than %d bytes (--client.max-response-bytes)", maxBytes)
+	}
+	return hasNext, err
+}
+
+// decodeObject reads a JSON object from dec, calling fn with dec positioned at each value.
+func decodeObject(dec *json.Decoder, fn func(key string) error) error {
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return malformed(err)
+		}
+		key, _ := tok.(string)
+		if err := fn(key); err != nil {
+			return err
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("malformed JSON: data after the top-level object")
+	}
+	return nil
+}
+
+func decodeImages(dec *json.Decoder, fn func(Image) error) error {
+	if err := expectDelim(dec, '['); err != nil {
+		return fmt.Errorf("images: %w", err)
+	}
+	var w wireImage
+	for i := 0; dec.More(); i++ {
+		w.reset()
+		if err := dec.Decode(&w); err != nil {
+			return fmt.Errorf("images[%d]: %w", i, malformed(err))
+		}
+		img, err := w.image()
+		if err != nil {
+			return fmt.Errorf("images[%d]: %w", i, err)
+		}
+		if err := fn(img); err != nil {
+			return err
+		}
+	}
+	if err := expectDelim(dec, ']'); err != nil {
+		return fmt.Errorf("images: %w", err)
+	}
+	return nil
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return malformed(err)
+	}
+	if tok != want {
+		return fmt.Errorf("malformed JSON: want %q, got %s", want, describeToken(tok))
+	}
+	return nil
+}
+
+func describeToken(tok json.Token) string {
+	switch v := tok.(type) {
+	case json.Delim:
+		return strconv.Quote(v.String())
+	case string:
+		return "a string"
+	case nil:
+		return "null"
+	default:
+		return fmt.Sprintf("a %T", v)
+	}
+}
+
+// malformed labels decoding errors so that a log line says what was wrong with the body.
+func malformed(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &typeErr):
+		return fmt.Errorf("wrong JSON type: field %s holds a %s", typeErr.Field, typeErr.Value)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("malformed JSON: body ends early")
+	}
+	var syntaxErr *json.SyntaxError
+	if errors.As(err, &syntaxErr) {
+		return fmt.Errorf("malformed JSON at byte %d: %w", syntaxErr.Offset, err)
+	}
+	return err
+}
+
+// cappedReader fails once more than left bytes were read.
+type cappedReader struct {
+	r        io.Reader
+	left     int64
+	exceeded bool
+}
+
+var errTooLarge = errors.New("response body too large")
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		c.exceeded = true
+		return 0, errTooLarge
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+// drainAndClose reads a little of what is left so that the connection can be reused.
+func drainAndClose(body io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, body, 4<<10)
+	_ = body.Close()
+}
+
+// redactedURL is the request URL without user information.
+func redactedURL(req *http.Request) string {
+	u := *req.URL
+	u.User = nil
+	return u.String()
+}
+
+// unwrapURLError drops the *url.Error wrapper, whose text repeats the method and URL.
+func unwrapURLError(err error) error {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		return urlErr.Err
+	}
+	return err
+}

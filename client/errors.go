@@ -1,0 +1,202 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// maxErrorBodyBytes caps how much of an error response is read: enough for any fault body,
+// bounded against a proxy answering with a large page.
+const maxErrorBodyBytes = 64 << 10
+
+// APIError is a response of the API with a status other than 200, as Nova, Keystone or a
+// Huawei API gateway describe it.
+type APIError struct {
+	Method     string
+	URL        string // without credentials; the query holds only listing filters
+	StatusCode int
+	// Fault is Nova's fault name (badRequest, itemNotFound, overLimit, ...), Keystone's error title,
+	// or the gateway's error code (APIGW.0308, Ecs.0005); empty when the body had none.
+	Fault      string
+	Message    string
+	RequestID  string
+	RetryAfter time.Duration // from a Retry-After header or an overLimit retryAfter; 0 when not given
+}
+
+// Error reports the status, fault, message and request id; never the body as a whole.
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s: HTTP %d", e.Method, e.URL, e.StatusCode)
+	if e.Fault != "" {
+		b.WriteString(" ")
+		b.WriteString(e.Fault)
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	if e.RequestID != "" {
+		b.WriteString(" (request id ")
+		b.WriteString(e.RequestID)
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// IsStatus reports whether err is an APIError with the given HTTP status.
+func IsStatus(err error, status int) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.StatusCode == status
+}
+
+// CheckResponse returns nil for a 200 response, and otherwise an *APIError read from at most
+// maxErrorBodyBytes of its body. It does not close the body.
+func CheckResponse(resp *http.Response) error {
+	if resp.StatusCode == http.StatusOK {
+		return nil
+	}
+	apiErr := &APIError{
+		Method:     resp.Request.Method,
+		URL:        redactedURL(resp.Request),
+		StatusCode: resp.StatusCode,
+		RequestID:  requestID(resp.Header),
+		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After")),
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+	if err != nil {
+		apiErr.Message = "reading error body: " + err.Error()
+		return apiErr
+	}
+	if !parseFault(body, apiErr) {
+		apiErr.Message = describeOpaqueBody(resp.Header.Get("Content-Type"), len(body))
+	}
+	return apiErr
+}
+
+func requestID(h http.Header) string {
+	for _, name := range []string{"X-Openstack-Request-Id", "X-Compute-Request-Id", "X-Request-Id"} {
+		if id := h.Get(name); id != "" {
+			return sanitize(id, 128)
+		}
+	}
+	return ""
+}
+
+// parseFault fills e from any of the fault shapes the API family uses and reports whether
+// body was one of them:
+//
+//	{"itemNotFound": {"code": 404, "message": "..."}}                     Nova
+//	{"error": {"code": 401, "title": "Unauthorized", "message": "..."}}   Keystone
+//	{"error": {"code": "Ecs.0005", "message": "..."}}                     Huawei services
+//	{"error_code": "APIGW.0308", "error_msg": "...", "request_id": "..."} Huawei API gateway
+func parseFault(body []byte, e *APIError) bool {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil || len(top) == 0 {
+		return false
+	}
+	if raw, ok := top["error_code"]; ok {
+		var gw struct {
+			Code      string `json:"error_code"`
+			Msg       string `json:"error_msg"`
+			RequestID string `json:"request_id"`
+		}
+		if json.Unmarshal(body, &gw) != nil {
+			gw.Code = string(raw)
+		}
+		e.Fault, e.Message = sanitize(gw.Code, 64), sanitize(gw.Msg, 256)
+		if e.RequestID == "" {
+			e.RequestID = sanitize(gw.RequestID, 128)
+		}
+		return true
+	}
+	if len(top) != 1 {
+		return false
+	}
+	for name, raw := range top {
+		var fault struct {
+			Code       json.RawMessage `json:"code"`
+			Title      string          `json:"title"`
+			Message    string          `json:"message"`
+			RetryAfter json.Number     `json:"retryAfter"`
+		}
+		if json.Unmarshal(raw, &fault) != nil {
+			return false
+		}
+		e.Fault = faultName(name, fault.Title, fault.Code)
+		e.Message = sanitize(fault.Message, 256)
+		if e.RetryAfter == 0 {
+			if secs, err := fault.RetryAfter.Int64(); err == nil && secs > 0 {
+				e.RetryAfter = time.Duration(secs) * time.Second
+			}
+		}
+	}
+	return true
+}
+
+// faultName picks the most specific name: Nova's key, a Huawei service code such as Ecs.0005,
+// or Keystone's title under its generic "error" key.
+func faultName(key, title string, code json.RawMessage) string {
+	if key != "error" {
+		return sanitize(key, 64)
+	}
+	var s string
+	if json.Unmarshal(code, &s) == nil && s != "" {
+		return sanitize(s, 64)
+	}
+	return sanitize(title, 64)
+}
+
+func describeOpaqueBody(contentType string, n int) string {
+	if n == 0 {
+		return "empty body"
+	}
+	if contentType == "" {
+		contentType = "no Content-Type"
+	}
+	if n == maxErrorBodyBytes {
+		return fmt.Sprintf("unrecognised body (%s, %d bytes or more)", sanitize(contentType, 64), n)
+	}
+	return fmt.Sprintf("unrecognised body (%s, %d bytes)", sanitize(contentType, 64), n)
+}
+
+func parseRetryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs > 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// sanitize makes text from the API safe for a log line: control characters become spaces
+// and it is cut at max runes.
+func sanitize(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	return truncate(strings.TrimSpace(s), max)
+}
+
+func truncate(s string, max int) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	return string([]rune(s)[:max]) + "…"
+}

@@ -1,0 +1,147 @@
+// Package collector turns a listing of the images-detail API into Prometheus metrics.
+//
+// A Collector lists images on every Collect and emits const metrics only, so nothing is
+// kept between scrapes: an image deleted in the cloud disappears from the next scrape.
+package collector
+
+import (
+	"context"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
+)
+
+const namespace = "nova"
+
+// Statuses that nova_images always reports, 0 when no image has them.
+var knownStatuses = []string{"ACTIVE", "SAVING", "DELETED", "ERROR", "UNKNOWN"}
+
+var imageLabels = []string{"id", "name"}
+
+var (
+	upDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "up"),
+		"1 if this scrape's listing of images (GET images/detail) succeeded, else 0.", nil, nil)
+	scrapeDurationDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "scrape", "duration_seconds"),
+		"Seconds this scrape's listing of images took, authentication and every page included.", nil, nil)
+	imagesDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "images"),
+		"Images per Nova status (ACTIVE, SAVING, DELETED, ERROR, UNKNOWN, or another status upper-cased), from images/detail.",
+		[]string{"status"}, nil)
+	imageStatusDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "image", "status"),
+		"Always 1, labelled with the image's current Nova status.", []string{"id", "name", "status"}, nil)
+	imageSizeDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "image", "size_bytes"),
+		"Image size in bytes (OS-EXT-IMG-SIZE:size; 0 while Glance holds no data).", imageLabels, nil)
+	imageMinDiskDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "image", "min_disk_bytes"),
+		"Minimum disk the image needs, in bytes (minDisk GiB × 2^30).", imageLabels, nil)
+	imageMinRAMDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "image", "min_ram_bytes"),
+		"Minimum RAM the image needs, in bytes (minRam MiB × 2^20).", imageLabels, nil)
+	imageProgressDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "image", "progress_ratio"),
+		"Upload progress of the image, 0 to 1 (progress percent / 100).", imageLabels, nil)
+	imageCreatedDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "image", "created_timestamp_seconds"),
+		"When the image was created (created), in Unix seconds.", imageLabels, nil)
+	imageUpdatedDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "image", "updated_timestamp_seconds"),
+		"When the image was last updated (updated), in Unix seconds; absent when the API sends null.", imageLabels, nil)
+	imageInfoDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "image", "info"),
+		"Always 1; server_id is the instance a snapshot was taken from, empty for other images.",
+		[]string{"id", "name", "server_id"}, nil)
+)
+
+var allDescs = []*prometheus.Desc{
+	upDesc, scrapeDurationDesc, imagesDesc, imageStatusDesc, imageSizeDesc, imageMinDiskDesc,
+	imageMinRAMDesc, imageProgressDesc, imageCreatedDesc, imageUpdatedDesc, imageInfoDesc,
+}
+
+// Lister lists the images of one cloud project; *client.Client is one.
+type Lister interface {
+	ListImages(ctx context.Context, opts client.ListOptions) ([]client.Image, error)
+}
+
+// Collector lists images once per Collect, within the deadline of its context.
+type Collector struct {
+	ctx    context.Context
+	lister Lister
+	opts   client.ListOptions
+	logger log.Logger
+}
+
+// New returns a Collector for one scrape: ctx carries the scrape's deadline.
+func New(ctx context.Context, lister Lister, opts client.ListOptions, logger log.Logger) *Collector {
+	return &Collector{ctx: ctx, lister: lister, opts: opts, logger: logger}
+}
+
+// Describe sends every descriptor the Collector can emit.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range allDescs {
+		ch <- d
+	}
+}
+
+// Collect lists the images and sends their metrics, or only nova_up 0 and the duration if
+// the listing failed; the failure is logged once, here.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	start := time.Now()
+	images, err := c.lister.ListImages(c.ctx, c.opts)
+	duration := time.Since(start).Seconds()
+	up := 1.0
+	if err != nil {
+		up = 0
+		level.Error(c.logger).Log("msg", "listing images failed", "err", err, "duration_seconds", duration)
+	} else {
+		collectImages(ch, images)
+	}
+	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(scrapeDurationDesc, prometheus.GaugeValue, duration)
+}
+
+// collectImages sends the per-status counts and the per-image series. An id listed twice
+// (a page boundary that moved during the listing) is counted and exported once.
+func collectImages(ch chan<- prometheus.Metric, images []client.Image) {
+	counts := make(map[string]int, len(knownStatuses))
+	for _, s := range knownStatuses {
+		counts[s] = 0
+	}
+	seen := make(map[string]struct{}, len(images))
+	for i := range images {
+		img := &images[i]
+		if _, dup := seen[img.ID]; dup {
+			continue
+		}
+		seen[img.ID] = struct{}{}
+		counts[img.Status]++
+		collectImage(ch, img)
+	}
+	for status, n := range counts {
+		ch <- prometheus.MustNewConstMetric(imagesDesc, prometheus.GaugeValue, float64(n), status)
+	}
+}
+
+func collectImage(ch chan<- prometheus.Metric, img *client.Image) {
+	ch <- prometheus.MustNewConstMetric(imageStatusDesc, prometheus.GaugeValue, 1, img.ID, img.Name, img.Status)
+	ch <- prometheus.MustNewConstMetric(imageInfoDesc, prometheus.GaugeValue, 1, img.ID, img.Name, img.ServerID)
+	optional := []struct {
+		desc  *prometheus.Desc
+		value client.Int64
+		scale float64
+	}{
+		{imageSizeDesc, img.Size, 1},
+		{imageMinDiskDesc, img.MinDisk, 1 << 30},
+		{imageMinRAMDesc, img.MinRAM, 1 << 20},
+		{imageProgressDesc, img.Progress, 0.01},
+	}
+	for _, o := range optional {
+		if o.value.Valid {
+			ch <- prometheus.MustNewConstMetric(o.desc, prometheus.GaugeValue, float64(o.value.Value)*o.scale, img.ID, img.Name)
+		}
+	}
+	for _, t := range []struct {
+		desc *prometheus.Desc
+		at   time.Time
+	}{{imageCreatedDesc, img.Created}, {imageUpdatedDesc, img.Updated}} {
+		if !t.at.IsZero() {
+			ch <- prometheus.MustNewConstMetric(t.desc, prometheus.GaugeValue, float64(t.at.UnixMilli())/1e3, img.ID, img.Name)
+		}
+	}
+}

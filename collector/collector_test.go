@@ -1,0 +1,218 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
+)
+
+// fakeLister returns a fixed listing and records the options it was called with.
+type fakeLister struct {
+	images []client.Image
+	err    error
+	opts   client.ListOptions
+	calls  int
+}
+
+func (f *fakeLister) ListImages(ctx context.Context, opts client.ListOptions) ([]client.Image, error) {
+	f.calls++
+	f.opts = opts
+	if f.err != nil {
+		return nil, f.err
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= 0 {
+		return nil, ctx.Err()
+	}
+	return f.images, nil
+}
+
+func valid(v int64) client.Int64 { return client.Int64{Value: v, Valid: true} }
+
+var (
+	created = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC) // 1795773600
+	updated = time.Date(2026, 11, 28, 10, 0, 0, 500e6, time.UTC)
+)
+
+// testImages covers every kind of value: a full image, a snapshot, nulls, a non-ASCII name,
+// a status outside the five, and the same id twice.
+var testImages = []client.Image{
+	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: valid(4096), MinDisk: valid(1), MinRAM: valid(512), Progress: valid(100), Created: created, Updated: updated},
+	{ID: "s1", Name: "Ubuntu 22.04 LTS – Ünïcödé 名前", Status: "SAVING", Size: valid(0), MinDisk: valid(0), MinRAM: valid(0), Progress: valid(25), Created: created},
+	{ID: "n1", Status: "ACTIVE", Size: valid(2048), Created: created, Updated: updated, ServerID: "srv-1"},
+	{ID: "o1", Name: "odd", Status: "PENDING_UPLOAD"},
+	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: valid(4096)},
+}
+
+const wantTestImages = `
+# HELP nova_image_created_timestamp_seconds When the image was created (created), in Unix seconds.
+# TYPE nova_image_created_timestamp_seconds gauge
+nova_image_created_timestamp_seconds{id="a1",name="cirros"} 1.7957736e+09
+nova_image_created_timestamp_seconds{id="n1",name=""} 1.7957736e+09
+nova_image_created_timestamp_seconds{id="s1",name="Ubuntu 22.04 LTS – Ünïcödé 名前"} 1.7957736e+09
+# HELP nova_image_info Always 1; server_id is the instance a snapshot was taken from, empty for other images.
+# TYPE nova_image_info gauge
+nova_image_info{id="a1",name="cirros",server_id=""} 1
+nova_image_info{id="n1",name="",server_id="srv-1"} 1
+nova_image_info{id="o1",name="odd",server_id=""} 1
+nova_image_info{id="s1",name="Ubuntu 22.04 LTS – Ünïcödé 名前",server_id=""} 1
+# HELP nova_image_min_disk_bytes Minimum disk the image needs, in bytes (minDisk GiB × 2^30).
+# TYPE nova_image_min_disk_bytes gauge
+nova_image_min_disk_bytes{id="a1",name="cirros"} 1.073741824e+09
+nova_image_min_disk_bytes{id="s1",name="Ubuntu 22.04 LTS – Ünïcödé 名前"} 0
+# HELP nova_image_min_ram_bytes Minimum RAM the image needs, in bytes (minRam MiB × 2^20).
+# TYPE nova_image_min_ram_bytes gauge
+nova_image_min_ram_bytes{id="a1",name="cirros"} 5.36870912e+08
+nova_image_min_ram_bytes{id="s1",name="Ubuntu 22.04 LTS – Ünïcödé 名前"} 0
+# HELP nova_image_progress_ratio Upload progress of the image, 0 to 1 (progress percent / 100).
+# TYPE nova_image_progress_ratio gauge
+nova_image_progress_ratio{id="a1",name="cirros"} 1
+nova_image_progress_ratio{id="s1",name="Ubuntu 22.04 LTS – Ünïcödé 名前"} 0.25
+# HELP nova_image_size_bytes Image size in bytes (OS-EXT-IMG-SIZE:size; 0 while Glance holds no data).
+# TYPE nova_image_size_bytes gauge
+nova_image_size_bytes{id="a1",name="cirros"} 4096
+nova_image_size_bytes{id="n1",name=""} 2048
+nova_image_size_bytes{id="s1",name="Ubuntu 22.04 LTS – Ünïcödé 名前"} 0
+# HELP nova_image_status Always 1, labelled with the image's current Nova status.
+# TYPE nova_image_status gauge
+nova_image_status{id="a1",name="cirros",status="ACTIVE"} 1
+nova_image_status{id="n1",name="",status="ACTIVE"} 1
+nova_image_status{id="o1",name="odd",status="PENDING_UPLOAD"} 1
+nova_image_status{id="s1",name="Ubuntu 22.04 LTS – Ünïcödé 名前",status="SAVING"} 1
+# HELP nova_image_updated_timestamp_seconds When the image was last updated (updated), in Unix seconds; absent when the API sends null.
+# TYPE nova_image_updated_timestamp_seconds gauge
+nova_image_updated_timestamp_seconds{id="a1",name="cirros"} 1.7958600005e+09
+nova_image_updated_timestamp_seconds{id="n1",name=""} 1.7958600005e+09
+# HELP nova_images Images per Nova status (ACTIVE, SAVING, DELETED, ERROR, UNKNOWN, or another status upper-cased), from images/detail.
+# TYPE nova_images gauge
+nova_images{status="ACTIVE"} 2
+nova_images{status="DELETED"} 0
+nova_images{status="ERROR"} 0
+nova_images{status="PENDING_UPLOAD"} 1
+nova_images{status="SAVING"} 1
+nova_images{status="UNKNOWN"} 0
+# HELP nova_up 1 if this scrape's listing of images (GET images/detail) succeeded, else 0.
+# TYPE nova_up gauge
+nova_up 1
+`
+
+// imageMetricNames are every metric of the contract except the scrape duration, whose
+// value changes on every run.
+var imageMetricNames = []string{
+	"nova_up", "nova_images", "nova_image_status", "nova_image_size_bytes", "nova_image_min_disk_bytes",
+	"nova_image_min_ram_bytes", "nova_image_progress_ratio", "nova_image_created_timestamp_seconds",
+	"nova_image_updated_timestamp_seconds", "nova_image_info",
+}
+
+func TestCollectGolden(t *testing.T) {
+	c := New(context.Background(), &fakeLister{images: testImages}, client.ListOptions{}, log.NewNopLogger())
+	if err := testutil.CollectAndCompare(c, strings.NewReader(wantTestImages), imageMetricNames...); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestCollectLint(t *testing.T) {
+	c := New(context.Background(), &fakeLister{images: testImages}, client.ListOptions{}, log.NewNopLogger())
+	problems, err := testutil.CollectAndLint(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+func TestCollectFailureLogsOnceAndReportsDown(t *testing.T) {
+	var logs bytes.Buffer
+	lister := &fakeLister{err: errors.New("GET http://nova/v2.1/p/images/detail: HTTP 500 computeFault: GlanceConnectionFailed")}
+	c := New(context.Background(), lister, client.ListOptions{}, log.NewLogfmtLogger(&logs))
+	const want = `
+# HELP nova_up 1 if this scrape's listing of images (GET images/detail) succeeded, else 0.
+# TYPE nova_up gauge
+nova_up 0
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), imageMetricNames...); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(c); n != 2 {
+		t.Errorf("%d metrics from a failed listing, want nova_up and nova_scrape_duration_seconds only", n)
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	// Two collections above, so two lines: one per failed scrape.
+	if len(lines) != 2 || !strings.Contains(lines[0], "level=error") || !strings.Contains(lines[0], "GlanceConnectionFailed") {
+		t.Errorf("log lines %q, want one error line per failed scrape naming the fault", lines)
+	}
+}
+
+func TestCollectForgetsDeletedImages(t *testing.T) {
+	lister := &fakeLister{images: testImages[:2]}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(New(context.Background(), lister, client.ListOptions{}, log.NewNopLogger()))
+	if n, _ := testutil.GatherAndCount(reg, "nova_image_status"); n != 2 {
+		t.Fatalf("%d status series, want 2", n)
+	}
+	lister.images = testImages[:1]
+	if n, _ := testutil.GatherAndCount(reg, "nova_image_status"); n != 1 {
+		t.Errorf("%d status series after an image was deleted, want 1", n)
+	}
+}
+
+func TestHandlerServesDownWith200(t *testing.T) {
+	lister := &fakeLister{err: errors.New("keystone unreachable")}
+	own := prometheus.NewRegistry()
+	own.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "own_metric", Help: "The exporter's own."}))
+	h := &Handler{Lister: lister, Own: own, Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	if rec.Code != http.StatusOK || !strings.Contains(body, "nova_up 0") || !strings.Contains(body, "nova_scrape_duration_seconds") ||
+		!strings.Contains(body, "own_metric 0") || strings.Contains(body, "nova_image_") {
+		t.Errorf("status %d body:\n%s\nwant 200 with nova_up 0, the duration, own metrics and no image series", rec.Code, body)
+	}
+}
+
+func TestHandlerPassesListOptions(t *testing.T) {
+	lister := &fakeLister{images: testImages}
+	h := &Handler{Lister: lister, Options: client.ListOptions{PageSize: 7}, Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if lister.calls != 1 || lister.opts.PageSize != 7 || !strings.Contains(rec.Body.String(), "nova_up 1") {
+		t.Errorf("calls %d, opts %+v, body %q", lister.calls, lister.opts, rec.Body.String())
+	}
+}
+
+func TestScrapeTimeouts(t *testing.T) {
+	timeouts := ScrapeTimeouts{Default: 30 * time.Second, Offset: 500 * time.Millisecond}
+	tests := []struct {
+		header  string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"", 30 * time.Second, false},
+		{"10", 9500 * time.Millisecond, false},
+		{"0.25", 250 * time.Millisecond, false},
+		{"120", 30 * time.Second, false},
+		{"abc", 30 * time.Second, true},
+		{"-5", 30 * time.Second, true},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		if tt.header != "" {
+			r.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", tt.header)
+		}
+		got, err := timeouts.Timeout(r)
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("header %q: got %v, %v; want %v, error %v", tt.header, got, err, tt.want, tt.wantErr)
+		}
+	}
+}

@@ -1,0 +1,535 @@
+package simulator
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"sort"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Image is one image as the simulator stores it; pointer fields may be nil
+// (JSON null / absent).
+type Image struct {
+	// ID is the image id, a lower-case UUID.
+	ID string
+	// Name is the image name; nil is shown as JSON null.
+	Name *string
+	// Status is the Glance status in lower case: active, queued, saving,
+	// killed, deleted, pending_delete, deactivated, uploading, importing.
+	Status string
+	// Size is the image size in bytes; nil makes Nova show 0 for
+	// OS-EXT-IMG-SIZE:size.
+	Size *int64
+	// MinDisk is the minimum disk size in GiB.
+	MinDisk int64
+	// MinRAM is the minimum RAM in MiB.
+	MinRAM int64
+	// Created is the creation time.
+	Created time.Time
+	// Updated is the last update time; nil is shown as "updated": null.
+	Updated *time.Time
+	// Metadata holds the image properties, arbitrary JSON values.
+	Metadata map[string]any
+	// ServerID, when non-empty, marks a snapshot: the response then carries
+	// "server": {"id": ..., "links": [self, bookmark]}. When empty, a string
+	// metadata instance_uuid plays the same role, as in real Nova.
+	ServerID string
+	// Owner is the id of the project owning the image; informational.
+	Owner string
+}
+
+// Fixed ids of the images returned by DefaultImages, in the order
+// DefaultImages returns them (oldest first).
+const (
+	// DefaultIDCirros is the active cirros image with data, min_disk 1, min_ram 512.
+	DefaultIDCirros = "23589ad6-9cdf-421b-a188-700af6dde029"
+	// DefaultIDQueued is the queued image without data (Nova: SAVING, 25, size 0).
+	DefaultIDQueued = "4512a65b-1176-441d-ad30-52571f39efe4"
+	// DefaultIDSaving is the image in Glance status saving (Nova: SAVING, 50).
+	DefaultIDSaving = "5c0d7e21-3b8a-4f6e-a1d2-6e9f0b3c4a58"
+	// DefaultIDKilled is the killed image (Nova: ERROR); its Updated is nil.
+	DefaultIDKilled = "6d1e8f32-4c9b-4a7f-b2e3-7fa01c4d5b69"
+	// DefaultIDDeleted is the deleted image (Nova: DELETED).
+	DefaultIDDeleted = "7e2f9043-5dac-4b80-83f4-80b12d5e6c7a"
+	// DefaultIDDeactivated is the deactivated image (Nova: UNKNOWN, 0).
+	DefaultIDDeactivated = "aa821286-8966-41e4-889d-c938bb65c73c"
+	// DefaultIDSnapshot is the active server snapshot.
+	DefaultIDSnapshot = "7ab00dbc-fa05-45f5-b2e3-d3fd5019950a"
+	// DefaultIDUnicode is the active image whose name has spaces and non-ASCII.
+	DefaultIDUnicode = "128fd5d9-5671-4545-b652-03975e363803"
+	// DefaultIDNoName is the active image whose Name is nil (newest).
+	DefaultIDNoName = "1ab49c3c-81ba-4db0-acbb-eaf5def3fbd4"
+
+	// DefaultSnapshotServerID is the server (instance) id of DefaultIDSnapshot.
+	DefaultSnapshotServerID = "8f3bd1a2-5c6e-4c1d-9a7b-2f0e6d4c1b10"
+	// DefaultUnicodeName is the name of DefaultIDUnicode.
+	DefaultUnicodeName = "Ubuntu 22.04 LTS – Ünïcödé 名前 test"
+)
+
+func strPtr(s string) *string        { return &s }
+func i64Ptr(n int64) *int64          { return &n }
+func timePtr(t time.Time) *time.Time { return &t }
+
+// DefaultImages returns a realistic fixed set of 9 images, oldest first,
+// with times relative to now (created now-48h ... now-2h, whole seconds, UTC).
+// It covers every Nova status: ACTIVE, SAVING (queued and saving), ERROR,
+// DELETED and UNKNOWN, a snapshot, a non-ASCII name, a nil name and a nil
+// updated time. Ids are the DefaultID* constants.
+func DefaultImages(now time.Time) []Image {
+	now = now.UTC().Truncate(time.Second)
+	at := func(h int) time.Time { return now.Add(-time.Duration(h) * time.Hour) }
+	const owner = defaultProjectID
+	return []Image{
+		{
+			ID: DefaultIDCirros, Name: strPtr("cirros-0.6.2-x86_64-disk"), Status: "active",
+			Size: i64Ptr(21430272), MinDisk: 1, MinRAM: 512,
+			Created: at(48), Updated: timePtr(at(47)),
+			Metadata: map[string]any{"os_distro": "cirros", "os_version": "0.6.2", "hw_disk_bus": "virtio"},
+			Owner:    owner,
+		},
+		{
+			ID: DefaultIDQueued, Name: strPtr("queued-no-data"), Status: "queued",
+			Created: at(40), Updated: timePtr(at(40)), Metadata: map[string]any{}, Owner: owner,
+		},
+		{
+			ID: DefaultIDSaving, Name: strPtr("uploading-big-image"), Status: "saving",
+			Size: i64Ptr(1073741824), MinDisk: 10, MinRAM: 1024,
+			Created: at(36), Updated: timePtr(at(35)),
+			Metadata: map[string]any{"os_distro": "centos", "os_version": "9"}, Owner: owner,
+		},
+		{
+			ID: DefaultIDKilled, Name: strPtr("failed-upload"), Status: "killed",
+			Size: i64Ptr(0), Created: at(30), Updated: nil,
+			Metadata: map[string]any{"description": "upload interrupted"}, Owner: owner,
+		},
+		{
+			ID: DefaultIDDeleted, Name: strPtr("deleted-image"), Status: "deleted",
+			Size: i64Ptr(8388608), MinDisk: 1, Created: at(26), Updated: timePtr(at(25)),
+			Metadata: map[string]any{}, Owner: owner,
+		},
+		{
+			ID: DefaultIDDeactivated, Name: strPtr("to-be-deactivated"), Status: "deactivated",
+			Size: i64Ptr(2048), MinDisk: 2, Created: at(20), Updated: timePtr(at(19)),
+			Metadata: map[string]any{}, Owner: owner,
+		},
+		{
+			ID: DefaultIDSnapshot, Name: strPtr("server-snapshot-1"), Status: "active",
+			Size: i64Ptr(3072), MinDisk: 1, MinRAM: 64, Created: at(12), Updated: timePtr(at(12)),
+			Metadata: map[string]any{"image_type": "snapshot", "instance_uuid": DefaultSnapshotServerID},
+			ServerID: DefaultSnapshotServerID, Owner: owner,
+		},
+		{
+			ID: DefaultIDUnicode, Name: strPtr(DefaultUnicodeName), Status: "active",
+			Size: i64Ptr(1024), MinRAM: 256, Created: at(6), Updated: timePtr(at(6)),
+			Metadata: map[string]any{}, Owner: owner,
+		},
+		{
+			ID: DefaultIDNoName, Name: nil, Status: "active",
+			Size: i64Ptr(2048), MinDisk: 3, Created: at(2), Updated: timePtr(at(2)),
+			Metadata: map[string]any{"os_distro": "debian"}, Owner: "public",
+		},
+	}
+}
+
+var genNames = []string{
+	"cirros-0.6.2-x86_64-disk",
+	"ubuntu-22.04-server-cloudimg-amd64",
+	"Ubuntu 24.04 LTS",
+	"debian-12-genericcloud-amd64",
+	"CentOS Stream 9",
+	"Rocky Linux 9.4",
+	"Windows Server 2022 Datacenter",
+	"Fedora-Cloud-Base-40",
+	"Débian 12 – bookworm (édition spéciale)",
+	"镜像 测试 image",
+	"openSUSE Leap 15.6",
+	"alpine-3.20-x86_64",
+	"Образ сервера",
+	"EulerOS 2.10 64bit",
+}
+
+var genDistros = []string{"ubuntu", "debian", "centos", "rocky", "windows", "fedora", "opensuse", "alpine", "euleros", "cirros"}
+
+type genStatus struct {
+	status string
+	weight int
+}
+
+var genStatuses = []genStatus{
+	{"active", 80}, {"queued", 4}, {"saving", 4}, {"killed", 2}, {"deleted", 2},
+	{"pending_delete", 1}, {"deactivated", 3}, {"uploading", 2}, {"importing", 2},
+}
+
+func genUUID(r *rand.Rand) string {
+	var b [16]byte
+	for i := 0; i < 16; i += 8 {
+		v := r.Uint64()
+		for j := 0; j < 8; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func genHex(r *rand.Rand, n int) string {
+	const digits = "0123456789abcdef"
+	out := make([]byte, n)
+	for i := range out {
+		out[i] = digits[r.IntN(16)]
+	}
+	return string(out)
+}
+
+// metaGen produces one optional metadata entry.
+type metaGen struct {
+	key string
+	val func(r *rand.Rand) any
+}
+
+var genMeta = []metaGen{
+	{"os_distro", func(r *rand.Rand) any { return genDistros[r.IntN(len(genDistros))] }},
+	{"os_version", func(r *rand.Rand) any { return fmt.Sprintf("%d.%d", 7+r.IntN(18), r.IntN(10)) }},
+	{"os_type", func(r *rand.Rand) any { return []string{"linux", "windows"}[r.IntN(2)] }},
+	{"architecture", func(r *rand.Rand) any { return []string{"x86_64", "aarch64"}[r.IntN(2)] }},
+	{"hw_disk_bus", func(r *rand.Rand) any { return []string{"virtio", "scsi", "ide"}[r.IntN(3)] }},
+	{"hw_vif_model", func(*rand.Rand) any { return "virtio" }},
+	{"hw_scsi_model", func(*rand.Rand) any { return "virtio-scsi" }},
+	{"hw_qemu_guest_agent", func(r *rand.Rand) any { return []string{"yes", "no"}[r.IntN(2)] }},
+	{"hw_firmware_type", func(r *rand.Rand) any { return []string{"bios", "uefi"}[r.IntN(2)] }},
+	{"hypervisor_type", func(*rand.Rand) any { return "kvm" }},
+	{"img_config_drive", func(r *rand.Rand) any { return []string{"optional", "mandatory"}[r.IntN(2)] }},
+	{"os_admin_user", func(r *rand.Rand) any { return []string{"root", "ubuntu", "Administrator"}[r.IntN(3)] }},
+	{"description", func(r *rand.Rand) any {
+		return []string{"Built by the image pipeline", "Golden image – approved ✓", "nightly build", ""}[r.IntN(4)]
+	}},
+	{"owner_specified.openstack.md5", func(r *rand.Rand) any { return genHex(r, 32) }},
+	{"owner_specified.openstack.sha256", func(r *rand.Rand) any { return genHex(r, 64) }},
+	{"owner_specified.openstack.object", func(r *rand.Rand) any { return "images/" + genHex(r, 8) }},
+	{"build_number", func(r *rand.Rand) any { return int64(1000 + r.IntN(9000)) }},
+	{"min_vcpus", func(r *rand.Rand) any { return int64(1 + r.IntN(8)) }},
+	{"cpu_weight", func(r *rand.Rand) any { return float64(r.IntN(100)) / 10 }},
+	{"hw_boot_menu", func(r *rand.Rand) any { return r.IntN(2) == 0 }},
+	{"os_secure_boot", func(r *rand.Rand) any { return r.IntN(2) == 0 }},
+	{"__os_bit", func(*rand.Rand) any { return "64" }},
+	{"__support_kvm", func(r *rand.Rand) any { return []string{"true", "false"}[r.IntN(2)] }},
+	{"__platform", func(r *rand.Rand) any { return []string{"Ubuntu", "CentOS", "Windows", "EulerOS"}[r.IntN(4)] }},
+	{"virtual_env_type", func(*rand.Rand) any { return "FusionCompute" }},
+	{"ramdisk_id", func(*rand.Rand) any { return nil }},
+	{"tags_info", func(r *rand.Rand) any {
+		return map[string]any{"team": []string{"infra", "web", "data"}[r.IntN(3)], "cost_center": int64(100 + r.IntN(900)), "critical": r.IntN(2) == 0}
+	}},
+}
+
+// GenerateImages returns n realistic images, deterministic for a given seed
+// and now. Each has 10–20 metadata keys (strings, numbers, booleans, a
+// null, occasionally a nested object); every fourth image (a quarter) is a
+// snapshot with ServerID and metadata image_type=snapshot and instance_uuid;
+// statuses are mixed (about 80% active); sizes range from MiB to tens of
+// GiB (nil for queued images); some names have spaces and non-ASCII, a few
+// are nil; ids are lower-case UUIDs. Created times are whole seconds within
+// the year before now.
+func GenerateImages(n int, seed int64, now time.Time) []Image {
+	if n <= 0 {
+		return []Image{}
+	}
+	now = now.UTC().Truncate(time.Second)
+	r := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
+	total := 0
+	for _, s := range genStatuses {
+		total += s.weight
+	}
+	const projectID = defaultProjectID
+	out := make([]Image, n)
+	order := make([]int, len(genMeta))
+	for i := range out {
+		img := &out[i]
+		img.ID = genUUID(r)
+		w := r.IntN(total)
+		for _, s := range genStatuses {
+			if w < s.weight {
+				img.Status = s.status
+				break
+			}
+			w -= s.weight
+		}
+		if r.IntN(100) != 0 {
+			name := genNames[r.IntN(len(genNames))]
+			if r.IntN(3) != 0 {
+				name = fmt.Sprintf("%s-%d", name, i)
+			}
+			img.Name = &name
+		}
+		if img.Status != "queued" {
+			// Log-uniform between 1 MiB and 64 GiB.
+			size := int64(1<<20) << r.IntN(16)
+			size += r.Int64N(size)
+			img.Size = &size
+		}
+		img.MinDisk = []int64{0, 0, 1, 5, 10, 20, 40, 80}[r.IntN(8)]
+		img.MinRAM = []int64{0, 0, 64, 256, 512, 1024, 2048, 4096}[r.IntN(8)]
+		img.Created = now.Add(-time.Duration(r.Int64N(365*24*3600)+60) * time.Second)
+		if r.IntN(50) != 0 {
+			u := img.Created.Add(time.Duration(r.Int64N(int64(now.Sub(img.Created)/time.Second)+1)) * time.Second)
+			img.Updated = &u
+		}
+		img.Owner = projectID
+		if r.IntN(10) == 0 {
+			img.Owner = genHex(r, 32)
+		}
+		keys := 10 + r.IntN(11)
+		md := make(map[string]any, keys)
+		md["kernel_id"] = nil
+		if i%4 == 1 {
+			img.ServerID = genUUID(r)
+			md["image_type"] = "snapshot"
+			md["instance_uuid"] = img.ServerID
+			md["base_image_ref"] = genUUID(r)
+			md["user_id"] = genHex(r, 32)
+		}
+		for j := range order {
+			order[j] = j
+		}
+		r.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+		for _, j := range order {
+			if len(md) >= keys {
+				break
+			}
+			g := genMeta[j]
+			if g.key == "tags_info" && r.IntN(4) != 0 {
+				continue // nested objects only occasionally
+			}
+			md[g.key] = g.val(r)
+		}
+		img.Metadata = md
+	}
+	return out
+}
+
+// ---------------------------------------------------------------- encoding
+
+// novaStatus maps a Glance status to Nova's status and progress.
+func novaStatus(glance string) (string, int) {
+	switch glance {
+	case "active":
+		return "ACTIVE", 100
+	case "queued":
+		return "SAVING", 25
+	case "saving":
+		return "SAVING", 50
+	case "deleted", "pending_delete":
+		return "DELETED", 0
+	case "killed":
+		return "ERROR", 0
+	default:
+		return "UNKNOWN", 0
+	}
+}
+
+// appendImage appends one image as Nova's image view builder renders it,
+// with Python json.dumps separators and escapes.
+func appendImage(b []byte, img *Image, host, project string) []byte {
+	b = append(b, `{"id": `...)
+	b = appendPyString(b, img.ID)
+	b = append(b, `, "name": `...)
+	if img.Name == nil {
+		b = append(b, "null"...)
+	} else {
+		b = appendPyString(b, *img.Name)
+	}
+	b = append(b, `, "minRam": `...)
+	b = strconv.AppendInt(b, img.MinRAM, 10)
+	b = append(b, `, "minDisk": `...)
+	b = strconv.AppendInt(b, img.MinDisk, 10)
+	b = append(b, `, "metadata": `...)
+	b = appendPyJSON(b, img.Metadata)
+	b = append(b, `, "created": "`...)
+	b = img.Created.UTC().AppendFormat(b, "2006-01-02T15:04:05Z")
+	b = append(b, `", "updated": `...)
+	if img.Updated == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '"')
+		b = img.Updated.UTC().AppendFormat(b, "2006-01-02T15:04:05Z")
+		b = append(b, '"')
+	}
+	status, progress := novaStatus(img.Status)
+	b = append(b, `, "status": "`...)
+	b = append(b, status...)
+	b = append(b, `", "progress": `...)
+	b = strconv.AppendInt(b, int64(progress), 10)
+	b = append(b, `, "OS-EXT-IMG-SIZE:size": `...)
+	var size int64
+	if img.Size != nil {
+		size = *img.Size
+	}
+	b = strconv.AppendInt(b, size, 10)
+	b = append(b, `, "links": [{"rel": "self", "href": `...)
+	b = appendPyString(b, joinURL(host, "v2.1", project, "images", img.ID))
+	b = append(b, `}, {"rel": "bookmark", "href": `...)
+	b = appendPyString(b, joinURL(host, project, "images", img.ID))
+	b = append(b, `}, {"rel": "alternate", "type": "application/vnd.openstack.image", "href": `...)
+	b = appendPyString(b, GlanceURL+"/images/"+img.ID)
+	b = append(b, "}]"...)
+	if sid := serverID(img); sid != "" {
+		b = append(b, `, "server": {"id": `...)
+		b = appendPyString(b, sid)
+		b = append(b, `, "links": [{"rel": "self", "href": `...)
+		b = appendPyString(b, joinURL(host, "v2.1", project, "servers", sid))
+		b = append(b, `}, {"rel": "bookmark", "href": `...)
+		b = appendPyString(b, joinURL(host, project, "servers", sid))
+		b = append(b, "}]}"...)
+	}
+	return append(b, '}')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendPyString appends s as Python's json.dumps (ensure_ascii) would:
+// non-ASCII as lower-case \uXXXX (surrogate pairs above U+FFFF).
+func appendPyString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"':
+				b = append(b, '\\', '"')
+			case c == '\\':
+				b = append(b, '\\', '\\')
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c == '\b':
+				b = append(b, '\\', 'b')
+			case c == '\f':
+				b = append(b, '\\', 'f')
+			case c < 0x20 || c == 0x7f:
+				b = appendU(b, rune(c))
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if r > 0xffff {
+			r -= 0x10000
+			b = appendU(b, 0xd800+(r>>10)&0x3ff)
+			b = appendU(b, 0xdc00+r&0x3ff)
+		} else {
+			b = appendU(b, r)
+		}
+	}
+	return append(b, '"')
+}
+
+func appendU(b []byte, r rune) []byte {
+	return append(b, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
+}
+
+// appendPyJSON appends v as Python's json.dumps would, with object keys
+// sorted. Types other than the common JSON ones go through encoding/json.
+func appendPyJSON(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case string:
+		return appendPyString(b, x)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10)
+	case int32:
+		return strconv.AppendInt(b, int64(x), 10)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case uint:
+		return strconv.AppendUint(b, uint64(x), 10)
+	case uint32:
+		return strconv.AppendUint(b, uint64(x), 10)
+	case uint64:
+		return strconv.AppendUint(b, x, 10)
+	case float32:
+		return appendFloat(b, float64(x))
+	case float64:
+		return appendFloat(b, x)
+	case json.Number:
+		return append(b, x.String()...)
+	case map[string]any:
+		if len(x) == 0 {
+			return append(b, "{}"...)
+		}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = appendPyString(b, k)
+			b = append(b, ": "...)
+			b = appendPyJSON(b, x[k])
+		}
+		return append(b, '}')
+	case []any:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = appendPyJSON(b, e)
+		}
+		return append(b, ']')
+	case []string:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = appendPyString(b, e)
+		}
+		return append(b, ']')
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
+		return append(b, "null"...)
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return appendPyString(b, fmt.Sprint(v))
+	}
+	var generic any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&generic); err != nil {
+		return append(b, raw...)
+	}
+	return appendPyJSON(b, generic)
+}
+
+func appendFloat(b []byte, f float64) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(b, "NaN"...)
+	case math.IsInf(f, 1):
+		return append(b, "Infinity"...)
+	case math.IsInf(f, -1):
+		return append(b, "-Infinity"...)
+	}
+	raw, _ := json.Marshal(f)
+	return append(b, raw...)
+}

@@ -1,0 +1,981 @@
+package simulator
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack"
+)
+
+var testNow = time.Date(2026, 11, 28, 20, 0, 0, 0, time.UTC)
+
+const proj = defaultProjectID
+
+func newTest(t testing.TB, opts Options) (*Simulator, *httptest.Server, string) {
+	t.Helper()
+	if opts.Images == nil {
+		opts.Images = DefaultImages(testNow)
+	}
+	sim := New(opts)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return sim, srv, sim.IssueToken()
+}
+
+type response struct {
+	code   int
+	header http.Header
+	body   []byte
+}
+
+func do(t testing.TB, method, u, token string, hdr map[string]string, body string) response {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, u, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("X-Auth-Token", token)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+type page struct {
+	Images []struct {
+		ID       string         `json:"id"`
+		Name     *string        `json:"name"`
+		Status   string         `json:"status"`
+		Progress int            `json:"progress"`
+		Size     int64          `json:"OS-EXT-IMG-SIZE:size"`
+		MinRAM   int64          `json:"minRam"`
+		MinDisk  int64          `json:"minDisk"`
+		Metadata map[string]any `json:"metadata"`
+		Server   *struct {
+			ID string `json:"id"`
+		} `json:"server"`
+	} `json:"images"`
+	Links []struct {
+		Rel  string `json:"rel"`
+		Href string `json:"href"`
+	} `json:"images_links"`
+}
+
+func decodePage(t testing.TB, r response) page {
+	t.Helper()
+	if r.code != http.StatusOK {
+		t.Fatalf("status %d, body %s", r.code, r.body)
+	}
+	var p page
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+	if p.Images == nil {
+		t.Fatalf("no images key in %s", r.body)
+	}
+	return p
+}
+
+func (p page) ids() []string {
+	var out []string
+	for _, im := range p.Images {
+		out = append(out, im.ID)
+	}
+	return out
+}
+
+func TestGophercloudAuth(t *testing.T) {
+	tests := []struct {
+		name string
+		opts func(url string, sim *Simulator) gophercloud.AuthOptions
+	}{
+		{"project name and domain name", func(u string, _ *Simulator) gophercloud.AuthOptions {
+			return gophercloud.AuthOptions{IdentityEndpoint: u + "/v3", Username: "demo", Password: "demo-secret", DomainName: "Default", TenantName: "demo"}
+		}},
+		{"project id, domain id", func(u string, _ *Simulator) gophercloud.AuthOptions {
+			return gophercloud.AuthOptions{IdentityEndpoint: u + "/v3/", Username: "demo", Password: "demo-secret", DomainID: "default", TenantID: proj}
+		}},
+		{"version discovery from root", func(u string, _ *Simulator) gophercloud.AuthOptions {
+			return gophercloud.AuthOptions{IdentityEndpoint: u, Username: "demo", Password: "demo-secret", DomainName: "Default", TenantName: "demo"}
+		}},
+		{"existing token", func(u string, sim *Simulator) gophercloud.AuthOptions {
+			return gophercloud.AuthOptions{IdentityEndpoint: u + "/v3", TokenID: sim.IssueToken()}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sim, srv, _ := newTest(t, Options{})
+			ctx := context.Background()
+			provider, err := openstack.AuthenticatedClient(ctx, tc.opts(srv.URL, sim))
+			if err != nil {
+				t.Fatalf("AuthenticatedClient: %v", err)
+			}
+			compute, err := openstack.NewComputeV2(provider, gophercloud.EndpointOpts{Region: "RegionOne"})
+			if err != nil {
+				t.Fatalf("NewComputeV2: %v", err)
+			}
+			if want := srv.URL + "/v2.1/" + proj + "/"; compute.Endpoint != want {
+				t.Errorf("compute endpoint %q, want %q", compute.Endpoint, want)
+			}
+			if _, err := openstack.NewComputeV2(provider, gophercloud.EndpointOpts{Region: "OtherRegion"}); err == nil {
+				t.Errorf("endpoint found in a region that does not exist")
+			}
+			// The token works against Nova.
+			r := do(t, "GET", compute.Endpoint+"images/detail", provider.Token(), nil, "")
+			if got := len(decodePage(t, r).Images); got != len(DefaultImages(testNow)) {
+				t.Errorf("got %d images", got)
+			}
+		})
+	}
+}
+
+func TestKeystoneTokens(t *testing.T) {
+	body := func(user, domain, password, scope string) string {
+		return `{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"` + user +
+			`","domain":{"name":"` + domain + `"},"password":"` + password + `"}}},"scope":` + scope + `}}`
+	}
+	scopeName := `{"project":{"name":"demo","domain":{"name":"Default"}}}`
+	const unauth = `{"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}`
+	tests := []struct {
+		name     string
+		body     string
+		code     int
+		wantBody string
+	}{
+		{"good by name", body("demo", "Default", "demo-secret", scopeName), 201, ""},
+		{"good by project id", body("demo", "Default", "demo-secret", `{"project":{"id":"`+proj+`"}}`), 201, ""},
+		{"wrong password", body("demo", "Default", "nope", scopeName), 401, unauth},
+		{"wrong user", body("eve", "Default", "demo-secret", scopeName), 401, unauth},
+		{"wrong user domain", body("demo", "Other", "demo-secret", scopeName), 401, unauth},
+		{"wrong project", body("demo", "Default", "demo-secret", `{"project":{"name":"other","domain":{"name":"Default"}}}`), 401, unauth},
+		{"wrong project id", body("demo", "Default", "demo-secret", `{"project":{"id":"ffff"}}`), 401, unauth},
+		{"malformed", `{"auth":`, 400, ""},
+		{"no identity", `{"auth":{}}`, 400, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sim, srv, _ := newTest(t, Options{})
+			r := do(t, "POST", srv.URL+"/v3/auth/tokens", "", map[string]string{"Content-Type": "application/json"}, tc.body)
+			if r.code != tc.code {
+				t.Fatalf("status %d, want %d: %s", r.code, tc.code, r.body)
+			}
+			if !regexp.MustCompile(`^req-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(r.header.Get("x-openstack-request-id")) {
+				t.Errorf("request id %q", r.header.Get("x-openstack-request-id"))
+			}
+			if tc.wantBody != "" && string(r.body) != tc.wantBody {
+				t.Errorf("body %s, want %s", r.body, tc.wantBody)
+			}
+			if tc.code == 400 {
+				var e struct {
+					Error struct {
+						Code    int
+						Title   string
+						Message string
+					}
+				}
+				if err := json.Unmarshal(r.body, &e); err != nil || e.Error.Code != 400 || e.Error.Title != "Bad Request" || e.Error.Message == "" {
+					t.Errorf("bad request body %s", r.body)
+				}
+			}
+			if tc.code != 201 {
+				if sim.TokenRequests() != 0 {
+					t.Errorf("TokenRequests = %d", sim.TokenRequests())
+				}
+				return
+			}
+			if sim.TokenRequests() != 1 {
+				t.Errorf("TokenRequests = %d", sim.TokenRequests())
+			}
+			tok := r.header.Get("X-Subject-Token")
+			if tok == "" {
+				t.Fatal("no X-Subject-Token")
+			}
+			var tb struct {
+				Token struct {
+					Methods   []string `json:"methods"`
+					ExpiresAt string   `json:"expires_at"`
+					IssuedAt  string   `json:"issued_at"`
+					Project   struct{ ID, Name string }
+					Roles     []struct{ ID, Name string }
+					Catalog   []struct {
+						Type, Name string
+						Endpoints  []struct {
+							Interface, Region, URL string
+							RegionID               string `json:"region_id"`
+						}
+					}
+				}
+			}
+			if err := json.Unmarshal(r.body, &tb); err != nil {
+				t.Fatal(err)
+			}
+			exp, err := time.Parse("2006-01-02T15:04:05.000000Z", tb.Token.ExpiresAt)
+			if err != nil || time.Until(exp) < 59*time.Minute || time.Until(exp) > 61*time.Minute {
+				t.Errorf("expires_at %q (%v)", tb.Token.ExpiresAt, err)
+			}
+			if tb.Token.Project.ID != proj || tb.Token.Project.Name != "demo" || !slices.Equal(tb.Token.Methods, []string{"password"}) {
+				t.Errorf("token %+v", tb.Token)
+			}
+			var ifaces []string
+			for _, c := range tb.Token.Catalog {
+				if c.Type != "compute" {
+					continue
+				}
+				for _, e := range c.Endpoints {
+					ifaces = append(ifaces, e.Interface)
+					if e.URL != srv.URL+"/v2.1/"+proj || e.Region != "RegionOne" || e.RegionID != "RegionOne" {
+						t.Errorf("endpoint %+v", e)
+					}
+				}
+			}
+			if !slices.Equal(ifaces, []string{"public", "internal", "admin"}) {
+				t.Errorf("compute interfaces %v", ifaces)
+			}
+			if got := do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail", tok, nil, ""); got.code != 200 {
+				t.Errorf("issued token rejected: %d", got.code)
+			}
+		})
+	}
+}
+
+func TestKeystoneVersionDocuments(t *testing.T) {
+	_, srv, _ := newTest(t, Options{})
+	r := do(t, "GET", srv.URL+"/v3", "", nil, "")
+	var v struct {
+		Version struct {
+			ID, Status string
+			Links      []struct{ Rel, Href string }
+		}
+	}
+	if err := json.Unmarshal(r.body, &v); err != nil || r.code != 200 {
+		t.Fatalf("%d %s %v", r.code, r.body, err)
+	}
+	if v.Version.ID != "v3.14" || v.Version.Status != "stable" || len(v.Version.Links) != 1 || v.Version.Links[0].Href != srv.URL+"/v3/" {
+		t.Errorf("version %+v", v)
+	}
+	r = do(t, "GET", srv.URL+"/", "", nil, "")
+	if r.code != 300 || !bytes.Contains(r.body, []byte(`{"versions": {"values": [{`)) {
+		t.Errorf("root: %d %s", r.code, r.body)
+	}
+}
+
+func TestUnauthorized(t *testing.T) {
+	const unauth = `{"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}`
+	tests := []struct {
+		name  string
+		token func(sim *Simulator) string
+	}{
+		{"no token", func(*Simulator) string { return "" }},
+		{"unknown token", func(*Simulator) string { return "not-a-valid-token" }},
+		{"revoked token", func(sim *Simulator) string {
+			tok := sim.IssueToken()
+			sim.RevokeTokens()
+			return tok
+		}},
+		{"expired token", func(sim *Simulator) string {
+			tok := sim.IssueToken()
+			time.Sleep(30 * time.Millisecond)
+			return tok
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := Options{}
+			if tc.name == "expired token" {
+				opts.TokenTTL = 10 * time.Millisecond
+			}
+			sim, srv, _ := newTest(t, opts)
+			tok := tc.token(sim)
+			r := do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail", tok, nil, "")
+			if r.code != 401 || string(r.body) != unauth {
+				t.Fatalf("got %d %s", r.code, r.body)
+			}
+			if got, want := r.header.Get("WWW-Authenticate"), `Keystone uri="`+srv.URL+`"`; got != want {
+				t.Errorf("WWW-Authenticate %q, want %q", got, want)
+			}
+			if r.header.Get("x-openstack-request-id") == "" || r.header.Get("x-openstack-request-id") != r.header.Get("x-compute-request-id") {
+				t.Errorf("request ids %v", r.header)
+			}
+		})
+	}
+	// A fresh token after revocation works again.
+	sim, srv, tok := newTest(t, Options{})
+	sim.RevokeTokens()
+	if r := do(t, "GET", srv.URL+"/v2.1/images/detail", tok, nil, ""); r.code != 401 {
+		t.Errorf("revoked: %d", r.code)
+	}
+	if r := do(t, "GET", srv.URL+"/v2.1/images/detail", sim.IssueToken(), nil, ""); r.code != 200 {
+		t.Errorf("new token: %d", r.code)
+	}
+}
+
+func TestPaginationWalk(t *testing.T) {
+	six := GenerateImages(6, 7, testNow)
+	for _, internal := range []string{"", "http://nova-api.internal:8774"} {
+		t.Run("internal="+internal, func(t *testing.T) {
+			sim, srv, tok := newTest(t, Options{Images: six, InternalHost: internal})
+			host := internal
+			if host == "" {
+				host = srv.URL
+			}
+			// The expected order: created desc.
+			want := slices.Clone(six)
+			slices.SortFunc(want, func(a, b Image) int { return b.Created.Compare(a.Created) })
+			var got []string
+			sizes := []int{}
+			next := srv.URL + "/v2.1/" + proj + "/images/detail?limit=2"
+			for i := 0; i < 10; i++ {
+				p := decodePage(t, do(t, "GET", next, tok, nil, ""))
+				sizes = append(sizes, len(p.Images))
+				got = append(got, p.ids()...)
+				if len(p.Images) < 2 {
+					if p.Links != nil {
+						t.Errorf("short page has images_links")
+					}
+					break
+				}
+				if len(p.Links) != 1 || p.Links[0].Rel != "next" {
+					t.Fatalf("page %d links %+v", i, p.Links)
+				}
+				wantHref := host + "/v2.1/" + proj + "/images/detail?limit=2&marker=" + p.Images[1].ID
+				if p.Links[0].Href != wantHref {
+					t.Errorf("next %q, want %q", p.Links[0].Href, wantHref)
+				}
+				// Re-issue against the real server, as a client must.
+				u, _ := url.Parse(p.Links[0].Href)
+				next = srv.URL + u.Path + "?" + u.RawQuery
+			}
+			if !slices.Equal(sizes, []int{2, 2, 2, 0}) {
+				t.Errorf("page sizes %v", sizes)
+			}
+			var wantIDs []string
+			for _, im := range want {
+				wantIDs = append(wantIDs, im.ID)
+			}
+			if !slices.Equal(got, wantIDs) {
+				t.Errorf("ids %v, want %v", got, wantIDs)
+			}
+			if n := len(sim.Requests()); n != 4 {
+				t.Errorf("%d requests recorded", n)
+			}
+		})
+	}
+}
+
+func TestPaginationLimits(t *testing.T) {
+	imgs := GenerateImages(7, 3, testNow)
+	tests := []struct {
+		name     string
+		maxLimit int
+		query    string
+		n        int
+		nextHref string // "" → no images_links key
+	}{
+		{"no limit under max", 0, "", 7, ""},
+		{"limit zero returns all", 0, "limit=0", 7, ""},
+		{"limit bigger than set", 0, "limit=50", 7, ""},
+		{"max limit caps, link without limit", 3, "", 3, "/v2.1/" + proj + "/images/detail?marker=$"},
+		{"limit above max is capped", 3, "limit=10", 3, "/v2.1/" + proj + "/images/detail?limit=10&marker=$"},
+		{"filters kept sorted", 0, "status=active&limit=1", 1, "/v2.1/" + proj + "/images/detail?limit=1&status=active&marker=$"},
+		{"marker keeps its place", 0, "status=active&marker=" + "@1" + "&limit=1", 1, "/v2.1/" + proj + "/images/detail?limit=1&marker=$&status=active"},
+	}
+	sorted := slices.Clone(imgs)
+	slices.SortFunc(sorted, func(a, b Image) int { return b.Created.Compare(a.Created) })
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, srv, tok := newTest(t, Options{Images: imgs, MaxLimit: tc.maxLimit})
+			q := strings.ReplaceAll(tc.query, "@1", sorted[0].ID)
+			p := decodePage(t, do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail?"+q, tok, nil, ""))
+			if len(p.Images) != tc.n {
+				t.Fatalf("%d images, want %d", len(p.Images), tc.n)
+			}
+			if tc.nextHref == "" {
+				if p.Links != nil {
+					t.Errorf("unexpected links %+v", p.Links)
+				}
+				return
+			}
+			want := srv.URL + strings.ReplaceAll(tc.nextHref, "$", p.Images[len(p.Images)-1].ID)
+			if len(p.Links) != 1 || p.Links[0].Href != want {
+				t.Errorf("links %+v, want %s", p.Links, want)
+			}
+		})
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	tests := []struct {
+		query string
+		body  string
+	}{
+		{"limit=2&marker=00000000-0000-0000-0000-000000000000", `{"badRequest": {"code": 400, "message": "HTTP 400 Bad Request: No image found with ID 00000000-0000-0000-0000-000000000000"}}`},
+		{"limit=abc", `{"badRequest": {"code": 400, "message": "limit param must be an integer"}}`},
+		{"limit=1.5", `{"badRequest": {"code": 400, "message": "limit param must be an integer"}}`},
+		{"limit=-1", `{"badRequest": {"code": 400, "message": "limit param must be positive"}}`},
+		{"changes-since=yesterday", `{"badRequest": {"code": 400, "message": "Invalid changes-since value"}}`},
+		{"minRam=lots", ""},
+		{"minDisk=1.5", ""},
+	}
+	_, srv, tok := newTest(t, Options{})
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			r := do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail?"+tc.query, tok, nil, "")
+			if r.code != 400 {
+				t.Fatalf("status %d: %s", r.code, r.body)
+			}
+			if tc.body != "" && string(r.body) != tc.body {
+				t.Errorf("body %s, want %s", r.body, tc.body)
+			}
+			if !bytes.HasPrefix(r.body, []byte(`{"badRequest": {"code": 400, "message": "`)) {
+				t.Errorf("body %s", r.body)
+			}
+			if ct := r.header.Get("Content-Type"); ct != "application/json; charset=UTF-8" {
+				t.Errorf("content type %q", ct)
+			}
+		})
+	}
+}
+
+func TestMicroversions(t *testing.T) {
+	const notFound = `{"itemNotFound": {"code": 404, "message": "The resource could not be found."}}`
+	tests := []struct {
+		header, value string
+		code          int
+		body          string
+		echoed        string
+	}{
+		{"", "", 200, "", "2.1"},
+		{"X-OpenStack-Nova-API-Version", "2.1", 200, "", "2.1"},
+		{"X-OpenStack-Nova-API-Version", "2.35", 200, "", "2.35"},
+		{"OpenStack-API-Version", "compute 2.35", 200, "", "2.35"},
+		{"X-OpenStack-Nova-API-Version", "2.36", 404, notFound, "2.36"},
+		{"OpenStack-API-Version", "compute 2.36", 404, notFound, "2.36"},
+		{"X-OpenStack-Nova-API-Version", "latest", 404, notFound, "2.93"},
+		{"OpenStack-API-Version", "compute latest", 404, notFound, "2.93"},
+		{"OpenStack-API-Version", "volume 3.0", 200, "", "2.1"},
+		{"X-OpenStack-Nova-API-Version", "2.99", 406, `{"computeFault": {"code": 406, "message": "Version 2.99 is not supported by the API. Minimum is 2.1 and maximum is 2.93."}}`, ""},
+		{"X-OpenStack-Nova-API-Version", "2.0", 406, "", ""},
+		{"X-OpenStack-Nova-API-Version", "two", 400, "", ""},
+	}
+	_, srv, tok := newTest(t, Options{})
+	for _, tc := range tests {
+		t.Run(tc.header+"="+tc.value, func(t *testing.T) {
+			var h map[string]string
+			if tc.header != "" {
+				h = map[string]string{tc.header: tc.value}
+			}
+			r := do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail", tok, h, "")
+			if r.code != tc.code {
+				t.Fatalf("status %d, want %d: %s", r.code, tc.code, r.body)
+			}
+			if tc.body != "" && string(r.body) != tc.body {
+				t.Errorf("body %s, want %s", r.body, tc.body)
+			}
+			if tc.echoed != "" {
+				if got := r.header.Get("X-OpenStack-Nova-API-Version"); got != tc.echoed {
+					t.Errorf("X-OpenStack-Nova-API-Version %q, want %q", got, tc.echoed)
+				}
+				if got := r.header.Get("OpenStack-API-Version"); got != "compute "+tc.echoed {
+					t.Errorf("OpenStack-API-Version %q", got)
+				}
+			}
+		})
+	}
+}
+
+func TestResponseHeaders(t *testing.T) {
+	_, srv, tok := newTest(t, Options{})
+	r := do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail", tok, nil, "")
+	if r.code != 200 {
+		t.Fatal(r.code)
+	}
+	checks := map[string]string{
+		"Content-Type":                 "application/json",
+		"X-OpenStack-Nova-API-Version": "2.1",
+		"OpenStack-API-Version":        "compute 2.1",
+	}
+	for k, v := range checks {
+		if got := r.header.Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	if got := r.header.Values("Vary"); !slices.Equal(got, []string{"OpenStack-API-Version", "X-OpenStack-Nova-API-Version"}) {
+		t.Errorf("Vary %v", got)
+	}
+	id := r.header.Get("x-openstack-request-id")
+	if !strings.HasPrefix(id, "req-") || len(id) != 40 || r.header.Get("x-compute-request-id") != id {
+		t.Errorf("request ids %q %q", id, r.header.Get("x-compute-request-id"))
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	tests := []struct {
+		method, path string
+		code         int
+		bodyPrefix   string
+	}{
+		{"GET", "/v2.1/" + proj + "/images/detail", 200, `{"images": [`},
+		{"GET", "/v2.1/images/detail", 200, `{"images": [`},
+		{"GET", "/v2.1/ffffffffffffffffffffffffffffffff/images/detail", 400, `{"badRequest": {"code": 400, "message": "Malformed request URL`},
+		{"POST", "/v2.1/" + proj + "/images/detail", 405, `{"badMethod": {"code": 405, `},
+		{"GET", "/v2.1/" + proj + "/images", 404, `{"itemNotFound": {"code": 404, "message": "The resource could not be found."}}`},
+		{"GET", "/v2.1/" + proj + "/servers/detail", 404, `{"itemNotFound": `},
+		{"GET", "/nothing", 404, `{"itemNotFound": `},
+		{"DELETE", "/v3/auth/tokens", 405, `{"error": {"code": 405, `},
+	}
+	_, srv, tok := newTest(t, Options{})
+	for _, tc := range tests {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			r := do(t, tc.method, srv.URL+tc.path, tok, nil, "")
+			if r.code != tc.code || !bytes.HasPrefix(r.body, []byte(tc.bodyPrefix)) {
+				t.Errorf("got %d %s, want %d %s…", r.code, r.body, tc.code, tc.bodyPrefix)
+			}
+		})
+	}
+}
+
+func TestFilters(t *testing.T) {
+	imgs := DefaultImages(testNow)
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{"status=queued", []string{DefaultIDQueued}},
+		{"status=QUEUED", []string{DefaultIDQueued}},
+		{"status=SAVING", []string{DefaultIDSaving}}, // lower-cased raw Glance status, not the Nova one
+		{"status=ERROR", nil},
+		{"status=bogus", nil},
+		{"status=killed", []string{DefaultIDKilled}},
+		{"name=" + url.QueryEscape(DefaultUnicodeName), []string{DefaultIDUnicode}},
+		{"name=queued", nil},
+		{"changes-since=" + url.QueryEscape(testNow.Add(-7*time.Hour).Format(time.RFC3339)), []string{DefaultIDNoName, DefaultIDUnicode}},
+		{"changes-since=" + url.QueryEscape(testNow.Add(-31*time.Hour).Format("2006-01-02T15:04:05+00:00")), []string{DefaultIDNoName, DefaultIDUnicode, DefaultIDSnapshot, DefaultIDDeactivated, DefaultIDDeleted, DefaultIDKilled}},
+		{"minRam=512", []string{DefaultIDSaving, DefaultIDCirros}},
+		{"minRam=0&minDisk=2", []string{DefaultIDNoName, DefaultIDDeactivated, DefaultIDSaving}},
+		{"minDisk=3", []string{DefaultIDNoName, DefaultIDSaving}},
+		{"server=" + DefaultSnapshotServerID, []string{DefaultIDSnapshot}},
+		{"server=http://nova/v2.1/servers/" + DefaultSnapshotServerID, []string{DefaultIDSnapshot}},
+		{"server=00000000-0000-0000-0000-000000000000", nil},
+		{"type=snapshot", []string{DefaultIDSnapshot}},
+		{"type=backup", nil},
+		{"property-os_distro=cirros", []string{DefaultIDCirros}},
+		{"status=active&minRam=256", []string{DefaultIDUnicode, DefaultIDCirros}},
+	}
+	_, srv, tok := newTest(t, Options{Images: imgs})
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			p := decodePage(t, do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail?"+tc.query, tok, nil, ""))
+			if got := p.ids(); !slices.Equal(got, tc.want) {
+				t.Errorf("ids %v, want %v", got, tc.want)
+			}
+		})
+	}
+	// The queued image is shown as SAVING/25 with size 0.
+	p := decodePage(t, do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail?status=queued", tok, nil, ""))
+	if im := p.Images[0]; im.Status != "SAVING" || im.Progress != 25 || im.Size != 0 {
+		t.Errorf("queued image shown as %+v", im)
+	}
+}
+
+func TestStatusMapping(t *testing.T) {
+	want := map[string][2]any{
+		DefaultIDCirros:      {"ACTIVE", 100},
+		DefaultIDQueued:      {"SAVING", 25},
+		DefaultIDSaving:      {"SAVING", 50},
+		DefaultIDKilled:      {"ERROR", 0},
+		DefaultIDDeleted:     {"DELETED", 0},
+		DefaultIDDeactivated: {"UNKNOWN", 0},
+		DefaultIDSnapshot:    {"ACTIVE", 100},
+		DefaultIDUnicode:     {"ACTIVE", 100},
+		DefaultIDNoName:      {"ACTIVE", 100},
+	}
+	_, srv, tok := newTest(t, Options{})
+	p := decodePage(t, do(t, "GET", srv.URL+"/v2.1/images/detail", tok, nil, ""))
+	if len(p.Images) != len(want) {
+		t.Fatalf("%d images", len(p.Images))
+	}
+	for _, im := range p.Images {
+		if w := want[im.ID]; im.Status != w[0] || im.Progress != w[1] {
+			t.Errorf("%s: %s/%d, want %v", im.ID, im.Status, im.Progress, w)
+		}
+	}
+	extra := []Image{{ID: "p", Status: "pending_delete", Created: testNow}, {ID: "u", Status: "uploading", Created: testNow}, {ID: "i", Status: "importing", Created: testNow}}
+	sim2, srv2, tok2 := newTest(t, Options{Images: extra})
+	_ = sim2
+	p = decodePage(t, do(t, "GET", srv2.URL+"/v2.1/images/detail", tok2, nil, ""))
+	got := map[string]string{}
+	for _, im := range p.Images {
+		got[im.ID] = im.Status
+	}
+	if got["p"] != "DELETED" || got["u"] != "UNKNOWN" || got["i"] != "UNKNOWN" {
+		t.Errorf("statuses %v", got)
+	}
+	if !slices.Equal(p.ids(), []string{"u", "p", "i"}) {
+		t.Errorf("tie order %v, want id desc", p.ids())
+	}
+}
+
+// TestImageJSON compares whole image objects byte for byte with what real
+// Nova would send, including key order and \u escapes.
+func TestImageJSON(t *testing.T) {
+	created := time.Date(2026, 11, 28, 20, 5, 17, 0, time.UTC)
+	size := int64(3072)
+	tests := []struct {
+		name string
+		img  Image
+		want string
+	}{
+		{
+			"snapshot with null name and null updated",
+			Image{
+				ID: "7ab00dbc-fa05-45f5-b2e3-d3fd5019950a", Status: "active", Size: &size, MinDisk: 1, MinRAM: 64,
+				Created:  created,
+				Metadata: map[string]any{"instance_uuid": "8f3bd1a2-5c6e-4c1d-9a7b-2f0e6d4c1b10", "image_type": "snapshot"},
+				ServerID: "8f3bd1a2-5c6e-4c1d-9a7b-2f0e6d4c1b10",
+			},
+			`{"id": "7ab00dbc-fa05-45f5-b2e3-d3fd5019950a", "name": null, "minRam": 64, "minDisk": 1, "metadata": {"image_type": "snapshot", "instance_uuid": "8f3bd1a2-5c6e-4c1d-9a7b-2f0e6d4c1b10"}, "created": "2026-11-28T20:05:17Z", "updated": null, "status": "ACTIVE", "progress": 100, "OS-EXT-IMG-SIZE:size": 3072, "links": [{"rel": "self", "href": "HOST/v2.1/PROJ/images/7ab00dbc-fa05-45f5-b2e3-d3fd5019950a"}, {"rel": "bookmark", "href": "HOST/PROJ/images/7ab00dbc-fa05-45f5-b2e3-d3fd5019950a"}, {"rel": "alternate", "type": "application/vnd.openstack.image", "href": "http://glance.internal:9292/images/7ab00dbc-fa05-45f5-b2e3-d3fd5019950a"}], "server": {"id": "8f3bd1a2-5c6e-4c1d-9a7b-2f0e6d4c1b10", "links": [{"rel": "self", "href": "HOST/v2.1/PROJ/servers/8f3bd1a2-5c6e-4c1d-9a7b-2f0e6d4c1b10"}, {"rel": "bookmark", "href": "HOST/PROJ/servers/8f3bd1a2-5c6e-4c1d-9a7b-2f0e6d4c1b10"}]}}`,
+		},
+		{
+			"queued unicode name, nil size, rich metadata",
+			Image{
+				ID: "4512a65b-1176-441d-ad30-52571f39efe4", Name: strPtr(DefaultUnicodeName + " \"q\" \U0001F600"), Status: "queued",
+				Created: created, Updated: timePtr(created.Add(4 * time.Second)),
+				Metadata: map[string]any{"b": true, "n": nil, "i": int64(7), "f": 1.5, "o": map[string]any{"z": []any{"x", int64(1)}, "a": false}, "s": "é"},
+			},
+			`{"id": "4512a65b-1176-441d-ad30-52571f39efe4", "name": "Ubuntu 22.04 LTS \u2013 \u00dcn\u00efc\u00f6d\u00e9 \u540d\u524d test \"q\" \ud83d\ude00", "minRam": 0, "minDisk": 0, "metadata": {"b": true, "f": 1.5, "i": 7, "n": null, "o": {"a": false, "z": ["x", 1]}, "s": "\u00e9"}, "created": "2026-11-28T20:05:17Z", "updated": "2026-11-28T20:05:21Z", "status": "SAVING", "progress": 25, "OS-EXT-IMG-SIZE:size": 0, "links": [{"rel": "self", "href": "HOST/v2.1/PROJ/images/4512a65b-1176-441d-ad30-52571f39efe4"}, {"rel": "bookmark", "href": "HOST/PROJ/images/4512a65b-1176-441d-ad30-52571f39efe4"}, {"rel": "alternate", "type": "application/vnd.openstack.image", "href": "http://glance.internal:9292/images/4512a65b-1176-441d-ad30-52571f39efe4"}]}`,
+		},
+	}
+	for _, tc := range tests {
+		for _, path := range []string{"/v2.1/" + proj + "/images/detail", "/v2.1/images/detail"} {
+			t.Run(tc.name+" "+path, func(t *testing.T) {
+				_, srv, tok := newTest(t, Options{Images: []Image{tc.img}, InternalHost: "http://nova.internal:8774/"})
+				r := do(t, "GET", srv.URL+path, tok, nil, "")
+				want := strings.ReplaceAll(tc.want, "HOST", "http://nova.internal:8774")
+				if strings.Contains(path, proj) {
+					want = strings.ReplaceAll(want, "PROJ", proj)
+				} else {
+					want = strings.ReplaceAll(want, "/PROJ", "")
+				}
+				want = `{"images": [` + want + `]}`
+				if string(r.body) != want {
+					t.Errorf("body\n%s\nwant\n%s", r.body, want)
+				}
+				if !json.Valid(r.body) {
+					t.Errorf("invalid JSON")
+				}
+			})
+		}
+	}
+}
+
+func TestImageKeysMatchRealNova(t *testing.T) {
+	_, srv, tok := newTest(t, Options{})
+	r := do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail", tok, nil, "")
+	var raw struct {
+		Images []json.RawMessage `json:"images"`
+	}
+	if err := json.Unmarshal(r.body, &raw); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"id", "name", "minRam", "minDisk", "metadata", "created", "updated", "status", "progress", "OS-EXT-IMG-SIZE:size", "links"}
+	for _, im := range raw.Images {
+		dec := json.NewDecoder(bytes.NewReader(im))
+		var keys []string
+		if _, err := dec.Token(); err != nil {
+			t.Fatal(err)
+		}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys = append(keys, k.(string))
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := base
+		if bytes.Contains(im, []byte(`"id": "`+DefaultIDSnapshot)) {
+			want = append(slices.Clone(base), "server")
+		}
+		if !slices.Equal(keys, want) {
+			t.Errorf("keys %v, want %v", keys, want)
+		}
+	}
+}
+
+func TestDefaultImages(t *testing.T) {
+	imgs := DefaultImages(testNow)
+	ids := map[string]bool{}
+	var nilName, nilUpdated, nilSize, snapshots int
+	for i, im := range imgs {
+		ids[im.ID] = true
+		if i > 0 && !im.Created.After(imgs[i-1].Created) {
+			t.Errorf("not oldest first at %d", i)
+		}
+		if im.Name == nil {
+			nilName++
+		}
+		if im.Updated == nil {
+			nilUpdated++
+		}
+		if im.Size == nil {
+			nilSize++
+		}
+		if im.ServerID != "" {
+			snapshots++
+		}
+	}
+	if len(ids) != len(imgs) || nilName != 1 || nilUpdated != 1 || nilSize != 1 || snapshots != 1 {
+		t.Errorf("ids %d/%d nilName %d nilUpdated %d nilSize %d snapshots %d", len(ids), len(imgs), nilName, nilUpdated, nilSize, snapshots)
+	}
+	if imgs[0].ID != DefaultIDCirros || imgs[0].MinDisk != 1 || imgs[0].MinRAM != 512 || imgs[0].Metadata["os_distro"] != "cirros" {
+		t.Errorf("cirros %+v", imgs[0])
+	}
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+func TestGenerateImages(t *testing.T) {
+	a := GenerateImages(400, 42, testNow)
+	b := GenerateImages(400, 42, testNow)
+	c := GenerateImages(400, 43, testNow)
+	if len(a) != 400 {
+		t.Fatalf("len %d", len(a))
+	}
+	encode := func(imgs []Image) string {
+		var buf []byte
+		for i := range imgs {
+			buf = appendImage(buf, &imgs[i], "h", "p")
+		}
+		return string(buf)
+	}
+	if encode(a) != encode(b) {
+		t.Errorf("not deterministic for the same seed")
+	}
+	if encode(a) == encode(c) {
+		t.Errorf("different seeds give the same images")
+	}
+	var snapshots, active, nonASCII, nested, nulls int
+	statuses := map[string]int{}
+	ids := map[string]bool{}
+	var minSize, maxSize int64 = 1 << 62, 0
+	for _, im := range a {
+		ids[im.ID] = true
+		if !uuidRE.MatchString(im.ID) {
+			t.Errorf("id %q", im.ID)
+		}
+		if n := len(im.Metadata); n < 10 || n > 20 {
+			t.Errorf("%d metadata keys", n)
+		}
+		if im.ServerID != "" {
+			snapshots++
+			if im.Metadata["image_type"] != "snapshot" || im.Metadata["instance_uuid"] != im.ServerID {
+				t.Errorf("snapshot metadata %v", im.Metadata)
+			}
+		}
+		statuses[im.Status]++
+		if im.Status == "active" {
+			active++
+		}
+		if im.Name != nil && strings.ContainsFunc(*im.Name, func(r rune) bool { return r > 127 }) {
+			nonASCII++
+		}
+		for _, v := range im.Metadata {
+			switch v.(type) {
+			case map[string]any:
+				nested++
+			case nil:
+				nulls++
+			}
+		}
+		if im.Size != nil {
+			minSize = min(minSize, *im.Size)
+			maxSize = max(maxSize, *im.Size)
+		}
+		if im.Created.After(testNow) || (im.Updated != nil && im.Updated.Before(im.Created)) {
+			t.Errorf("times %v %v", im.Created, im.Updated)
+		}
+	}
+	if len(ids) != 400 {
+		t.Errorf("duplicate ids")
+	}
+	if snapshots != 100 {
+		t.Errorf("%d snapshots of 400", snapshots)
+	}
+	if active < 280 || active > 360 || len(statuses) < 6 {
+		t.Errorf("statuses %v", statuses)
+	}
+	if nonASCII == 0 || nested == 0 || nulls < 400 {
+		t.Errorf("nonASCII %d nested %d nulls %d", nonASCII, nested, nulls)
+	}
+	if minSize > 4<<20 || maxSize < 10<<30 {
+		t.Errorf("sizes %d..%d", minSize, maxSize)
+	}
+}
+
+func TestSetFaultAndRequests(t *testing.T) {
+	sim, srv, tok := newTest(t, Options{})
+	var calls atomic.Int32
+	sim.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+		calls.Add(1)
+		if r.URL.Query().Get("limit") == "5" {
+			w.Header().Set("Retry-After", "3")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte(`{"overLimit": {"code": 429, "message": "slow down", "retryAfter": "3"}}`))
+			return true
+		}
+		return false
+	})
+	hdr := map[string]string{"User-Agent": "nova-image-exporter/test", "X-Custom": "yes"}
+	r := do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail?limit=5&status=active", tok, hdr, "")
+	if r.code != 429 || r.header.Get("Retry-After") != "3" {
+		t.Errorf("fault not applied: %d", r.code)
+	}
+	if r := do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail?limit=4", tok, nil, ""); r.code != 200 {
+		t.Errorf("fault returning false: %d", r.code)
+	}
+	// Not called before auth nor for Keystone.
+	do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail", "", nil, "")
+	do(t, "GET", srv.URL+"/v3", "", nil, "")
+	if calls.Load() != 2 {
+		t.Errorf("fault called %d times, want 2", calls.Load())
+	}
+	sim.SetFault(nil)
+	if r := do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail?limit=5", tok, nil, ""); r.code != 200 {
+		t.Errorf("after SetFault(nil): %d", r.code)
+	}
+
+	reqs := sim.Requests()
+	if len(reqs) != 4 {
+		t.Fatalf("%d requests recorded, want 4 (Keystone not recorded)", len(reqs))
+	}
+	first := reqs[0]
+	if first.Method != "GET" || first.Path != "/v2.1/"+proj+"/images/detail" || first.RawQuery != "limit=5&status=active" {
+		t.Errorf("record %+v", first)
+	}
+	if first.Header.Get("X-Auth-Token") != tok || first.Header.Get("User-Agent") != "nova-image-exporter/test" || first.Header.Get("X-Custom") != "yes" {
+		t.Errorf("headers %v", first.Header)
+	}
+	if reqs[2].Header.Get("X-Auth-Token") != "" {
+		t.Errorf("unauthenticated request has token")
+	}
+	// The log is a copy.
+	reqs[0].Header.Set("X-Custom", "changed")
+	if sim.Requests()[0].Header.Get("X-Custom") != "yes" {
+		t.Errorf("Requests shares headers")
+	}
+}
+
+func TestSetImages(t *testing.T) {
+	sim, srv, tok := newTest(t, Options{})
+	sim.SetImages(DefaultImages(testNow)[:2])
+	p := decodePage(t, do(t, "GET", srv.URL+"/v2.1/images/detail", tok, nil, ""))
+	if !slices.Equal(p.ids(), []string{DefaultIDQueued, DefaultIDCirros}) {
+		t.Errorf("ids %v", p.ids())
+	}
+	sim.SetImages(nil)
+	if r := do(t, "GET", srv.URL+"/v2.1/images/detail", tok, nil, ""); string(r.body) != `{"images": []}` {
+		t.Errorf("empty set body %s", r.body)
+	}
+	// New with nil Images falls back to DefaultImages.
+	s := New(Options{})
+	if len(s.images) != len(DefaultImages(time.Now())) {
+		t.Errorf("default set has %d images", len(s.images))
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	sim, srv, tok := newTest(t, Options{Images: GenerateImages(300, 1, testNow)})
+	done := make(chan struct{})
+	for i := 0; i < 8; i++ {
+		go func(i int) {
+			defer func() { done <- struct{}{} }()
+			switch i % 4 {
+			case 0:
+				sim.SetImages(GenerateImages(50+i, int64(i), testNow))
+			case 1:
+				sim.IssueToken()
+				_ = sim.TokenRequests()
+			case 2:
+				_ = sim.Requests()
+			}
+			r := do(t, "GET", srv.URL+"/v2.1/images/detail?limit=20", tok, nil, "")
+			if r.code != 200 {
+				t.Errorf("status %d", r.code)
+			}
+		}(i)
+	}
+	for i := 0; i < 8; i++ {
+		<-done
+	}
+}
+
+func TestLargePageEncodingIsFast(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	imgs := GenerateImages(100000, 1, testNow)
+	sim := New(Options{Images: imgs})
+	tok := sim.IssueToken()
+	req := httptest.NewRequest("GET", "http://nova.example/v2.1/"+proj+"/images/detail?marker="+sim.images[50000].ID, nil)
+	req.Header.Set("X-Auth-Token", tok)
+	best := time.Hour
+	for i := 0; i < 3; i++ {
+		rec := httptest.NewRecorder()
+		start := time.Now()
+		sim.ServeHTTP(rec, req)
+		best = min(best, time.Since(start))
+		var p page
+		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || len(p.Images) != 1000 || len(p.Links) != 1 {
+			t.Fatalf("page: %v, %d images", err, len(p.Images))
+		}
+	}
+	// Generous bound: the race detector slows encoding down several times.
+	if best > 250*time.Millisecond {
+		t.Errorf("a page of 1000 images took %v", best)
+	}
+	t.Logf("1000-image page in %v", best)
+}
+
+func BenchmarkImagesDetailPage(b *testing.B) {
+	sim := New(Options{Images: GenerateImages(100000, 1, testNow)})
+	tok := sim.IssueToken()
+	req := httptest.NewRequest("GET", "http://nova.example/v2.1/"+proj+"/images/detail?limit=1000", nil)
+	req.Header.Set("X-Auth-Token", tok)
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		sim.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatal(rec.Code)
+		}
+	}
+}
