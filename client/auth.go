@@ -167,7 +167,7 @@ func (k *Keystone) authError(err error) error {
 	if who == "" {
 		who = "application credential " + k.authOptions.ApplicationCredentialID
 	}
-	return fmt.Errorf("authenticating to %s as %s: %s", k.authOptions.IdentityEndpoint, who, sanitize(err.Error(), 512))
+	return authFailure(fmt.Errorf("authenticating to %s as %s: %s", k.authOptions.IdentityEndpoint, who, sanitize(err.Error(), 512)))
 }
 
 func tokenProjectID(provider *gophercloud.ProviderClient) string {

@@ -19,6 +19,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"golang.org/x/net/http/httpproxy"
 )
 
 // Defaults for Options.
@@ -41,6 +45,8 @@ type Options struct {
 	MaxPages int
 	// UserAgent is sent with every request.
 	UserAgent string
+	// Logger receives a debug line per request; nil logs nothing.
+	Logger log.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -59,16 +65,22 @@ func (o Options) withDefaults() Options {
 	if o.UserAgent == "" {
 		o.UserAgent = "nova_image_exporter"
 	}
+	if o.Logger == nil {
+		o.Logger = log.NewNopLogger()
+	}
 	return o
 }
 
 // NewHTTPClient returns an http.Client whose every phase is bounded: dialing, TLS handshake,
 // waiting for response headers, and the whole request by timeout. transport may be nil; it
-// is then a clone of http.DefaultTransport, which honours HTTPS_PROXY and NO_PROXY.
+// is then a clone of http.DefaultTransport. Either way HTTPS_PROXY, HTTP_PROXY and NO_PROXY
+// are read now, when the client is built (the standard library reads them once per process).
 func NewHTTPClient(timeout time.Duration, transport *http.Transport) *http.Client {
 	if transport == nil {
 		transport = http.DefaultTransport.(*http.Transport).Clone()
 	}
+	proxyFor := httpproxy.FromEnvironment().ProxyFunc()
+	transport.Proxy = func(req *http.Request) (*url.URL, error) { return proxyFor(req.URL) }
 	transport.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	transport.TLSHandshakeTimeout = 10 * time.Second
 	transport.ResponseHeaderTimeout = timeout
@@ -217,21 +229,31 @@ func (p *pager) get(ctx context.Context) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
+		start := time.Now()
 		resp, err := p.client.opts.HTTPClient.Do(req)
 		if err != nil {
 			return nil, fmt.Errorf("GET %s: %w", redactedURL(req), unwrapURLError(err))
 		}
+		level.Debug(p.client.opts.Logger).Log("msg", "images request", "url", redactedURL(req), "status", resp.StatusCode,
+			"seconds", time.Since(start).Seconds(), "request_id", requestID(resp.Header))
 		err = CheckResponse(resp)
 		if err == nil {
 			return resp, nil
 		}
 		drainAndClose(resp.Body)
-		if resp.StatusCode != http.StatusUnauthorized || p.renewed {
+		if resp.StatusCode != http.StatusUnauthorized {
 			return nil, err
+		}
+		if p.renewed {
+			return nil, authFailure(fmt.Errorf("refused again after renewal: %w", err))
 		}
 		p.renewed = true
 		if renewErr := p.client.auth.Renew(ctx, credential); renewErr != nil {
-			return nil, fmt.Errorf("%w; renewing the credential: %w", err, renewErr)
+			var authErr *AuthError
+			if errors.As(renewErr, &authErr) {
+				renewErr = authErr.Err
+			}
+			return nil, authFailure(fmt.Errorf("%w; renewing the credential: %w", err, renewErr))
 		}
 	}
 }
@@ -248,7 +270,7 @@ func (p *pager) request(ctx context.Context) (*http.Request, error) {
 	if p.marker != "" {
 		query.Set("marker", p.marker)
 	}
-	u.RawQuery = query.Encode()
+	u.RawQuery = encodeQuery(query)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, err

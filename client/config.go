@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/tls"
 	"errors"
@@ -17,14 +18,20 @@ import (
 
 // Auth types of clouds.yaml that the exporter accepts.
 const (
-	AuthPassword = "password"
-	AuthToken    = "token"
+	AuthPassword              = "password"
+	AuthToken                 = "token"
+	AuthApplicationCredential = "v3applicationcredential"
+	AuthAKSK                  = "aksk"
 )
 
-// CloudConfig is one clouds.yaml entry, checked and resolved.
+// EnvCloudName is the name of the cloud configured by environment variables alone.
+const EnvCloudName = "env"
+
+// CloudConfig is one cloud's configuration, checked and resolved, from a clouds.yaml entry
+// or from environment variables.
 type CloudConfig struct {
-	Name     string // the entry's name under clouds:
-	File     string // the clouds.yaml it came from
+	Name     string // the entry's name under clouds:, or EnvCloudName
+	File     string // the clouds.yaml it came from, or "environment"
 	AuthType string
 	// AuthOptions and Endpoint come from gophercloud's clouds.yaml parser, secure.yaml and
 	// the OS_REGION_NAME/OS_INTERFACE overrides included.
@@ -32,12 +39,36 @@ type CloudConfig struct {
 	Endpoint                gophercloud.EndpointOpts
 	ComputeEndpointOverride string
 	TLS                     *tls.Config
+	// AK/SK fields, for AuthAKSK.
+	AccessKey, SecretKey, SecurityToken string
 }
 
-// extraKeys are the keys of a clouds.yaml entry that gophercloud's parser does not return.
-type extraKeys struct {
+// entry holds the keys of a clouds.yaml entry that gophercloud's parser does not return.
+type entry struct {
 	AuthType                string `yaml:"auth_type"`
+	RegionName              string `yaml:"region_name"`
 	ComputeEndpointOverride string `yaml:"compute_endpoint_override"`
+	Auth                    struct {
+		AK            string `yaml:"ak"`
+		SK            string `yaml:"sk"`
+		SecurityToken string `yaml:"security_token"`
+		ProjectID     string `yaml:"project_id"`
+	} `yaml:"auth"`
+}
+
+// merge fills the fields of e that are empty from other (secure.yaml under clouds.yaml).
+func (e *entry) merge(other entry) {
+	e.AuthType = cmp.Or(e.AuthType, other.AuthType)
+	e.RegionName = cmp.Or(e.RegionName, other.RegionName)
+	e.ComputeEndpointOverride = cmp.Or(e.ComputeEndpointOverride, other.ComputeEndpointOverride)
+	e.Auth.AK = cmp.Or(e.Auth.AK, other.Auth.AK)
+	e.Auth.SK = cmp.Or(e.Auth.SK, other.Auth.SK)
+	e.Auth.SecurityToken = cmp.Or(e.Auth.SecurityToken, other.Auth.SecurityToken)
+	e.Auth.ProjectID = cmp.Or(e.Auth.ProjectID, other.Auth.ProjectID)
+}
+
+type cloudsDoc struct {
+	Clouds map[string]entry `yaml:"clouds"`
 }
 
 // CloudsFile finds clouds.yaml as OpenStack tools do: OS_CLIENT_CONFIG_FILE, else
@@ -68,40 +99,61 @@ func LoadCloud(file, name string) (*CloudConfig, error) {
 	if name == "" {
 		return nil, fmt.Errorf("%s: no cloud chosen (--cloud or OS_CLOUD)", file)
 	}
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("reading clouds.yaml: %w", err)
+	var doc cloudsDoc
+	if err := readYAML(file, &doc); err != nil {
+		return nil, err
 	}
-	var doc struct {
-		Clouds map[string]extraKeys `yaml:"clouds"`
-	}
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	extra, ok := doc.Clouds[name]
+	e, ok := doc.Clouds[name]
 	if !ok {
 		return nil, fmt.Errorf("%s: no cloud %q under clouds: (have %s)", file, name, cloudNames(doc.Clouds))
 	}
+	var secure cloudsDoc
+	if err := readYAML(filepath.Join(filepath.Dir(file), "secure.yaml"), &secure); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	e.merge(secure.Clouds[name])
 	authOptions, endpoint, tlsConfig, err := clouds.Parse(clouds.WithCloudName(name), clouds.WithLocations(file))
 	if err != nil {
 		return nil, fmt.Errorf("%s: cloud %q: %w", file, name, err)
 	}
-	cfg := &CloudConfig{
-		Name:                    name,
-		File:                    file,
-		AuthType:                extra.AuthType,
-		AuthOptions:             authOptions,
-		Endpoint:                endpoint,
-		ComputeEndpointOverride: extra.ComputeEndpointOverride,
-		TLS:                     tlsConfig,
-	}
-	if err := cfg.check(); err != nil {
+	cfg := newCloudConfig(name, file, e, authOptions, endpoint, tlsConfig)
+	if err := cfg.check(yamlField); err != nil {
 		return nil, fmt.Errorf("%s: cloud %q: %w", file, name, err)
 	}
 	return cfg, nil
 }
 
-func cloudNames(m map[string]extraKeys) string {
+func readYAML(file string, doc *cloudsDoc) error {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("reading clouds configuration: %w", err)
+	}
+	if err := yaml.Unmarshal(raw, doc); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	return nil
+}
+
+func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOptions, endpoint gophercloud.EndpointOpts, tlsConfig *tls.Config) *CloudConfig {
+	cfg := &CloudConfig{
+		Name:                    name,
+		File:                    file,
+		AuthType:                e.AuthType,
+		AuthOptions:             authOptions,
+		Endpoint:                endpoint,
+		ComputeEndpointOverride: e.ComputeEndpointOverride,
+		TLS:                     tlsConfig,
+		AccessKey:               e.Auth.AK,
+		SecretKey:               e.Auth.SK,
+		SecurityToken:           e.Auth.SecurityToken,
+	}
+	if cfg.AuthType == AuthAKSK && cfg.ComputeEndpointOverride == "" && e.RegionName != "" {
+		cfg.ComputeEndpointOverride = "https://ecs." + e.RegionName + ".myhuaweicloud.com/v2.1/{project_id}"
+	}
+	return cfg
+}
+
+func cloudNames(m map[string]entry) string {
 	if len(m) == 0 {
 		return "none"
 	}
@@ -112,60 +164,92 @@ func cloudNames(m map[string]extraKeys) string {
 	return strings.Join(names, ", ")
 }
 
-// check reports the first field that the auth type needs and the entry lacks.
-func (c *CloudConfig) check() error {
+// check reports the first field that the auth type needs and the configuration lacks;
+// field names a field in the configuration's own terms (a clouds.yaml key or a variable).
+func (c *CloudConfig) check(field func(string) string) error {
 	a := c.AuthOptions
+	var needs []required
 	switch c.AuthType {
 	case "", AuthPassword, "v3password":
 		c.AuthType = AuthPassword
-		return firstMissing(
-			required{"auth.auth_url", a.IdentityEndpoint != ""},
-			required{"auth.username or auth.user_id", a.Username != "" || a.UserID != ""},
-			required{"auth.password", a.Password != ""},
-			required{"auth.user_domain_name or auth.user_domain_id", a.UserID != "" || a.DomainName != "" || a.DomainID != ""},
-			required{"auth.project_name or auth.project_id", a.TenantName != "" || a.TenantID != ""},
-			required{"auth.project_domain_name or auth.project_domain_id",
+		needs = []required{
+			{[]string{"auth.auth_url"}, a.IdentityEndpoint != ""},
+			{[]string{"auth.username", "auth.user_id"}, a.Username != "" || a.UserID != ""},
+			{[]string{"auth.password"}, a.Password != ""},
+			{[]string{"auth.user_domain_name", "auth.user_domain_id"}, a.UserID != "" || a.DomainName != "" || a.DomainID != ""},
+			{[]string{"auth.project_name", "auth.project_id"}, a.TenantName != "" || a.TenantID != ""},
+			{[]string{"auth.project_domain_name", "auth.project_domain_id"},
 				a.TenantID != "" || a.Scope != nil && (a.Scope.DomainName != "" || a.Scope.DomainID != "")},
-		)
+		}
+	case AuthApplicationCredential:
+		byName := a.ApplicationCredentialID == ""
+		needs = []required{
+			{[]string{"auth.auth_url"}, a.IdentityEndpoint != ""},
+			{[]string{"auth.application_credential_id", "auth.application_credential_name"}, a.ApplicationCredentialID != "" || a.ApplicationCredentialName != ""},
+			{[]string{"auth.application_credential_secret"}, a.ApplicationCredentialSecret != ""},
+			{[]string{"auth.username", "auth.user_id"}, !byName || a.Username != "" || a.UserID != ""},
+			{[]string{"auth.user_domain_name", "auth.user_domain_id"}, !byName || a.UserID != "" || a.DomainName != "" || a.DomainID != ""},
+		}
+		// An application credential carries its project: Keystone refuses a scope, and
+		// it must not fall back to the password method.
+		c.AuthOptions.Scope, c.AuthOptions.TenantID, c.AuthOptions.TenantName, c.AuthOptions.Password = nil, "", "", ""
 	case AuthToken, "v3token", "admin_token":
 		c.AuthType = AuthToken
-		return firstMissing(
-			required{"auth.token", a.TokenID != ""},
-			required{"compute_endpoint_override", c.ComputeEndpointOverride != ""},
-		)
+		needs = []required{
+			{[]string{"auth.token"}, a.TokenID != ""},
+			{[]string{"compute_endpoint_override"}, c.ComputeEndpointOverride != ""},
+		}
+	case AuthAKSK:
+		needs = []required{
+			{[]string{"auth.ak"}, c.AccessKey != ""},
+			{[]string{"auth.sk"}, c.SecretKey != ""},
+			{[]string{"auth.project_id"}, a.TenantID != ""},
+			{[]string{"region_name", "compute_endpoint_override"}, c.ComputeEndpointOverride != ""},
+		}
 	default:
-		return fmt.Errorf("auth_type %q is not supported (want %s or %s)", c.AuthType, AuthPassword, AuthToken)
+		return fmt.Errorf("%s %q is not supported (want %s, %s, %s or %s)", field("auth_type"), c.AuthType,
+			AuthPassword, AuthApplicationCredential, AuthToken, AuthAKSK)
 	}
-}
-
-type required struct {
-	field   string
-	present bool
-}
-
-func firstMissing(fields ...required) error {
-	for _, f := range fields {
-		if !f.present {
-			return fmt.Errorf("%s is required", f.field)
+	for _, r := range needs {
+		if !r.present {
+			names := make([]string, len(r.fields))
+			for i, f := range r.fields {
+				names[i] = field(f)
+			}
+			return fmt.Errorf("%s is required", strings.Join(names, " or "))
 		}
 	}
 	return nil
 }
 
-// Authenticator returns the authenticator for the entry's auth type, sending its requests
-// with httpClient.
+type required struct {
+	fields  []string
+	present bool
+}
+
+func yamlField(key string) string { return key }
+
+// Authenticator returns the authenticator for the configuration's auth type, sending its
+// requests with httpClient.
 func (c *CloudConfig) Authenticator(httpClient *http.Client) (Authenticator, error) {
+	projectID := c.AuthOptions.TenantID
 	switch c.AuthType {
-	case AuthPassword:
+	case AuthPassword, AuthApplicationCredential:
 		return NewKeystone(c.AuthOptions, c.Endpoint, c.ComputeEndpointOverride, httpClient), nil
 	case AuthToken:
-		return &StaticToken{Token: c.AuthOptions.TokenID, ComputeEndpoint: expandProjectID(c.ComputeEndpointOverride, c.AuthOptions.TenantID)}, nil
+		return &StaticToken{Token: c.AuthOptions.TokenID, ComputeEndpoint: expandProjectID(c.ComputeEndpointOverride, projectID)}, nil
+	case AuthAKSK:
+		return &AKSK{
+			AccessKey: c.AccessKey, SecretKey: c.SecretKey, SecurityToken: c.SecurityToken, ProjectID: projectID,
+			ComputeEndpoint: expandProjectID(c.ComputeEndpointOverride, projectID),
+		}, nil
 	}
 	return nil, errors.New("unchecked cloud config")
 }
 
-// NewClient builds the cloud's Client: one http.Client with the entry's TLS settings and
-// opts.RequestTimeout, shared by authentication and listing.
+// NewClient builds the cloud's Client: one http.Client with the configuration's TLS
+// settings and opts.RequestTimeout, shared by authentication and listing. HTTPS_PROXY and
+// NO_PROXY are honoured.
 func (c *CloudConfig) NewClient(opts Options) (*Client, error) {
 	if opts.HTTPClient == nil {
 		transport := http.DefaultTransport.(*http.Transport).Clone()
@@ -177,4 +261,111 @@ func (c *CloudConfig) NewClient(opts Options) (*Client, error) {
 		return nil, err
 	}
 	return New(auth, opts), nil
+}
+
+// envVariables maps clouds.yaml keys to the environment variables that stand for them when
+// no clouds.yaml entry is chosen, as the OpenStack CLI and Huawei's SDKs read them.
+var envVariables = map[string]string{
+	"auth.auth_url":                      "OS_AUTH_URL",
+	"auth.username":                      "OS_USERNAME",
+	"auth.user_id":                       "OS_USER_ID",
+	"auth.password":                      "OS_PASSWORD",
+	"auth.user_domain_name":              "OS_USER_DOMAIN_NAME",
+	"auth.user_domain_id":                "OS_USER_DOMAIN_ID",
+	"auth.project_name":                  "OS_PROJECT_NAME",
+	"auth.project_id":                    "OS_PROJECT_ID",
+	"auth.project_domain_name":           "OS_PROJECT_DOMAIN_NAME",
+	"auth.project_domain_id":             "OS_PROJECT_DOMAIN_ID",
+	"auth.application_credential_id":     "OS_APPLICATION_CREDENTIAL_ID",
+	"auth.application_credential_name":   "OS_APPLICATION_CREDENTIAL_NAME",
+	"auth.application_credential_secret": "OS_APPLICATION_CREDENTIAL_SECRET",
+	"auth.token":                         "OS_AUTH_TOKEN",
+	"region_name":                        "OS_REGION_NAME",
+	"interface":                          "OS_INTERFACE",
+	"compute_endpoint_override":          "OS_COMPUTE_ENDPOINT_OVERRIDE",
+	"cacert":                             "OS_CACERT",
+	"cert":                               "OS_CERT",
+	"key":                                "OS_KEY",
+	"auth_type":                          "OS_AUTH_TYPE",
+}
+
+// Huawei SDK variables, used instead of OS_* for auth_type aksk.
+var huaweiVariables = map[string]string{
+	"auth.ak":         "HUAWEICLOUD_SDK_AK",
+	"auth.sk":         "HUAWEICLOUD_SDK_SK",
+	"auth.project_id": "HUAWEICLOUD_SDK_PROJECT_ID",
+}
+
+func envField(key string) string {
+	if v, ok := huaweiVariables[key]; ok {
+		return v
+	}
+	if v, ok := envVariables[key]; ok {
+		return v
+	}
+	return key
+}
+
+// LoadEnvCloud builds the cloud configuration from environment variables alone, for when
+// no clouds.yaml entry is chosen: HUAWEICLOUD_SDK_AK (AK/SK), else
+// OS_APPLICATION_CREDENTIAL_ID/NAME, else OS_AUTH_TOKEN, else OS_AUTH_URL (password).
+func LoadEnvCloud() (*CloudConfig, error) {
+	keys := map[string]string{}
+	for key, variable := range envVariables {
+		if v := os.Getenv(variable); v != "" {
+			keys[key] = v
+		}
+	}
+	authType := keys["auth_type"]
+	switch {
+	case authType != "":
+	case os.Getenv("HUAWEICLOUD_SDK_AK") != "":
+		authType = AuthAKSK
+		for key, variable := range huaweiVariables {
+			if v := os.Getenv(variable); v != "" {
+				keys[key] = v
+			}
+		}
+	case keys["auth.application_credential_id"] != "" || keys["auth.application_credential_name"] != "":
+		authType = AuthApplicationCredential
+	case keys["auth.token"] != "":
+		authType = AuthToken
+	case keys["auth.auth_url"] != "":
+		authType = AuthPassword
+	default:
+		return nil, errors.New("no cloud configured: choose a clouds.yaml entry with --cloud or OS_CLOUD, or set OS_AUTH_URL (Keystone), OS_AUTH_TOKEN with OS_COMPUTE_ENDPOINT_OVERRIDE, or HUAWEICLOUD_SDK_AK (Huawei AK/SK)")
+	}
+	keys["auth_type"] = authType
+	doc, err := yaml.Marshal(map[string]any{"clouds": map[string]any{EnvCloudName: nest(keys)}})
+	if err != nil {
+		return nil, err
+	}
+	var parsed cloudsDoc
+	if err := yaml.Unmarshal(doc, &parsed); err != nil {
+		return nil, err
+	}
+	authOptions, endpoint, tlsConfig, err := clouds.Parse(clouds.WithCloudName(EnvCloudName), clouds.WithCloudsYAML(bytes.NewReader(doc)))
+	if err != nil {
+		return nil, fmt.Errorf("environment: %w", err)
+	}
+	cfg := newCloudConfig(EnvCloudName, "environment", parsed.Clouds[EnvCloudName], authOptions, endpoint, tlsConfig)
+	if err := cfg.check(envField); err != nil {
+		return nil, fmt.Errorf("environment (no --cloud/OS_CLOUD): %w", err)
+	}
+	return cfg, nil
+}
+
+// nest turns dotted keys ("auth.username") into the nested maps of a clouds.yaml entry.
+func nest(keys map[string]string) map[string]any {
+	out := map[string]any{}
+	auth := map[string]any{}
+	for k, v := range keys {
+		if inner, ok := strings.CutPrefix(k, "auth."); ok {
+			auth[inner] = v
+		} else {
+			out[k] = v
+		}
+	}
+	out["auth"] = auth
+	return out
 }

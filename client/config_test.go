@@ -165,3 +165,158 @@ func TestCloudsFile(t *testing.T) {
 		t.Errorf("CloudsFile() = %q, %v; want OS_CLIENT_CONFIG_FILE", got, err)
 	}
 }
+
+const authTypesYAML = `clouds:
+  appcred:
+    auth_type: v3applicationcredential
+    auth:
+      auth_url: https://keystone.example.com/v3
+      application_credential_id: 21dced0fd20347869b93710d2b98aae0
+      application_credential_secret: appcred-secret-value
+      project_name: ignored
+      project_domain_name: Default
+  appcred-by-name:
+    auth_type: v3applicationcredential
+    auth:
+      auth_url: https://keystone.example.com/v3
+      application_credential_name: monitoring
+      application_credential_secret: appcred-secret-value
+  huawei:
+    auth_type: aksk
+    auth:
+      ak: QTWAOYTTINDUT2QVKYUC
+      project_id: 77b6a44cba5143ab91d13ab9a8ff44fd
+    region_name: cn-north-4
+  huawei-no-region:
+    auth_type: aksk
+    auth:
+      ak: QTWAOYTTINDUT2QVKYUC
+      sk: sk-secret-value
+      project_id: 77b6a44cba5143ab91d13ab9a8ff44fd
+`
+
+func TestLoadCloudAuthTypes(t *testing.T) {
+	t.Setenv("OS_REGION_NAME", "")
+	dir := t.TempDir()
+	file := writeFile(t, dir, "clouds.yaml", authTypesYAML)
+	writeFile(t, dir, "secure.yaml", "clouds:\n  huawei:\n    auth:\n      sk: sk-from-secure-yaml\n      security_token: temp-token-value\n")
+
+	cfg, err := LoadCloud(file, "appcred")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.AuthOptions
+	if cfg.AuthType != AuthApplicationCredential || a.ApplicationCredentialID != "21dced0fd20347869b93710d2b98aae0" ||
+		a.ApplicationCredentialSecret != "appcred-secret-value" || a.Scope != nil || a.TenantName != "" {
+		t.Errorf("appcred: %+v (an application credential must not request a scope)", a)
+	}
+	_, err = LoadCloud(file, "appcred-by-name")
+	if err == nil || !strings.Contains(err.Error(), "auth.username or auth.user_id is required") {
+		t.Errorf("appcred-by-name without a user: error %v", err)
+	}
+
+	cfg, err = LoadCloud(file, "huawei")
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := cfg.Authenticator(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aksk, ok := auth.(*AKSK)
+	if !ok || aksk.AccessKey != "QTWAOYTTINDUT2QVKYUC" || aksk.SecretKey != "sk-from-secure-yaml" || aksk.SecurityToken != "temp-token-value" ||
+		aksk.ProjectID != "77b6a44cba5143ab91d13ab9a8ff44fd" ||
+		aksk.ComputeEndpoint != "https://ecs.cn-north-4.myhuaweicloud.com/v2.1/77b6a44cba5143ab91d13ab9a8ff44fd" {
+		t.Errorf("huawei: authenticator %+v", auth)
+	}
+	_, err = LoadCloud(file, "huawei-no-region")
+	if err == nil || !strings.Contains(err.Error(), "region_name or compute_endpoint_override is required") || strings.Contains(err.Error(), "sk-secret-value") {
+		t.Errorf("huawei-no-region: error %v", err)
+	}
+}
+
+// clearOSEnv empties every variable LoadEnvCloud reads.
+func clearOSEnv(t *testing.T) {
+	t.Helper()
+	for _, v := range envVariables {
+		t.Setenv(v, "")
+	}
+	for _, v := range huaweiVariables {
+		t.Setenv(v, "")
+	}
+}
+
+func TestLoadEnvCloud(t *testing.T) {
+	t.Run("password", func(t *testing.T) {
+		clearOSEnv(t)
+		for k, v := range map[string]string{
+			"OS_AUTH_URL": "https://keystone.example.com/v3", "OS_USERNAME": "monitor", "OS_PASSWORD": "env-password-value",
+			"OS_USER_DOMAIN_NAME": "Default", "OS_PROJECT_NAME": "demo", "OS_PROJECT_DOMAIN_NAME": "Default",
+			"OS_REGION_NAME": "RegionTwo", "OS_INTERFACE": "internal",
+		} {
+			t.Setenv(k, v)
+		}
+		cfg, err := LoadEnvCloud()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := cfg.AuthOptions
+		if cfg.AuthType != AuthPassword || cfg.Name != EnvCloudName || a.Username != "monitor" || a.Password != "env-password-value" ||
+			a.Scope == nil || a.Scope.ProjectName != "demo" || a.Scope.DomainName != "Default" || cfg.Endpoint.Region != "RegionTwo" ||
+			cfg.Endpoint.Availability != "internal" {
+			t.Errorf("got %+v", cfg)
+		}
+		t.Setenv("OS_PROJECT_DOMAIN_NAME", "")
+		if _, err := LoadEnvCloud(); err == nil || !strings.Contains(err.Error(), "OS_PROJECT_DOMAIN_NAME or OS_PROJECT_DOMAIN_ID is required") {
+			t.Errorf("missing project domain: error %v, want the variable named", err)
+		}
+	})
+	t.Run("application credential", func(t *testing.T) {
+		clearOSEnv(t)
+		t.Setenv("OS_AUTH_URL", "https://keystone.example.com/v3")
+		t.Setenv("OS_APPLICATION_CREDENTIAL_ID", "abc")
+		t.Setenv("OS_APPLICATION_CREDENTIAL_SECRET", "s")
+		cfg, err := LoadEnvCloud()
+		if err != nil || cfg.AuthType != AuthApplicationCredential || cfg.AuthOptions.ApplicationCredentialID != "abc" {
+			t.Errorf("got %+v, %v", cfg, err)
+		}
+	})
+	t.Run("token", func(t *testing.T) {
+		clearOSEnv(t)
+		t.Setenv("OS_AUTH_TOKEN", "gAAAA-env-token")
+		if _, err := LoadEnvCloud(); err == nil || !strings.Contains(err.Error(), "OS_COMPUTE_ENDPOINT_OVERRIDE is required") ||
+			strings.Contains(err.Error(), "gAAAA-env-token") {
+			t.Errorf("token without endpoint: error %v", err)
+		}
+		t.Setenv("OS_COMPUTE_ENDPOINT_OVERRIDE", "https://nova.example.com/v2.1/p")
+		cfg, err := LoadEnvCloud()
+		if err != nil || cfg.AuthType != AuthToken {
+			t.Errorf("got %+v, %v", cfg, err)
+		}
+	})
+	t.Run("huawei aksk", func(t *testing.T) {
+		clearOSEnv(t)
+		t.Setenv("HUAWEICLOUD_SDK_AK", "AKVALUE")
+		t.Setenv("HUAWEICLOUD_SDK_SK", "sk-env-secret")
+		t.Setenv("OS_REGION_NAME", "ap-southeast-1")
+		if _, err := LoadEnvCloud(); err == nil || !strings.Contains(err.Error(), "HUAWEICLOUD_SDK_PROJECT_ID is required") ||
+			strings.Contains(err.Error(), "sk-env-secret") {
+			t.Errorf("aksk without project: error %v", err)
+		}
+		t.Setenv("HUAWEICLOUD_SDK_PROJECT_ID", "p1")
+		cfg, err := LoadEnvCloud()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.AuthType != AuthAKSK || cfg.AccessKey != "AKVALUE" || cfg.SecretKey != "sk-env-secret" ||
+			cfg.ComputeEndpointOverride != "https://ecs.ap-southeast-1.myhuaweicloud.com/v2.1/{project_id}" {
+			t.Errorf("got %+v", cfg)
+		}
+	})
+	t.Run("nothing", func(t *testing.T) {
+		clearOSEnv(t)
+		if _, err := LoadEnvCloud(); err == nil || !strings.Contains(err.Error(), "no cloud configured") {
+			t.Errorf("error %v", err)
+		}
+	})
+}

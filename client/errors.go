@@ -51,6 +51,28 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
+// AuthError is a failure to authenticate: Keystone or IAM refused the credentials, or the
+// API refused a credential that could not be renewed (a pre-issued token, an AK/SK
+// signature, a token refused again right after renewal).
+type AuthError struct {
+	Err error
+}
+
+// Error says that authentication failed, and why.
+func (e *AuthError) Error() string { return "authentication failed: " + e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *AuthError) Unwrap() error { return e.Err }
+
+// authFailure wraps err as an AuthError unless it already is one.
+func authFailure(err error) error {
+	var authErr *AuthError
+	if errors.As(err, &authErr) {
+		return err
+	}
+	return &AuthError{Err: err}
+}
+
 // IsStatus reports whether err is an APIError with the given HTTP status.
 func IsStatus(err error, status int) bool {
 	var apiErr *APIError

@@ -59,17 +59,26 @@ type Lister interface {
 	ListImages(ctx context.Context, opts client.ListOptions) ([]client.Image, error)
 }
 
-// Collector lists images once per Collect, within the deadline of its context.
-type Collector struct {
-	ctx    context.Context
-	lister Lister
-	opts   client.ListOptions
-	logger log.Logger
+// Target is one cloud to list: its name (as in clouds.yaml), its client and the listing
+// options.
+type Target struct {
+	Cloud   string
+	Lister  Lister
+	Options client.ListOptions
 }
 
-// New returns a Collector for one scrape: ctx carries the scrape's deadline.
-func New(ctx context.Context, lister Lister, opts client.ListOptions, logger log.Logger) *Collector {
-	return &Collector{ctx: ctx, lister: lister, opts: opts, logger: logger}
+// Collector lists images once per Collect, within the deadline of its context.
+type Collector struct {
+	ctx     context.Context
+	target  Target
+	metrics *ExporterMetrics
+	logger  log.Logger
+}
+
+// New returns a Collector for one scrape: ctx carries the scrape's deadline. metrics may be
+// nil.
+func New(ctx context.Context, target Target, metrics *ExporterMetrics, logger log.Logger) *Collector {
+	return &Collector{ctx: ctx, target: target, metrics: metrics, logger: logger}
 }
 
 // Describe sends every descriptor the Collector can emit.
@@ -83,12 +92,15 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // the listing failed; the failure is logged once, here.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	start := time.Now()
-	images, err := c.lister.ListImages(c.ctx, c.opts)
+	images, err := c.target.Lister.ListImages(c.ctx, c.target.Options)
 	duration := time.Since(start).Seconds()
 	up := 1.0
 	if err != nil {
 		up = 0
 		level.Error(c.logger).Log("msg", "listing images failed", "err", err, "duration_seconds", duration)
+		if c.metrics != nil {
+			c.metrics.observeListing(c.target.Cloud, err)
+		}
 	} else {
 		collectImages(ch, images)
 	}

@@ -115,14 +115,14 @@ var imageMetricNames = []string{
 }
 
 func TestCollectGolden(t *testing.T) {
-	c := New(context.Background(), &fakeLister{images: testImages}, client.ListOptions{}, log.NewNopLogger())
+	c := New(context.Background(), Target{Lister: &fakeLister{images: testImages}}, nil, log.NewNopLogger())
 	if err := testutil.CollectAndCompare(c, strings.NewReader(wantTestImages), imageMetricNames...); err != nil {
 		t.Error(err)
 	}
 }
 
 func TestCollectLint(t *testing.T) {
-	c := New(context.Background(), &fakeLister{images: testImages}, client.ListOptions{}, log.NewNopLogger())
+	c := New(context.Background(), Target{Lister: &fakeLister{images: testImages}}, nil, log.NewNopLogger())
 	problems, err := testutil.CollectAndLint(c)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +135,7 @@ func TestCollectLint(t *testing.T) {
 func TestCollectFailureLogsOnceAndReportsDown(t *testing.T) {
 	var logs bytes.Buffer
 	lister := &fakeLister{err: errors.New("GET http://nova/v2.1/p/images/detail: HTTP 500 computeFault: GlanceConnectionFailed")}
-	c := New(context.Background(), lister, client.ListOptions{}, log.NewLogfmtLogger(&logs))
+	c := New(context.Background(), Target{Lister: lister}, nil, log.NewLogfmtLogger(&logs))
 	const want = `
 # HELP nova_up 1 if this scrape's listing of images (GET images/detail) succeeded, else 0.
 # TYPE nova_up gauge
@@ -157,7 +157,7 @@ nova_up 0
 func TestCollectForgetsDeletedImages(t *testing.T) {
 	lister := &fakeLister{images: testImages[:2]}
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(New(context.Background(), lister, client.ListOptions{}, log.NewNopLogger()))
+	reg.MustRegister(New(context.Background(), Target{Lister: lister}, nil, log.NewNopLogger()))
 	if n, _ := testutil.GatherAndCount(reg, "nova_image_status"); n != 2 {
 		t.Fatalf("%d status series, want 2", n)
 	}
@@ -171,7 +171,7 @@ func TestHandlerServesDownWith200(t *testing.T) {
 	lister := &fakeLister{err: errors.New("keystone unreachable")}
 	own := prometheus.NewRegistry()
 	own.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "own_metric", Help: "The exporter's own."}))
-	h := &Handler{Lister: lister, Own: own, Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
+	h := &Handler{Target: Target{Lister: lister}, Own: own, Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	body := rec.Body.String()
@@ -183,7 +183,7 @@ func TestHandlerServesDownWith200(t *testing.T) {
 
 func TestHandlerPassesListOptions(t *testing.T) {
 	lister := &fakeLister{images: testImages}
-	h := &Handler{Lister: lister, Options: client.ListOptions{PageSize: 7}, Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
+	h := &Handler{Target: Target{Lister: lister, Options: client.ListOptions{PageSize: 7}}, Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if lister.calls != 1 || lister.opts.PageSize != 7 || !strings.Contains(rec.Body.String(), "nova_up 1") {
@@ -214,5 +214,24 @@ func TestScrapeTimeouts(t *testing.T) {
 		if got != tt.want || (err != nil) != tt.wantErr {
 			t.Errorf("header %q: got %v, %v; want %v, error %v", tt.header, got, err, tt.want, tt.wantErr)
 		}
+	}
+}
+
+func TestAuthFailuresAreCounted(t *testing.T) {
+	own := prometheus.NewRegistry()
+	metrics := NewExporterMetrics(own)
+	metrics.InitCloud("c1")
+	authFailing := &fakeLister{err: &client.AuthError{Err: errors.New("HTTP 401 Unauthorized")}}
+	otherFailing := &fakeLister{err: errors.New("HTTP 500 computeFault")}
+	for _, lister := range []*fakeLister{authFailing, authFailing, otherFailing} {
+		testutil.CollectAndCount(New(context.Background(), Target{Cloud: "c1", Lister: lister}, metrics, log.NewNopLogger()))
+	}
+	const want = `
+# HELP nova_image_exporter_auth_failures_total Listings that failed because authentication failed: credentials refused by Keystone/IAM, or a token or signature refused by the API and not renewable.
+# TYPE nova_image_exporter_auth_failures_total counter
+nova_image_exporter_auth_failures_total{cloud="c1"} 2
+`
+	if err := testutil.GatherAndCompare(own, strings.NewReader(want)); err != nil {
+		t.Error(err)
 	}
 }

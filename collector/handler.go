@@ -11,8 +11,6 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
 
 // ScrapeTimeouts decide how long one scrape may list images.
@@ -45,9 +43,9 @@ func (t ScrapeTimeouts) Timeout(r *http.Request) (time.Duration, error) {
 // Handler serves one cloud's image metrics together with the exporter's own metrics. Each
 // request gets a fresh registry whose Collector lists images under the scrape's deadline.
 type Handler struct {
-	Lister   Lister
-	Options  client.ListOptions
+	Target   Target
 	Own      prometheus.Gatherer // the exporter's own metrics; may be nil
+	Metrics  *ExporterMetrics    // may be nil
 	Timeouts ScrapeTimeouts
 	Logger   log.Logger
 }
@@ -63,7 +61,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 
 	registry := prometheus.NewRegistry()
-	registry.MustRegister(New(ctx, h.Lister, h.Options, h.Logger))
+	registry.MustRegister(New(ctx, h.Target, h.Metrics, h.Logger))
 	gatherers := prometheus.Gatherers{registry}
 	if h.Own != nil {
 		gatherers = append(gatherers, h.Own)

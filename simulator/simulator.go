@@ -12,6 +12,7 @@ package simulator
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -57,7 +58,8 @@ type Options struct {
 	ProjectDomainName string
 	// Region is the catalog region; default "RegionOne".
 	Region string
-	// Images is the image set; nil means DefaultImages(time.Now()).
+	// Images is the image set; nil means DefaultImages at the simulator's
+	// current time (Now).
 	Images []Image
 	// MaxLimit is Nova's [api]max_limit; default 1000.
 	MaxLimit int
@@ -68,6 +70,23 @@ type Options struct {
 	// links instead of the request's Host: Nova's links may name an internal
 	// host the client cannot reach.
 	InternalHost string
+	// ApplicationCredentials are the Keystone application credentials of
+	// the simulator's user, accepted by POST /v3/auth/tokens.
+	ApplicationCredentials []ApplicationCredential
+	// AccessKeys are the Huawei AK/SK pairs the simulated API gateway accepts on images/detail.
+	AccessKeys []AccessKey
+	// Now is the simulator's clock (for X-Sdk-Date skew checks and token expiry); nil means time.Now.
+	Now func() time.Time
+}
+
+// ApplicationCredential is a Keystone application credential of the simulator's user, scoped to its project.
+type ApplicationCredential struct {
+	// ID is the credential's id.
+	ID string
+	// Name is the credential's name, unique for the user.
+	Name string
+	// Secret is the credential's secret.
+	Secret string
 }
 
 // maxRequestRecords bounds the log that Requests returns.
@@ -89,6 +108,8 @@ type tokenInfo struct {
 	projectID string
 	issued    time.Time
 	expires   time.Time
+	// appCred is the application credential the token was issued for, if any.
+	appCred *ApplicationCredential
 }
 
 // Simulator is the fake Keystone + Nova server. It implements http.Handler
@@ -103,6 +124,8 @@ type Simulator struct {
 	fault         func(w http.ResponseWriter, r *http.Request) bool
 	requests      []RequestRecord
 	tokenRequests int
+	// akStates holds the AK/SK failure counters and lockouts by AK.
+	akStates map[string]*akState
 }
 
 // New returns a Simulator configured by opts.
@@ -128,10 +151,15 @@ func New(opts Options) *Simulator {
 	if opts.TokenTTL <= 0 {
 		opts.TokenTTL = time.Hour
 	}
-	s := &Simulator{opts: opts, tokens: map[string]tokenInfo{}}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	opts.ApplicationCredentials = slices.Clone(opts.ApplicationCredentials)
+	opts.AccessKeys = slices.Clone(opts.AccessKeys)
+	s := &Simulator{opts: opts, tokens: map[string]tokenInfo{}, akStates: map[string]*akState{}}
 	imgs := opts.Images
 	if imgs == nil {
-		imgs = DefaultImages(time.Now())
+		imgs = DefaultImages(opts.Now())
 	}
 	s.opts.Images = nil
 	s.SetImages(imgs)
@@ -163,7 +191,7 @@ func (s *Simulator) SetImages(images []Image) {
 // through Keystone authentication (for auth_type: token tests). It does
 // not count in TokenRequests.
 func (s *Simulator) IssueToken() string {
-	tok, _ := s.newToken(s.opts.ProjectID)
+	tok, _ := s.newToken(s.opts.ProjectID, nil)
 	return tok
 }
 
@@ -204,12 +232,15 @@ func (s *Simulator) TokenRequests() int {
 	return s.tokenRequests
 }
 
-func (s *Simulator) newToken(projectID string) (string, tokenInfo) {
+// now is the simulator's clock.
+func (s *Simulator) now() time.Time { return s.opts.Now() }
+
+func (s *Simulator) newToken(projectID string, appCred *ApplicationCredential) (string, tokenInfo) {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	tok := "gAAAAA" + hex.EncodeToString(b[:])
-	now := time.Now().UTC()
-	info := tokenInfo{projectID: projectID, issued: now, expires: now.Add(s.opts.TokenTTL)}
+	now := s.now().UTC()
+	info := tokenInfo{projectID: projectID, issued: now, expires: now.Add(s.opts.TokenTTL), appCred: appCred}
 	s.mu.Lock()
 	s.tokens[tok] = info
 	s.mu.Unlock()
@@ -224,7 +255,7 @@ func (s *Simulator) lookupToken(tok string) (tokenInfo, bool) {
 	s.mu.RLock()
 	info, ok := s.tokens[tok]
 	s.mu.RUnlock()
-	if !ok || !time.Now().Before(info.expires) {
+	if !ok || !s.now().Before(info.expires) {
 		return tokenInfo{}, false
 	}
 	return info, true
@@ -368,6 +399,16 @@ type authRequest struct {
 			Token *struct {
 				ID string `json:"id"`
 			} `json:"token"`
+			ApplicationCredential *struct {
+				ID     string  `json:"id"`
+				Name   string  `json:"name"`
+				Secret *string `json:"secret"`
+				User   *struct {
+					ID     string     `json:"id"`
+					Name   string     `json:"name"`
+					Domain *domainRef `json:"domain"`
+				} `json:"user"`
+			} `json:"application_credential"`
 		} `json:"identity"`
 		Scope json.RawMessage `json:"scope"`
 	} `json:"auth"`
@@ -446,6 +487,7 @@ func (s *Simulator) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	var methods []string
 	authenticated := false
+	var appCred *ApplicationCredential
 	switch id.Methods[0] {
 	case "password":
 		methods = []string{"password"}
@@ -464,6 +506,39 @@ func (s *Simulator) createToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_, authenticated = s.lookupToken(id.Token.ID)
+	case "application_credential":
+		methods = []string{"application_credential"}
+		if hasScope(req.Auth.Scope) {
+			// keystone.auth.core.AuthInfo refuses this before authenticating.
+			keystoneError(w, http.StatusUnauthorized, "Unauthorized",
+				"Error authenticating with application credential: Application credentials cannot request a scope.")
+			return
+		}
+		ac := id.ApplicationCredential
+		if ac == nil || ac.Secret == nil {
+			keystoneError(w, http.StatusBadRequest, "Bad Request", "Invalid input for field 'identity/application_credential': 'secret' is a required property")
+			return
+		}
+		if ac.ID == "" && ac.Name == "" {
+			keystoneError(w, http.StatusBadRequest, "Bad Request", "Invalid input for field 'identity/application_credential': 'id' or 'name' is required")
+			return
+		}
+		if ac.ID == "" && ac.User == nil {
+			// Keystone needs the owner to look a credential up by name.
+			keystoneError(w, http.StatusUnauthorized, "Unauthorized", "The request you have made requires authentication.")
+			return
+		}
+		appCred = s.findApplicationCredential(ac.ID, ac.Name)
+		if appCred != nil && ac.ID == "" {
+			// Looked up by name: the credential must belong to the named user.
+			u := ac.User
+			userOK := (u.ID != "" && u.ID == userID) ||
+				(u.ID == "" && u.Name == s.opts.Username && domainMatches(u.Domain, s.opts.UserDomainName))
+			if !userOK {
+				appCred = nil
+			}
+		}
+		authenticated = appCred != nil && subtle.ConstantTimeCompare([]byte(*ac.Secret), []byte(appCred.Secret)) == 1
 	default:
 		keystoneError(w, http.StatusUnauthorized, "Unauthorized", "The request you have made requires authentication.")
 		return
@@ -472,8 +547,13 @@ func (s *Simulator) createToken(w http.ResponseWriter, r *http.Request) {
 		keystoneError(w, http.StatusUnauthorized, "Unauthorized", "The request you have made requires authentication.")
 		return
 	}
+	if appCred != nil {
+		// Application credentials carry their own project scope.
+		s.issueToken(w, r, methods, appCred)
+		return
+	}
 	var scope scopeRequest
-	if len(req.Auth.Scope) > 0 && string(req.Auth.Scope) != "null" {
+	if hasScope(req.Auth.Scope) {
 		if err := json.Unmarshal(req.Auth.Scope, &scope); err != nil {
 			keystoneError(w, http.StatusBadRequest, "Bad Request", "Invalid input for field 'scope': "+err.Error())
 			return
@@ -492,7 +572,30 @@ func (s *Simulator) createToken(w http.ResponseWriter, r *http.Request) {
 		keystoneError(w, http.StatusUnauthorized, "Unauthorized", "The request you have made requires authentication.")
 		return
 	}
-	tok, info := s.newToken(s.opts.ProjectID)
+	s.issueToken(w, r, methods, nil)
+}
+
+// hasScope reports whether an auth request's scope is present and not null.
+func hasScope(raw json.RawMessage) bool {
+	return len(raw) > 0 && string(raw) != "null"
+}
+
+// findApplicationCredential returns the configured application credential
+// with the given id (when id is set) or name, or nil.
+func (s *Simulator) findApplicationCredential(id, name string) *ApplicationCredential {
+	for i := range s.opts.ApplicationCredentials {
+		ac := &s.opts.ApplicationCredentials[i]
+		if (id != "" && ac.ID == id) || (id == "" && ac.Name == name) {
+			return ac
+		}
+	}
+	return nil
+}
+
+// issueToken answers a successful POST /v3/auth/tokens with a new
+// project-scoped token.
+func (s *Simulator) issueToken(w http.ResponseWriter, r *http.Request, methods []string, appCred *ApplicationCredential) {
+	tok, info := s.newToken(s.opts.ProjectID, appCred)
 	s.mu.Lock()
 	s.tokenRequests++
 	s.mu.Unlock()
@@ -552,6 +655,9 @@ func (s *Simulator) tokenBody(r *http.Request, methods []string, info tokenInfo)
 				"name":      "keystone",
 			},
 		},
+	}
+	if ac := info.appCred; ac != nil {
+		tok["application_credential"] = map[string]any{"id": ac.ID, "name": ac.Name, "restricted": true}
 	}
 	return appendPyJSON(nil, map[string]any{"token": tok})
 }
@@ -628,17 +734,31 @@ func (s *Simulator) serveImages(w http.ResponseWriter, r *http.Request, pathProj
 	fault := s.fault
 	s.mu.Unlock()
 
+	aksk := isAKSKRequest(r)
+	if aksk {
+		// Huawei's API gateway checks the signature before the request
+		// reaches Nova; a valid one stands for a project-scoped token.
+		if reason := s.verifyAKSK(r, pathProject); reason != "" {
+			apigwUnauthorized(w, reason)
+			return
+		}
+	}
+
 	reqID := requestID()
 	h := w.Header()
 	h.Set("x-openstack-request-id", reqID)
 	h.Set("x-compute-request-id", reqID)
 
 	// keystonemiddleware runs first.
-	info, ok := s.lookupToken(r.Header.Get("X-Auth-Token"))
-	if !ok {
-		h.Set("WWW-Authenticate", `Keystone uri="`+requestHost(r)+`"`)
-		writeRaw(w, http.StatusUnauthorized, "application/json", []byte(keystoneUnauthorized))
-		return
+	info := tokenInfo{projectID: s.opts.ProjectID}
+	if !aksk {
+		var ok bool
+		info, ok = s.lookupToken(r.Header.Get("X-Auth-Token"))
+		if !ok {
+			h.Set("WWW-Authenticate", `Keystone uri="`+requestHost(r)+`"`)
+			writeRaw(w, http.StatusUnauthorized, "application/json", []byte(keystoneUnauthorized))
+			return
+		}
 	}
 
 	// Microversion negotiation.

@@ -64,7 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	app.ErrorWriter(stderr)
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
-	app.Flag("cloud", "Entry of clouds.yaml to list images of (the file: OS_CLIENT_CONFIG_FILE, else ./clouds.yaml, ~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml).").
+	app.Flag("cloud", "Entry of clouds.yaml to list images of (the file: OS_CLIENT_CONFIG_FILE, else ./clouds.yaml, ~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml); without it, OS_* or HUAWEICLOUD_SDK_* variables configure the cloud.").
 		Envar("OS_CLOUD").StringVar(&cfg.cloud)
 	app.Flag("demo", "Serve the metrics of a built-in simulated cloud instead of a real one.").BoolVar(&cfg.demo)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&cfg.metricsPath)
@@ -108,11 +108,17 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	level.Info(logger).Log("msg", "build context", "build_context", version.BuildContext())
 
 	cfg.client.UserAgent = exporterName + "/" + version.Version
-	lister, cloud, err := newLister(ctx, cfg, logger)
+	cloud, err := loadCloud(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	handler, err := newHandler(cfg, lister, log.With(logger, "cloud", cloud))
+	cloudLogger := log.With(logger, "cloud", cloud.Name)
+	cfg.client.Logger = cloudLogger
+	lister, err := cloud.NewClient(cfg.client)
+	if err != nil {
+		return err
+	}
+	handler, err := newHandler(cfg, collector.Target{Cloud: cloud.Name, Lister: lister, Options: cfg.list}, cloudLogger)
 	if err != nil {
 		return err
 	}
@@ -130,29 +136,37 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	return err
 }
 
-// newLister builds the client of the chosen cloud, or of a simulator started in-process
-// for --demo, and returns it with the cloud's name.
-func newLister(ctx context.Context, cfg *config, logger log.Logger) (collector.Lister, string, error) {
-	if cfg.demo {
+// loadCloud returns the configuration of the cloud to list: the simulator started
+// in-process for --demo, the clouds.yaml entry chosen by --cloud/OS_CLOUD, or else the
+// OS_*/HUAWEICLOUD_SDK_* environment variables.
+func loadCloud(ctx context.Context, cfg *config, logger log.Logger) (*client.CloudConfig, error) {
+	var cloud *client.CloudConfig
+	switch {
+	case cfg.demo:
 		url, err := startDemo(ctx, logger)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
-		demo := demoCloud(url)
-		c, err := demo.NewClient(cfg.client)
-		return c, demo.Name, err
+		cloud = demoCloud(url)
+	case cfg.cloud != "":
+		file, err := client.CloudsFile()
+		if err != nil {
+			return nil, err
+		}
+		if cloud, err = client.LoadCloud(file, cfg.cloud); err != nil {
+			return nil, err
+		}
+	default:
+		var err error
+		if cloud, err = client.LoadEnvCloud(); err != nil {
+			return nil, err
+		}
 	}
-	file, err := client.CloudsFile()
-	if err != nil {
-		return nil, "", err
+	level.Info(logger).Log("msg", "loaded cloud", "source", cloud.File, "cloud", cloud.Name, "auth_type", cloud.AuthType)
+	if cloud.TLS != nil && cloud.TLS.InsecureSkipVerify {
+		level.Warn(logger).Log("msg", "TLS certificates of the cloud are not verified (verify: false); anyone on the path can read the credentials", "cloud", cloud.Name)
 	}
-	cloud, err := client.LoadCloud(file, cfg.cloud)
-	if err != nil {
-		return nil, "", err
-	}
-	level.Info(logger).Log("msg", "loaded cloud", "file", cloud.File, "cloud", cloud.Name, "auth_type", cloud.AuthType)
-	c, err := cloud.NewClient(cfg.client)
-	return c, cloud.Name, err
+	return cloud, nil
 }
 
 // startDemo serves a simulated cloud on a loopback port until ctx ends.
@@ -169,18 +183,20 @@ func startDemo(ctx context.Context, logger log.Logger) (string, error) {
 	return url, nil
 }
 
-func newHandler(cfg *config, lister collector.Lister, logger log.Logger) (http.Handler, error) {
+func newHandler(cfg *config, target collector.Target, logger log.Logger) (http.Handler, error) {
 	own := prometheus.NewRegistry()
 	own.MustRegister(
 		versioncollector.NewCollector(exporterName),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	metrics := collector.NewExporterMetrics(own)
+	metrics.InitCloud(target.Cloud)
 	mux := http.NewServeMux()
 	mux.Handle(cfg.metricsPath, &collector.Handler{
-		Lister:   lister,
-		Options:  cfg.list,
+		Target:   target,
 		Own:      own,
+		Metrics:  metrics,
 		Timeouts: cfg.timeouts,
 		Logger:   logger,
 	})
