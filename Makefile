@@ -9,7 +9,10 @@ BRANCH        ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
 LDFLAGS       := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) \
                  -X $(PKG).BuildUser=$(shell id -un)@$(shell hostname) -X $(PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: all build test lint vet demo
+REALSTACK_DIR ?= /tmp/nova-image-exporter-realstack
+export REALSTACK_DIR
+
+.PHONY: all build test lint vet demo realstack-up realstack-down test-integration
 all: vet lint test build
 
 build:
@@ -26,3 +29,16 @@ lint:
 
 demo:
 	$(GO) run ./cmd/nova_image_exporter --demo
+
+# A real Keystone + Glance + Nova API (OpenStack Zed from Debian) on loopback; the first run
+# installs the packages (apt-get, a minute or two).
+realstack-up:
+	bash scripts/realstack/up.sh >/dev/null
+
+realstack-down:
+	bash scripts/realstack/down.sh
+
+# The integration test against the real stack; it must be up (make realstack-up).
+test-integration:
+	set -a && . $(REALSTACK_DIR)/env.sh && . $(REALSTACK_DIR)/images.env && set +a && \
+	  $(GO) test -race -count=1 -tags integration -run Integration -v ./cmd/nova_image_exporter/
