@@ -7,11 +7,14 @@
 package client
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"mime"
 	"net"
 	"net/http"
@@ -30,6 +33,8 @@ const (
 	DefaultMaxPages         = 10000
 	DefaultMaxResponseBytes = 256 << 20
 	DefaultRequestTimeout   = time.Minute
+	DefaultMaxRetries       = 3
+	DefaultRetryBackoff     = 500 * time.Millisecond
 )
 
 // Options tune a Client; the zero value takes the defaults above.
@@ -47,6 +52,17 @@ type Options struct {
 	UserAgent string
 	// Logger receives a debug line per request; nil logs nothing.
 	Logger log.Logger
+	// MaxRetries is how often a throttled or transiently failing request is retried
+	// (0 takes DefaultMaxRetries; negative never retries).
+	MaxRetries int
+	// RetryBackoff is the first retry's backoff, doubled for each further retry.
+	RetryBackoff time.Duration
+	// MetadataKeys are the metadata keys whose values Image.Metadata holds; other
+	// metadata is skipped while decoding.
+	MetadataKeys []string
+	// WrapTransport, when set, wraps the transport of the http.Client built when HTTPClient
+	// is nil, e.g. to count requests.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 func (o Options) withDefaults() Options {
@@ -54,7 +70,13 @@ func (o Options) withDefaults() Options {
 		o.RequestTimeout = DefaultRequestTimeout
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = NewHTTPClient(o.RequestTimeout, nil)
+		o.HTTPClient = o.newHTTPClient(nil)
+	}
+	if o.MaxRetries == 0 {
+		o.MaxRetries = DefaultMaxRetries
+	}
+	if o.RetryBackoff <= 0 {
+		o.RetryBackoff = DefaultRetryBackoff
 	}
 	if o.MaxResponseBytes <= 0 {
 		o.MaxResponseBytes = DefaultMaxResponseBytes
@@ -69,6 +91,17 @@ func (o Options) withDefaults() Options {
 		o.Logger = log.NewNopLogger()
 	}
 	return o
+}
+
+// newHTTPClient builds the http.Client of these options, with tlsConfig (may be nil).
+func (o Options) newHTTPClient(tlsConfig *tls.Config) *http.Client {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = tlsConfig
+	c := NewHTTPClient(cmp.Or(o.RequestTimeout, DefaultRequestTimeout), transport)
+	if o.WrapTransport != nil {
+		c.Transport = o.WrapTransport(c.Transport)
+	}
+	return c
 }
 
 // NewHTTPClient returns an http.Client whose every phase is bounded: dialing, TLS handshake,
@@ -199,7 +232,7 @@ func (p *pager) next(ctx context.Context, page int, fn func(Image) error) (bool,
 	defer drainAndClose(resp.Body)
 	var last string
 	var count int
-	hasNext, err := decodePage(resp, p.client.opts.MaxResponseBytes, func(img Image) error {
+	hasNext, err := decodePage(resp, p.client.opts.MaxResponseBytes, p.client.opts.MetadataKeys, func(img Image) error {
 		last = img.ID
 		count++
 		return fn(img)
@@ -218,43 +251,108 @@ func (p *pager) next(ctx context.Context, page int, fn func(Image) error) (bool,
 	return true, nil
 }
 
-// get requests the current page, renewing the credential and retrying once on a 401.
+// get requests the current page. It renews the credential and retries once on a 401, and
+// retries throttling (429, 413 overLimit) and transient gateway faults (502, 503, 504)
+// with backoff, honouring Retry-After, as long as the retry fits before ctx's deadline.
 func (p *pager) get(ctx context.Context) (*http.Response, error) {
-	for {
-		req, err := p.request(ctx)
-		if err != nil {
-			return nil, err
-		}
-		credential, err := p.client.auth.Authorize(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		start := time.Now()
-		resp, err := p.client.opts.HTTPClient.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("GET %s: %w", redactedURL(req), unwrapURLError(err))
-		}
-		level.Debug(p.client.opts.Logger).Log("msg", "images request", "url", redactedURL(req), "status", resp.StatusCode,
-			"seconds", time.Since(start).Seconds(), "request_id", requestID(resp.Header))
-		err = CheckResponse(resp)
+	for retries := 0; ; {
+		resp, credential, err := p.send(ctx)
 		if err == nil {
 			return resp, nil
 		}
-		drainAndClose(resp.Body)
-		if resp.StatusCode != http.StatusUnauthorized {
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) {
 			return nil, err
 		}
-		if p.renewed {
-			return nil, authFailure(fmt.Errorf("refused again after renewal: %w", err))
-		}
-		p.renewed = true
-		if renewErr := p.client.auth.Renew(ctx, credential); renewErr != nil {
-			var authErr *AuthError
-			if errors.As(renewErr, &authErr) {
-				renewErr = authErr.Err
+		switch {
+		case apiErr.StatusCode == http.StatusUnauthorized:
+			if err := p.renew(ctx, credential, err); err != nil {
+				return nil, err
 			}
-			return nil, authFailure(fmt.Errorf("%w; renewing the credential: %w", err, renewErr))
+		case retryable(apiErr.StatusCode) && retries < p.client.opts.MaxRetries:
+			if err := p.client.wait(ctx, retries, apiErr); err != nil {
+				return nil, err
+			}
+			retries++
+		case apiErr.StatusCode == http.StatusForbidden && p.opts.PageSize > 0:
+			return nil, fmt.Errorf("%w (limit=%d may be above the cloud's largest page size: try a smaller page-size)", err, p.opts.PageSize)
+		default:
+			return nil, err
 		}
+	}
+}
+
+// send makes one request for the current page and returns the response if it is a 200.
+func (p *pager) send(ctx context.Context) (*http.Response, string, error) {
+	req, err := p.request(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	credential, err := p.client.auth.Authorize(ctx, req)
+	if err != nil {
+		return nil, "", err
+	}
+	start := time.Now()
+	resp, err := p.client.opts.HTTPClient.Do(req)
+	if err != nil {
+		return nil, "", fmt.Errorf("GET %s: %w", redactedURL(req), unwrapURLError(err))
+	}
+	level.Debug(p.client.opts.Logger).Log("msg", "images request", "url", redactedURL(req), "status", resp.StatusCode,
+		"seconds", time.Since(start).Seconds(), "request_id", requestID(resp.Header))
+	if err := CheckResponse(resp); err != nil {
+		drainAndClose(resp.Body)
+		return nil, credential, err
+	}
+	return resp, credential, nil
+}
+
+// renew replaces a credential refused with 401, once per listing.
+func (p *pager) renew(ctx context.Context, credential string, refusal error) error {
+	if p.renewed {
+		return authFailure(fmt.Errorf("refused again after renewal: %w", refusal))
+	}
+	p.renewed = true
+	if err := p.client.auth.Renew(ctx, credential); err != nil {
+		var authErr *AuthError
+		if errors.As(err, &authErr) {
+			err = authErr.Err
+		}
+		return authFailure(fmt.Errorf("%w; renewing the credential: %w", refusal, err))
+	}
+	return nil
+}
+
+// retryable statuses: throttling (429; Nova's overLimit may also come as 413) and gateways
+// or services that are briefly unavailable. Other 4xx are the request's fault and 500 is
+// Nova's own failure (Glance unreachable): retrying them only adds load.
+func retryable(status int) bool {
+	switch status {
+	case http.StatusTooManyRequests, http.StatusRequestEntityTooLarge,
+		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// wait sleeps before retry number retries+1: the server's Retry-After if it gave one, else
+// an exponential backoff with jitter. It fails at once if the wait would pass ctx's deadline.
+func (c *Client) wait(ctx context.Context, retries int, apiErr *APIError) error {
+	delay := apiErr.RetryAfter
+	if delay == 0 {
+		backoff := c.opts.RetryBackoff << retries
+		delay = backoff/2 + rand.N(backoff/2+1)
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
+		return fmt.Errorf("%w; not retried: waiting %s would pass the scrape deadline", apiErr, delay.Round(time.Millisecond))
+	}
+	level.Debug(c.opts.Logger).Log("msg", "retrying", "status", apiErr.StatusCode, "fault", apiErr.Fault, "after", delay)
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w; retry abandoned: %w", apiErr, ctx.Err())
 	}
 }
 
@@ -283,7 +381,7 @@ func (p *pager) request(ctx context.Context) (*http.Request, error) {
 // decodePage streams one page: each image is decoded, validated and handed to fn before
 // the next is read, and nothing else of the body is kept. It reports whether the page
 // carries a next link.
-func decodePage(resp *http.Response, maxBytes int64, fn func(Image) error) (hasNext bool, err error) {
+func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn func(Image) error) (hasNext bool, err error) {
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		if mediaType, _, _ := mime.ParseMediaType(ct); !strings.HasSuffix(mediaType, "json") {
 			return false, fmt.Errorf("response is %s, not JSON", sanitize(ct, 64))
@@ -294,7 +392,7 @@ func decodePage(resp *http.Response, maxBytes int64, fn func(Image) error) (hasN
 	err = decodeObject(dec, func(key string) error {
 		switch key {
 		case "images":
-			return decodeImages(dec, fn)
+			return decodeImages(dec, metadataKeys, fn)
 		case "images_links":
 			var links []struct {
 				Rel string `json:"rel"`
@@ -341,13 +439,13 @@ func decodeObject(dec *json.Decoder, fn func(key string) error) error {
 	return nil
 }
 
-func decodeImages(dec *json.Decoder, fn func(Image) error) error {
+func decodeImages(dec *json.Decoder, metadataKeys []string, fn func(Image) error) error {
 	if err := expectDelim(dec, '['); err != nil {
 		return fmt.Errorf("images: %w", err)
 	}
 	var w wireImage
 	for i := 0; dec.More(); i++ {
-		w.reset()
+		w.reset(metadataKeys)
 		if err := dec.Decode(&w); err != nil {
 			return fmt.Errorf("images[%d]: %w", i, malformed(err))
 		}
@@ -447,4 +545,9 @@ func unwrapURLError(err error) error {
 		return urlErr.Err
 	}
 	return err
+}
+
+// Key identifies the listing that opts ask for: equal options give equal keys.
+func (opts ListOptions) Key() string {
+	return strconv.Itoa(opts.PageSize) + "?" + encodeQuery(opts.Filters)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -71,7 +72,7 @@ func newTestClient(t *testing.T, answer func(n int, r *http.Request) (int, http.
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
 	auth := &fakeAuth{endpoint: srv.URL + "/v2.1/proj", token: "tok"}
-	return New(auth, Options{UserAgent: "test-agent", MaxPages: 20}), p, auth
+	return New(auth, Options{UserAgent: "test-agent", MaxPages: 20, RetryBackoff: time.Millisecond}), p, auth
 }
 
 func ok(body string) (int, http.Header, string) { return http.StatusOK, nil, body }
@@ -138,7 +139,7 @@ func TestListImagesDecodesFields(t *testing.T) {
 			t.Errorf("image %s: times %v/%v, want %v/%v", got.ID, got.Created, got.Updated, want[i].Created, want[i].Updated)
 		}
 		got.Created, got.Updated, want[i].Created, want[i].Updated = time.Time{}, time.Time{}, time.Time{}, time.Time{}
-		if got != want[i] {
+		if !reflect.DeepEqual(got, want[i]) {
 			t.Errorf("image %d:\n got %+v\nwant %+v", i, got, want[i])
 		}
 	}
@@ -238,6 +239,7 @@ func TestListImagesErrorShapes(t *testing.T) {
 			c, _, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) {
 				return tt.status, tt.header, tt.body
 			})
+			c.opts.MaxRetries = -1
 			_, err := c.ListImages(context.Background(), ListOptions{})
 			var apiErr *APIError
 			if !errors.As(err, &apiErr) {
@@ -316,7 +318,6 @@ func TestListImagesRejectsBadBodies(t *testing.T) {
 		{"absurd progress", nil, `{"images": [{"id": "a", "status": "ACTIVE", "progress": 250}]}`, "image a: progress is out of range"},
 		{"no id", nil, `{"images": [{"status": "ACTIVE"}]}`, "images[0]: image without an id"},
 		{"no status", nil, `{"images": [{"id": "a"}]}`, "image a: no status"},
-		{"bad time", nil, `{"images": [{"id": "a", "status": "ACTIVE", "created": "yesterday"}]}`, `image a: created is not an ISO 8601 time: "yesterday"`},
 		{"html 200", http.Header{"Content-Type": {"text/html; charset=utf-8"}}, `<html>login</html>`, "response is text/html; charset=utf-8, not JSON"},
 		{"trailing garbage", nil, `{"images": []} {"images": []}`, "data after the top-level object"},
 	}
@@ -435,5 +436,100 @@ func TestWithProjectID(t *testing.T) {
 		if got := withProjectID(tt.endpoint, tt.project); got != tt.want {
 			t.Errorf("withProjectID(%q, %q) = %q, want %q", tt.endpoint, tt.project, got, tt.want)
 		}
+	}
+}
+
+func TestListImagesRetriesThrottlingAndTransientFaults(t *testing.T) {
+	tests := []struct {
+		name         string
+		failures     []int // statuses before a 200
+		header       http.Header
+		wantRequests int
+		wantErr      string
+	}{
+		{name: "429 twice", failures: []int{429, 429}, wantRequests: 3},
+		{name: "502, 503, 504", failures: []int{502, 503, 504}, wantRequests: 4},
+		{name: "413 overLimit", failures: []int{413}, wantRequests: 2},
+		{name: "always throttled", failures: []int{429, 429, 429, 429, 429}, wantRequests: 4, wantErr: "HTTP 429"},
+		{name: "400 is not retried", failures: []int{400}, wantRequests: 1, wantErr: "HTTP 400"},
+		{name: "403 is not retried", failures: []int{403}, wantRequests: 1, wantErr: "HTTP 403"},
+		{name: "500 is not retried", failures: []int{500}, wantRequests: 1, wantErr: "HTTP 500"},
+		{name: "Retry-After past the deadline", failures: []int{429}, header: http.Header{"Retry-After": {"30"}}, wantRequests: 1,
+			wantErr: "not retried: waiting 30s would pass the scrape deadline"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, p, _ := newTestClient(t, func(n int, _ *http.Request) (int, http.Header, string) {
+				if n < len(tt.failures) {
+					if tt.failures[n] == 429 && n%2 == 1 {
+						return 429, tt.header, `{"error_code": "APIGW.0308", "error_msg": "The throttling threshold has been reached", "request_id": "r1"}`
+					}
+					return tt.failures[n], tt.header, `{"fault": {"code": 0, "message": "injected"}}`
+				}
+				return ok(`{"images": [{"id": "a", "status": "ACTIVE"}]}`)
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			images, err := c.ListImages(ctx, ListOptions{})
+			if len(p.requests) != tt.wantRequests {
+				t.Errorf("%d requests, want %d", len(p.requests), tt.wantRequests)
+			}
+			if tt.wantErr == "" {
+				if err != nil || len(images) != 1 {
+					t.Errorf("got %d images, %v; want the image after the retries", len(images), err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestListImagesHonoursRetryAfter(t *testing.T) {
+	var first time.Time
+	var waited time.Duration
+	c, _, _ := newTestClient(t, func(n int, _ *http.Request) (int, http.Header, string) {
+		if n == 0 {
+			first = time.Now()
+			return 429, http.Header{"Retry-After": {"1"}}, `{"overLimit": {"code": 429, "message": "slow down"}}`
+		}
+		waited = time.Since(first)
+		return ok(`{"images": []}`)
+	})
+	c.opts.RetryBackoff = time.Millisecond
+	if _, err := c.ListImages(context.Background(), ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if waited < time.Second {
+		t.Errorf("retried after %v, before the server's Retry-After of 1s", waited)
+	}
+}
+
+func TestListImagesReadsOddTimesAndDropsBadOnes(t *testing.T) {
+	c, _, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) {
+		return ok(`{"images": [
+		  {"id": "z", "status": "ACTIVE", "created": "2026-11-28T10:00:00Z", "updated": "2026-11-28T10:00:00.123456Z"},
+		  {"id": "o", "status": "ACTIVE", "created": "2026-11-28T12:00:00+02:00", "updated": "2026-11-28T12:00:00+0200"},
+		  {"id": "n", "status": "ACTIVE", "created": "2026-11-28T10:00:00", "updated": "2026-11-28 10:00:00"},
+		  {"id": "b", "status": "ACTIVE", "name": "bad-` + "\xff\xfe" + `-name", "created": "yesterday", "updated": "2026-11-28T10:00:00Z"}]}`)
+	})
+	images, err := c.ListImages(context.Background(), ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ten := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	for _, img := range images[:3] {
+		if !img.Created.Equal(ten) || img.Updated.Sub(ten) > time.Second || img.Updated.Before(ten) || img.Problems != nil {
+			t.Errorf("image %s: created %v updated %v problems %q, want 10:00 UTC", img.ID, img.Created, img.Updated, img.Problems)
+		}
+	}
+	bad := images[3]
+	if !bad.Created.IsZero() || !bad.Updated.Equal(ten) || len(bad.Problems) != 1 || bad.Problems[0] != `created is not an ISO 8601 time: "yesterday"` {
+		t.Errorf("image b: created %v updated %v problems %q; want created left out, updated kept", bad.Created, bad.Updated, bad.Problems)
+	}
+	if bad.Name != "bad-\uFFFD\uFFFD-name" {
+		t.Errorf("name %q, want invalid UTF-8 repaired to U+FFFD", bad.Name)
 	}
 }

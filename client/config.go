@@ -3,12 +3,15 @@ package client
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -27,6 +30,9 @@ const (
 // EnvCloudName is the name of the cloud configured by environment variables alone.
 const EnvCloudName = "env"
 
+// ErrNoEnvCloud says that no environment variable configures a cloud.
+var ErrNoEnvCloud = errors.New("no cloud configured: choose a clouds.yaml entry with --cloud or OS_CLOUD, or set OS_AUTH_URL (Keystone), OS_AUTH_TOKEN with OS_COMPUTE_ENDPOINT_OVERRIDE, or HUAWEICLOUD_SDK_AK (Huawei AK/SK)")
+
 // CloudConfig is one cloud's configuration, checked and resolved, from a clouds.yaml entry
 // or from environment variables.
 type CloudConfig struct {
@@ -41,6 +47,9 @@ type CloudConfig struct {
 	TLS                     *tls.Config
 	// AK/SK fields, for AuthAKSK.
 	AccessKey, SecretKey, SecurityToken string
+	// Fingerprint changes when the configuration does (secure.yaml included): a reload
+	// keeps the client, and its token, of a cloud whose fingerprint is unchanged.
+	Fingerprint string
 }
 
 // entry holds the keys of a clouds.yaml entry that gophercloud's parser does not return.
@@ -54,6 +63,23 @@ type entry struct {
 		SecurityToken string `yaml:"security_token"`
 		ProjectID     string `yaml:"project_id"`
 	} `yaml:"auth"`
+	hasAuth bool // the entry, or secure.yaml's, has an auth: mapping
+}
+
+// UnmarshalYAML decodes the entry and notes whether it has an auth: mapping.
+func (e *entry) UnmarshalYAML(unmarshal func(any) error) error {
+	type plain entry
+	if err := unmarshal((*plain)(e)); err != nil {
+		return err
+	}
+	var probe struct {
+		Auth map[string]any `yaml:"auth"`
+	}
+	if err := unmarshal(&probe); err != nil {
+		return err
+	}
+	e.hasAuth = probe.Auth != nil
+	return nil
 }
 
 // merge fills the fields of e that are empty from other (secure.yaml under clouds.yaml).
@@ -65,6 +91,7 @@ func (e *entry) merge(other entry) {
 	e.Auth.SK = cmp.Or(e.Auth.SK, other.Auth.SK)
 	e.Auth.SecurityToken = cmp.Or(e.Auth.SecurityToken, other.Auth.SecurityToken)
 	e.Auth.ProjectID = cmp.Or(e.Auth.ProjectID, other.Auth.ProjectID)
+	e.hasAuth = e.hasAuth || other.hasAuth
 }
 
 type cloudsDoc struct {
@@ -112,7 +139,10 @@ func LoadCloud(file, name string) (*CloudConfig, error) {
 		return nil, err
 	}
 	e.merge(secure.Clouds[name])
-	authOptions, endpoint, tlsConfig, err := clouds.Parse(clouds.WithCloudName(name), clouds.WithLocations(file))
+	if !e.hasAuth {
+		return nil, fmt.Errorf("%s: cloud %q: auth: is required", file, name)
+	}
+	authOptions, endpoint, tlsConfig, err := parseClouds(clouds.WithCloudName(name), clouds.WithLocations(file))
 	if err != nil {
 		return nil, fmt.Errorf("%s: cloud %q: %w", file, name, err)
 	}
@@ -120,7 +150,58 @@ func LoadCloud(file, name string) (*CloudConfig, error) {
 	if err := cfg.check(yamlField); err != nil {
 		return nil, fmt.Errorf("%s: cloud %q: %w", file, name, err)
 	}
+	cfg.Fingerprint = fingerprint(rawEntry(file, name), rawEntry(filepath.Join(filepath.Dir(file), "secure.yaml"), name))
 	return cfg, nil
+}
+
+// CloudNames lists the entries under clouds: of the clouds.yaml at file, sorted.
+func CloudNames(file string) ([]string, error) {
+	var doc cloudsDoc
+	if err := readYAML(file, &doc); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(doc.Clouds))
+	for name := range doc.Clouds {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// rawEntry is the entry name of file as generic YAML, or nil.
+func rawEntry(file, name string) any {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil
+	}
+	var doc struct {
+		Clouds map[string]any `yaml:"clouds"`
+	}
+	if yaml.Unmarshal(raw, &doc) != nil {
+		return nil
+	}
+	return doc.Clouds[name]
+}
+
+func fingerprint(parts ...any) string {
+	h := sha256.New()
+	for _, p := range parts {
+		b, _ := yaml.Marshal(p)
+		h.Write(b)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// parseClouds is gophercloud's clouds.yaml parser, which dereferences parts of an entry
+// without checking them: a panic on odd input becomes an error.
+func parseClouds(opts ...clouds.ParseOption) (ao gophercloud.AuthOptions, eo gophercloud.EndpointOpts, tlsConfig *tls.Config, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("unreadable entry (%v)", r)
+		}
+	}()
+	return clouds.Parse(opts...)
 }
 
 func readYAML(file string, doc *cloudsDoc) error {
@@ -252,9 +333,7 @@ func (c *CloudConfig) Authenticator(httpClient *http.Client) (Authenticator, err
 // NO_PROXY are honoured.
 func (c *CloudConfig) NewClient(opts Options) (*Client, error) {
 	if opts.HTTPClient == nil {
-		transport := http.DefaultTransport.(*http.Transport).Clone()
-		transport.TLSClientConfig = c.TLS
-		opts.HTTPClient = NewHTTPClient(cmp.Or(opts.RequestTimeout, DefaultRequestTimeout), transport)
+		opts.HTTPClient = opts.newHTTPClient(c.TLS)
 	}
 	auth, err := c.Authenticator(opts.HTTPClient)
 	if err != nil {
@@ -333,7 +412,7 @@ func LoadEnvCloud() (*CloudConfig, error) {
 	case keys["auth.auth_url"] != "":
 		authType = AuthPassword
 	default:
-		return nil, errors.New("no cloud configured: choose a clouds.yaml entry with --cloud or OS_CLOUD, or set OS_AUTH_URL (Keystone), OS_AUTH_TOKEN with OS_COMPUTE_ENDPOINT_OVERRIDE, or HUAWEICLOUD_SDK_AK (Huawei AK/SK)")
+		return nil, ErrNoEnvCloud
 	}
 	keys["auth_type"] = authType
 	doc, err := yaml.Marshal(map[string]any{"clouds": map[string]any{EnvCloudName: nest(keys)}})
@@ -344,7 +423,7 @@ func LoadEnvCloud() (*CloudConfig, error) {
 	if err := yaml.Unmarshal(doc, &parsed); err != nil {
 		return nil, err
 	}
-	authOptions, endpoint, tlsConfig, err := clouds.Parse(clouds.WithCloudName(EnvCloudName), clouds.WithCloudsYAML(bytes.NewReader(doc)))
+	authOptions, endpoint, tlsConfig, err := parseClouds(clouds.WithCloudName(EnvCloudName), clouds.WithCloudsYAML(bytes.NewReader(doc)))
 	if err != nil {
 		return nil, fmt.Errorf("environment: %w", err)
 	}
@@ -352,6 +431,7 @@ func LoadEnvCloud() (*CloudConfig, error) {
 	if err := cfg.check(envField); err != nil {
 		return nil, fmt.Errorf("environment (no --cloud/OS_CLOUD): %w", err)
 	}
+	cfg.Fingerprint = fingerprint(keys)
 	return cfg, nil
 }
 

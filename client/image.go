@@ -25,6 +25,12 @@ type Image struct {
 	Created  time.Time
 	Updated  time.Time // zero when the API sends null
 	ServerID string    // the instance a snapshot was taken from; empty for other images
+	// Metadata holds the values of Options.MetadataKeys, in that order; nil when the
+	// image has none of them.
+	Metadata []string
+	// Problems describe the fields the API sent in a form that could not be read (an
+	// unparsable time), which are left zero; nil when every field was read.
+	Problems []string
 }
 
 // absent marks an integer field that the response did not set: encoding/json leaves a field
@@ -46,10 +52,11 @@ type wireImage struct {
 	Server   struct {
 		ID string `json:"id"`
 	} `json:"server"`
+	Metadata metadataPicker `json:"metadata"`
 }
 
-func (w *wireImage) reset() {
-	*w = wireImage{Size: absent, MinDisk: absent, MinRAM: absent, Progress: absent}
+func (w *wireImage) reset(metadataKeys []string) {
+	*w = wireImage{Size: absent, MinDisk: absent, MinRAM: absent, Progress: absent, Metadata: metadataPicker{keys: metadataKeys}}
 }
 
 // image validates w and converts it; the error names the image and the field at fault.
@@ -62,6 +69,7 @@ func (w *wireImage) image() (Image, error) {
 		Name:     w.Name,
 		Status:   strings.ToUpper(w.Status),
 		ServerID: w.Server.ID,
+		Metadata: w.Metadata.values,
 	}
 	if img.Status == "" {
 		return Image{}, fmt.Errorf("image %s: no status", w.ID)
@@ -83,11 +91,12 @@ func (w *wireImage) image() (Image, error) {
 			return Image{}, fmt.Errorf("image %s: %s %w", w.ID, f.name, err)
 		}
 	}
+	// An unreadable time costs only its own sample, not the whole listing.
 	if img.Created, err = parseTime(w.Created); err != nil {
-		return Image{}, fmt.Errorf("image %s: created %w", w.ID, err)
+		img.Problems = append(img.Problems, "created "+err.Error())
 	}
 	if img.Updated, err = parseTime(w.Updated); err != nil {
-		return Image{}, fmt.Errorf("image %s: updated %w", w.ID, err)
+		img.Problems = append(img.Problems, "updated "+err.Error())
 	}
 	return img, nil
 }
@@ -113,8 +122,11 @@ func checkedInt(raw, limit int64) (Int64, error) {
 }
 
 // timeLayouts are the forms Nova-compatible APIs use for created/updated: Nova's own
-// (2014-02-10T17:05:01Z), with fractions or an offset, and without a zone (taken as UTC).
-var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05"}
+// (2014-02-10T17:05:01Z), with fractions or an offset (+02:00 or +0200), and without a
+// zone (taken as UTC).
+var timeLayouts = []string{
+	time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05",
+}
 
 func parseTime(s string) (time.Time, error) {
 	if s == "" {

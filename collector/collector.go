@@ -44,14 +44,15 @@ var (
 		"When the image was created (created), in Unix seconds.", imageLabels, nil)
 	imageUpdatedDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "image", "updated_timestamp_seconds"),
 		"When the image was last updated (updated), in Unix seconds; absent when the API sends null.", imageLabels, nil)
-	imageInfoDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "image", "info"),
-		"Always 1; server_id is the instance a snapshot was taken from, empty for other images.",
-		[]string{"id", "name", "server_id"}, nil)
+	listingAgeDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "listing", "age_seconds"),
+		"Seconds since the listing this scrape served was made: about 0, unless --cache.ttl is set and the listing came from the cache (then up to the TTL).", nil, nil)
+	unreadableFieldsDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "listing", "unreadable_fields"),
+		"Fields of the listing the API sent in a form that could not be read (an unparsable time); their samples are left out.", nil, nil)
 )
 
 var allDescs = []*prometheus.Desc{
-	upDesc, scrapeDurationDesc, imagesDesc, imageStatusDesc, imageSizeDesc, imageMinDiskDesc,
-	imageMinRAMDesc, imageProgressDesc, imageCreatedDesc, imageUpdatedDesc, imageInfoDesc,
+	upDesc, scrapeDurationDesc, listingAgeDesc, unreadableFieldsDesc, imagesDesc, imageStatusDesc, imageSizeDesc, imageMinDiskDesc,
+	imageMinRAMDesc, imageProgressDesc, imageCreatedDesc, imageUpdatedDesc,
 }
 
 // Lister lists the images of one cloud project; *client.Client is one.
@@ -59,26 +60,30 @@ type Lister interface {
 	ListImages(ctx context.Context, opts client.ListOptions) ([]client.Image, error)
 }
 
-// Target is one cloud to list: its name (as in clouds.yaml), its client and the listing
-// options.
+// Target is one cloud to list: its name (as in clouds.yaml), its shared listings and what
+// to list.
 type Target struct {
-	Cloud   string
-	Lister  Lister
-	Options client.ListOptions
+	Cloud     string
+	Listings  *Shared
+	Selection client.Selection
 }
 
 // Collector lists images once per Collect, within the deadline of its context.
 type Collector struct {
 	ctx     context.Context
 	target  Target
+	exports *ImageExports
 	metrics *ExporterMetrics
 	logger  log.Logger
 }
 
-// New returns a Collector for one scrape: ctx carries the scrape's deadline. metrics may be
-// nil.
-func New(ctx context.Context, target Target, metrics *ExporterMetrics, logger log.Logger) *Collector {
-	return &Collector{ctx: ctx, target: target, metrics: metrics, logger: logger}
+// New returns a Collector for one scrape: ctx carries the scrape's deadline. exports nil
+// takes DefaultImageExports; metrics may be nil.
+func New(ctx context.Context, target Target, exports *ImageExports, metrics *ExporterMetrics, logger log.Logger) *Collector {
+	if exports == nil {
+		exports = DefaultImageExports()
+	}
+	return &Collector{ctx: ctx, target: target, exports: exports, metrics: metrics, logger: logger}
 }
 
 // Describe sends every descriptor the Collector can emit.
@@ -86,13 +91,14 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
 		ch <- d
 	}
+	ch <- c.exports.infoDesc
 }
 
 // Collect lists the images and sends their metrics, or only nova_up 0 and the duration if
 // the listing failed; the failure is logged once, here.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	start := time.Now()
-	images, err := c.target.Lister.ListImages(c.ctx, c.target.Options)
+	listing, err := c.target.Listings.Listing(c.ctx, c.target.Selection.ListOptions(time.Now()))
 	duration := time.Since(start).Seconds()
 	up := 1.0
 	if err != nil {
@@ -102,15 +108,27 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			c.metrics.observeListing(c.target.Cloud, err)
 		}
 	} else {
-		collectImages(ch, images)
+		unreadable := c.collectImages(ch, listing.Images)
+		c.reportUnreadable(unreadable)
+		ch <- prometheus.MustNewConstMetric(listingAgeDesc, prometheus.GaugeValue, time.Since(listing.At).Seconds())
+		ch <- prometheus.MustNewConstMetric(unreadableFieldsDesc, prometheus.GaugeValue, float64(len(unreadable)))
 	}
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up)
 	ch <- prometheus.MustNewConstMetric(scrapeDurationDesc, prometheus.GaugeValue, duration)
 }
 
-// collectImages sends the per-status counts and the per-image series. An id listed twice
-// (a page boundary that moved during the listing) is counted and exported once.
-func collectImages(ch chan<- prometheus.Metric, images []client.Image) {
+// reportUnreadable logs, once per scrape, the fields left out of the listing.
+func (c *Collector) reportUnreadable(problems []string) {
+	if len(problems) > 0 {
+		level.Warn(c.logger).Log("msg", "left out fields the API sent in a form that could not be read",
+			"count", len(problems), "first", problems[0])
+	}
+}
+
+// collectImages sends the per-status counts and the per-image series, and returns the
+// problems of images with unreadable fields. An id listed twice (a page boundary that moved
+// during the listing) is counted and exported once.
+func (c *Collector) collectImages(ch chan<- prometheus.Metric, images []client.Image) (problems []string) {
 	counts := make(map[string]int, len(knownStatuses))
 	for _, s := range knownStatuses {
 		counts[s] = 0
@@ -122,17 +140,24 @@ func collectImages(ch chan<- prometheus.Metric, images []client.Image) {
 			continue
 		}
 		seen[img.ID] = struct{}{}
+		for _, problem := range img.Problems {
+			problems = append(problems, "image "+img.ID+": "+problem)
+		}
 		counts[img.Status]++
-		collectImage(ch, img)
+		if c.exports.exportsImage(img.Metadata) {
+			c.collectImage(ch, img)
+		}
 	}
 	for status, n := range counts {
 		ch <- prometheus.MustNewConstMetric(imagesDesc, prometheus.GaugeValue, float64(n), status)
 	}
+	return problems
 }
 
-func collectImage(ch chan<- prometheus.Metric, img *client.Image) {
+func (c *Collector) collectImage(ch chan<- prometheus.Metric, img *client.Image) {
 	ch <- prometheus.MustNewConstMetric(imageStatusDesc, prometheus.GaugeValue, 1, img.ID, img.Name, img.Status)
-	ch <- prometheus.MustNewConstMetric(imageInfoDesc, prometheus.GaugeValue, 1, img.ID, img.Name, img.ServerID)
+	info := append([]string{img.ID, img.Name, img.ServerID}, c.exports.infoLabelValues(img.Metadata)...)
+	ch <- prometheus.MustNewConstMetric(c.exports.infoDesc, prometheus.GaugeValue, 1, info...)
 	optional := []struct {
 		desc  *prometheus.Desc
 		value client.Int64

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ var (
 var testImages = []client.Image{
 	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: valid(4096), MinDisk: valid(1), MinRAM: valid(512), Progress: valid(100), Created: created, Updated: updated},
 	{ID: "s1", Name: "Ubuntu 22.04 LTS – Ünïcödé 名前", Status: "SAVING", Size: valid(0), MinDisk: valid(0), MinRAM: valid(0), Progress: valid(25), Created: created},
-	{ID: "n1", Status: "ACTIVE", Size: valid(2048), Created: created, Updated: updated, ServerID: "srv-1"},
+	{ID: "n1", Status: "ACTIVE", Size: valid(2048), Created: created, Updated: updated, ServerID: "srv-1", Metadata: []string{"snapshot"}},
 	{ID: "o1", Name: "odd", Status: "PENDING_UPLOAD"},
 	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: valid(4096)},
 }
@@ -60,12 +61,12 @@ const wantTestImages = `
 nova_image_created_timestamp_seconds{id="a1",name="cirros"} 1.7957736e+09
 nova_image_created_timestamp_seconds{id="n1",name=""} 1.7957736e+09
 nova_image_created_timestamp_seconds{id="s1",name="Ubuntu 22.04 LTS – Ünïcödé 名前"} 1.7957736e+09
-# HELP nova_image_info Always 1; server_id is the instance a snapshot was taken from, empty for other images.
+# HELP nova_image_info Always 1; server_id is the instance a snapshot was taken from, empty for other images; metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.
 # TYPE nova_image_info gauge
-nova_image_info{id="a1",name="cirros",server_id=""} 1
-nova_image_info{id="n1",name="",server_id="srv-1"} 1
-nova_image_info{id="o1",name="odd",server_id=""} 1
-nova_image_info{id="s1",name="Ubuntu 22.04 LTS – Ünïcödé 名前",server_id=""} 1
+nova_image_info{id="a1",metadata_image_type="",name="cirros",server_id=""} 1
+nova_image_info{id="n1",metadata_image_type="snapshot",name="",server_id="srv-1"} 1
+nova_image_info{id="o1",metadata_image_type="",name="odd",server_id=""} 1
+nova_image_info{id="s1",metadata_image_type="",name="Ubuntu 22.04 LTS – Ünïcödé 名前",server_id=""} 1
 # HELP nova_image_min_disk_bytes Minimum disk the image needs, in bytes (minDisk GiB × 2^30).
 # TYPE nova_image_min_disk_bytes gauge
 nova_image_min_disk_bytes{id="a1",name="cirros"} 1.073741824e+09
@@ -115,14 +116,14 @@ var imageMetricNames = []string{
 }
 
 func TestCollectGolden(t *testing.T) {
-	c := New(context.Background(), Target{Lister: &fakeLister{images: testImages}}, nil, log.NewNopLogger())
+	c := New(context.Background(), Target{Listings: NewShared(&fakeLister{images: testImages}, 0)}, nil, nil, log.NewNopLogger())
 	if err := testutil.CollectAndCompare(c, strings.NewReader(wantTestImages), imageMetricNames...); err != nil {
 		t.Error(err)
 	}
 }
 
 func TestCollectLint(t *testing.T) {
-	c := New(context.Background(), Target{Lister: &fakeLister{images: testImages}}, nil, log.NewNopLogger())
+	c := New(context.Background(), Target{Listings: NewShared(&fakeLister{images: testImages}, 0)}, nil, nil, log.NewNopLogger())
 	problems, err := testutil.CollectAndLint(c)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +136,7 @@ func TestCollectLint(t *testing.T) {
 func TestCollectFailureLogsOnceAndReportsDown(t *testing.T) {
 	var logs bytes.Buffer
 	lister := &fakeLister{err: errors.New("GET http://nova/v2.1/p/images/detail: HTTP 500 computeFault: GlanceConnectionFailed")}
-	c := New(context.Background(), Target{Lister: lister}, nil, log.NewLogfmtLogger(&logs))
+	c := New(context.Background(), Target{Listings: NewShared(lister, 0)}, nil, nil, log.NewLogfmtLogger(&logs))
 	const want = `
 # HELP nova_up 1 if this scrape's listing of images (GET images/detail) succeeded, else 0.
 # TYPE nova_up gauge
@@ -157,7 +158,7 @@ nova_up 0
 func TestCollectForgetsDeletedImages(t *testing.T) {
 	lister := &fakeLister{images: testImages[:2]}
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(New(context.Background(), Target{Lister: lister}, nil, log.NewNopLogger()))
+	reg.MustRegister(New(context.Background(), Target{Listings: NewShared(lister, 0)}, nil, nil, log.NewNopLogger()))
 	if n, _ := testutil.GatherAndCount(reg, "nova_image_status"); n != 2 {
 		t.Fatalf("%d status series, want 2", n)
 	}
@@ -171,22 +172,24 @@ func TestHandlerServesDownWith200(t *testing.T) {
 	lister := &fakeLister{err: errors.New("keystone unreachable")}
 	own := prometheus.NewRegistry()
 	own.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "own_metric", Help: "The exporter's own."}))
-	h := &Handler{Target: Target{Lister: lister}, Own: own, Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
+	h := &Handler{Resolve: StaticTarget(Target{Listings: NewShared(lister, 0)}), Own: own, Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	body := rec.Body.String()
-	if rec.Code != http.StatusOK || !strings.Contains(body, "nova_up 0") || !strings.Contains(body, "nova_scrape_duration_seconds") ||
+	if rec.Code != http.StatusOK || !strings.Contains(body, "\nnova_up 0\n") || !strings.Contains(body, "nova_scrape_duration_seconds") ||
 		!strings.Contains(body, "own_metric 0") || strings.Contains(body, "nova_image_") {
 		t.Errorf("status %d body:\n%s\nwant 200 with nova_up 0, the duration, own metrics and no image series", rec.Code, body)
 	}
 }
 
+var pageSize7, _ = client.ParseSelection(client.Selection{}, url.Values{"page-size": {"7"}})
+
 func TestHandlerPassesListOptions(t *testing.T) {
 	lister := &fakeLister{images: testImages}
-	h := &Handler{Target: Target{Lister: lister, Options: client.ListOptions{PageSize: 7}}, Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
+	h := &Handler{Resolve: StaticTarget(Target{Listings: NewShared(lister, 0), Selection: pageSize7}), Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	if lister.calls != 1 || lister.opts.PageSize != 7 || !strings.Contains(rec.Body.String(), "nova_up 1") {
+	if lister.calls != 1 || lister.opts.PageSize != 7 || !strings.Contains(rec.Body.String(), "\nnova_up 1\n") {
 		t.Errorf("calls %d, opts %+v, body %q", lister.calls, lister.opts, rec.Body.String())
 	}
 }
@@ -224,14 +227,14 @@ func TestAuthFailuresAreCounted(t *testing.T) {
 	authFailing := &fakeLister{err: &client.AuthError{Err: errors.New("HTTP 401 Unauthorized")}}
 	otherFailing := &fakeLister{err: errors.New("HTTP 500 computeFault")}
 	for _, lister := range []*fakeLister{authFailing, authFailing, otherFailing} {
-		testutil.CollectAndCount(New(context.Background(), Target{Cloud: "c1", Lister: lister}, metrics, log.NewNopLogger()))
+		testutil.CollectAndCount(New(context.Background(), Target{Cloud: "c1", Listings: NewShared(lister, 0)}, nil, metrics, log.NewNopLogger()))
 	}
 	const want = `
 # HELP nova_image_exporter_auth_failures_total Listings that failed because authentication failed: credentials refused by Keystone/IAM, or a token or signature refused by the API and not renewable.
 # TYPE nova_image_exporter_auth_failures_total counter
 nova_image_exporter_auth_failures_total{cloud="c1"} 2
 `
-	if err := testutil.GatherAndCompare(own, strings.NewReader(want)); err != nil {
+	if err := testutil.GatherAndCompare(own, strings.NewReader(want), "nova_image_exporter_auth_failures_total"); err != nil {
 		t.Error(err)
 	}
 }

@@ -2,6 +2,9 @@ package collector
 
 import (
 	"errors"
+	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -10,30 +13,45 @@ import (
 
 const exporterSubsystem = "image_exporter"
 
-// ExporterMetrics are the exporter's own metrics about its dealings with the clouds. Unlike
-// the image metrics they live as long as the process, in the registry given to
-// NewExporterMetrics.
+// ExporterMetrics are the exporter's own metrics about its dealings with the clouds and
+// its scrapers. Unlike the image metrics they live as long as the process, in the registry
+// given to NewExporterMetrics.
 type ExporterMetrics struct {
-	authFailures *prometheus.CounterVec
+	authFailures    *prometheus.CounterVec
+	apiRequests     *prometheus.CounterVec
+	apiDuration     *prometheus.HistogramVec
+	rejectedScrapes prometheus.Counter
 }
 
 // NewExporterMetrics creates the exporter's own metrics and registers them with reg.
 func NewExporterMetrics(reg prometheus.Registerer) *ExporterMetrics {
 	m := &ExporterMetrics{
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace,
-			Subsystem: exporterSubsystem,
-			Name:      "auth_failures_total",
-			Help:      "Listings that failed because authentication failed: credentials refused by Keystone/IAM, or a token or signature refused by the API and not renewable.",
+			Namespace: namespace, Subsystem: exporterSubsystem, Name: "auth_failures_total",
+			Help: "Listings that failed because authentication failed: credentials refused by Keystone/IAM, or a token or signature refused by the API and not renewable.",
 		}, []string{"cloud"}),
+		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: exporterSubsystem, Name: "api_requests_total",
+			Help: "HTTP requests to the cloud (Keystone/IAM and the compute API), by status code; code=\"error\" when no response came (connection refused, timeout, TLS).",
+		}, []string{"cloud", "code"}),
+		apiDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Subsystem: exporterSubsystem, Name: "api_request_duration_seconds",
+			Help:    "Seconds from sending an HTTP request to the cloud until its response headers arrived.",
+			Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"cloud"}),
+		rejectedScrapes: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: exporterSubsystem, Name: "scrapes_rejected_total",
+			Help: "Scrapes answered 503 because --web.max-requests scrapes were already running.",
+		}),
 	}
-	reg.MustRegister(m.authFailures)
+	reg.MustRegister(m.authFailures, m.apiRequests, m.apiDuration, m.rejectedScrapes)
 	return m
 }
 
-// InitCloud exports the cloud's counters at 0 before its first failure.
+// InitCloud exports the cloud's counters at 0 before its first event.
 func (m *ExporterMetrics) InitCloud(cloud string) {
 	m.authFailures.WithLabelValues(cloud)
+	m.apiDuration.WithLabelValues(cloud)
 }
 
 // observeListing counts a failed listing by its kind.
@@ -43,3 +61,27 @@ func (m *ExporterMetrics) observeListing(cloud string, err error) {
 		m.authFailures.WithLabelValues(cloud).Inc()
 	}
 }
+
+// InstrumentTransport returns a wrapper for the cloud's HTTP transport that counts every
+// request and times it.
+func (m *ExporterMetrics) InstrumentTransport(cloud string) func(http.RoundTripper) http.RoundTripper {
+	requests := m.apiRequests.MustCurryWith(prometheus.Labels{"cloud": cloud})
+	duration := m.apiDuration.WithLabelValues(cloud)
+	return func(next http.RoundTripper) http.RoundTripper {
+		return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			start := time.Now()
+			resp, err := next.RoundTrip(req)
+			duration.Observe(time.Since(start).Seconds())
+			code := "error"
+			if err == nil {
+				code = strconv.Itoa(resp.StatusCode)
+			}
+			requests.WithLabelValues(code).Inc()
+			return resp, err
+		})
+	}
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

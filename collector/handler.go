@@ -40,19 +40,72 @@ func (t ScrapeTimeouts) Timeout(r *http.Request) (time.Duration, error) {
 	return min(timeout, t.Default), nil
 }
 
-// Handler serves one cloud's image metrics together with the exporter's own metrics. Each
-// request gets a fresh registry whose Collector lists images under the scrape's deadline.
+// Handler serves image metrics of the target a request asks for, together with the
+// exporter's own metrics if Own is set. Each request gets a fresh registry whose Collector
+// lists images under the scrape's deadline.
 type Handler struct {
-	Target   Target
+	// Resolve picks the request's target: found false serves no image metrics, an error
+	// answers 400 with its text (and touches no network).
+	Resolve  func(r *http.Request) (target Target, found bool, err error)
 	Own      prometheus.Gatherer // the exporter's own metrics; may be nil
+	Exports  *ImageExports       // nil takes DefaultImageExports
 	Metrics  *ExporterMetrics    // may be nil
 	Timeouts ScrapeTimeouts
+	Limiter  Limiter // bounds concurrent scrapes; nil for no bound
 	Logger   log.Logger
 }
 
+// StaticTarget resolves every request to target.
+func StaticTarget(target Target) func(*http.Request) (Target, bool, error) {
+	return func(*http.Request) (Target, bool, error) { return target, true, nil }
+}
+
+// Limiter bounds how many scrapes run at once, across every handler that shares it.
+type Limiter chan struct{}
+
+// NewLimiter allows n concurrent scrapes; n <= 0 means no bound (a nil Limiter).
+func NewLimiter(n int) Limiter {
+	if n <= 0 {
+		return nil
+	}
+	return make(Limiter, n)
+}
+
+func (l Limiter) tryAcquire() bool {
+	if l == nil {
+		return true
+	}
+	select {
+	case l <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (l Limiter) release() {
+	if l != nil {
+		<-l
+	}
+}
+
 // ServeHTTP lists images and writes the exposition; a failed listing still answers 200
-// with nova_up 0.
+// with nova_up 0. Past the Limiter's bound it answers 503 at once.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.Limiter.tryAcquire() {
+		level.Warn(h.Logger).Log("msg", "rejected a scrape: too many concurrent scrapes", "limit", cap(h.Limiter))
+		if h.Metrics != nil {
+			h.Metrics.rejectedScrapes.Inc()
+		}
+		http.Error(w, fmt.Sprintf("too many concurrent scrapes (--web.max-requests=%d)", cap(h.Limiter)), http.StatusServiceUnavailable)
+		return
+	}
+	defer h.Limiter.release()
+	target, found, err := h.Resolve(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	timeout, err := h.Timeouts.Timeout(r)
 	if err != nil {
 		level.Warn(h.Logger).Log("msg", "ignoring scrape timeout header", "err", err, "timeout", timeout)
@@ -61,7 +114,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 
 	registry := prometheus.NewRegistry()
-	registry.MustRegister(New(ctx, h.Target, h.Metrics, h.Logger))
+	if found {
+		registry.MustRegister(New(ctx, target, h.Exports, h.Metrics, log.With(h.Logger, "cloud", target.Cloud)))
+	}
 	gatherers := prometheus.Gatherers{registry}
 	if h.Own != nil {
 		gatherers = append(gatherers, h.Own)

@@ -336,26 +336,51 @@ func novaStatus(glance string) (string, int) {
 // appendImage appends one image as Nova's image view builder renders it,
 // with Python json.dumps separators and escapes.
 func appendImage(b []byte, img *Image, host, project string) []byte {
+	return appendImageTweaked(b, img, host, project, nil)
+}
+
+// appendImageTweaked is appendImage with some values replaced by the raw
+// JSON in tw (for fault injection); a nil tw or nil field changes nothing.
+func appendImageTweaked(b []byte, img *Image, host, project string, tw *imageTweak) []byte {
+	if tw == nil {
+		tw = &noTweak
+	}
 	b = append(b, `{"id": `...)
 	b = appendPyString(b, img.ID)
 	b = append(b, `, "name": `...)
-	if img.Name == nil {
+	switch {
+	case tw.name != nil:
+		b = append(b, tw.name...)
+	case img.Name == nil:
 		b = append(b, "null"...)
-	} else {
+	default:
 		b = appendPyString(b, *img.Name)
 	}
 	b = append(b, `, "minRam": `...)
 	b = strconv.AppendInt(b, img.MinRAM, 10)
 	b = append(b, `, "minDisk": `...)
-	b = strconv.AppendInt(b, img.MinDisk, 10)
+	if tw.minDisk != nil {
+		b = append(b, tw.minDisk...)
+	} else {
+		b = strconv.AppendInt(b, img.MinDisk, 10)
+	}
 	b = append(b, `, "metadata": `...)
 	b = appendPyJSON(b, img.Metadata)
-	b = append(b, `, "created": "`...)
-	b = img.Created.UTC().AppendFormat(b, "2006-01-02T15:04:05Z")
-	b = append(b, `", "updated": `...)
-	if img.Updated == nil {
-		b = append(b, "null"...)
+	b = append(b, `, "created": `...)
+	if tw.created != nil {
+		b = append(b, tw.created...)
 	} else {
+		b = append(b, '"')
+		b = img.Created.UTC().AppendFormat(b, "2006-01-02T15:04:05Z")
+		b = append(b, '"')
+	}
+	b = append(b, `, "updated": `...)
+	switch {
+	case tw.updated != nil:
+		b = append(b, tw.updated...)
+	case img.Updated == nil:
+		b = append(b, "null"...)
+	default:
 		b = append(b, '"')
 		b = img.Updated.UTC().AppendFormat(b, "2006-01-02T15:04:05Z")
 		b = append(b, '"')
@@ -366,11 +391,15 @@ func appendImage(b []byte, img *Image, host, project string) []byte {
 	b = append(b, `", "progress": `...)
 	b = strconv.AppendInt(b, int64(progress), 10)
 	b = append(b, `, "OS-EXT-IMG-SIZE:size": `...)
-	var size int64
-	if img.Size != nil {
-		size = *img.Size
+	if tw.size != nil {
+		b = append(b, tw.size...)
+	} else {
+		var size int64
+		if img.Size != nil {
+			size = *img.Size
+		}
+		b = strconv.AppendInt(b, size, 10)
 	}
-	b = strconv.AppendInt(b, size, 10)
 	b = append(b, `, "links": [{"rel": "self", "href": `...)
 	b = appendPyString(b, joinURL(host, "v2.1", project, "images", img.ID))
 	b = append(b, `}, {"rel": "bookmark", "href": `...)

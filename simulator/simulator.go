@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -126,6 +127,10 @@ type Simulator struct {
 	tokenRequests int
 	// akStates holds the AK/SK failure counters and lockouts by AK.
 	akStates map[string]*akState
+	// plan is the fault plan installed by SetFaults, nil when none.
+	plan atomic.Pointer[faultPlan]
+	// imagesRequests counts the authorised images/detail requests.
+	imagesRequests atomic.Int64
 }
 
 // New returns a Simulator configured by opts.
@@ -760,6 +765,7 @@ func (s *Simulator) serveImages(w http.ResponseWriter, r *http.Request, pathProj
 			return
 		}
 	}
+	s.imagesRequests.Add(1)
 
 	// Microversion negotiation.
 	ver := minVersion
@@ -800,10 +806,18 @@ func (s *Simulator) serveImages(w http.ResponseWriter, r *http.Request, pathProj
 			"Malformed request URL: URL's project_id '"+pathProject+"' doesn't match Context's project_id '"+info.projectID+"'")
 		return
 	}
+	// The SetFaults plan comes first, then the SetFault hook.
+	var ft Fault
+	if p := s.plan.Load(); p != nil {
+		ft = p.plan(int(p.n.Add(1)-1), r)
+	}
+	if answerFault(w, r, &ft) {
+		return
+	}
 	if fault != nil && fault(w, r) {
 		return
 	}
-	s.listImages(w, r, pathProject)
+	s.listImages(w, r, pathProject, &ft)
 }
 
 // filters is the parsed query of an images/detail request.
@@ -966,7 +980,9 @@ func (f *filters) match(img *Image) bool {
 	return true
 }
 
-func (s *Simulator) listImages(w http.ResponseWriter, r *http.Request, pathProject string) {
+// listImages answers an images/detail request with a page, shaped by the
+// page and delivery parts of ft (the zero Fault gives the normal page).
+func (s *Simulator) listImages(w http.ResponseWriter, r *http.Request, pathProject string, ft *Fault) {
 	q := r.URL.Query()
 
 	// Pagination parameters, as nova.api.openstack.common.get_pagination_params.
@@ -1007,6 +1023,7 @@ func (s *Simulator) listImages(w http.ResponseWriter, r *http.Request, pathProje
 	var b []byte
 	s.mu.RLock()
 	start := 0
+	markerIdx := -1
 	if hasMarker {
 		i, ok := s.index[marker]
 		if !ok {
@@ -1015,6 +1032,16 @@ func (s *Simulator) listImages(w http.ResponseWriter, r *http.Request, pathProje
 			return
 		}
 		start = i + 1
+		markerIdx = i
+	}
+	if ft.shapesPage() {
+		b = s.appendFaultyPage(b, ft, &pageRequest{
+			q: q, f: &f, host: host, project: pathProject,
+			marker: marker, markerIdx: markerIdx, fetch: fetch, linkLimit: linkLimit,
+		})
+		s.mu.RUnlock()
+		deliverPage(w, r, append(b, '}'), ft)
+		return
 	}
 	est := min(fetch, len(s.images)-start)
 	b = make([]byte, 0, 64+max(est, 0)*1536)
@@ -1041,29 +1068,42 @@ func (s *Simulator) listImages(w http.ResponseWriter, r *http.Request, pathProje
 		b = append(b, "}]"...)
 	}
 	b = append(b, '}')
+	if ft.shapesDelivery() {
+		deliverPage(w, r, b, ft)
+		return
+	}
 	writeRaw(w, http.StatusOK, "application/json", b)
 }
 
 // nextLink builds Nova's next href: the request's parameters sorted by key
 // (last value of each), with marker set to the last id.
 func nextLink(host, project string, q url.Values, lastID string) string {
+	return pageLink(host, project, q, lastID, true)
+}
+
+// pageLink builds an images/detail href with the request's parameters
+// sorted by key (last value of each); with setMarker, marker is set to
+// marker, otherwise the parameters are kept as they are.
+func pageLink(host, project string, q url.Values, marker string, setMarker bool) string {
 	keys := make([]string, 0, len(q)+1)
 	for k := range q {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	if _, ok := q["marker"]; !ok {
+	if _, ok := q["marker"]; !ok && setMarker {
 		keys = append(keys, "marker")
 	}
 	var sb strings.Builder
 	sb.WriteString(joinURL(host, "v2.1", project, "images/detail"))
-	sb.WriteByte('?')
+	if len(keys) > 0 {
+		sb.WriteByte('?')
+	}
 	for i, k := range keys {
 		if i > 0 {
 			sb.WriteByte('&')
 		}
-		v := lastID
-		if k != "marker" {
+		v := marker
+		if k != "marker" || !setMarker {
 			vs := q[k]
 			v = vs[len(vs)-1]
 		}

@@ -59,7 +59,7 @@ func startExporter(t *testing.T, args ...string) (string, *syncBuffer) {
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, append(args, "--web.listen-address="+addr), logs) }()
+	go func() { done <- run(ctx, append(args, "--web.listen-address="+addr), io.Discard, logs) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -81,6 +81,7 @@ func startExporter(t *testing.T, args ...string) (string, *syncBuffer) {
 		}
 		select {
 		case err := <-done:
+			done <- nil // for the cleanup, which waits for the exporter to stop
 			t.Fatalf("exporter exited before serving: %v\nlog:\n%s", err, logs)
 		default:
 		}
@@ -364,12 +365,14 @@ func TestConfigErrorsStopStartup(t *testing.T) {
 	}{
 		{[]string{"--cloud=broken"}, `cloud "broken": auth.project_domain_name or auth.project_domain_id is required`},
 		{[]string{"--cloud=absent"}, `no cloud "absent"`},
-		{[]string{"--images.page-size=-1"}, "--images.page-size must be 0 or more"},
+		{[]string{"--cloud=broken", "--images.page-size=-1"}, `--images.page-size="-1": want a whole number, 0 or more`},
+		{[]string{"--cloud=broken", "--images.status=SAVINGS"}, `--images.status="SAVINGS": want a Glance status`},
+		{[]string{"--cloud=broken", "--images.per-image-filter=oops"}, "want KEY=VALUE or KEY!=VALUE"},
 		{[]string{"--log.level=loud"}, "enum value must be one of debug,info,warn,error"},
 	}
 	for _, tt := range tests {
-		var stderr bytes.Buffer
-		err := run(context.Background(), append(tt.args, "--web.listen-address="+freeAddress(t)), &stderr)
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), append(tt.args, "--web.listen-address="+freeAddress(t)), &stdout, &stderr)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("run(%v) = %v, want an error containing %q", tt.args, err, tt.want)
 		}

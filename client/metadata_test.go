@@ -1,0 +1,46 @@
+package client
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+func TestMetadataPicker(t *testing.T) {
+	keys := []string{"image_type", "__imagetype", "min_cpu", "secure", "nested", "absent", "null_value", "esc\"aped"}
+	body := `{"os_distro": "cirros", "image_type": "snapshot", "__imagetype" : "gold", "min_cpu": 2.5,
+	  "secure": true, "nested": {"a": [1, "}"], "b": "x\"y"}, "null_value": null, "list": [{"image_type": "decoy"}],
+	  "esc\"aped": "yes", "unicode": "\u540d"}`
+	picker := metadataPicker{keys: keys}
+	if err := json.Unmarshal([]byte(body), &picker); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"snapshot", "gold", "2.5", "true", `{"a": [1, "}"], "b": "x\"y"}`, "", "", "yes"}
+	if !reflect.DeepEqual(picker.values, want) {
+		t.Errorf("values\n %q\nwant\n %q", picker.values, want)
+	}
+
+	for _, empty := range []string{`null`, `{}`, `[]`, `"text"`} {
+		p := metadataPicker{keys: keys}
+		if err := json.Unmarshal([]byte(empty), &p); err != nil || p.values != nil {
+			t.Errorf("%s: values %q, err %v; want none", empty, p.values, err)
+		}
+	}
+	none := metadataPicker{}
+	if err := json.Unmarshal([]byte(body), &none); err != nil || none.values != nil {
+		t.Errorf("no keys wanted: values %q, err %v", none.values, err)
+	}
+}
+
+func BenchmarkMetadataPicker(b *testing.B) {
+	body := []byte(`{"__os_bit": "64", "__support_kvm": "false", "architecture": "aarch64", "cpu_weight": 6.2,
+	  "description": "Built by the image pipeline", "hw_boot_menu": false, "hw_disk_bus": "virtio", "image_type": "snapshot",
+	  "nested": {"a": 1}, "os_distro": "debian", "os_version": "12", "owner_id": "d9ebe43510414ef590a4aa158605329e"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		p := metadataPicker{keys: []string{"image_type"}}
+		if err := p.UnmarshalJSON(body); err != nil || p.values[0] != "snapshot" {
+			b.Fatal(err)
+		}
+	}
+}

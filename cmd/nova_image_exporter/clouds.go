@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/collector"
+	"github.com/nova-image-exporter/nova_image_exporter/simulator"
+	"github.com/nova-image-exporter/nova_image_exporter/targets"
+)
+
+// cloudSources decides where the clouds come from: the simulator for --demo; otherwise
+// every entry of clouds.yaml, the default being --cloud/OS_CLOUD, or, without it, the
+// cloud the environment variables describe.
+func cloudSources(ctx context.Context, cfg *config, logger log.Logger) (targets.Options, error) {
+	if cfg.demo {
+		url, err := startDemo(ctx, logger)
+		if err != nil {
+			return targets.Options{}, err
+		}
+		demo := demoCloud(url)
+		return targets.Options{Fixed: []*client.CloudConfig{demo}, Default: demo.Name}, nil
+	}
+	file, fileErr := client.CloudsFile()
+	if cfg.cloud != "" {
+		if fileErr != nil {
+			return targets.Options{}, fileErr
+		}
+		return targets.Options{File: file, Default: cfg.cloud}, nil
+	}
+	opts := targets.Options{}
+	if fileErr == nil {
+		opts.File = file
+	}
+	env, err := client.LoadEnvCloud()
+	switch {
+	case err == nil:
+		opts.Fixed, opts.Default = []*client.CloudConfig{env}, env.Name
+	case !errors.Is(err, client.ErrNoEnvCloud) || opts.File == "":
+		return targets.Options{}, err
+	default:
+		level.Info(logger).Log("msg", "no default cloud: /metrics serves the exporter's own metrics, /probe?cloud=NAME lists a cloud", "file", file)
+	}
+	return opts, nil
+}
+
+// loadClouds builds every cloud's client once, with the exporter's metrics wrapped
+// around its transport.
+func loadClouds(ctx context.Context, cfg *config, reg prometheus.Registerer, metrics *collector.ExporterMetrics, logger log.Logger) (*targets.Set, error) {
+	opts, err := cloudSources(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	opts.Defaults, opts.Logger, opts.Registerer = cfg.selection, logger, reg
+	opts.Build = func(cloud *client.CloudConfig) (collector.Target, error) {
+		clientOpts := cfg.client
+		clientOpts.Logger = log.With(logger, "cloud", cloud.Name)
+		if metrics != nil {
+			clientOpts.WrapTransport = metrics.InstrumentTransport(cloud.Name)
+			metrics.InitCloud(cloud.Name)
+		}
+		if cloud.TLS != nil && cloud.TLS.InsecureSkipVerify {
+			level.Warn(logger).Log("msg", "TLS certificates of the cloud are not verified (verify: false); anyone on the path can read the credentials", "cloud", cloud.Name)
+		}
+		c, err := cloud.NewClient(clientOpts)
+		if err != nil {
+			return collector.Target{}, fmt.Errorf("cloud %q: %w", cloud.Name, err)
+		}
+		level.Info(logger).Log("msg", "loaded cloud", "cloud", cloud.Name, "source", cloud.File, "auth_type", cloud.AuthType)
+		return collector.Target{Cloud: cloud.Name, Listings: collector.NewShared(c, cfg.cacheTTL)}, nil
+	}
+	return targets.New(opts)
+}
+
+// checkConfig is --config.check: load every cloud without calling any, and report.
+func checkConfig(ctx context.Context, cfg *config, stdout io.Writer) error {
+	set, err := loadClouds(ctx, cfg, nil, nil, log.NewNopLogger())
+	if err != nil {
+		return fmt.Errorf("configuration check failed: %w", err)
+	}
+	var report strings.Builder
+	for _, name := range set.Names() {
+		fmt.Fprintf(&report, "ok      %s\n", name)
+	}
+	problems := set.Problems()
+	for _, p := range problems {
+		fmt.Fprintf(&report, "FAILED  %v\n", p)
+	}
+	if len(problems) == 0 {
+		fmt.Fprintf(&report, "configuration OK: %d clouds\n", len(set.Names()))
+	}
+	if _, err := io.WriteString(stdout, report.String()); err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("configuration check failed: %d of %d clouds do not load", len(problems), len(problems)+len(set.Names()))
+	}
+	return nil
+}
+
+// startDemo serves a simulated cloud on a loopback port until ctx ends.
+func startDemo(ctx context.Context, logger log.Logger) (string, error) {
+	listener, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("starting the demo cloud: %w", err)
+	}
+	server := &http.Server{Handler: simulator.New(simulator.Options{}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = server.Serve(listener) }()
+	context.AfterFunc(ctx, func() { _ = server.Close() })
+	url := "http://" + listener.Addr().String()
+	level.Info(logger).Log("msg", "demo: serving a simulated cloud", "url", url)
+	return url, nil
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/collector"
+)
+
+// config holds the parsed command line.
+type config struct {
+	cloud       string
+	demo        bool
+	check       bool
+	metricsPath string
+	logLevel    string
+	logFormat   string
+	timeouts    collector.ScrapeTimeouts
+	cacheTTL    time.Duration
+	maxRequests int
+	selection   client.Selection
+	exports     *collector.ImageExports
+	client      client.Options
+	web         *web.FlagConfig
+}
+
+// selectionHelp documents the listing options, flags and /probe parameters alike.
+var selectionHelp = map[string]string{
+	"name":          "List only images with this name.",
+	"status":        "List only images in this Glance status (queued, saving, active, killed, deleted, pending_delete, deactivated, uploading, importing).",
+	"changes-since": "List only images updated since: an RFC 3339 time, or a duration such as 720h meaning that long ago.",
+	"min-ram":       "List only images needing at least this much RAM, in MiB.",
+	"min-disk":      "List only images needing at least this much disk, in GiB.",
+	"type":          "List only images of this type (snapshot, backup).",
+	"server":        "List only snapshots of this server (instance id).",
+	"page-size":     "Images per request (the API's limit); 0 lets the server choose.",
+}
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	var cfg config
+	app := kingpin.New(exporterName, "Prometheus exporter for the image inventory of Nova-compatible clouds (images/detail).")
+	app.UsageWriter(stderr)
+	app.ErrorWriter(stderr)
+	app.Version(version.Print(exporterName))
+	app.HelpFlag.Short('h')
+	app.Flag("cloud", "Entry of clouds.yaml that /metrics lists (the file: OS_CLIENT_CONFIG_FILE, else ./clouds.yaml, ~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml); without it, OS_* or HUAWEICLOUD_SDK_* variables configure it. Every entry can be listed with /probe?cloud=NAME.").
+		Envar("OS_CLOUD").StringVar(&cfg.cloud)
+	app.Flag("demo", "Serve the metrics of a built-in simulated cloud instead of a real one.").BoolVar(&cfg.demo)
+	app.Flag("config.check", "Load and check the configuration of every cloud, without calling any, and exit.").BoolVar(&cfg.check)
+	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&cfg.metricsPath)
+	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").
+		Default("info").EnumVar(&cfg.logLevel, "debug", "info", "warn", "error")
+	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").
+		Default("logfmt").EnumVar(&cfg.logFormat, "logfmt", "json")
+	app.Flag("scrape.timeout", "Longest a listing may take; the deadline when a scrape sends no X-Prometheus-Scrape-Timeout-Seconds.").
+		Default("60s").DurationVar(&cfg.timeouts.Default)
+	app.Flag("scrape.timeout-offset", "Subtracted from X-Prometheus-Scrape-Timeout-Seconds to leave time for sending the answer.").
+		Default("500ms").DurationVar(&cfg.timeouts.Offset)
+	selection := map[string]*string{}
+	for _, name := range client.SelectionParams {
+		selection[name] = app.Flag("images."+name, selectionHelp[name]+" A /probe parameter of the same name overrides it.").String()
+	}
+	metadataLabels := app.Flag("images.metadata-label", "Metadata key exported as a label of nova_image_info (metadata_KEY). Repeatable; --images.metadata-label= for none.").
+		Default("image_type").Strings()
+	perImage := app.Flag("images.per-image-metrics", "Export per-image series; off, only nova_images{status} counts images.").Default("true").Bool()
+	perImageFilters := app.Flag("images.per-image-filter", "Export per-image series only for images whose metadata match KEY=VALUE or KEY!=VALUE (an absent key is empty). Repeatable; all must match.").Strings()
+	app.Flag("client.timeout", "Longest one HTTP request to the cloud may take.").
+		Default(client.DefaultRequestTimeout.String()).DurationVar(&cfg.client.RequestTimeout)
+	app.Flag("client.max-response-bytes", "A response body larger than this is cut off and the listing fails.").
+		Default(fmt.Sprint(client.DefaultMaxResponseBytes)).Int64Var(&cfg.client.MaxResponseBytes)
+	app.Flag("client.max-pages", "A listing that needs more pages than this fails.").
+		Default(fmt.Sprint(client.DefaultMaxPages)).IntVar(&cfg.client.MaxPages)
+	app.Flag("client.max-retries", "How often a throttled (429) or briefly failing (502, 503, 504) request is retried, with backoff and within the scrape deadline; 0 never retries.").
+		Default(fmt.Sprint(client.DefaultMaxRetries)).IntVar(&cfg.client.MaxRetries)
+	app.Flag("cache.ttl", "Serve a listing younger than this without calling the API (nova_listing_age_seconds tells its age); 0 lists on every scrape.").
+		Default("0s").DurationVar(&cfg.cacheTTL)
+	app.Flag("web.max-requests", "Maximum number of scrapes served at once; more are answered 503 at once. 0 means no limit.").
+		Default("40").IntVar(&cfg.maxRequests)
+	cfg.web = kingpinflag.AddFlags(app, ":9879")
+	if _, err := app.Parse(args); err != nil {
+		return nil, err
+	}
+
+	values := url.Values{}
+	for name, value := range selection {
+		if *value != "" {
+			values.Set(name, *value)
+		}
+	}
+	var err error
+	if cfg.selection, err = client.ParseSelection(client.Selection{}, values); err != nil {
+		return nil, fmt.Errorf("--images.%w", err)
+	}
+	if cfg.exports, err = collector.NewImageExports(*perImage, *metadataLabels, *perImageFilters); err != nil {
+		return nil, err
+	}
+	cfg.client.MetadataKeys = cfg.exports.MetadataKeys()
+	if cfg.client.MaxRetries < 0 || cfg.cacheTTL < 0 || cfg.maxRequests < 0 {
+		return nil, errors.New("--client.max-retries, --cache.ttl and --web.max-requests must not be negative")
+	}
+	if cfg.client.MaxRetries == 0 {
+		cfg.client.MaxRetries = -1 // client.Options: 0 takes the default, negative never retries
+	}
+	if cfg.timeouts.Default <= 0 {
+		return nil, fmt.Errorf("--scrape.timeout must be positive, not %s", cfg.timeouts.Default)
+	}
+	return &cfg, nil
+}

@@ -1,0 +1,144 @@
+package collector
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+)
+
+// ImageExports decide what is exported per image: which metadata become labels of
+// nova_image_info, and which images get per-image series at all. nova_images{status} counts
+// every listed image whatever they say.
+type ImageExports struct {
+	perImage bool
+	labels   []string         // metadata keys exported as labels, in flag order
+	filters  []metadataFilter // an image gets per-image series only if it matches them all
+	keys     []string         // labels then filter keys, each once: client.Options.MetadataKeys
+	infoDesc *prometheus.Desc
+}
+
+// metadataFilter is KEY=VALUE or KEY!=VALUE; an absent key has the value "".
+type metadataFilter struct {
+	key, value string
+	negate     bool
+	index      int // of key in ImageExports.keys
+}
+
+// DefaultImageExports exports per-image series for every image and the image_type label.
+func DefaultImageExports() *ImageExports {
+	e, err := NewImageExports(true, []string{"image_type"}, nil)
+	if err != nil {
+		panic(err) // the defaults are valid
+	}
+	return e
+}
+
+// NewImageExports checks the metadata labels (e.g. image_type, __imagetype) and the
+// per-image filters (e.g. __imagetype!=gold, visibility=private).
+func NewImageExports(perImage bool, labels, filters []string) (*ImageExports, error) {
+	e := &ImageExports{perImage: perImage}
+	names := map[string]string{}
+	for _, key := range labels {
+		if key == "" {
+			continue // --images.metadata-label= turns the default off
+		}
+		name := MetadataLabelName(key)
+		if other, clash := names[name]; clash {
+			return nil, fmt.Errorf("--images.metadata-label: %q and %q both become label %s", other, key, name)
+		}
+		names[name] = key
+		e.labels = append(e.labels, key)
+		e.addKey(key)
+	}
+	for _, expr := range filters {
+		f, err := parseMetadataFilter(expr)
+		if err != nil {
+			return nil, err
+		}
+		f.index = e.addKey(f.key)
+		e.filters = append(e.filters, f)
+	}
+	infoLabels := []string{"id", "name", "server_id"}
+	for _, key := range e.labels {
+		infoLabels = append(infoLabels, MetadataLabelName(key))
+	}
+	e.infoDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "image", "info"),
+		"Always 1; server_id is the instance a snapshot was taken from, empty for other images; metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.",
+		infoLabels, nil)
+	return e, nil
+}
+
+func (e *ImageExports) addKey(key string) int {
+	for i, k := range e.keys {
+		if k == key {
+			return i
+		}
+	}
+	e.keys = append(e.keys, key)
+	return len(e.keys) - 1
+}
+
+// MetadataKeys are the metadata keys the client must decode.
+func (e *ImageExports) MetadataKeys() []string { return e.keys }
+
+// MetadataLabelName turns a metadata key into a label name: metadata_ and the key with
+// every character that a label name cannot hold replaced by _.
+func MetadataLabelName(key string) string {
+	var b strings.Builder
+	b.WriteString("metadata_")
+	for _, r := range key {
+		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	name := b.String()
+	if !model.LegacyValidation.IsValidLabelName(name) {
+		return "metadata_invalid"
+	}
+	return name
+}
+
+func parseMetadataFilter(expr string) (metadataFilter, error) {
+	f := metadataFilter{}
+	if key, value, found := strings.Cut(expr, "!="); found {
+		f.key, f.value, f.negate = key, value, true
+	} else if key, value, found := strings.Cut(expr, "="); found {
+		f.key, f.value = key, value
+	} else {
+		return f, fmt.Errorf("--images.per-image-filter %q: want KEY=VALUE or KEY!=VALUE", expr)
+	}
+	if f.key = strings.TrimSpace(f.key); f.key == "" {
+		return f, fmt.Errorf("--images.per-image-filter %q: empty metadata key", expr)
+	}
+	return f, nil
+}
+
+// exportsImage reports whether the image with these metadata values gets per-image series.
+func (e *ImageExports) exportsImage(metadata []string) bool {
+	if !e.perImage {
+		return false
+	}
+	for _, f := range e.filters {
+		value := ""
+		if metadata != nil {
+			value = metadata[f.index]
+		}
+		if (value == f.value) == f.negate {
+			return false
+		}
+	}
+	return true
+}
+
+// infoLabelValues are the metadata label values of an image.
+func (e *ImageExports) infoLabelValues(metadata []string) []string {
+	values := make([]string, len(e.labels))
+	if metadata != nil {
+		copy(values, metadata[:len(e.labels)])
+	}
+	return values
+}

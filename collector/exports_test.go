@@ -1,0 +1,87 @@
+package collector
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
+)
+
+func TestMetadataLabelName(t *testing.T) {
+	for key, want := range map[string]string{
+		"image_type": "metadata_image_type", "__imagetype": "metadata___imagetype", "__os_type": "metadata___os_type",
+		"hw:cpu-policy": "metadata_hw_cpu_policy", "名前": "metadata___",
+	} {
+		if got := MetadataLabelName(key); got != want {
+			t.Errorf("MetadataLabelName(%q) = %q, want %q", key, got, want)
+		}
+	}
+}
+
+func TestNewImageExportsRejects(t *testing.T) {
+	for _, tt := range []struct {
+		labels, filters []string
+		want            string
+	}{
+		{[]string{"a-b", "a_b"}, nil, `"a-b" and "a_b" both become label metadata_a_b`},
+		{nil, []string{"novalue"}, "want KEY=VALUE or KEY!=VALUE"},
+		{nil, []string{"=gold"}, "empty metadata key"},
+	} {
+		if _, err := NewImageExports(true, tt.labels, tt.filters); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("NewImageExports(%q, %q): %v, want %q", tt.labels, tt.filters, err, tt.want)
+		}
+	}
+}
+
+// exportImages are Huawei-style images with __imagetype and __os_type metadata.
+var exportImages = []client.Image{
+	{ID: "g1", Name: "public-gold", Status: "ACTIVE", Size: valid(1), Metadata: []string{"", "gold", "Linux"}},
+	{ID: "p1", Name: "my-private", Status: "ACTIVE", Size: valid(2), Metadata: []string{"snapshot", "private", "Windows"}},
+	{ID: "x1", Name: "no-metadata", Status: "SAVING", Size: valid(3)},
+}
+
+func TestMetadataLabelsAndFilters(t *testing.T) {
+	exports, err := NewImageExports(true, []string{"image_type", "__imagetype", "__os_type"}, []string{"__imagetype!=gold"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(exports.MetadataKeys(), ","); got != "image_type,__imagetype,__os_type" {
+		t.Errorf("metadata keys %s", got)
+	}
+	c := New(context.Background(), Target{Listings: NewShared(&fakeLister{images: exportImages}, 0)}, exports, nil, log.NewNopLogger())
+	const want = `
+# HELP nova_image_info Always 1; server_id is the instance a snapshot was taken from, empty for other images; metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.
+# TYPE nova_image_info gauge
+nova_image_info{id="p1",metadata___imagetype="private",metadata___os_type="Windows",metadata_image_type="snapshot",name="my-private",server_id=""} 1
+nova_image_info{id="x1",metadata___imagetype="",metadata___os_type="",metadata_image_type="",name="no-metadata",server_id=""} 1
+# HELP nova_images Images per Nova status (ACTIVE, SAVING, DELETED, ERROR, UNKNOWN, or another status upper-cased), from images/detail.
+# TYPE nova_images gauge
+nova_images{status="ACTIVE"} 2
+nova_images{status="DELETED"} 0
+nova_images{status="ERROR"} 0
+nova_images{status="SAVING"} 1
+nova_images{status="UNKNOWN"} 0
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "nova_image_info", "nova_images"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestPerImageMetricsOff(t *testing.T) {
+	exports, err := NewImageExports(false, []string{"image_type"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(context.Background(), Target{Listings: NewShared(&fakeLister{images: exportImages}, 0)}, exports, nil, log.NewNopLogger())
+	// nova_images (5 statuses), nova_up, duration, listing age and unreadable fields: no per-image series.
+	if n := testutil.CollectAndCount(c); n != 9 {
+		t.Errorf("%d series with per-image metrics off, want 9", n)
+	}
+	if n := testutil.CollectAndCount(c, "nova_images"); n != 5 {
+		t.Errorf("%d nova_images series, want 5", n)
+	}
+}

@@ -1,0 +1,104 @@
+package collector
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
+)
+
+// maxCachedListings bounds the cache: one entry per distinct set of listing options.
+const maxCachedListings = 64
+
+// Listing is one listing of a cloud's images and when it was made.
+type Listing struct {
+	Images []client.Image
+	At     time.Time // when the listing finished
+}
+
+// Shared lists a cloud's images on behalf of concurrent scrapes: scrapes that ask for the
+// same listing while one is in flight wait for it instead of calling the API again, and,
+// with a TTL, a successful listing younger than the TTL is served without calling the API.
+// A failed listing is never cached, so a failure is never hidden behind an older success.
+type Shared struct {
+	lister Lister
+	ttl    time.Duration
+	group  singleflight.Group
+
+	mu    sync.Mutex
+	cache map[string]Listing
+}
+
+// NewShared wraps lister; ttl 0 turns the cache off.
+func NewShared(lister Lister, ttl time.Duration) *Shared {
+	return &Shared{lister: lister, ttl: ttl, cache: map[string]Listing{}}
+}
+
+// Listing returns a cached listing younger than the TTL, or joins or starts the one listing
+// in flight for opts. The listing in flight runs under the deadline of the scrape that
+// started it, and is not cancelled when that scrape goes away while others wait for it.
+func (s *Shared) Listing(ctx context.Context, opts client.ListOptions) (Listing, error) {
+	key := opts.Key()
+	if listing, ok := s.cached(key); ok {
+		return listing, nil
+	}
+	results := s.group.DoChan(key, func() (any, error) {
+		listCtx, cancel := detach(ctx)
+		defer cancel()
+		images, err := s.lister.ListImages(listCtx, opts)
+		if err != nil {
+			return Listing{}, err
+		}
+		listing := Listing{Images: images, At: time.Now()}
+		s.store(key, listing)
+		return listing, nil
+	})
+	select {
+	case r := <-results:
+		return r.Val.(Listing), r.Err
+	case <-ctx.Done():
+		return Listing{}, ctx.Err()
+	}
+}
+
+// detach keeps ctx's deadline and values but not its cancellation.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	detached := context.WithoutCancel(ctx)
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(detached, deadline)
+	}
+	return context.WithCancel(detached)
+}
+
+func (s *Shared) cached(key string) (Listing, bool) {
+	if s.ttl <= 0 {
+		return Listing{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	listing, ok := s.cache[key]
+	if !ok || time.Since(listing.At) >= s.ttl {
+		return Listing{}, false
+	}
+	return listing, true
+}
+
+func (s *Shared) store(key string, listing Listing) {
+	if s.ttl <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, old := range s.cache {
+		if time.Since(old.At) >= s.ttl {
+			delete(s.cache, k)
+		}
+	}
+	if len(s.cache) >= maxCachedListings {
+		return
+	}
+	s.cache[key] = listing
+}

@@ -1,0 +1,174 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
+)
+
+// gatedLister blocks every listing until release is closed, and counts listings.
+type gatedLister struct {
+	calls   atomic.Int32
+	release chan struct{}
+	err     error
+}
+
+func (g *gatedLister) ListImages(ctx context.Context, _ client.ListOptions) ([]client.Image, error) {
+	g.calls.Add(1)
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if g.err != nil {
+		return nil, g.err
+	}
+	return testImages[:2], nil
+}
+
+func TestSharedJoinsConcurrentListings(t *testing.T) {
+	lister := &gatedLister{release: make(chan struct{})}
+	shared := NewShared(lister, 0)
+	const scrapes = 50
+	var wg sync.WaitGroup
+	results := make(chan error, scrapes)
+	for range scrapes {
+		wg.Go(func() {
+			listing, err := shared.Listing(context.Background(), client.ListOptions{})
+			if err == nil && len(listing.Images) != 2 {
+				err = errors.New("wrong listing")
+			}
+			results <- err
+		})
+	}
+	// Let every scrape reach the listing in flight before it ends.
+	for deadline := time.Now().Add(5 * time.Second); lister.calls.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(lister.release)
+	wg.Wait()
+	close(results)
+	for err := range results {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n := lister.calls.Load(); n != 1 {
+		t.Errorf("%d listings for %d concurrent scrapes, want 1", n, scrapes)
+	}
+}
+
+func TestSharedListingOutlivesTheScrapeThatStartedIt(t *testing.T) {
+	lister := &gatedLister{release: make(chan struct{})}
+	shared := NewShared(lister, 0)
+	leaderCtx, cancelLeader := context.WithCancel(context.Background())
+	leaderDone := make(chan error, 1)
+	go func() {
+		_, err := shared.Listing(leaderCtx, client.ListOptions{})
+		leaderDone <- err
+	}()
+	for lister.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	followerDone := make(chan error, 1)
+	go func() {
+		_, err := shared.Listing(context.Background(), client.ListOptions{})
+		followerDone <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	cancelLeader()
+	if err := <-leaderDone; !errors.Is(err, context.Canceled) {
+		t.Errorf("leader: %v, want its own cancellation", err)
+	}
+	close(lister.release)
+	if err := <-followerDone; err != nil {
+		t.Errorf("follower: %v, want the listing the leader started", err)
+	}
+}
+
+func TestSharedCache(t *testing.T) {
+	lister := &fakeLister{images: testImages}
+	shared := NewShared(lister, 200*time.Millisecond)
+	first, err := shared.Listing(context.Background(), client.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := shared.Listing(context.Background(), client.ListOptions{})
+	if err != nil || lister.calls != 1 || !second.At.Equal(first.At) {
+		t.Fatalf("second listing within the TTL: %d API listings, %v; want 1, served from the cache", lister.calls, err)
+	}
+	if _, err := shared.Listing(context.Background(), client.ListOptions{PageSize: 5}); err != nil || lister.calls != 2 {
+		t.Errorf("other options must not share the cache entry: %d listings", lister.calls)
+	}
+	time.Sleep(250 * time.Millisecond)
+	lister.err = errors.New("API down")
+	if _, err := shared.Listing(context.Background(), client.ListOptions{}); err == nil {
+		t.Error("an expired entry was served while the refresh failed")
+	}
+	if _, err := shared.Listing(context.Background(), client.ListOptions{}); err == nil || lister.calls != 4 {
+		t.Errorf("a failed listing was cached: %d listings, %v", lister.calls, err)
+	}
+}
+
+func TestCachedListingReportsItsAge(t *testing.T) {
+	shared := NewShared(&fakeLister{images: testImages}, time.Hour)
+	if _, err := shared.Listing(context.Background(), client.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	rec := httptest.NewRecorder()
+	h := &Handler{Resolve: StaticTarget(Target{Listings: shared}), Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	m := regexp.MustCompile(`(?m)^nova_listing_age_seconds (\S+)$`).FindStringSubmatch(body)
+	if m == nil || !strings.Contains(body, "\nnova_up 1\n") {
+		t.Fatalf("no listing age or not up:\n%s", body)
+	}
+	if age, _ := strconv.ParseFloat(m[1], 64); age < 0.1 || age >= 3600 {
+		t.Errorf("nova_listing_age_seconds %v, want the age of the cached listing (at least 0.1s)", age)
+	}
+}
+
+func TestLimiterRejectsScrapesBeyondTheBound(t *testing.T) {
+	lister := &gatedLister{release: make(chan struct{})}
+	metrics := NewExporterMetrics(prometheus.NewRegistry())
+	h := &Handler{Resolve: StaticTarget(Target{Listings: NewShared(lister, 0)}), Metrics: metrics, Timeouts: ScrapeTimeouts{Default: 5 * time.Second},
+		Limiter: NewLimiter(1), Logger: log.NewNopLogger()}
+	first := make(chan int)
+	go func() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		first <- rec.Code
+	}()
+	for lister.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "--web.max-requests=1") {
+		t.Errorf("second concurrent scrape: %d %q, want 503 naming the limit", rec.Code, rec.Body.String())
+	}
+	close(lister.release)
+	if code := <-first; code != http.StatusOK {
+		t.Errorf("first scrape: %d", code)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Errorf("scrape after the first ended: %d, want 200", rec.Code)
+	}
+}

@@ -1,0 +1,531 @@
+package simulator
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// Fault describes how the simulator misbehaves on one images/detail request. The zero Fault means: behave normally.
+//
+// The fields combine: Delay (or Hang) comes first; then Status, Garbage or
+// HTML (in that order of precedence) answer on their own; otherwise the
+// page is built (Loop, Duplicate, InvalidUTF8, OddTimes, BadTimes,
+// WrongTypes, Negative) and delivered (Huge, TruncateAfter). RetryAfter is
+// added to whatever answer is given. A request the page cannot be built
+// for (a bad limit, an unknown marker) gets Nova's normal 400.
+type Fault struct {
+	// Status, when non-zero, answers with this HTTP status and a fault body of the real shape for it:
+	// 429 → Nova {"overLimit": {"code": 429, "message": "This request was rate-limited.", "retryAfter": "<RetryAfter or 0>"}},
+	// 413 → same overLimit shape with code 413, 500 → computeFault, 502/504 → an nginx-style HTML page (Content-Type text/html),
+	// 503 → {"serviceUnavailable": {...}}, 400 → badRequest, 403 → forbidden, 404 → itemNotFound; other codes → computeFault with that code.
+	// Values outside 200–599 are taken as 500.
+	Status int
+	// Gateway, with Status 429, answers as Huawei's API gateway instead: {"error_code": "APIGW.0308", "error_msg": "The throttling threshold has been reached: policy user over ratelimit,limit:...", "request_id": "<32 hex>"} and no Retry-After unless RetryAfter is set.
+	Gateway bool
+	// RetryAfter, when non-empty, is sent as the Retry-After header (seconds or an HTTP date).
+	RetryAfter string
+	// Delay holds the answer back this long (ends early, without answering, if the client goes away).
+	Delay time.Duration
+	// Hang never answers: it waits until the client cancels the request (or the server closes).
+	//
+	// The wait ends when the request's context is cancelled: when the
+	// client goes away or the connection is closed (http.Server.Close,
+	// httptest.Server.CloseClientConnections). httptest.Server.Close waits
+	// for outstanding requests, so cancel hanging requests before it.
+	Hang bool
+	// TruncateAfter, when > 0, sends the normal 200 response's headers (with the full Content-Length) and only its first TruncateAfter bytes, then closes the connection abruptly (hijack and close; set SO_LINGER 0 where possible so the client sees a reset).
+	//
+	// At most all but the last byte of the body is sent, so the response is
+	// always cut short. Where the connection cannot be hijacked (HTTP/2)
+	// the handler aborts with http.ErrAbortHandler, which resets the stream.
+	TruncateAfter int
+	// Garbage answers 200 application/json with a body that is not JSON (a fixed deterministic byte string including invalid UTF-8 and control bytes).
+	Garbage bool
+	// HTML answers 200 text/html with a proxy login page (a captive portal).
+	HTML bool
+	// Loop answers with the page that the request's marker would give, but puts the SAME images as the previous page and a next link whose marker is the marker of this request (a server that ignores the marker) — the client sees a marker it already requested.
+	//
+	// Without a marker the page is the normal first page, with a next link
+	// that repeats the request's own parameters (no marker).
+	Loop bool
+	// Duplicate starts the page with the image that ended the previous page (the marker image), so one id appears on two pages, as when an image is inserted during a listing.
+	//
+	// Without a marker there is no previous page and the page is normal.
+	Duplicate bool
+	// InvalidUTF8 replaces the names in this page with names containing invalid UTF-8 bytes (e.g. "bad-\xff\xfe-name") written raw into the JSON.
+	InvalidUTF8 bool
+	// OddTimes writes created/updated in odd but valid ISO 8601 forms, varying per image: no Z ("2026-11-28T10:00:00"), fractions ("2026-11-28T10:00:00.123456Z"), offsets ("2026-11-28T12:00:00+02:00").
+	//
+	// The valid forms name the same instant as the normal ones (the
+	// fraction is that of the stored time, ".000000" for whole seconds); a
+	// null updated stays null.
+	OddTimes bool
+	// BadTimes, with OddTimes, makes the first image's created unparsable ("not-a-time").
+	// Without OddTimes it does just that and leaves the other times normal.
+	BadTimes bool
+	// WrongTypes sends the first image's minDisk as a string ("ten") and its size as a float (1.5).
+	WrongTypes bool
+	// Negative sends the first image's size as -1 (WrongTypes, if also set, wins).
+	Negative bool
+	// Huge pads the response with whitespace so that it is at least this many bytes (a giant body), streaming it without holding it in memory.
+	//
+	// The padding goes right after the body's opening brace, so a client
+	// has to read all of it before it sees any image.
+	Huge int64
+}
+
+// faultPlan is a plan installed by SetFaults with its request counter.
+type faultPlan struct {
+	plan func(n int, r *http.Request) Fault
+	n    atomic.Int64
+}
+
+// SetFaults installs a fault plan: for the n-th images/detail request (n counts from 0 since SetFaults, authorised requests only, counted atomically) the simulator applies plan(n, r). nil removes the plan.
+//
+// The plan is consulted for the requests that pass authentication, the
+// microversion, method and project checks, before the SetFault hook (which
+// still runs unless the Fault answered the request itself).
+func (s *Simulator) SetFaults(plan func(n int, r *http.Request) Fault) {
+	if plan == nil {
+		s.plan.Store(nil)
+		return
+	}
+	s.plan.Store(&faultPlan{plan: plan})
+}
+
+// ImagesRequests returns how many images/detail requests the simulator answered (authorised ones, faulty or not) — cheaper than len(Requests()) for load tests.
+func (s *Simulator) ImagesRequests() int {
+	return int(s.imagesRequests.Load())
+}
+
+// FailRandomly returns a plan that gives, with probability p per request (deterministic for seed, safe for concurrent use), one of: 500, 502 (HTML), 503 with Retry-After "0", 429 (Nova and gateway kinds alternately), a truncation, garbage, HTML 200, a short Delay (5–50 ms), a loop, a duplicate; otherwise the zero Fault.
+//
+// The Fault for request n depends only on seed and n, so concurrent
+// requests do not change the sequence; the ten kinds are equally likely,
+// and a 429 is of the Nova or the gateway kind with equal probability.
+func FailRandomly(p float64, seed int64) func(n int, r *http.Request) Fault {
+	return func(n int, _ *http.Request) Fault {
+		h := splitmix64(uint64(seed) ^ splitmix64(uint64(n)))
+		if float64(h>>11)/(1<<53) >= p {
+			return Fault{}
+		}
+		k := splitmix64(h)
+		arg := k >> 16
+		switch k % 10 {
+		case 0:
+			return Fault{Status: http.StatusInternalServerError}
+		case 1:
+			return Fault{Status: http.StatusBadGateway}
+		case 2:
+			return Fault{Status: http.StatusServiceUnavailable, RetryAfter: "0"}
+		case 3:
+			return Fault{Status: http.StatusTooManyRequests, Gateway: arg&1 == 1}
+		case 4:
+			return Fault{TruncateAfter: 1 + int(arg%256)}
+		case 5:
+			return Fault{Garbage: true}
+		case 6:
+			return Fault{HTML: true}
+		case 7:
+			return Fault{Delay: time.Duration(5+arg%46) * time.Millisecond}
+		case 8:
+			return Fault{Loop: true}
+		default:
+			return Fault{Duplicate: true}
+		}
+	}
+}
+
+// splitmix64 is the SplitMix64 finaliser, a good 64-bit mixer.
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// shapesPage reports whether ft changes which images a page holds or how
+// they are written.
+func (ft *Fault) shapesPage() bool {
+	return ft.Loop || ft.Duplicate || ft.InvalidUTF8 || ft.OddTimes || ft.BadTimes || ft.WrongTypes || ft.Negative
+}
+
+// shapesDelivery reports whether ft changes how a page is sent.
+func (ft *Fault) shapesDelivery() bool {
+	return ft.Huge > 0 || ft.TruncateAfter > 0
+}
+
+// sleepCtx waits for d; it reports false if ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// answerFault applies the parts of ft that come before the page: Retry-After,
+// Hang, Delay and the answers of their own (Status, Garbage, HTML). It
+// reports whether the request is done with (answered or abandoned).
+func answerFault(w http.ResponseWriter, r *http.Request, ft *Fault) bool {
+	if *ft == (Fault{}) {
+		return false
+	}
+	if ft.RetryAfter != "" {
+		w.Header().Set("Retry-After", ft.RetryAfter)
+	}
+	if ft.Hang {
+		<-r.Context().Done()
+		return true
+	}
+	if ft.Delay > 0 && !sleepCtx(r.Context(), ft.Delay) {
+		return true
+	}
+	switch {
+	case ft.Status != 0:
+		writeStatusFault(w, ft)
+	case ft.Garbage:
+		writeRaw(w, http.StatusOK, "application/json", []byte(garbageBody))
+	case ft.HTML:
+		stripNovaHeaders(w.Header())
+		w.Header().Set("Cache-Control", "no-store")
+		writeRaw(w, http.StatusOK, "text/html; charset=utf-8", []byte(captivePortalPage))
+	default:
+		return false
+	}
+	return true
+}
+
+// garbageBody is what Fault.Garbage sends: a gzip magic, control bytes,
+// invalid UTF-8 and half a JSON document.
+const garbageBody = "\x1f\x8b\x08\x00garbage\x00\x01\x02\xff\xfe\xfd{\"images\": [\x1b[31m\xc3\x28 not json \xe2\x82\x7f\r\n\x00"
+
+// captivePortalPage is what Fault.HTML sends.
+const captivePortalPage = `<!DOCTYPE html>
+<html>
+<head>
+<meta charset="utf-8">
+<title>Network Login Required</title>
+</head>
+<body>
+<h1>Web Proxy Authentication</h1>
+<p>You must log in before you can use this network.</p>
+<form method="post" action="/cgi-bin/login">
+<label>Username <input type="text" name="username"></label>
+<label>Password <input type="password" name="password"></label>
+<input type="submit" value="Log in">
+</form>
+</body>
+</html>
+`
+
+// stripNovaHeaders removes the headers Nova set, for answers that come
+// from something in front of Nova.
+func stripNovaHeaders(h http.Header) {
+	for _, k := range []string{"x-openstack-request-id", "x-compute-request-id", "OpenStack-API-Version", "X-OpenStack-Nova-API-Version", "Vary"} {
+		h.Del(k)
+	}
+}
+
+// nginxPage is nginx's built-in error page for code.
+func nginxPage(code int) []byte {
+	text := http.StatusText(code)
+	if code == http.StatusGatewayTimeout {
+		text = "Gateway Time-out" // nginx's spelling
+	}
+	title := strconv.Itoa(code) + " " + text
+	return []byte("<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" + title +
+		"</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+}
+
+// novaFaultMessages are the messages of the fault bodies by status.
+var novaFaultMessages = map[int]string{
+	http.StatusBadRequest:            "The server could not comply with the request since it is either malformed or otherwise incorrect.",
+	http.StatusForbidden:             "Access was denied to this resource.",
+	http.StatusNotFound:              "The resource could not be found.",
+	http.StatusRequestEntityTooLarge: "This request was rate-limited.",
+	http.StatusTooManyRequests:       "This request was rate-limited.",
+	http.StatusInternalServerError:   "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.\n<class 'glanceclient.exc.CommunicationError'>",
+	http.StatusServiceUnavailable:    "The server is currently unavailable. Please try again at a later time.",
+}
+
+// writeStatusFault answers with ft.Status and the body of the real shape.
+func writeStatusFault(w http.ResponseWriter, ft *Fault) {
+	code := ft.Status
+	if code < 200 || code > 599 {
+		code = http.StatusInternalServerError
+	}
+	h := w.Header()
+	switch {
+	case code == http.StatusBadGateway || code == http.StatusGatewayTimeout:
+		stripNovaHeaders(h)
+		h.Set("Server", "nginx")
+		writeRaw(w, code, "text/html", nginxPage(code))
+		return
+	case code == http.StatusTooManyRequests && ft.Gateway:
+		stripNovaHeaders(h)
+		var id [16]byte
+		_, _ = rand.Read(id[:])
+		reqID := hex.EncodeToString(id[:])
+		h.Set("X-Request-Id", reqID)
+		b := []byte(`{"error_code": "APIGW.0308", "error_msg": "The throttling threshold has been reached: policy user over ratelimit,limit:10,time:1 minute", "request_id": "`)
+		b = append(b, reqID...)
+		b = append(b, `"}`...)
+		writeRaw(w, code, "application/json", b)
+		return
+	}
+	name := "computeFault"
+	switch code {
+	case http.StatusBadRequest:
+		name = "badRequest"
+	case http.StatusForbidden:
+		name = "forbidden"
+	case http.StatusNotFound:
+		name = "itemNotFound"
+	case http.StatusRequestEntityTooLarge, http.StatusTooManyRequests:
+		name = "overLimit"
+	case http.StatusServiceUnavailable:
+		name = "serviceUnavailable"
+	}
+	msg, ok := novaFaultMessages[code]
+	if !ok {
+		msg = http.StatusText(code)
+		if msg == "" {
+			msg = "Unknown Error"
+		}
+	}
+	b := []byte(`{"`)
+	b = append(b, name...)
+	b = append(b, `": {"code": `...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, `, "message": `...)
+	b = appendPyString(b, msg)
+	if name == "overLimit" {
+		retry := ft.RetryAfter
+		if retry == "" {
+			retry = "0"
+		}
+		b = append(b, `, "retryAfter": `...)
+		b = appendPyString(b, retry)
+	}
+	b = append(b, "}}"...)
+	writeRaw(w, code, "application/json; charset=UTF-8", b)
+}
+
+// pageRequest is a parsed images/detail request, for appendFaultyPage.
+type pageRequest struct {
+	q             url.Values
+	f             *filters
+	host, project string
+	marker        string
+	// markerIdx is the marker's index in s.images, -1 without a marker.
+	markerIdx        int
+	fetch, linkLimit int
+}
+
+// imageTweak holds raw JSON values that replace an image's normal ones.
+type imageTweak struct {
+	name, created, updated, minDisk, size []byte
+}
+
+// noTweak is the imageTweak that changes nothing.
+var noTweak imageTweak
+
+// appendFaultyPage appends a page shaped by ft, from `{"images": [` up to
+// but not including the closing brace. s.mu must be read-locked.
+func (s *Simulator) appendFaultyPage(b []byte, ft *Fault, pr *pageRequest) []byte {
+	var sel []int
+	if ft.Loop && pr.markerIdx >= 0 {
+		// The page that ended with the marker, once more.
+		for i := pr.markerIdx; i >= 0 && len(sel) < pr.fetch; i-- {
+			if pr.f.match(&s.images[i]) {
+				sel = append(sel, i)
+			}
+		}
+		slices.Reverse(sel)
+	} else {
+		start := 0
+		if pr.markerIdx >= 0 {
+			start = pr.markerIdx + 1
+			if ft.Duplicate {
+				sel = append(sel, pr.markerIdx)
+			}
+		}
+		for i := start; i < len(s.images) && len(sel) < pr.fetch; i++ {
+			if pr.f.match(&s.images[i]) {
+				sel = append(sel, i)
+			}
+		}
+	}
+	b = append(b, `{"images": [`...)
+	for k, i := range sel {
+		if k > 0 {
+			b = append(b, ", "...)
+		}
+		img := &s.images[i]
+		b = appendImageTweaked(b, img, pr.host, pr.project, ft.tweak(k, img))
+	}
+	b = append(b, ']')
+	switch {
+	case ft.Loop:
+		b = append(b, `, "images_links": [{"rel": "next", "href": `...)
+		b = appendPyString(b, pageLink(pr.host, pr.project, pr.q, pr.marker, pr.markerIdx >= 0))
+		b = append(b, "}]"...)
+	case pr.linkLimit > 0 && len(sel) == pr.linkLimit:
+		b = append(b, `, "images_links": [{"rel": "next", "href": `...)
+		b = appendPyString(b, nextLink(pr.host, pr.project, pr.q, s.images[sel[len(sel)-1]].ID))
+		b = append(b, "}]"...)
+	}
+	return b
+}
+
+// tweak returns the changes ft makes to the k-th image of a page, or nil.
+func (ft *Fault) tweak(k int, img *Image) *imageTweak {
+	firstOnly := k == 0 && (ft.WrongTypes || ft.Negative)
+	if !ft.InvalidUTF8 && !ft.OddTimes && !ft.BadTimes && !firstOnly {
+		return nil
+	}
+	tw := &imageTweak{}
+	if ft.InvalidUTF8 {
+		tw.name = strconv.AppendInt([]byte("\"bad-\xff\xfe-name-"), int64(k), 10)
+		tw.name = append(tw.name, '"')
+	}
+	if ft.OddTimes {
+		tw.created = appendOddTime(nil, img.Created, k%3)
+		if img.Updated != nil {
+			tw.updated = appendOddTime(nil, *img.Updated, (k+1)%3)
+		}
+	}
+	if k == 0 {
+		if ft.BadTimes {
+			tw.created = []byte(`"not-a-time"`)
+		}
+		if ft.Negative {
+			tw.size = []byte("-1")
+		}
+		if ft.WrongTypes {
+			tw.minDisk = []byte(`"ten"`)
+			tw.size = []byte("1.5")
+		}
+	}
+	return tw
+}
+
+// appendOddTime appends t as a JSON string in one of the odd but valid forms:
+// 0 no zone, 1 microseconds and Z, 2 a +02:00 offset.
+func appendOddTime(b []byte, t time.Time, form int) []byte {
+	b = append(b, '"')
+	switch form {
+	case 0:
+		b = t.UTC().AppendFormat(b, "2006-01-02T15:04:05")
+	case 1:
+		b = t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z")
+	default:
+		b = t.In(time.FixedZone("", 2*3600)).AppendFormat(b, "2006-01-02T15:04:05-07:00")
+	}
+	return append(b, '"')
+}
+
+// truncateSettle is how long a truncated response waits before the reset,
+// so that the bytes already written reach the client: closing with
+// SO_LINGER 0 discards whatever is still queued.
+const truncateSettle = 10 * time.Millisecond
+
+// deliverPage sends a 200 page body b as ft.Huge and ft.TruncateAfter say.
+func deliverPage(w http.ResponseWriter, r *http.Request, b []byte, ft *Fault) {
+	var body io.Reader = bytes.NewReader(b)
+	total := int64(len(b))
+	if ft.Huge > total && len(b) > 0 {
+		pad := ft.Huge - total
+		body = io.MultiReader(bytes.NewReader(b[:1]), &whitespace{n: pad}, bytes.NewReader(b[1:]))
+		total = ft.Huge
+	}
+	body = &ctxReader{ctx: r.Context(), r: body}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.FormatInt(total, 10))
+	w.WriteHeader(http.StatusOK)
+	if ft.TruncateAfter <= 0 {
+		_, _ = io.Copy(w, body)
+		return
+	}
+	n := min(int64(ft.TruncateAfter), total-1)
+	if n > 0 {
+		_, _ = io.CopyN(w, body, n)
+	}
+	abortConnection(w, r)
+}
+
+// abortConnection flushes what was written and closes the connection
+// abruptly, with a TCP reset where possible.
+func abortConnection(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	conn, _, err := rc.Hijack()
+	if err != nil {
+		if r.Context().Value(http.ServerContextKey) != nil {
+			// A real server that cannot hijack (HTTP/2): reset the stream.
+			panic(http.ErrAbortHandler)
+		}
+		return // a ResponseRecorder: the short body is all there is
+	}
+	sleepCtx(r.Context(), truncateSettle)
+	raw := conn
+	if nc, ok := conn.(interface{ NetConn() net.Conn }); ok {
+		raw = nc.NetConn() // TLS: reset the TCP connection without close_notify
+	}
+	if tc, ok := raw.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = raw.Close()
+}
+
+// whitespace reads n bytes of spaces and newlines.
+type whitespace struct{ n int64 }
+
+// whitespaceBlock is the padding pattern: 1023 spaces and a newline, 32 times.
+var whitespaceBlock = bytes.Repeat(append(bytes.Repeat([]byte{' '}, 1023), '\n'), 32)
+
+// Read implements io.Reader.
+func (p *whitespace) Read(b []byte) (int, error) {
+	if p.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(b)) > p.n {
+		b = b[:p.n]
+	}
+	n := 0
+	for n < len(b) {
+		n += copy(b[n:], whitespaceBlock)
+	}
+	p.n -= int64(n)
+	return n, nil
+}
+
+// ctxReader stops reading once ctx is done, so that streaming a huge body
+// ends when the client goes away.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+// Read implements io.Reader.
+func (c *ctxReader) Read(b []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(b)
+}
