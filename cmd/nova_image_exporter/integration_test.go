@@ -31,7 +31,7 @@ import (
 // realstack is what scripts/realstack/up.sh exported (env.sh and images.env).
 type realstack struct {
 	dir, authURL, username, password, projectName, projectID, novaURL, cloudsFile string
-	images                                                                       map[string]string // IMG_* → id
+	images                                                                        map[string]string // IMG_* → id
 }
 
 func loadRealstack(t *testing.T) realstack {
@@ -163,10 +163,10 @@ func compareWithNova(t *testing.T, families map[string]*dto.MetricFamily, want m
 			t.Errorf("image %s: no nova_image_info{server_id=%q}", id, serverID)
 		}
 		expect := map[string]func() (float64, bool){
-			"nova_image_size_bytes":     func() (float64, bool) { return number(img["OS-EXT-IMG-SIZE:size"]) },
-			"nova_image_min_disk_bytes": func() (float64, bool) { v, ok := number(img["minDisk"]); return v * math.Pow(2, 30), ok },
-			"nova_image_min_ram_bytes":  func() (float64, bool) { v, ok := number(img["minRam"]); return v * math.Pow(2, 20), ok },
-			"nova_image_progress_ratio": func() (float64, bool) { v, ok := number(img["progress"]); return v / 100, ok },
+			"nova_image_size_bytes":                func() (float64, bool) { return number(img["OS-EXT-IMG-SIZE:size"]) },
+			"nova_image_min_disk_bytes":            func() (float64, bool) { v, ok := number(img["minDisk"]); return v * math.Pow(2, 30), ok },
+			"nova_image_min_ram_bytes":             func() (float64, bool) { v, ok := number(img["minRam"]); return v * math.Pow(2, 20), ok },
+			"nova_image_progress_ratio":            func() (float64, bool) { v, ok := number(img["progress"]); return v / 100, ok },
 			"nova_image_created_timestamp_seconds": func() (float64, bool) { return unixTime(t, img["created"]) },
 			"nova_image_updated_timestamp_seconds": func() (float64, bool) { return unixTime(t, img["updated"]) },
 		}
@@ -266,8 +266,8 @@ func TestIntegrationStatusFilter(t *testing.T) {
 
 // tokenRecorder is a reverse proxy in front of Nova that notes every token and status.
 type tokenRecorder struct {
-	mu      sync.Mutex
-	tokens  []string
+	mu       sync.Mutex
+	tokens   []string
 	statuses []int
 }
 
