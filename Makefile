@@ -11,8 +11,11 @@ LDFLAGS       := -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X 
 
 REALSTACK_DIR ?= /tmp/nova-image-exporter-realstack
 export REALSTACK_DIR
+PROMETHEUS_DIR ?= /tmp/nova-image-exporter-prometheus
+PROMTOOL       ?= $(PROMETHEUS_DIR)/usr/bin/promtool
+export PROMETHEUS_DIR
 
-.PHONY: all build test lint vet demo realstack-up realstack-down test-integration
+.PHONY: all build test lint vet demo realstack-up realstack-down test-integration prometheus test-rules test-dashboards bench
 all: vet lint test build
 
 build:
@@ -26,6 +29,7 @@ vet:
 
 lint:
 	$(GOLANGCI_LINT) run ./...
+	cd dashboards && $(GOLANGCI_LINT) run --config ../.golangci.yml ./...
 
 demo:
 	$(GO) run ./cmd/nova_image_exporter --demo
@@ -42,3 +46,16 @@ realstack-down:
 test-integration:
 	set -a && . $(REALSTACK_DIR)/env.sh && . $(REALSTACK_DIR)/images.env && set +a && \
 	  $(GO) test -race -count=1 -tags integration -run Integration -v ./cmd/nova_image_exporter/
+
+# Debian's prometheus + promtool, unpacked into $(PROMETHEUS_DIR); starts nothing (apt-get: root).
+prometheus:
+	bash scripts/prometheus/install.sh >/dev/null
+
+test-rules:
+	$(PROMTOOL) check rules alerts/nova_image_exporter.rules.yml
+	$(PROMTOOL) test rules alerts/tests/*.yml
+
+# Metric names of every dashboard/rule query against the real exporter, and the real-Prometheus
+# end-to-end test (skips without `make prometheus` unless E2E_REQUIRED=1).
+test-dashboards:
+	cd dashboards && $(GO) test -count=1 -v ./...

@@ -162,13 +162,24 @@ type ListOptions struct {
 // renews the credential once if the API answers 401, and fails when a page is malformed,
 // pagination loops or exceeds Options.MaxPages, or ctx ends.
 func (c *Client) ListImages(ctx context.Context, opts ListOptions) ([]Image, error) {
-	var images []Image
+	// Pages are kept as they come and joined once: one growing slice would copy every
+	// image several times over.
+	var pages [][]Image
+	var total int
 	err := c.EachImage(ctx, opts, func(img Image) error {
-		images = append(images, img)
+		if len(pages) == 0 || len(pages[len(pages)-1]) == cap(pages[len(pages)-1]) {
+			pages = append(pages, make([]Image, 0, 1024))
+		}
+		pages[len(pages)-1] = append(pages[len(pages)-1], img)
+		total++
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	images := make([]Image, 0, total)
+	for _, page := range pages {
+		images = append(images, page...)
 	}
 	return images, nil
 }

@@ -49,8 +49,8 @@ func FuzzDecodePage(f *testing.F) {
 			if img.ID == "" || img.Status == "" {
 				t.Fatalf("accepted an image without id or status: %+v", img)
 			}
-			for _, v := range []Int64{img.Size, img.MinDisk, img.MinRAM, img.Progress} {
-				if v.Valid && v.Value < 0 {
+			for _, v := range []int64{img.Size, img.MinDisk, img.MinRAM, img.Progress} {
+				if v != Absent && v < 0 {
 					t.Fatalf("accepted a negative value: %+v", img)
 				}
 			}

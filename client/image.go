@@ -1,62 +1,65 @@
 package client
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 )
 
-// Int64 is an integer field of an image that the API may omit or send as null.
-type Int64 struct {
-	Value int64
-	Valid bool
-}
+// Absent is the value of an Image's number or time that the API did not send, or sent as
+// null. (The numbers the API sends are checked to be 0 or more.)
+const Absent int64 = -1 << 63
 
-// Image is one image of the images-detail listing, reduced to the fields the exporter exports.
+// Image is one image of the images-detail listing, reduced to the fields the exporter
+// exports. It is kept small: a listing can hold 100 000 of them.
 type Image struct {
 	ID   string
 	Name string // empty when the API sends null
-	// Status is Nova's status, upper case: ACTIVE, SAVING, DELETED, ERROR, UNKNOWN or whatever else the API sends.
+	// Status is Nova's status, upper case: ACTIVE, SAVING, DELETED, ERROR, UNKNOWN or
+	// whatever else the API sends.
 	Status   string
-	Size     Int64 // bytes, from OS-EXT-IMG-SIZE:size
-	MinDisk  Int64 // GiB
-	MinRAM   Int64 // MiB
-	Progress Int64 // percent, 0 to 100
-	Created  time.Time
-	Updated  time.Time // zero when the API sends null
-	ServerID string    // the instance a snapshot was taken from; empty for other images
+	ServerID string // the instance a snapshot was taken from; empty for other images
+	// Size (bytes, OS-EXT-IMG-SIZE:size), MinDisk (GiB), MinRAM (MiB) and Progress
+	// (percent, 0 to 100); Absent when not sent.
+	Size, MinDisk, MinRAM, Progress int64
+	// Created and Updated in Unix milliseconds; Absent when not sent or unreadable.
+	Created, Updated int64
 	// Metadata holds the values of Options.MetadataKeys, in that order; nil when the
 	// image has none of them.
 	Metadata []string
 	// Problems describe the fields the API sent in a form that could not be read (an
-	// unparsable time), which are left zero; nil when every field was read.
+	// unparsable time), which are left Absent; nil when every field was read.
 	Problems []string
 }
 
-// absent marks an integer field that the response did not set: encoding/json leaves a field
-// untouched both for a missing key and for null.
-const absent = -1 << 63
-
 // wireImage is the JSON of one image, holding only what Image needs: everything else
-// (metadata, links) is skipped by the decoder without being kept.
+// (links, the metadata not asked for) is skipped by the decoder without being kept.
 type wireImage struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Status   string `json:"status"`
-	Size     int64  `json:"OS-EXT-IMG-SIZE:size"`
-	MinDisk  int64  `json:"minDisk"`
-	MinRAM   int64  `json:"minRam"`
-	Progress int64  `json:"progress"`
-	Created  string `json:"created"`
-	Updated  string `json:"updated"`
+	ID       string     `json:"id"`
+	Name     string     `json:"name"`
+	Status   wireStatus `json:"status"`
+	Size     int64      `json:"OS-EXT-IMG-SIZE:size"`
+	MinDisk  int64      `json:"minDisk"`
+	MinRAM   int64      `json:"minRam"`
+	Progress int64      `json:"progress"`
+	Created  wireTime   `json:"created"`
+	Updated  wireTime   `json:"updated"`
 	Server   struct {
 		ID string `json:"id"`
 	} `json:"server"`
 	Metadata metadataPicker `json:"metadata"`
 }
 
+// reset prepares w for the next image: encoding/json leaves a field untouched both for a
+// missing key and for null, so untouched means Absent.
 func (w *wireImage) reset(metadataKeys []string) {
-	*w = wireImage{Size: absent, MinDisk: absent, MinRAM: absent, Progress: absent, Metadata: metadataPicker{keys: metadataKeys}}
+	*w = wireImage{
+		Size: Absent, MinDisk: Absent, MinRAM: Absent, Progress: Absent,
+		Created: wireTime{ms: Absent}, Updated: wireTime{ms: Absent},
+		Metadata: metadataPicker{keys: metadataKeys},
+	}
 }
 
 // image validates w and converts it; the error names the image and the field at fault.
@@ -64,39 +67,37 @@ func (w *wireImage) image() (Image, error) {
 	if w.ID == "" {
 		return Image{}, fmt.Errorf("image without an id")
 	}
-	img := Image{
-		ID:       w.ID,
-		Name:     w.Name,
-		Status:   strings.ToUpper(w.Status),
-		ServerID: w.Server.ID,
-		Metadata: w.Metadata.values,
-	}
-	if img.Status == "" {
+	if w.Status == "" {
 		return Image{}, fmt.Errorf("image %s: no status", w.ID)
 	}
-	var err error
-	fields := []struct {
-		name  string
-		raw   int64
-		max   int64
-		value *Int64
-	}{
-		{"OS-EXT-IMG-SIZE:size", w.Size, maxSizeBytes, &img.Size},
-		{"minDisk", w.MinDisk, maxMinDiskGiB, &img.MinDisk},
-		{"minRam", w.MinRAM, maxMinRAMMiB, &img.MinRAM},
-		{"progress", w.Progress, 100, &img.Progress},
+	img := Image{
+		ID: w.ID, Name: w.Name, Status: string(w.Status), ServerID: w.Server.ID,
+		Size: w.Size, MinDisk: w.MinDisk, MinRAM: w.MinRAM, Progress: w.Progress,
+		Created: w.Created.ms, Updated: w.Updated.ms,
+		Metadata: w.Metadata.values,
 	}
-	for _, f := range fields {
-		if *f.value, err = checkedInt(f.raw, f.max); err != nil {
+	for _, f := range []struct {
+		name  string
+		value int64
+		max   int64
+	}{
+		{"OS-EXT-IMG-SIZE:size", w.Size, maxSizeBytes},
+		{"minDisk", w.MinDisk, maxMinDiskGiB},
+		{"minRam", w.MinRAM, maxMinRAMMiB},
+		{"progress", w.Progress, 100},
+	} {
+		if err := checkInt(f.value, f.max); err != nil {
 			return Image{}, fmt.Errorf("image %s: %s %w", w.ID, f.name, err)
 		}
 	}
 	// An unreadable time costs only its own sample, not the whole listing.
-	if img.Created, err = parseTime(w.Created); err != nil {
-		img.Problems = append(img.Problems, "created "+err.Error())
-	}
-	if img.Updated, err = parseTime(w.Updated); err != nil {
-		img.Problems = append(img.Problems, "updated "+err.Error())
+	for _, t := range []struct {
+		name string
+		time wireTime
+	}{{"created", w.Created}, {"updated", w.Updated}} {
+		if t.time.unreadable != "" {
+			img.Problems = append(img.Problems, fmt.Sprintf("%s is not an ISO 8601 time: %q", t.name, truncate(t.time.unreadable, 64)))
+		}
 	}
 	return img, nil
 }
@@ -109,33 +110,116 @@ const (
 	maxMinRAMMiB  = 1 << 30
 )
 
-func checkedInt(raw, limit int64) (Int64, error) {
+func checkInt(value, limit int64) error {
 	switch {
-	case raw == absent:
-		return Int64{}, nil
-	case raw < 0:
-		return Int64{}, fmt.Errorf("is negative (%d)", raw)
-	case raw > limit:
-		return Int64{}, fmt.Errorf("is out of range (%d > %d)", raw, limit)
+	case value == Absent:
+		return nil
+	case value < 0:
+		return fmt.Errorf("is negative (%d)", value)
+	case value > limit:
+		return fmt.Errorf("is out of range (%d > %d)", value, limit)
 	}
-	return Int64{Value: raw, Valid: true}, nil
+	return nil
 }
 
-// timeLayouts are the forms Nova-compatible APIs use for created/updated: Nova's own
-// (2014-02-10T17:05:01Z), with fractions or an offset (+02:00 or +0200), and without a
-// zone (taken as UTC).
+// wireStatus is an image status, upper-cased, with Nova's five statuses shared rather than
+// allocated for every image.
+type wireStatus string
+
+var novaStatuses = []string{"ACTIVE", "SAVING", "DELETED", "ERROR", "UNKNOWN"}
+
+// UnmarshalJSON upper-cases the status; null leaves it empty.
+func (s *wireStatus) UnmarshalJSON(data []byte) error {
+	if data[0] != '"' {
+		if string(data) == "null" {
+			return nil
+		}
+		return &json.UnmarshalTypeError{Value: "non-string", Field: "status"}
+	}
+	for _, known := range novaStatuses {
+		if len(data) == len(known)+2 && bytes.EqualFold(data[1:len(data)-1], []byte(known)) {
+			*s = wireStatus(known)
+			return nil
+		}
+	}
+	var raw string
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	*s = wireStatus(strings.ToUpper(raw))
+	return nil
+}
+
+// wireTime is created or updated: Unix milliseconds, or the text that could not be read.
+type wireTime struct {
+	ms         int64
+	unreadable string
+}
+
+// UnmarshalJSON reads Nova's form (2014-02-10T17:05:01Z) without allocating, and the other
+// ISO 8601 forms the API family uses through timeLayouts; null leaves the time Absent.
+func (t *wireTime) UnmarshalJSON(data []byte) error {
+	if data[0] != '"' {
+		if string(data) != "null" {
+			t.unreadable = string(data) // a number or an object: unreadable, like a bad string
+		}
+		return nil
+	}
+	if ms, ok := parseNovaTime(data[1 : len(data)-1]); ok {
+		t.ms = ms
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return err
+	}
+	if s == "" {
+		return nil
+	}
+	for _, layout := range timeLayouts {
+		if parsed, err := time.Parse(layout, s); err == nil {
+			t.ms = parsed.UnixMilli()
+			return nil
+		}
+	}
+	t.unreadable = s
+	return nil
+}
+
+// timeLayouts are the forms Nova-compatible APIs use for created/updated besides Nova's
+// own: with fractions or an offset (+02:00 or +0200), and without a zone (taken as UTC).
 var timeLayouts = []string{
 	time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05",
 }
 
-func parseTime(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
+// parseNovaTime reads exactly YYYY-MM-DDTHH:MM:SSZ.
+func parseNovaTime(b []byte) (int64, bool) {
+	if len(b) != 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[19] != 'Z' {
+		return 0, false
 	}
-	for _, layout := range timeLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
+	digits := func(i, n int) (int, bool) {
+		v := 0
+		for _, c := range b[i : i+n] {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
 		}
+		return v, true
 	}
-	return time.Time{}, fmt.Errorf("is not an ISO 8601 time: %q", truncate(s, 64))
+	year, ok1 := digits(0, 4)
+	month, ok2 := digits(5, 2)
+	day, ok3 := digits(8, 2)
+	hour, ok4 := digits(11, 2)
+	minute, ok5 := digits(14, 2)
+	second, ok6 := digits(17, 2)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || month < 1 || month > 12 || day < 1 || day > 31 ||
+		hour > 23 || minute > 59 || second > 60 {
+		return 0, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, second, 0, time.UTC)
+	if t.Day() != day { // February 30th and the like: let time.Parse reject it
+		return 0, false
+	}
+	return t.UnixMilli(), true
 }

@@ -26,33 +26,39 @@ type fakeLister struct {
 	calls  int
 }
 
-func (f *fakeLister) ListImages(ctx context.Context, opts client.ListOptions) ([]client.Image, error) {
+func (f *fakeLister) EachImage(ctx context.Context, opts client.ListOptions, fn func(client.Image) error) error {
 	f.calls++
 	f.opts = opts
 	if f.err != nil {
-		return nil, f.err
+		return f.err
 	}
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= 0 {
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
-	return f.images, nil
+	for _, img := range f.images {
+		if err := fn(img); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func valid(v int64) client.Int64 { return client.Int64{Value: v, Valid: true} }
+const absent = client.Absent
 
 var (
-	created = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC) // 1795773600
-	updated = time.Date(2026, 11, 28, 10, 0, 0, 500e6, time.UTC)
+	created = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC).UnixMilli() // 1795773600
+	updated = time.Date(2026, 11, 28, 10, 0, 0, 500e6, time.UTC).UnixMilli()
 )
 
 // testImages covers every kind of value: a full image, a snapshot, nulls, a non-ASCII name,
 // a status outside the five, and the same id twice.
 var testImages = []client.Image{
-	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: valid(4096), MinDisk: valid(1), MinRAM: valid(512), Progress: valid(100), Created: created, Updated: updated},
-	{ID: "s1", Name: "Ubuntu 22.04 LTS – Ünïcödé 名前", Status: "SAVING", Size: valid(0), MinDisk: valid(0), MinRAM: valid(0), Progress: valid(25), Created: created},
-	{ID: "n1", Status: "ACTIVE", Size: valid(2048), Created: created, Updated: updated, ServerID: "srv-1", Metadata: []string{"snapshot"}},
-	{ID: "o1", Name: "odd", Status: "PENDING_UPLOAD"},
-	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: valid(4096)},
+	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: 4096, MinDisk: 1, MinRAM: 512, Progress: 100, Created: created, Updated: updated},
+	{ID: "s1", Name: "Ubuntu 22.04 LTS – Ünïcödé 名前", Status: "SAVING", Size: 0, MinDisk: 0, MinRAM: 0, Progress: 25, Created: created, Updated: absent},
+	{ID: "n1", Status: "ACTIVE", Size: 2048, MinDisk: absent, MinRAM: absent, Progress: absent, Created: created, Updated: updated,
+		ServerID: "srv-1", Metadata: []string{"snapshot"}},
+	{ID: "o1", Name: "odd", Status: "PENDING_UPLOAD", Size: absent, MinDisk: absent, MinRAM: absent, Progress: absent, Created: absent, Updated: absent},
+	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: 4096, MinDisk: absent, MinRAM: absent, Progress: absent, Created: absent, Updated: absent},
 }
 
 const wantTestImages = `

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 )
 
@@ -16,7 +15,7 @@ type ImageExports struct {
 	labels   []string         // metadata keys exported as labels, in flag order
 	filters  []metadataFilter // an image gets per-image series only if it matches them all
 	keys     []string         // labels then filter keys, each once: client.Options.MetadataKeys
-	infoDesc *prometheus.Desc
+	info     *family          // nova_image_info, with a label per metadata key
 }
 
 // metadataFilter is KEY=VALUE or KEY!=VALUE; an absent key has the value "".
@@ -64,9 +63,9 @@ func NewImageExports(perImage bool, labels, filters []string) (*ImageExports, er
 	for _, key := range e.labels {
 		infoLabels = append(infoLabels, MetadataLabelName(key))
 	}
-	e.infoDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "image", "info"),
+	e.info = newFamily("image", "info",
 		"Always 1; server_id is the instance a snapshot was taken from, empty for other images; metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.",
-		infoLabels, nil)
+		infoLabels...)
 	return e, nil
 }
 
@@ -134,11 +133,12 @@ func (e *ImageExports) exportsImage(metadata []string) bool {
 	return true
 }
 
-// infoLabelValues are the metadata label values of an image.
-func (e *ImageExports) infoLabelValues(metadata []string) []string {
-	values := make([]string, len(e.labels))
+// infoLabelValues are the values of nova_image_info's labels after id and name.
+func (e *ImageExports) infoLabelValues(serverID string, metadata []string) []string {
+	values := make([]string, 1+len(e.labels))
+	values[0] = serverID
 	if metadata != nil {
-		copy(values, metadata[:len(e.labels)])
+		copy(values[1:], metadata[:len(e.labels)])
 	}
 	return values
 }

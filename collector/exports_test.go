@@ -39,9 +39,9 @@ func TestNewImageExportsRejects(t *testing.T) {
 
 // exportImages are Huawei-style images with __imagetype and __os_type metadata.
 var exportImages = []client.Image{
-	{ID: "g1", Name: "public-gold", Status: "ACTIVE", Size: valid(1), Metadata: []string{"", "gold", "Linux"}},
-	{ID: "p1", Name: "my-private", Status: "ACTIVE", Size: valid(2), Metadata: []string{"snapshot", "private", "Windows"}},
-	{ID: "x1", Name: "no-metadata", Status: "SAVING", Size: valid(3)},
+	{ID: "g1", Name: "public-gold", Status: "ACTIVE", Size: 1, Metadata: []string{"", "gold", "Linux"}},
+	{ID: "p1", Name: "my-private", Status: "ACTIVE", Size: 2, Metadata: []string{"snapshot", "private", "Windows"}},
+	{ID: "x1", Name: "no-metadata", Status: "SAVING", Size: 3},
 }
 
 func TestMetadataLabelsAndFilters(t *testing.T) {

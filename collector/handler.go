@@ -1,16 +1,20 @@
 package collector
 
 import (
+	"bufio"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 )
 
 // ScrapeTimeouts decide how long one scrape may list images.
@@ -113,24 +117,59 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 
-	registry := prometheus.NewRegistry()
+	exports := h.Exports
+	if exports == nil {
+		exports = DefaultImageExports()
+	}
+	var result *scrapeResult
 	if found {
-		registry.MustRegister(New(ctx, target, h.Exports, h.Metrics, log.With(h.Logger, "cloud", target.Cloud)))
+		result = scrapeTarget(ctx, target, exports, h.Metrics, log.With(h.Logger, "cloud", target.Cloud))
 	}
-	gatherers := prometheus.Gatherers{registry}
-	if h.Own != nil {
-		gatherers = append(gatherers, h.Own)
-	}
-	promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{
-		ErrorLog:      promhttpLogger{h.Logger},
-		ErrorHandling: promhttp.ContinueOnError,
-	}).ServeHTTP(w, r)
+	h.write(w, r, result, exports)
 }
 
-// promhttpLogger passes promhttp's errors (a metric that could not be gathered or written)
-// to the exporter's logger.
-type promhttpLogger struct{ logger log.Logger }
+// write answers in the text format, gzipped if the scraper accepts it: the exporter's own
+// metrics first (gathered after the listing, so that they count it), then the scrape's.
+func (h *Handler) write(w http.ResponseWriter, r *http.Request, result *scrapeResult, exports *ImageExports) {
+	w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	var out io.Writer = w
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		w.Header().Set("Content-Encoding", "gzip")
+		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		defer func() {
+			if err := gz.Close(); err != nil {
+				level.Debug(h.Logger).Log("msg", "finishing the gzip stream", "err", err)
+			}
+		}()
+		out = gz
+	}
+	buffered := bufio.NewWriterSize(out, 64<<10)
+	if h.Own != nil {
+		families, err := h.Own.Gather()
+		if err != nil {
+			level.Error(h.Logger).Log("msg", "gathering the exporter's own metrics", "err", err)
+		}
+		for _, mf := range families {
+			if _, err := expfmt.MetricFamilyToText(buffered, mf); err != nil {
+				break // the scraper went away; Flush reports it
+			}
+		}
+	}
+	if result != nil {
+		emit(newTextSink(buffered, result), result, exports)
+	}
+	if err := buffered.Flush(); err != nil {
+		level.Debug(h.Logger).Log("msg", "writing the scrape's answer", "err", err)
+	}
+}
 
-func (l promhttpLogger) Println(v ...any) {
-	level.Error(l.logger).Log("msg", "serving metrics", "err", fmt.Sprint(v...))
+// acceptsGzip reports whether an Accept-Encoding header allows gzip.
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			return strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0"
+		}
+	}
+	return false
 }

@@ -15,8 +15,39 @@ const maxCachedListings = 64
 
 // Listing is one listing of a cloud's images and when it was made.
 type Listing struct {
-	Images []client.Image
+	// chunks hold the images in fixed-size slices: a growing single slice would copy
+	// 100 000 images over and over (README, Performance).
+	chunks [][]client.Image
 	At     time.Time // when the listing finished
+}
+
+const listingChunk = 1024
+
+func (l *Listing) add(img client.Image) {
+	if n := len(l.chunks); n == 0 || len(l.chunks[n-1]) == listingChunk {
+		l.chunks = append(l.chunks, make([]client.Image, 0, listingChunk))
+	}
+	last := &l.chunks[len(l.chunks)-1]
+	*last = append(*last, img)
+}
+
+// Len is the number of images listed.
+func (l Listing) Len() int {
+	if len(l.chunks) == 0 {
+		return 0
+	}
+	return (len(l.chunks)-1)*listingChunk + len(l.chunks[len(l.chunks)-1])
+}
+
+// Images returns pointers to the listed images, in the order listed.
+func (l Listing) Images() []*client.Image {
+	images := make([]*client.Image, 0, l.Len())
+	for _, chunk := range l.chunks {
+		for i := range chunk {
+			images = append(images, &chunk[i])
+		}
+	}
+	return images
 }
 
 // Shared lists a cloud's images on behalf of concurrent scrapes: scrapes that ask for the
@@ -48,11 +79,15 @@ func (s *Shared) Listing(ctx context.Context, opts client.ListOptions) (Listing,
 	results := s.group.DoChan(key, func() (any, error) {
 		listCtx, cancel := detach(ctx)
 		defer cancel()
-		images, err := s.lister.ListImages(listCtx, opts)
+		var listing Listing
+		err := s.lister.EachImage(listCtx, opts, func(img client.Image) error {
+			listing.add(img)
+			return nil
+		})
 		if err != nil {
 			return Listing{}, err
 		}
-		listing := Listing{Images: images, At: time.Now()}
+		listing.At = time.Now()
 		s.store(key, listing)
 		return listing, nil
 	})

@@ -26,17 +26,22 @@ type gatedLister struct {
 	err     error
 }
 
-func (g *gatedLister) ListImages(ctx context.Context, _ client.ListOptions) ([]client.Image, error) {
+func (g *gatedLister) EachImage(ctx context.Context, _ client.ListOptions, fn func(client.Image) error) error {
 	g.calls.Add(1)
 	select {
 	case <-g.release:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 	if g.err != nil {
-		return nil, g.err
+		return g.err
 	}
-	return testImages[:2], nil
+	for _, img := range testImages[:2] {
+		if err := fn(img); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func TestSharedJoinsConcurrentListings(t *testing.T) {
@@ -48,7 +53,7 @@ func TestSharedJoinsConcurrentListings(t *testing.T) {
 	for range scrapes {
 		wg.Go(func() {
 			listing, err := shared.Listing(context.Background(), client.ListOptions{})
-			if err == nil && len(listing.Images) != 2 {
+			if err == nil && listing.Len() != 2 {
 				err = errors.New("wrong listing")
 			}
 			results <- err

@@ -1,0 +1,390 @@
+package collector_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/collector"
+	"github.com/nova-image-exporter/nova_image_exporter/simulator"
+)
+
+// The benchmarks measure, at 1 000, 10 000 and 100 000 images, what one scrape costs:
+//
+//	floor:  decoding the page bodies with encoding/json into the fields the metrics need;
+//	client: the client's listing of the same bodies from an in-memory transport;
+//	scrape: a whole /metrics scrape over loopback, exposition included.
+//
+// Each reports CPU time (user+system) per scrape, bytes allocated, peak live heap, and
+// bytes per image. scripts/bench.sh runs them and prints the ratios.
+
+var benchSizes = []int{1000, 10000, 100000}
+
+const benchPageSize = 1000
+
+// pages are the simulator's answers for a listing of n images, by marker. They are kept in
+// files, not in memory: 130 MB of bodies on the heap would distort the garbage collector's
+// pacing, and so the peak heap measured for the exporter.
+type pages struct {
+	n     int
+	files map[string]string // marker ("" for the first page) → file holding the body
+	total int               // bytes over all pages
+}
+
+var (
+	pagesMu    sync.Mutex
+	pagesCache = map[int]*pages{}
+	pagesDir   string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pagesDir != "" {
+		_ = os.RemoveAll(pagesDir)
+	}
+	os.Exit(code)
+}
+
+func (p *pages) open(marker string) (*os.File, bool) {
+	path, ok := p.files[marker]
+	if !ok {
+		return nil, false
+	}
+	f, err := os.Open(path)
+	return f, err == nil
+}
+
+// simulatorPages renders, once per size, every page the simulator answers with for n
+// generated images, pages of benchPageSize.
+func simulatorPages(b *testing.B, n int) *pages {
+	pagesMu.Lock()
+	defer pagesMu.Unlock()
+	if p, ok := pagesCache[n]; ok {
+		return p
+	}
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	sim := simulator.New(simulator.Options{Images: simulator.GenerateImages(n, 1, now)})
+	token := sim.IssueToken()
+	p := &pages{n: n, files: map[string]string{}}
+	if pagesDir == "" {
+		var err error
+		if pagesDir, err = os.MkdirTemp("", "nova-bench-pages-"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	marker := ""
+	for {
+		target := "/v2.1/0123456789abcdef0123456789abcdef/images/detail?limit=" + strconv.Itoa(benchPageSize)
+		if marker != "" {
+			target += "&marker=" + marker
+		}
+		req := httptest.NewRequest(http.MethodGet, "http://nova.bench"+target, nil)
+		req.Header.Set("X-Auth-Token", token)
+		rec := httptest.NewRecorder()
+		sim.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("simulator: %d %s", rec.Code, rec.Body)
+		}
+		body := rec.Body.Bytes()
+		path := filepath.Join(pagesDir, fmt.Sprintf("%d-%d.json", n, len(p.files)))
+		if err := os.WriteFile(path, body, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		p.files[marker] = path
+		p.total += len(body)
+		var page struct {
+			Images []struct {
+				ID string `json:"id"`
+			} `json:"images"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			b.Fatal(err)
+		}
+		if len(page.Images) == 0 {
+			break
+		}
+		marker = page.Images[len(page.Images)-1].ID
+	}
+	pagesCache[n] = p
+	runtime.GC()
+	return p
+}
+
+// serve answers a page request from the rendered pages.
+func (p *pages) serve(w http.ResponseWriter, r *http.Request) {
+	f, ok := p.open(r.URL.Query().Get("marker"))
+	if !ok {
+		http.Error(w, `{"badRequest": {"code": 400, "message": "unknown marker"}}`, http.StatusBadRequest)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/json")
+	http.ServeContent(w, r, "", time.Time{}, f)
+}
+
+// floorImage holds exactly what the metrics need, decoded the plain encoding/json way.
+type floorImage struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Status   string `json:"status"`
+	Size     *int64 `json:"OS-EXT-IMG-SIZE:size"`
+	MinDisk  *int64 `json:"minDisk"`
+	MinRAM   *int64 `json:"minRam"`
+	Progress *int64 `json:"progress"`
+	Created  string `json:"created"`
+	Updated  string `json:"updated"`
+	Server   struct {
+		ID string `json:"id"`
+	} `json:"server"`
+	Metadata struct {
+		ImageType string `json:"image_type"`
+	} `json:"metadata"`
+}
+
+// measurement collects CPU time and the peak of the live heap over b's iterations.
+type measurement struct {
+	b        *testing.B
+	cpuStart time.Duration
+	baseline uint64 // live heap before the first iteration: the rendered pages and the like
+	peak     atomic.Uint64
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func measure(b *testing.B) *measurement {
+	runtime.GC()
+	m := &measurement{b: b, stop: make(chan struct{}), done: make(chan struct{})}
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(sample)
+	m.baseline = sample[0].Value.Uint64()
+	go func() {
+		defer close(m.done)
+		for {
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > m.peak.Load() {
+				m.peak.Store(v)
+			}
+			select {
+			case <-m.stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	m.cpuStart = cpuTime()
+	return m
+}
+
+func (m *measurement) report(images int) {
+	cpu := cpuTime() - m.cpuStart
+	m.b.StopTimer()
+	close(m.stop)
+	<-m.done
+	m.b.ReportMetric(float64(cpu.Nanoseconds())/float64(m.b.N), "cpu-ns/op")
+	m.b.ReportMetric(float64(m.peak.Load()-min(m.baseline, m.peak.Load())), "peak-heap-B")
+	m.b.ReportMetric(float64(cpu.Nanoseconds())/float64(m.b.N)/float64(images), "cpu-ns/image")
+}
+
+func BenchmarkFloor(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("images=%d", n), func(b *testing.B) {
+			p := simulatorPages(b, n)
+			b.ReportMetric(float64(p.total), "body-B")
+			m := measure(b)
+			for b.Loop() {
+				var kept []floorImage
+				for marker := range p.files {
+					f, _ := p.open(marker)
+					var page struct {
+						Images []floorImage `json:"images"`
+					}
+					if err := json.NewDecoder(f).Decode(&page); err != nil {
+						b.Fatal(err)
+					}
+					f.Close()
+					kept = append(kept, page.Images...)
+				}
+				if len(kept) != n {
+					b.Fatalf("%d images, want %d", len(kept), n)
+				}
+			}
+			m.report(n)
+		})
+	}
+}
+
+// memoryTransport answers from the rendered pages without a network.
+type memoryTransport struct{ p *pages }
+
+func (t memoryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	f, ok := t.p.open(req.URL.Query().Get("marker"))
+	if !ok {
+		return nil, fmt.Errorf("unknown marker")
+	}
+	return &http.Response{
+		StatusCode: http.StatusOK, Request: req, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: f, ContentLength: -1,
+	}, nil
+}
+
+func BenchmarkClient(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("images=%d", n), func(b *testing.B) {
+			p := simulatorPages(b, n)
+			c := client.New(&client.StaticToken{Token: "t", ComputeEndpoint: "http://nova.bench/v2.1/p"}, client.Options{
+				HTTPClient:   &http.Client{Transport: memoryTransport{p}},
+				MetadataKeys: collector.DefaultImageExports().MetadataKeys(),
+			})
+			opts := client.ListOptions{PageSize: benchPageSize}
+			m := measure(b)
+			for b.Loop() {
+				images, err := c.ListImages(context.Background(), opts)
+				if err != nil || len(images) != n {
+					b.Fatalf("%d images, %v", len(images), err)
+				}
+			}
+			m.report(n)
+		})
+	}
+}
+
+// scrapeSetup serves the rendered pages on loopback and the exporter's handler on another
+// loopback port, as in production.
+func scrapeSetup(b *testing.B, n int, gzip bool) (url string, client *http.Client) {
+	p := simulatorPages(b, n)
+	api := httptest.NewServer(http.HandlerFunc(p.serve))
+	b.Cleanup(api.Close)
+	c := clientFor(api.URL)
+	selection, err := clientSelection(benchPageSize)
+	if err != nil {
+		b.Fatal(err)
+	}
+	handler := &collector.Handler{
+		Resolve:  collector.StaticTarget(collector.Target{Cloud: "bench", Listings: collector.NewShared(c, 0), Selection: selection}),
+		Timeouts: collector.ScrapeTimeouts{Default: 5 * time.Minute},
+		Logger:   log.NewNopLogger(),
+	}
+	exporter := httptest.NewServer(handler)
+	b.Cleanup(exporter.Close)
+	return exporter.URL + "/metrics", &http.Client{Transport: &http.Transport{
+		DialContext: (&net.Dialer{}).DialContext, DisableCompression: !gzip,
+	}}
+}
+
+func clientFor(apiURL string) *client.Client {
+	return client.New(&client.StaticToken{Token: "t", ComputeEndpoint: apiURL + "/v2.1/p"}, client.Options{
+		MetadataKeys: collector.DefaultImageExports().MetadataKeys(),
+	})
+}
+
+func clientSelection(pageSize int) (client.Selection, error) {
+	return client.ParseSelection(client.Selection{}, map[string][]string{"page-size": {strconv.Itoa(pageSize)}})
+}
+
+// BenchmarkScrape scrapes without compression, as Prometheus does with
+// enable_compression: false; BenchmarkScrapeGzip as it does by default.
+func BenchmarkScrape(b *testing.B) { benchmarkScrape(b, false) }
+
+// BenchmarkScrapeGzip scrapes with Accept-Encoding: gzip.
+func BenchmarkScrapeGzip(b *testing.B) { benchmarkScrape(b, true) }
+
+func benchmarkScrape(b *testing.B, gzip bool) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("images=%d", n), func(b *testing.B) {
+			url, httpClient := scrapeSetup(b, n, gzip)
+			m := measure(b)
+			for b.Loop() {
+				resp, err := httpClient.Get(url)
+				if err != nil {
+					b.Fatal(err)
+				}
+				written, _ := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || written < int64(n)*100 || resp.Uncompressed != gzip {
+					b.Fatalf("scrape: %d, %d bytes", resp.StatusCode, written)
+				}
+			}
+			m.report(n)
+		})
+	}
+}
+
+// BenchmarkExposition is the text exposition alone of a listing already made: its share of
+// a scrape.
+func BenchmarkExposition(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("images=%d", n), func(b *testing.B) {
+			p := simulatorPages(b, n)
+			c := client.New(&client.StaticToken{Token: "t", ComputeEndpoint: "http://nova.bench/v2.1/p"}, client.Options{
+				HTTPClient:   &http.Client{Transport: memoryTransport{p}},
+				MetadataKeys: collector.DefaultImageExports().MetadataKeys(),
+			})
+			shared := collector.NewShared(c, time.Hour) // listed once, then served from the cache
+			selection, _ := clientSelection(benchPageSize)
+			handler := &collector.Handler{
+				Resolve:  collector.StaticTarget(collector.Target{Cloud: "bench", Listings: shared, Selection: selection}),
+				Timeouts: collector.ScrapeTimeouts{Default: time.Minute},
+				Logger:   log.NewNopLogger(),
+			}
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			handler.ServeHTTP(discardResponse{header: http.Header{}}, req)
+			m := measure(b)
+			for b.Loop() {
+				handler.ServeHTTP(discardResponse{header: http.Header{}}, req)
+			}
+			m.report(n)
+		})
+	}
+}
+
+// BenchmarkPageSize lists 10 000 images over loopback with several page sizes: the
+// round trips against the memory each page costs.
+func BenchmarkPageSize(b *testing.B) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	sim := simulator.New(simulator.Options{Images: simulator.GenerateImages(10000, 1, now)})
+	api := httptest.NewServer(sim)
+	b.Cleanup(api.Close)
+	for _, size := range []int{100, 250, 1000} {
+		b.Run(fmt.Sprintf("page-size=%d", size), func(b *testing.B) {
+			c := client.New(&client.StaticToken{Token: sim.IssueToken(), ComputeEndpoint: api.URL + "/v2.1/0123456789abcdef0123456789abcdef"}, client.Options{})
+			m := measure(b)
+			for b.Loop() {
+				if err := c.EachImage(context.Background(), client.ListOptions{PageSize: size}, func(client.Image) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+			m.report(10000)
+		})
+	}
+}
+
+type discardResponse struct{ header http.Header }
+
+func (d discardResponse) Header() http.Header         { return d.header }
+func (d discardResponse) Write(p []byte) (int, error) { return len(p), nil }
+func (d discardResponse) WriteHeader(int)             {}

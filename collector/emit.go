@@ -1,0 +1,129 @@
+package collector
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
+)
+
+// scrapeResult is what one scrape found: the listing, or why there is none.
+type scrapeResult struct {
+	up       bool
+	duration float64
+	age      float64
+	images   []*client.Image // the images with per-image series: deduplicated, filtered
+	statuses []string        // the statuses counted, sorted
+	counts   map[string]int  // images per status, every listed image
+	problems []string        // unreadable fields, as "image ID: field ..."
+}
+
+// scrapeTarget lists the target's images under ctx and sorts out what to export. A failed
+// listing is logged here, once, and counted.
+func scrapeTarget(ctx context.Context, target Target, exports *ImageExports, metrics *ExporterMetrics, logger log.Logger) *scrapeResult {
+	start := time.Now()
+	listing, err := target.Listings.Listing(ctx, target.Selection.ListOptions(time.Now()))
+	result := &scrapeResult{duration: time.Since(start).Seconds()}
+	if err != nil {
+		level.Error(logger).Log("msg", "listing images failed", "err", err, "duration_seconds", result.duration)
+		if metrics != nil {
+			metrics.observeListing(target.Cloud, err)
+		}
+		return result
+	}
+	result.up = true
+	result.age = time.Since(listing.At).Seconds()
+	result.sort(listing, exports)
+	if len(result.problems) > 0 {
+		level.Warn(logger).Log("msg", "left out fields the API sent in a form that could not be read",
+			"count", len(result.problems), "first", result.problems[0])
+	}
+	return result
+}
+
+// sort counts every image by status and keeps those that get per-image series, ordered
+// by id. An id listed twice (a page boundary that moved during the listing) is counted and
+// exported once: sorting finds duplicates without a set of 100 000 ids.
+func (r *scrapeResult) sort(listing Listing, exports *ImageExports) {
+	r.counts = make(map[string]int, len(knownStatuses))
+	for _, s := range knownStatuses {
+		r.counts[s] = 0
+	}
+	images := listing.Images()
+	slices.SortStableFunc(images, func(a, b *client.Image) int { return strings.Compare(a.ID, b.ID) })
+	kept := images[:0]
+	for i, img := range images {
+		if i > 0 && img.ID == images[i-1].ID {
+			continue
+		}
+		for _, problem := range img.Problems {
+			r.problems = append(r.problems, "image "+img.ID+": "+problem)
+		}
+		r.counts[img.Status]++
+		if exports.exportsImage(img.Metadata) {
+			kept = append(kept, img)
+		}
+	}
+	r.images = kept
+	for status := range r.counts {
+		r.statuses = append(r.statuses, status)
+	}
+	slices.Sort(r.statuses)
+}
+
+// sink receives the samples of a scrape, family by family.
+type sink interface {
+	sample(f *family, value float64, labelValues ...string)
+	// imageSample is a sample of the image at index image of scrapeResult.images, whose
+	// id and name labels come first, then extra.
+	imageSample(f *family, image int, value float64, extra ...string)
+}
+
+// emit sends the samples of result: the same for the Collector and the text exposition.
+// Samples come family by family, so that a text writer can write each family's header
+// once.
+func emit(s sink, r *scrapeResult, exports *ImageExports) {
+	up := 0.0
+	if r.up {
+		up = 1
+	}
+	s.sample(upFamily, up)
+	s.sample(scrapeDurationFamily, r.duration)
+	if !r.up {
+		return
+	}
+	s.sample(listingAgeFamily, r.age)
+	s.sample(unreadableFieldsFamily, float64(len(r.problems)))
+	for _, status := range r.statuses {
+		s.sample(imagesFamily, float64(r.counts[status]), status)
+	}
+	for i, img := range r.images {
+		s.imageSample(imageStatusFamily, i, 1, img.Status)
+	}
+	for i, img := range r.images {
+		s.imageSample(exports.info, i, 1, exports.infoLabelValues(img.ServerID, img.Metadata)...)
+	}
+	for _, v := range []struct {
+		f     *family
+		value func(*client.Image) int64
+		per   float64 // the sample is value / per: exact for these divisors
+	}{
+		{imageSizeFamily, func(img *client.Image) int64 { return img.Size }, 1},
+		{imageMinDiskFamily, func(img *client.Image) int64 { return img.MinDisk }, 1.0 / (1 << 30)},
+		{imageMinRAMFamily, func(img *client.Image) int64 { return img.MinRAM }, 1.0 / (1 << 20)},
+		{imageProgressFamily, func(img *client.Image) int64 { return img.Progress }, 100},
+		{imageCreatedFamily, func(img *client.Image) int64 { return img.Created }, 1000},
+		{imageUpdatedFamily, func(img *client.Image) int64 { return img.Updated }, 1000},
+	} {
+		for i, img := range r.images {
+			if n := v.value(img); n != client.Absent {
+				s.imageSample(v.f, i, float64(n)/v.per)
+			}
+		}
+	}
+}

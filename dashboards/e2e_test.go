@@ -1,0 +1,563 @@
+package dashboards
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/nova-image-exporter/nova_image_exporter/simulator"
+)
+
+// The real-Prometheus end-to-end test (issue 7). It needs Debian's prometheus package unpacked by
+// scripts/prometheus/install.sh (or PROMETHEUS_BIN_DIR, PROMETHEUS_DIR, or on PATH); without
+// them it skips, unless E2E_REQUIRED=1, where it fails.
+
+const defaultPrometheusDir = "/tmp/nova-image-exporter-prometheus/usr/bin"
+
+// Fixture images added to the simulator's DefaultImages (which already hold a queued image 40h old
+// and a saving one 35h old).
+const (
+	idStuck = "e2e00000-0000-4000-8000-000000000001" // queued, created 20 minutes ago: stuck
+	idFresh = "e2e00000-0000-4000-8000-000000000002" // queued, created 1 minute ago: not yet
+)
+
+// e2eStuckThreshold replaces NovaImageStuckInSaving's 3600s in the rules Prometheus loads, and
+// e2eStuckFor its `for:`, so that the alert fires within seconds.
+const (
+	e2eStuckThreshold = "600"
+	e2eStuckFor       = "2s"
+)
+
+func prometheusBinaries(t *testing.T) (prometheus, promtool string) {
+	t.Helper()
+	var dirs []string
+	if d := os.Getenv("PROMETHEUS_BIN_DIR"); d != "" {
+		dirs = append(dirs, d)
+	}
+	if d := os.Getenv("PROMETHEUS_DIR"); d != "" { // scripts/prometheus/install.sh's directory
+		dirs = append(dirs, filepath.Join(d, "usr", "bin"))
+	}
+	if p, err := exec.LookPath("prometheus"); err == nil {
+		dirs = append(dirs, filepath.Dir(p))
+	}
+	dirs = append(dirs, defaultPrometheusDir)
+	for _, d := range dirs {
+		p, pt := filepath.Join(d, "prometheus"), filepath.Join(d, "promtool")
+		if isExecutable(p) && isExecutable(pt) {
+			return p, pt
+		}
+	}
+	msg := fmt.Sprintf("prometheus and promtool not found in %s: run `bash scripts/prometheus/install.sh` "+
+		"(unpacks Debian's prometheus package, starts nothing) or set PROMETHEUS_BIN_DIR", strings.Join(dirs, ", "))
+	if os.Getenv("E2E_REQUIRED") == "1" {
+		t.Fatal(msg + " (E2E_REQUIRED=1)")
+	}
+	t.Skip(msg)
+	return "", ""
+}
+
+func isExecutable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
+}
+
+func e2eImages(now time.Time) []simulator.Image {
+	now = now.UTC().Truncate(time.Second)
+	str := func(s string) *string { return &s }
+	at := func(d time.Duration) *time.Time { t := now.Add(-d); return &t }
+	return append(simulator.DefaultImages(now),
+		simulator.Image{ID: idStuck, Name: str("e2e-stuck-queued"), Status: "queued",
+			Created: *at(20 * time.Minute), Updated: at(20 * time.Minute), Metadata: map[string]any{}},
+		simulator.Image{ID: idFresh, Name: str("e2e-fresh-queued"), Status: "queued",
+			Created: *at(time.Minute), Updated: at(time.Minute), Metadata: map[string]any{}},
+	)
+}
+
+func novaStatus(glance string) string {
+	switch glance {
+	case "active":
+		return "ACTIVE"
+	case "queued", "saving":
+		return "SAVING"
+	case "killed":
+		return "ERROR"
+	case "deleted", "pending_delete":
+		return "DELETED"
+	}
+	return "UNKNOWN"
+}
+
+// e2eRules writes the shipped rules with NovaImageStuckInSaving's threshold and `for` lowered.
+func e2eRules(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(rulesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, g := range doc["groups"].([]any) {
+		for _, r := range g.(map[string]any)["rules"].([]any) {
+			rule := r.(map[string]any)
+			if rule["alert"] != "NovaImageStuckInSaving" {
+				continue
+			}
+			expr := rule["expr"].(string)
+			if strings.Count(expr, "> 3600") != 1 {
+				t.Fatalf("NovaImageStuckInSaving's expr has no single `> 3600` to lower:\n%s", expr)
+			}
+			rule["expr"] = strings.Replace(expr, "> 3600", "> "+e2eStuckThreshold, 1)
+			rule["for"] = e2eStuckFor
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("no NovaImageStuckInSaving alert in " + rulesPath)
+	}
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "rules.yml")
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// promSample is one element of an instant vector from Prometheus's HTTP API.
+type promSample struct {
+	Metric map[string]string
+	Value  float64
+}
+
+type promClient struct {
+	base string
+	http *http.Client
+}
+
+// query runs an instant query (or, with rng > 0, a range query over the last rng) and returns the
+// samples (for a range query: the last value of each series).
+func (c promClient) query(expr string, rng time.Duration) ([]promSample, error) {
+	v := url.Values{"query": {expr}}
+	path := "/api/v1/query"
+	if rng > 0 {
+		now := time.Now()
+		path = "/api/v1/query_range"
+		v.Set("start", strconv.FormatInt(now.Add(-rng).Unix(), 10))
+		v.Set("end", strconv.FormatInt(now.Unix(), 10))
+		v.Set("step", "1")
+	}
+	resp, err := c.http.PostForm(c.base+path, v)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status    string `json:"status"`
+		ErrorType string `json:"errorType"`
+		Error     string `json:"error"`
+		Data      struct {
+			ResultType string `json:"resultType"`
+			Result     json.RawMessage
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("%s: undecodable answer: %w", resp.Status, err)
+	}
+	if body.Status != "success" {
+		return nil, fmt.Errorf("%s: %s: %s", resp.Status, body.ErrorType, body.Error)
+	}
+	var out []promSample
+	switch body.Data.ResultType {
+	case "vector":
+		var res []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+		}
+		if err := json.Unmarshal(body.Data.Result, &res); err != nil {
+			return nil, err
+		}
+		for _, r := range res {
+			f, _ := strconv.ParseFloat(fmt.Sprint(r.Value[1]), 64)
+			out = append(out, promSample{r.Metric, f})
+		}
+	case "matrix":
+		var res []struct {
+			Metric map[string]string `json:"metric"`
+			Values [][2]any          `json:"values"`
+		}
+		if err := json.Unmarshal(body.Data.Result, &res); err != nil {
+			return nil, err
+		}
+		for _, r := range res {
+			if len(r.Values) > 0 {
+				f, _ := strconv.ParseFloat(fmt.Sprint(r.Values[len(r.Values)-1][1]), 64)
+				out = append(out, promSample{r.Metric, f})
+			}
+		}
+	case "scalar":
+		var r [2]any
+		if err := json.Unmarshal(body.Data.Result, &r); err != nil {
+			return nil, err
+		}
+		f, _ := strconv.ParseFloat(fmt.Sprint(r[1]), 64)
+		out = append(out, promSample{map[string]string{}, f})
+	default:
+		return nil, fmt.Errorf("unexpected result type %q", body.Data.ResultType)
+	}
+	return out, nil
+}
+
+// waitFor polls cond every 250ms until it returns ok or timeout passes, then fails with its last
+// message and the Prometheus log.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (ok bool, msg string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var msg string
+	for {
+		var ok bool
+		ok, msg = cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %s: %s", what, timeout, msg)
+}
+
+func runTool(t *testing.T, stdin string, bin string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if err != nil {
+		var ee *exec.ExitError
+		ok := errors.As(err, &ee)
+		if !ok {
+			t.Fatalf("%s %s: %v", bin, strings.Join(args, " "), err)
+		}
+		code = ee.ExitCode()
+	}
+	return string(out), code
+}
+
+func TestWithRealPrometheus(t *testing.T) {
+	promBin, promtool := prometheusBinaries(t)
+	started := time.Now()
+	dir := t.TempDir()
+
+	// promtool on the shipped files.
+	if out, code := runTool(t, "", promtool, "check", "rules", rulesPath); code != 0 {
+		t.Errorf("promtool check rules %s: exit %d\n%s", rulesPath, code, out)
+	}
+	if out, code := runTool(t, "", promtool, "test", "rules", ruleTestsPath); code != 0 {
+		t.Errorf("promtool test rules %s: exit %d\n%s", ruleTestsPath, code, out)
+	}
+
+	// A simulated cloud with the SAVING images the alert is about, behind a token cloud.
+	images := e2eImages(time.Now())
+	sim := simulator.New(simulator.Options{Images: images})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	clouds := filepath.Join(dir, "clouds.yaml")
+	if err := os.WriteFile(clouds, fmt.Appendf(nil, `clouds:
+  sim:
+    auth_type: token
+    auth: {token: %s, project_id: 0123456789abcdef0123456789abcdef}
+    compute_endpoint_override: %s/v2.1/{project_id}
+`, sim.IssueToken(), srv.URL), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	exporter, exporterProc := startExporter(t, []string{"OS_CLIENT_CONFIG_FILE=" + clouds}, "--cloud=sim")
+	exporterAddr := strings.TrimPrefix(exporter, "http://")
+
+	// promtool check metrics: the exposition must parse, and must have no lint finding (none
+	// today; a deliberate one would be listed here with its reason).
+	for _, path := range []string{"/metrics", "/probe?cloud=sim"} {
+		body := fetch(t, exporter+path)
+		if !strings.Contains(body, "\nnova_up 1\n") {
+			t.Fatalf("%s: nova_up is not 1; exporter log:\n%s\n%s", path, exporterProc.out, body)
+		}
+		if out, code := runTool(t, body, promtool, "check", "metrics"); code != 0 || strings.TrimSpace(out) != "" {
+			t.Errorf("promtool check metrics on %s: exit %d (1: unparsable, 3: lint findings)\n%s", path, code, out)
+		}
+	}
+
+	// Prometheus on loopback: /metrics as the exporter's own job, /probe with the README's
+	// relabelling, every second, with the shipped rules (stuck threshold lowered).
+	rules := e2eRules(t, dir)
+	promAddr := freeAddr(t)
+	config := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(config, fmt.Appendf(nil, `global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files: [%q]
+scrape_configs:
+  - job_name: nova_image_exporter
+    static_configs:
+      - targets: [%q]
+  - job_name: nova_images
+    metrics_path: /probe
+    static_configs:
+      - targets: [sim]
+    relabel_configs:
+      - source_labels: [__address__]
+        target_label: __param_cloud
+      - source_labels: [__param_cloud]
+        target_label: cloud
+      - target_label: __address__
+        replacement: %q
+`, rules, exporterAddr, exporterAddr), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prom := startProcess(t, "prometheus", promBin, nil,
+		"--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--web.listen-address="+promAddr, "--log.level=info")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("prometheus log:\n%s", prom.out)
+			t.Logf("exporter log:\n%s", exporterProc.out)
+		}
+	})
+	prom.waitHTTP(t, "http://"+promAddr+"/-/ready", 30*time.Second)
+	t.Logf("prometheus ready %s after start of the test", time.Since(started).Round(time.Millisecond))
+	c := promClient{base: "http://" + promAddr, http: &http.Client{Timeout: 10 * time.Second}}
+
+	// one returns the value of the single series expr selects.
+	one := func(expr string) (float64, string) {
+		s, err := c.query(expr, 0)
+		if err != nil {
+			return 0, err.Error()
+		}
+		if len(s) != 1 {
+			return 0, fmt.Sprintf("%s: %d series, want 1: %v", expr, len(s), s)
+		}
+		return s[0].Value, ""
+	}
+	expectValue := func(expr string, want float64) {
+		t.Helper()
+		waitFor(t, expr, 20*time.Second, func() (bool, string) {
+			got, msg := one(expr)
+			if msg != "" {
+				return false, msg
+			}
+			return got == want, fmt.Sprintf("%s = %v, want %v", expr, got, want)
+		})
+	}
+
+	// The series exist with the right values.
+	expectValue(`up{job="nova_image_exporter"}`, 1)
+	expectValue(`up{job="nova_images", cloud="sim"}`, 1)
+	expectValue(`nova_up{job="nova_images", cloud="sim"}`, 1)
+	expectValue(`nova_up{job="nova_image_exporter"}`, 1)
+	counts := map[string]float64{"ACTIVE": 0, "SAVING": 0, "ERROR": 0, "DELETED": 0, "UNKNOWN": 0}
+	var totalBytes float64
+	for _, im := range images {
+		counts[novaStatus(im.Status)]++
+		if im.Size != nil {
+			totalBytes += float64(*im.Size)
+		}
+	}
+	for status, n := range counts {
+		expectValue(fmt.Sprintf(`nova_images{job="nova_images", cloud="sim", status=%q}`, status), n)
+	}
+	expectValue(fmt.Sprintf(`nova_image_size_bytes{job="nova_images", id=%q}`, simulator.DefaultIDCirros), 21430272)
+	expectValue(fmt.Sprintf(`nova_image_min_disk_bytes{job="nova_images", id=%q}`, simulator.DefaultIDCirros), 1<<30)
+	expectValue(fmt.Sprintf(`nova_image_progress_ratio{job="nova_images", id=%q}`, idStuck), 0.25)
+	expectValue(fmt.Sprintf(`nova_image_size_bytes{job="nova_images", id=%q}`, idStuck), 0)
+	expectValue(fmt.Sprintf(`nova_image_status{job="nova_images", id=%q, status="SAVING", name="e2e-stuck-queued"}`, idStuck), 1)
+	expectValue(fmt.Sprintf(`nova_image_info{job="nova_images", id=%q, metadata_image_type="snapshot", server_id=%q}`,
+		simulator.DefaultIDSnapshot, simulator.DefaultSnapshotServerID), 1)
+	expectValue(`nova_image_exporter_api_requests_total{job="nova_image_exporter", cloud="sim", code="200"} > bool 0`, 1)
+	// Recording rules.
+	expectValue(`cloud:nova_image_size_bytes:sum{job="nova_images", cloud="sim"}`, totalBytes)
+	expectValue(`cloud:nova_images:count_by_image_type{job="nova_images", cloud="sim", metadata_image_type="snapshot"}`, 1)
+	waitFor(t, "the stuck image's SAVING age", 20*time.Second, func() (bool, string) {
+		age, msg := one(fmt.Sprintf(`image:nova_image_saving_age_seconds{job="nova_images", id=%q}`, idStuck))
+		if msg != "" {
+			return false, msg
+		}
+		return age >= 1200 && age < 1200+300, fmt.Sprintf("age %v, want 1200s and a little", age)
+	})
+
+	// NovaImageStuckInSaving: pending, then firing, for the images SAVING longer than the lowered
+	// threshold (ours and the simulator's two old ones, on both jobs), never for the fresh one.
+	wantFiring := []string{idStuck, simulator.DefaultIDQueued, simulator.DefaultIDSaving}
+	sawPending := false
+	waitFor(t, "NovaImageStuckInSaving firing", 30*time.Second, func() (bool, string) {
+		s, err := c.query(`ALERTS{alertname="NovaImageStuckInSaving"}`, 0)
+		if err != nil {
+			return false, err.Error()
+		}
+		firing := map[string]bool{}
+		for _, a := range s {
+			if a.Metric["id"] == idFresh {
+				t.Fatalf("NovaImageStuckInSaving is %s for the image SAVING for 1 minute only", a.Metric["alertstate"])
+			}
+			switch a.Metric["alertstate"] {
+			case "pending":
+				sawPending = true
+			case "firing":
+				firing[a.Metric["job"]+"/"+a.Metric["id"]] = true
+			}
+		}
+		var missing []string
+		for _, job := range []string{"nova_images", "nova_image_exporter"} {
+			for _, id := range wantFiring {
+				if !firing[job+"/"+id] {
+					missing = append(missing, job+"/"+id)
+				}
+			}
+		}
+		return len(missing) == 0, fmt.Sprintf("not firing for %v (ALERTS: %v)", missing, s)
+	})
+	t.Logf("NovaImageStuckInSaving firing %s after start of the test (pending seen: %v)", time.Since(started).Round(time.Millisecond), sawPending)
+	// The annotations name the image and the cloud.
+	waitFor(t, "the alert's annotations", 10*time.Second, func() (bool, string) {
+		resp, err := c.http.Get(c.base + "/api/v1/alerts")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Data struct {
+				Alerts []struct {
+					Labels      map[string]string `json:"labels"`
+					Annotations map[string]string `json:"annotations"`
+					State       string            `json:"state"`
+				} `json:"alerts"`
+			} `json:"data"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			return false, err.Error()
+		}
+		for _, a := range body.Data.Alerts {
+			if a.Labels["id"] == idStuck && a.Labels["job"] == "nova_images" && a.State == "firing" {
+				want := fmt.Sprintf(`Image "e2e-stuck-queued" (%s) stuck in SAVING on sim`, idStuck)
+				if a.Annotations["summary"] != want || !strings.Contains(a.Annotations["runbook"], "openstack image show "+idStuck) {
+					return false, fmt.Sprintf("annotations %v, want summary %q", a.Annotations, want)
+				}
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("no firing alert for %s in %v", idStuck, body.Data.Alerts)
+	})
+
+	// Every dashboard query, variables at "All", answers without error, and non-empty: every
+	// panel has data here (ERROR and UNKNOWN images, an alert firing, API requests).
+	d, err := LoadDashboard(dashboardPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queries, err := d.Queries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type pending struct {
+		q    Query
+		expr string
+	}
+	var todo []pending
+	for _, q := range queries {
+		expr, err := Substitute(q.Expr, d.Variables, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", q.Where, err)
+		}
+		todo = append(todo, pending{q, expr})
+	}
+	varValues := map[string]map[string]bool{}
+	waitFor(t, "every dashboard query non-empty", 30*time.Second, func() (bool, string) {
+		var empty []string
+		for _, p := range todo {
+			rng := time.Duration(0)
+			if !p.q.Instant {
+				rng = 30 * time.Second
+			}
+			s, err := c.query(p.expr, rng)
+			if err != nil {
+				t.Fatalf("%s: Prometheus refused the query: %v\n\t%s", p.q.Where, err, p.expr)
+			}
+			if len(s) == 0 {
+				empty = append(empty, fmt.Sprintf("%s: %s", p.q.Where, p.expr))
+			}
+			if p.q.Label != "" {
+				vals := map[string]bool{}
+				for _, x := range s {
+					if v := x.Metric[p.q.Label]; v != "" {
+						vals[v] = true
+					}
+				}
+				varValues[p.q.Variable] = vals
+			}
+		}
+		return len(empty) == 0, fmt.Sprintf("%d queries empty:\n\t%s", len(empty), strings.Join(empty, "\n\t"))
+	})
+	for v, want := range map[string][]string{
+		"job":      {"nova_images", "nova_image_exporter"},
+		"instance": {exporterAddr},
+		"cloud":    {"sim"},
+	} {
+		for _, w := range want {
+			if !varValues[v][w] {
+				t.Errorf("variable %q offers %v, want %q among them", v, SortedKeys(varValues[v]), w)
+			}
+		}
+	}
+	t.Logf("%d dashboard queries answered, all non-empty", len(todo))
+
+	// The image leaves SAVING (its upload finished): the alert resolves at the next evaluation.
+	now := time.Now().UTC().Truncate(time.Second)
+	done := make([]simulator.Image, len(images))
+	copy(done, images)
+	for i := range done {
+		if done[i].ID == idStuck {
+			size := int64(4096)
+			done[i].Status, done[i].Size, done[i].Updated = "active", &size, &now
+		}
+	}
+	sim.SetImages(done)
+	waitFor(t, "NovaImageStuckInSaving resolved once the image is ACTIVE", 20*time.Second, func() (bool, string) {
+		s, err := c.query(fmt.Sprintf(`ALERTS{alertname="NovaImageStuckInSaving", id=%q}`, idStuck), 0)
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(s) == 0, fmt.Sprintf("still %v", s)
+	})
+	s, err := c.query(`ALERTS{alertname="NovaImageStuckInSaving", alertstate="firing", job="nova_images"}`, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, a := range s {
+		ids = append(ids, a.Metric["id"])
+	}
+	sort.Strings(ids)
+	if want := []string{simulator.DefaultIDQueued, simulator.DefaultIDSaving}; fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Errorf("firing after the upload finished: %v, want the two old SAVING images only %v", ids, want)
+	}
+	t.Logf("end-to-end in %s", time.Since(started).Round(time.Millisecond))
+}

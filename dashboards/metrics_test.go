@@ -1,0 +1,320 @@
+package dashboards
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// builtins are the series Prometheus makes itself, with the labels they carry (nil: any).
+var builtins = map[string]map[string]bool{
+	"up":                                    nil,
+	"scrape_duration_seconds":               nil,
+	"scrape_samples_scraped":                nil,
+	"scrape_samples_post_metric_relabeling": nil,
+	"scrape_series_added":                   nil,
+	"ALERTS":                                nil,
+	"ALERTS_FOR_STATE":                      nil,
+}
+
+// targetLabels are the labels Prometheus adds to every scraped series: job and instance, and the
+// cloud label the README's /probe relabelling sets.
+var targetLabels = map[string]bool{"job": true, "instance": true, "cloud": true}
+
+// knownMetrics says which metric names a query may use: what the exporter emits, the recording
+// rules, Prometheus's builtins.
+type knownMetrics struct {
+	exporter exposed
+	records  map[string]bool
+}
+
+func (k knownMetrics) known(name string) bool {
+	_, builtin := builtins[name]
+	return builtin || k.records[name] || k.exporter[name] != nil
+}
+
+func (k knownMetrics) all() []string {
+	var out []string
+	for n := range builtins {
+		out = append(out, n)
+	}
+	for n := range k.records {
+		out = append(out, n)
+	}
+	for n := range k.exporter {
+		out = append(out, n)
+	}
+	return out
+}
+
+var literalAlternation = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*(\|[a-zA-Z_:][a-zA-Z0-9_:]*)*$`)
+
+var promqlParser = parser.NewParser(parser.Options{})
+
+// checkExpr parses expr (Grafana variables already substituted) and returns the problems found:
+// a parse error, a metric name that is not known, a selector that names no metric, a label that an
+// exporter metric does not carry.
+func checkExpr(expr string, k knownMetrics) (names []string, problems []string) {
+	ast, err := promqlParser.ParseExpr(expr)
+	if err != nil {
+		return nil, []string{fmt.Sprintf("does not parse: %v\n\t%s", err, expr)}
+	}
+	parser.Inspect(ast, func(node parser.Node, _ []parser.Node) error {
+		vs, ok := node.(*parser.VectorSelector)
+		if !ok {
+			return nil
+		}
+		var selNames []string
+		if vs.Name != "" {
+			selNames = append(selNames, vs.Name)
+		}
+		for _, m := range vs.LabelMatchers {
+			if m.Name != model.MetricNameLabel || (vs.Name != "" && m.Type == labels.MatchEqual && m.Value == vs.Name) {
+				continue
+			}
+			switch {
+			case m.Type == labels.MatchEqual:
+				selNames = append(selNames, m.Value)
+			case m.Type == labels.MatchRegexp && literalAlternation.MatchString(m.Value):
+				selNames = append(selNames, strings.Split(m.Value, "|")...)
+			default: // another regex or a negative matcher: at least one known name must match
+				matched := false
+				for _, n := range k.all() {
+					if m.Matches(n) {
+						matched = true
+						selNames = append(selNames, n)
+					}
+				}
+				if !matched {
+					problems = append(problems, fmt.Sprintf("matcher %s matches no known metric", m))
+				}
+			}
+		}
+		if len(selNames) == 0 {
+			problems = append(problems, fmt.Sprintf("selector %s names no metric", vs))
+		}
+		for _, n := range selNames {
+			names = append(names, n)
+			if !k.known(n) {
+				problems = append(problems, fmt.Sprintf("metric %q is neither emitted by the exporter, nor a recording rule, nor a Prometheus builtin", n))
+				continue
+			}
+			have := k.exporter[n]
+			if have == nil {
+				continue // builtin or recording rule: its labels are not checked
+			}
+			for _, m := range vs.LabelMatchers {
+				if m.Name != model.MetricNameLabel && !have[m.Name] && !targetLabels[m.Name] {
+					problems = append(problems, fmt.Sprintf("metric %q has no label %q (it has %s)", n, m.Name, strings.Join(SortedKeys(have), ", ")))
+				}
+			}
+		}
+		return nil
+	})
+	return names, problems
+}
+
+// exporterMetrics runs the exporter's demo and reads /metrics and /probe?cloud=demo.
+func exporterMetrics(t *testing.T) exposed {
+	t.Helper()
+	base, _ := startExporter(t, nil, "--demo")
+	e := exposed{}
+	for _, path := range []string{"/probe?cloud=demo", "/metrics"} {
+		if err := e.add(fetch(t, base+path)); err != nil {
+			t.Fatalf("parsing %s: %v", path, err)
+		}
+	}
+	return e
+}
+
+// TestQueriesUseOnlyExportedMetrics parses every PromQL expression of the dashboard and the rules
+// and checks every metric name against what the exporter's demo really emits.
+func TestQueriesUseOnlyExportedMetrics(t *testing.T) {
+	d, err := LoadDashboard(dashboardPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dq, err := d.Queries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rq, records, err := RuleQueries(rulesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := knownMetrics{exporter: exporterMetrics(t), records: records}
+
+	// The contract of issue 7: the exporter must emit these; if it stops, this test says so first.
+	for _, n := range []string{
+		"nova_up", "nova_scrape_duration_seconds", "nova_listing_age_seconds", "nova_listing_unreadable_fields",
+		"nova_images", "nova_image_status", "nova_image_size_bytes", "nova_image_min_disk_bytes",
+		"nova_image_min_ram_bytes", "nova_image_progress_ratio", "nova_image_created_timestamp_seconds",
+		"nova_image_updated_timestamp_seconds", "nova_image_info", "nova_image_exporter_build_info",
+		"nova_image_exporter_auth_failures_total", "nova_image_exporter_api_requests_total",
+		"nova_image_exporter_api_request_duration_seconds_bucket", "nova_image_exporter_scrapes_rejected_total",
+		"nova_image_exporter_config_last_reload_successful",
+	} {
+		if k.exporter[n] == nil {
+			t.Errorf("the exporter's demo does not emit %s", n)
+		}
+	}
+
+	used := map[string]bool{}
+	check := func(q Query, expr string) {
+		names, problems := checkExpr(expr, k)
+		for _, n := range names {
+			used[n] = true
+		}
+		for _, p := range problems {
+			t.Errorf("%s: %s", q.Where, p)
+		}
+	}
+	for _, q := range dq {
+		expr, err := Substitute(q.Expr, d.Variables, nil)
+		if err != nil {
+			t.Errorf("%s: %v", q.Where, err)
+			continue
+		}
+		check(q, expr)
+	}
+	for _, q := range rq {
+		check(q, q.Expr)
+	}
+	if len(dq) < 20 || len(rq) < 10 {
+		t.Errorf("found only %d dashboard and %d rule expressions: the extraction is broken", len(dq), len(rq))
+	}
+	t.Logf("%d dashboard and %d rule expressions checked; metrics used: %s", len(dq), len(rq), strings.Join(SortedKeys(used), " "))
+}
+
+// TestCheckerCatchesMistakes makes sure the check above can fail.
+func TestCheckerCatchesMistakes(t *testing.T) {
+	k := knownMetrics{
+		exporter: exposed{"nova_up": {}, "nova_image_status": {"id": true, "name": true, "status": true}},
+		records:  map[string]bool{"cloud:nova_image_size_bytes:sum": true},
+	}
+	for _, tt := range []struct{ expr, want string }{
+		{`nova_image_sizes_bytes{job=~".*"}`, `metric "nova_image_sizes_bytes" is neither`},
+		{`sum(rate(nova_missing_total[5m])) / sum(nova_up)`, `metric "nova_missing_total"`},
+		{`{__name__=~"nova_up|nova_gone"}`, `metric "nova_gone"`},
+		{`{__name__=~"foo.*"}`, `matches no known metric`},
+		{`{job="x"}`, `names no metric`},
+		{`nova_image_status{state="SAVING"}`, `has no label "state"`},
+		{`sum(nova_up`, `does not parse`},
+	} {
+		_, problems := checkExpr(tt.expr, k)
+		if !strings.Contains(strings.Join(problems, "\n"), tt.want) {
+			t.Errorf("%s: problems %q, want one containing %q", tt.expr, problems, tt.want)
+		}
+	}
+	for _, ok := range []string{
+		`nova_up{job=~".*", instance=~".*", cloud=~".*"}`,
+		`up == 0`,
+		`ALERTS{alertname=~"NovaImage.*"}`,
+		`sum(cloud:nova_image_size_bytes:sum)`,
+		`{__name__=~"nova_up|nova_image_status", job=~".*"}`,
+	} {
+		if _, problems := checkExpr(ok, k); len(problems) > 0 {
+			t.Errorf("%s: unexpected problems %q", ok, problems)
+		}
+	}
+}
+
+func TestVariableQueriesAndSubstitution(t *testing.T) {
+	for _, tt := range []struct{ q, expr, label string }{
+		{`label_values(nova_up{job=~"$job"}, cloud)`, `nova_up{job=~"$job"}`, "cloud"},
+		{`label_values({__name__=~"a|b", job=~"$job"},instance)`, `{__name__=~"a|b", job=~"$job"}`, "instance"},
+		{`label_values(job)`, "", ""},
+		{`query_result(topk(5, sum by (cloud) (nova_image_size_bytes)))`, `topk(5, sum by (cloud) (nova_image_size_bytes))`, ""},
+		{`metrics(nova_.*)`, "", ""},
+		{`label_names()`, "", ""},
+		{`up{job="x"}`, `up{job="x"}`, ""},
+	} {
+		expr, label, err := VariableQuery(tt.q)
+		if err != nil || expr != tt.expr || label != tt.label {
+			t.Errorf("VariableQuery(%q) = %q, %q, %v; want %q, %q", tt.q, expr, label, err, tt.expr, tt.label)
+		}
+	}
+	vars := map[string]bool{"job": true, "cloud": true}
+	got, err := Substitute(`rate(x{job=~"$job",cloud=~"${cloud}",i=~"[[job]]"}[$__rate_interval]) * ${__range_s} / $__range_s`, vars, nil)
+	if want := `rate(x{job=~".*",cloud=~".*",i=~".*"}[1m]) * 3600 / 3600`; err != nil || got != want {
+		t.Errorf("Substitute = %q, %v; want %q", got, err, want)
+	}
+	if _, err := Substitute(`x{a=~"$nosuch"}`, vars, nil); err == nil {
+		t.Error("an unknown variable was accepted")
+	}
+}
+
+// TestDashboardIsImportable checks what Grafana needs to import the dashboard as is, and what
+// issue 7 asks of it.
+func TestDashboardIsImportable(t *testing.T) {
+	d, err := LoadDashboard(dashboardPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := d.Raw["schemaVersion"].(float64); v < 36 {
+		t.Errorf("schemaVersion %v, want >= 36", v)
+	}
+	if !strings.Contains(strings.ToLower(d.Title), "image capacity") {
+		t.Errorf("title %q does not say image capacity", d.Title)
+	}
+	if d.Raw["uid"] == nil || d.Raw["id"] != nil {
+		t.Errorf("want a fixed uid and a null id, got uid %v id %v", d.Raw["uid"], d.Raw["id"])
+	}
+	for _, v := range []string{"datasource", "job", "instance", "cloud"} {
+		if !d.Variables[v] {
+			t.Errorf("no template variable %q", v)
+		}
+	}
+	units := map[string]bool{}
+	ids := map[float64]bool{}
+	for _, p := range d.Panels() {
+		title, _ := p["title"].(string)
+		typ, _ := p["type"].(string)
+		id, _ := p["id"].(float64)
+		if ids[id] {
+			t.Errorf("panel %q: duplicate id %v", title, id)
+		}
+		ids[id] = true
+		if typ == "row" {
+			continue
+		}
+		ds, _ := p["datasource"].(map[string]any)
+		if ds["uid"] != "${datasource}" {
+			t.Errorf("panel %q: datasource %v, want the ${datasource} variable", title, p["datasource"])
+		}
+		for _, tg := range maps(p["targets"]) {
+			tds, _ := tg["datasource"].(map[string]any)
+			if tds["uid"] != "${datasource}" {
+				t.Errorf("panel %q: a target's datasource is %v", title, tg["datasource"])
+			}
+		}
+		if _, ok := p["gridPos"].(map[string]any); !ok {
+			t.Errorf("panel %q has no gridPos", title)
+		}
+		fc, _ := p["fieldConfig"].(map[string]any)
+		defaults, _ := fc["defaults"].(map[string]any)
+		if u, _ := defaults["unit"].(string); u != "" {
+			units[u] = true
+		} else if typ != "table" {
+			t.Errorf("panel %q (%s) has no unit", title, typ)
+		}
+		for _, o := range maps(fc["overrides"]) {
+			for _, prop := range maps(o["properties"]) {
+				if prop["id"] == "unit" {
+					units[fmt.Sprint(prop["value"])] = true
+				}
+			}
+		}
+	}
+	for _, u := range []string{"bytes", "s", "percentunit"} {
+		if !units[u] {
+			t.Errorf("no panel or column uses unit %q", u)
+		}
+	}
+}
