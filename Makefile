@@ -59,3 +59,7 @@ test-rules:
 # end-to-end test (skips without `make prometheus` unless E2E_REQUIRED=1).
 test-dashboards:
 	cd dashboards && $(GO) test -count=1 -v ./...
+
+# Scrape cost at 1 000, 10 000 and 100 000 images against the floor of decoding the bodies.
+bench:
+	bash scripts/bench.sh

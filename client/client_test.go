@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -530,5 +532,41 @@ func TestListImagesReadsOddTimesAndDropsBadOnes(t *testing.T) {
 	}
 	if bad.Name != "bad-\uFFFD\uFFFD-name" {
 		t.Errorf("name %q, want invalid UTF-8 repaired to U+FFFD", bad.Name)
+	}
+}
+
+func TestListingReusesOneConnection(t *testing.T) {
+	pageBodies := []string{
+		`{"images": [{"id": "i1", "status": "ACTIVE"}, {"id": "i2", "status": "ACTIVE"}], "images_links": [{"rel": "next", "href": "http://x"}]}`,
+		`{"images": [{"id": "i3", "status": "ACTIVE"}, {"id": "i4", "status": "ACTIVE"}], "images_links": [{"rel": "next", "href": "http://x"}]}` + "\n  ",
+		`{"images": []}`,
+	}
+	var mu sync.Mutex
+	connections := 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := map[string]int{"": 0, "i2": 1, "i4": 2}[r.URL.Query().Get("marker")]
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, pageBodies[n])
+	}))
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			mu.Lock()
+			connections++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c := New(&StaticToken{Token: "t", ComputeEndpoint: srv.URL + "/v2.1/p"}, Options{})
+	for range 2 {
+		images, err := c.ListImages(context.Background(), ListOptions{PageSize: 2})
+		if err != nil || len(images) != 4 {
+			t.Fatalf("%d images, %v", len(images), err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if connections != 1 {
+		t.Errorf("two listings of three pages opened %d connections, want 1 kept alive", connections)
 	}
 }

@@ -200,7 +200,7 @@ func measure(b *testing.B) *measurement {
 	return m
 }
 
-func (m *measurement) report(images int) {
+func (m *measurement) report(images int, bodyBytes int) {
 	cpu := cpuTime() - m.cpuStart
 	m.b.StopTimer()
 	close(m.stop)
@@ -208,13 +208,13 @@ func (m *measurement) report(images int) {
 	m.b.ReportMetric(float64(cpu.Nanoseconds())/float64(m.b.N), "cpu-ns/op")
 	m.b.ReportMetric(float64(m.peak.Load()-min(m.baseline, m.peak.Load())), "peak-heap-B")
 	m.b.ReportMetric(float64(cpu.Nanoseconds())/float64(m.b.N)/float64(images), "cpu-ns/image")
+	m.b.ReportMetric(float64(bodyBytes), "body-B")
 }
 
 func BenchmarkFloor(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("images=%d", n), func(b *testing.B) {
 			p := simulatorPages(b, n)
-			b.ReportMetric(float64(p.total), "body-B")
 			m := measure(b)
 			for b.Loop() {
 				var kept []floorImage
@@ -233,7 +233,7 @@ func BenchmarkFloor(b *testing.B) {
 					b.Fatalf("%d images, want %d", len(kept), n)
 				}
 			}
-			m.report(n)
+			m.report(n, p.total)
 		})
 	}
 }
@@ -268,7 +268,7 @@ func BenchmarkClient(b *testing.B) {
 					b.Fatalf("%d images, %v", len(images), err)
 				}
 			}
-			m.report(n)
+			m.report(n, p.total)
 		})
 	}
 }
@@ -329,7 +329,7 @@ func benchmarkScrape(b *testing.B, gzip bool) {
 					b.Fatalf("scrape: %d, %d bytes", resp.StatusCode, written)
 				}
 			}
-			m.report(n)
+			m.report(n, simulatorPages(b, n).total)
 		})
 	}
 }
@@ -357,7 +357,7 @@ func BenchmarkExposition(b *testing.B) {
 			for b.Loop() {
 				handler.ServeHTTP(discardResponse{header: http.Header{}}, req)
 			}
-			m.report(n)
+			m.report(n, p.total)
 		})
 	}
 }
@@ -378,7 +378,7 @@ func BenchmarkPageSize(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			m.report(10000)
+			m.report(10000, 0)
 		})
 	}
 }

@@ -46,19 +46,20 @@ func scrapeTarget(ctx context.Context, target Target, exports *ImageExports, met
 	return result
 }
 
-// sort counts every image by status and keeps those that get per-image series, ordered
-// by id. An id listed twice (a page boundary that moved during the listing) is counted and
-// exported once: sorting finds duplicates without a set of 100 000 ids.
+// sort counts every image by status and keeps those that get per-image series, in the
+// order listed (the order they lie in memory). An id listed twice (a page boundary that
+// moved during the listing) is counted and exported once: a sorted copy finds duplicates
+// without a set of 100 000 ids.
 func (r *scrapeResult) sort(listing Listing, exports *ImageExports) {
 	r.counts = make(map[string]int, len(knownStatuses))
 	for _, s := range knownStatuses {
 		r.counts[s] = 0
 	}
 	images := listing.Images()
-	slices.SortStableFunc(images, func(a, b *client.Image) int { return strings.Compare(a.ID, b.ID) })
+	duplicates := findDuplicates(images)
 	kept := images[:0]
-	for i, img := range images {
-		if i > 0 && img.ID == images[i-1].ID {
+	for _, img := range images {
+		if duplicates[img] {
 			continue
 		}
 		for _, problem := range img.Problems {
@@ -74,6 +75,23 @@ func (r *scrapeResult) sort(listing Listing, exports *ImageExports) {
 		r.statuses = append(r.statuses, status)
 	}
 	slices.Sort(r.statuses)
+}
+
+// findDuplicates returns every image whose id an image listed earlier already has; nil
+// when there are none, as usual.
+func findDuplicates(images []*client.Image) map[*client.Image]bool {
+	byID := slices.Clone(images)
+	slices.SortStableFunc(byID, func(a, b *client.Image) int { return strings.Compare(a.ID, b.ID) })
+	var duplicates map[*client.Image]bool
+	for i := 1; i < len(byID); i++ {
+		if byID[i].ID == byID[i-1].ID {
+			if duplicates == nil {
+				duplicates = map[*client.Image]bool{}
+			}
+			duplicates[byID[i]] = true
+		}
+	}
+	return duplicates
 }
 
 // sink receives the samples of a scrape, family by family.
