@@ -8,7 +8,6 @@ import (
 
 	"github.com/go-kit/log"
 
-	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/collector"
 )
 
@@ -21,10 +20,7 @@ func TestScrapeAllocationBound(t *testing.T) {
 	}
 	b := &testing.B{} // simulatorPages only needs Fatal
 	p := simulatorPages(b, 10000)
-	c := client.New(&client.StaticToken{Token: "t", ComputeEndpoint: "http://nova.bench/v2.1/p"}, client.Options{
-		HTTPClient:   &http.Client{Transport: memoryTransport{p}},
-		MetadataKeys: collector.DefaultImageExports().MetadataKeys(),
-	})
+	c := memoryClient(p)
 	selection, err := clientSelection(benchPageSize)
 	if err != nil {
 		t.Fatal(err)

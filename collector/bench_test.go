@@ -252,14 +252,19 @@ func (t memoryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}, nil
 }
 
+// memoryClient lists p's pages through memoryTransport.
+func memoryClient(p *pages) *client.Client {
+	return client.New(&client.StaticToken{Token: "t", ComputeEndpoint: "http://nova.bench/v2.1/p"}, client.Options{
+		HTTPClient:   &http.Client{Transport: memoryTransport{p}},
+		MetadataKeys: collector.DefaultImageExports().MetadataKeys(),
+	})
+}
+
 func BenchmarkClient(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("images=%d", n), func(b *testing.B) {
 			p := simulatorPages(b, n)
-			c := client.New(&client.StaticToken{Token: "t", ComputeEndpoint: "http://nova.bench/v2.1/p"}, client.Options{
-				HTTPClient:   &http.Client{Transport: memoryTransport{p}},
-				MetadataKeys: collector.DefaultImageExports().MetadataKeys(),
-			})
+			c := memoryClient(p)
 			opts := client.ListOptions{PageSize: benchPageSize}
 			m := measure(b)
 			for b.Loop() {
@@ -340,10 +345,7 @@ func BenchmarkExposition(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("images=%d", n), func(b *testing.B) {
 			p := simulatorPages(b, n)
-			c := client.New(&client.StaticToken{Token: "t", ComputeEndpoint: "http://nova.bench/v2.1/p"}, client.Options{
-				HTTPClient:   &http.Client{Transport: memoryTransport{p}},
-				MetadataKeys: collector.DefaultImageExports().MetadataKeys(),
-			})
+			c := memoryClient(p)
 			shared := collector.NewShared(c, time.Hour) // listed once, then served from the cache
 			selection, _ := clientSelection(benchPageSize)
 			handler := &collector.Handler{

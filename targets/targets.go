@@ -153,11 +153,7 @@ func (s *Set) load() (map[string]*cloud, map[string]error, error) {
 func (s *Set) Problems() []error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	names := make([]string, 0, len(s.broken))
-	for name := range s.broken {
-		names = append(names, name)
-	}
-	slices.Sort(names)
+	names := sortedKeys(s.broken)
 	problems := make([]error, len(names))
 	for i, name := range names {
 		problems[i] = s.broken[name]
@@ -169,12 +165,16 @@ func (s *Set) Problems() []error {
 func (s *Set) Names() []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	names := make([]string, 0, len(s.clouds))
-	for name := range s.clouds {
-		names = append(names, name)
+	return sortedKeys(s.clouds)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	slices.Sort(names)
-	return names
+	slices.Sort(keys)
+	return keys
 }
 
 // Get returns the target of a configured cloud, with the default selection.
@@ -193,11 +193,7 @@ func (s *Set) Get(name string) (collector.Target, error) {
 }
 
 func (s *Set) namesLocked() string {
-	names := make([]string, 0, len(s.clouds))
-	for name := range s.clouds {
-		names = append(names, name)
-	}
-	slices.Sort(names)
+	names := sortedKeys(s.clouds)
 	if len(names) > 10 {
 		names = append(names[:10], "...")
 	}
