@@ -15,7 +15,23 @@ PROMETHEUS_DIR ?= /tmp/nova-image-exporter-prometheus
 PROMTOOL       ?= $(PROMETHEUS_DIR)/usr/bin/promtool
 export PROMETHEUS_DIR
 
+# Release builds, Prometheus style: .build/$(GOOS)-$(GOARCH)/nova_image_exporter (what the
+# Dockerfile copies), tarballs in .tarballs/, images $(DOCKER_REPO)/$(DOCKER_IMAGE_NAME)-linux-ARCH.
+GOOS                 ?= $(shell $(GO) env GOOS)
+GOARCH               ?= $(shell $(GO) env GOARCH)
+EXE                  := $(if $(filter windows,$(GOOS)),.exe,)
+BUILD_DIR            := .build
+TARBALL_DIR          := .tarballs
+TARBALL_NAME          = nova_image_exporter-$(VERSION).$(GOOS)-$(GOARCH)
+CROSSBUILD_PLATFORMS ?= linux/amd64 linux/arm64 linux/ppc64le linux/s390x darwin/amd64 darwin/arm64 windows/amd64 freebsd/amd64
+DOCKER               ?= docker
+DOCKER_ARCH          ?= $(GOARCH)
+DOCKER_REPO          ?= localhost
+DOCKER_IMAGE_NAME    ?= nova-image-exporter
+DOCKER_IMAGE_TAG     ?= $(VERSION)
+
 .PHONY: all build test lint vet demo realstack-up realstack-down test-integration prometheus test-rules test-dashboards bench
+.PHONY: build-platform crossbuild tarball docker prometheusrule test-examples clean
 all: vet lint test build
 
 build:
@@ -63,3 +79,49 @@ test-dashboards:
 # Scrape cost at 1 000, 10 000 and 100 000 images against the floor of decoding the bodies.
 bench:
 	bash scripts/bench.sh
+
+# A static binary for $(GOOS)-$(GOARCH) (e.g. `make build-platform GOOS=linux GOARCH=arm64`) at
+# .build/$(GOOS)-$(GOARCH)/nova_image_exporter, with the same version ldflags as `build`.
+build-platform:
+	CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build -trimpath -tags netgo,osusergo -ldflags "$(LDFLAGS)" \
+	  -o $(BUILD_DIR)/$(GOOS)-$(GOARCH)/nova_image_exporter$(EXE) ./cmd/nova_image_exporter
+
+# build-platform for every platform of CROSSBUILD_PLATFORMS (.promu.yml's crossbuild list).
+crossbuild:
+	@set -e; for p in $(CROSSBUILD_PLATFORMS); do \
+	  echo ">> building $$p"; \
+	  $(MAKE) --no-print-directory build-platform GOOS=$${p%/*} GOARCH=$${p#*/}; \
+	done
+
+# .tarballs/nova_image_exporter-$(VERSION).$(GOOS)-$(GOARCH).tar.gz: the binary, LICENSE, README,
+# CHANGELOG, examples/, the rules and the dashboard.
+tarball: build-platform
+	rm -rf $(TARBALL_DIR)/$(TARBALL_NAME)
+	mkdir -p $(TARBALL_DIR)/$(TARBALL_NAME)
+	cp $(BUILD_DIR)/$(GOOS)-$(GOARCH)/nova_image_exporter$(EXE) LICENSE README.md CHANGELOG.md \
+	  alerts/nova_image_exporter.rules.yml dashboards/nova-image-capacity.json $(TARBALL_DIR)/$(TARBALL_NAME)/
+	cp -R examples $(TARBALL_DIR)/$(TARBALL_NAME)/examples
+	tar -C $(TARBALL_DIR) --owner=0 --group=0 --sort=name -czf $(TARBALL_DIR)/$(TARBALL_NAME).tar.gz $(TARBALL_NAME)
+	rm -rf $(TARBALL_DIR)/$(TARBALL_NAME)
+	@echo ">> $(TARBALL_DIR)/$(TARBALL_NAME).tar.gz"
+
+# The container image for linux-$(DOCKER_ARCH), from the Dockerfile. Needs a Docker engine (the
+# project's CI machine has the CLI only, so CI does not build images).
+docker:
+	$(MAKE) --no-print-directory build-platform GOOS=linux GOARCH=$(DOCKER_ARCH)
+	$(DOCKER) build -t "$(DOCKER_REPO)/$(DOCKER_IMAGE_NAME)-linux-$(DOCKER_ARCH):$(DOCKER_IMAGE_TAG)" \
+	  --build-arg ARCH=$(DOCKER_ARCH) --build-arg OS=linux .
+
+# Regenerate examples/kubernetes/prometheusrule.yaml from alerts/nova_image_exporter.rules.yml
+# (a test fails when it is out of date).
+prometheusrule:
+	bash scripts/prometheusrule.sh > examples/kubernetes/prometheusrule.yaml.tmp
+	mv examples/kubernetes/prometheusrule.yaml.tmp examples/kubernetes/prometheusrule.yaml
+
+# The example files: YAML, web-config.yml against the exporter, promtool check config, systemd-analyze
+# verify, the PrometheusRule, clouds.yaml. Skips what is missing unless E2E_REQUIRED=1.
+test-examples:
+	$(GO) test -count=1 -run 'TestExample' -v ./cmd/nova_image_exporter/
+
+clean:
+	rm -rf $(BUILD_DIR) $(TARBALL_DIR) nova_image_exporter
