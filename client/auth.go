@@ -129,7 +129,7 @@ func (k *Keystone) authenticated(ctx context.Context) (*gophercloud.ProviderClie
 	}
 	provider, err := openstack.NewClient(k.authOptions.IdentityEndpoint)
 	if err != nil {
-		return nil, fmt.Errorf("auth_url %q: %w", k.authOptions.IdentityEndpoint, err)
+		return nil, fmt.Errorf("auth_url %s: not a usable URL", redactURLText(k.authOptions.IdentityEndpoint))
 	}
 	provider.HTTPClient = *k.httpClient
 	provider.UserAgent.Prepend("nova_image_exporter")
@@ -167,7 +167,25 @@ func (k *Keystone) authError(err error) error {
 	if who == "" {
 		who = "application credential " + k.authOptions.ApplicationCredentialID
 	}
-	return authFailure(fmt.Errorf("authenticating to %s as %s: %s", k.authOptions.IdentityEndpoint, who, sanitize(err.Error(), 512)))
+	return authFailure(fmt.Errorf("authenticating to %s as %s: %s", redactURLText(k.authOptions.IdentityEndpoint), who, describeAuthError(err)))
+}
+
+// describeAuthError reports Keystone's answer as status, title and message, not
+// gophercloud's text, which holds the whole response body.
+func describeAuthError(err error) string {
+	var unexpected gophercloud.ErrUnexpectedResponseCode
+	if !errors.As(err, &unexpected) {
+		var pointer *gophercloud.ErrUnexpectedResponseCode
+		if !errors.As(err, &pointer) || pointer == nil {
+			return redactURLText(err.Error())
+		}
+		unexpected = *pointer
+	}
+	apiErr := &APIError{Method: unexpected.Method, URL: redactURLText(unexpected.URL), StatusCode: unexpected.Actual}
+	if !parseFault(unexpected.Body, apiErr) {
+		apiErr.Message = describeOpaqueBody(unexpected.ResponseHeader.Get("Content-Type"), len(unexpected.Body))
+	}
+	return apiErr.Error()
 }
 
 func tokenProjectID(provider *gophercloud.ProviderClient) string {

@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,10 @@ const (
 	DefaultRequestTimeout   = time.Minute
 	DefaultMaxRetries       = 3
 	DefaultRetryBackoff     = 500 * time.Millisecond
+	// MaxRetries bounds Options.MaxRetries: beyond a few retries a listing is better
+	// reported failed than kept waiting.
+	MaxRetries = 10
+	maxBackoff = 30 * time.Second
 )
 
 // Options tune a Client; the zero value takes the defaults above.
@@ -118,8 +123,12 @@ func NewHTTPClient(timeout time.Duration, transport *http.Transport) *http.Clien
 	transport.TLSHandshakeTimeout = 10 * time.Second
 	transport.ResponseHeaderTimeout = timeout
 	transport.MaxIdleConnsPerHost = 4
-	return &http.Client{Timeout: timeout, Transport: transport}
+	return &http.Client{Timeout: timeout, Transport: transport, CheckRedirect: noRedirects}
 }
+
+// noRedirects makes a redirect an error answer: following it would carry X-Auth-Token,
+// X-Security-Token or a Keystone request with the password to wherever it points.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Authenticator puts credentials on requests to the compute API and knows where that API is.
 type Authenticator interface {
@@ -199,7 +208,7 @@ func (c *Client) EachImage(ctx context.Context, opts ListOptions, fn func(Image)
 	pager := pager{client: c, base: base, opts: opts, seen: map[string]bool{}}
 	for page := 1; ; page++ {
 		if page > c.opts.MaxPages {
-			return fmt.Errorf("listing images: more than %d pages (--client.max-pages); stopped at marker %s", c.opts.MaxPages, pager.marker)
+			return fmt.Errorf("listing images: more than %d pages (--client.max-pages); stopped at marker %s", c.opts.MaxPages, sanitize(pager.marker, 64))
 		}
 		more, err := pager.next(ctx, page, fn)
 		if err != nil || !more {
@@ -212,10 +221,10 @@ func (c *Client) EachImage(ctx context.Context, opts ListOptions, fn func(Image)
 func imagesURL(endpoint string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(endpoint))
 	if err != nil {
-		return nil, fmt.Errorf("compute endpoint %q: %w", endpoint, err)
+		return nil, fmt.Errorf("compute endpoint: not a URL (%s)", redactURLText(endpoint))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("compute endpoint %q: want an http or https URL", endpoint)
+		return nil, fmt.Errorf("compute endpoint %q: want an http or https URL", u.Redacted())
 	}
 	u.User = nil
 	u.RawQuery, u.Fragment = "", ""
@@ -255,7 +264,7 @@ func (p *pager) next(ctx context.Context, page int, fn func(Image) error) (bool,
 		return false, nil
 	}
 	if p.seen[last] {
-		return false, fmt.Errorf("listing images, page %d: pagination loop: marker %s was already requested", page, last)
+		return false, fmt.Errorf("listing images, page %d: pagination loop: marker %s was already requested", page, sanitize(last, 64))
 	}
 	p.seen[last] = true
 	p.marker = last
@@ -350,7 +359,7 @@ func retryable(status int) bool {
 func (c *Client) wait(ctx context.Context, retries int, apiErr *APIError) error {
 	delay := apiErr.RetryAfter
 	if delay == 0 {
-		backoff := c.opts.RetryBackoff << retries
+		backoff := min(c.opts.RetryBackoff<<min(retries, 10), maxBackoff)
 		delay = backoff/2 + rand.N(backoff/2+1)
 	}
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
@@ -400,9 +409,11 @@ func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn f
 	}
 	body := &cappedReader{r: resp.Body, left: maxBytes}
 	dec := json.NewDecoder(body)
+	var sawImages bool
 	err = decodeObject(dec, func(key string) error {
 		switch key {
 		case "images":
+			sawImages = true
 			return decodeImages(dec, metadataKeys, fn)
 		case "images_links":
 			var links []struct {
@@ -422,6 +433,11 @@ func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn f
 	})
 	if body.exceeded {
 		return false, fmt.Errorf("response body larger than %d bytes (--client.max-response-bytes)", maxBytes)
+	}
+	if err == nil && !sawImages {
+		// A 200 without the list (a gateway's error page in JSON, say) is no listing at all,
+		// not an empty one: taking it as empty would drop every image and still say up.
+		return false, errors.New(`the answer has no "images" list`)
 	}
 	return hasNext, err
 }
@@ -524,12 +540,13 @@ type cappedReader struct {
 var errTooLarge = errors.New("response body too large")
 
 func (c *cappedReader) Read(p []byte) (int, error) {
-	if c.left <= 0 {
+	if c.left < 0 {
 		c.exceeded = true
 		return 0, errTooLarge
 	}
-	if int64(len(p)) > c.left {
-		p = p[:c.left]
+	// One byte past the cap tells a body of exactly the cap from a larger one.
+	if int64(len(p)) > c.left+1 {
+		p = p[:c.left+1]
 	}
 	n, err := c.r.Read(p)
 	c.left -= int64(n)
@@ -540,6 +557,14 @@ func (c *cappedReader) Read(p []byte) (int, error) {
 func drainAndClose(body io.ReadCloser) {
 	_, _ = io.CopyN(io.Discard, body, 4<<10)
 	_ = body.Close()
+}
+
+// userinfo matches the user:password@ part of a URL in text that may not parse as one.
+var userinfo = regexp.MustCompile(`//[^/@\s]*@`)
+
+// redactURLText removes user information from a URL that did not parse.
+func redactURLText(raw string) string {
+	return sanitize(userinfo.ReplaceAllString(raw, "//"), 256)
 }
 
 // redactedURL is the request URL without user information.

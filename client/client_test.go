@@ -570,3 +570,51 @@ func TestListingReusesOneConnection(t *testing.T) {
 		t.Errorf("two listings of three pages opened %d connections, want 1 kept alive", connections)
 	}
 }
+
+func TestBackoffStaysBoundedForManyRetries(t *testing.T) {
+	c := New(&fakeAuth{}, Options{RetryBackoff: time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	for _, retries := range []int{0, 35, 56, 1000} {
+		err := c.wait(ctx, retries, &APIError{StatusCode: 429})
+		if err == nil || !strings.Contains(err.Error(), "would pass the scrape deadline") {
+			t.Errorf("retry %d: %v, want a bounded wait that does not fit 10ms", retries, err)
+		}
+	}
+	if got := parseRetryAfter("99999999999"); got != maxRetryAfter {
+		t.Errorf("a huge Retry-After gives %v, want the cap %v", got, maxRetryAfter)
+	}
+}
+
+func TestListImagesRefusesAnswersWithoutImages(t *testing.T) {
+	for _, body := range []string{`{}`, `{"error_code": "X", "error_msg": "y"}`, `{"images_links": []}`} {
+		c, _, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) { return ok(body) })
+		if _, err := c.ListImages(context.Background(), ListOptions{}); err == nil || !strings.Contains(err.Error(), `no "images" list`) {
+			t.Errorf("%s: error %v, want the missing list reported", body, err)
+		}
+	}
+}
+
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	var leaked string
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		leaked = r.Header.Get("X-Auth-Token")
+	}))
+	defer elsewhere.Close()
+	c, _, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) {
+		return http.StatusFound, http.Header{"Location": {elsewhere.URL + "/steal"}}, ""
+	})
+	c.opts.HTTPClient = NewHTTPClient(5*time.Second, nil)
+	_, err := c.ListImages(context.Background(), ListOptions{})
+	if !IsStatus(err, http.StatusFound) || leaked != "" {
+		t.Errorf("error %v, token sent elsewhere %q: want the 302 as an error and no token leaving", err, leaked)
+	}
+}
+
+func TestURLCredentialsAreNotReported(t *testing.T) {
+	for _, endpoint := range []string{"https://user:hunter2@host%zz/v2.1", "ftp://user:hunter2@host/v2.1"} {
+		if _, err := imagesURL(endpoint); err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("imagesURL(%q): %v", endpoint, err)
+		}
+	}
+}

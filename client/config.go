@@ -8,10 +8,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -94,10 +98,6 @@ func (e *entry) merge(other entry) {
 	e.hasAuth = e.hasAuth || other.hasAuth
 }
 
-type cloudsDoc struct {
-	Clouds map[string]entry `yaml:"clouds"`
-}
-
 // CloudsFile finds clouds.yaml as OpenStack tools do: OS_CLIENT_CONFIG_FILE, else
 // ./clouds.yaml, $XDG_CONFIG_HOME/openstack (default ~/.config/openstack), /etc/openstack.
 func CloudsFile() (string, error) {
@@ -126,61 +126,104 @@ func LoadCloud(file, name string) (*CloudConfig, error) {
 	if name == "" {
 		return nil, fmt.Errorf("%s: no cloud chosen (--cloud or OS_CLOUD)", file)
 	}
-	var doc cloudsDoc
-	if err := readYAML(file, &doc); err != nil {
+	entries, err := readEntries(file)
+	if err != nil {
 		return nil, err
 	}
-	e, ok := doc.Clouds[name]
+	raw, ok := entries[name]
 	if !ok {
-		return nil, fmt.Errorf("%s: no cloud %q under clouds: (have %s)", file, name, cloudNames(doc.Clouds))
+		return nil, fmt.Errorf("%s: no cloud %q under clouds: (have %s)", file, name, quotedKeys(entries))
 	}
-	var secure cloudsDoc
-	if err := readYAML(filepath.Join(filepath.Dir(file), "secure.yaml"), &secure); err != nil && !errors.Is(err, os.ErrNotExist) {
+	secureFile := filepath.Join(filepath.Dir(file), "secure.yaml")
+	secureEntries, err := readEntries(secureFile)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	e.merge(secure.Clouds[name])
+	secureRaw := secureEntries[name]
+	// Each entry is decoded on its own: a mistake in one is that cloud's error only.
+	var e, secure entry
+	if err := decodeEntry(raw, &e); err != nil {
+		return nil, fmt.Errorf("%s: cloud %q: %w", file, name, err)
+	}
+	if err := decodeEntry(secureRaw, &secure); err != nil {
+		return nil, fmt.Errorf("%s: cloud %q: %w", secureFile, name, err)
+	}
+	e.merge(secure)
 	if !e.hasAuth {
 		return nil, fmt.Errorf("%s: cloud %q: auth: is required", file, name)
 	}
-	authOptions, endpoint, tlsConfig, err := parseClouds(clouds.WithCloudName(name), clouds.WithLocations(file))
+	authOptions, endpoint, tlsConfig, err := parseClouds(clouds.WithCloudName(name),
+		clouds.WithCloudsYAML(singleEntry(name, raw)), clouds.WithSecureYAML(singleEntry(name, secureRaw)))
 	if err != nil {
-		return nil, fmt.Errorf("%s: cloud %q: %w", file, name, err)
+		return nil, fmt.Errorf("%s: cloud %q: %s", file, name, redactYAMLError(err))
 	}
 	cfg := newCloudConfig(name, file, e, authOptions, endpoint, tlsConfig)
 	if err := cfg.check(yamlField); err != nil {
 		return nil, fmt.Errorf("%s: cloud %q: %w", file, name, err)
 	}
-	cfg.Fingerprint = fingerprint(rawEntry(file, name), rawEntry(filepath.Join(filepath.Dir(file), "secure.yaml"), name))
+	cfg.Fingerprint = fingerprint(raw, secureRaw)
 	return cfg, nil
 }
 
-// CloudNames lists the entries under clouds: of the clouds.yaml at file, sorted.
-func CloudNames(file string) ([]string, error) {
-	var doc cloudsDoc
-	if err := readYAML(file, &doc); err != nil {
-		return nil, err
-	}
-	names := make([]string, 0, len(doc.Clouds))
-	for name := range doc.Clouds {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names, nil
-}
-
-// rawEntry is the entry name of file as generic YAML, or nil.
-func rawEntry(file, name string) any {
+// readEntries reads the entries under clouds: of file, each as generic YAML.
+func readEntries(file string) (map[string]any, error) {
 	raw, err := os.ReadFile(file)
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("reading clouds configuration: %w", err)
 	}
 	var doc struct {
 		Clouds map[string]any `yaml:"clouds"`
 	}
-	if yaml.Unmarshal(raw, &doc) != nil {
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %s", file, redactYAMLError(err))
+	}
+	return doc.Clouds, nil
+}
+
+// decodeEntry decodes one entry's generic YAML into e; nil leaves e empty.
+func decodeEntry(raw any, e *entry) error {
+	if raw == nil {
 		return nil
 	}
-	return doc.Clouds[name]
+	b, err := yaml.Marshal(raw)
+	if err != nil {
+		return errors.New("unreadable entry")
+	}
+	if err := yaml.Unmarshal(b, e); err != nil {
+		return errors.New(redactYAMLError(err))
+	}
+	return nil
+}
+
+// singleEntry is a clouds.yaml holding only the entry name, for gophercloud's parser,
+// which would otherwise fail on a mistake in any other entry.
+func singleEntry(name string, raw any) io.Reader {
+	clouds := map[string]any{}
+	if raw != nil {
+		clouds[name] = raw
+	}
+	b, _ := yaml.Marshal(map[string]any{"clouds": clouds})
+	return bytes.NewReader(b)
+}
+
+// CloudNames lists the entries under clouds: of the clouds.yaml at file, sorted.
+func CloudNames(file string) ([]string, error) {
+	entries, err := readEntries(file)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Sorted(maps.Keys(entries)), nil
+}
+
+func quotedKeys(m map[string]any) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	names := slices.Sorted(maps.Keys(m))
+	for i, n := range names {
+		names[i] = strconv.Quote(n)
+	}
+	return strings.Join(names, ", ")
 }
 
 func fingerprint(parts ...any) string {
@@ -204,15 +247,13 @@ func parseClouds(opts ...clouds.ParseOption) (ao gophercloud.AuthOptions, eo gop
 	return clouds.Parse(opts...)
 }
 
-func readYAML(file string, doc *cloudsDoc) error {
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return fmt.Errorf("reading clouds configuration: %w", err)
-	}
-	if err := yaml.Unmarshal(raw, doc); err != nil {
-		return fmt.Errorf("%s: %w", file, err)
-	}
-	return nil
+// yamlQuoted is the part of a YAML error that quotes the value at fault: it may be a
+// password.
+var yamlQuoted = regexp.MustCompile("`[^`]*`")
+
+// redactYAMLError keeps the line and what was wrong of a YAML error, not the value.
+func redactYAMLError(err error) string {
+	return yamlQuoted.ReplaceAllString(err.Error(), "a value")
 }
 
 func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOptions, endpoint gophercloud.EndpointOpts, tlsConfig *tls.Config) *CloudConfig {
@@ -232,17 +273,6 @@ func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOpti
 		cfg.ComputeEndpointOverride = "https://ecs." + e.RegionName + ".myhuaweicloud.com/v2.1/{project_id}"
 	}
 	return cfg
-}
-
-func cloudNames(m map[string]entry) string {
-	if len(m) == 0 {
-		return "none"
-	}
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, fmt.Sprintf("%q", n))
-	}
-	return strings.Join(names, ", ")
 }
 
 // check reports the first field that the auth type needs and the configuration lacks;
@@ -279,6 +309,8 @@ func (c *CloudConfig) check(field func(string) string) error {
 		needs = []required{
 			{[]string{"auth.token"}, a.TokenID != ""},
 			{[]string{"compute_endpoint_override"}, c.ComputeEndpointOverride != ""},
+			{[]string{"auth.project_id (compute_endpoint_override has a project placeholder)"},
+				a.TenantID != "" || expandProjectID(c.ComputeEndpointOverride, "x") == c.ComputeEndpointOverride},
 		}
 	case AuthAKSK:
 		needs = []required{
@@ -419,7 +451,9 @@ func LoadEnvCloud() (*CloudConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	var parsed cloudsDoc
+	var parsed struct {
+		Clouds map[string]entry `yaml:"clouds"`
+	}
 	if err := yaml.Unmarshal(doc, &parsed); err != nil {
 		return nil, err
 	}

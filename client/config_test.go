@@ -320,3 +320,23 @@ func TestLoadEnvCloud(t *testing.T) {
 		}
 	})
 }
+
+func TestConfigErrorsHideValues(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, dir, "clouds.yaml", "clouds:\n  c:\n    auth: hunter2password\n  ok:\n    auth_type: token\n    auth: {token: t, project_id: p}\n    compute_endpoint_override: http://h/v2.1/{project_id}\n")
+	names, err := CloudNames(file)
+	if err != nil || strings.Join(names, ",") != "c,ok" {
+		t.Fatalf("CloudNames = %v, %v; want both entries listed despite the bad one", names, err)
+	}
+	_, err = LoadCloud(file, "c")
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("LoadCloud of a mistyped auth: %v, want an error without the value", err)
+	}
+	if _, err := LoadCloud(file, "ok"); err != nil {
+		t.Errorf("the good entry: %v", err)
+	}
+	noProject := writeFile(t, dir, "noproject.yaml", "clouds:\n  t:\n    auth_type: token\n    auth: {token: t}\n    compute_endpoint_override: http://h/v2.1/{project_id}\n")
+	if _, err := LoadCloud(noProject, "t"); err == nil || !strings.Contains(err.Error(), "auth.project_id") {
+		t.Errorf("a {project_id} endpoint without project_id: %v", err)
+	}
+}

@@ -155,8 +155,8 @@ func parseFault(body []byte, e *APIError) bool {
 		e.Fault = faultName(name, fault.Title, fault.Code)
 		e.Message = sanitize(fault.Message, 256)
 		if e.RetryAfter == 0 {
-			if secs, err := fault.RetryAfter.Int64(); err == nil && secs > 0 {
-				e.RetryAfter = time.Duration(secs) * time.Second
+			if secs, err := fault.RetryAfter.Int64(); err == nil {
+				e.RetryAfter = retryAfterSeconds(secs)
 			}
 		}
 	}
@@ -189,19 +189,29 @@ func describeOpaqueBody(contentType string, n int) string {
 	return fmt.Sprintf("unrecognised body (%s, %d bytes)", sanitize(contentType, 64), n)
 }
 
+// maxRetryAfter bounds a server's Retry-After: a longer wait never fits a scrape anyway.
+const maxRetryAfter = time.Hour
+
 func parseRetryAfter(v string) time.Duration {
 	if v == "" {
 		return 0
 	}
 	if secs, err := strconv.Atoi(v); err == nil && secs > 0 {
-		return time.Duration(secs) * time.Second
+		return retryAfterSeconds(int64(secs))
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := time.Until(t); d > 0 {
-			return d
+			return min(d, maxRetryAfter)
 		}
 	}
 	return 0
+}
+
+func retryAfterSeconds(secs int64) time.Duration {
+	if secs <= 0 {
+		return 0
+	}
+	return time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
 }
 
 // sanitize makes text from the API safe for a log line: control characters become spaces

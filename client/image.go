@@ -67,8 +67,9 @@ func (w *wireImage) image() (Image, error) {
 	if w.ID == "" {
 		return Image{}, fmt.Errorf("image without an id")
 	}
+	id := sanitize(w.ID, 64) // for messages: the API's text, bounded
 	if w.Status == "" {
-		return Image{}, fmt.Errorf("image %s: no status", w.ID)
+		return Image{}, fmt.Errorf("image %s: no status", id)
 	}
 	img := Image{
 		ID: w.ID, Name: w.Name, Status: string(w.Status), ServerID: w.Server.ID,
@@ -87,7 +88,7 @@ func (w *wireImage) image() (Image, error) {
 		{"progress", w.Progress, 100},
 	} {
 		if err := checkInt(f.value, f.max); err != nil {
-			return Image{}, fmt.Errorf("image %s: %s %w", w.ID, f.name, err)
+			return Image{}, fmt.Errorf("image %s: %s %w", id, f.name, err)
 		}
 	}
 	// An unreadable time costs only its own sample, not the whole listing.

@@ -213,6 +213,7 @@ func TestScrapeTimeouts(t *testing.T) {
 		{"120", 30 * time.Second, false},
 		{"abc", 30 * time.Second, true},
 		{"-5", 30 * time.Second, true},
+		{"NaN", 30 * time.Second, true},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest(http.MethodGet, "/metrics", nil)

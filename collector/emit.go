@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -27,13 +28,20 @@ type scrapeResult struct {
 // listing is logged here, once, and counted.
 func scrapeTarget(ctx context.Context, target Target, exports *ImageExports, metrics *ExporterMetrics, logger log.Logger) *scrapeResult {
 	start := time.Now()
-	listing, err := target.Listings.Listing(ctx, target.Selection.ListOptions(time.Now()))
-	result := &scrapeResult{duration: time.Since(start).Seconds()}
-	if err != nil {
-		level.Error(logger).Log("msg", "listing images failed", "err", err, "duration_seconds", result.duration)
+	// A listing shared by several scrapes reports its failure once, through the scrape
+	// that started it; a scrape that stops waiting reports that, and nothing more.
+	listing, err := target.Listings.Listing(ctx, target.Selection, func(err error) {
+		level.Error(logger).Log("msg", "listing images failed", "err", err, "duration_seconds", time.Since(start).Seconds())
 		if metrics != nil {
 			metrics.observeListing(target.Cloud, err)
 		}
+	})
+	result := &scrapeResult{duration: time.Since(start).Seconds()}
+	var waitErr *WaitError
+	if errors.As(err, &waitErr) {
+		level.Warn(logger).Log("msg", "scrape deadline passed while waiting for a listing another scrape started", "err", err)
+	}
+	if err != nil {
 		return result
 	}
 	result.up = true

@@ -20,7 +20,7 @@ type ExporterMetrics struct {
 	authFailures    *prometheus.CounterVec
 	apiRequests     *prometheus.CounterVec
 	apiDuration     *prometheus.HistogramVec
-	rejectedScrapes prometheus.Counter
+	rejectedScrapes *prometheus.CounterVec
 }
 
 // NewExporterMetrics creates the exporter's own metrics and registers them with reg.
@@ -39,13 +39,20 @@ func NewExporterMetrics(reg prometheus.Registerer) *ExporterMetrics {
 			Help:    "Seconds from sending an HTTP request to the cloud until its response headers arrived.",
 			Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"cloud"}),
-		rejectedScrapes: prometheus.NewCounter(prometheus.CounterOpts{
+		rejectedScrapes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: exporterSubsystem, Name: "scrapes_rejected_total",
-			Help: "Scrapes answered 503 because --web.max-requests scrapes were already running.",
-		}),
+			Help: "Scrapes refused: reason=\"too_many_requests\" (503, --web.max-requests already running) or \"bad_request\" (400: an unknown cloud or a bad listing option).",
+		}, []string{"reason"}),
 	}
 	reg.MustRegister(m.authFailures, m.apiRequests, m.apiDuration, m.rejectedScrapes)
+	m.initReasons()
 	return m
+}
+
+// initReasons exports the rejection counters at 0.
+func (m *ExporterMetrics) initReasons() {
+	m.rejectedScrapes.WithLabelValues("too_many_requests")
+	m.rejectedScrapes.WithLabelValues("bad_request")
 }
 
 // InitCloud exports the cloud's counters at 0 before its first event.

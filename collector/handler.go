@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -34,7 +35,7 @@ func (t ScrapeTimeouts) Timeout(r *http.Request) (time.Duration, error) {
 		return t.Default, nil
 	}
 	seconds, err := strconv.ParseFloat(header, 64)
-	if err != nil || seconds <= 0 || seconds > 1e6 {
+	if err != nil || math.IsNaN(seconds) || seconds <= 0 || seconds > 1e6 {
 		return t.Default, fmt.Errorf("X-Prometheus-Scrape-Timeout-Seconds %q is not a positive number of seconds", header)
 	}
 	timeout := time.Duration(seconds * float64(time.Second))
@@ -99,7 +100,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.Limiter.tryAcquire() {
 		level.Warn(h.Logger).Log("msg", "rejected a scrape: too many concurrent scrapes", "limit", cap(h.Limiter))
 		if h.Metrics != nil {
-			h.Metrics.rejectedScrapes.Inc()
+			h.Metrics.rejectedScrapes.WithLabelValues("too_many_requests").Inc()
 		}
 		http.Error(w, fmt.Sprintf("too many concurrent scrapes (--web.max-requests=%d)", cap(h.Limiter)), http.StatusServiceUnavailable)
 		return
@@ -107,7 +108,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.Limiter.release()
 	target, found, err := h.Resolve(r)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		level.Warn(h.Logger).Log("msg", "rejected a scrape: bad request", "err", err)
+		if h.Metrics != nil {
+			h.Metrics.rejectedScrapes.WithLabelValues("bad_request").Inc()
+		}
+		http.Error(w, strings.ReplaceAll(err.Error(), "\n", " "), http.StatusBadRequest)
 		return
 	}
 	timeout, err := h.Timeouts.Timeout(r)

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -59,35 +60,48 @@ type Shared struct {
 	ttl    time.Duration
 	group  singleflight.Group
 
-	mu    sync.Mutex
-	cache map[string]Listing
+	mu       sync.Mutex
+	cache    map[string]Listing
+	inFlight map[string]time.Time // the deadline of each listing in flight, by key
 }
 
 // NewShared wraps lister; ttl 0 turns the cache off.
 func NewShared(lister Lister, ttl time.Duration) *Shared {
-	return &Shared{lister: lister, ttl: ttl, cache: map[string]Listing{}}
+	return &Shared{lister: lister, ttl: ttl, cache: map[string]Listing{}, inFlight: map[string]time.Time{}}
 }
 
+// WaitError says that a scrape stopped waiting for the listing in flight, whose deadline
+// is later than the scrape's: the listing goes on, and reports its own outcome.
+type WaitError struct{ Err error }
+
+// Error says why the scrape stopped waiting.
+func (e *WaitError) Error() string {
+	return "stopped waiting for the listing in flight, which another scrape started: " + e.Err.Error()
+}
+
+// Unwrap returns the scrape's context error.
+func (e *WaitError) Unwrap() error { return e.Err }
+
 // Listing returns a cached listing younger than the TTL, or joins or starts the one listing
-// in flight for opts. The listing in flight runs under the deadline of the scrape that
-// started it, and is not cancelled when that scrape goes away while others wait for it.
-func (s *Shared) Listing(ctx context.Context, opts client.ListOptions) (Listing, error) {
-	key := opts.Key()
+// in flight for the selection (as the user wrote it, so that "changes-since=720h" is one
+// listing however the seconds pass). The listing runs under the deadline of the scrape
+// that started it, is not cancelled when that scrape goes away while others wait for it,
+// and reports a failure once, through the starting scrape's onFailure.
+func (s *Shared) Listing(ctx context.Context, selection client.Selection, onFailure func(error)) (Listing, error) {
+	key := selection.String()
 	if listing, ok := s.cached(key); ok {
 		return listing, nil
 	}
 	results := s.group.DoChan(key, func() (any, error) {
 		listCtx, cancel := detach(ctx)
 		defer cancel()
-		var listing Listing
-		err := s.lister.EachImage(listCtx, opts, func(img client.Image) error {
-			listing.add(img)
-			return nil
-		})
+		s.startFlight(listCtx, key)
+		defer s.endFlight(key)
+		listing, err := s.list(listCtx, selection)
 		if err != nil {
+			onFailure(err)
 			return Listing{}, err
 		}
-		listing.At = time.Now()
 		s.store(key, listing)
 		return listing, nil
 	})
@@ -95,8 +109,54 @@ func (s *Shared) Listing(ctx context.Context, opts client.ListOptions) (Listing,
 	case r := <-results:
 		return r.Val.(Listing), r.Err
 	case <-ctx.Done():
+		select {
+		case r := <-results: // the listing ended at the same moment: take its outcome
+			return r.Val.(Listing), r.Err
+		default:
+		}
+		if s.outlives(ctx, key) {
+			return Listing{}, &WaitError{Err: ctx.Err()}
+		}
+		// The scraper went away, or the listing ends at this scrape's deadline and reports
+		// its failure itself.
 		return Listing{}, ctx.Err()
 	}
+}
+
+func (s *Shared) list(ctx context.Context, selection client.Selection) (Listing, error) {
+	var listing Listing
+	err := s.lister.EachImage(ctx, selection.ListOptions(time.Now()), func(img client.Image) error {
+		listing.add(img)
+		return nil
+	})
+	listing.At = time.Now()
+	return listing, err
+}
+
+func (s *Shared) startFlight(ctx context.Context, key string) {
+	deadline, _ := ctx.Deadline()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inFlight[key] = deadline
+}
+
+func (s *Shared) endFlight(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.inFlight, key)
+}
+
+// outlives reports whether the listing in flight for key runs past ctx's deadline: then
+// ctx's scrape gave up on its own, and must say so.
+func (s *Shared) outlives(ctx context.Context, key string) bool {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return false // the scraper went away: nobody reads the answer
+	}
+	deadline, ok := ctx.Deadline()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	listingDeadline, inFlight := s.inFlight[key]
+	return ok && inFlight && (listingDeadline.IsZero() || listingDeadline.After(deadline))
 }
 
 // detach keeps ctx's deadline and values but not its cancellation.

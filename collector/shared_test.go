@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
@@ -52,7 +53,7 @@ func TestSharedJoinsConcurrentListings(t *testing.T) {
 	results := make(chan error, scrapes)
 	for range scrapes {
 		wg.Go(func() {
-			listing, err := shared.Listing(context.Background(), client.ListOptions{})
+			listing, err := shared.Listing(context.Background(), client.Selection{}, ignore)
 			if err == nil && listing.Len() != 2 {
 				err = errors.New("wrong listing")
 			}
@@ -83,7 +84,7 @@ func TestSharedListingOutlivesTheScrapeThatStartedIt(t *testing.T) {
 	leaderCtx, cancelLeader := context.WithCancel(context.Background())
 	leaderDone := make(chan error, 1)
 	go func() {
-		_, err := shared.Listing(leaderCtx, client.ListOptions{})
+		_, err := shared.Listing(leaderCtx, client.Selection{}, ignore)
 		leaderDone <- err
 	}()
 	for lister.calls.Load() == 0 {
@@ -91,7 +92,7 @@ func TestSharedListingOutlivesTheScrapeThatStartedIt(t *testing.T) {
 	}
 	followerDone := make(chan error, 1)
 	go func() {
-		_, err := shared.Listing(context.Background(), client.ListOptions{})
+		_, err := shared.Listing(context.Background(), client.Selection{}, ignore)
 		followerDone <- err
 	}()
 	time.Sleep(20 * time.Millisecond)
@@ -108,30 +109,30 @@ func TestSharedListingOutlivesTheScrapeThatStartedIt(t *testing.T) {
 func TestSharedCache(t *testing.T) {
 	lister := &fakeLister{images: testImages}
 	shared := NewShared(lister, 200*time.Millisecond)
-	first, err := shared.Listing(context.Background(), client.ListOptions{})
+	first, err := shared.Listing(context.Background(), client.Selection{}, ignore)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := shared.Listing(context.Background(), client.ListOptions{})
+	second, err := shared.Listing(context.Background(), client.Selection{}, ignore)
 	if err != nil || lister.calls != 1 || !second.At.Equal(first.At) {
 		t.Fatalf("second listing within the TTL: %d API listings, %v; want 1, served from the cache", lister.calls, err)
 	}
-	if _, err := shared.Listing(context.Background(), client.ListOptions{PageSize: 5}); err != nil || lister.calls != 2 {
+	if _, err := shared.Listing(context.Background(), pageSize7, ignore); err != nil || lister.calls != 2 {
 		t.Errorf("other options must not share the cache entry: %d listings", lister.calls)
 	}
 	time.Sleep(250 * time.Millisecond)
 	lister.err = errors.New("API down")
-	if _, err := shared.Listing(context.Background(), client.ListOptions{}); err == nil {
+	if _, err := shared.Listing(context.Background(), client.Selection{}, ignore); err == nil {
 		t.Error("an expired entry was served while the refresh failed")
 	}
-	if _, err := shared.Listing(context.Background(), client.ListOptions{}); err == nil || lister.calls != 4 {
+	if _, err := shared.Listing(context.Background(), client.Selection{}, ignore); err == nil || lister.calls != 4 {
 		t.Errorf("a failed listing was cached: %d listings, %v", lister.calls, err)
 	}
 }
 
 func TestCachedListingReportsItsAge(t *testing.T) {
 	shared := NewShared(&fakeLister{images: testImages}, time.Hour)
-	if _, err := shared.Listing(context.Background(), client.ListOptions{}); err != nil {
+	if _, err := shared.Listing(context.Background(), client.Selection{}, ignore); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -175,5 +176,74 @@ func TestLimiterRejectsScrapesBeyondTheBound(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if rec.Code != http.StatusOK {
 		t.Errorf("scrape after the first ended: %d, want 200", rec.Code)
+	}
+}
+
+func ignore(error) {}
+
+// syncWriter collects log output from concurrent scrapes.
+type syncWriter struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func TestSharedFailureIsReportedOnce(t *testing.T) {
+	lister := &gatedLister{release: make(chan struct{}), err: &client.AuthError{Err: errors.New("HTTP 401")}}
+	own := prometheus.NewRegistry()
+	metrics := NewExporterMetrics(own)
+	var logs syncWriter
+	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c", Listings: NewShared(lister, 0)}), Metrics: metrics,
+		Timeouts: ScrapeTimeouts{Default: 5 * time.Second}, Logger: log.NewLogfmtLogger(&logs)}
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+			if !strings.Contains(rec.Body.String(), "\nnova_up 0\n") {
+				t.Error("a scrape of a failed listing is not down")
+			}
+		})
+	}
+	for lister.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(lister.release)
+	wg.Wait()
+	if n := strings.Count(logs.buf.String(), "listing images failed"); n != 1 || lister.calls.Load() != 1 {
+		t.Errorf("%d log lines for %d listing(s) shared by 5 scrapes, want 1:\n%s", n, lister.calls.Load(), logs.buf.String())
+	}
+	if v := testutil.ToFloat64(metrics.authFailures.WithLabelValues("c")); v != 1 {
+		t.Errorf("auth failures %v for one failed listing, want 1", v)
+	}
+}
+
+func TestScrapeThatGivesUpWaitingSaysSo(t *testing.T) {
+	lister := &gatedLister{release: make(chan struct{})}
+	shared := NewShared(lister, 0)
+	leader := make(chan error, 1)
+	go func() {
+		_, err := shared.Listing(context.Background(), client.Selection{}, ignore)
+		leader <- err
+	}()
+	for lister.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err := shared.Listing(ctx, client.Selection{}, ignore)
+	var waitErr *WaitError
+	if !errors.As(err, &waitErr) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("follower with an earlier deadline: %v, want a WaitError", err)
+	}
+	close(lister.release)
+	if err := <-leader; err != nil {
+		t.Errorf("leader: %v", err)
 	}
 }

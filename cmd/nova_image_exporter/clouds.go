@@ -116,7 +116,11 @@ func startDemo(ctx context.Context, logger log.Logger) (string, error) {
 		return "", fmt.Errorf("starting the demo cloud: %w", err)
 	}
 	server := &http.Server{Handler: simulator.New(simulator.Options{}), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = server.Serve(listener) }()
+	go func() {
+		if err := server.Serve(listener); !errors.Is(err, http.ErrServerClosed) {
+			level.Error(logger).Log("msg", "the demo cloud stopped", "err", err)
+		}
+	}()
 	context.AfterFunc(ctx, func() { _ = server.Close() })
 	url := "http://" + listener.Addr().String()
 	level.Info(logger).Log("msg", "demo: serving a simulated cloud", "url", url)

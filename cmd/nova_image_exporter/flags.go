@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -79,7 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		Default(fmt.Sprint(client.DefaultMaxResponseBytes)).Int64Var(&cfg.client.MaxResponseBytes)
 	app.Flag("client.max-pages", "A listing that needs more pages than this fails.").
 		Default(fmt.Sprint(client.DefaultMaxPages)).IntVar(&cfg.client.MaxPages)
-	app.Flag("client.max-retries", "How often a throttled (429) or briefly failing (502, 503, 504) request is retried, with backoff and within the scrape deadline; 0 never retries.").
+	app.Flag("client.max-retries", "How often a throttled (429, 413) or briefly failing (502, 503, 504) request is retried, with backoff and within the scrape deadline; 0 never retries, at most 10.").
 		Default(fmt.Sprint(client.DefaultMaxRetries)).IntVar(&cfg.client.MaxRetries)
 	app.Flag("cache.ttl", "Serve a listing younger than this without calling the API (nova_listing_age_seconds tells its age); 0 lists on every scrape.").
 		Default("0s").DurationVar(&cfg.cacheTTL)
@@ -104,8 +105,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, err
 	}
 	cfg.client.MetadataKeys = cfg.exports.MetadataKeys()
-	if cfg.client.MaxRetries < 0 || cfg.cacheTTL < 0 || cfg.maxRequests < 0 {
-		return nil, errors.New("--client.max-retries, --cache.ttl and --web.max-requests must not be negative")
+	if cfg.client.MaxRetries < 0 || cfg.client.MaxRetries > client.MaxRetries {
+		return nil, fmt.Errorf("--client.max-retries must be from 0 to %d, not %d", client.MaxRetries, cfg.client.MaxRetries)
+	}
+	if cfg.cacheTTL < 0 || cfg.maxRequests < 0 || cfg.timeouts.Offset < 0 || cfg.client.RequestTimeout <= 0 {
+		return nil, errors.New("--cache.ttl, --web.max-requests and --scrape.timeout-offset must not be negative, and --client.timeout must be positive")
+	}
+	if err := checkTelemetryPath(cfg.metricsPath); err != nil {
+		return nil, err
 	}
 	if cfg.client.MaxRetries == 0 {
 		cfg.client.MaxRetries = -1 // client.Options: 0 takes the default, negative never retries
@@ -114,4 +121,16 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("--scrape.timeout must be positive, not %s", cfg.timeouts.Default)
 	}
 	return &cfg, nil
+}
+
+// checkTelemetryPath refuses a --web.telemetry-path that the HTTP mux cannot serve or that
+// another endpoint already uses.
+func checkTelemetryPath(path string) error {
+	switch {
+	case !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "{}? \t"):
+		return fmt.Errorf("--web.telemetry-path %q: want an absolute path such as /metrics", path)
+	case path == "/probe" || path == "/-/reload":
+		return fmt.Errorf("--web.telemetry-path %q: taken by the exporter's own endpoint", path)
+	}
+	return nil
 }

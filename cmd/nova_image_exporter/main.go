@@ -69,7 +69,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		_ = server.Shutdown(shutdownCtx)
+		if err := server.Shutdown(shutdownCtx); err != nil {
+			level.Warn(logger).Log("msg", "scrapes still running at shutdown were cut off", "err", err)
+		}
 	}()
 	err = web.ListenAndServe(server, cfg.web, slog.New(sloggokit.NewGoKitHandler(bareLogger, slogLevel(cfg.logLevel))))
 	if errors.Is(err, http.ErrServerClosed) {

@@ -369,6 +369,10 @@ func TestConfigErrorsStopStartup(t *testing.T) {
 		{[]string{"--cloud=broken", "--images.status=SAVINGS"}, `--images.status="SAVINGS": want a Glance status`},
 		{[]string{"--cloud=broken", "--images.per-image-filter=oops"}, "want KEY=VALUE or KEY!=VALUE"},
 		{[]string{"--log.level=loud"}, "enum value must be one of debug,info,warn,error"},
+		{[]string{"--cloud=broken", "--web.telemetry-path=metrics"}, `--web.telemetry-path "metrics": want an absolute path`},
+		{[]string{"--cloud=broken", "--web.telemetry-path=/probe"}, "taken by the exporter's own endpoint"},
+		{[]string{"--cloud=broken", "--client.timeout=-1s"}, "--client.timeout must be positive"},
+		{[]string{"--cloud=broken", "--client.max-retries=99"}, "--client.max-retries must be from 0 to 10"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
