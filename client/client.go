@@ -154,9 +154,6 @@ func New(auth Authenticator, opts Options) *Client {
 	return &Client{auth: auth, opts: opts.withDefaults()}
 }
 
-// HTTPClient returns the http.Client the Client sends its requests with.
-func (c *Client) HTTPClient() *http.Client { return c.opts.HTTPClient }
-
 // ListOptions select what a listing returns.
 type ListOptions struct {
 	// Filters are the API's query filters: name, status (a Glance status), changes-since,

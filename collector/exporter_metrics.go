@@ -61,6 +61,13 @@ func (m *ExporterMetrics) InitCloud(cloud string) {
 	m.apiDuration.WithLabelValues(cloud)
 }
 
+// ForgetCloud drops the series of a cloud removed from the configuration.
+func (m *ExporterMetrics) ForgetCloud(cloud string) {
+	m.authFailures.DeleteLabelValues(cloud)
+	m.apiDuration.DeleteLabelValues(cloud)
+	m.apiRequests.DeletePartialMatch(prometheus.Labels{"cloud": cloud})
+}
+
 // observeListing counts a failed listing by its kind.
 func (m *ExporterMetrics) observeListing(cloud string, err error) {
 	var authErr *client.AuthError

@@ -3,8 +3,6 @@ package collector
 import (
 	"fmt"
 	"strings"
-
-	"github.com/prometheus/common/model"
 )
 
 // ImageExports decide what is exported per image: which metadata become labels of
@@ -94,11 +92,7 @@ func MetadataLabelName(key string) string {
 			b.WriteByte('_')
 		}
 	}
-	name := b.String()
-	if !model.LegacyValidation.IsValidLabelName(name) {
-		return "metadata_invalid"
-	}
-	return name
+	return b.String()
 }
 
 func parseMetadataFilter(expr string) (metadataFilter, error) {

@@ -35,7 +35,9 @@ type Options struct {
 	// Defaults is the selection of every listing unless a probe overrides it.
 	Defaults client.Selection
 	Build    Builder
-	Logger   log.Logger
+	// Forget, when set, is called with each cloud a reload removes.
+	Forget func(cloud string)
+	Logger log.Logger
 	// Registerer receives the reload metrics.
 	Registerer prometheus.Registerer
 }
@@ -93,6 +95,11 @@ func (s *Set) Reload() error {
 		level.Warn(s.opts.Logger).Log("msg", "cloud cannot be probed", "cloud", name, "err", err)
 	}
 	s.mu.Lock()
+	for name := range s.clouds {
+		if _, kept := clouds[name]; !kept && s.opts.Forget != nil {
+			s.opts.Forget(name)
+		}
+	}
 	s.clouds, s.broken = clouds, broken
 	s.mu.Unlock()
 	s.reloadOK.Set(1)

@@ -63,6 +63,9 @@ func loadClouds(ctx context.Context, cfg *config, reg prometheus.Registerer, met
 		return nil, err
 	}
 	opts.Defaults, opts.Logger, opts.Registerer = cfg.selection, logger, reg
+	if metrics != nil {
+		opts.Forget = metrics.ForgetCloud
+	}
 	opts.Build = func(cloud *client.CloudConfig) (collector.Target, error) {
 		clientOpts := cfg.client
 		clientOpts.Logger = log.With(logger, "cloud", cloud.Name)
