@@ -108,7 +108,7 @@ func TestSharedListingOutlivesTheScrapeThatStartedIt(t *testing.T) {
 
 func TestSharedCache(t *testing.T) {
 	lister := &fakeLister{images: testImages}
-	shared := NewShared(lister, 200*time.Millisecond)
+	shared := NewShared(lister, time.Second)
 	first, err := shared.Listing(context.Background(), client.Selection{}, ignore)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestSharedCache(t *testing.T) {
 	if _, err := shared.Listing(context.Background(), pageSize7, ignore); err != nil || lister.calls != 2 {
 		t.Errorf("other options must not share the cache entry: %d listings", lister.calls)
 	}
-	time.Sleep(250 * time.Millisecond)
+	time.Sleep(1100 * time.Millisecond)
 	lister.err = errors.New("API down")
 	if _, err := shared.Listing(context.Background(), client.Selection{}, ignore); err == nil {
 		t.Error("an expired entry was served while the refresh failed")

@@ -229,14 +229,14 @@ func TestEnvironmentOnlyConfiguration(t *testing.T) {
 }
 
 func TestTokenExpiringMidRunIsRenewedWithoutAFailedScrape(t *testing.T) {
-	sim, simURL := authSimulator(t, simulator.Options{TokenTTL: 2 * time.Second})
+	sim, simURL := authSimulator(t, simulator.Options{TokenTTL: 3 * time.Second})
 	clouds := writeClouds(t, fmt.Sprintf(`clouds:
   sim:
     auth: {auth_url: %s/v3, username: demo, password: %s, user_domain_name: Default, project_name: demo, project_domain_name: Default}
 `, simURL, testPassword))
 	t.Setenv("OS_CLIENT_CONFIG_FILE", clouds)
 	base, _ := startExporter(t, "--cloud=sim")
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(7 * time.Second)
 	scrapes := 0
 	for time.Now().Before(deadline) {
 		families := scrape(t, base+"/metrics")
@@ -247,7 +247,7 @@ func TestTokenExpiringMidRunIsRenewedWithoutAFailedScrape(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 	if n := sim.TokenRequests(); n < 2 {
-		t.Errorf("%d token requests over 5s of 2s tokens, want renewals", n)
+		t.Errorf("%d token requests over 7s of 3s tokens, want renewals", n)
 	}
 	if requests := len(sim.Requests()); requests != scrapes {
 		t.Errorf("%d images requests for %d scrapes: some were refused and retried instead of renewed before expiry", requests, scrapes)
