@@ -579,8 +579,3 @@ func unwrapURLError(err error) error {
 	}
 	return err
 }
-
-// Key identifies the listing that opts ask for: equal options give equal keys.
-func (opts ListOptions) Key() string {
-	return strconv.Itoa(opts.PageSize) + "?" + encodeQuery(opts.Filters)
-}

@@ -280,7 +280,7 @@ func TestListImagesGivesUpAfterOneRenewal(t *testing.T) {
 		return 401, nil, `{"error": {"code": 401, "title": "Unauthorized", "message": "nope"}}`
 	})
 	_, err := c.ListImages(context.Background(), ListOptions{})
-	if !IsStatus(err, http.StatusUnauthorized) {
+	if !isStatus(err, http.StatusUnauthorized) {
 		t.Fatalf("error %v, want a 401 APIError", err)
 	}
 	if auth.renewals != 1 || len(p.requests) != 2 {
@@ -294,7 +294,7 @@ func TestListImagesReportsFailedRenewal(t *testing.T) {
 	})
 	auth.renewErr = errors.New("keystone unreachable")
 	_, err := c.ListImages(context.Background(), ListOptions{})
-	if err == nil || !strings.Contains(err.Error(), "keystone unreachable") || !IsStatus(err, 401) {
+	if err == nil || !strings.Contains(err.Error(), "keystone unreachable") || !isStatus(err, 401) {
 		t.Fatalf("error %v, want the 401 and the renewal failure", err)
 	}
 	if len(p.requests) != 1 {
@@ -606,7 +606,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	})
 	c.opts.HTTPClient = NewHTTPClient(5*time.Second, nil)
 	_, err := c.ListImages(context.Background(), ListOptions{})
-	if !IsStatus(err, http.StatusFound) || leaked != "" {
+	if !isStatus(err, http.StatusFound) || leaked != "" {
 		t.Errorf("error %v, token sent elsewhere %q: want the 302 as an error and no token leaving", err, leaked)
 	}
 }
@@ -617,4 +617,10 @@ func TestURLCredentialsAreNotReported(t *testing.T) {
 			t.Errorf("imagesURL(%q): %v", endpoint, err)
 		}
 	}
+}
+
+// isStatus reports whether err is an APIError with the given HTTP status.
+func isStatus(err error, status int) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.StatusCode == status
 }

@@ -73,12 +73,6 @@ func authFailure(err error) error {
 	return &AuthError{Err: err}
 }
 
-// IsStatus reports whether err is an APIError with the given HTTP status.
-func IsStatus(err error, status int) bool {
-	var apiErr *APIError
-	return errors.As(err, &apiErr) && apiErr.StatusCode == status
-}
-
 // CheckResponse returns nil for a 200 response, and otherwise an *APIError read from at most
 // maxErrorBodyBytes of its body. It does not close the body.
 func CheckResponse(resp *http.Response) error {

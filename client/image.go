@@ -127,7 +127,8 @@ func checkInt(value, limit int64) error {
 // allocated for every image.
 type wireStatus string
 
-var novaStatuses = []string{"ACTIVE", "SAVING", "DELETED", "ERROR", "UNKNOWN"}
+// NovaStatuses are the five statuses Nova maps Glance's onto.
+var NovaStatuses = []string{"ACTIVE", "SAVING", "DELETED", "ERROR", "UNKNOWN"}
 
 // UnmarshalJSON upper-cases the status; null leaves it empty.
 func (s *wireStatus) UnmarshalJSON(data []byte) error {
@@ -137,7 +138,7 @@ func (s *wireStatus) UnmarshalJSON(data []byte) error {
 		}
 		return &json.UnmarshalTypeError{Value: "non-string", Field: "status"}
 	}
-	for _, known := range novaStatuses {
+	for _, known := range NovaStatuses {
 		if len(data) == len(known)+2 && bytes.EqualFold(data[1:len(data)-1], []byte(known)) {
 			*s = wireStatus(known)
 			return nil

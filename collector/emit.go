@@ -59,8 +59,9 @@ func scrapeTarget(ctx context.Context, target Target, exports *ImageExports, met
 // moved during the listing) is counted and exported once: a sorted copy finds duplicates
 // without a set of 100 000 ids.
 func (r *scrapeResult) sort(listing Listing, exports *ImageExports) {
-	r.counts = make(map[string]int, len(knownStatuses))
-	for _, s := range knownStatuses {
+	// nova_images reports Nova's five statuses always, 0 when no image has them.
+	r.counts = make(map[string]int, len(client.NovaStatuses))
+	for _, s := range client.NovaStatuses {
 		r.counts[s] = 0
 	}
 	images := listing.Images()

@@ -51,6 +51,3 @@ var fixedFamilies = []*family{
 	upFamily, scrapeDurationFamily, listingAgeFamily, unreadableFieldsFamily, imagesFamily, imageStatusFamily,
 	imageSizeFamily, imageMinDiskFamily, imageMinRAMFamily, imageProgressFamily, imageCreatedFamily, imageUpdatedFamily,
 }
-
-// Statuses that nova_images always reports, 0 when no image has them.
-var knownStatuses = []string{"ACTIVE", "SAVING", "DELETED", "ERROR", "UNKNOWN"}

@@ -6,7 +6,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -214,24 +213,6 @@ func TestExampleWebConfig(t *testing.T) {
 	pool := selfSignedCert(t, filepath.Join(dir, webConfig.TLS.CertFile), filepath.Join(dir, webConfig.TLS.KeyFile))
 
 	addr := freeAddress(t)
-	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--demo", "--web.config.file=" + config, "--web.listen-address=" + addr}, io.Discard, logs)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("exporter stopped with %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("exporter did not stop within 10s")
-		}
-	})
-
 	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	t.Cleanup(transport.CloseIdleConnections)
 	httpsClient := &http.Client{Transport: transport, Timeout: 10 * time.Second}
@@ -253,23 +234,10 @@ func TestExampleWebConfig(t *testing.T) {
 		return resp.StatusCode, string(body), nil
 	}
 
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	logs := runUntilServing(t, []string{"--demo", "--web.config.file=" + config, "--web.listen-address=" + addr}, func() error {
 		_, _, err := get("/", "", "")
-		if err == nil {
-			break
-		}
-		select {
-		case runErr := <-done:
-			done <- nil
-			t.Fatalf("exporter exited before serving: %v\nlog:\n%s", runErr, logs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("exporter not serving HTTPS on %s after 10s: %v\nlog:\n%s", addr, err, logs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err
+	})
 
 	code, body, err := get("/metrics", exampleUser, examplePassword)
 	if err != nil || code != http.StatusOK || !strings.Contains(body, "\nnova_up 1\n") || !strings.Contains(body, "nova_image_exporter_build_info{") {

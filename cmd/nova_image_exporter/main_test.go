@@ -56,10 +56,25 @@ func freeAddress(t *testing.T) string {
 func startExporter(t *testing.T, args ...string) (string, *syncBuffer) {
 	t.Helper()
 	addr := freeAddress(t)
+	base := "http://" + addr
+	logs := runUntilServing(t, append(args, "--web.listen-address="+addr), func() error {
+		resp, err := http.Get(base + "/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	})
+	return base, logs
+}
+
+// runUntilServing runs the exporter with args until the test ends, and waits up to 10s for
+// serving to succeed; it returns the exporter's log.
+func runUntilServing(t *testing.T, args []string, serving func() error) *syncBuffer {
+	t.Helper()
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, append(args, "--web.listen-address="+addr), io.Discard, logs) }()
+	go func() { done <- run(ctx, args, io.Discard, logs) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -71,13 +86,11 @@ func startExporter(t *testing.T, args ...string) (string, *syncBuffer) {
 			t.Errorf("exporter did not stop within 10s")
 		}
 	})
-	base := "http://" + addr
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get(base + "/")
+		err := serving()
 		if err == nil {
-			resp.Body.Close()
-			return base, logs
+			return logs
 		}
 		select {
 		case err := <-done:
@@ -86,7 +99,7 @@ func startExporter(t *testing.T, args ...string) (string, *syncBuffer) {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("exporter not serving on %s after 10s: %v\nlog:\n%s", addr, err, logs)
+			t.Fatalf("exporter not serving after 10s: %v\nlog:\n%s", err, logs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
