@@ -965,10 +965,13 @@ func (f *filters) match(img *Image) bool {
 			return false
 		}
 	}
-	if f.minRAM != nil && img.MinRAM < *f.minRAM {
+	// Nova hands minRam and minDisk to Glance as min_ram and min_disk, which Glance v2
+	// compares for equality like any other column: the real API matches them exactly,
+	// although Nova's own documentation calls them minimums.
+	if f.minRAM != nil && img.MinRAM != *f.minRAM {
 		return false
 	}
-	if f.minDisk != nil && img.MinDisk < *f.minDisk {
+	if f.minDisk != nil && img.MinDisk != *f.minDisk {
 		return false
 	}
 	for k, want := range f.properties {

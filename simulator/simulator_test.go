@@ -568,16 +568,18 @@ func TestFilters(t *testing.T) {
 		{"name=queued", nil},
 		{"changes-since=" + url.QueryEscape(testNow.Add(-7*time.Hour).Format(time.RFC3339)), []string{DefaultIDNoName, DefaultIDUnicode}},
 		{"changes-since=" + url.QueryEscape(testNow.Add(-31*time.Hour).Format("2006-01-02T15:04:05+00:00")), []string{DefaultIDNoName, DefaultIDUnicode, DefaultIDSnapshot, DefaultIDDeactivated, DefaultIDDeleted, DefaultIDKilled}},
-		{"minRam=512", []string{DefaultIDSaving, DefaultIDCirros}},
-		{"minRam=0&minDisk=2", []string{DefaultIDNoName, DefaultIDDeactivated, DefaultIDSaving}},
-		{"minDisk=3", []string{DefaultIDNoName, DefaultIDSaving}},
+		// minRam and minDisk match exactly, as the real Nova (through Glance v2) does.
+		{"minRam=512", []string{DefaultIDCirros}},
+		{"minRam=300", nil},
+		{"minRam=0&minDisk=2", []string{DefaultIDDeactivated}},
+		{"minDisk=3", []string{DefaultIDNoName}},
 		{"server=" + DefaultSnapshotServerID, []string{DefaultIDSnapshot}},
 		{"server=http://nova/v2.1/servers/" + DefaultSnapshotServerID, []string{DefaultIDSnapshot}},
 		{"server=00000000-0000-0000-0000-000000000000", nil},
 		{"type=snapshot", []string{DefaultIDSnapshot}},
 		{"type=backup", nil},
 		{"property-os_distro=cirros", []string{DefaultIDCirros}},
-		{"status=active&minRam=256", []string{DefaultIDUnicode, DefaultIDCirros}},
+		{"status=active&minRam=256", []string{DefaultIDUnicode}},
 	}
 	_, srv, tok := newTest(t, Options{Images: imgs})
 	for _, tc := range tests {
