@@ -42,6 +42,7 @@ func main() {
 
 // run starts the exporter and serves until ctx ends or the server fails.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fillVersionFromBuild()
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
