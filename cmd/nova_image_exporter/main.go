@@ -35,22 +35,36 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		if !errors.As(err, new(loggedError)) {
+			fmt.Fprintln(os.Stderr, err) // a command line error, before there is a logger
+		}
 		os.Exit(1)
 	}
 }
 
-// run starts the exporter and serves until ctx ends or the server fails.
+// run starts the exporter and serves until ctx ends or the server fails. Once the command
+// line is parsed, an error that stops it is logged, and returned as a loggedError.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fillVersionFromBuild()
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
+	logger, toolkitLogger := newLogger(stderr, cfg.logLevel, cfg.logFormat)
 	if cfg.check {
-		return checkConfig(ctx, cfg, stdout)
+		err = checkConfig(ctx, cfg, stdout)
+	} else {
+		err = serve(ctx, cfg, logger, toolkitLogger)
 	}
-	logger, bareLogger := newLogger(stderr, cfg.logLevel, cfg.logFormat)
+	if err != nil {
+		level.Error(logger).Log("msg", "exiting", "err", err)
+		return loggedError{err}
+	}
+	return nil
+}
+
+// serve loads the clouds and serves until ctx ends or the server fails.
+func serve(ctx context.Context, cfg *config, logger, toolkitLogger log.Logger) error {
 	level.Info(logger).Log("msg", "starting "+exporterName, "version", version.Info())
 	level.Info(logger).Log("msg", "build context", "build_context", version.BuildContext())
 
@@ -74,7 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			level.Warn(logger).Log("msg", "scrapes still running at shutdown were cut off", "err", err)
 		}
 	}()
-	err = web.ListenAndServe(server, cfg.web, slog.New(sloggokit.NewGoKitHandler(bareLogger, slogLevel(cfg.logLevel))))
+	err = web.ListenAndServe(server, cfg.web, slog.New(sloggokit.NewGoKitHandler(toolkitLogger, slogLevel(cfg.logLevel))))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
