@@ -134,25 +134,7 @@ func newMux(cfg *config, set *targets.Set, own prometheus.Gatherer, metrics *col
 	mux.Handle("/probe", handler(set.ResolveProbe, nil))
 	mux.Handle("/-/reload", set.ReloadHandler())
 	if cfg.metricsPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "Nova Image Exporter",
-			Description: "Prometheus exporter for the image inventory of Nova-compatible clouds",
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
-				{Address: cfg.metricsPath, Text: "Metrics", Description: "the exporter's own metrics, and the default cloud's images"},
-				{Address: "/probe?cloud=NAME", Text: "Probe", Description: "one cloud's images: /probe?cloud=NAME, with optional listing options"},
-			},
-			Form: web.LandingForm{
-				Action: "/probe",
-				Inputs: []web.LandingFormInput{{Label: "Cloud", Type: "text", Name: "cloud", Placeholder: "clouds.yaml entry"}},
-			},
-			Profiling: "false",
-		})
-		if err == nil {
-			mux.Handle("/", landing)
-		} else {
-			level.Error(logger).Log("msg", "landing page", "err", err)
-		}
+		mux.Handle("/", newLandingPage(cfg.metricsPath, set.Names, logger))
 	}
 	return mux
 }
