@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	stdlog "log"
 	"log/slog"
 	"time"
 
@@ -14,9 +15,10 @@ import (
 const timeKey = "ts"
 
 // newLogger returns the go-kit logger that --log.level and --log.format describe, and the
-// logger for the slog bridge that the exporter toolkit logs through: the bridge adds its own
-// caller, and its slog time becomes ts, so that the toolkit's lines look like the others.
-func newLogger(w io.Writer, lvl, format string) (logger, toolkit log.Logger) {
+// same logger without caller, for the slog bridge that the exporter toolkit logs through
+// (the bridge adds its own caller, and its slog time becomes ts, so that the toolkit's lines
+// look like the others) and for net/http's error log, whose caller would be meaningless.
+func newLogger(w io.Writer, lvl, format string) (logger, bare log.Logger) {
 	if format == "json" {
 		logger = log.NewJSONLogger(log.NewSyncWriter(w))
 	} else {
@@ -52,6 +54,12 @@ func slogTimeAsTS(next log.Logger) log.Logger {
 		head = append(head, timeKey, when.UTC().Format(time.RFC3339Nano))
 		return next.Log(append(head, rest...)...)
 	})
+}
+
+// newErrorLog is the HTTP server's error log (TLS handshake and accept errors, a panicking
+// handler): lines at error level like every other, not the standard library's own format.
+func newErrorLog(bare log.Logger) *stdlog.Logger {
+	return stdlog.New(log.NewStdlibAdapter(level.Error(bare)), "", 0)
 }
 
 // slogLevel is the slog level of the same --log.level, for the exporter toolkit's logger.

@@ -4,7 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -99,4 +103,27 @@ func TestFatalStartupErrorIsOneLogLine(t *testing.T) {
 			t.Errorf("%s: the error is in %d lines, want 1:\n%s", format, n, stderr.String())
 		}
 	}
+}
+
+// The HTTP server's own errors (here a TLS handshake that fails) are log lines like the others.
+func TestHTTPServerErrorsAreLogLines(t *testing.T) {
+	dir := t.TempDir()
+	selfSignedCert(t, filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
+	webConfig := filepath.Join(dir, "web-config.yml")
+	if err := os.WriteFile(webConfig, []byte("tls_server_config: {cert_file: cert.pem, key_file: key.pem}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, logs := startExporter(t, "--demo", "--log.format=json", "--web.config.file="+webConfig)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = conn.Write([]byte("not a TLS handshake\r\n"))
+	_, _ = io.ReadAll(conn) // the server logs the failed handshake, then closes the connection
+	conn.Close()
+	if !strings.Contains(logs.String(), "TLS handshake error") {
+		t.Fatalf("no log line about the failed TLS handshake:\n%s", logs)
+	}
+	checkTimeKey(t, "json", logLines(t, "json", logs.String()))
 }

@@ -50,11 +50,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger, toolkitLogger := newLogger(stderr, cfg.logLevel, cfg.logFormat)
+	logger, bareLogger := newLogger(stderr, cfg.logLevel, cfg.logFormat)
 	if cfg.check {
 		err = checkConfig(ctx, cfg, stdout)
 	} else {
-		err = serve(ctx, cfg, logger, toolkitLogger)
+		err = serve(ctx, cfg, logger, bareLogger)
 	}
 	if err != nil {
 		level.Error(logger).Log("msg", "exiting", "err", err)
@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // serve loads the clouds and serves until ctx ends or the server fails.
-func serve(ctx context.Context, cfg *config, logger, toolkitLogger log.Logger) error {
+func serve(ctx context.Context, cfg *config, logger, bareLogger log.Logger) error {
 	level.Info(logger).Log("msg", "starting "+exporterName, "version", version.Info())
 	level.Info(logger).Log("msg", "build context", "build_context", version.BuildContext())
 
@@ -88,7 +88,8 @@ func serve(ctx context.Context, cfg *config, logger, toolkitLogger log.Logger) e
 			level.Warn(logger).Log("msg", "scrapes still running at shutdown were cut off", "err", err)
 		}
 	}()
-	err = web.ListenAndServe(server, cfg.web, slog.New(sloggokit.NewGoKitHandler(toolkitLogger, slogLevel(cfg.logLevel))))
+	server.ErrorLog = newErrorLog(bareLogger)
+	err = web.ListenAndServe(server, cfg.web, slog.New(sloggokit.NewGoKitHandler(bareLogger, slogLevel(cfg.logLevel))))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
