@@ -155,13 +155,18 @@ type promClient struct {
 // query runs an instant query (or, with rng > 0, a range query over the last rng) and returns the
 // samples (for a range query: the last value of each series).
 func (c promClient) query(expr string, rng time.Duration) ([]promSample, error) {
-	v := url.Values{"query": {expr}}
+	return c.queryAt(expr, rng, time.Now())
+}
+
+// queryAt is query evaluated at, or ending at, the time at.
+func (c promClient) queryAt(expr string, rng time.Duration, at time.Time) ([]promSample, error) {
+	v := url.Values{"query": {expr}, "time": {strconv.FormatInt(at.Unix(), 10)}}
 	path := "/api/v1/query"
 	if rng > 0 {
-		now := time.Now()
 		path = "/api/v1/query_range"
-		v.Set("start", strconv.FormatInt(now.Add(-rng).Unix(), 10))
-		v.Set("end", strconv.FormatInt(now.Unix(), 10))
+		v.Del("time")
+		v.Set("start", strconv.FormatInt(at.Add(-rng).Unix(), 10))
+		v.Set("end", strconv.FormatInt(at.Unix(), 10))
 		v.Set("step", "1")
 	}
 	resp, err := c.http.PostForm(c.base+path, v)
@@ -293,6 +298,9 @@ func TestWithRealPrometheus(t *testing.T) {
 	}
 	exporter, exporterProc := startExporter(t, []string{"OS_CLIENT_CONFIG_FILE=" + clouds}, "--cloud=sim")
 	exporterAddr := strings.TrimPrefix(exporter, "http://")
+	// A second replica of the same exporter (the Kubernetes example runs two).
+	replica, _ := startExporter(t, []string{"OS_CLIENT_CONFIG_FILE=" + clouds}, "--cloud=sim")
+	replicaAddr := strings.TrimPrefix(replica, "http://")
 
 	// promtool check metrics: the exposition must parse, and must have no lint finding (none
 	// today; a deliberate one would be listed here with its reason).
@@ -331,7 +339,17 @@ scrape_configs:
         target_label: cloud
       - target_label: __address__
         replacement: %q
-`, rules, exporterAddr, exporterAddr), 0o644); err != nil {
+  # Both replicas scraped for the same cloud, as pods (an HA pair, or a PodMonitor on the
+  # Kubernetes example): the dashboard must count the cloud once.
+  - job_name: nova_replicas
+    metrics_path: /probe
+    params: {cloud: [sim]}
+    static_configs:
+      - targets: [%q]
+        labels: {cloud: sim, pod: replica-a}
+      - targets: [%q]
+        labels: {cloud: sim, pod: replica-b}
+`, rules, exporterAddr, exporterAddr, exporterAddr, replicaAddr), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	prom := startProcess(t, "prometheus", promBin, nil,
@@ -528,6 +546,7 @@ scrape_configs:
 		}
 	}
 	t.Logf("%d dashboard queries answered, all non-empty", len(todo))
+	checkReplicasCountOnce(t, c, d, queries, exporterAddr)
 
 	// The image leaves SAVING (its upload finished): the alert resolves at the next evaluation.
 	now := time.Now().UTC().Truncate(time.Second)
@@ -560,4 +579,65 @@ scrape_configs:
 		t.Errorf("firing after the upload finished: %v, want the two old SAVING images only %v", ids, want)
 	}
 	t.Logf("end-to-end in %s", time.Since(started).Round(time.Millisecond))
+}
+
+// checkReplicasCountOnce asserts that the capacity and image panels count a cloud that two
+// replicas serve once: each of their queries gives the same answer for both replicas of the
+// nova_replicas job as for one of them.
+func checkReplicasCountOnce(t *testing.T, c promClient, d *Dashboard, queries []Query, oneReplica string) {
+	t.Helper()
+	type pair struct {
+		q         Query
+		both, one string
+	}
+	var pairs []pair
+	for _, q := range queries {
+		if (q.Row != "Capacity" && q.Row != "Images") || strings.Contains(q.Expr, "ALERTS") {
+			continue // scrape health and alerts are per target
+		}
+		both, err := Substitute(q.Expr, d.Variables, map[string]string{"job": "nova_replicas", "instance": ".*"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		one, err := Substitute(q.Expr, d.Variables, map[string]string{"job": "nova_replicas", "instance": oneReplica})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pairs = append(pairs, pair{q, both, one})
+	}
+	if len(pairs) < 10 {
+		t.Fatalf("only %d capacity and image queries: are the rows still named Capacity and Images?", len(pairs))
+	}
+	answer := func(expr string, q Query, at time.Time) (string, error) {
+		rng := time.Duration(0)
+		if !q.Instant {
+			rng = 30 * time.Second
+		}
+		s, err := c.queryAt(expr, rng, at)
+		lines := make([]string, len(s))
+		for i, x := range s {
+			lines[i] = fmt.Sprintf("%v %v", x.Metric, x.Value)
+		}
+		sort.Strings(lines)
+		return strings.Join(lines, "; "), err
+	}
+	waitFor(t, "the dashboard counting two replicas of a cloud once", 20*time.Second, func() (bool, string) {
+		at := time.Now().Add(-3 * time.Second) // every sample up to then is in
+		var differ []string
+		for _, p := range pairs {
+			both, err := answer(p.both, p.q, at)
+			if err != nil {
+				t.Fatalf("%s: %v", p.q.Where, err)
+			}
+			one, err := answer(p.one, p.q, at)
+			if err != nil {
+				t.Fatalf("%s: %v", p.q.Where, err)
+			}
+			if both != one || one == "" {
+				differ = append(differ, fmt.Sprintf("%s: two replicas give [%s], one gives [%s]", p.q.Where, both, one))
+			}
+		}
+		return len(differ) == 0, strings.Join(differ, "\n\t")
+	})
+	t.Logf("%d capacity and image queries count two replicas once", len(pairs))
 }

@@ -28,6 +28,8 @@ type Query struct {
 	Variable string
 	// Label is the label a label_values() variable query reads.
 	Label string
+	// Row is the title of the dashboard row the panel is in; empty for variables.
+	Row string
 }
 
 // Dashboard is the part of a Grafana dashboard the tests read.
@@ -86,9 +88,13 @@ func (d *Dashboard) Panels() []map[string]any {
 // label_names() and metrics(REGEX) hold none).
 func (d *Dashboard) Queries() ([]Query, error) {
 	var out []Query
+	row := ""
 	for _, p := range d.Panels() {
 		title, _ := p["title"].(string)
 		panelType, _ := p["type"].(string)
+		if panelType == "row" {
+			row = title
+		}
 		for _, t := range maps(p["targets"]) {
 			expr, _ := t["expr"].(string)
 			if strings.TrimSpace(expr) == "" {
@@ -100,7 +106,7 @@ func (d *Dashboard) Queries() ([]Query, error) {
 			if panelType == "table" || panelType == "stat" || panelType == "piechart" || panelType == "bargauge" {
 				instant = instant || !hasRange || !rng
 			}
-			out = append(out, Query{Where: fmt.Sprintf("panel %q, query %s", title, ref), Expr: expr, Instant: instant})
+			out = append(out, Query{Where: fmt.Sprintf("panel %q, query %s", title, ref), Expr: expr, Instant: instant, Row: row})
 		}
 	}
 	for _, v := range d.TemplateVariables() {

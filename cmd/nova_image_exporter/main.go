@@ -35,21 +35,36 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		if !errors.As(err, new(loggedError)) {
+			fmt.Fprintln(os.Stderr, err) // a command line error, before there is a logger
+		}
 		os.Exit(1)
 	}
 }
 
-// run starts the exporter and serves until ctx ends or the server fails.
+// run starts the exporter and serves until ctx ends or the server fails. Once the command
+// line is parsed, an error that stops it is logged, and returned as a loggedError.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fillVersionFromBuild()
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	if cfg.check {
-		return checkConfig(ctx, cfg, stdout)
-	}
 	logger, bareLogger := newLogger(stderr, cfg.logLevel, cfg.logFormat)
+	if cfg.check {
+		err = checkConfig(ctx, cfg, stdout)
+	} else {
+		err = serve(ctx, cfg, logger, bareLogger)
+	}
+	if err != nil {
+		level.Error(logger).Log("msg", "exiting", "err", err)
+		return loggedError{err}
+	}
+	return nil
+}
+
+// serve loads the clouds and serves until ctx ends or the server fails.
+func serve(ctx context.Context, cfg *config, logger, bareLogger log.Logger) error {
 	level.Info(logger).Log("msg", "starting "+exporterName, "version", version.Info())
 	level.Info(logger).Log("msg", "build context", "build_context", version.BuildContext())
 
@@ -73,6 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			level.Warn(logger).Log("msg", "scrapes still running at shutdown were cut off", "err", err)
 		}
 	}()
+	server.ErrorLog = newErrorLog(bareLogger)
 	err = web.ListenAndServe(server, cfg.web, slog.New(sloggokit.NewGoKitHandler(bareLogger, slogLevel(cfg.logLevel))))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -119,25 +135,7 @@ func newMux(cfg *config, set *targets.Set, own prometheus.Gatherer, metrics *col
 	mux.Handle("/probe", handler(set.ResolveProbe, nil))
 	mux.Handle("/-/reload", set.ReloadHandler())
 	if cfg.metricsPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "Nova Image Exporter",
-			Description: "Prometheus exporter for the image inventory of Nova-compatible clouds",
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
-				{Address: cfg.metricsPath, Text: "Metrics", Description: "the exporter's own metrics, and the default cloud's images"},
-				{Address: "/probe?cloud=NAME", Text: "Probe", Description: "one cloud's images: /probe?cloud=NAME, with optional listing options"},
-			},
-			Form: web.LandingForm{
-				Action: "/probe",
-				Inputs: []web.LandingFormInput{{Label: "Cloud", Type: "text", Name: "cloud", Placeholder: "clouds.yaml entry"}},
-			},
-			Profiling: "false",
-		})
-		if err == nil {
-			mux.Handle("/", landing)
-		} else {
-			level.Error(logger).Log("msg", "landing page", "err", err)
-		}
+		mux.Handle("/", newLandingPage(cfg.metricsPath, set.Names, logger))
 	}
 	return mux
 }

@@ -77,7 +77,7 @@ func TestProbeTwoClouds(t *testing.T) {
 	if strings.Contains(metrics, "nova_up") || !strings.Contains(metrics, `nova_image_exporter_api_requests_total{cloud="cloud-b",code="200"}`) {
 		t.Errorf("/metrics without a default cloud:\n%s", metrics)
 	}
-	if page := get(t, base+"/"); !strings.Contains(page, `href="/probe?cloud=NAME"`) || !strings.Contains(page, `href="/metrics"`) {
+	if page := get(t, base+"/"); !strings.Contains(page, `href="/probe?cloud=cloud-a"`) || !strings.Contains(page, `href="/metrics"`) {
 		t.Errorf("the landing page does not link /metrics and /probe:\n%s", page)
 	}
 }
