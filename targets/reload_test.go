@@ -2,6 +2,7 @@ package targets
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -95,11 +96,15 @@ func setWithoutDefault(t *testing.T, content string, opts Options) (*Set, string
 	if opts.Registerer == nil {
 		opts.Registerer = prometheus.NewRegistry()
 	}
+	build := opts.Build
+	if build == nil {
+		build = func(cfg *client.CloudConfig) (collector.Target, error) { return collector.Target{Cloud: cfg.Name}, nil }
+	}
 	opts.Build = func(cfg *client.CloudConfig) (collector.Target, error) {
 		mu.Lock()
-		defer mu.Unlock()
 		built[cfg.Name]++
-		return collector.Target{Cloud: cfg.Name}, nil
+		mu.Unlock()
+		return build(cfg)
 	}
 	set, err := New(opts)
 	if err != nil {
@@ -121,7 +126,7 @@ func TestReloadRefusesAFileThatYieldsNoCloud(t *testing.T) {
 		"clouds: {}":                   "clouds: {}\n",
 		"no clouds key":                "# being rewritten\n",
 		"truncated in the first entry": twoEntries[:strings.Index(twoEntries, "  b:")-30],
-		"truncated in the second":      twoEntries[:len(twoEntries)-40],
+		"truncated in the second":      twoEntries[:strings.LastIndex(twoEntries, "    compute_endpoint_override")],
 		"truncated mid-key":            twoEntries[:strings.Index(twoEntries, "token: t-a")+3],
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -168,7 +173,7 @@ func TestReloadRefusesAFileThatYieldsNoCloud(t *testing.T) {
 func TestReloadSaysWhyItWasRefused(t *testing.T) {
 	set, file, _, _ := setWithoutDefault(t, twoEntries, Options{})
 	for content, want := range map[string]string{
-		"":                                        file + `: no cloud under clouds: (an empty or truncated file?)`,
+		"": file + `: no cloud under clouds: (an empty or truncated file?)`,
 		strings.NewReplacer("{token: t-a}", "{}", "{token: t-b}", "{}").Replace(twoEntries): `a cloud that loaded no longer does: ` + file +
 			`: cloud "a": auth.token is required (and 1 more: "b")`,
 		strings.Replace(twoEntries, "auth_type: token\n    auth: {token: t-b}", "auth_type: nope\n    auth: {token: t-b}", 1): `a cloud that loaded no longer does: ` + file +
@@ -207,13 +212,27 @@ func TestStartWithAnEmptyFileFails(t *testing.T) {
 	}
 }
 
-func TestARefusedReloadForgetsWhatItBuilt(t *testing.T) {
+func TestARefusedReloadBuildsNothingOrForgetsWhatItBuilt(t *testing.T) {
 	var forgotten []string
-	set, file, _, built := setWithoutDefault(t, twoEntries, Options{Forget: func(cloud string) { forgotten = append(forgotten, cloud) }})
-	// c is new and loads; a now lacks its token: refused.
-	writeFile(t, file, strings.Replace(twoEntries, "{token: t-a}", "{}", 1)+"  c:\n    auth_type: token\n    auth: {token: t-c}\n    compute_endpoint_override: http://127.0.0.1:1/v2.1/c\n")
-	if err := set.Reload(); err == nil {
-		t.Fatal("reload losing a succeeded")
+	set, file, _, built := setWithoutDefault(t, twoEntries, Options{
+		Forget: func(cloud string) { forgotten = append(forgotten, cloud) },
+		Build: func(cfg *client.CloudConfig) (collector.Target, error) {
+			if cfg.AuthOptions.TokenID == "t-a2" {
+				return collector.Target{}, errors.New("no client for a")
+			}
+			return collector.Target{Cloud: cfg.Name}, nil
+		},
+	})
+	c := "  c:\n    auth_type: token\n    auth: {token: t-c}\n    compute_endpoint_override: http://127.0.0.1:1/v2.1/c\n"
+	// c is new and loads; a's entry lost its token: refused before building anything.
+	writeFile(t, file, strings.Replace(twoEntries, "{token: t-a}", "{}", 1)+c)
+	if err := set.Reload(); err == nil || built["c"] != 0 || len(forgotten) != 0 {
+		t.Errorf("reload losing a: %v, built %v, forgotten %v: want it refused, c neither built nor forgotten", err, built, forgotten)
+	}
+	// a's entry loads but its target cannot be built: c, built meanwhile, is forgotten.
+	writeFile(t, file, strings.Replace(twoEntries, "{token: t-a}", "{token: t-a2}", 1)+c)
+	if err := set.Reload(); err == nil || !strings.Contains(err.Error(), "no client for a") {
+		t.Errorf("reload failing to build a: %v", err)
 	}
 	if built["c"] != 1 || strings.Join(forgotten, ",") != "c" {
 		t.Errorf("built %v, forgotten %v: want c built, then forgotten", built, forgotten)

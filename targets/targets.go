@@ -90,22 +90,28 @@ func New(opts Options) (*Set, error) {
 
 // loaded is the outcome of one load.
 type loaded struct {
-	clouds      map[string]*cloud
+	clouds      map[string]*cloud // with a target once built
 	broken      map[string]error
 	unknownKeys []client.UnknownKey
 	names       []string // entries under clouds: of File, sorted
+	toBuild     []string // new or changed clouds, sorted
 	built       []string // clouds whose targets this load built
 }
 
 // Reload re-reads clouds.yaml. On failure the previous configuration stays in force.
+// The load is checked before any target is built, and again after.
 func (s *Set) Reload() error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	s.mu.RLock()
 	old := s.clouds // replaced only here, under reloadMu
 	s.mu.RUnlock()
-	next, err := s.load(old)
+	next, err := s.read(old)
 	if err == nil {
+		err = s.check(old, next)
+	}
+	if err == nil {
+		s.build(next)
 		err = s.check(old, next)
 	}
 	if err != nil {
@@ -127,9 +133,9 @@ func (s *Set) Reload() error {
 	return nil
 }
 
-// load reads clouds.yaml and secure.yaml once each and builds the targets of new or
-// changed clouds, reusing the others.
-func (s *Set) load(old map[string]*cloud) (*loaded, error) {
+// read reads clouds.yaml and secure.yaml once each, and keeps the clouds of old whose
+// configuration is unchanged.
+func (s *Set) read(old map[string]*cloud) (*loaded, error) {
 	next := &loaded{clouds: map[string]*cloud{}, broken: map[string]error{}}
 	configs := map[string]*client.CloudConfig{}
 	for _, cfg := range s.opts.Fixed {
@@ -152,21 +158,31 @@ func (s *Set) load(old map[string]*cloud) (*loaded, error) {
 		}
 	}
 	for name, cfg := range configs {
+		c := &cloud{config: cfg, fromFile: fromFile[name]}
 		if previous, ok := old[name]; ok && previous.config.Fingerprint == cfg.Fingerprint {
-			kept := *previous
-			kept.fromFile = fromFile[name]
-			next.clouds[name] = &kept
-			continue
+			c.config, c.target = previous.config, previous.target
+		} else {
+			next.toBuild = append(next.toBuild, name)
 		}
+		next.clouds[name] = c
+	}
+	slices.Sort(next.toBuild)
+	return next, nil
+}
+
+// build makes the targets of new or changed clouds; a cloud whose target cannot be made
+// moves to broken.
+func (s *Set) build(next *loaded) {
+	for _, name := range next.toBuild {
 		next.built = append(next.built, name)
-		target, err := s.opts.Build(cfg)
+		target, err := s.opts.Build(next.clouds[name].config)
 		if err != nil {
+			delete(next.clouds, name)
 			next.broken[name] = err
 			continue
 		}
-		next.clouds[name] = &cloud{config: cfg, target: target, fromFile: fromFile[name]}
+		next.clouds[name].target = target
 	}
-	return next, nil
 }
 
 // check refuses a load that would lose the default cloud, lose a cloud that loaded before
