@@ -63,7 +63,7 @@ func showKey(key string) string {
 type UnknownKey struct {
 	File  string
 	Cloud string
-	Key   string // "region_nmae", or "auth.usrname" under auth:; cut short if not a plain key
+	Key   string // "regoin_name", or "auth.usrname" under auth:; cut short if not a plain key
 }
 
 // String names the file, the cloud and the key.
