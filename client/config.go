@@ -126,20 +126,54 @@ func LoadCloud(file, name string) (*CloudConfig, error) {
 	if name == "" {
 		return nil, fmt.Errorf("%s: no cloud chosen (--cloud or OS_CLOUD)", file)
 	}
-	entries, err := readEntries(file)
+	clouds, err := ReadClouds(file, nil)
 	if err != nil {
 		return nil, err
 	}
-	raw, ok := entries[name]
-	if !ok {
-		return nil, fmt.Errorf("%s: no cloud %q under clouds: (have %s)", file, name, quotedKeys(entries))
+	return clouds.Load(name)
+}
+
+// Clouds are the entries of a clouds.yaml and of the secure.yaml beside it, each file read
+// once: every cloud of one load comes from the same version of both files.
+type Clouds struct {
+	File       string // the clouds.yaml
+	secureFile string
+	entries    map[string]any // under clouds: of File, each as generic YAML
+	secure     map[string]any // under clouds: of secureFile; nil without one
+}
+
+// ReadClouds reads the clouds.yaml at file and the secure.yaml beside it, if any, with
+// readFile (nil for os.ReadFile), once each.
+func ReadClouds(file string, readFile func(name string) ([]byte, error)) (*Clouds, error) {
+	if readFile == nil {
+		readFile = os.ReadFile
+	}
+	entries, err := readEntries(file, readFile)
+	if err != nil {
+		return nil, err
 	}
 	secureFile := filepath.Join(filepath.Dir(file), "secure.yaml")
-	secureEntries, err := readEntries(secureFile)
+	secure, err := readEntries(secureFile, readFile)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	secureRaw := secureEntries[name]
+	return &Clouds{File: file, secureFile: secureFile, entries: entries, secure: secure}, nil
+}
+
+// Names lists the entries under clouds:, sorted.
+func (c *Clouds) Names() []string {
+	return slices.Sorted(maps.Keys(c.entries))
+}
+
+// Load checks the entry name, merged with its secure.yaml part, and resolves it. Errors
+// name the file, the cloud and the field, never a secret's value.
+func (c *Clouds) Load(name string) (*CloudConfig, error) {
+	file, secureFile := c.File, c.secureFile
+	raw, ok := c.entries[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: no cloud %q under clouds: (have %s)", file, name, QuotedNames(c.Names()))
+	}
+	secureRaw := c.secure[name]
 	// Each entry is decoded on its own: a mistake in one is that cloud's error only.
 	var e, secure entry
 	if err := decodeEntry(raw, &e); err != nil {
@@ -166,8 +200,8 @@ func LoadCloud(file, name string) (*CloudConfig, error) {
 }
 
 // readEntries reads the entries under clouds: of file, each as generic YAML.
-func readEntries(file string) (map[string]any, error) {
-	raw, err := os.ReadFile(file)
+func readEntries(file string, readFile func(string) ([]byte, error)) (map[string]any, error) {
+	raw, err := readFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("reading clouds configuration: %w", err)
 	}
@@ -208,22 +242,29 @@ func singleEntry(name string, raw any) io.Reader {
 
 // CloudNames lists the entries under clouds: of the clouds.yaml at file, sorted.
 func CloudNames(file string) ([]string, error) {
-	entries, err := readEntries(file)
+	entries, err := readEntries(file, os.ReadFile)
 	if err != nil {
 		return nil, err
 	}
 	return slices.Sorted(maps.Keys(entries)), nil
 }
 
-func quotedKeys(m map[string]any) string {
-	if len(m) == 0 {
+// maxListedNames bounds the cloud names an error lists.
+const maxListedNames = 20
+
+// QuotedNames lists names quoted, the first 20 and how many more: "none" for none.
+func QuotedNames(names []string) string {
+	if len(names) == 0 {
 		return "none"
 	}
-	names := slices.Sorted(maps.Keys(m))
-	for i, n := range names {
-		names[i] = strconv.Quote(n)
+	shown := make([]string, 0, min(len(names), maxListedNames)+1)
+	for _, n := range names[:min(len(names), maxListedNames)] {
+		shown = append(shown, strconv.Quote(n))
 	}
-	return strings.Join(names, ", ")
+	if more := len(names) - maxListedNames; more > 0 {
+		shown = append(shown, fmt.Sprintf("and %d more", more))
+	}
+	return strings.Join(shown, ", ")
 }
 
 func fingerprint(parts ...any) string {

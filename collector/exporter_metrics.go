@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,11 @@ type ExporterMetrics struct {
 	apiRequests     *prometheus.CounterVec
 	apiDuration     *prometheus.HistogramVec
 	rejectedScrapes *prometheus.CounterVec
+
+	// forgotten are the clouds a reload removed: a scrape still in flight then must not
+	// bring their series back. Observations hold mu for reading, forgetting for writing.
+	mu        sync.RWMutex
+	forgotten map[string]bool
 }
 
 // NewExporterMetrics creates the exporter's own metrics and registers them with reg.
@@ -43,6 +49,7 @@ func NewExporterMetrics(reg prometheus.Registerer) *ExporterMetrics {
 			Namespace: namespace, Subsystem: exporterSubsystem, Name: "scrapes_rejected_total",
 			Help: "Scrapes refused: reason=\"too_many_requests\" (503, --web.max-requests already running) or \"bad_request\" (400: an unknown cloud or a bad listing option).",
 		}, []string{"reason"}),
+		forgotten: map[string]bool{},
 	}
 	reg.MustRegister(m.authFailures, m.apiRequests, m.apiDuration, m.rejectedScrapes)
 	m.initReasons()
@@ -57,12 +64,19 @@ func (m *ExporterMetrics) initReasons() {
 
 // InitCloud exports the cloud's counters at 0 before its first event.
 func (m *ExporterMetrics) InitCloud(cloud string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.forgotten, cloud)
 	m.authFailures.WithLabelValues(cloud)
 	m.apiDuration.WithLabelValues(cloud)
 }
 
-// ForgetCloud drops the series of a cloud removed from the configuration.
+// ForgetCloud drops the series of a cloud removed from the configuration; what its
+// scrapes still in flight observe is dropped too, until InitCloud brings the cloud back.
 func (m *ExporterMetrics) ForgetCloud(cloud string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.forgotten[cloud] = true
 	m.authFailures.DeleteLabelValues(cloud)
 	m.apiDuration.DeleteLabelValues(cloud)
 	m.apiRequests.DeletePartialMatch(prometheus.Labels{"cloud": cloud})
@@ -70,6 +84,11 @@ func (m *ExporterMetrics) ForgetCloud(cloud string) {
 
 // observeListing counts a failed listing by its kind.
 func (m *ExporterMetrics) observeListing(cloud string, err error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.forgotten[cloud] {
+		return
+	}
 	var authErr *client.AuthError
 	if errors.As(err, &authErr) {
 		m.authFailures.WithLabelValues(cloud).Inc()
@@ -90,9 +109,18 @@ func (m *ExporterMetrics) InstrumentTransport(cloud string) func(http.RoundTripp
 			if err == nil {
 				code = strconv.Itoa(resp.StatusCode)
 			}
-			requests.WithLabelValues(code).Inc()
+			m.countRequest(cloud, requests, code)
 			return resp, err
 		})
+	}
+}
+
+// countRequest counts a request of cloud, unless a reload removed the cloud meanwhile.
+func (m *ExporterMetrics) countRequest(cloud string, requests *prometheus.CounterVec, code string) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if !m.forgotten[cloud] {
+		requests.WithLabelValues(code).Inc()
 	}
 }
 

@@ -5,6 +5,7 @@
 package targets
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -35,16 +36,20 @@ type Options struct {
 	// Defaults is the selection of every listing unless a probe overrides it.
 	Defaults client.Selection
 	Build    Builder
-	// Forget, when set, is called with each cloud a reload removes.
+	// Forget, when set, is called with each cloud a reload removes, and with each cloud a
+	// refused reload built but the configuration in force does not have.
 	Forget func(cloud string)
-	Logger log.Logger
+	// ReadFile reads File and the secure.yaml beside it; nil for os.ReadFile.
+	ReadFile func(name string) ([]byte, error)
+	Logger   log.Logger
 	// Registerer receives the reload metrics.
 	Registerer prometheus.Registerer
 }
 
 type cloud struct {
-	config *client.CloudConfig
-	target collector.Target
+	config   *client.CloudConfig
+	target   collector.Target
+	fromFile bool // an entry of File, not one of Fixed
 }
 
 // Set is the configured clouds. It is safe for concurrent use.
@@ -56,10 +61,12 @@ type Set struct {
 	mu            sync.RWMutex
 	clouds        map[string]*cloud
 	broken        map[string]error // entries of File that do not load, and why
+	unknownKeys   []client.UnknownKey
 }
 
-// New loads every cloud. It fails if File cannot be read or the default cloud does not
-// load; other entries that do not load are logged and answer /probe with their error.
+// New loads every cloud. It fails if File cannot be read, holds no entry and no other
+// cloud is configured, or the default cloud does not load; other entries that do not load
+// are logged and answer /probe with their error.
 func New(opts Options) (*Set, error) {
 	s := &Set{
 		opts: opts,
@@ -71,7 +78,6 @@ func New(opts Options) (*Set, error) {
 			Namespace: "nova", Subsystem: "image_exporter", Name: "config_last_reload_success_timestamp_seconds",
 			Help: "When clouds.yaml was last loaded successfully, in Unix seconds.",
 		}),
-		clouds: map[string]*cloud{},
 	}
 	if err := s.Reload(); err != nil {
 		return nil, err
@@ -82,78 +88,197 @@ func New(opts Options) (*Set, error) {
 	return s, nil
 }
 
+// loaded is the outcome of one load.
+type loaded struct {
+	clouds      map[string]*cloud // with a target once built
+	broken      map[string]error
+	unknownKeys []client.UnknownKey
+	names       []string // entries under clouds: of File, sorted
+	toBuild     []string // new or changed clouds, sorted
+	built       []string // clouds whose targets this load built
+}
+
 // Reload re-reads clouds.yaml. On failure the previous configuration stays in force.
+// The load is checked before any target is built, and again after.
 func (s *Set) Reload() error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	clouds, broken, err := s.load()
+	s.mu.RLock()
+	old := s.clouds // replaced only here, under reloadMu
+	s.mu.RUnlock()
+	next, err := s.read(old)
+	if err == nil {
+		err = s.check(old, next)
+	}
+	if err == nil {
+		s.build(next)
+		err = s.check(old, next)
+	}
 	if err != nil {
+		s.forgetBuilt(old, next)
 		s.reloadOK.Set(0)
 		return err
 	}
-	for name, err := range broken {
-		level.Warn(s.opts.Logger).Log("msg", "cloud cannot be probed", "cloud", name, "err", err)
-	}
+	s.logProblems(next)
 	s.mu.Lock()
-	for name := range s.clouds {
-		if _, kept := clouds[name]; !kept && s.opts.Forget != nil {
+	for name := range old {
+		if _, kept := next.clouds[name]; !kept && s.opts.Forget != nil {
 			s.opts.Forget(name)
 		}
 	}
-	s.clouds, s.broken = clouds, broken
+	s.clouds, s.broken, s.unknownKeys = next.clouds, next.broken, next.unknownKeys
 	s.mu.Unlock()
 	s.reloadOK.Set(1)
 	s.reloadSuccess.SetToCurrentTime()
 	return nil
 }
 
-// load reads the configuration and builds the targets of new or changed clouds, reusing
-// the others.
-func (s *Set) load() (map[string]*cloud, map[string]error, error) {
+// read reads clouds.yaml and secure.yaml once each, and keeps the clouds of old whose
+// configuration is unchanged.
+func (s *Set) read(old map[string]*cloud) (*loaded, error) {
+	next := &loaded{clouds: map[string]*cloud{}, broken: map[string]error{}}
 	configs := map[string]*client.CloudConfig{}
-	broken := map[string]error{}
 	for _, cfg := range s.opts.Fixed {
 		configs[cfg.Name] = cfg
 	}
+	fromFile := map[string]bool{}
 	if s.opts.File != "" {
-		names, err := client.CloudNames(s.opts.File)
+		file, err := client.ReadClouds(s.opts.File, s.opts.ReadFile)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		for _, name := range names {
-			if cfg, err := client.LoadCloud(s.opts.File, name); err != nil {
-				broken[name] = err
+		next.names, next.unknownKeys = file.Names(), file.UnknownKeys()
+		for _, name := range next.names {
+			fromFile[name] = true
+			if cfg, err := file.Load(name); err != nil {
+				next.broken[name] = err
 			} else {
 				configs[name] = cfg
 			}
 		}
 	}
-	if err := broken[s.opts.Default]; err != nil {
-		return nil, nil, err
-	}
-	if s.opts.Default != "" && configs[s.opts.Default] == nil {
-		return nil, nil, fmt.Errorf("%s: no cloud %q", s.opts.File, s.opts.Default)
-	}
-	s.mu.RLock()
-	old := s.clouds
-	s.mu.RUnlock()
-	clouds := map[string]*cloud{}
 	for name, cfg := range configs {
+		c := &cloud{config: cfg, fromFile: fromFile[name]}
 		if previous, ok := old[name]; ok && previous.config.Fingerprint == cfg.Fingerprint {
-			clouds[name] = previous
-			continue
+			c.config, c.target = previous.config, previous.target
+		} else {
+			next.toBuild = append(next.toBuild, name)
 		}
-		target, err := s.opts.Build(cfg)
-		if err != nil {
-			if name == s.opts.Default {
-				return nil, nil, err
-			}
-			broken[name] = err
-			continue
-		}
-		clouds[name] = &cloud{config: cfg, target: target}
+		next.clouds[name] = c
 	}
-	return clouds, broken, nil
+	slices.Sort(next.toBuild)
+	return next, nil
+}
+
+// build makes the targets of new or changed clouds; a cloud whose target cannot be made
+// moves to broken.
+func (s *Set) build(next *loaded) {
+	for _, name := range next.toBuild {
+		next.built = append(next.built, name)
+		target, err := s.opts.Build(next.clouds[name].config)
+		if err != nil {
+			delete(next.clouds, name)
+			next.broken[name] = err
+			continue
+		}
+		next.clouds[name].target = target
+	}
+}
+
+// check refuses a load that would lose the default cloud, lose a cloud that loaded before
+// to an entry that no longer loads, or leave nothing to probe where clouds.yaml had clouds
+// (a file emptied or truncated while being rewritten in place).
+func (s *Set) check(old map[string]*cloud, next *loaded) error {
+	return cmp.Or(s.checkDefault(next), checkNoneLost(old, next), s.checkNotEmptied(old, next))
+}
+
+func (s *Set) checkDefault(next *loaded) error {
+	name := s.opts.Default
+	if name == "" || next.clouds[name] != nil {
+		return nil
+	}
+	if err := next.broken[name]; err != nil {
+		return err
+	}
+	return fmt.Errorf("%s: no cloud %q under clouds: (have %s)", s.opts.File, name, client.QuotedNames(next.names))
+}
+
+// checkNotEmptied refuses a clouds.yaml that yields no cloud where the configuration in
+// force has some from it, or, at start-up, where it is the only source of clouds and has
+// no entry at all.
+func (s *Set) checkNotEmptied(old map[string]*cloud, next *loaded) error {
+	hadFileClouds := countFromFile(old) > 0
+	startingWithFileOnly := old == nil && len(s.opts.Fixed) == 0
+	if s.opts.File == "" || countFromFile(next.clouds) > 0 || !hadFileClouds && !startingWithFileOnly {
+		return nil
+	}
+	if len(next.names) == 0 {
+		return fmt.Errorf("%s: no cloud under clouds: (an empty or truncated file?)", s.opts.File)
+	}
+	if !hadFileClouds {
+		return nil // at start-up, entries that do not load answer /probe with their error
+	}
+	return fmt.Errorf("%s: none of its %d clouds loads; %w", s.opts.File, len(next.names), next.broken[next.names[0]])
+}
+
+// checkNoneLost refuses a load in which a cloud of clouds.yaml that loaded no longer does.
+func checkNoneLost(old map[string]*cloud, next *loaded) error {
+	var lost []string
+	for name, c := range old {
+		if _, nowBroken := next.broken[name]; nowBroken && c.fromFile {
+			lost = append(lost, name)
+		}
+	}
+	if len(lost) == 0 {
+		return nil
+	}
+	slices.Sort(lost)
+	more := ""
+	if len(lost) > 1 {
+		more = fmt.Sprintf(" (and %d more: %s)", len(lost)-1, client.QuotedNames(lost[1:]))
+	}
+	return fmt.Errorf("a cloud that loaded no longer does: %w%s", next.broken[lost[0]], more)
+}
+
+func countFromFile(clouds map[string]*cloud) int {
+	n := 0
+	for _, c := range clouds {
+		if c.fromFile {
+			n++
+		}
+	}
+	return n
+}
+
+// forgetBuilt undoes what building the targets of a refused load registered for clouds
+// that the configuration in force does not have.
+func (s *Set) forgetBuilt(old map[string]*cloud, next *loaded) {
+	if next == nil || s.opts.Forget == nil {
+		return
+	}
+	for _, name := range next.built {
+		if _, inForce := old[name]; !inForce {
+			s.opts.Forget(name)
+		}
+	}
+}
+
+// maxKeyWarnings bounds the log lines about unknown keys of one load.
+const maxKeyWarnings = 20
+
+// logProblems logs, once per load, the entries that do not load and the keys nothing reads.
+func (s *Set) logProblems(next *loaded) {
+	for name, err := range next.broken {
+		level.Warn(s.opts.Logger).Log("msg", "cloud cannot be probed", "cloud", name, "err", err)
+	}
+	for i, k := range next.unknownKeys {
+		if i == maxKeyWarnings {
+			level.Warn(s.opts.Logger).Log("msg", fmt.Sprintf("and %d more unknown keys; --config.check lists them all", len(next.unknownKeys)-i))
+			break
+		}
+		level.Warn(s.opts.Logger).Log("msg", "clouds.yaml key that neither the exporter nor gophercloud reads is ignored: a typo?",
+			"file", k.File, "cloud", k.Cloud, "key", k.Key)
+	}
 }
 
 // Problems returns, sorted by cloud, why the entries of clouds.yaml that do not load fail.
@@ -166,6 +291,14 @@ func (s *Set) Problems() []error {
 		problems[i] = s.broken[name]
 	}
 	return problems
+}
+
+// UnknownKeys lists the keys of clouds.yaml and secure.yaml entries in force that neither
+// the exporter nor gophercloud reads.
+func (s *Set) UnknownKeys() []client.UnknownKey {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.unknownKeys)
 }
 
 // Names lists the clouds that can be probed.
@@ -274,7 +407,7 @@ func (s *Set) ReloadHandler() http.Handler {
 func (s *Set) ReloadAndLog() error {
 	err := s.Reload()
 	if err != nil {
-		level.Error(s.opts.Logger).Log("msg", "reloading clouds.yaml failed; the previous configuration stays", "err", err)
+		level.Error(s.opts.Logger).Log("msg", "reloading clouds.yaml failed; the previous configuration stays", "file", s.opts.File, "err", err)
 		return err
 	}
 	level.Info(s.opts.Logger).Log("msg", "reloaded clouds.yaml", "clouds", strings.Join(s.Names(), ","))

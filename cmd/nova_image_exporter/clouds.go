@@ -100,8 +100,16 @@ func checkConfig(ctx context.Context, cfg *config, stdout io.Writer) error {
 	for _, p := range problems {
 		fmt.Fprintf(&report, "FAILED  %v\n", p)
 	}
+	unknownKeys := set.UnknownKeys()
+	for _, k := range unknownKeys {
+		fmt.Fprintf(&report, "warning %v\n", k)
+	}
 	if len(problems) == 0 {
-		fmt.Fprintf(&report, "configuration OK: %d clouds\n", len(set.Names()))
+		fmt.Fprintf(&report, "configuration OK: %d clouds", len(set.Names()))
+		if len(unknownKeys) > 0 {
+			fmt.Fprintf(&report, ", %d unknown keys ignored", len(unknownKeys))
+		}
+		report.WriteString("\n")
 	}
 	if _, err := io.WriteString(stdout, report.String()); err != nil {
 		return err
