@@ -22,13 +22,13 @@ const (
 	maxReadChunk = 32 << 10
 	// maxIdentityResponseBytes bounds a Keystone or IAM answer, catalog included: real
 	// token answers are tens to a few hundred KB. gophercloud reads all of it and decodes
-	// it several times over, into maps and then into structs: 2 MiB of one string peak at
+	// it several times over, into maps and then into structs: 2 MiB of strings peak at
 	// about 35 MiB of heap.
 	maxIdentityResponseBytes = 2 << 20
 	// maxIdentityValues bounds the JSON values (objects, arrays, elements, members) of an
 	// identity answer, which is what gophercloud allocates for, up to some 800 bytes each
 	// in all: a catalog has about one value per 20 bytes, 100 000 in 2 MiB. The worst shape
-	// within this bound peaks at about 80 MiB of heap.
+	// within this bound peaks at about 70 MiB of heap.
 	maxIdentityValues = 100_000
 	// maxEndpointBytes bounds the compute endpoint taken from a catalog: it is in every
 	// request, error and debug line.
