@@ -228,7 +228,7 @@ func TestNewHTTPClientBoundsHeaders(t *testing.T) {
 }
 
 func TestImageLabelBounds(t *testing.T) {
-	long := func(unit string, n int) string { return strings.Repeat(unit, n) }
+	long := strings.Repeat
 	body := fmt.Sprintf(`{"images": [{"id": %q, "status": %q, "name": %q, "server": {"id": %q}, "metadata": {"image_type": %q}}]}`,
 		long("i", 255), long("s", 100), "x"+long("€", 400), long("v", 300), "xx"+long("😀", 300))
 	c, _, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) { return ok(body) })
