@@ -113,9 +113,10 @@ func (o Options) newHTTPClient(tlsConfig *tls.Config) *http.Client {
 }
 
 // NewHTTPClient returns an http.Client whose every phase is bounded: dialing, TLS handshake,
-// waiting for response headers and their size, and the whole request by timeout. transport may be nil; it
-// is then a clone of http.DefaultTransport. Either way HTTPS_PROXY, HTTP_PROXY and NO_PROXY
-// are read now, when the client is built (the standard library reads them once per process).
+// waiting for response headers and their size, and the whole request by timeout. transport
+// may be nil; it is then a clone of http.DefaultTransport. Either way HTTPS_PROXY,
+// HTTP_PROXY and NO_PROXY are read now, when the client is built (the standard library
+// reads them once per process).
 func NewHTTPClient(timeout time.Duration, transport *http.Transport) *http.Client {
 	if transport == nil {
 		transport = http.DefaultTransport.(*http.Transport).Clone()
