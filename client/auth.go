@@ -131,7 +131,7 @@ func (k *Keystone) authenticated(ctx context.Context) (*gophercloud.ProviderClie
 	if err != nil {
 		return nil, fmt.Errorf("auth_url %s: not a usable URL", redactURLText(k.authOptions.IdentityEndpoint))
 	}
-	provider.HTTPClient = *k.httpClient
+	provider.HTTPClient = boundIdentity(k.httpClient)
 	provider.UserAgent.Prepend("nova_image_exporter")
 	if err := openstack.Authenticate(ctx, provider, k.authOptions); err != nil {
 		return nil, k.authError(err)
@@ -153,6 +153,9 @@ func (k *Keystone) computeEndpoint(provider *gophercloud.ProviderClient) (string
 	if err != nil {
 		return "", fmt.Errorf("finding the compute endpoint in the catalog (region %q, interface %q): %w",
 			k.endpoint.Region, k.endpoint.Availability, err)
+	}
+	if len(endpoint) > maxEndpointBytes {
+		return "", fmt.Errorf("the catalog's compute endpoint is longer than %d bytes: %s", maxEndpointBytes, redactURLText(endpoint))
 	}
 	return withProjectID(endpoint, projectID), nil
 }

@@ -31,8 +31,11 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultMaxPages         = 10000
-	DefaultMaxResponseBytes = 256 << 20
+	DefaultMaxPages = 10000
+	// DefaultMaxResponseBytes is some 6 times a page of 1 000 real images (Nova's largest
+	// page by default). Each image costs about 250 bytes however few bytes it takes on the
+	// wire: a page of 8 MiB of the smallest images peaks at about 85 MiB of heap.
+	DefaultMaxResponseBytes = 8 << 20
 	DefaultRequestTimeout   = time.Minute
 	DefaultMaxRetries       = 3
 	DefaultRetryBackoff     = 500 * time.Millisecond
@@ -49,7 +52,7 @@ type Options struct {
 	HTTPClient *http.Client
 	// RequestTimeout bounds one HTTP request when HTTPClient is nil.
 	RequestTimeout time.Duration
-	// MaxResponseBytes cuts off a response body larger than this.
+	// MaxResponseBytes cuts off a page larger than this, counted after decompression.
 	MaxResponseBytes int64
 	// MaxPages stops a listing that would need more pages than this.
 	MaxPages int
@@ -110,9 +113,10 @@ func (o Options) newHTTPClient(tlsConfig *tls.Config) *http.Client {
 }
 
 // NewHTTPClient returns an http.Client whose every phase is bounded: dialing, TLS handshake,
-// waiting for response headers, and the whole request by timeout. transport may be nil; it
-// is then a clone of http.DefaultTransport. Either way HTTPS_PROXY, HTTP_PROXY and NO_PROXY
-// are read now, when the client is built (the standard library reads them once per process).
+// waiting for response headers and their size, and the whole request by timeout. transport
+// may be nil; it is then a clone of http.DefaultTransport. Either way HTTPS_PROXY,
+// HTTP_PROXY and NO_PROXY are read now, when the client is built (the standard library
+// reads them once per process).
 func NewHTTPClient(timeout time.Duration, transport *http.Transport) *http.Client {
 	if transport == nil {
 		transport = http.DefaultTransport.(*http.Transport).Clone()
@@ -123,6 +127,7 @@ func NewHTTPClient(timeout time.Duration, transport *http.Transport) *http.Clien
 	transport.TLSHandshakeTimeout = 10 * time.Second
 	transport.ResponseHeaderTimeout = timeout
 	transport.MaxIdleConnsPerHost = 4
+	transport.MaxResponseHeaderBytes = maxResponseHeaderBytes
 	return &http.Client{Timeout: timeout, Transport: transport, CheckRedirect: noRedirects}
 }
 
@@ -405,19 +410,20 @@ func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn f
 		}
 	}
 	body := &cappedReader{r: resp.Body, left: maxBytes}
-	dec := json.NewDecoder(body)
+	guard := &valueGuard{r: body}
+	dec := json.NewDecoder(guard)
 	var sawImages bool
-	err = decodeObject(dec, func(key string) error {
+	err = decodeObject(dec, guard, func(key string) error {
 		switch key {
 		case "images":
 			sawImages = true
-			return decodeImages(dec, metadataKeys, fn)
+			return decodeImages(dec, guard, metadataKeys, fn)
 		case "images_links":
 			var links []struct {
 				Rel string `json:"rel"`
 			}
 			if err := dec.Decode(&links); err != nil {
-				return fmt.Errorf("images_links: %w", err)
+				return fmt.Errorf("images_links: %w", malformed(err))
 			}
 			for _, l := range links {
 				hasNext = hasNext || l.Rel == "next"
@@ -425,7 +431,10 @@ func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn f
 			return nil
 		default:
 			var skip json.RawMessage
-			return dec.Decode(&skip)
+			if err := dec.Decode(&skip); err != nil {
+				return fmt.Errorf("%q: %w", sanitize(key, 64), malformed(err))
+			}
+			return nil
 		}
 	})
 	if body.exceeded {
@@ -440,11 +449,12 @@ func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn f
 }
 
 // decodeObject reads a JSON object from dec, calling fn with dec positioned at each value.
-func decodeObject(dec *json.Decoder, fn func(key string) error) error {
+// guard counts each key with its value.
+func decodeObject(dec *json.Decoder, guard *valueGuard, fn func(key string) error) error {
 	if err := expectDelim(dec, '{'); err != nil {
 		return err
 	}
-	for dec.More() {
+	for guard.next(); dec.More(); guard.next() {
 		tok, err := dec.Token()
 		if err != nil {
 			return malformed(err)
@@ -458,17 +468,25 @@ func decodeObject(dec *json.Decoder, fn func(key string) error) error {
 		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
+		if errors.Is(err, errValueTooLarge) {
+			return err
+		}
 		return errors.New("malformed JSON: data after the top-level object")
 	}
 	return nil
 }
 
-func decodeImages(dec *json.Decoder, metadataKeys []string, fn func(Image) error) error {
+// decodeImages decodes the images list, each image counted by guard on its own.
+func decodeImages(dec *json.Decoder, guard *valueGuard, metadataKeys []string, fn func(Image) error) error {
 	if err := expectDelim(dec, '['); err != nil {
 		return fmt.Errorf("images: %w", err)
 	}
 	var w wireImage
-	for i := 0; dec.More(); i++ {
+	for i := 0; ; i++ {
+		guard.next()
+		if !dec.More() {
+			break
+		}
 		w.reset(metadataKeys)
 		if err := dec.Decode(&w); err != nil {
 			return fmt.Errorf("images[%d]: %w", i, malformed(err))

@@ -15,19 +15,21 @@ const Absent int64 = -1 << 63
 // Image is one image of the images-detail listing, reduced to the fields the exporter
 // exports. It is kept small: a listing can hold 100 000 of them.
 type Image struct {
-	ID   string
-	Name string // empty when the API sends null
+	ID   string // at most 255 bytes: a longer id fails the listing
+	Name string // empty when the API sends null; cut at 1024 bytes
 	// Status is Nova's status, upper case: ACTIVE, SAVING, DELETED, ERROR, UNKNOWN or
-	// whatever else the API sends.
-	Status   string
-	ServerID string // the instance a snapshot was taken from; empty for other images
+	// whatever else the API sends, cut at 64 bytes.
+	Status string
+	// ServerID is the instance a snapshot was taken from, cut at 255 bytes; empty for
+	// other images.
+	ServerID string
 	// Size (bytes, OS-EXT-IMG-SIZE:size), MinDisk (GiB), MinRAM (MiB) and Progress
 	// (percent, 0 to 100); Absent when not sent.
 	Size, MinDisk, MinRAM, Progress int64
 	// Created and Updated in Unix milliseconds; Absent when not sent or unreadable.
 	Created, Updated int64
-	// Metadata holds the values of Options.MetadataKeys, in that order; nil when the
-	// image has none of them.
+	// Metadata holds the values of Options.MetadataKeys, in that order, each cut at 1024
+	// bytes; nil when the image has none of them.
 	Metadata []string
 	// Problems describe the fields the API sent in a form that could not be read (an
 	// unparsable time), which are left Absent; nil when every field was read.
@@ -71,8 +73,12 @@ func (w *wireImage) image() (Image, error) {
 	if w.Status == "" {
 		return Image{}, fmt.Errorf("image %s: no status", id)
 	}
+	if len(w.ID) > maxIDBytes {
+		return Image{}, fmt.Errorf("image %s: id longer than %d bytes", id, maxIDBytes)
+	}
 	img := Image{
-		ID: w.ID, Name: w.Name, Status: string(w.Status), ServerID: w.Server.ID,
+		ID: w.ID, ServerID: cutLabel(w.Server.ID, maxIDBytes),
+		Name: cutLabel(w.Name, maxLabelBytes), Status: cutLabel(string(w.Status), maxStatusBytes),
 		Size: w.Size, MinDisk: w.MinDisk, MinRAM: w.MinRAM, Progress: w.Progress,
 		Created: w.Created.ms, Updated: w.Updated.ms,
 		Metadata: w.Metadata.values,

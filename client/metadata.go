@@ -82,9 +82,6 @@ func (m *metadataPicker) wanted(quoted []byte) int {
 	return -1
 }
 
-// maxMetadataValue bounds a metadata value kept as a label value.
-const maxMetadataValue = 1024
-
 func metadataValue(raw []byte) string {
 	var s string
 	switch raw[0] {
@@ -95,10 +92,7 @@ func metadataValue(raw []byte) string {
 	default: // the JSON text of a number, boolean, object or array, whose strings may hold any bytes
 		s = strings.ToValidUTF8(string(raw), "\uFFFD")
 	}
-	if len(s) > maxMetadataValue {
-		s = strings.ToValidUTF8(s[:maxMetadataValue], "")
-	}
-	return s
+	return cutLabel(s, maxLabelBytes)
 }
 
 func skipSpace(data []byte, i int) int {

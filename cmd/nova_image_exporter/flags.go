@@ -76,7 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	perImageFilters := app.Flag("images.per-image-filter", "Export per-image series only for images whose metadata match KEY=VALUE or KEY!=VALUE (an absent key is empty). Repeatable; all must match.").Strings()
 	app.Flag("client.timeout", "Longest one HTTP request to the cloud may take.").
 		Default(client.DefaultRequestTimeout.String()).DurationVar(&cfg.client.RequestTimeout)
-	app.Flag("client.max-response-bytes", "A response body larger than this is cut off and the listing fails.").
+	app.Flag("client.max-response-bytes", "A page of images larger than this (after decompression) is cut off and the listing fails.").
 		Default(fmt.Sprint(client.DefaultMaxResponseBytes)).Int64Var(&cfg.client.MaxResponseBytes)
 	app.Flag("client.max-pages", "A listing that needs more pages than this fails.").
 		Default(fmt.Sprint(client.DefaultMaxPages)).IntVar(&cfg.client.MaxPages)

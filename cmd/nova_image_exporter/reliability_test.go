@@ -86,6 +86,7 @@ func TestHostileResponses(t *testing.T) {
 		{"negative size", simulator.Fault{Negative: true}, nil, "OS-EXT-IMG-SIZE:size is negative"},
 		{"pagination loop", simulator.Fault{Loop: true}, []string{"--images.page-size=2"}, "pagination loop"},
 		{"too large", simulator.Fault{Huge: 1 << 20}, []string{"--client.max-response-bytes=65536"}, "response body larger than 65536 bytes"},
+		{"a run of whitespace past the bound on one value", simulator.Fault{Huge: 4 << 20}, nil, "larger than 1048576 bytes of JSON in one image, value or run of whitespace"},
 		{"too many pages", simulator.Fault{}, []string{"--images.page-size=1", "--client.max-pages=3"}, "more than 3 pages"},
 		{"Glance down", simulator.Fault{Status: 500}, nil, "computeFault"},
 	}
