@@ -17,8 +17,8 @@ import (
 
 // Fault describes how the simulator misbehaves on one images/detail request. The zero Fault means: behave normally.
 //
-// The fields combine: Delay (or Hang) comes first; then Status, Garbage or
-// HTML (in that order of precedence) answer on their own; otherwise the
+// The fields combine: Delay (or Hang) comes first; then Echo, Status, Garbage
+// or HTML (in that order of precedence) answer on their own; otherwise the
 // page is built (Loop, Duplicate, InvalidUTF8, OddTimes, BadTimes,
 // WrongTypes, Negative) and delivered (Huge, TruncateAfter). RetryAfter is
 // added to whatever answer is given. A request the page cannot be built
