@@ -66,6 +66,10 @@ func (a *AKSK) Renew(context.Context, string) error {
 	return fmt.Errorf("aksk: the signature of access key %s was refused (wrong secret key, or a clock more than 15 minutes off); not retrying, the gateway locks a key after 5 failures", a.AccessKey)
 }
 
+// Secrets returns the secret key and the security token; each request's signature is taken
+// from the request itself.
+func (a *AKSK) Secrets() []string { return []string{a.SecretKey, a.SecurityToken} }
+
 func hostOf(req *http.Request) string {
 	if req.Host != "" {
 		return req.Host

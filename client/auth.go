@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -40,6 +41,9 @@ func (s *StaticToken) Renew(context.Context, string) error {
 	return errors.New("auth_type token: the pre-issued token was refused and cannot be renewed")
 }
 
+// Secrets returns the token.
+func (s *StaticToken) Secrets() []string { return []string{s.Token} }
+
 // Keystone authenticates with Keystone v3 (or Huawei IAM, which speaks the same protocol)
 // through gophercloud. The first request authenticates; the token is then reused until
 // shortly before it expires or until the API refuses it.
@@ -53,9 +57,12 @@ type Keystone struct {
 	provider *gophercloud.ProviderClient
 	compute  string
 
-	seenMu    sync.Mutex
-	seenToken string    // the last token handed out
-	seenAt    time.Time // when it was first handed out
+	now func() time.Time // the clock of token expiry; nil means time.Now
+
+	seenMu      sync.Mutex
+	seenToken   string    // the last token handed out
+	seenAt      time.Time // when it was first handed out
+	seenExpired bool      // it had already expired then: Keystone's clock or Keystone is wrong
 }
 
 // NewKeystone returns a Keystone authenticator. endpointOverride, when not empty, is used
@@ -77,15 +84,17 @@ func (k *Keystone) Endpoint(ctx context.Context) (string, error) {
 	return k.compute, nil
 }
 
-// Authorize sets a valid token as X-Auth-Token, renewing it if it is about to expire.
+// Authorize sets a valid token as X-Auth-Token, renewing it if it is about to expire: at
+// most once per listing, and never a token that had expired when Keystone issued it (a
+// renewal would get one just like it). Such a token is sent as it is: the API judges it.
 func (k *Keystone) Authorize(ctx context.Context, req *http.Request) (string, error) {
 	provider, err := k.authenticated(ctx)
 	if err != nil {
 		return "", err
 	}
 	token := provider.Token()
-	if k.expiring(token, provider.TokenExpiry()) {
-		if err := k.Renew(ctx, token); err != nil {
+	if expiring, expiredOnArrival := k.expiring(token, provider.TokenExpiry()); expiring && !expiredOnArrival && claimExpiryRenewal(ctx) {
+		if err := k.renew(ctx, provider, token); err != nil {
 			return "", err
 		}
 		token = provider.Token()
@@ -94,31 +103,78 @@ func (k *Keystone) Authorize(ctx context.Context, req *http.Request) (string, er
 	return token, nil
 }
 
-// expiring reports whether token should be replaced before use.
-func (k *Keystone) expiring(token string, expiry time.Time) bool {
+// expiring reports whether token should be replaced before use, and whether it had
+// already expired when it was first seen.
+func (k *Keystone) expiring(token string, expiry time.Time) (expiring, expiredOnArrival bool) {
 	if expiry.IsZero() {
-		return false
+		return false, false
 	}
 	k.seenMu.Lock()
 	defer k.seenMu.Unlock()
-	now := time.Now()
+	now := k.clock()
 	if token != k.seenToken {
-		k.seenToken, k.seenAt = token, now
+		k.seenToken, k.seenAt, k.seenExpired = token, now, !expiry.After(now)
 	}
 	margin := min(renewBefore, expiry.Sub(k.seenAt)/4)
-	return expiry.Sub(now) < margin
+	return expiry.Sub(now) < margin, k.seenExpired
 }
 
-// Renew obtains a new token unless another caller already replaced the refused one.
+func (k *Keystone) clock() time.Time {
+	if k.now != nil {
+		return k.now()
+	}
+	return time.Now()
+}
+
+// Renew obtains a new token unless another caller already replaced the refused one. When
+// the refused token had expired on arrival and Keystone's new one has too, it fails: the
+// API would refuse it again, and the clocks are to blame.
 func (k *Keystone) Renew(ctx context.Context, refused string) error {
 	provider, err := k.authenticated(ctx)
 	if err != nil {
 		return err
 	}
+	refusedExpired := k.expiredOnArrival(refused)
+	if err := k.renew(ctx, provider, refused); err != nil {
+		return err
+	}
+	expiry := provider.TokenExpiry()
+	if _, expired := k.expiring(provider.Token(), expiry); refusedExpired && expired {
+		return fmt.Errorf("Keystone at %s issues tokens that have already expired (expires_at %s, %s before the exporter's clock): check the clocks of Keystone and of the exporter (NTP)",
+			redactURLText(k.authOptions.IdentityEndpoint), expiry.UTC().Format(time.RFC3339), k.clock().Sub(expiry).Round(time.Second))
+	}
+	return nil
+}
+
+// expiredOnArrival reports whether token is the last token handed out and had expired when
+// it was first seen.
+func (k *Keystone) expiredOnArrival(token string) bool {
+	k.seenMu.Lock()
+	defer k.seenMu.Unlock()
+	return token == k.seenToken && k.seenExpired
+}
+
+func (k *Keystone) renew(ctx context.Context, provider *gophercloud.ProviderClient, refused string) error {
 	if err := provider.Reauthenticate(ctx, refused); err != nil {
 		return k.authError(err)
 	}
 	return nil
+}
+
+// Secrets returns the password or application credential secret, and the current token.
+func (k *Keystone) Secrets() []string {
+	secrets := k.configuredSecrets()
+	k.mu.Lock()
+	provider := k.provider
+	k.mu.Unlock()
+	if provider != nil {
+		secrets = append(secrets, provider.Token())
+	}
+	return secrets
+}
+
+func (k *Keystone) configuredSecrets() []string {
+	return []string{k.authOptions.Password, k.authOptions.ApplicationCredentialSecret, k.authOptions.TokenID}
 }
 
 func (k *Keystone) authenticated(ctx context.Context) (*gophercloud.ProviderClient, error) {
@@ -161,7 +217,9 @@ func (k *Keystone) computeEndpoint(provider *gophercloud.ProviderClient) (string
 }
 
 // authError names the identity endpoint and user; gophercloud's errors carry the status and
-// Keystone's message, never the request body with the password.
+// Keystone's message, never the request body with the password. Keystone/IAM refusing the
+// credentials (401, 403) is an AuthError; any other failure of the token request is an
+// IdentityError.
 func (k *Keystone) authError(err error) error {
 	who := k.authOptions.Username
 	if who == "" {
@@ -170,24 +228,38 @@ func (k *Keystone) authError(err error) error {
 	if who == "" {
 		who = "application credential " + k.authOptions.ApplicationCredentialID
 	}
-	return authFailure(fmt.Errorf("authenticating to %s as %s: %s", redactURLText(k.authOptions.IdentityEndpoint), who, describeAuthError(err)))
+	described := fmt.Errorf("authenticating to %s as %s: %s", redactURLText(k.authOptions.IdentityEndpoint), who,
+		describeAuthError(err, newRedactor(k.configuredSecrets()...)))
+	if unexpected, ok := unexpectedResponse(err); ok &&
+		(unexpected.Actual == http.StatusUnauthorized || unexpected.Actual == http.StatusForbidden) {
+		return authFailure(described)
+	}
+	return identityFailure(described)
 }
 
-// describeAuthError reports Keystone's answer as status, title and message, not
-// gophercloud's text, which holds the whole response body.
-func describeAuthError(err error) string {
+// unexpectedResponse finds the error status answer in a gophercloud error.
+func unexpectedResponse(err error) (gophercloud.ErrUnexpectedResponseCode, bool) {
 	var unexpected gophercloud.ErrUnexpectedResponseCode
-	if !errors.As(err, &unexpected) {
-		var pointer *gophercloud.ErrUnexpectedResponseCode
-		if !errors.As(err, &pointer) || pointer == nil {
-			return redactURLText(err.Error())
-		}
-		unexpected = *pointer
+	if errors.As(err, &unexpected) {
+		return unexpected, true
 	}
-	apiErr := &APIError{Method: unexpected.Method, URL: redactURLText(unexpected.URL), StatusCode: unexpected.Actual}
-	if !parseFault(unexpected.Body, apiErr) {
-		apiErr.Message = describeOpaqueBody(unexpected.ResponseHeader.Get("Content-Type"), len(unexpected.Body))
+	var pointer *gophercloud.ErrUnexpectedResponseCode
+	if errors.As(err, &pointer) && pointer != nil {
+		return *pointer, true
 	}
+	return unexpected, false
+}
+
+// describeAuthError reports Keystone's answer as status, title, message and request id, not
+// gophercloud's text, which holds the whole response body; r removes the secrets.
+func describeAuthError(err error, r redactor) string {
+	unexpected, ok := unexpectedResponse(err)
+	if !ok {
+		return redactURLText(r.redact(err.Error()))
+	}
+	apiErr := &APIError{Method: unexpected.Method, URL: redactURLText(unexpected.URL), StatusCode: unexpected.Actual,
+		RequestID: requestID(unexpected.ResponseHeader, r)}
+	fillFault(apiErr, unexpected.Body, unexpected.ResponseHeader.Get("Content-Type"), r)
 	return apiErr.Error()
 }
 
@@ -220,4 +292,26 @@ func withProjectID(endpoint, projectID string) string {
 		return trimmed + "/" + projectID
 	}
 	return expandProjectID(endpoint, projectID)
+}
+
+// listingKey is the context key of a listing's authentication state.
+type listingKey struct{}
+
+// listingAuth is what one listing has done about authentication.
+type listingAuth struct {
+	expiryRenewed atomic.Bool // a token was renewed because it was about to expire
+}
+
+// withListing marks ctx as one listing's, so that a token is renewed for expiry at most once
+// in it: a Keystone that issues tokens expiring at once would otherwise be asked for one per
+// page.
+func withListing(ctx context.Context) context.Context {
+	return context.WithValue(ctx, listingKey{}, &listingAuth{})
+}
+
+// claimExpiryRenewal reports whether ctx's listing may renew a token for expiry, and notes
+// that it did; outside a listing it always may.
+func claimExpiryRenewal(ctx context.Context) bool {
+	state, ok := ctx.Value(listingKey{}).(*listingAuth)
+	return !ok || state.expiryRenewed.CompareAndSwap(false, true)
 }

@@ -146,6 +146,10 @@ type Authenticator interface {
 	// Renew replaces a credential that the API refused with 401; it returns an error when
 	// the credential cannot be renewed (a pre-issued token).
 	Renew(ctx context.Context, refused string) error
+	// Secrets returns the secrets in play: the configured password, application credential
+	// secret, secret key, security token or pre-issued token, and the current token. They
+	// are removed from whatever text a server sends before it reaches an error or a log.
+	Secrets() []string
 }
 
 // Client lists images of one cloud project.
@@ -199,6 +203,7 @@ func (c *Client) ListImages(ctx context.Context, opts ListOptions) ([]Image, err
 // does not need them all at once never holds more than one page. An error from fn stops
 // the listing and is returned.
 func (c *Client) EachImage(ctx context.Context, opts ListOptions, fn func(Image) error) error {
+	ctx = withListing(ctx)
 	endpoint, err := c.auth.Endpoint(ctx)
 	if err != nil {
 		return err
@@ -319,9 +324,10 @@ func (p *pager) send(ctx context.Context) (*http.Response, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("GET %s: %w", redactedURL(req), unwrapURLError(err))
 	}
+	redact := requestRedactor(p.client.auth, req)
 	level.Debug(p.client.opts.Logger).Log("msg", "images request", "url", redactedURL(req), "status", resp.StatusCode,
-		"seconds", time.Since(start).Seconds(), "request_id", requestID(resp.Header))
-	if err := CheckResponse(resp); err != nil {
+		"seconds", time.Since(start).Seconds(), "request_id", requestID(resp.Header, redact))
+	if err := checkResponse(resp, redact); err != nil {
 		drainAndClose(resp.Body)
 		return nil, credential, err
 	}
@@ -335,6 +341,11 @@ func (p *pager) renew(ctx context.Context, credential string, refusal error) err
 	}
 	p.renewed = true
 	if err := p.client.auth.Renew(ctx, credential); err != nil {
+		var identityErr *IdentityError
+		if errors.As(err, &identityErr) {
+			// The identity service failed: whether the credentials are good is unknown.
+			return identityFailure(fmt.Errorf("%w; renewing the credential: %w", refusal, identityErr.Err))
+		}
 		var authErr *AuthError
 		if errors.As(err, &authErr) {
 			err = authErr.Err

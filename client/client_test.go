@@ -45,6 +45,8 @@ func (f *fakeAuth) Renew(_ context.Context, refused string) error {
 	return nil
 }
 
+func (f *fakeAuth) Secrets() []string { return []string{"configured-secret"} }
+
 // pages answers images/detail requests from a list of responses, recording each request.
 type pages struct {
 	mu       sync.Mutex

@@ -3,6 +3,7 @@ package client
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -338,5 +339,32 @@ func TestConfigErrorsHideValues(t *testing.T) {
 	noProject := writeFile(t, dir, "noproject.yaml", "clouds:\n  t:\n    auth_type: token\n    auth: {token: t}\n    compute_endpoint_override: http://h/v2.1/{project_id}\n")
 	if _, err := LoadCloud(noProject, "t"); err == nil || !strings.Contains(err.Error(), "auth.project_id") {
 		t.Errorf("a {project_id} endpoint without project_id: %v", err)
+	}
+}
+
+func TestYAMLErrorsHideValuesWithBackticks(t *testing.T) {
+	dir := t.TempDir()
+	for _, secret := range []string{"pa`ss`wd", "`x`y`", "a`b", "ab`cdefghijklmno"} {
+		for _, doc := range []string{
+			"clouds:\n  c:\n    auth: SECRET\n",                            // clouds.yaml's own decoding
+			"clouds:\n  c:\n    auth_type: [SECRET]\n    auth: {}\n",       // the entry's decoding
+			"clouds:\n  c:\n    auth: {password: [SECRET]}\n",              // gophercloud's parser
+			"clouds:\n  c:\n    auth: SECRET\n    region_name: [SECRET]\n", // two errors in one message
+		} {
+			content := strings.ReplaceAll(doc, "SECRET", strconv.Quote(secret))
+			file := writeFile(t, dir, "clouds.yaml", content)
+			_, err := LoadCloud(file, "c")
+			if err == nil {
+				t.Fatalf("clouds.yaml %q loaded", content)
+			}
+			for _, part := range strings.Split(secret, "`") {
+				if len(part) >= 2 && strings.Contains(err.Error(), part) {
+					t.Errorf("clouds.yaml %q: error %q shows %q of the value", content, err, part)
+				}
+			}
+			if !strings.Contains(err.Error(), "line ") {
+				t.Errorf("clouds.yaml %q: error %q lost the line", content, err)
+			}
+		}
 	}
 }

@@ -64,6 +64,30 @@ func (e *AuthError) Error() string { return "authentication failed: " + e.Err.Er
 // Unwrap returns the underlying error.
 func (e *AuthError) Unwrap() error { return e.Err }
 
+// IdentityError is a failure of the identity service (Keystone/IAM) other than refusing the
+// credentials: no answer, a timeout, a TLS failure, an answer with another error status
+// (5xx, 429, 404, ...) or an answer that could not be read. The credentials may be fine.
+type IdentityError struct {
+	Err error
+}
+
+// Error says that the identity service failed, and how.
+func (e *IdentityError) Error() string {
+	return "identity service unreachable or failing (not a refusal of the credentials): " + e.Err.Error()
+}
+
+// Unwrap returns the underlying error.
+func (e *IdentityError) Unwrap() error { return e.Err }
+
+// identityFailure wraps err as an IdentityError unless it already is one.
+func identityFailure(err error) error {
+	var identityErr *IdentityError
+	if errors.As(err, &identityErr) {
+		return err
+	}
+	return &IdentityError{Err: err}
+}
+
 // authFailure wraps err as an AuthError unless it already is one.
 func authFailure(err error) error {
 	var authErr *AuthError
@@ -73,9 +97,9 @@ func authFailure(err error) error {
 	return &AuthError{Err: err}
 }
 
-// CheckResponse returns nil for a 200 response, and otherwise an *APIError read from at most
-// maxErrorBodyBytes of its body. It does not close the body.
-func CheckResponse(resp *http.Response) error {
+// checkResponse returns nil for a 200 response, and otherwise an *APIError read from at most
+// maxErrorBodyBytes of its body, without the secrets r knows. It does not close the body.
+func checkResponse(resp *http.Response, r redactor) error {
 	if resp.StatusCode == http.StatusOK {
 		return nil
 	}
@@ -83,24 +107,30 @@ func CheckResponse(resp *http.Response) error {
 		Method:     resp.Request.Method,
 		URL:        redactedURL(resp.Request),
 		StatusCode: resp.StatusCode,
-		RequestID:  requestID(resp.Header),
+		RequestID:  requestID(resp.Header, r),
 		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After")),
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
 	if err != nil {
-		apiErr.Message = "reading error body: " + err.Error()
+		apiErr.Message = "reading error body: " + r.redact(err.Error())
 		return apiErr
 	}
-	if !parseFault(body, apiErr) {
-		apiErr.Message = describeOpaqueBody(resp.Header.Get("Content-Type"), len(body))
-	}
+	fillFault(apiErr, body, resp.Header.Get("Content-Type"), r)
 	return apiErr
 }
 
-func requestID(h http.Header) string {
+// fillFault fills e's fault, message and request id from an error body, or describes the
+// body when it is not a fault. Every text of the server goes through r here.
+func fillFault(e *APIError, body []byte, contentType string, r redactor) {
+	if !parseFault(body, e, r) {
+		e.Message = describeOpaqueBody(r.text(contentType, 64), len(body))
+	}
+}
+
+func requestID(h http.Header, r redactor) string {
 	for _, name := range []string{"X-Openstack-Request-Id", "X-Compute-Request-Id", "X-Request-Id"} {
 		if id := h.Get(name); id != "" {
-			return sanitize(id, 128)
+			return r.text(id, 128)
 		}
 	}
 	return ""
@@ -113,7 +143,7 @@ func requestID(h http.Header) string {
 //	{"error": {"code": 401, "title": "Unauthorized", "message": "..."}}   Keystone
 //	{"error": {"code": "Ecs.0005", "message": "..."}}                     Huawei services
 //	{"error_code": "APIGW.0308", "error_msg": "...", "request_id": "..."} Huawei API gateway
-func parseFault(body []byte, e *APIError) bool {
+func parseFault(body []byte, e *APIError, r redactor) bool {
 	var top map[string]json.RawMessage
 	if json.Unmarshal(body, &top) != nil || len(top) == 0 {
 		return false
@@ -127,9 +157,9 @@ func parseFault(body []byte, e *APIError) bool {
 		if json.Unmarshal(body, &gw) != nil {
 			gw.Code = string(raw)
 		}
-		e.Fault, e.Message = sanitize(gw.Code, 64), sanitize(gw.Msg, 256)
+		e.Fault, e.Message = r.text(gw.Code, 64), r.text(gw.Msg, 256)
 		if e.RequestID == "" {
-			e.RequestID = sanitize(gw.RequestID, 128)
+			e.RequestID = r.text(gw.RequestID, 128)
 		}
 		return true
 	}
@@ -146,8 +176,8 @@ func parseFault(body []byte, e *APIError) bool {
 		if json.Unmarshal(raw, &fault) != nil {
 			return false
 		}
-		e.Fault = faultName(name, fault.Title, fault.Code)
-		e.Message = sanitize(fault.Message, 256)
+		e.Fault = r.text(faultName(name, fault.Title, fault.Code), 64)
+		e.Message = r.text(fault.Message, 256)
 		if e.RetryAfter == 0 {
 			if secs, err := fault.RetryAfter.Int64(); err == nil {
 				e.RetryAfter = retryAfterSeconds(secs)
@@ -161,15 +191,16 @@ func parseFault(body []byte, e *APIError) bool {
 // or Keystone's title under its generic "error" key.
 func faultName(key, title string, code json.RawMessage) string {
 	if key != "error" {
-		return sanitize(key, 64)
+		return key
 	}
 	var s string
 	if json.Unmarshal(code, &s) == nil && s != "" {
-		return sanitize(s, 64)
+		return s
 	}
-	return sanitize(title, 64)
+	return title
 }
 
+// describeOpaqueBody says what a body that is no fault was; contentType is already safe.
 func describeOpaqueBody(contentType string, n int) string {
 	if n == 0 {
 		return "empty body"
@@ -178,9 +209,9 @@ func describeOpaqueBody(contentType string, n int) string {
 		contentType = "no Content-Type"
 	}
 	if n == maxErrorBodyBytes {
-		return fmt.Sprintf("unrecognised body (%s, %d bytes or more)", sanitize(contentType, 64), n)
+		return fmt.Sprintf("unrecognised body (%s, %d bytes or more)", contentType, n)
 	}
-	return fmt.Sprintf("unrecognised body (%s, %d bytes)", sanitize(contentType, 64), n)
+	return fmt.Sprintf("unrecognised body (%s, %d bytes)", contentType, n)
 }
 
 // maxRetryAfter bounds a server's Retry-After: a longer wait never fits a scrape anyway.

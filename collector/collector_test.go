@@ -227,21 +227,33 @@ func TestScrapeTimeouts(t *testing.T) {
 	}
 }
 
-func TestAuthFailuresAreCounted(t *testing.T) {
+func TestAuthFailuresAndIdentityErrorsAreCountedApart(t *testing.T) {
 	own := prometheus.NewRegistry()
 	metrics := NewExporterMetrics(own)
 	metrics.InitCloud("c1")
+	metrics.InitCloud("c2")
 	authFailing := &fakeLister{err: &client.AuthError{Err: errors.New("HTTP 401 Unauthorized")}}
+	identityFailing := &fakeLister{err: &client.IdentityError{Err: errors.New("HTTP 503 Service Unavailable")}}
 	otherFailing := &fakeLister{err: errors.New("HTTP 500 computeFault")}
-	for _, lister := range []*fakeLister{authFailing, authFailing, otherFailing} {
+	for _, lister := range []*fakeLister{authFailing, authFailing, identityFailing, otherFailing} {
 		testutil.CollectAndCount(New(context.Background(), Target{Cloud: "c1", Listings: NewShared(lister, 0)}, nil, metrics, log.NewNopLogger()))
 	}
 	const want = `
-# HELP nova_image_exporter_auth_failures_total Listings that failed because authentication failed: credentials refused by Keystone/IAM, or a token or signature refused by the API and not renewable.
+# HELP nova_image_exporter_auth_failures_total Listings that failed because the cloud refused the credentials: Keystone/IAM answered the token request with 401 or 403, or the API refused a pre-issued token, an AK/SK signature, or a token again right after its renewal. Not counted here: an identity service that cannot be reached or fails (nova_image_exporter_identity_errors_total).
 # TYPE nova_image_exporter_auth_failures_total counter
 nova_image_exporter_auth_failures_total{cloud="c1"} 2
+nova_image_exporter_auth_failures_total{cloud="c2"} 0
+# HELP nova_image_exporter_identity_errors_total Listings that failed because the identity service (Keystone/IAM) could not be reached or answered with an error other than refusing the credentials: no answer, timeout, TLS, 5xx, 429, malformed or oversized answer.
+# TYPE nova_image_exporter_identity_errors_total counter
+nova_image_exporter_identity_errors_total{cloud="c1"} 1
+nova_image_exporter_identity_errors_total{cloud="c2"} 0
 `
-	if err := testutil.GatherAndCompare(own, strings.NewReader(want), "nova_image_exporter_auth_failures_total"); err != nil {
+	names := []string{"nova_image_exporter_auth_failures_total", "nova_image_exporter_identity_errors_total"}
+	if err := testutil.GatherAndCompare(own, strings.NewReader(want), names...); err != nil {
 		t.Error(err)
+	}
+	metrics.ForgetCloud("c2")
+	if n, err := testutil.GatherAndCount(own, names...); err != nil || n != 2 {
+		t.Errorf("%d series of %v after forgetting c2 (err %v), want c1's 2", n, names, err)
 	}
 }

@@ -19,6 +19,7 @@ const exporterSubsystem = "image_exporter"
 // given to NewExporterMetrics.
 type ExporterMetrics struct {
 	authFailures    *prometheus.CounterVec
+	identityErrors  *prometheus.CounterVec
 	apiRequests     *prometheus.CounterVec
 	apiDuration     *prometheus.HistogramVec
 	rejectedScrapes *prometheus.CounterVec
@@ -34,7 +35,11 @@ func NewExporterMetrics(reg prometheus.Registerer) *ExporterMetrics {
 	m := &ExporterMetrics{
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: exporterSubsystem, Name: "auth_failures_total",
-			Help: "Listings that failed because authentication failed: credentials refused by Keystone/IAM, or a token or signature refused by the API and not renewable.",
+			Help: "Listings that failed because the cloud refused the credentials: Keystone/IAM answered the token request with 401 or 403, or the API refused a pre-issued token, an AK/SK signature, or a token again right after its renewal. Not counted here: an identity service that cannot be reached or fails (nova_image_exporter_identity_errors_total).",
+		}, []string{"cloud"}),
+		identityErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: exporterSubsystem, Name: "identity_errors_total",
+			Help: "Listings that failed because the identity service (Keystone/IAM) could not be reached or answered with an error other than refusing the credentials: no answer, timeout, TLS, 5xx, 429, malformed or oversized answer.",
 		}, []string{"cloud"}),
 		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: exporterSubsystem, Name: "api_requests_total",
@@ -51,7 +56,7 @@ func NewExporterMetrics(reg prometheus.Registerer) *ExporterMetrics {
 		}, []string{"reason"}),
 		forgotten: map[string]bool{},
 	}
-	reg.MustRegister(m.authFailures, m.apiRequests, m.apiDuration, m.rejectedScrapes)
+	reg.MustRegister(m.authFailures, m.identityErrors, m.apiRequests, m.apiDuration, m.rejectedScrapes)
 	m.initReasons()
 	return m
 }
@@ -68,6 +73,7 @@ func (m *ExporterMetrics) InitCloud(cloud string) {
 	defer m.mu.Unlock()
 	delete(m.forgotten, cloud)
 	m.authFailures.WithLabelValues(cloud)
+	m.identityErrors.WithLabelValues(cloud)
 	m.apiDuration.WithLabelValues(cloud)
 }
 
@@ -78,6 +84,7 @@ func (m *ExporterMetrics) ForgetCloud(cloud string) {
 	defer m.mu.Unlock()
 	m.forgotten[cloud] = true
 	m.authFailures.DeleteLabelValues(cloud)
+	m.identityErrors.DeleteLabelValues(cloud)
 	m.apiDuration.DeleteLabelValues(cloud)
 	m.apiRequests.DeletePartialMatch(prometheus.Labels{"cloud": cloud})
 }
@@ -90,8 +97,12 @@ func (m *ExporterMetrics) observeListing(cloud string, err error) {
 		return
 	}
 	var authErr *client.AuthError
-	if errors.As(err, &authErr) {
+	var identityErr *client.IdentityError
+	switch {
+	case errors.As(err, &authErr):
 		m.authFailures.WithLabelValues(cloud).Inc()
+	case errors.As(err, &identityErr):
+		m.identityErrors.WithLabelValues(cloud).Inc()
 	}
 }
 

@@ -156,7 +156,7 @@ func TestQueriesUseOnlyExportedMetrics(t *testing.T) {
 		"nova_images", "nova_image_status", "nova_image_size_bytes", "nova_image_min_disk_bytes",
 		"nova_image_min_ram_bytes", "nova_image_progress_ratio", "nova_image_created_timestamp_seconds",
 		"nova_image_updated_timestamp_seconds", "nova_image_info", "nova_image_exporter_build_info",
-		"nova_image_exporter_auth_failures_total", "nova_image_exporter_api_requests_total",
+		"nova_image_exporter_auth_failures_total", "nova_image_exporter_identity_errors_total", "nova_image_exporter_api_requests_total",
 		"nova_image_exporter_api_request_duration_seconds_bucket", "nova_image_exporter_scrapes_rejected_total",
 		"nova_image_exporter_config_last_reload_successful",
 	} {

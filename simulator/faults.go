@@ -17,8 +17,8 @@ import (
 
 // Fault describes how the simulator misbehaves on one images/detail request. The zero Fault means: behave normally.
 //
-// The fields combine: Delay (or Hang) comes first; then Status, Garbage or
-// HTML (in that order of precedence) answer on their own; otherwise the
+// The fields combine: Delay (or Hang) comes first; then Echo, Status, Garbage
+// or HTML (in that order of precedence) answer on their own; otherwise the
 // page is built (Loop, Duplicate, InvalidUTF8, OddTimes, BadTimes,
 // WrongTypes, Negative) and delivered (Huge, TruncateAfter). RetryAfter is
 // added to whatever answer is given. A request the page cannot be built
@@ -77,6 +77,10 @@ type Fault struct {
 	WrongTypes bool
 	// Negative sends the first image's size as -1 (WrongTypes, if also set, wins).
 	Negative bool
+	// Echo answers with Status (401 when 0; badRequest for 400) and a fault whose message,
+	// and request id, quote the credentials the request carried: its X-Auth-Token,
+	// X-Security-Token and Authorization headers (a server that echoes secrets).
+	Echo bool
 	// Huge pads the response with whitespace so that it is at least this many bytes (a giant body), streaming it without holding it in memory.
 	//
 	// The padding goes right after the body's opening brace, so a client
@@ -195,6 +199,8 @@ func answerFault(w http.ResponseWriter, r *http.Request, ft *Fault) bool {
 		return true
 	}
 	switch {
+	case ft.Echo:
+		writeEchoFault(w, r, ft)
 	case ft.Status != 0:
 		writeStatusFault(w, ft)
 	case ft.Garbage:

@@ -76,6 +76,13 @@ type Options struct {
 	ApplicationCredentials []ApplicationCredential
 	// AccessKeys are the Huawei AK/SK pairs the simulated API gateway accepts on images/detail.
 	AccessKeys []AccessKey
+	// ExpiredTokens makes Keystone issue tokens that have already expired: expires_at is a
+	// second before issued_at, and Nova refuses them.
+	ExpiredTokens bool
+	// ExpiresAtShift is added to the expires_at that Keystone reports, not to when Nova stops
+	// accepting the token: as from a Keystone whose clock is off. -2*TokenTTL gives tokens
+	// that look expired on arrival but work.
+	ExpiresAtShift time.Duration
 	// Now is the simulator's clock (for X-Sdk-Date skew checks and token expiry); nil means time.Now.
 	Now func() time.Time
 }
@@ -129,6 +136,8 @@ type Simulator struct {
 	akStates map[string]*akState
 	// plan is the fault plan installed by SetFaults, nil when none.
 	plan atomic.Pointer[faultPlan]
+	// keystonePlan is the fault plan installed by SetKeystoneFaults, nil when none.
+	keystonePlan atomic.Pointer[faultPlan]
 	// imagesRequests counts the authorised images/detail requests.
 	imagesRequests atomic.Int64
 }
@@ -246,6 +255,9 @@ func (s *Simulator) newToken(projectID string, appCred *ApplicationCredential) (
 	tok := "gAAAAA" + hex.EncodeToString(b[:])
 	now := s.now().UTC()
 	info := tokenInfo{projectID: projectID, issued: now, expires: now.Add(s.opts.TokenTTL), appCred: appCred}
+	if s.opts.ExpiredTokens {
+		info.expires = now.Add(-time.Second)
+	}
 	s.mu.Lock()
 	s.tokens[tok] = info
 	s.mu.Unlock()
@@ -452,6 +464,9 @@ func domainMatches(d *domainRef, name string) bool {
 func (s *Simulator) serveTokens(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodPost:
+		if s.answerKeystoneFault(w, r) {
+			return
+		}
 		s.createToken(w, r)
 	case http.MethodGet, http.MethodHead:
 		// Token validation, as used by gophercloud with a pre-existing token.
@@ -638,7 +653,7 @@ func (s *Simulator) tokenBody(r *http.Request, methods []string, info tokenInfo)
 		"methods":    ms,
 		"user":       map[string]any{"domain": userDomain, "id": userID, "name": s.opts.Username, "password_expires_at": nil},
 		"audit_ids":  []any{"simulatedAuditId0001"},
-		"expires_at": keystoneTime(info.expires),
+		"expires_at": keystoneTime(info.expires.Add(s.opts.ExpiresAtShift)),
 		"issued_at":  keystoneTime(info.issued),
 		"project":    map[string]any{"domain": projDomain, "id": s.opts.ProjectID, "name": s.opts.ProjectName},
 		"is_domain":  false,

@@ -68,8 +68,9 @@ func secretsSeen(sim *simulator.Simulator) []string {
 	return secrets
 }
 
-// TestEveryAuthTypeKeepsSecrets runs each auth type end to end at debug level and searches
-// the log, the metrics and the landing page for every secret involved.
+// TestEveryAuthTypeKeepsSecrets runs each auth type end to end at debug level, also against
+// servers that echo the credentials in their error answers, and searches the log, the
+// metrics, the /probe page and the landing page for every secret involved.
 func TestEveryAuthTypeKeepsSecrets(t *testing.T) {
 	sim, simURL := authSimulator(t, simulator.Options{})
 	staticToken := sim.IssueToken()
@@ -124,6 +125,24 @@ func TestEveryAuthTypeKeepsSecrets(t *testing.T) {
 			base, logs := startExporter(t, "--cloud="+cloud, "--log.level=debug")
 			checkImages(t, scrape(t, base+"/metrics"))
 			exposed := logs.String() + get(t, base+"/metrics") + get(t, base+"/")
+			// Servers that echo the credentials: Nova quoting the token or the Authorization
+			// header in a 401 (and Keystone the password in the renewal's 401), then in a 400.
+			for _, status := range []int{http.StatusUnauthorized, http.StatusBadRequest} {
+				echo := func(int, *http.Request) simulator.Fault { return simulator.Fault{Echo: true, Status: status} }
+				sim.SetFaults(echo)
+				sim.SetKeystoneFaults(echo)
+				page := get(t, base+"/probe?cloud="+cloud) + get(t, base+"/metrics")
+				sim.SetFaults(nil)
+				sim.SetKeystoneFaults(nil)
+				if !strings.Contains(page, "nova_up 0") {
+					t.Errorf("echoing server answering %d: want nova_up 0:\n%s", status, page)
+				}
+				exposed += page
+			}
+			if !strings.Contains(logs.String(), "<redacted>") {
+				t.Errorf("the log shows no redacted secret: did the servers echo?\n%s", logs)
+			}
+			exposed += logs.String()
 			secrets := append(secretsSeen(sim), testPassword, testAppSecret, staticToken, testSK, testTempSK, testSecToken)
 			for _, secret := range secrets {
 				if strings.Contains(exposed, secret) {
@@ -185,6 +204,65 @@ func TestWrongPasswordIsAnAuthFailure(t *testing.T) {
 	if !strings.Contains(text, "authentication failed: authenticating to "+simURL+"/v3 as demo") || !strings.Contains(text, "401") ||
 		strings.Contains(text, "not-the-password") {
 		t.Errorf("log should say authentication failed with the status, without the password:\n%s", text)
+	}
+}
+
+// TestIdentityServiceFailuresAreNotAuthFailures: a Keystone that fails or cannot be reached
+// moves nova_image_exporter_identity_errors_total, not auth_failures_total, and the other
+// way round for a refused password.
+func TestIdentityServiceFailuresAreNotAuthFailures(t *testing.T) {
+	sim, simURL := authSimulator(t, simulator.Options{})
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close() // connection refused
+	entry := func(name, url, password string) string {
+		return fmt.Sprintf(`  %s:
+    auth: {auth_url: %s/v3, username: demo, password: %s, user_domain_name: Default, project_name: demo, project_domain_name: Default}
+`, name, url, password)
+	}
+	// /metrics lists a cloud with a pre-issued token, which never asks Keystone.
+	clouds := writeClouds(t, "clouds:\n"+entry("sim", simURL, testPassword)+entry("refused", closedURL, testPassword)+
+		entry("wrong", simURL, "not-the-password")+fmt.Sprintf(`  token:
+    auth_type: token
+    auth: {token: %s, project_id: %s}
+    compute_endpoint_override: %s/v2.1/{project_id}
+`, sim.IssueToken(), testProject, simURL))
+	t.Setenv("OS_CLIENT_CONFIG_FILE", clouds)
+	base, logs := startExporter(t, "--cloud=token", "--client.timeout=300ms")
+	for _, tt := range []struct {
+		name, target string
+		fault        simulator.Fault
+		auth, ident  float64
+		wantLog      string
+	}{
+		{"keystone 503", "sim", simulator.Fault{Status: http.StatusServiceUnavailable}, 0, 1, "HTTP 503"},
+		{"keystone timeout", "sim", simulator.Fault{Hang: true}, 0, 1, "imeout"}, // net/http's "timeout awaiting" or "Timeout exceeded"
+		{"connection refused", "refused", simulator.Fault{}, 0, 1, "connection refused"},
+		{"password refused", "wrong", simulator.Fault{}, 1, 0, "HTTP 401"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sim.SetKeystoneFaults(func(int, *http.Request) simulator.Fault { return tt.fault })
+			t.Cleanup(func() { sim.SetKeystoneFaults(nil) })
+			cloud := tt.target
+			own := scrape(t, base+"/metrics")
+			authBefore, _ := value(own, "nova_image_exporter_auth_failures_total", map[string]string{"cloud": cloud})
+			identBefore, _ := value(own, "nova_image_exporter_identity_errors_total", map[string]string{"cloud": cloud})
+			if up, _ := value(scrape(t, base+"/probe?cloud="+cloud), "nova_up", nil); up != 0 {
+				t.Errorf("nova_up = %v, want 0", up)
+			}
+			own = scrape(t, base+"/metrics")
+			authAfter, _ := value(own, "nova_image_exporter_auth_failures_total", map[string]string{"cloud": cloud})
+			identAfter, found := value(own, "nova_image_exporter_identity_errors_total", map[string]string{"cloud": cloud})
+			if !found {
+				t.Errorf("no nova_image_exporter_identity_errors_total{cloud=%q}", cloud)
+			}
+			if authAfter-authBefore != tt.auth || identAfter-identBefore != tt.ident {
+				t.Errorf("auth failures +%v, identity errors +%v; want +%v, +%v", authAfter-authBefore, identAfter-identBefore, tt.auth, tt.ident)
+			}
+			if !strings.Contains(logs.String(), tt.wantLog) {
+				t.Errorf("log lacks %q:\n%s", tt.wantLog, logs)
+			}
+		})
 	}
 }
 
@@ -309,7 +387,7 @@ func TestTLSTowardsTheCloud(t *testing.T) {
 		{"untrusted", 0, "certificate signed by unknown authority"},
 		{"insecure", 1, "level=warn"},
 		{"mtls", 1, ""},
-		{"mtls-no-cert", 0, "authentication failed"},
+		{"mtls-no-cert", 0, "identity service unreachable or failing"},
 	} {
 		t.Run(tt.cloud, func(t *testing.T) {
 			base, logs := startExporter(t, "--cloud="+tt.cloud)
