@@ -15,7 +15,7 @@ func TestTruncate(t *testing.T) {
 		{"short", 10, "short"},
 		{"exactly10!", 10, "exactly10!"},
 		{strings.Repeat("a", 20), 10, "aaaaaaaaaa...(cut, 20 bytes in all)"},
-		{"aaaaaaaaa€€", 10, "aaaaaaaaa...(cut, 15 bytes in all)"}, // € is 3 bytes: not split
+		{"aaaaaaaaa€€", 10, "aaaaaaaaa...(cut, 15 bytes in all)"},       // € is 3 bytes: not split
 		{"\x80\x80\x80\x80\x80\x80", 4, "\x80...(cut, 6 bytes in all)"}, // backs up 3 bytes at most
 	} {
 		if got := Truncate(c.in, c.limit); got != c.want {
