@@ -94,7 +94,8 @@ func TestProbeRejectsBadRequestsWithoutNetwork(t *testing.T) {
 		"cloud=cloud-a&min-ram=-1":         `min-ram="-1": want a whole number`,
 		"cloud=cloud-a&changes-since=soon": `changes-since="soon": want an RFC 3339 time`,
 		"cloud=cloud-a&target=x":           `unknown parameter "target"`,
-		"cloud=cloud-a&cloud=cloud-b&name=x&name=y": `name: given 2 times`,
+		"cloud=cloud-a&name=x&name=y":      `name: given 2 times`,
+		"cloud=cloud-a&cloud=cloud-b":      `cloud: given 2 times`,
 	} {
 		code, body := probe(t, base, query)
 		if code != http.StatusBadRequest || !strings.Contains(body, want) || strings.Count(strings.TrimSpace(body), "\n") != 0 {
