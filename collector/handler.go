@@ -24,7 +24,8 @@ import (
 // ScrapeTimeouts decide how long one scrape may list images.
 type ScrapeTimeouts struct {
 	// Default applies when Prometheus sends no X-Prometheus-Scrape-Timeout-Seconds, and
-	// caps the header's value when it does.
+	// caps the header's value when it does: no scrape waits longer, and a listing shared
+	// by several scrapes runs at most this long.
 	Default time.Duration
 	// Offset is subtracted from the header's value, leaving time to encode and send.
 	Offset time.Duration
@@ -39,7 +40,7 @@ func (t ScrapeTimeouts) Timeout(r *http.Request) (time.Duration, error) {
 	}
 	seconds, err := strconv.ParseFloat(header, 64)
 	if err != nil || math.IsNaN(seconds) || seconds <= 0 || seconds > 1e6 {
-		return t.Default, fmt.Errorf("X-Prometheus-Scrape-Timeout-Seconds %q is not a positive number of seconds", header)
+		return t.Default, fmt.Errorf("X-Prometheus-Scrape-Timeout-Seconds %s is not a positive number of seconds", client.QuoteTruncated(header, 32))
 	}
 	timeout := time.Duration(seconds * float64(time.Second))
 	if timeout > t.Offset {

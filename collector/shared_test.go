@@ -150,8 +150,6 @@ func TestCachedListingReportsItsAge(t *testing.T) {
 	}
 }
 
-func ignore(error) {}
-
 // syncWriter collects log output from concurrent scrapes.
 type syncWriter struct {
 	mu  sync.Mutex

@@ -97,7 +97,7 @@ func TestScrapesWaitingForAListingTakeNoSlot(t *testing.T) {
 			t.Errorf("a probe needing a listing of its own while the slot is taken: %d %q, want 503 naming the limit", rec.Code, rec.Body)
 		}
 		own := prometheus.NewRegistry()
-		own.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "own_metric"}))
+		own.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "own_metric", Help: "The exporter's own."}))
 		if rec := serve(handler(other, own), ""); rec.Code != http.StatusOK ||
 			!strings.Contains(rec.Body.String(), "\nown_metric 0\n") || !strings.Contains(rec.Body.String(), "\nnova_up 0\n") {
 			t.Errorf("/metrics while the slot is taken: %d\n%s\nwant 200 with its own metrics and nova_up 0", rec.Code, rec.Body)
@@ -161,4 +161,13 @@ func TestShortDeadlineDoesNotCutASharedListingShort(t *testing.T) {
 			t.Errorf("the short scrape that started the listing did not report its own deadline:\n%s", lines)
 		}
 	})
+}
+
+func TestMalformedTimeoutHeaderIsEchoedCutShort(t *testing.T) {
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strings.Repeat("9", 60_000))
+	timeout, err := ScrapeTimeouts{Default: time.Minute}.Timeout(req)
+	if err == nil || timeout != time.Minute || len(err.Error()) > 200 || !strings.Contains(err.Error(), "60000 bytes in all") {
+		t.Errorf("a 60 KB header: %s, %d bytes of error: %.200s", timeout, len(err.Error()), err)
+	}
 }
