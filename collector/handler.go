@@ -130,12 +130,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	target, found, err := h.Resolve(r)
 	if err != nil {
-		message := client.Truncate(strings.ReplaceAll(err.Error(), "\n", " "), maxEchoBytes)
-		level.Warn(h.Logger).Log("msg", "rejected a scrape: bad request", "err", message)
-		if h.Metrics != nil {
-			h.Metrics.rejectedScrapes.WithLabelValues("bad_request").Inc()
-		}
-		http.Error(w, message, http.StatusBadRequest)
+		h.badRequest(w, err)
 		return
 	}
 	timeout, err := h.Timeouts.Timeout(r)
@@ -161,6 +156,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.write(w, r, result, exports)
+}
+
+// badRequest answers 400 with err on one line, cut to maxEchoBytes, and logs and counts it.
+func (h *Handler) badRequest(w http.ResponseWriter, err error) {
+	message := client.Truncate(strings.ReplaceAll(err.Error(), "\n", " "), maxEchoBytes)
+	level.Warn(h.Logger).Log("msg", "rejected a scrape: bad request", "err", message)
+	if h.Metrics != nil {
+		h.Metrics.rejectedScrapes.WithLabelValues("bad_request").Inc()
+	}
+	http.Error(w, message, http.StatusBadRequest)
 }
 
 // refuse reports a scrape that found no free slot for its work, and answers 503 unless

@@ -74,7 +74,7 @@ func TestProbeTwoClouds(t *testing.T) {
 	}
 	// Without a default cloud, /metrics is the exporter's own metrics only.
 	metrics := get(t, base+"/metrics")
-	if strings.Contains(metrics, "nova_up") || !strings.Contains(metrics, `nova_image_exporter_api_requests_total{cloud="cloud-b",code="200"}`) {
+	if strings.Contains(metrics, "\nnova_up ") || !strings.Contains(metrics, `nova_image_exporter_api_requests_total{cloud="cloud-b",code="200"}`) {
 		t.Errorf("/metrics without a default cloud:\n%s", metrics)
 	}
 	if page := get(t, base+"/"); !strings.Contains(page, `href="/probe?cloud=NAME"`) || !strings.Contains(page, `href="/metrics"`) {
