@@ -23,6 +23,9 @@ var apiParams = map[string]string{
 // Nova passes on (it maps them to its own five only in the answer).
 var glanceStatuses = []string{"queued", "saving", "active", "killed", "deleted", "pending_delete", "deactivated", "uploading", "importing"}
 
+// maxEchoedValue bounds how much of a bad option value an error quotes.
+const maxEchoedValue = 100
+
 // Selection is what to list, in the user's terms: validated values by SelectionParams name.
 // The zero Selection lists everything with the server's page size.
 type Selection struct {
@@ -51,7 +54,7 @@ func ParseSelection(base Selection, values url.Values) (Selection, error) {
 			continue
 		}
 		if err := checkSelection(name, value); err != nil {
-			return Selection{}, fmt.Errorf("%s=%q: %w", name, value, err)
+			return Selection{}, fmt.Errorf("%s=%s: %w", name, QuoteTruncated(value, maxEchoedValue), err)
 		}
 		merged.values[name] = value
 	}

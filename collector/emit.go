@@ -16,6 +16,7 @@ import (
 // scrapeResult is what one scrape found: the listing, or why there is none.
 type scrapeResult struct {
 	up       bool
+	refused  bool // no work slot was free: neither listed nor rendered
 	duration float64
 	age      float64
 	images   []*client.Image // the images with per-image series: deduplicated, filtered
@@ -24,25 +25,48 @@ type scrapeResult struct {
 	problems []string        // unreadable fields, as "image ID: field ..."
 }
 
-// scrapeTarget lists the target's images under ctx and sorts out what to export. A failed
-// listing is logged here, once, and counted.
+// workBounds bound a scrape's work: the slots that listings and renderings take (nil for
+// no bound), and the longest a listing may run (0: as long as a scrape waits for it).
+type workBounds struct {
+	slots       Limiter
+	maxDuration time.Duration
+}
+
+// scrapeTarget lists the target's images under ctx and sorts out what to export, without
+// bounds on its work; see scrapeBounded.
 func scrapeTarget(ctx context.Context, target Target, exports *ImageExports, metrics *ExporterMetrics, logger log.Logger) *scrapeResult {
+	result, _ := scrapeBounded(ctx, target, exports, metrics, logger, workBounds{})
+	return result
+}
+
+// scrapeBounded lists the target's images under ctx and sorts out what to export. A failed
+// listing is logged here, once, and counted. Starting a listing takes one of bounds.slots
+// at once or is refused; sorting and rendering a listing take one too, waited for until
+// ctx ends, and held until release is called, once the answer is written.
+func scrapeBounded(ctx context.Context, target Target, exports *ImageExports, metrics *ExporterMetrics, logger log.Logger, bounds workBounds) (result *scrapeResult, release func()) {
 	start := time.Now()
 	// A listing shared by several scrapes reports its failure once, through the scrape
 	// that started it; a scrape that stops waiting reports that, and nothing more.
-	listing, err := target.Listings.Listing(ctx, target.Selection, func(err error) {
-		level.Error(logger).Log("msg", "listing images failed", "err", err, "duration_seconds", time.Since(start).Seconds())
-		if metrics != nil {
-			metrics.observeListing(target.Cloud, err)
-		}
+	listing, err := target.Listings.Listing(ctx, ListingRequest{
+		Selection: target.Selection, Slots: bounds.slots, MaxDuration: bounds.maxDuration,
+		OnFailure: func(err error) {
+			level.Error(logger).Log("msg", "listing images failed", "err", err, "duration_seconds", time.Since(start).Seconds())
+			if metrics != nil {
+				metrics.observeListing(target.Cloud, err)
+			}
+		},
 	})
-	result := &scrapeResult{duration: time.Since(start).Seconds()}
-	var waitErr *WaitError
-	if errors.As(err, &waitErr) {
-		level.Warn(logger).Log("msg", "scrape deadline passed while waiting for a listing another scrape started", "err", err)
+	release = func() {}
+	if err == nil {
+		if err = bounds.slots.acquire(ctx); err == nil {
+			release = bounds.slots.release
+		}
 	}
+	result = &scrapeResult{duration: time.Since(start).Seconds()}
 	if err != nil {
-		return result
+		result.refused = errors.Is(err, ErrBusy)
+		logWait(logger, err)
+		return result, release
 	}
 	result.up = true
 	result.age = time.Since(listing.At).Seconds()
@@ -51,7 +75,22 @@ func scrapeTarget(ctx context.Context, target Target, exports *ImageExports, met
 		level.Warn(logger).Log("msg", "left out fields the API sent in a form that could not be read",
 			"count", len(result.problems), "first", result.problems[0])
 	}
-	return result
+	return result, release
+}
+
+// logWait logs a scrape that stopped waiting for its listing: its own timeout, which the
+// listing (going on for others, or stopped) does not report.
+func logWait(logger log.Logger, err error) {
+	var waitErr *WaitError
+	switch {
+	case !errors.As(err, &waitErr):
+	case errors.Is(err, context.Canceled):
+		level.Debug(logger).Log("msg", "the scraper went away before the listing ended", "err", err)
+	case waitErr.Others == 0:
+		level.Error(logger).Log("msg", "listing images failed", "err", err)
+	default:
+		level.Warn(logger).Log("msg", "scrape deadline passed while waiting for the listing in flight", "err", err)
+	}
 }
 
 // sort counts every image by status and keeps those that get per-image series, in the

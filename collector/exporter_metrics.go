@@ -52,7 +52,7 @@ func NewExporterMetrics(reg prometheus.Registerer) *ExporterMetrics {
 		}, []string{"cloud"}),
 		rejectedScrapes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: exporterSubsystem, Name: "scrapes_rejected_total",
-			Help: "Scrapes refused: reason=\"too_many_requests\" (503, --web.max-requests already running) or \"bad_request\" (400: an unknown cloud or a bad listing option).",
+			Help: "Scrapes refused: reason=\"too_many_requests\" (no free --web.max-requests slot to start a listing, or to render one before the scrape's deadline: /probe answers 503, /metrics its own metrics with nova_up 0) or \"bad_request\" (400: an unknown cloud, a bad or repeated option).",
 		}, []string{"reason"}),
 		forgotten: map[string]bool{},
 	}

@@ -3,10 +3,9 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
@@ -55,28 +54,66 @@ func (l Listing) Images() []*client.Image {
 // same listing while one is in flight wait for it instead of calling the API again, and,
 // with a TTL, a successful listing younger than the TTL is served without calling the API.
 // A failed listing is never cached, so a failure is never hidden behind an older success.
+//
+// A listing in flight belongs to no scrape: it runs detached, under ListingRequest's
+// MaxDuration, for as long as one scrape waits for it. Each scrape waits until its own
+// deadline; when the last one leaves, the listing is stopped.
 type Shared struct {
 	lister Lister
 	ttl    time.Duration
-	group  singleflight.Group
 
-	mu       sync.Mutex
-	cache    map[string]Listing
-	inFlight map[string]time.Time // the deadline of each listing in flight, by key
+	mu      sync.Mutex
+	cache   map[string]Listing
+	flights map[string]*flight // the listing in flight, by key
+}
+
+// flight is one listing in flight and the scrapes waiting for it.
+type flight struct {
+	done    chan struct{} // closed when listing and err are set
+	listing Listing
+	err     error
+	waiters int // guarded by Shared.mu
+	stop    context.CancelFunc
 }
 
 // NewShared wraps lister; ttl 0 turns the cache off.
 func NewShared(lister Lister, ttl time.Duration) *Shared {
-	return &Shared{lister: lister, ttl: ttl, cache: map[string]Listing{}, inFlight: map[string]time.Time{}}
+	return &Shared{lister: lister, ttl: ttl, cache: map[string]Listing{}, flights: map[string]*flight{}}
 }
 
-// WaitError says that a scrape stopped waiting for the listing in flight, whose deadline
-// is later than the scrape's: the listing goes on, and reports its own outcome.
-type WaitError struct{ Err error }
+// ListingRequest is what a scrape asks of Shared.Listing besides its context.
+type ListingRequest struct {
+	Selection client.Selection
+	// Slots bounds the work running at once: starting a listing takes a slot for as long
+	// as the listing runs; joining one in flight, or a cached one, takes none. nil: no bound.
+	Slots Limiter
+	// MaxDuration bounds a listing this scrape starts: the longest deadline any scrape can
+	// have, so that the listing can serve every scrape that joins it. 0: no bound of its
+	// own, the listing ends when its last scrape leaves.
+	MaxDuration time.Duration
+	// OnFailure reports the failure of a listing this scrape starts: once, for every scrape
+	// that waited for it. It is not called when the listing stopped because every scrape
+	// left (each reported its own deadline).
+	OnFailure func(error)
+}
 
-// Error says why the scrape stopped waiting.
+// ErrBusy says that a listing was needed but every slot was taken.
+var ErrBusy = errors.New("no free slot to start a listing")
+
+// WaitError says that a scrape's context ended before the listing it waited for.
+type WaitError struct {
+	Err error // the scrape's context error
+	// Others is how many scrapes still wait for the listing, which goes on for them; 0
+	// means it was stopped.
+	Others int
+}
+
+// Error says why the scrape stopped waiting and what became of the listing.
 func (e *WaitError) Error() string {
-	return "stopped waiting for the listing in flight, which another scrape started: " + e.Err.Error()
+	if e.Others == 0 {
+		return "the scrape ended before the listing did, and no other scrape waits for it: stopped it: " + e.Err.Error()
+	}
+	return fmt.Sprintf("the scrape ended before the listing did, which goes on for %d other scrape(s): %v", e.Others, e.Err)
 }
 
 // Unwrap returns the scrape's context error.
@@ -84,43 +121,89 @@ func (e *WaitError) Unwrap() error { return e.Err }
 
 // Listing returns a cached listing younger than the TTL, or joins or starts the one listing
 // in flight for the selection (as the user wrote it, so that "changes-since=720h" is one
-// listing however the seconds pass). The listing runs under the deadline of the scrape
-// that started it, is not cancelled when that scrape goes away while others wait for it,
-// and reports a failure once, through the starting scrape's onFailure.
-func (s *Shared) Listing(ctx context.Context, selection client.Selection, onFailure func(error)) (Listing, error) {
-	key := selection.String()
-	if listing, ok := s.cached(key); ok {
+// listing however the seconds pass). It returns when the listing ends or ctx does,
+// whichever comes first; ErrBusy when a listing must start but req.Slots has no free slot.
+func (s *Shared) Listing(ctx context.Context, req ListingRequest) (Listing, error) {
+	key := req.Selection.String()
+	s.mu.Lock()
+	if listing, ok := s.cachedLocked(key); ok {
+		s.mu.Unlock()
 		return listing, nil
 	}
-	results := s.group.DoChan(key, func() (any, error) {
-		listCtx, cancel := detach(ctx)
-		defer cancel()
-		s.startFlight(listCtx, key)
-		defer s.endFlight(key)
-		listing, err := s.list(listCtx, selection)
-		if err != nil {
-			onFailure(err)
-			return Listing{}, err
+	f, inFlight := s.flights[key]
+	if !inFlight {
+		if !req.Slots.tryAcquire() {
+			s.mu.Unlock()
+			return Listing{}, ErrBusy
 		}
-		s.store(key, listing)
-		return listing, nil
-	})
+		f = s.startLocked(ctx, key, req)
+	}
+	f.waiters++
+	s.mu.Unlock()
+
 	select {
-	case r := <-results:
-		return r.Val.(Listing), r.Err
+	case <-f.done:
+		return f.listing, f.err
 	case <-ctx.Done():
-		select {
-		case r := <-results: // the listing ended at the same moment: take its outcome
-			return r.Val.(Listing), r.Err
-		default:
-		}
-		if s.outlives(ctx, key) {
-			return Listing{}, &WaitError{Err: ctx.Err()}
-		}
-		// The scraper went away, or the listing ends at this scrape's deadline and reports
-		// its failure itself.
-		return Listing{}, ctx.Err()
+		return s.leave(ctx, key, f)
 	}
+}
+
+// startLocked starts the listing of key, detached from ctx's cancellation and deadline.
+func (s *Shared) startLocked(ctx context.Context, key string, req ListingRequest) *flight {
+	listCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	if req.MaxDuration > 0 {
+		listCtx, stop = context.WithTimeout(context.WithoutCancel(ctx), req.MaxDuration)
+	}
+	f := &flight{done: make(chan struct{}), stop: stop}
+	s.flights[key] = f
+	go func() {
+		defer req.Slots.release()
+		defer stop()
+		listing, err := s.list(listCtx, req.Selection)
+		s.finish(key, f, listing, err, req.OnFailure)
+	}()
+	return f
+}
+
+// finish caches a success, reports a failure (once, and not when every scrape had left),
+// then hands the outcome to the waiters.
+func (s *Shared) finish(key string, f *flight, listing Listing, err error, onFailure func(error)) {
+	s.mu.Lock()
+	abandoned := s.flights[key] != f
+	if !abandoned {
+		delete(s.flights, key)
+	}
+	if err == nil {
+		s.storeLocked(key, listing)
+	}
+	s.mu.Unlock()
+	// Before the waiters answer, so that a scrape's answer never precedes its log line.
+	if err != nil && !abandoned && onFailure != nil {
+		onFailure(err)
+	}
+	f.listing, f.err = listing, err
+	close(f.done)
+}
+
+// leave takes the scrape whose ctx ended off the flight's waiters, and stops the listing
+// if it was the last.
+func (s *Shared) leave(ctx context.Context, key string, f *flight) (Listing, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-f.done: // the listing ended at the same moment: take its outcome
+		return f.listing, f.err
+	default:
+	}
+	f.waiters--
+	if f.waiters == 0 {
+		if s.flights[key] == f {
+			delete(s.flights, key)
+		}
+		f.stop()
+	}
+	return Listing{}, &WaitError{Err: ctx.Err(), Others: f.waiters}
 }
 
 func (s *Shared) list(ctx context.Context, selection client.Selection) (Listing, error) {
@@ -133,47 +216,10 @@ func (s *Shared) list(ctx context.Context, selection client.Selection) (Listing,
 	return listing, err
 }
 
-func (s *Shared) startFlight(ctx context.Context, key string) {
-	deadline, _ := ctx.Deadline()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.inFlight[key] = deadline
-}
-
-func (s *Shared) endFlight(key string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.inFlight, key)
-}
-
-// outlives reports whether the listing in flight for key runs past ctx's deadline: then
-// ctx's scrape gave up on its own, and must say so.
-func (s *Shared) outlives(ctx context.Context, key string) bool {
-	if errors.Is(ctx.Err(), context.Canceled) {
-		return false // the scraper went away: nobody reads the answer
-	}
-	deadline, ok := ctx.Deadline()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	listingDeadline, inFlight := s.inFlight[key]
-	return ok && inFlight && (listingDeadline.IsZero() || listingDeadline.After(deadline))
-}
-
-// detach keeps ctx's deadline and values but not its cancellation.
-func detach(ctx context.Context) (context.Context, context.CancelFunc) {
-	detached := context.WithoutCancel(ctx)
-	if deadline, ok := ctx.Deadline(); ok {
-		return context.WithDeadline(detached, deadline)
-	}
-	return context.WithCancel(detached)
-}
-
-func (s *Shared) cached(key string) (Listing, bool) {
+func (s *Shared) cachedLocked(key string) (Listing, bool) {
 	if s.ttl <= 0 {
 		return Listing{}, false
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	listing, ok := s.cache[key]
 	if !ok || time.Since(listing.At) >= s.ttl {
 		return Listing{}, false
@@ -181,12 +227,10 @@ func (s *Shared) cached(key string) (Listing, bool) {
 	return listing, true
 }
 
-func (s *Shared) store(key string, listing Listing) {
+func (s *Shared) storeLocked(key string, listing Listing) {
 	if s.ttl <= 0 {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for k, old := range s.cache {
 		if time.Since(old.At) >= s.ttl {
 			delete(s.cache, k)

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go-kit/log"
@@ -53,7 +54,7 @@ func TestSharedJoinsConcurrentListings(t *testing.T) {
 	results := make(chan error, scrapes)
 	for range scrapes {
 		wg.Go(func() {
-			listing, err := shared.Listing(context.Background(), client.Selection{}, ignore)
+			listing, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
 			if err == nil && listing.Len() != 2 {
 				err = errors.New("wrong listing")
 			}
@@ -84,7 +85,7 @@ func TestSharedListingOutlivesTheScrapeThatStartedIt(t *testing.T) {
 	leaderCtx, cancelLeader := context.WithCancel(context.Background())
 	leaderDone := make(chan error, 1)
 	go func() {
-		_, err := shared.Listing(leaderCtx, client.Selection{}, ignore)
+		_, err := shared.Listing(leaderCtx, ListingRequest{Selection: client.Selection{}})
 		leaderDone <- err
 	}()
 	for lister.calls.Load() == 0 {
@@ -92,7 +93,7 @@ func TestSharedListingOutlivesTheScrapeThatStartedIt(t *testing.T) {
 	}
 	followerDone := make(chan error, 1)
 	go func() {
-		_, err := shared.Listing(context.Background(), client.Selection{}, ignore)
+		_, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
 		followerDone <- err
 	}()
 	time.Sleep(20 * time.Millisecond)
@@ -109,30 +110,30 @@ func TestSharedListingOutlivesTheScrapeThatStartedIt(t *testing.T) {
 func TestSharedCache(t *testing.T) {
 	lister := &fakeLister{images: testImages}
 	shared := NewShared(lister, time.Second)
-	first, err := shared.Listing(context.Background(), client.Selection{}, ignore)
+	first, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := shared.Listing(context.Background(), client.Selection{}, ignore)
+	second, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
 	if err != nil || lister.calls != 1 || !second.At.Equal(first.At) {
 		t.Fatalf("second listing within the TTL: %d API listings, %v; want 1, served from the cache", lister.calls, err)
 	}
-	if _, err := shared.Listing(context.Background(), pageSize7, ignore); err != nil || lister.calls != 2 {
+	if _, err := shared.Listing(context.Background(), ListingRequest{Selection: pageSize7}); err != nil || lister.calls != 2 {
 		t.Errorf("other options must not share the cache entry: %d listings", lister.calls)
 	}
 	time.Sleep(1100 * time.Millisecond)
 	lister.err = errors.New("API down")
-	if _, err := shared.Listing(context.Background(), client.Selection{}, ignore); err == nil {
+	if _, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}}); err == nil {
 		t.Error("an expired entry was served while the refresh failed")
 	}
-	if _, err := shared.Listing(context.Background(), client.Selection{}, ignore); err == nil || lister.calls != 4 {
+	if _, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}}); err == nil || lister.calls != 4 {
 		t.Errorf("a failed listing was cached: %d listings, %v", lister.calls, err)
 	}
 }
 
 func TestCachedListingReportsItsAge(t *testing.T) {
 	shared := NewShared(&fakeLister{images: testImages}, time.Hour)
-	if _, err := shared.Listing(context.Background(), client.Selection{}, ignore); err != nil {
+	if _, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -148,38 +149,6 @@ func TestCachedListingReportsItsAge(t *testing.T) {
 		t.Errorf("nova_listing_age_seconds %v, want the age of the cached listing (at least 0.1s)", age)
 	}
 }
-
-func TestLimiterRejectsScrapesBeyondTheBound(t *testing.T) {
-	lister := &gatedLister{release: make(chan struct{})}
-	metrics := NewExporterMetrics(prometheus.NewRegistry())
-	h := &Handler{Resolve: StaticTarget(Target{Listings: NewShared(lister, 0)}), Metrics: metrics, Timeouts: ScrapeTimeouts{Default: 5 * time.Second},
-		Limiter: NewLimiter(1), Logger: log.NewNopLogger()}
-	first := make(chan int)
-	go func() {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-		first <- rec.Code
-	}()
-	for lister.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "--web.max-requests=1") {
-		t.Errorf("second concurrent scrape: %d %q, want 503 naming the limit", rec.Code, rec.Body.String())
-	}
-	close(lister.release)
-	if code := <-first; code != http.StatusOK {
-		t.Errorf("first scrape: %d", code)
-	}
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	if rec.Code != http.StatusOK {
-		t.Errorf("scrape after the first ended: %d, want 200", rec.Code)
-	}
-}
-
-func ignore(error) {}
 
 // syncWriter collects log output from concurrent scrapes.
 type syncWriter struct {
@@ -229,7 +198,7 @@ func TestScrapeThatGivesUpWaitingSaysSo(t *testing.T) {
 	shared := NewShared(lister, 0)
 	leader := make(chan error, 1)
 	go func() {
-		_, err := shared.Listing(context.Background(), client.Selection{}, ignore)
+		_, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
 		leader <- err
 	}()
 	for lister.calls.Load() == 0 {
@@ -237,7 +206,7 @@ func TestScrapeThatGivesUpWaitingSaysSo(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	_, err := shared.Listing(ctx, client.Selection{}, ignore)
+	_, err := shared.Listing(ctx, ListingRequest{Selection: client.Selection{}})
 	var waitErr *WaitError
 	if !errors.As(err, &waitErr) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("follower with an earlier deadline: %v, want a WaitError", err)
@@ -246,4 +215,67 @@ func TestScrapeThatGivesUpWaitingSaysSo(t *testing.T) {
 	if err := <-leader; err != nil {
 		t.Errorf("leader: %v", err)
 	}
+}
+
+// When every scrape has left, the listing stops, and its failure is not reported again:
+// each scrape reported its own deadline.
+func TestListingStopsWhenItsLastScrapeLeaves(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lister := &slowLister{took: time.Hour}
+		shared := NewShared(lister, 0)
+		var failures atomic.Int32
+		req := ListingRequest{MaxDuration: 10 * time.Second, OnFailure: func(error) { failures.Add(1) }}
+		results := make(chan error, 2)
+		for _, d := range []time.Duration{time.Second, 2 * time.Second} {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), d)
+				defer cancel()
+				_, err := shared.Listing(ctx, req)
+				results <- err
+			}()
+		}
+		var first, second *WaitError
+		if err := <-results; !errors.As(err, &first) || first.Others != 1 || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("the first scrape to leave: %v, want its own deadline, the listing going on for 1", err)
+		}
+		if err := <-results; !errors.As(err, &second) || second.Others != 0 {
+			t.Errorf("the last scrape to leave: %v, want its own deadline, the listing stopped", err)
+		}
+		synctest.Wait()
+		if len(lister.outcomes) != 1 || !errors.Is(lister.outcomes[0], context.Canceled) || time.Since(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)) != 2*time.Second {
+			t.Errorf("listing outcomes %v at %v, want one, stopped when the last scrape left at 2s", lister.outcomes, time.Now())
+		}
+		if n := failures.Load(); n != 0 {
+			t.Errorf("%d failures reported for a listing every scrape left, want 0", n)
+		}
+	})
+}
+
+// A listing runs under MaxDuration, not under the deadline of the scrape that started it,
+// and a scrape that joins later gets it.
+func TestListingRunsUnderMaxDuration(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lister := &slowLister{took: 3 * time.Second}
+		shared := NewShared(lister, 0)
+		req := ListingRequest{MaxDuration: 10 * time.Second}
+		starter := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_, err := shared.Listing(ctx, req)
+			starter <- err
+		}()
+		synctest.Wait()
+		listing, err := shared.Listing(context.Background(), req)
+		if err != nil || listing.Len() != 2 {
+			t.Errorf("the scrape that joined: %v, %d images; want the listing", err, listing.Len())
+		}
+		if err := <-starter; !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("the starter: %v, want its own deadline", err)
+		}
+		lister.took = time.Minute
+		if _, err := shared.Listing(context.Background(), req); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("a listing longer than MaxDuration: %v, want the deadline exceeded", err)
+		}
+	})
 }

@@ -329,7 +329,7 @@ func (s *Set) Get(name string) (collector.Target, error) {
 	if err, ok := s.broken[name]; ok {
 		return collector.Target{}, fmt.Errorf("cloud %q cannot be probed: %w", name, err)
 	}
-	return collector.Target{}, fmt.Errorf("unknown cloud %q (configured: %s)", truncate(name), s.namesLocked())
+	return collector.Target{}, fmt.Errorf("unknown cloud %s (configured: %s)", client.QuoteTruncated(name, 64), s.namesLocked())
 }
 
 func (s *Set) namesLocked() string {
@@ -341,13 +341,6 @@ func (s *Set) namesLocked() string {
 		return "none"
 	}
 	return strings.Join(names, ", ")
-}
-
-func truncate(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
 }
 
 // ResolveDefault is /metrics's resolver: the default cloud, if one is set.
@@ -367,9 +360,12 @@ func (s *Set) ResolveProbe(r *http.Request) (collector.Target, bool, error) {
 	query := r.URL.Query()
 	for key := range query {
 		if key != "cloud" && !slices.Contains(client.SelectionParams, key) {
-			return collector.Target{}, false, fmt.Errorf("unknown parameter %q (want cloud and any of %s)",
-				truncate(key), strings.Join(client.SelectionParams, ", "))
+			return collector.Target{}, false, fmt.Errorf("unknown parameter %s (want cloud and any of %s)",
+				client.QuoteTruncated(key, 64), strings.Join(client.SelectionParams, ", "))
 		}
+	}
+	if n := len(query["cloud"]); n > 1 {
+		return collector.Target{}, false, fmt.Errorf("cloud: given %d times, want once", n)
 	}
 	name := query.Get("cloud")
 	if name == "" {

@@ -28,6 +28,7 @@ type config struct {
 	timeouts    collector.ScrapeTimeouts
 	cacheTTL    time.Duration
 	maxRequests int
+	writeMargin time.Duration
 	selection   client.Selection
 	exports     *collector.ImageExports
 	client      client.Options
@@ -84,8 +85,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		Default(fmt.Sprint(client.DefaultMaxRetries)).IntVar(&cfg.client.MaxRetries)
 	app.Flag("cache.ttl", "Serve a listing younger than this without calling the API (nova_listing_age_seconds tells its age); 0 lists on every scrape.").
 		Default("0s").DurationVar(&cfg.cacheTTL)
-	app.Flag("web.max-requests", "Maximum number of scrapes served at once; more are answered 503 at once. 0 means no limit.").
+	app.Flag("web.max-requests", "Maximum number of listings and renderings of image metrics running at once; scrapes waiting for a listing in flight do not count. A /probe whose listing finds no free slot answers 503 at once; /metrics then serves the exporter's own metrics with nova_up 0. 0 means no limit.").
 		Default("40").IntVar(&cfg.maxRequests)
+	app.Flag("web.write-margin", "How long past its listing deadline a scrape's answer may take to be sent; a scraper reading slower is cut off.").
+		Default("10s").DurationVar(&cfg.writeMargin)
 	cfg.web = kingpinflag.AddFlags(app, ":9879")
 	if _, err := app.Parse(args); err != nil {
 		return nil, err
@@ -116,6 +119,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if cfg.client.MaxRetries == 0 {
 		cfg.client.MaxRetries = -1 // client.Options: 0 takes the default, negative never retries
+	}
+	if cfg.writeMargin <= 0 {
+		return nil, fmt.Errorf("--web.write-margin must be positive, not %s", cfg.writeMargin)
 	}
 	if cfg.timeouts.Default <= 0 {
 		return nil, fmt.Errorf("--scrape.timeout must be positive, not %s", cfg.timeouts.Default)

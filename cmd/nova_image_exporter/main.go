@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -79,7 +81,7 @@ func serve(ctx context.Context, cfg *config, logger, bareLogger log.Logger) erro
 	defer signal.Stop(hup)
 	go reloadOnSignal(ctx, hup, set)
 
-	server := &http.Server{Handler: newMux(cfg, set, own, metrics, logger), ReadHeaderTimeout: 10 * time.Second}
+	server := newServer(cfg, newMux(cfg, set, own, metrics, logger), logger)
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -94,6 +96,36 @@ func serve(ctx context.Context, cfg *config, logger, bareLogger log.Logger) erro
 		return nil
 	}
 	return err
+}
+
+// Bounds of the exporter's HTTP server, for every endpoint: a scrape sets a tighter write
+// deadline of its own (its listing deadline plus --web.write-margin).
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute // a keep-alive connection idle this long is closed
+	maxHeaderBytes    = 64 << 10        // request line and headers; more answers 431
+)
+
+// newServer is the exporter's HTTP server: no connection is held longer than the longest
+// scrape may take plus --web.write-margin, and its errors (accept errors included) are
+// logged through logger.
+func newServer(cfg *config, handler http.Handler, logger log.Logger) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		WriteTimeout:      cfg.timeouts.Default + cfg.writeMargin,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          stdlog.New(serverErrorWriter{logger}, "", 0),
+	}
+}
+
+// serverErrorWriter logs each message of the HTTP server's error log as one warning.
+type serverErrorWriter struct{ logger log.Logger }
+
+func (w serverErrorWriter) Write(p []byte) (int, error) {
+	level.Warn(w.logger).Log("msg", strings.TrimSpace(string(p)), "source", "http_server")
+	return len(p), nil
 }
 
 // reloadOnSignal re-reads clouds.yaml on every signal from hup (SIGHUP) until ctx ends.
@@ -127,7 +159,7 @@ func newMux(cfg *config, set *targets.Set, own prometheus.Gatherer, metrics *col
 	handler := func(resolve func(*http.Request) (collector.Target, bool, error), own prometheus.Gatherer) http.Handler {
 		return &collector.Handler{
 			Resolve: resolve, Own: own, Exports: cfg.exports, Metrics: metrics,
-			Timeouts: cfg.timeouts, Limiter: limiter, Logger: logger,
+			Timeouts: cfg.timeouts, Limiter: limiter, WriteMargin: cfg.writeMargin, Logger: logger,
 		}
 	}
 	mux := http.NewServeMux()

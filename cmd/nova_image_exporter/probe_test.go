@@ -74,7 +74,7 @@ func TestProbeTwoClouds(t *testing.T) {
 	}
 	// Without a default cloud, /metrics is the exporter's own metrics only.
 	metrics := get(t, base+"/metrics")
-	if strings.Contains(metrics, "nova_up") || !strings.Contains(metrics, `nova_image_exporter_api_requests_total{cloud="cloud-b",code="200"}`) {
+	if strings.Contains(metrics, "\nnova_up ") || !strings.Contains(metrics, `nova_image_exporter_api_requests_total{cloud="cloud-b",code="200"}`) {
 		t.Errorf("/metrics without a default cloud:\n%s", metrics)
 	}
 	if page := get(t, base+"/"); !strings.Contains(page, `href="/probe?cloud=cloud-a"`) || !strings.Contains(page, `href="/metrics"`) {
@@ -94,7 +94,8 @@ func TestProbeRejectsBadRequestsWithoutNetwork(t *testing.T) {
 		"cloud=cloud-a&min-ram=-1":         `min-ram="-1": want a whole number`,
 		"cloud=cloud-a&changes-since=soon": `changes-since="soon": want an RFC 3339 time`,
 		"cloud=cloud-a&target=x":           `unknown parameter "target"`,
-		"cloud=cloud-a&cloud=cloud-b&name=x&name=y": `name: given 2 times`,
+		"cloud=cloud-a&name=x&name=y":      `name: given 2 times`,
+		"cloud=cloud-a&cloud=cloud-b":      `cloud: given 2 times`,
 	} {
 		code, body := probe(t, base, query)
 		if code != http.StatusBadRequest || !strings.Contains(body, want) || strings.Count(strings.TrimSpace(body), "\n") != 0 {

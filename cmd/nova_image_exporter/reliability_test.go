@@ -179,13 +179,14 @@ func TestQuirkyButValidResponses(t *testing.T) {
 }
 
 // TestConcurrentScrapesShareOneListing is the burst of an HA pair or of many probes: 200
-// scrapes at once cause one listing, page by page. It reports latency and memory.
+// scrapes at once cause one listing, page by page, and none is refused: waiting for a
+// listing takes none of the --web.max-requests slots. It reports latency and memory.
 func TestConcurrentScrapesShareOneListing(t *testing.T) {
 	sim := faultyCloud(t, nil)
 	sim.SetFaults(func(n int, _ *http.Request) simulator.Fault {
 		return simulator.Fault{Delay: 300 * time.Millisecond * time.Duration(1-min(n, 1))}
 	})
-	base, _ := startExporter(t, "--cloud=faulty", "--images.page-size=3", "--web.max-requests=0")
+	base, _ := startExporter(t, "--cloud=faulty", "--images.page-size=3")
 	const scrapes = 200
 	var wg sync.WaitGroup
 	latencies := make([]time.Duration, scrapes)
