@@ -193,7 +193,7 @@ func TestKeystoneBoundsAnswers(t *testing.T) {
 				answer.n = size
 				srv := httptest.NewServer(answer)
 				defer srv.Close()
-				k := NewKeystone(gophercloud.AuthOptions{IdentityEndpoint: srv.URL + "/v3", Username: "u", Password: "p", DomainName: "Default"},
+				k := NewKeystone(gophercloud.AuthOptions{IdentityEndpoint: srv.URL + "/v3", Username: "u", Password: "keystone-password", DomainName: "Default"},
 					gophercloud.EndpointOpts{}, "", NewHTTPClient(time.Minute, nil))
 				var err error
 				n := allocated(func() { _, err = k.Endpoint(context.Background()) })
@@ -266,7 +266,7 @@ func TestKeystoneRefusesLongEndpoint(t *testing.T) {
 	srv := httptest.NewServer(hostile{status: http.StatusCreated, header: http.Header{"X-Subject-Token": {"tok"}},
 		head: `{"token": {"expires_at": "2099-01-01T00:00:00Z", "project": {"id": "p"}, "catalog": [{"type": "compute", "endpoints": [{"interface": "public", "url": "` + url + `"}]}]}}`})
 	defer srv.Close()
-	k := NewKeystone(gophercloud.AuthOptions{IdentityEndpoint: srv.URL + "/v3", Username: "u", Password: "p", DomainName: "Default"},
+	k := NewKeystone(gophercloud.AuthOptions{IdentityEndpoint: srv.URL + "/v3", Username: "u", Password: "keystone-password", DomainName: "Default"},
 		gophercloud.EndpointOpts{}, "", NewHTTPClient(time.Minute, nil))
 	_, err := k.Endpoint(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "compute endpoint is longer than 2048 bytes") || len(err.Error()) > 1024 {

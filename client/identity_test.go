@@ -69,7 +69,7 @@ func TestIdentityServiceFailuresAreNotRefusals(t *testing.T) {
 		{"502 from a proxy", srv.URL, "demo-secret", simulator.Fault{Status: http.StatusBadGateway}, "identity", "unrecognised body (text/html"},
 		{"malformed answer", srv.URL, "demo-secret", simulator.Fault{Garbage: true}, "identity", "authenticating to"},
 		{"captive portal", srv.URL, "demo-secret", simulator.Fault{HTML: true}, "identity", "authenticating to"},
-		{"timeout", srv.URL, "demo-secret", simulator.Fault{Hang: true}, "identity", "Timeout"},
+		{"timeout", srv.URL, "demo-secret", simulator.Fault{Hang: true}, "identity", "exceeded"},
 		{"connection refused", refusedURL, "demo-secret", simulator.Fault{}, "identity", "connection refused"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
