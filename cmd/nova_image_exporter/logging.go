@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	stdlog "log"
 	"log/slog"
 	"time"
 
@@ -54,12 +53,6 @@ func slogTimeAsTS(next log.Logger) log.Logger {
 		head = append(head, timeKey, when.UTC().Format(time.RFC3339Nano))
 		return next.Log(append(head, rest...)...)
 	})
-}
-
-// newErrorLog is the HTTP server's error log (TLS handshake and accept errors, a panicking
-// handler): lines at error level like every other, not the standard library's own format.
-func newErrorLog(bare log.Logger) *stdlog.Logger {
-	return stdlog.New(log.NewStdlibAdapter(level.Error(bare)), "", 0)
 }
 
 // slogLevel is the slog level of the same --log.level, for the exporter toolkit's logger.

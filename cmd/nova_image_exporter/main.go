@@ -90,7 +90,6 @@ func serve(ctx context.Context, cfg *config, logger, bareLogger log.Logger) erro
 			level.Warn(logger).Log("msg", "scrapes still running at shutdown were cut off", "err", err)
 		}
 	}()
-	server.ErrorLog = newErrorLog(bareLogger)
 	err = web.ListenAndServe(server, cfg.web, slog.New(sloggokit.NewGoKitHandler(bareLogger, slogLevel(cfg.logLevel))))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
