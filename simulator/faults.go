@@ -188,14 +188,7 @@ func answerFault(w http.ResponseWriter, r *http.Request, ft *Fault) bool {
 	if *ft == (Fault{}) {
 		return false
 	}
-	if ft.RetryAfter != "" {
-		w.Header().Set("Retry-After", ft.RetryAfter)
-	}
-	if ft.Hang {
-		<-r.Context().Done()
-		return true
-	}
-	if ft.Delay > 0 && !sleepCtx(r.Context(), ft.Delay) {
+	if holdFault(w, r, ft) {
 		return true
 	}
 	switch {
@@ -534,4 +527,17 @@ func (c *ctxReader) Read(b []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(b)
+}
+
+// holdFault applies the parts of ft that come before any answer: Retry-After, Hang and
+// Delay. It reports whether the request was abandoned meanwhile (a Hang always is).
+func holdFault(w http.ResponseWriter, r *http.Request, ft *Fault) bool {
+	if ft.RetryAfter != "" {
+		w.Header().Set("Retry-After", ft.RetryAfter)
+	}
+	if ft.Hang {
+		<-r.Context().Done()
+		return true
+	}
+	return ft.Delay > 0 && !sleepCtx(r.Context(), ft.Delay)
 }

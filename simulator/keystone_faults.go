@@ -37,14 +37,7 @@ func (s *Simulator) answerKeystoneFault(w http.ResponseWriter, r *http.Request) 
 	}
 	// Read the body first: only then does the server notice a client that goes away.
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if ft.RetryAfter != "" {
-		w.Header().Set("Retry-After", ft.RetryAfter)
-	}
-	if ft.Hang {
-		<-r.Context().Done()
-		return true
-	}
-	if ft.Delay > 0 && !sleepCtx(r.Context(), ft.Delay) {
+	if holdFault(w, r, &ft) {
 		return true
 	}
 	switch {
