@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -154,8 +155,14 @@ func (k *Keystone) expiredOnArrival(token string) bool {
 	return token == k.seenToken && k.seenExpired
 }
 
+// renew replaces the refused token. gophercloud hands one renewal's outcome to every listing
+// that asked for it meanwhile, so the renewal runs under a bound of its own (the HTTP
+// client's timeout), not under the deadline of whichever listing asked first: a scrape with
+// a short deadline must not fail the renewal for the others.
 func (k *Keystone) renew(ctx context.Context, provider *gophercloud.ProviderClient, refused string) error {
-	if err := provider.Reauthenticate(ctx, refused); err != nil {
+	renewCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(k.httpClient.Timeout, DefaultRequestTimeout))
+	defer cancel()
+	if err := provider.Reauthenticate(renewCtx, refused); err != nil {
 		return k.authError(err)
 	}
 	return nil

@@ -36,6 +36,10 @@ const (
 	// page by default). Each image costs about 250 bytes however few bytes it takes on the
 	// wire: a page of 8 MiB of the smallest images peaks at about 85 MiB of heap.
 	DefaultMaxResponseBytes = 8 << 20
+	// DefaultMaxListingBytes bounds what one listing hands over, some 3 times a listing of
+	// 100 000 real images: a server answering page after page of small images would
+	// otherwise fill memory 8 MiB at a time.
+	DefaultMaxListingBytes = 128 << 20
 	DefaultRequestTimeout   = time.Minute
 	DefaultMaxRetries       = 3
 	DefaultRetryBackoff     = 500 * time.Millisecond
@@ -56,6 +60,8 @@ type Options struct {
 	MaxResponseBytes int64
 	// MaxPages stops a listing that would need more pages than this.
 	MaxPages int
+	// MaxListingBytes stops a listing whose images, counted by ImageBytes, pass this.
+	MaxListingBytes int64
 	// UserAgent is sent with every request.
 	UserAgent string
 	// Logger receives a debug line per request; nil logs nothing.
@@ -88,6 +94,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxResponseBytes <= 0 {
 		o.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if o.MaxListingBytes <= 0 {
+		o.MaxListingBytes = DefaultMaxListingBytes
 	}
 	if o.MaxPages <= 0 {
 		o.MaxPages = DefaultMaxPages
@@ -212,12 +221,19 @@ func (c *Client) EachImage(ctx context.Context, opts ListOptions, fn func(Image)
 	if err != nil {
 		return err
 	}
-	pager := pager{client: c, base: base, opts: opts, seen: map[string]bool{}}
+	pager := pager{client: c, base: base, opts: opts, seen: map[string]bool{}, redact: newRedactor(c.auth.Secrets()...)}
+	// Every text a server sent (a status line, a Content-Type, an id used as a marker) may
+	// quote a secret: the listing's error goes through the redactor as a whole.
+	return pager.redact.err(pager.all(ctx, fn))
+}
+
+// all walks every page.
+func (p *pager) all(ctx context.Context, fn func(Image) error) error {
 	for page := 1; ; page++ {
-		if page > c.opts.MaxPages {
-			return fmt.Errorf("listing images: more than %d pages (--client.max-pages); stopped at marker %s", c.opts.MaxPages, sanitize(pager.marker, 64))
+		if page > p.client.opts.MaxPages {
+			return fmt.Errorf("listing images: more than %d pages (--client.max-pages); stopped at marker %s", p.client.opts.MaxPages, sanitize(p.marker, 64))
 		}
-		more, err := pager.next(ctx, page, fn)
+		more, err := p.next(ctx, page, fn)
 		if err != nil || !more {
 			return err
 		}
@@ -248,6 +264,8 @@ type pager struct {
 	marker  string
 	seen    map[string]bool // markers already requested, to stop a pagination loop
 	renewed bool            // the credential was renewed once in this listing
+	redact  redactor        // the secrets of the last request: its credentials and the authenticator's
+	listed  int64           // ImageBytes of the images handed over so far
 }
 
 // next fetches and hands over one page, and reports whether another page follows.
@@ -262,7 +280,10 @@ func (p *pager) next(ctx context.Context, page int, fn func(Image) error) (bool,
 	hasNext, err := decodePage(resp, p.client.opts.MaxResponseBytes, p.client.opts.MetadataKeys, func(img Image) error {
 		last = img.ID
 		count++
-		return fn(img)
+		if p.listed += ImageBytes(img); p.listed > p.client.opts.MaxListingBytes {
+			return fmt.Errorf("the listing holds more than %d bytes of images (--client.max-listing-bytes)", p.client.opts.MaxListingBytes)
+		}
+		return fn(p.redact.image(img))
 	})
 	if err != nil {
 		return false, fmt.Errorf("listing images, page %d: %w", page, err)
@@ -322,10 +343,12 @@ func (p *pager) send(ctx context.Context) (*http.Response, string, error) {
 	start := time.Now()
 	resp, err := p.client.opts.HTTPClient.Do(req)
 	if err != nil {
+		p.redact = requestRedactor(p.client.auth, req)
 		return nil, "", fmt.Errorf("GET %s: %w", redactedURL(req), unwrapURLError(err))
 	}
 	redact := requestRedactor(p.client.auth, req)
-	level.Debug(p.client.opts.Logger).Log("msg", "images request", "url", redactedURL(req), "status", resp.StatusCode,
+	p.redact = redact
+	level.Debug(p.client.opts.Logger).Log("msg", "images request", "url", redact.text(redactedURL(req), maxErrorText), "status", resp.StatusCode,
 		"seconds", time.Since(start).Seconds(), "request_id", requestID(resp.Header, redact))
 	if err := checkResponse(resp, redact); err != nil {
 		drainAndClose(resp.Body)
@@ -607,4 +630,21 @@ func unwrapURLError(err error) error {
 		return urlErr.Err
 	}
 	return err
+}
+
+// imageOverhead is what an Image costs in memory besides its strings, rounded up: its fixed
+// fields and its share of the listing that holds it.
+const imageOverhead = 256
+
+// ImageBytes is what holding img costs in memory, a little over: its strings and a fixed
+// overhead. A listing is bounded by the sum (Options.MaxListingBytes).
+func ImageBytes(img Image) int64 {
+	n := imageOverhead + len(img.ID) + len(img.Name) + len(img.Status) + len(img.ServerID)
+	for _, v := range img.Metadata {
+		n += 16 + len(v)
+	}
+	for _, problem := range img.Problems {
+		n += 16 + len(problem)
+	}
+	return int64(n)
 }

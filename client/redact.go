@@ -2,6 +2,7 @@ package client
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -14,18 +15,26 @@ const redacted = "<redacted>"
 // quote the password it refused, the token it refused, or the Authorization header.
 type redactor struct {
 	secrets []string // longest first, so that a secret holding another goes whole
+	upper   []string // the secrets upper-cased, for a status, which the client upper-cases
 }
 
-// newRedactor removes every non-empty secret given.
+// newRedactor removes every non-empty secret given, as it is and in the escaped forms a
+// server quoting it from a URL or a form would use.
 func newRedactor(secrets ...string) redactor {
-	kept := make([]string, 0, len(secrets))
+	kept := make([]string, 0, 3*len(secrets))
 	for _, s := range secrets {
-		if s != "" && !slices.Contains(kept, s) {
-			kept = append(kept, s)
+		for _, form := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
+			if form != "" && !slices.Contains(kept, form) {
+				kept = append(kept, form)
+			}
 		}
 	}
 	slices.SortFunc(kept, func(a, b string) int { return len(b) - len(a) })
-	return redactor{secrets: kept}
+	upper := make([]string, len(kept))
+	for i, secret := range kept {
+		upper[i] = strings.ToUpper(secret)
+	}
+	return redactor{secrets: kept, upper: upper}
 }
 
 // requestRedactor removes the secrets the authenticator holds and the credentials that req
@@ -59,4 +68,70 @@ func (r redactor) redact(s string) string {
 		s = strings.ReplaceAll(s, secret, redacted)
 	}
 	return s
+}
+
+// maxErrorText bounds the text of a listing's error: enough for a status, a fault, a
+// message and a request id, bounded against a server whose status line or field runs long.
+const maxErrorText = 2048
+
+// err is err with its text redacted and cut at maxErrorText; errors.Is and errors.As still
+// see the original.
+func (r redactor) err(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &redactedError{text: r.text(err.Error(), maxErrorText), err: err}
+}
+
+// redactedError is an error whose text went through a redactor.
+type redactedError struct {
+	text string
+	err  error
+}
+
+// Error returns the redacted text.
+func (e *redactedError) Error() string { return e.text }
+
+// Unwrap returns the original error, for errors.Is and errors.As; its text may hold secrets.
+func (e *redactedError) Unwrap() error { return e.err }
+
+// image is img with every secret removed from its label values: a server may name an image
+// after the token it was sent.
+func (r redactor) image(img Image) Image {
+	img.ID, img.Name, img.ServerID = r.label(img.ID), r.label(img.Name), r.label(img.ServerID)
+	if holds(img.Status, r.upper) {
+		img.Status = redacted
+	}
+	img.Metadata = r.labels(img.Metadata)
+	img.Problems = r.labels(img.Problems)
+	return img
+}
+
+// labels is values without secrets, copied only when one held a secret.
+func (r redactor) labels(values []string) []string {
+	for i, v := range values {
+		if clean := r.label(v); clean != v {
+			values = slices.Clone(values)
+			values[i] = clean
+		}
+	}
+	return values
+}
+
+// label is v without secrets; v itself, not a copy, when it holds none (the usual case).
+func (r redactor) label(v string) string {
+	if holds(v, r.secrets) {
+		return r.redact(v)
+	}
+	return v
+}
+
+// holds reports whether v holds one of secrets.
+func holds(v string, secrets []string) bool {
+	for _, secret := range secrets {
+		if len(secret) <= len(v) && strings.Contains(v, secret) {
+			return true
+		}
+	}
+	return false
 }

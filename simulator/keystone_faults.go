@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -37,6 +38,7 @@ func (s *Simulator) answerKeystoneFault(w http.ResponseWriter, r *http.Request) 
 	}
 	// Read the body first: only then does the server notice a client that goes away.
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	r.Body = io.NopCloser(bytes.NewReader(body)) // for the token request a Delay lets through
 	if holdFault(w, r, &ft) {
 		return true
 	}

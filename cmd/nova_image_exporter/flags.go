@@ -79,6 +79,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		Default(client.DefaultRequestTimeout.String()).DurationVar(&cfg.client.RequestTimeout)
 	app.Flag("client.max-response-bytes", "A page of images larger than this (after decompression) is cut off and the listing fails.").
 		Default(fmt.Sprint(client.DefaultMaxResponseBytes)).Int64Var(&cfg.client.MaxResponseBytes)
+	app.Flag("client.max-listing-bytes", "A listing whose images take more memory than this (their ids, names, statuses, server ids and metadata values, plus 256 bytes each) fails.").
+		Default(fmt.Sprint(client.DefaultMaxListingBytes)).Int64Var(&cfg.client.MaxListingBytes)
 	app.Flag("client.max-pages", "A listing that needs more pages than this fails.").
 		Default(fmt.Sprint(client.DefaultMaxPages)).IntVar(&cfg.client.MaxPages)
 	app.Flag("client.max-retries", "How often a throttled (429, 413) or briefly failing (502, 503, 504) request is retried, with backoff and within the scrape deadline; 0 never retries, at most 10.").
