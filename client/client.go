@@ -40,9 +40,9 @@ const (
 	// 100 000 real images: a server answering page after page of small images would
 	// otherwise fill memory 8 MiB at a time.
 	DefaultMaxListingBytes = 128 << 20
-	DefaultRequestTimeout   = time.Minute
-	DefaultMaxRetries       = 3
-	DefaultRetryBackoff     = 500 * time.Millisecond
+	DefaultRequestTimeout  = time.Minute
+	DefaultMaxRetries      = 3
+	DefaultRetryBackoff    = 500 * time.Millisecond
 	// MaxRetries bounds Options.MaxRetries: beyond a few retries a listing is better
 	// reported failed than kept waiting.
 	MaxRetries = 10
