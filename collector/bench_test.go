@@ -23,6 +23,7 @@ import (
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/collector"
+	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
 )
 
@@ -256,7 +257,7 @@ func (t memoryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 func memoryClient(p *pages) *client.Client {
 	return client.New(&client.StaticToken{Token: "t", ComputeEndpoint: "http://nova.bench/v2.1/p"}, client.Options{
 		HTTPClient:   &http.Client{Transport: memoryTransport{p}},
-		MetadataKeys: collector.DefaultImageExports().MetadataKeys(),
+		MetadataKeys: exposition.DefaultImageExports().MetadataKeys(),
 	})
 }
 
@@ -303,7 +304,7 @@ func scrapeSetup(b *testing.B, n int, gzip bool) (url string, client *http.Clien
 
 func clientFor(apiURL string) *client.Client {
 	return client.New(&client.StaticToken{Token: "t", ComputeEndpoint: apiURL + "/v2.1/p"}, client.Options{
-		MetadataKeys: collector.DefaultImageExports().MetadataKeys(),
+		MetadataKeys: exposition.DefaultImageExports().MetadataKeys(),
 	})
 }
 
