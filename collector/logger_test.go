@@ -32,4 +32,3 @@ func TestHandlerWithoutLogger(t *testing.T) {
 		})
 	}
 }
-
