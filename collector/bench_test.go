@@ -74,7 +74,8 @@ func (p *pages) open(marker string) (*os.File, bool) {
 
 // simulatorPages renders, once per size, every page the simulator answers with for n
 // generated images, pages of benchPageSize.
-func simulatorPages(b *testing.B, n int) *pages {
+func simulatorPages(tb testing.TB, n int) *pages {
+	tb.Helper()
 	pagesMu.Lock()
 	defer pagesMu.Unlock()
 	if p, ok := pagesCache[n]; ok {
@@ -87,7 +88,7 @@ func simulatorPages(b *testing.B, n int) *pages {
 	if pagesDir == "" {
 		var err error
 		if pagesDir, err = os.MkdirTemp("", "nova-bench-pages-"); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 	marker := ""
@@ -101,12 +102,12 @@ func simulatorPages(b *testing.B, n int) *pages {
 		rec := httptest.NewRecorder()
 		sim.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK {
-			b.Fatalf("simulator: %d %s", rec.Code, rec.Body)
+			tb.Fatalf("simulator: %d %s", rec.Code, rec.Body)
 		}
 		body := rec.Body.Bytes()
 		path := filepath.Join(pagesDir, fmt.Sprintf("%d-%d.json", n, len(p.files)))
 		if err := os.WriteFile(path, body, 0o600); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		p.files[marker] = path
 		p.total += len(body)
@@ -116,7 +117,7 @@ func simulatorPages(b *testing.B, n int) *pages {
 			} `json:"images"`
 		}
 		if err := json.Unmarshal(body, &page); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		if len(page.Images) == 0 {
 			break
