@@ -2,7 +2,8 @@ package exposition
 
 import "github.com/nova-image-exporter/nova_image_exporter/client"
 
-// sink receives the samples of a scrape, family by family.
+// sink receives the samples of a scrape, family by family: the text writer does, and the
+// tests' oracle, which encodes the same samples with client_golang.
 type sink interface {
 	sample(f *family, value float64, labelValues ...string)
 	// imageSample is a sample of the image at index image of Scrape.images, whose
