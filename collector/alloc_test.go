@@ -18,8 +18,7 @@ func TestScrapeAllocationBound(t *testing.T) {
 	if testing.Short() {
 		t.Skip("renders 10 000 images")
 	}
-	b := &testing.B{} // simulatorPages only needs Fatal
-	p := simulatorPages(b, 10000)
+	p := simulatorPages(t, 10000)
 	c := memoryClient(p)
 	selection, err := clientSelection(benchPageSize)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/collector"
+	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
 )
 
@@ -73,7 +74,8 @@ func (p *pages) open(marker string) (*os.File, bool) {
 
 // simulatorPages renders, once per size, every page the simulator answers with for n
 // generated images, pages of benchPageSize.
-func simulatorPages(b *testing.B, n int) *pages {
+func simulatorPages(tb testing.TB, n int) *pages {
+	tb.Helper()
 	pagesMu.Lock()
 	defer pagesMu.Unlock()
 	if p, ok := pagesCache[n]; ok {
@@ -86,7 +88,7 @@ func simulatorPages(b *testing.B, n int) *pages {
 	if pagesDir == "" {
 		var err error
 		if pagesDir, err = os.MkdirTemp("", "nova-bench-pages-"); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 	marker := ""
@@ -100,12 +102,12 @@ func simulatorPages(b *testing.B, n int) *pages {
 		rec := httptest.NewRecorder()
 		sim.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK {
-			b.Fatalf("simulator: %d %s", rec.Code, rec.Body)
+			tb.Fatalf("simulator: %d %s", rec.Code, rec.Body)
 		}
 		body := rec.Body.Bytes()
 		path := filepath.Join(pagesDir, fmt.Sprintf("%d-%d.json", n, len(p.files)))
 		if err := os.WriteFile(path, body, 0o600); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		p.files[marker] = path
 		p.total += len(body)
@@ -115,7 +117,7 @@ func simulatorPages(b *testing.B, n int) *pages {
 			} `json:"images"`
 		}
 		if err := json.Unmarshal(body, &page); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		if len(page.Images) == 0 {
 			break
@@ -256,7 +258,7 @@ func (t memoryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 func memoryClient(p *pages) *client.Client {
 	return client.New(&client.StaticToken{Token: "t", ComputeEndpoint: "http://nova.bench/v2.1/p"}, client.Options{
 		HTTPClient:   &http.Client{Transport: memoryTransport{p}},
-		MetadataKeys: collector.DefaultImageExports().MetadataKeys(),
+		MetadataKeys: exposition.DefaultImageExports().MetadataKeys(),
 	})
 }
 
@@ -303,7 +305,7 @@ func scrapeSetup(b *testing.B, n int, gzip bool) (url string, client *http.Clien
 
 func clientFor(apiURL string) *client.Client {
 	return client.New(&client.StaticToken{Token: "t", ComputeEndpoint: apiURL + "/v2.1/p"}, client.Options{
-		MetadataKeys: collector.DefaultImageExports().MetadataKeys(),
+		MetadataKeys: exposition.DefaultImageExports().MetadataKeys(),
 	})
 }
 

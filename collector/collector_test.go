@@ -14,6 +14,9 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
@@ -121,16 +124,46 @@ var imageMetricNames = []string{
 	"nova_image_updated_timestamp_seconds", "nova_image_info",
 }
 
+// scrapeText serves one scrape through h and parses its answer with client_golang's text
+// parser: the families as a Gatherer, which checks them as a registry would (no duplicate
+// series, valid label values) on Gather.
+func scrapeText(t testing.TB, h *Handler) prometheus.Gatherer {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("scrape answered %d: %s", rec.Code, rec.Body)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	parsed, err := parser.TextToMetricFamilies(rec.Body)
+	if err != nil {
+		t.Fatalf("the exposition does not parse: %v", err)
+	}
+	return prometheus.Gatherers{prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		families := make([]*dto.MetricFamily, 0, len(parsed))
+		for _, mf := range parsed {
+			families = append(families, mf)
+		}
+		return families, nil
+	})}
+}
+
+// listerHandler serves the listings of lister, without bounds, logging to logger.
+func listerHandler(lister Lister, metrics *ExporterMetrics, logger log.Logger) *Handler {
+	return &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewShared(lister, 0)}), Metrics: metrics,
+		Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: logger}
+}
+
 func TestCollectGolden(t *testing.T) {
-	c := New(context.Background(), Target{Listings: NewShared(&fakeLister{images: testImages}, 0)}, nil, nil, log.NewNopLogger())
-	if err := testutil.CollectAndCompare(c, strings.NewReader(wantTestImages), imageMetricNames...); err != nil {
+	served := scrapeText(t, listerHandler(&fakeLister{images: testImages}, nil, log.NewNopLogger()))
+	if err := testutil.GatherAndCompare(served, strings.NewReader(wantTestImages), imageMetricNames...); err != nil {
 		t.Error(err)
 	}
 }
 
 func TestCollectLint(t *testing.T) {
-	c := New(context.Background(), Target{Listings: NewShared(&fakeLister{images: testImages}, 0)}, nil, nil, log.NewNopLogger())
-	problems, err := testutil.CollectAndLint(c)
+	served := scrapeText(t, listerHandler(&fakeLister{images: testImages}, nil, log.NewNopLogger()))
+	problems, err := testutil.GatherAndLint(served)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,20 +175,20 @@ func TestCollectLint(t *testing.T) {
 func TestCollectFailureLogsOnceAndReportsDown(t *testing.T) {
 	var logs bytes.Buffer
 	lister := &fakeLister{err: errors.New("GET http://nova/v2.1/p/images/detail: HTTP 500 computeFault: GlanceConnectionFailed")}
-	c := New(context.Background(), Target{Listings: NewShared(lister, 0)}, nil, nil, log.NewLogfmtLogger(&logs))
+	h := listerHandler(lister, nil, log.NewLogfmtLogger(&logs))
 	const want = `
 # HELP nova_up 1 if this scrape's listing of images (GET images/detail) succeeded, else 0.
 # TYPE nova_up gauge
 nova_up 0
 `
-	if err := testutil.CollectAndCompare(c, strings.NewReader(want), imageMetricNames...); err != nil {
+	if err := testutil.GatherAndCompare(scrapeText(t, h), strings.NewReader(want), imageMetricNames...); err != nil {
 		t.Error(err)
 	}
-	if n := testutil.CollectAndCount(c); n != 2 {
-		t.Errorf("%d metrics from a failed listing, want nova_up and nova_scrape_duration_seconds only", n)
+	if n, err := testutil.GatherAndCount(scrapeText(t, h)); err != nil || n != 2 {
+		t.Errorf("%d metrics from a failed listing (%v), want nova_up and nova_scrape_duration_seconds only", n, err)
 	}
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
-	// Two collections above, so two lines: one per failed scrape.
+	// Two scrapes above, so two lines: one per failed scrape.
 	if len(lines) != 2 || !strings.Contains(lines[0], "level=error") || !strings.Contains(lines[0], "GlanceConnectionFailed") {
 		t.Errorf("log lines %q, want one error line per failed scrape naming the fault", lines)
 	}
@@ -163,13 +196,12 @@ nova_up 0
 
 func TestCollectForgetsDeletedImages(t *testing.T) {
 	lister := &fakeLister{images: testImages[:2]}
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(New(context.Background(), Target{Listings: NewShared(lister, 0)}, nil, nil, log.NewNopLogger()))
-	if n, _ := testutil.GatherAndCount(reg, "nova_image_status"); n != 2 {
+	h := listerHandler(lister, nil, log.NewNopLogger())
+	if n, _ := testutil.GatherAndCount(scrapeText(t, h), "nova_image_status"); n != 2 {
 		t.Fatalf("%d status series, want 2", n)
 	}
 	lister.images = testImages[:1]
-	if n, _ := testutil.GatherAndCount(reg, "nova_image_status"); n != 1 {
+	if n, _ := testutil.GatherAndCount(scrapeText(t, h), "nova_image_status"); n != 1 {
 		t.Errorf("%d status series after an image was deleted, want 1", n)
 	}
 }
@@ -236,7 +268,7 @@ func TestAuthFailuresAndIdentityErrorsAreCountedApart(t *testing.T) {
 	identityFailing := &fakeLister{err: &client.IdentityError{Err: errors.New("HTTP 503 Service Unavailable")}}
 	otherFailing := &fakeLister{err: errors.New("HTTP 500 computeFault")}
 	for _, lister := range []*fakeLister{authFailing, authFailing, identityFailing, otherFailing} {
-		testutil.CollectAndCount(New(context.Background(), Target{Cloud: "c1", Listings: NewShared(lister, 0)}, nil, metrics, log.NewNopLogger()))
+		scrapeText(t, listerHandler(lister, metrics, log.NewNopLogger()))
 	}
 	const want = `
 # HELP nova_image_exporter_auth_failures_total Listings that failed because the cloud refused the credentials: Keystone/IAM answered the token request with 401 or 403, or the API refused a pre-issued token, an AK/SK signature, or a token again right after its renewal. Not counted here: an identity service that cannot be reached or fails (nova_image_exporter_identity_errors_total).

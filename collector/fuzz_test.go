@@ -2,7 +2,6 @@ package collector
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,15 +9,16 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
 )
 
 // FuzzPageToMetrics runs arbitrary page bodies through the whole path, client to exposition:
-// a body the client accepts must always gather into valid metrics (no duplicate series, no
-// invalid label values), so that no API answer can fail a scrape of the exporter.
+// a body the client accepts must always be served as valid metrics (no duplicate series, no
+// invalid label values, as a registry checks them), so that no API answer can fail a scrape
+// of the exporter.
 func FuzzPageToMetrics(f *testing.F) {
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	sim := simulator.New(simulator.Options{Images: simulator.GenerateImages(10, 7, now)})
@@ -44,10 +44,9 @@ func FuzzPageToMetrics(f *testing.F) {
 			}, nil
 		})}
 		c := client.New(&client.StaticToken{Token: "t", ComputeEndpoint: "http://nova.invalid/v2.1/p"},
-			client.Options{HTTPClient: page, MaxRetries: -1, MaxPages: 3, MetadataKeys: DefaultImageExports().MetadataKeys()})
-		reg := prometheus.NewPedanticRegistry()
-		reg.MustRegister(New(context.Background(), Target{Listings: NewShared(c, 0)}, nil, nil, log.NewNopLogger()))
-		if _, err := reg.Gather(); err != nil {
+			client.Options{HTTPClient: page, MaxRetries: -1, MaxPages: 3, MetadataKeys: exposition.DefaultImageExports().MetadataKeys()})
+		served := scrapeText(t, listerHandler(c, nil, log.NewNopLogger()))
+		if _, err := served.Gather(); err != nil {
 			t.Fatalf("gathering failed on an API answer: %v", err)
 		}
 	})

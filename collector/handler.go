@@ -1,3 +1,13 @@
+// Package collector serves the image metrics of the configured clouds. A scrape reads
+// top-down in handler.go: the request names its target and selection, the scrape takes the
+// target's shared listing under its deadline and the work limits, and the exposition streams
+// the listing into the answer. Beside it: the deadlines and work limits (limits.go), the
+// listings shared by concurrent scrapes and their cache (shared.go), and the exporter's own
+// metrics and transport instrumentation (exporter_metrics.go). The families and the text
+// format are in collector/exposition.
+//
+// Image metrics are built from each scrape's own listing and kept nowhere: an image deleted
+// in the cloud disappears from the next scrape.
 package collector
 
 import (
@@ -7,9 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,54 +27,15 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
 )
 
-// ScrapeTimeouts decide how long one scrape may list images.
-type ScrapeTimeouts struct {
-	// Default applies when Prometheus sends no X-Prometheus-Scrape-Timeout-Seconds, and
-	// caps the header's value when it does: no scrape waits longer, and a listing shared
-	// by several scrapes runs at most this long.
-	Default time.Duration
-	// Offset is subtracted from the header's value, leaving time to encode and send.
-	Offset time.Duration
-}
-
-// Timeout returns the listing deadline for r: Prometheus's scrape timeout minus Offset,
-// capped by Default. A malformed header is reported as an error and Default used.
-func (t ScrapeTimeouts) Timeout(r *http.Request) (time.Duration, error) {
-	header := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds")
-	if header == "" {
-		return t.Default, nil
-	}
-	seconds, err := strconv.ParseFloat(header, 64)
-	if err != nil || math.IsNaN(seconds) || seconds <= 0 || seconds > 1e6 {
-		return t.Default, fmt.Errorf("X-Prometheus-Scrape-Timeout-Seconds %s is not a positive number of seconds", client.QuoteTruncated(header, 32))
-	}
-	timeout := time.Duration(seconds * float64(time.Second))
-	if timeout > t.Offset {
-		timeout -= t.Offset
-	}
-	return min(timeout, t.Default), nil
-}
-
-// Handler serves image metrics of the target a request asks for, together with the
-// exporter's own metrics if Own is set. Each request gets a fresh registry whose Collector
-// lists images under the scrape's deadline.
-type Handler struct {
-	// Resolve picks the request's target: found false serves no image metrics, an error
-	// answers 400 with its text (and touches no network).
-	Resolve  func(r *http.Request) (target Target, found bool, err error)
-	Own      prometheus.Gatherer // the exporter's own metrics; may be nil
-	Exports  *ImageExports       // nil takes DefaultImageExports
-	Metrics  *ExporterMetrics    // may be nil
-	Timeouts ScrapeTimeouts
-	// Limiter bounds the work running at once, across every handler that shares it:
-	// listings and renderings of image metrics. nil for no bound.
-	Limiter Limiter
-	// WriteMargin is how long past the listing deadline the answer may take to be
-	// written; a scraper that reads slower is cut off. 0 sets no write deadline.
-	WriteMargin time.Duration
-	Logger      log.Logger
+// Target is one cloud to list: its name (as in clouds.yaml), its shared listings and what
+// to list.
+type Target struct {
+	Cloud     string
+	Listings  *Shared
+	Selection client.Selection
 }
 
 // StaticTarget resolves every request to target.
@@ -74,50 +43,24 @@ func StaticTarget(target Target) func(*http.Request) (Target, bool, error) {
 	return func(*http.Request) (Target, bool, error) { return target, true, nil }
 }
 
-// Limiter bounds how much work runs at once: each listing in flight and each rendering of
-// a listing takes a slot. Scrapes waiting for a listing in flight take none.
-type Limiter chan struct{}
-
-// NewLimiter allows n slots; n <= 0 means no bound (a nil Limiter).
-func NewLimiter(n int) Limiter {
-	if n <= 0 {
-		return nil
-	}
-	return make(Limiter, n)
-}
-
-func (l Limiter) tryAcquire() bool {
-	if l == nil {
-		return true
-	}
-	select {
-	case l <- struct{}{}:
-		return true
-	default:
-		return false
-	}
-}
-
-// acquire waits for a slot until ctx ends: ErrBusy if its deadline passed first.
-func (l Limiter) acquire(ctx context.Context) error {
-	if l == nil {
-		return nil
-	}
-	select {
-	case l <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return ErrBusy
-		}
-		return ctx.Err()
-	}
-}
-
-func (l Limiter) release() {
-	if l != nil {
-		<-l
-	}
+// Handler serves image metrics of the target a request asks for, together with the
+// exporter's own metrics if Own is set. Each request takes the target's listing under the
+// scrape's deadline and writes its samples straight into the answer.
+type Handler struct {
+	// Resolve picks the request's target: found false serves no image metrics, an error
+	// answers 400 with its text (and touches no network).
+	Resolve  func(r *http.Request) (target Target, found bool, err error)
+	Own      prometheus.Gatherer      // the exporter's own metrics; may be nil
+	Exports  *exposition.ImageExports // nil takes exposition.DefaultImageExports
+	Metrics  *ExporterMetrics         // may be nil
+	Timeouts ScrapeTimeouts
+	// Limiter bounds the work running at once, across every handler that shares it:
+	// listings and renderings of image metrics. nil for no bound.
+	Limiter Limiter
+	// WriteMargin is how long past the listing deadline the answer may take to be
+	// written; a scraper that reads slower is cut off. 0 sets no write deadline.
+	WriteMargin time.Duration
+	Logger      log.Logger // nil logs nothing
 }
 
 // maxEchoBytes bounds the text of a 400 answer and its log line.
@@ -128,40 +71,102 @@ const maxEchoBytes = 1024
 // the exporter's own metrics and nova_up 0; one without answers 503.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	logger := h.logger()
 	target, found, err := h.Resolve(r)
 	if err != nil {
-		h.badRequest(w, err)
+		h.badRequest(w, logger, err)
 		return
 	}
 	timeout, err := h.Timeouts.Timeout(r)
 	if err != nil {
-		level.Warn(h.Logger).Log("msg", "ignoring scrape timeout header", "err", err, "timeout", timeout)
+		level.Warn(logger).Log("msg", "ignoring scrape timeout header", "err", err, "timeout", timeout)
 	}
-	h.setWriteDeadline(w, start.Add(timeout+h.WriteMargin))
+	h.setWriteDeadline(w, logger, start.Add(timeout+h.WriteMargin))
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 
-	exports := h.Exports
-	if exports == nil {
-		exports = DefaultImageExports()
-	}
-	var result *scrapeResult
+	var scrape *exposition.Scrape
 	if found {
+		logger := log.With(logger, "cloud", target.Cloud)
+		var refused bool
 		var release func()
-		logger := log.With(h.Logger, "cloud", target.Cloud)
-		result, release = scrapeBounded(ctx, target, exports, h.Metrics, logger, workBounds{slots: h.Limiter, maxDuration: h.Timeouts.Default})
+		scrape, refused, release = h.scrape(ctx, target, logger)
 		defer release()
-		if result.refused && !h.refuse(w, logger) {
+		if refused && !h.refuse(w, logger) {
 			return
 		}
 	}
-	h.write(w, r, result, exports)
+	h.write(w, r, logger, scrape)
+}
+
+// logger is h.Logger, or one that logs nothing.
+func (h *Handler) logger() log.Logger {
+	if h.Logger == nil {
+		return log.NewNopLogger()
+	}
+	return h.Logger
+}
+
+// scrape takes the target's listing under ctx and sorts out what to export. A cached
+// listing or one in flight is joined; starting a new one takes one of the Limiter's slots
+// at once or is refused. Sorting and rendering a listing take a slot too, waited for until
+// ctx ends and held until release is called, once the answer is written. A failed listing
+// is logged here, once, and counted.
+func (h *Handler) scrape(ctx context.Context, target Target, logger log.Logger) (scrape *exposition.Scrape, refused bool, release func()) {
+	start := time.Now()
+	// A listing shared by several scrapes reports its failure once, through the scrape
+	// that started it; a scrape that stops waiting reports that, and nothing more.
+	listing, err := target.Listings.Listing(ctx, ListingRequest{
+		Selection: target.Selection, Slots: h.Limiter, MaxDuration: h.Timeouts.Default,
+		OnFailure: func(err error) {
+			level.Error(logger).Log("msg", "listing images failed", "err", err, "duration_seconds", time.Since(start).Seconds())
+			if h.Metrics != nil {
+				h.Metrics.observeListing(target.Cloud, err)
+			}
+		},
+	})
+	release = func() {}
+	if err == nil {
+		if err = h.Limiter.acquire(ctx); err == nil {
+			release = h.Limiter.release
+		}
+	}
+	duration := time.Since(start).Seconds()
+	if err != nil {
+		logWait(logger, err)
+		return exposition.Failed(duration), errors.Is(err, ErrBusy), release
+	}
+	exports := h.Exports
+	if exports == nil {
+		exports = exposition.DefaultImageExports()
+	}
+	scrape = exposition.Listed(listing.Images(), exports, duration, time.Since(listing.At).Seconds())
+	if problems := scrape.Problems(); len(problems) > 0 {
+		level.Warn(logger).Log("msg", "left out fields the API sent in a form that could not be read",
+			"count", len(problems), "first", problems[0])
+	}
+	return scrape, false, release
+}
+
+// logWait logs a scrape that stopped waiting for its listing: its own timeout, which the
+// listing (going on for others, or stopped) does not report.
+func logWait(logger log.Logger, err error) {
+	var waitErr *WaitError
+	switch {
+	case !errors.As(err, &waitErr):
+	case errors.Is(err, context.Canceled):
+		level.Debug(logger).Log("msg", "the scraper went away before the listing ended", "err", err)
+	case waitErr.Others == 0:
+		level.Error(logger).Log("msg", "listing images failed", "err", err)
+	default:
+		level.Warn(logger).Log("msg", "scrape deadline passed while waiting for the listing in flight", "err", err)
+	}
 }
 
 // badRequest answers 400 with err on one line, cut to maxEchoBytes, and logs and counts it.
-func (h *Handler) badRequest(w http.ResponseWriter, err error) {
+func (h *Handler) badRequest(w http.ResponseWriter, logger log.Logger, err error) {
 	message := client.Truncate(strings.ReplaceAll(err.Error(), "\n", " "), maxEchoBytes)
-	level.Warn(h.Logger).Log("msg", "rejected a scrape: bad request", "err", message)
+	level.Warn(logger).Log("msg", "rejected a scrape: bad request", "err", message)
 	if h.Metrics != nil {
 		h.Metrics.rejectedScrapes.WithLabelValues("bad_request").Inc()
 	}
@@ -185,19 +190,20 @@ func (h *Handler) refuse(w http.ResponseWriter, logger log.Logger) (serveOwn boo
 
 // setWriteDeadline bounds how long a slow scraper can hold the connection and the work
 // slot of its rendering.
-func (h *Handler) setWriteDeadline(w http.ResponseWriter, deadline time.Time) {
+func (h *Handler) setWriteDeadline(w http.ResponseWriter, logger log.Logger, deadline time.Time) {
 	if h.WriteMargin <= 0 {
 		return
 	}
 	err := http.NewResponseController(w).SetWriteDeadline(deadline)
 	if err != nil && !errors.Is(err, http.ErrNotSupported) {
-		level.Debug(h.Logger).Log("msg", "setting the write deadline", "err", err)
+		level.Debug(logger).Log("msg", "setting the write deadline", "err", err)
 	}
 }
 
 // write answers in the text format, gzipped if the scraper accepts it: the exporter's own
-// metrics first (gathered after the listing, so that they count it), then the scrape's.
-func (h *Handler) write(w http.ResponseWriter, r *http.Request, result *scrapeResult, exports *ImageExports) {
+// metrics first (gathered after the listing, so that they count it), then the scrape's
+// (none when scrape is nil).
+func (h *Handler) write(w http.ResponseWriter, r *http.Request, logger log.Logger, scrape *exposition.Scrape) {
 	w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
 	var out io.Writer = w
 	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
@@ -205,7 +211,7 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, result *scrapeRe
 		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
 		defer func() {
 			if err := gz.Close(); err != nil {
-				level.Debug(h.Logger).Log("msg", "finishing the gzip stream", "err", err)
+				level.Debug(logger).Log("msg", "finishing the gzip stream", "err", err)
 			}
 		}()
 		out = gz
@@ -214,7 +220,7 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, result *scrapeRe
 	if h.Own != nil {
 		families, err := h.Own.Gather()
 		if err != nil {
-			level.Error(h.Logger).Log("msg", "gathering the exporter's own metrics", "err", err)
+			level.Error(logger).Log("msg", "gathering the exporter's own metrics", "err", err)
 		}
 		for _, mf := range families {
 			if _, err := expfmt.MetricFamilyToText(buffered, mf); err != nil {
@@ -222,21 +228,10 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, result *scrapeRe
 			}
 		}
 	}
-	if result != nil {
-		emit(newTextSink(buffered, result), result, exports)
+	if scrape != nil {
+		exposition.WriteText(buffered, scrape)
 	}
 	if err := buffered.Flush(); err != nil {
-		level.Debug(h.Logger).Log("msg", "writing the scrape's answer", "err", err)
+		level.Debug(logger).Log("msg", "writing the scrape's answer", "err", err)
 	}
-}
-
-// acceptsGzip reports whether an Accept-Encoding header allows gzip.
-func acceptsGzip(header string) bool {
-	for _, part := range strings.Split(header, ",") {
-		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-			return strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0"
-		}
-	}
-	return false
 }

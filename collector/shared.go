@@ -10,6 +10,12 @@ import (
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
 
+// Lister lists the images of one cloud project, handing them over one by one as pages
+// arrive; *client.Client is one.
+type Lister interface {
+	EachImage(ctx context.Context, opts client.ListOptions, fn func(client.Image) error) error
+}
+
 // maxCachedListings bounds the cache: one entry per distinct set of listing options.
 const maxCachedListings = 64
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/collector"
+	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
 )
 
 // config holds the parsed command line.
@@ -30,7 +31,7 @@ type config struct {
 	maxRequests int
 	writeMargin time.Duration
 	selection   client.Selection
-	exports     *collector.ImageExports
+	exports     *exposition.ImageExports
 	client      client.Options
 	web         *web.FlagConfig
 }
@@ -106,7 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if cfg.selection, err = client.ParseSelection(client.Selection{}, values); err != nil {
 		return nil, fmt.Errorf("--images.%w", err)
 	}
-	if cfg.exports, err = collector.NewImageExports(*perImage, *metadataLabels, *perImageFilters); err != nil {
+	if cfg.exports, err = exposition.NewImageExports(*perImage, *metadataLabels, *perImageFilters); err != nil {
 		return nil, err
 	}
 	cfg.client.MetadataKeys = cfg.exports.MetadataKeys()

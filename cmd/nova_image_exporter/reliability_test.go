@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -256,50 +258,33 @@ func TestSoak(t *testing.T) {
 	sim.SetFaults(simulator.FailRandomly(0.3, 42))
 	base, _ := startExporter(t, "--cloud=faulty", "--images.page-size=10", "--client.max-retries=0", "--log.level=error")
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
-	scrapeOnce := func() string {
+	scrapeOnce := func() (string, error) {
 		resp, err := client.Get(base + "/metrics")
 		if err != nil {
-			t.Fatalf("a scrape was not answered: %v", err)
+			return "", fmt.Errorf("a scrape was not answered: %w", err)
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("scrape answered %d", resp.StatusCode)
+			return "", fmt.Errorf("scrape answered %d", resp.StatusCode)
 		}
-		return string(body)
+		return string(body), nil
 	}
 	for range 50 { // warm up connections and pools before measuring
-		scrapeOnce()
+		if _, err := scrapeOnce(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	goroutinesBefore, filesBefore := runtime.NumGoroutine(), openFiles(t)
 
-	var up, down int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	work := make(chan struct{})
-	for range 8 {
-		wg.Go(func() {
-			for range work {
-				body := scrapeOnce()
-				mu.Lock()
-				if strings.Contains(body, "\nnova_up 1\n") {
-					up++
-				} else if strings.Contains(body, "\nnova_up 0\n") {
-					down++
-				}
-				mu.Unlock()
-			}
-		})
+	outcome := scrapeConcurrently(8, scrapes, scrapeOnce)
+	if outcome.failed > 0 {
+		t.Fatalf("%d of %d scrapes failed, the first: %v", outcome.failed, scrapes, outcome.firstErr)
 	}
-	for range scrapes {
-		work <- struct{}{}
-	}
-	close(work)
-	wg.Wait()
-
+	up, down := outcome.up, outcome.down
 	if up+down != scrapes || up == 0 || down == 0 {
 		t.Errorf("%d up, %d down of %d scrapes: every scrape must answer, with both outcomes", up, down, scrapes)
 	}
@@ -325,5 +310,63 @@ func TestSoak(t *testing.T) {
 	}
 	if after.HeapAlloc > before.HeapAlloc+16<<20 {
 		t.Errorf("heap grew from %d to %d bytes", before.HeapAlloc, after.HeapAlloc)
+	}
+}
+
+// scrapeOutcome is what scrapeConcurrently saw: answers with nova_up 1 and 0, and the
+// scrapes that failed, with the first error.
+type scrapeOutcome struct {
+	up, down, failed int
+	firstErr         error
+}
+
+// scrapeConcurrently calls scrape n times from workers goroutines. Failures are returned,
+// for the test's own goroutine to report: a worker that called t.Fatal would stop, and the
+// remaining work would wait for it forever.
+func scrapeConcurrently(workers, n int, scrape func() (string, error)) scrapeOutcome {
+	var outcome scrapeOutcome
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	work := make(chan struct{})
+	for range workers {
+		wg.Go(func() {
+			for range work {
+				body, err := scrape()
+				mu.Lock()
+				switch {
+				case err != nil:
+					outcome.failed++
+					if outcome.firstErr == nil {
+						outcome.firstErr = err
+					}
+				case strings.Contains(body, "\nnova_up 1\n"):
+					outcome.up++
+				case strings.Contains(body, "\nnova_up 0\n"):
+					outcome.down++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for range n {
+		work <- struct{}{}
+	}
+	close(work)
+	wg.Wait()
+	return outcome
+}
+
+// Every scrape failing is reported, not waited for: the workers go on to the end.
+func TestScrapeConcurrentlyReportsFailures(t *testing.T) {
+	refused := errors.New("scrape answered 503")
+	var calls atomic.Int32
+	outcome := scrapeConcurrently(8, 100, func() (string, error) {
+		if calls.Add(1)%2 == 0 {
+			return "\nnova_up 1\n", nil
+		}
+		return "", refused
+	})
+	if outcome.failed != 50 || outcome.up != 50 || !errors.Is(outcome.firstErr, refused) {
+		t.Errorf("%+v, want 50 failed (the first %v) and 50 up", outcome, refused)
 	}
 }

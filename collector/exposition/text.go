@@ -1,4 +1,4 @@
-package collector
+package exposition
 
 import (
 	"bufio"
@@ -12,13 +12,15 @@ import (
 // answer (README, Performance).
 type textSink struct {
 	w       *bufio.Writer
-	result  *scrapeResult
+	scrape  *Scrape
 	current *family
 	buf     []byte
 }
 
-func newTextSink(w *bufio.Writer, result *scrapeResult) *textSink {
-	return &textSink{w: w, result: result, buf: make([]byte, 0, 256)}
+// WriteText writes the samples of s to w in the text format, each family's HELP and TYPE
+// first. A failed write is left for w's Flush to report.
+func WriteText(w *bufio.Writer, s *Scrape) {
+	emit(&textSink{w: w, scrape: s, buf: make([]byte, 0, 256)}, s)
 }
 
 func (s *textSink) header(f *family) {
@@ -32,7 +34,9 @@ func (s *textSink) header(f *family) {
 	s.buf = append(s.buf, helpEscaper.Replace(f.help)...)
 	s.buf = append(s.buf, "\n# TYPE "...)
 	s.buf = append(s.buf, f.name...)
-	s.buf = append(s.buf, " gauge\n"...)
+	s.buf = append(s.buf, ' ')
+	s.buf = append(s.buf, typeName(f.valueType)...)
+	s.buf = append(s.buf, '\n')
 	_, _ = s.w.Write(s.buf)
 }
 
@@ -56,7 +60,7 @@ func (s *textSink) sample(f *family, value float64, labelValues ...string) {
 
 func (s *textSink) imageSample(f *family, image int, value float64, extra ...string) {
 	s.header(f)
-	img := s.result.images[image]
+	img := s.scrape.images[image]
 	b := s.buf[:0]
 	b = append(b, f.name...)
 	b = append(b, '{')

@@ -1,4 +1,4 @@
-package collector
+package exposition
 
 import (
 	"fmt"
@@ -61,7 +61,7 @@ func NewImageExports(perImage bool, labels, filters []string) (*ImageExports, er
 	for _, key := range e.labels {
 		infoLabels = append(infoLabels, MetadataLabelName(key))
 	}
-	e.info = newFamily("image", "info",
+	e.info = newGauge("image", "info",
 		"Always 1; server_id is the instance a snapshot was taken from, empty for other images; metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.",
 		infoLabels...)
 	return e, nil

@@ -1,11 +1,9 @@
-package collector
+package exposition
 
 import (
-	"context"
 	"strings"
 	"testing"
 
-	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
@@ -52,7 +50,7 @@ func TestMetadataLabelsAndFilters(t *testing.T) {
 	if got := strings.Join(exports.MetadataKeys(), ","); got != "image_type,__imagetype,__os_type" {
 		t.Errorf("metadata keys %s", got)
 	}
-	c := New(context.Background(), Target{Listings: NewShared(&fakeLister{images: exportImages}, 0)}, exports, nil, log.NewNopLogger())
+	served := gatherText(t, Listed(pointers(exportImages), exports, 0, 0))
 	const want = `
 # HELP nova_image_info Always 1; server_id is the instance a snapshot was taken from, empty for other images; metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.
 # TYPE nova_image_info gauge
@@ -66,7 +64,7 @@ nova_images{status="ERROR"} 0
 nova_images{status="SAVING"} 1
 nova_images{status="UNKNOWN"} 0
 `
-	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "nova_image_info", "nova_images"); err != nil {
+	if err := testutil.GatherAndCompare(served, strings.NewReader(want), "nova_image_info", "nova_images"); err != nil {
 		t.Error(err)
 	}
 }
@@ -76,12 +74,12 @@ func TestPerImageMetricsOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := New(context.Background(), Target{Listings: NewShared(&fakeLister{images: exportImages}, 0)}, exports, nil, log.NewNopLogger())
+	served := gatherText(t, Listed(pointers(exportImages), exports, 0, 0))
 	// nova_images (5 statuses), nova_up, duration, listing age and unreadable fields: no per-image series.
-	if n := testutil.CollectAndCount(c); n != 9 {
+	if n, _ := testutil.GatherAndCount(served); n != 9 {
 		t.Errorf("%d series with per-image metrics off, want 9", n)
 	}
-	if n := testutil.CollectAndCount(c, "nova_images"); n != 5 {
+	if n, _ := testutil.GatherAndCount(served, "nova_images"); n != 5 {
 		t.Errorf("%d nova_images series, want 5", n)
 	}
 }

@@ -1,0 +1,55 @@
+package exposition
+
+import "github.com/nova-image-exporter/nova_image_exporter/client"
+
+// sink receives the samples of a scrape, family by family: the text writer does, and the
+// tests' oracle, which encodes the same samples with client_golang.
+type sink interface {
+	sample(f *family, value float64, labelValues ...string)
+	// imageSample is a sample of the image at index image of Scrape.images, whose
+	// id and name labels come first, then extra.
+	imageSample(f *family, image int, value float64, extra ...string)
+}
+
+// emit sends the samples of a scrape family by family, so that a text writer can write each
+// family's header once.
+func emit(s sink, r *Scrape) {
+	up := 0.0
+	if r.up {
+		up = 1
+	}
+	s.sample(upFamily, up)
+	s.sample(scrapeDurationFamily, r.duration)
+	if !r.up {
+		return
+	}
+	s.sample(listingAgeFamily, r.age)
+	s.sample(unreadableFieldsFamily, float64(len(r.problems)))
+	for _, status := range r.statuses {
+		s.sample(imagesFamily, float64(r.counts[status]), status)
+	}
+	for i, img := range r.images {
+		s.imageSample(imageStatusFamily, i, 1, img.Status)
+	}
+	for i, img := range r.images {
+		s.imageSample(r.exports.info, i, 1, r.exports.infoLabelValues(img.ServerID, img.Metadata)...)
+	}
+	for _, v := range []struct {
+		f     *family
+		value func(*client.Image) int64
+		per   float64 // the sample is value / per: exact for these divisors
+	}{
+		{imageSizeFamily, func(img *client.Image) int64 { return img.Size }, 1},
+		{imageMinDiskFamily, func(img *client.Image) int64 { return img.MinDisk }, 1.0 / (1 << 30)},
+		{imageMinRAMFamily, func(img *client.Image) int64 { return img.MinRAM }, 1.0 / (1 << 20)},
+		{imageProgressFamily, func(img *client.Image) int64 { return img.Progress }, 100},
+		{imageCreatedFamily, func(img *client.Image) int64 { return img.Created }, 1000},
+		{imageUpdatedFamily, func(img *client.Image) int64 { return img.Updated }, 1000},
+	} {
+		for i, img := range r.images {
+			if n := v.value(img); n != client.Absent {
+				s.imageSample(v.f, i, float64(n)/v.per)
+			}
+		}
+	}
+}

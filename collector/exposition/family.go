@@ -1,0 +1,66 @@
+package exposition
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Namespace is the first part of every metric name the exporter serves.
+const Namespace = "nova"
+
+// family is one metric family of a scrape, built once: its name, help, label names and
+// value type, all that the text exposition writes of it besides the samples (node_exporter's
+// typedDesc, without a descriptor: no registry sees these families).
+type family struct {
+	name, help string
+	labels     []string
+	valueType  prometheus.ValueType
+}
+
+func newGauge(subsystem, name, help string, labels ...string) *family {
+	return newFamily(prometheus.GaugeValue, subsystem, name, help, labels...)
+}
+
+func newFamily(valueType prometheus.ValueType, subsystem, name, help string, labels ...string) *family {
+	fq := prometheus.BuildFQName(Namespace, subsystem, name)
+	return &family{name: fq, help: help, labels: labels, valueType: valueType}
+}
+
+// typeName is the type of a family as the text format writes it.
+func typeName(valueType prometheus.ValueType) string {
+	switch valueType {
+	case prometheus.CounterValue:
+		return "counter"
+	case prometheus.GaugeValue:
+		return "gauge"
+	default:
+		return "untyped"
+	}
+}
+
+// The families of every scrape, all gauges; nova_image_info, whose labels depend on the
+// flags, is in ImageExports.
+var (
+	upFamily = newGauge("", "up",
+		"1 if this scrape's listing of images (GET images/detail) succeeded, else 0.")
+	scrapeDurationFamily = newGauge("scrape", "duration_seconds",
+		"Seconds this scrape's listing of images took, authentication and every page included.")
+	listingAgeFamily = newGauge("listing", "age_seconds",
+		"Seconds since the listing this scrape served was made: about 0, unless --cache.ttl is set and the listing came from the cache (then up to the TTL).")
+	unreadableFieldsFamily = newGauge("listing", "unreadable_fields",
+		"Fields of the listing the API sent in a form that could not be read (an unparsable time); their samples are left out.")
+	imagesFamily = newGauge("", "images",
+		"Images per Nova status (ACTIVE, SAVING, DELETED, ERROR, UNKNOWN, or another status upper-cased), from images/detail.",
+		"status")
+	imageStatusFamily = newGauge("image", "status",
+		"Always 1, labelled with the image's current Nova status.", "id", "name", "status")
+	imageSizeFamily = newGauge("image", "size_bytes",
+		"Image size in bytes (OS-EXT-IMG-SIZE:size; 0 while Glance holds no data).", "id", "name")
+	imageMinDiskFamily = newGauge("image", "min_disk_bytes",
+		"Minimum disk the image needs, in bytes (minDisk GiB × 2^30).", "id", "name")
+	imageMinRAMFamily = newGauge("image", "min_ram_bytes",
+		"Minimum RAM the image needs, in bytes (minRam MiB × 2^20).", "id", "name")
+	imageProgressFamily = newGauge("image", "progress_ratio",
+		"Upload progress of the image, 0 to 1 (progress percent / 100).", "id", "name")
+	imageCreatedFamily = newGauge("image", "created_timestamp_seconds",
+		"When the image was created (created), in Unix seconds.", "id", "name")
+	imageUpdatedFamily = newGauge("image", "updated_timestamp_seconds",
+		"When the image was last updated (updated), in Unix seconds; absent when the API sends null.", "id", "name")
+)
