@@ -11,6 +11,7 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/nova-image-exporter/nova_image_exporter/simulator/simtest"
 )
 
 var testAppCreds = []ApplicationCredential{
@@ -153,7 +154,7 @@ func TestApplicationCredentialTokens(t *testing.T) {
 }
 
 func TestTokenExpiryUsesClock(t *testing.T) {
-	clock := newTestClock(testNow)
+	clock := simtest.NewClock(testNow)
 	sim, srv, _ := newTest(t, Options{Now: clock.Now, TokenTTL: time.Hour})
 	r := do(t, "POST", srv.URL+"/v3/auth/tokens", "", nil,
 		`{"auth":{"identity":{"methods":["password"],"password":{"user":{"id":"`+userID+`","password":"demo-secret"}}},"scope":{"project":{"id":"`+proj+`"}}}}`)

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -628,8 +627,6 @@ func TestSetFaultsCountingAndRemoval(t *testing.T) {
 		ns = append(ns, n)
 		mu.Unlock()
 	}
-	var legacy atomic.Int32
-	sim.SetFault(func(http.ResponseWriter, *http.Request) bool { legacy.Add(1); return false })
 	sim.SetFaults(func(n int, r *http.Request) Fault {
 		record(n)
 		if r.URL.Query().Get("fail") != "" {
@@ -648,9 +645,6 @@ func TestSetFaultsCountingAndRemoval(t *testing.T) {
 	if got := seen(); !slices.Equal(got, []int{0, 1}) {
 		t.Errorf("plan saw n = %v, want [0 1]", got)
 	}
-	if legacy.Load() != 1 {
-		t.Errorf("SetFault hook ran %d times, want 1 (not after a fault that answered)", legacy.Load())
-	}
 	// A new plan counts from 0 again.
 	mu.Lock()
 	ns = nil
@@ -660,17 +654,6 @@ func TestSetFaultsCountingAndRemoval(t *testing.T) {
 	if got := seen(); !slices.Equal(got, []int{0}) {
 		t.Errorf("new plan saw n = %v", got)
 	}
-	// The SetFault hook still answers after a zero or page-only Fault.
-	sim.SetFaults(always(Fault{Duplicate: true}))
-	sim.SetFault(func(w http.ResponseWriter, _ *http.Request) bool {
-		w.WriteHeader(http.StatusTeapot)
-		return true
-	})
-	if r := do(t, "GET", imagesURL(srv, "limit=4"), tok, nil, ""); r.code != http.StatusTeapot {
-		t.Errorf("SetFault hook skipped: %d", r.code)
-	}
-	sim.SetFault(nil)
-
 	sim.SetFaults(always(Fault{Status: 500}))
 	sim.SetFaults(nil)
 	if r := do(t, "GET", imagesURL(srv, "limit=4"), tok, nil, ""); r.code != 200 || !bytes.Equal(r.body, normal) {

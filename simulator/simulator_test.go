@@ -835,18 +835,15 @@ func TestGenerateImages(t *testing.T) {
 	}
 }
 
-func TestSetFaultAndRequests(t *testing.T) {
+func TestFaultPlanAndRequests(t *testing.T) {
 	sim, srv, tok := newTest(t, Options{})
 	var calls atomic.Int32
-	sim.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+	sim.SetFaults(func(_ int, r *http.Request) Fault {
 		calls.Add(1)
 		if r.URL.Query().Get("limit") == "5" {
-			w.Header().Set("Retry-After", "3")
-			w.WriteHeader(http.StatusTooManyRequests)
-			_, _ = w.Write([]byte(`{"overLimit": {"code": 429, "message": "slow down", "retryAfter": "3"}}`))
-			return true
+			return Fault{Status: http.StatusTooManyRequests, RetryAfter: "3"}
 		}
-		return false
+		return Fault{}
 	})
 	hdr := map[string]string{"User-Agent": "nova-image-exporter/test", "X-Custom": "yes"}
 	r := do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail?limit=5&status=active", tok, hdr, "")
@@ -862,9 +859,9 @@ func TestSetFaultAndRequests(t *testing.T) {
 	if calls.Load() != 2 {
 		t.Errorf("fault called %d times, want 2", calls.Load())
 	}
-	sim.SetFault(nil)
+	sim.SetFaults(nil)
 	if r := do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail?limit=5", tok, nil, ""); r.code != 200 {
-		t.Errorf("after SetFault(nil): %d", r.code)
+		t.Errorf("after SetFaults(nil): %d", r.code)
 	}
 
 	reqs := sim.Requests()
