@@ -16,6 +16,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 	"unicode/utf8"
 )
@@ -499,17 +500,27 @@ func TestFaultHuge(t *testing.T) {
 }
 
 func TestFaultDelay(t *testing.T) {
-	sim, srv, tok := newTest(t, Options{})
-	normal := do(t, "GET", imagesURL(srv, ""), tok, nil, "").body
-	sim.SetFaults(always(Fault{Delay: 150 * time.Millisecond, RetryAfter: "1"}))
-	start := time.Now()
-	r := do(t, "GET", imagesURL(srv, ""), tok, nil, "")
-	if d := time.Since(start); d < 150*time.Millisecond {
-		t.Errorf("answered after %v", d)
-	}
-	if r.code != 200 || !bytes.Equal(r.body, normal) || r.header.Get("Retry-After") != "1" {
-		t.Errorf("delayed answer %d %q, Retry-After %q", r.code, r.body, r.header.Get("Retry-After"))
-	}
+	// The handler is called directly, in a bubble whose clock the Delay's timer follows.
+	synctest.Test(t, func(t *testing.T) {
+		sim := New(Options{Images: DefaultImages(testNow)})
+		get := func() *httptest.ResponseRecorder {
+			req := httptest.NewRequest("GET", "http://nova.example/v2.1/"+proj+"/images/detail", nil)
+			req.Header.Set("X-Auth-Token", sim.IssueToken())
+			rec := httptest.NewRecorder()
+			sim.ServeHTTP(rec, req)
+			return rec
+		}
+		normal := get().Body.Bytes()
+		sim.SetFaults(always(Fault{Delay: 150 * time.Millisecond, RetryAfter: "1"}))
+		start := time.Now()
+		r := get()
+		if d := time.Since(start); d < 150*time.Millisecond {
+			t.Errorf("answered after %v", d)
+		}
+		if r.Code != 200 || !bytes.Equal(r.Body.Bytes(), normal) || r.Header().Get("Retry-After") != "1" {
+			t.Errorf("delayed answer %d %q, Retry-After %q", r.Code, r.Body.Bytes(), r.Header().Get("Retry-After"))
+		}
+	})
 }
 
 // waitGoroutines waits up to 5 s for the goroutine count to fall to n.

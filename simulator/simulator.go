@@ -72,7 +72,11 @@ type Options struct {
 	// accepting the token: as from a Keystone whose clock is off. -2*TokenTTL gives tokens
 	// that look expired on arrival but work.
 	ExpiresAtShift time.Duration
-	// Now is the simulator's clock (for X-Sdk-Date skew checks and token expiry); nil means time.Now.
+	// Now is the simulator's one clock, read by every part that needs the time: token issue
+	// and expiry, X-Sdk-Date skew checks and access key lockouts, and the times of
+	// DefaultImages when Images is nil; nil means time.Now. Tests move a fake one
+	// (simtest.Clock) instead of sleeping. What the simulator waits for (Fault.Delay, the
+	// settling of a truncated answer) runs on runtime timers, which testing/synctest fakes.
 	Now func() time.Time
 }
 

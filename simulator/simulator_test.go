@@ -17,6 +17,7 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/nova-image-exporter/nova_image_exporter/simulator/simtest"
 )
 
 var testNow = time.Date(2026, 11, 28, 20, 0, 0, 0, time.UTC)
@@ -279,6 +280,7 @@ func TestKeystoneVersionDocuments(t *testing.T) {
 
 func TestUnauthorized(t *testing.T) {
 	const unauth = `{"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}`
+	clock := simtest.NewClock(testNow)
 	tests := []struct {
 		name  string
 		token func(sim *Simulator) string
@@ -292,7 +294,7 @@ func TestUnauthorized(t *testing.T) {
 		}},
 		{"expired token", func(sim *Simulator) string {
 			tok := sim.IssueToken()
-			time.Sleep(30 * time.Millisecond)
+			clock.Advance(30 * time.Millisecond)
 			return tok
 		}},
 	}
@@ -301,6 +303,7 @@ func TestUnauthorized(t *testing.T) {
 			opts := Options{}
 			if tc.name == "expired token" {
 				opts.TokenTTL = 10 * time.Millisecond
+				opts.Now = clock.Now
 			}
 			sim, srv, _ := newTest(t, opts)
 			tok := tc.token(sim)
