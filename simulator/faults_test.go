@@ -52,6 +52,13 @@ func nextMarker(t *testing.T, p page) (string, bool) {
 	return vs[len(vs)-1], true
 }
 
+const passwordBody = `{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"demo","domain":{"name":"Default"},"password":"demo-secret"}}},"scope":{"project":{"name":"demo","domain":{"name":"Default"}}}}}`
+
+func postToken(t *testing.T, u string) response {
+	t.Helper()
+	return do(t, "POST", u+"/v3/auth/tokens", "", map[string]string{"Content-Type": "application/json"}, passwordBody)
+}
+
 func TestFaultStatus(t *testing.T) {
 	novaHeader := "x-openstack-request-id"
 	tests := []struct {
@@ -189,6 +196,20 @@ func TestFaultNonJSONBodies(t *testing.T) {
 			}
 			tc.check(t, r.body)
 		})
+	}
+}
+
+func TestFaultMessage(t *testing.T) {
+	sim, srv, tok := newTest(t, Options{})
+	sim.SetFaults(always(Fault{Status: 500, Message: "GlanceConnectionFailed: Connection to glance failed"}))
+	r := do(t, "GET", imagesURL(srv, ""), tok, nil, "")
+	if want := `{"computeFault": {"code": 500, "message": "GlanceConnectionFailed: Connection to glance failed"}}`; r.code != 500 || string(r.body) != want {
+		t.Errorf("Nova: %d %s, want %s", r.code, r.body, want)
+	}
+	sim.SetKeystoneFaults(always(Fault{Status: 503, Message: "down for maintenance"}))
+	r = do(t, "POST", srv.URL+"/v3/auth/tokens", "", nil, `{"auth":{"identity":{"methods":["password"],"password":{"user":{"id":"`+userID+`","password":"demo-secret"}}},"scope":{"project":{"id":"`+proj+`"}}}}`)
+	if want := `{"error": {"code": 503, "title": "Service Unavailable", "message": "down for maintenance"}}`; r.code != 503 || string(r.body) != want {
+		t.Errorf("Keystone: %d %s, want %s", r.code, r.body, want)
 	}
 }
 
@@ -810,5 +831,53 @@ func TestImagesRequests(t *testing.T) {
 	}
 	if got := len(sim.Requests()); got != 4 {
 		t.Errorf("Requests has %d, want 4 (it includes the unauthorised one)", got)
+	}
+}
+
+func TestKeystoneFaults(t *testing.T) {
+	sim, srv, _ := newTest(t, Options{})
+	sim.SetKeystoneFaults(func(n int, _ *http.Request) Fault {
+		switch n {
+		case 0:
+			return Fault{Status: http.StatusServiceUnavailable, RetryAfter: "3"}
+		case 1:
+			return Fault{Status: http.StatusBadGateway}
+		case 2:
+			return Fault{Echo: true}
+		case 3:
+			return Fault{Garbage: true}
+		}
+		return Fault{}
+	})
+	r := postToken(t, srv.URL)
+	if r.code != 503 || r.header.Get("Retry-After") != "3" || !strings.HasPrefix(string(r.body), `{"error": {"code": 503, "title": "Service Unavailable"`) {
+		t.Errorf("503 fault: %d %v %s", r.code, r.header, r.body)
+	}
+	if r = postToken(t, srv.URL); r.code != 502 || !strings.Contains(string(r.body), "nginx") {
+		t.Errorf("502 fault: %d %s", r.code, r.body)
+	}
+	r = postToken(t, srv.URL)
+	if r.code != 401 || !strings.Contains(string(r.body), "demo-secret") || r.header.Get("x-openstack-request-id") != "demo-secret" {
+		t.Errorf("echo fault: %d %v %s, want a 401 quoting the password", r.code, r.header, r.body)
+	}
+	if r = postToken(t, srv.URL); r.code != 201 || json.Valid(r.body) {
+		t.Errorf("garbage fault: %d %q", r.code, r.body)
+	}
+	if r = postToken(t, srv.URL); r.code != 201 || sim.TokenRequests() != 1 {
+		t.Errorf("after the plan: %d, %d token requests counted; want 201 and only it counted", r.code, sim.TokenRequests())
+	}
+	sim.SetKeystoneFaults(nil)
+	if r = postToken(t, srv.URL); r.code != 201 {
+		t.Errorf("plan removed: %d", r.code)
+	}
+}
+
+func TestNovaEchoFault(t *testing.T) {
+	sim, srv, tok := newTest(t, Options{})
+	sim.SetFaults(func(int, *http.Request) Fault { return Fault{Echo: true, Status: http.StatusBadRequest} })
+	r := do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail", tok, nil, "")
+	if r.code != 400 || !strings.HasPrefix(string(r.body), `{"badRequest": {"code": 400, "message": "Invalid request (X-Auth-Token: `+tok) ||
+		!strings.Contains(r.header.Get("x-openstack-request-id"), tok) {
+		t.Errorf("echo fault: %d %v %s, want a 400 quoting the token", r.code, r.header, r.body)
 	}
 }
