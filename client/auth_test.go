@@ -26,6 +26,7 @@ func simulatorKeystone(t *testing.T, opts simulator.Options, password string) (*
 		DomainName:       "Default",
 		Scope:            &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"},
 	}, gophercloud.EndpointOpts{Region: "RegionOne"}, "", NewHTTPClient(5*time.Second, nil))
+	auth.now = opts.Now // the simulator's clock is the client's too
 	return sim, New(auth, Options{})
 }
 
@@ -47,12 +48,8 @@ func TestKeystoneReusesToken(t *testing.T) {
 }
 
 func TestKeystoneRenewsBeforeExpiry(t *testing.T) {
-	clock := simtest.NewClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)) // Keystone's and the client's
-	sim := simulator.New(simulator.Options{TokenTTL: 2 * time.Second, Now: clock.Now})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	c, k := keystoneClient(srv.URL, "demo-secret", 5*time.Second, Options{})
-	k.now = clock.Now
+	clock := simtest.NewClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
+	sim, c := simulatorKeystone(t, simulator.Options{TokenTTL: 2 * time.Second, Now: clock.Now}, "demo-secret")
 	if _, err := c.ListImages(context.Background(), ListOptions{}); err != nil {
 		t.Fatal(err)
 	}

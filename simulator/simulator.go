@@ -80,8 +80,8 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Simulator is the fake Keystone + Nova server. It implements http.Handler
-// and is safe for concurrent use.
+// Simulator is the fake Keystone + Nova server, with the AK/SK gateway in front of Nova.
+// It implements http.Handler and is safe for concurrent use.
 type Simulator struct {
 	opts Options
 
@@ -142,7 +142,8 @@ func New(opts Options) *Simulator {
 // now is the simulator's clock.
 func (s *Simulator) now() time.Time { return s.opts.Now() }
 
-// ServeHTTP answers Keystone and Nova requests.
+// ServeHTTP routes a request to Keystone or to Nova (through the gateway's check of a
+// signed request); any other path gets Nova's 404.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	switch p {
@@ -163,6 +164,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// requestID is a new OpenStack request id, "req-" and a random UUID.
 func requestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
@@ -171,6 +173,7 @@ func requestID() string {
 	return fmt.Sprintf("req-%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
+// requestHost is the scheme and host the client reached the simulator at.
 func requestHost(r *http.Request) string {
 	scheme := "http"
 	if r.TLS != nil {
@@ -179,6 +182,7 @@ func requestHost(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
+// writeRaw answers with code and body, with its Content-Type and Content-Length.
 func writeRaw(w http.ResponseWriter, code int, contentType string, body []byte) {
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
