@@ -133,17 +133,11 @@ func parseVersion(s string) (microversion, bool) {
 	return microversion{a, b}, true
 }
 
+// serveImages answers an images/detail request: the gateway's check of a signed request,
+// keystonemiddleware's of a token, microversion negotiation, method and project checks, the
+// fault plan, then the page.
 func (s *Simulator) serveImages(w http.ResponseWriter, r *http.Request, pathProject string) {
-	s.mu.Lock()
-	if len(s.requests) == maxRequestRecords {
-		// A long-running --demo must not grow without bound: keep the newest half.
-		s.requests = append(s.requests[:0], s.requests[maxRequestRecords/2:]...)
-	}
-	s.requests = append(s.requests, RequestRecord{
-		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(),
-	})
-	s.mu.Unlock()
-
+	s.recordRequest(r)
 	aksk := isAKSKRequest(r)
 	if aksk {
 		// Huawei's API gateway checks the signature before the request
@@ -172,25 +166,9 @@ func (s *Simulator) serveImages(w http.ResponseWriter, r *http.Request, pathProj
 	}
 	s.imagesRequests.Add(1)
 
-	// Microversion negotiation.
-	ver := minVersion
-	if raw := requestedVersion(r.Header); raw != "" {
-		if strings.EqualFold(raw, "latest") {
-			ver = maxVersion
-		} else {
-			v, ok := parseVersion(raw)
-			if !ok {
-				novaFault(w, http.StatusBadRequest, "badRequest",
-					"API Version String "+raw+" is of invalid format. Must be of format MajorNum.MinorNum.")
-				return
-			}
-			if v.less(minVersion) || maxVersion.less(v) {
-				novaFault(w, http.StatusNotAcceptable, "computeFault",
-					"Version "+v.String()+" is not supported by the API. Minimum is "+minVersion.String()+" and maximum is "+maxVersion.String()+".")
-				return
-			}
-			ver = v
-		}
+	ver, ok := negotiateVersion(w, r)
+	if !ok {
+		return
 	}
 	h.Set("OpenStack-API-Version", "compute "+ver.String())
 	h.Set("X-OpenStack-Nova-API-Version", ver.String())
@@ -219,6 +197,43 @@ func (s *Simulator) serveImages(w http.ResponseWriter, r *http.Request, pathProj
 		return
 	}
 	s.listImages(w, r, pathProject, &ft)
+}
+
+// recordRequest adds r to the log that Requests returns.
+func (s *Simulator) recordRequest(r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.requests) == maxRequestRecords {
+		// A long-running --demo must not grow without bound: keep the newest half.
+		s.requests = append(s.requests[:0], s.requests[maxRequestRecords/2:]...)
+	}
+	s.requests = append(s.requests, RequestRecord{
+		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(),
+	})
+}
+
+// negotiateVersion returns the compute microversion r asks for (2.1 when none); it answers
+// a malformed or unsupported one itself and reports false.
+func negotiateVersion(w http.ResponseWriter, r *http.Request) (microversion, bool) {
+	raw := requestedVersion(r.Header)
+	switch {
+	case raw == "":
+		return minVersion, true
+	case strings.EqualFold(raw, "latest"):
+		return maxVersion, true
+	}
+	v, ok := parseVersion(raw)
+	if !ok {
+		novaFault(w, http.StatusBadRequest, "badRequest",
+			"API Version String "+raw+" is of invalid format. Must be of format MajorNum.MinorNum.")
+		return microversion{}, false
+	}
+	if v.less(minVersion) || maxVersion.less(v) {
+		novaFault(w, http.StatusNotAcceptable, "computeFault",
+			"Version "+v.String()+" is not supported by the API. Minimum is "+minVersion.String()+" and maximum is "+maxVersion.String()+".")
+		return microversion{}, false
+	}
+	return v, true
 }
 
 // filters is the parsed query of an images/detail request.
