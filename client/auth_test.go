@@ -11,6 +11,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
+	"github.com/nova-image-exporter/nova_image_exporter/simulator/simtest"
 )
 
 func simulatorKeystone(t *testing.T, opts simulator.Options, password string) (*simulator.Simulator, *Client) {
@@ -25,6 +26,7 @@ func simulatorKeystone(t *testing.T, opts simulator.Options, password string) (*
 		DomainName:       "Default",
 		Scope:            &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"},
 	}, gophercloud.EndpointOpts{Region: "RegionOne"}, "", NewHTTPClient(5*time.Second, nil))
+	auth.now = opts.Now // the simulator's clock is the client's too
 	return sim, New(auth, Options{})
 }
 
@@ -46,13 +48,14 @@ func TestKeystoneReusesToken(t *testing.T) {
 }
 
 func TestKeystoneRenewsBeforeExpiry(t *testing.T) {
-	sim, c := simulatorKeystone(t, simulator.Options{TokenTTL: 2 * time.Second}, "demo-secret")
+	clock := simtest.NewClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
+	sim, c := simulatorKeystone(t, simulator.Options{TokenTTL: 2 * time.Second, Now: clock.Now}, "demo-secret")
 	if _, err := c.ListImages(context.Background(), ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// Past three quarters of the token's life, the next listing renews it first instead
 	// of risking a 401 halfway through.
-	time.Sleep(1600 * time.Millisecond)
+	clock.Advance(1600 * time.Millisecond)
 	if _, err := c.ListImages(context.Background(), ListOptions{}); err != nil {
 		t.Fatal(err)
 	}

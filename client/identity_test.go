@@ -7,13 +7,13 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
 
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
+	"github.com/nova-image-exporter/nova_image_exporter/simulator/simtest"
 )
 
 // keystoneClient is a Client authenticating as the simulator's user at authURL, with its
@@ -108,34 +108,16 @@ func TestRenewalFailingOnTheIdentityServiceIsNotARefusal(t *testing.T) {
 	}
 }
 
-// tick is a clock that tests move by hand.
-type tick struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *tick) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *tick) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // expiringTokens runs listings of the simulator's 9 images, one per page, against a
 // Keystone configured by opts whose clock, shared with the client's, advances by perPage on
 // every images request; it returns the token requests each listing made and the last error.
 func expiringTokens(t *testing.T, opts simulator.Options, perPage time.Duration, listings int) ([]int, error) {
 	t.Helper()
-	clock := &tick{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+	clock := simtest.NewClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
 	opts.Now = clock.Now
 	sim := simulator.New(opts)
 	sim.SetFaults(func(int, *http.Request) simulator.Fault {
-		clock.Add(perPage)
+		clock.Advance(perPage)
 		return simulator.Fault{}
 	})
 	srv := httptest.NewServer(sim)

@@ -5,12 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
-	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -30,6 +29,9 @@ type Fault struct {
 	// 503 → {"serviceUnavailable": {...}}, 400 → badRequest, 403 → forbidden, 404 → itemNotFound; other codes → computeFault with that code.
 	// Values outside 200–599 are taken as 500.
 	Status int
+	// Message, when non-empty, replaces the message of a Status answer's Nova or Keystone
+	// fault body (not of nginx's page nor of the gateway's 429).
+	Message string
 	// Gateway, with Status 429, answers as Huawei's API gateway instead: {"error_code": "APIGW.0308", "error_msg": "The throttling threshold has been reached: policy user over ratelimit,limit:...", "request_id": "<32 hex>"} and no Retry-After unless RetryAfter is set.
 	Gateway bool
 	// RetryAfter, when non-empty, is sent as the Retry-After header (seconds or an HTTP date).
@@ -97,8 +99,7 @@ type faultPlan struct {
 // SetFaults installs a fault plan: for the n-th images/detail request (n counts from 0 since SetFaults, authorised requests only, counted atomically) the simulator applies plan(n, r). nil removes the plan.
 //
 // The plan is consulted for the requests that pass authentication, the
-// microversion, method and project checks, before the SetFault hook (which
-// still runs unless the Fault answered the request itself).
+// microversion, method and project checks.
 func (s *Simulator) SetFaults(plan func(n int, r *http.Request) Fault) {
 	if plan == nil {
 		s.plan.Store(nil)
@@ -107,9 +108,21 @@ func (s *Simulator) SetFaults(plan func(n int, r *http.Request) Fault) {
 	s.plan.Store(&faultPlan{plan: plan})
 }
 
-// ImagesRequests returns how many images/detail requests the simulator answered (authorised ones, faulty or not) — cheaper than len(Requests()) for load tests.
-func (s *Simulator) ImagesRequests() int {
-	return int(s.imagesRequests.Load())
+// SetKeystoneFaults installs a fault plan for Keystone's token requests (POST
+// /v3/auth/tokens): the n-th of them (n counts from 0 since SetKeystoneFaults) gets
+// plan(n, r) before it is authenticated. nil removes the plan.
+//
+// Of a Fault, Keystone honours Delay, Hang, RetryAfter, Status (Keystone's error body
+// {"error": {"code", "title", "message"}}, or nginx's page for 502 and 504), Garbage (a
+// 201 whose body is not JSON), HTML (a captive portal's 200) and Echo (a 401, or Status,
+// whose message and request id quote the password, application credential secret or
+// token of the request). A request a fault answers is not counted by TokenRequests.
+func (s *Simulator) SetKeystoneFaults(plan func(n int, r *http.Request) Fault) {
+	if plan == nil {
+		s.keystonePlan.Store(nil)
+		return
+	}
+	s.keystonePlan.Store(&faultPlan{plan: plan})
 }
 
 // FailRandomly returns a plan that gives, with probability p per request (deterministic for seed, safe for concurrent use), one of: 500, 502 (HTML), 503 with Retry-After "0", 429 (Nova and gateway kinds alternately), a truncation, garbage, HTML 200, a short Delay (5–50 ms), a loop, a duplicate; otherwise the zero Fault.
@@ -158,15 +171,17 @@ func splitmix64(x uint64) uint64 {
 	return x ^ x>>31
 }
 
-// shapesPage reports whether ft changes which images a page holds or how
-// they are written.
-func (ft *Fault) shapesPage() bool {
-	return ft.Loop || ft.Duplicate || ft.InvalidUTF8 || ft.OddTimes || ft.BadTimes || ft.WrongTypes || ft.Negative
-}
-
-// shapesDelivery reports whether ft changes how a page is sent.
-func (ft *Fault) shapesDelivery() bool {
-	return ft.Huge > 0 || ft.TruncateAfter > 0
+// holdFault applies the parts of ft that come before any answer: Retry-After, Hang and
+// Delay. It reports whether the request was abandoned meanwhile (a Hang always is).
+func holdFault(w http.ResponseWriter, r *http.Request, ft *Fault) bool {
+	if ft.RetryAfter != "" {
+		w.Header().Set("Retry-After", ft.RetryAfter)
+	}
+	if ft.Hang {
+		<-r.Context().Done()
+		return true
+	}
+	return ft.Delay > 0 && !sleepCtx(r.Context(), ft.Delay)
 }
 
 // sleepCtx waits for d; it reports false if ctx ended first.
@@ -206,6 +221,101 @@ func answerFault(w http.ResponseWriter, r *http.Request, ft *Fault) bool {
 		return false
 	}
 	return true
+}
+
+// answerKeystoneFault applies the Keystone fault plan to a token request and reports
+// whether the request is done with.
+func (s *Simulator) answerKeystoneFault(w http.ResponseWriter, r *http.Request) bool {
+	p := s.keystonePlan.Load()
+	if p == nil {
+		return false
+	}
+	ft := p.plan(int(p.n.Add(1)-1), r)
+	if ft == (Fault{}) {
+		return false
+	}
+	// Read the body first: only then does the server notice a client that goes away.
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	r.Body = io.NopCloser(bytes.NewReader(body)) // for the token request a Delay lets through
+	if holdFault(w, r, &ft) {
+		return true
+	}
+	switch {
+	case ft.Echo:
+		secret := requestSecret(body)
+		w.Header().Set("x-openstack-request-id", secret)
+		keystoneError(w, echoStatus(ft.Status), "Unauthorized", "The request you have made requires authentication: "+secret+" is not valid.")
+	case ft.Status == http.StatusBadGateway || ft.Status == http.StatusGatewayTimeout:
+		w.Header().Set("Server", "nginx")
+		writeRaw(w, ft.Status, "text/html", nginxPage(ft.Status))
+	case ft.Status != 0:
+		code := ft.Status
+		if code < 200 || code > 599 {
+			code = http.StatusInternalServerError
+		}
+		msg := "The service is unavailable or failed."
+		if ft.Message != "" {
+			msg = ft.Message
+		}
+		keystoneError(w, code, http.StatusText(code), msg)
+	case ft.Garbage:
+		w.Header().Set("X-Subject-Token", "gAAAAAgarbage")
+		writeRaw(w, http.StatusCreated, "application/json", []byte(garbageBody))
+	case ft.HTML:
+		writeRaw(w, http.StatusOK, "text/html; charset=utf-8", []byte(captivePortalPage))
+	default:
+		return false
+	}
+	return true
+}
+
+// echoStatus is the status of an Echo fault: 401 unless one is given.
+func echoStatus(status int) int {
+	if status < 400 || status > 599 {
+		return http.StatusUnauthorized
+	}
+	return status
+}
+
+// requestSecret is the password, application credential secret or token of a token
+// request's body.
+func requestSecret(body []byte) string {
+	var req authRequest
+	if json.Unmarshal(body, &req) != nil || req.Auth == nil || req.Auth.Identity == nil {
+		return ""
+	}
+	id := req.Auth.Identity
+	switch {
+	case id.Password != nil && id.Password.User != nil && id.Password.User.Password != nil:
+		return *id.Password.User.Password
+	case id.ApplicationCredential != nil && id.ApplicationCredential.Secret != nil:
+		return *id.ApplicationCredential.Secret
+	case id.Token != nil:
+		return id.Token.ID
+	}
+	return ""
+}
+
+// writeEchoFault answers an images/detail request with a Nova fault (badRequest for 400,
+// else Unauthorized) whose message quotes the credentials the request carried, which are
+// also its request id.
+func writeEchoFault(w http.ResponseWriter, r *http.Request, ft *Fault) {
+	var quoted []string
+	for _, name := range []string{"X-Auth-Token", "X-Security-Token", "Authorization"} {
+		if v := r.Header.Get(name); v != "" {
+			quoted = append(quoted, name+": "+v)
+		}
+	}
+	echo := strings.Join(quoted, "; ")
+	h := w.Header()
+	h.Set("x-openstack-request-id", echo)
+	h.Set("x-compute-request-id", echo)
+	code := echoStatus(ft.Status)
+	name := "unauthorized"
+	if code == http.StatusBadRequest {
+		name = "badRequest"
+	}
+	novaFault(w, code, name, "Invalid request ("+echo+")")
 }
 
 // garbageBody is what Fault.Garbage sends: a gzip magic, control bytes,
@@ -306,6 +416,9 @@ func writeStatusFault(w http.ResponseWriter, ft *Fault) {
 			msg = "Unknown Error"
 		}
 	}
+	if ft.Message != "" {
+		msg = ft.Message
+	}
 	b := []byte(`{"`)
 	b = append(b, name...)
 	b = append(b, `": {"code": `...)
@@ -322,222 +435,4 @@ func writeStatusFault(w http.ResponseWriter, ft *Fault) {
 	}
 	b = append(b, "}}"...)
 	writeRaw(w, code, "application/json; charset=UTF-8", b)
-}
-
-// pageRequest is a parsed images/detail request, for appendFaultyPage.
-type pageRequest struct {
-	q             url.Values
-	f             *filters
-	host, project string
-	marker        string
-	// markerIdx is the marker's index in s.images, -1 without a marker.
-	markerIdx        int
-	fetch, linkLimit int
-}
-
-// imageTweak holds raw JSON values that replace an image's normal ones.
-type imageTweak struct {
-	name, created, updated, minDisk, size []byte
-}
-
-// noTweak is the imageTweak that changes nothing.
-var noTweak imageTweak
-
-// appendFaultyPage appends a page shaped by ft, from `{"images": [` up to
-// but not including the closing brace. s.mu must be read-locked.
-func (s *Simulator) appendFaultyPage(b []byte, ft *Fault, pr *pageRequest) []byte {
-	var sel []int
-	if ft.Loop && pr.markerIdx >= 0 {
-		// The page that ended with the marker, once more.
-		for i := pr.markerIdx; i >= 0 && len(sel) < pr.fetch; i-- {
-			if pr.f.match(&s.images[i]) {
-				sel = append(sel, i)
-			}
-		}
-		slices.Reverse(sel)
-	} else {
-		start := 0
-		if pr.markerIdx >= 0 {
-			start = pr.markerIdx + 1
-			if ft.Duplicate {
-				sel = append(sel, pr.markerIdx)
-			}
-		}
-		for i := start; i < len(s.images) && len(sel) < pr.fetch; i++ {
-			if pr.f.match(&s.images[i]) {
-				sel = append(sel, i)
-			}
-		}
-	}
-	b = append(b, `{"images": [`...)
-	for k, i := range sel {
-		if k > 0 {
-			b = append(b, ", "...)
-		}
-		img := &s.images[i]
-		b = appendImageTweaked(b, img, pr.host, pr.project, ft.tweak(k, img))
-	}
-	b = append(b, ']')
-	switch {
-	case ft.Loop:
-		b = append(b, `, "images_links": [{"rel": "next", "href": `...)
-		b = appendPyString(b, pageLink(pr.host, pr.project, pr.q, pr.marker, pr.markerIdx >= 0))
-		b = append(b, "}]"...)
-	case pr.linkLimit > 0 && len(sel) == pr.linkLimit:
-		b = append(b, `, "images_links": [{"rel": "next", "href": `...)
-		b = appendPyString(b, nextLink(pr.host, pr.project, pr.q, s.images[sel[len(sel)-1]].ID))
-		b = append(b, "}]"...)
-	}
-	return b
-}
-
-// tweak returns the changes ft makes to the k-th image of a page, or nil.
-func (ft *Fault) tweak(k int, img *Image) *imageTweak {
-	firstOnly := k == 0 && (ft.WrongTypes || ft.Negative)
-	if !ft.InvalidUTF8 && !ft.OddTimes && !ft.BadTimes && !firstOnly {
-		return nil
-	}
-	tw := &imageTweak{}
-	if ft.InvalidUTF8 {
-		tw.name = strconv.AppendInt([]byte("\"bad-\xff\xfe-name-"), int64(k), 10)
-		tw.name = append(tw.name, '"')
-	}
-	if ft.OddTimes {
-		tw.created = appendOddTime(nil, img.Created, k%3)
-		if img.Updated != nil {
-			tw.updated = appendOddTime(nil, *img.Updated, (k+1)%3)
-		}
-	}
-	if k == 0 {
-		if ft.BadTimes {
-			tw.created = []byte(`"not-a-time"`)
-		}
-		if ft.Negative {
-			tw.size = []byte("-1")
-		}
-		if ft.WrongTypes {
-			tw.minDisk = []byte(`"ten"`)
-			tw.size = []byte("1.5")
-		}
-	}
-	return tw
-}
-
-// appendOddTime appends t as a JSON string in one of the odd but valid forms:
-// 0 no zone, 1 microseconds and Z, 2 a +02:00 offset.
-func appendOddTime(b []byte, t time.Time, form int) []byte {
-	b = append(b, '"')
-	switch form {
-	case 0:
-		b = t.UTC().AppendFormat(b, "2006-01-02T15:04:05")
-	case 1:
-		b = t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z")
-	default:
-		b = t.In(time.FixedZone("", 2*3600)).AppendFormat(b, "2006-01-02T15:04:05-07:00")
-	}
-	return append(b, '"')
-}
-
-// truncateSettle is how long a truncated response waits before the reset,
-// so that the bytes already written reach the client: closing with
-// SO_LINGER 0 discards whatever is still queued.
-const truncateSettle = 10 * time.Millisecond
-
-// deliverPage sends a 200 page body b as ft.Huge and ft.TruncateAfter say.
-func deliverPage(w http.ResponseWriter, r *http.Request, b []byte, ft *Fault) {
-	var body io.Reader = bytes.NewReader(b)
-	total := int64(len(b))
-	if ft.Huge > total && len(b) > 0 {
-		pad := ft.Huge - total
-		body = io.MultiReader(bytes.NewReader(b[:1]), &whitespace{n: pad}, bytes.NewReader(b[1:]))
-		total = ft.Huge
-	}
-	body = &ctxReader{ctx: r.Context(), r: body}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.FormatInt(total, 10))
-	w.WriteHeader(http.StatusOK)
-	if ft.TruncateAfter <= 0 {
-		_, _ = io.Copy(w, body)
-		return
-	}
-	n := min(int64(ft.TruncateAfter), total-1)
-	if n > 0 {
-		_, _ = io.CopyN(w, body, n)
-	}
-	abortConnection(w, r)
-}
-
-// abortConnection flushes what was written and closes the connection
-// abruptly, with a TCP reset where possible.
-func abortConnection(w http.ResponseWriter, r *http.Request) {
-	rc := http.NewResponseController(w)
-	_ = rc.Flush()
-	conn, _, err := rc.Hijack()
-	if err != nil {
-		if r.Context().Value(http.ServerContextKey) != nil {
-			// A real server that cannot hijack (HTTP/2): reset the stream.
-			panic(http.ErrAbortHandler)
-		}
-		return // a ResponseRecorder: the short body is all there is
-	}
-	sleepCtx(r.Context(), truncateSettle)
-	raw := conn
-	if nc, ok := conn.(interface{ NetConn() net.Conn }); ok {
-		raw = nc.NetConn() // TLS: reset the TCP connection without close_notify
-	}
-	if tc, ok := raw.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
-	_ = raw.Close()
-}
-
-// whitespace reads n bytes of spaces and newlines.
-type whitespace struct{ n int64 }
-
-// whitespaceBlock is the padding pattern: 1023 spaces and a newline, 32 times.
-var whitespaceBlock = bytes.Repeat(append(bytes.Repeat([]byte{' '}, 1023), '\n'), 32)
-
-// Read implements io.Reader.
-func (p *whitespace) Read(b []byte) (int, error) {
-	if p.n <= 0 {
-		return 0, io.EOF
-	}
-	if int64(len(b)) > p.n {
-		b = b[:p.n]
-	}
-	n := 0
-	for n < len(b) {
-		n += copy(b[n:], whitespaceBlock)
-	}
-	p.n -= int64(n)
-	return n, nil
-}
-
-// ctxReader stops reading once ctx is done, so that streaming a huge body
-// ends when the client goes away.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-// Read implements io.Reader.
-func (c *ctxReader) Read(b []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(b)
-}
-
-// holdFault applies the parts of ft that come before any answer: Retry-After, Hang and
-// Delay. It reports whether the request was abandoned meanwhile (a Hang always is).
-func holdFault(w http.ResponseWriter, r *http.Request, ft *Fault) bool {
-	if ft.RetryAfter != "" {
-		w.Header().Set("Retry-After", ft.RetryAfter)
-	}
-	if ft.Hang {
-		<-r.Context().Done()
-		return true
-	}
-	return ft.Delay > 0 && !sleepCtx(r.Context(), ft.Delay)
 }

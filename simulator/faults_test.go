@@ -14,9 +14,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 	"unicode/utf8"
 )
@@ -50,6 +50,13 @@ func nextMarker(t *testing.T, p page) (string, bool) {
 		return "", false
 	}
 	return vs[len(vs)-1], true
+}
+
+const passwordBody = `{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"demo","domain":{"name":"Default"},"password":"demo-secret"}}},"scope":{"project":{"name":"demo","domain":{"name":"Default"}}}}}`
+
+func postToken(t *testing.T, u string) response {
+	t.Helper()
+	return do(t, "POST", u+"/v3/auth/tokens", "", map[string]string{"Content-Type": "application/json"}, passwordBody)
 }
 
 func TestFaultStatus(t *testing.T) {
@@ -189,6 +196,20 @@ func TestFaultNonJSONBodies(t *testing.T) {
 			}
 			tc.check(t, r.body)
 		})
+	}
+}
+
+func TestFaultMessage(t *testing.T) {
+	sim, srv, tok := newTest(t, Options{})
+	sim.SetFaults(always(Fault{Status: 500, Message: "GlanceConnectionFailed: Connection to glance failed"}))
+	r := do(t, "GET", imagesURL(srv, ""), tok, nil, "")
+	if want := `{"computeFault": {"code": 500, "message": "GlanceConnectionFailed: Connection to glance failed"}}`; r.code != 500 || string(r.body) != want {
+		t.Errorf("Nova: %d %s, want %s", r.code, r.body, want)
+	}
+	sim.SetKeystoneFaults(always(Fault{Status: 503, Message: "down for maintenance"}))
+	r = do(t, "POST", srv.URL+"/v3/auth/tokens", "", nil, `{"auth":{"identity":{"methods":["password"],"password":{"user":{"id":"`+userID+`","password":"demo-secret"}}},"scope":{"project":{"id":"`+proj+`"}}}}`)
+	if want := `{"error": {"code": 503, "title": "Service Unavailable", "message": "down for maintenance"}}`; r.code != 503 || string(r.body) != want {
+		t.Errorf("Keystone: %d %s, want %s", r.code, r.body, want)
 	}
 }
 
@@ -500,17 +521,27 @@ func TestFaultHuge(t *testing.T) {
 }
 
 func TestFaultDelay(t *testing.T) {
-	sim, srv, tok := newTest(t, Options{})
-	normal := do(t, "GET", imagesURL(srv, ""), tok, nil, "").body
-	sim.SetFaults(always(Fault{Delay: 150 * time.Millisecond, RetryAfter: "1"}))
-	start := time.Now()
-	r := do(t, "GET", imagesURL(srv, ""), tok, nil, "")
-	if d := time.Since(start); d < 150*time.Millisecond {
-		t.Errorf("answered after %v", d)
-	}
-	if r.code != 200 || !bytes.Equal(r.body, normal) || r.header.Get("Retry-After") != "1" {
-		t.Errorf("delayed answer %d %q, Retry-After %q", r.code, r.body, r.header.Get("Retry-After"))
-	}
+	// The handler is called directly, in a bubble whose clock the Delay's timer follows.
+	synctest.Test(t, func(t *testing.T) {
+		sim := New(Options{Images: DefaultImages(testNow)})
+		get := func() *httptest.ResponseRecorder {
+			req := httptest.NewRequest("GET", "http://nova.example/v2.1/"+proj+"/images/detail", nil)
+			req.Header.Set("X-Auth-Token", sim.IssueToken())
+			rec := httptest.NewRecorder()
+			sim.ServeHTTP(rec, req)
+			return rec
+		}
+		normal := get().Body.Bytes()
+		sim.SetFaults(always(Fault{Delay: 150 * time.Millisecond, RetryAfter: "1"}))
+		start := time.Now()
+		r := get()
+		if d := time.Since(start); d < 150*time.Millisecond {
+			t.Errorf("answered after %v", d)
+		}
+		if r.Code != 200 || !bytes.Equal(r.Body.Bytes(), normal) || r.Header().Get("Retry-After") != "1" {
+			t.Errorf("delayed answer %d %q, Retry-After %q", r.Code, r.Body.Bytes(), r.Header().Get("Retry-After"))
+		}
+	})
 }
 
 // waitGoroutines waits up to 5 s for the goroutine count to fall to n.
@@ -628,8 +659,6 @@ func TestSetFaultsCountingAndRemoval(t *testing.T) {
 		ns = append(ns, n)
 		mu.Unlock()
 	}
-	var legacy atomic.Int32
-	sim.SetFault(func(http.ResponseWriter, *http.Request) bool { legacy.Add(1); return false })
 	sim.SetFaults(func(n int, r *http.Request) Fault {
 		record(n)
 		if r.URL.Query().Get("fail") != "" {
@@ -648,9 +677,6 @@ func TestSetFaultsCountingAndRemoval(t *testing.T) {
 	if got := seen(); !slices.Equal(got, []int{0, 1}) {
 		t.Errorf("plan saw n = %v, want [0 1]", got)
 	}
-	if legacy.Load() != 1 {
-		t.Errorf("SetFault hook ran %d times, want 1 (not after a fault that answered)", legacy.Load())
-	}
 	// A new plan counts from 0 again.
 	mu.Lock()
 	ns = nil
@@ -660,17 +686,6 @@ func TestSetFaultsCountingAndRemoval(t *testing.T) {
 	if got := seen(); !slices.Equal(got, []int{0}) {
 		t.Errorf("new plan saw n = %v", got)
 	}
-	// The SetFault hook still answers after a zero or page-only Fault.
-	sim.SetFaults(always(Fault{Duplicate: true}))
-	sim.SetFault(func(w http.ResponseWriter, _ *http.Request) bool {
-		w.WriteHeader(http.StatusTeapot)
-		return true
-	})
-	if r := do(t, "GET", imagesURL(srv, "limit=4"), tok, nil, ""); r.code != http.StatusTeapot {
-		t.Errorf("SetFault hook skipped: %d", r.code)
-	}
-	sim.SetFault(nil)
-
 	sim.SetFaults(always(Fault{Status: 500}))
 	sim.SetFaults(nil)
 	if r := do(t, "GET", imagesURL(srv, "limit=4"), tok, nil, ""); r.code != 200 || !bytes.Equal(r.body, normal) {
@@ -816,5 +831,53 @@ func TestImagesRequests(t *testing.T) {
 	}
 	if got := len(sim.Requests()); got != 4 {
 		t.Errorf("Requests has %d, want 4 (it includes the unauthorised one)", got)
+	}
+}
+
+func TestKeystoneFaults(t *testing.T) {
+	sim, srv, _ := newTest(t, Options{})
+	sim.SetKeystoneFaults(func(n int, _ *http.Request) Fault {
+		switch n {
+		case 0:
+			return Fault{Status: http.StatusServiceUnavailable, RetryAfter: "3"}
+		case 1:
+			return Fault{Status: http.StatusBadGateway}
+		case 2:
+			return Fault{Echo: true}
+		case 3:
+			return Fault{Garbage: true}
+		}
+		return Fault{}
+	})
+	r := postToken(t, srv.URL)
+	if r.code != 503 || r.header.Get("Retry-After") != "3" || !strings.HasPrefix(string(r.body), `{"error": {"code": 503, "title": "Service Unavailable"`) {
+		t.Errorf("503 fault: %d %v %s", r.code, r.header, r.body)
+	}
+	if r = postToken(t, srv.URL); r.code != 502 || !strings.Contains(string(r.body), "nginx") {
+		t.Errorf("502 fault: %d %s", r.code, r.body)
+	}
+	r = postToken(t, srv.URL)
+	if r.code != 401 || !strings.Contains(string(r.body), "demo-secret") || r.header.Get("x-openstack-request-id") != "demo-secret" {
+		t.Errorf("echo fault: %d %v %s, want a 401 quoting the password", r.code, r.header, r.body)
+	}
+	if r = postToken(t, srv.URL); r.code != 201 || json.Valid(r.body) {
+		t.Errorf("garbage fault: %d %q", r.code, r.body)
+	}
+	if r = postToken(t, srv.URL); r.code != 201 || sim.TokenRequests() != 1 {
+		t.Errorf("after the plan: %d, %d token requests counted; want 201 and only it counted", r.code, sim.TokenRequests())
+	}
+	sim.SetKeystoneFaults(nil)
+	if r = postToken(t, srv.URL); r.code != 201 {
+		t.Errorf("plan removed: %d", r.code)
+	}
+}
+
+func TestNovaEchoFault(t *testing.T) {
+	sim, srv, tok := newTest(t, Options{})
+	sim.SetFaults(func(int, *http.Request) Fault { return Fault{Echo: true, Status: http.StatusBadRequest} })
+	r := do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail", tok, nil, "")
+	if r.code != 400 || !strings.HasPrefix(string(r.body), `{"badRequest": {"code": 400, "message": "Invalid request (X-Auth-Token: `+tok) ||
+		!strings.Contains(r.header.Get("x-openstack-request-id"), tok) {
+		t.Errorf("echo fault: %d %v %s, want a 400 quoting the token", r.code, r.header, r.body)
 	}
 }

@@ -1,16 +1,11 @@
 package simulator
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"math"
 	"math/rand/v2"
-	"reflect"
+	"slices"
 	"sort"
-	"strconv"
 	"time"
-	"unicode/utf8"
 )
 
 // Image is one image as the simulator stores it; pointer fields may be nil
@@ -44,6 +39,27 @@ type Image struct {
 	Owner string
 }
 
+// SetImages replaces the image set (the slice is copied; the images' maps
+// and pointers are shared and must not be modified afterwards).
+func (s *Simulator) SetImages(images []Image) {
+	imgs := slices.Clone(images)
+	sort.SliceStable(imgs, func(i, j int) bool {
+		ci, cj := imgs[i].Created, imgs[j].Created
+		if !ci.Equal(cj) {
+			return ci.After(cj)
+		}
+		return imgs[i].ID > imgs[j].ID
+	})
+	index := make(map[string]int, len(imgs))
+	for i := range imgs {
+		index[imgs[i].ID] = i
+	}
+	s.mu.Lock()
+	s.images = imgs
+	s.index = index
+	s.mu.Unlock()
+}
+
 // Fixed ids of the images returned by DefaultImages, in the order
 // DefaultImages returns them (oldest first).
 const (
@@ -72,8 +88,10 @@ const (
 	DefaultUnicodeName = "Ubuntu 22.04 LTS – Ünïcödé 名前 test"
 )
 
-func strPtr(s string) *string        { return &s }
-func i64Ptr(n int64) *int64          { return &n }
+func strPtr(s string) *string { return &s }
+
+func i64Ptr(n int64) *int64 { return &n }
+
 func timePtr(t time.Time) *time.Time { return &t }
 
 // DefaultImages returns a realistic fixed set of 9 images, oldest first,
@@ -311,254 +329,4 @@ func GenerateImages(n int, seed int64, now time.Time) []Image {
 		img.Metadata = md
 	}
 	return out
-}
-
-// ---------------------------------------------------------------- encoding
-
-// novaStatus maps a Glance status to Nova's status and progress.
-func novaStatus(glance string) (string, int) {
-	switch glance {
-	case "active":
-		return "ACTIVE", 100
-	case "queued":
-		return "SAVING", 25
-	case "saving":
-		return "SAVING", 50
-	case "deleted", "pending_delete":
-		return "DELETED", 0
-	case "killed":
-		return "ERROR", 0
-	default:
-		return "UNKNOWN", 0
-	}
-}
-
-// appendImage appends one image as Nova's image view builder renders it,
-// with Python json.dumps separators and escapes.
-func appendImage(b []byte, img *Image, host, project string) []byte {
-	return appendImageTweaked(b, img, host, project, nil)
-}
-
-// appendImageTweaked is appendImage with some values replaced by the raw
-// JSON in tw (for fault injection); a nil tw or nil field changes nothing.
-func appendImageTweaked(b []byte, img *Image, host, project string, tw *imageTweak) []byte {
-	if tw == nil {
-		tw = &noTweak
-	}
-	b = append(b, `{"id": `...)
-	b = appendPyString(b, img.ID)
-	b = append(b, `, "name": `...)
-	switch {
-	case tw.name != nil:
-		b = append(b, tw.name...)
-	case img.Name == nil:
-		b = append(b, "null"...)
-	default:
-		b = appendPyString(b, *img.Name)
-	}
-	b = append(b, `, "minRam": `...)
-	b = strconv.AppendInt(b, img.MinRAM, 10)
-	b = append(b, `, "minDisk": `...)
-	if tw.minDisk != nil {
-		b = append(b, tw.minDisk...)
-	} else {
-		b = strconv.AppendInt(b, img.MinDisk, 10)
-	}
-	b = append(b, `, "metadata": `...)
-	b = appendPyJSON(b, img.Metadata)
-	b = append(b, `, "created": `...)
-	if tw.created != nil {
-		b = append(b, tw.created...)
-	} else {
-		b = append(b, '"')
-		b = img.Created.UTC().AppendFormat(b, "2006-01-02T15:04:05Z")
-		b = append(b, '"')
-	}
-	b = append(b, `, "updated": `...)
-	switch {
-	case tw.updated != nil:
-		b = append(b, tw.updated...)
-	case img.Updated == nil:
-		b = append(b, "null"...)
-	default:
-		b = append(b, '"')
-		b = img.Updated.UTC().AppendFormat(b, "2006-01-02T15:04:05Z")
-		b = append(b, '"')
-	}
-	status, progress := novaStatus(img.Status)
-	b = append(b, `, "status": "`...)
-	b = append(b, status...)
-	b = append(b, `", "progress": `...)
-	b = strconv.AppendInt(b, int64(progress), 10)
-	b = append(b, `, "OS-EXT-IMG-SIZE:size": `...)
-	if tw.size != nil {
-		b = append(b, tw.size...)
-	} else {
-		var size int64
-		if img.Size != nil {
-			size = *img.Size
-		}
-		b = strconv.AppendInt(b, size, 10)
-	}
-	b = append(b, `, "links": [{"rel": "self", "href": `...)
-	b = appendPyString(b, joinURL(host, "v2.1", project, "images", img.ID))
-	b = append(b, `}, {"rel": "bookmark", "href": `...)
-	b = appendPyString(b, joinURL(host, project, "images", img.ID))
-	b = append(b, `}, {"rel": "alternate", "type": "application/vnd.openstack.image", "href": `...)
-	b = appendPyString(b, GlanceURL+"/images/"+img.ID)
-	b = append(b, "}]"...)
-	if sid := serverID(img); sid != "" {
-		b = append(b, `, "server": {"id": `...)
-		b = appendPyString(b, sid)
-		b = append(b, `, "links": [{"rel": "self", "href": `...)
-		b = appendPyString(b, joinURL(host, "v2.1", project, "servers", sid))
-		b = append(b, `}, {"rel": "bookmark", "href": `...)
-		b = appendPyString(b, joinURL(host, project, "servers", sid))
-		b = append(b, "}]}"...)
-	}
-	return append(b, '}')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendPyString appends s as Python's json.dumps (ensure_ascii) would:
-// non-ASCII as lower-case \uXXXX (surrogate pairs above U+FFFF).
-func appendPyString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"':
-				b = append(b, '\\', '"')
-			case c == '\\':
-				b = append(b, '\\', '\\')
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c == '\b':
-				b = append(b, '\\', 'b')
-			case c == '\f':
-				b = append(b, '\\', 'f')
-			case c < 0x20 || c == 0x7f:
-				b = appendU(b, rune(c))
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		if r > 0xffff {
-			r -= 0x10000
-			b = appendU(b, 0xd800+(r>>10)&0x3ff)
-			b = appendU(b, 0xdc00+r&0x3ff)
-		} else {
-			b = appendU(b, r)
-		}
-	}
-	return append(b, '"')
-}
-
-func appendU(b []byte, r rune) []byte {
-	return append(b, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
-}
-
-// appendPyJSON appends v as Python's json.dumps would, with object keys
-// sorted. Types other than the common JSON ones go through encoding/json.
-func appendPyJSON(b []byte, v any) []byte {
-	switch x := v.(type) {
-	case nil:
-		return append(b, "null"...)
-	case string:
-		return appendPyString(b, x)
-	case bool:
-		return strconv.AppendBool(b, x)
-	case int:
-		return strconv.AppendInt(b, int64(x), 10)
-	case int32:
-		return strconv.AppendInt(b, int64(x), 10)
-	case int64:
-		return strconv.AppendInt(b, x, 10)
-	case uint:
-		return strconv.AppendUint(b, uint64(x), 10)
-	case uint32:
-		return strconv.AppendUint(b, uint64(x), 10)
-	case uint64:
-		return strconv.AppendUint(b, x, 10)
-	case float32:
-		return appendFloat(b, float64(x))
-	case float64:
-		return appendFloat(b, x)
-	case json.Number:
-		return append(b, x.String()...)
-	case map[string]any:
-		if len(x) == 0 {
-			return append(b, "{}"...)
-		}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ", "...)
-			}
-			b = appendPyString(b, k)
-			b = append(b, ": "...)
-			b = appendPyJSON(b, x[k])
-		}
-		return append(b, '}')
-	case []any:
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ", "...)
-			}
-			b = appendPyJSON(b, e)
-		}
-		return append(b, ']')
-	case []string:
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ", "...)
-			}
-			b = appendPyString(b, e)
-		}
-		return append(b, ']')
-	}
-	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
-		return append(b, "null"...)
-	}
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return appendPyString(b, fmt.Sprint(v))
-	}
-	var generic any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&generic); err != nil {
-		return append(b, raw...)
-	}
-	return appendPyJSON(b, generic)
-}
-
-func appendFloat(b []byte, f float64) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(b, "NaN"...)
-	case math.IsInf(f, 1):
-		return append(b, "Infinity"...)
-	case math.IsInf(f, -1):
-		return append(b, "-Infinity"...)
-	}
-	raw, _ := json.Marshal(f)
-	return append(b, raw...)
 }

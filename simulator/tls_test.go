@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/nova-image-exporter/nova_image_exporter/simulator/simtest"
 )
 
 // tlsClient returns an HTTP client trusting caPEM (nil: the system roots)
@@ -34,7 +36,7 @@ func tlsClient(t *testing.T, caPEM, certPEM, keyPEM []byte) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-func startTLS(t *testing.T, ca *TestCA, requireClientCert bool) (*Simulator, *httptest.Server) {
+func startTLS(t *testing.T, ca *simtest.CA, requireClientCert bool) (*Simulator, *httptest.Server) {
 	t.Helper()
 	sim := New(Options{Images: DefaultImages(testNow)})
 	cfg, err := ca.ServerTLSConfig(requireClientCert)
@@ -63,11 +65,11 @@ func getImages(client *http.Client, u, tok string) (int, error) {
 }
 
 func TestTLSServer(t *testing.T) {
-	ca, err := NewTestCA()
+	ca, err := simtest.NewCA(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := NewTestCA()
+	other, err := simtest.NewCA(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,11 +111,11 @@ func TestTLSServer(t *testing.T) {
 }
 
 func TestTLSClientCertificates(t *testing.T) {
-	ca, err := NewTestCA()
+	ca, err := simtest.NewCA(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := NewTestCA()
+	other, err := simtest.NewCA(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

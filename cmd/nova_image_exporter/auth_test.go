@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
+	"github.com/nova-image-exporter/nova_image_exporter/simulator/simtest"
 )
 
 const (
@@ -333,7 +334,7 @@ func TestTokenExpiringMidRunIsRenewedWithoutAFailedScrape(t *testing.T) {
 }
 
 func TestTLSTowardsTheCloud(t *testing.T) {
-	ca, err := simulator.NewTestCA()
+	ca, err := simtest.NewCA(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

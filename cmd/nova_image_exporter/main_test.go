@@ -299,11 +299,8 @@ func TestTokenCloudEndToEnd(t *testing.T) {
 
 func TestFailingAPIGivesUpZeroAnd200(t *testing.T) {
 	sim, simURL := startSimulator(t)
-	sim.SetFault(func(w http.ResponseWriter, _ *http.Request) bool {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = io.WriteString(w, `{"computeFault": {"code": 500, "message": "GlanceConnectionFailed: Connection to glance failed"}}`)
-		return true
+	sim.SetFaults(func(int, *http.Request) simulator.Fault {
+		return simulator.Fault{Status: http.StatusInternalServerError, Message: "GlanceConnectionFailed: Connection to glance failed"}
 	})
 	clouds := writeClouds(t, fmt.Sprintf(`clouds:
   sim:

@@ -13,30 +13,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/nova-image-exporter/nova_image_exporter/simulator/simtest"
 )
-
-// testClock is a settable clock for Options.Now.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock(t time.Time) *testClock { return &testClock{t: t} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // ---------------------------------------------------------------- the verifier's signing function
 
@@ -192,7 +173,7 @@ const (
 	testSTS    = "gQpjbi1ub3J0aC00temporarySecurityToken=="
 )
 
-func akskOptions(clock *testClock) Options {
+func akskOptions(clock *simtest.Clock) Options {
 	return Options{
 		AccessKeys: []AccessKey{{AK: testAK, SK: testSK}, {AK: testTempAK, SK: testTempSK, SecurityToken: testSTS}},
 		Now:        clock.Now,
@@ -201,7 +182,7 @@ func akskOptions(clock *testClock) Options {
 
 // akskRequest returns a GET of rawURL with X-Project-Id set, signed with
 // host, x-project-id and x-sdk-date at the clock's time.
-func akskRequest(t testing.TB, rawURL string, clock *testClock) *http.Request {
+func akskRequest(t testing.TB, rawURL string, clock *simtest.Clock) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest("GET", rawURL, nil)
 	if err != nil {
@@ -248,7 +229,7 @@ func checkAPIGW0301(t testing.TB, r response, reasonPart string) {
 // ---------------------------------------------------------------- gateway behaviour
 
 func TestAKSKAccepted(t *testing.T) {
-	clock := newTestClock(testNow)
+	clock := simtest.NewClock(testNow)
 	sim, srv, _ := newTest(t, akskOptions(clock))
 	for _, path := range []string{"/v2.1/" + proj + "/images/detail", "/v2.1/images/detail"} {
 		r := send(t, akskRequest(t, srv.URL+path+"?limit=3&status=active", clock))
@@ -290,7 +271,7 @@ func TestAKSKAccepted(t *testing.T) {
 }
 
 func TestAKSKLikeAToken(t *testing.T) {
-	clock := newTestClock(testNow)
+	clock := simtest.NewClock(testNow)
 	sim, srv, _ := newTest(t, akskOptions(clock))
 	// Microversions are checked as for a token.
 	req := akskRequest(t, srv.URL+"/v2.1/"+proj+"/images/detail", clock)
@@ -300,10 +281,9 @@ func TestAKSKLikeAToken(t *testing.T) {
 	}
 	// Fault injection applies after a valid signature, not before.
 	calls := 0
-	sim.SetFault(func(w http.ResponseWriter, _ *http.Request) bool {
+	sim.SetFaults(func(int, *http.Request) Fault {
 		calls++
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return true
+		return Fault{Status: http.StatusServiceUnavailable}
 	})
 	if r := send(t, akskRequest(t, srv.URL+"/v2.1/"+proj+"/images/detail", clock)); r.code != 503 {
 		t.Errorf("fault: %d", r.code)
@@ -314,7 +294,7 @@ func TestAKSKLikeAToken(t *testing.T) {
 	if calls != 1 {
 		t.Errorf("fault called %d times", calls)
 	}
-	sim.SetFault(nil)
+	sim.SetFaults(nil)
 	// A path project other than the simulator's, correctly signed with the
 	// same X-Project-Id, reaches Nova, which refuses the mismatch.
 	other := "ffffffffffffffffffffffffffffffff"
@@ -327,7 +307,7 @@ func TestAKSKLikeAToken(t *testing.T) {
 }
 
 func TestAKSKUnicodeNameFilter(t *testing.T) {
-	clock := newTestClock(testNow)
+	clock := simtest.NewClock(testNow)
 	_, srv, _ := newTest(t, akskOptions(clock))
 	// Go's query encoder writes spaces as "+"; Huawei's SDK signs them as
 	// %20 and sends %20 too. Both must verify.
@@ -359,15 +339,15 @@ func TestAKSKRejected(t *testing.T) {
 		name   string
 		path   string
 		reason string
-		req    func(t *testing.T, u string, clock *testClock) *http.Request
+		req    func(t *testing.T, u string, clock *simtest.Clock) *http.Request
 	}{
-		{"unknown access key", detail, "access key does not exist", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"unknown access key", detail, "access key does not exist", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req, _ := http.NewRequest("GET", u, nil)
 			req.Header.Set("X-Project-Id", proj)
 			signAKSK(t, req, "UNKNOWNAK", testSK, c.Now(), "host", "x-project-id", "x-sdk-date")
 			return req
 		}},
-		{"malformed authorization, no signature", detail, "malformed", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"malformed authorization, no signature", detail, "malformed", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req := akskRequest(t, u, c)
 			a, _, ok := strings.Cut(req.Header.Get("Authorization"), ", Signature=")
 			if !ok {
@@ -376,91 +356,91 @@ func TestAKSKRejected(t *testing.T) {
 			req.Header.Set("Authorization", a)
 			return req
 		}},
-		{"malformed authorization, unknown field", detail, "malformed", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"malformed authorization, unknown field", detail, "malformed", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req := akskRequest(t, u, c)
 			req.Header.Set("Authorization", req.Header.Get("Authorization")+", Foo=bar")
 			return req
 		}},
-		{"malformed authorization, no access", detail, "malformed", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"malformed authorization, no access", detail, "malformed", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req := akskRequest(t, u, c)
 			req.Header.Set("Authorization", "SDK-HMAC-SHA256 garbage")
 			return req
 		}},
-		{"signature not hex", detail, "signature", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"signature not hex", detail, "signature", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req := akskRequest(t, u, c)
 			a := req.Header.Get("Authorization")
 			req.Header.Set("Authorization", a[:len(a)-1]+"z")
 			return req
 		}},
-		{"missing X-Sdk-Date", detail, "X-Sdk-Date", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"missing X-Sdk-Date", detail, "X-Sdk-Date", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req := akskRequest(t, u, c)
 			req.Header.Del("X-Sdk-Date")
 			return req
 		}},
-		{"unparsable X-Sdk-Date", detail, "X-Sdk-Date", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"unparsable X-Sdk-Date", detail, "X-Sdk-Date", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req := akskRequest(t, u, c)
 			req.Header.Set("X-Sdk-Date", c.Now().Format(time.RFC3339))
 			return req
 		}},
-		{"date 16 minutes behind", detail, "15 minutes", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"date 16 minutes behind", detail, "15 minutes", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req, _ := http.NewRequest("GET", u, nil)
 			req.Header.Set("X-Project-Id", proj)
 			signAKSK(t, req, testAK, testSK, c.Now().Add(-16*time.Minute), "host", "x-project-id", "x-sdk-date")
 			return req
 		}},
-		{"date 16 minutes ahead", detail, "15 minutes", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"date 16 minutes ahead", detail, "15 minutes", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req, _ := http.NewRequest("GET", u, nil)
 			req.Header.Set("X-Project-Id", proj)
 			signAKSK(t, req, testAK, testSK, c.Now().Add(16*time.Minute), "host", "x-project-id", "x-sdk-date")
 			return req
 		}},
-		{"host not signed", detail, "host", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"host not signed", detail, "host", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req, _ := http.NewRequest("GET", u, nil)
 			req.Header.Set("X-Project-Id", proj)
 			signAKSK(t, req, testAK, testSK, c.Now(), "x-project-id", "x-sdk-date")
 			return req
 		}},
-		{"x-sdk-date not signed", detail, "x-sdk-date", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"x-sdk-date not signed", detail, "x-sdk-date", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req, _ := http.NewRequest("GET", u, nil)
 			req.Header.Set("X-Project-Id", proj)
 			signAKSK(t, req, testAK, testSK, c.Now(), "host", "x-project-id")
 			return req
 		}},
-		{"X-Project-Id missing", detail, "X-Project-Id", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"X-Project-Id missing", detail, "X-Project-Id", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req, _ := http.NewRequest("GET", u, nil)
 			signAKSK(t, req, testAK, testSK, c.Now(), "host", "x-sdk-date")
 			return req
 		}},
-		{"X-Project-Id not signed", detail, "X-Project-Id", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"X-Project-Id not signed", detail, "X-Project-Id", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req, _ := http.NewRequest("GET", u, nil)
 			req.Header.Set("X-Project-Id", proj)
 			signAKSK(t, req, testAK, testSK, c.Now(), "host", "x-sdk-date")
 			return req
 		}},
-		{"X-Project-Id differs from the path", detail, "X-Project-Id", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"X-Project-Id differs from the path", detail, "X-Project-Id", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req, _ := http.NewRequest("GET", u, nil)
 			req.Header.Set("X-Project-Id", "ffffffffffffffffffffffffffffffff")
 			signAKSK(t, req, testAK, testSK, c.Now(), "host", "x-project-id", "x-sdk-date")
 			return req
 		}},
-		{"X-Project-Id not the simulator's project, path without project", "/v2.1/images/detail", "X-Project-Id", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"X-Project-Id not the simulator's project, path without project", "/v2.1/images/detail", "X-Project-Id", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req, _ := http.NewRequest("GET", u, nil)
 			req.Header.Set("X-Project-Id", "ffffffffffffffffffffffffffffffff")
 			signAKSK(t, req, testAK, testSK, c.Now(), "host", "x-project-id", "x-sdk-date")
 			return req
 		}},
-		{"wrong secret key", detail, "signature", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"wrong secret key", detail, "signature", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req, _ := http.NewRequest("GET", u, nil)
 			req.Header.Set("X-Project-Id", proj)
 			signAKSK(t, req, testAK, "not-the-secret", c.Now(), "host", "x-project-id", "x-sdk-date")
 			return req
 		}},
-		{"query changed after signing", detail, "signature", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"query changed after signing", detail, "signature", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req := akskRequest(t, u+"?limit=1", c)
 			req.URL.RawQuery = "limit=2"
 			return req
 		}},
-		{"signed header changed after signing", detail, "signature", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"signed header changed after signing", detail, "signature", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req, _ := http.NewRequest("GET", u, nil)
 			req.Header.Set("X-Project-Id", proj)
 			req.Header.Set("User-Agent", "a")
@@ -468,25 +448,25 @@ func TestAKSKRejected(t *testing.T) {
 			req.Header.Set("User-Agent", "b")
 			return req
 		}},
-		{"signed for another host", detail, "signature", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"signed for another host", detail, "signature", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req := akskRequest(t, u, c)
 			req.Host = "ecs.cn-north-4.myhuaweicloud.com"
 			return req
 		}},
-		{"temporary key without security token", detail, "X-Security-Token", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"temporary key without security token", detail, "X-Security-Token", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req, _ := http.NewRequest("GET", u, nil)
 			req.Header.Set("X-Project-Id", proj)
 			signAKSK(t, req, testTempAK, testTempSK, c.Now(), "host", "x-project-id", "x-sdk-date")
 			return req
 		}},
-		{"temporary key, security token not signed", detail, "X-Security-Token", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"temporary key, security token not signed", detail, "X-Security-Token", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req, _ := http.NewRequest("GET", u, nil)
 			req.Header.Set("X-Project-Id", proj)
 			req.Header.Set("X-Security-Token", testSTS)
 			signAKSK(t, req, testTempAK, testTempSK, c.Now(), "host", "x-project-id", "x-sdk-date")
 			return req
 		}},
-		{"temporary key, wrong security token", detail, "security token", func(t *testing.T, u string, c *testClock) *http.Request {
+		{"temporary key, wrong security token", detail, "security token", func(t *testing.T, u string, c *simtest.Clock) *http.Request {
 			req, _ := http.NewRequest("GET", u, nil)
 			req.Header.Set("X-Project-Id", proj)
 			req.Header.Set("X-Security-Token", testSTS+"x")
@@ -496,7 +476,7 @@ func TestAKSKRejected(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clock := newTestClock(testNow)
+			clock := simtest.NewClock(testNow)
 			sim, srv, _ := newTest(t, akskOptions(clock))
 			req := tc.req(t, srv.URL+tc.path, clock)
 			checkAPIGW0301(t, send(t, req), tc.reason)
@@ -514,7 +494,7 @@ func TestAKSKRejected(t *testing.T) {
 }
 
 func TestAKSKTemporaryKey(t *testing.T) {
-	clock := newTestClock(testNow)
+	clock := simtest.NewClock(testNow)
 	sim, srv, _ := newTest(t, akskOptions(clock))
 	req, _ := http.NewRequest("GET", srv.URL+"/v2.1/"+proj+"/images/detail", nil)
 	req.Header.Set("X-Project-Id", proj)
@@ -533,7 +513,7 @@ func TestAKSKTemporaryKey(t *testing.T) {
 }
 
 func TestAKSKLockout(t *testing.T) {
-	clock := newTestClock(testNow)
+	clock := simtest.NewClock(testNow)
 	sim, srv, _ := newTest(t, akskOptions(clock))
 	u := srv.URL + "/v2.1/" + proj + "/images/detail"
 	badReq := func() *http.Request {
@@ -587,7 +567,7 @@ func TestAKSKLockout(t *testing.T) {
 }
 
 func TestAKSKTokenStillWorks(t *testing.T) {
-	clock := newTestClock(testNow)
+	clock := simtest.NewClock(testNow)
 	_, srv, tok := newTest(t, akskOptions(clock))
 	// Without an SDK-HMAC-SHA256 Authorization the X-Auth-Token is used.
 	r := do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail", tok, map[string]string{"Authorization": "Bearer x"}, "")

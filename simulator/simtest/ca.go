@@ -1,4 +1,7 @@
-package simulator
+// Package simtest holds what the tests of several packages need around the simulator and
+// nothing else does: a throwaway certificate authority for serving it over TLS, and a fake
+// clock for its Options.Now. It is not part of the exporter nor of --demo.
+package simtest
 
 import (
 	"crypto/ecdsa"
@@ -14,18 +17,24 @@ import (
 	"time"
 )
 
-// testCAValidity is how long TestCA certificates are valid.
-const testCAValidity = 24 * time.Hour
+// caValidity is how long CA certificates are valid.
+const caValidity = 24 * time.Hour
 
-// TestCA is a throwaway certificate authority for tests: it issues a server certificate for 127.0.0.1/localhost and client certificates.
-type TestCA struct {
+// CA is a throwaway certificate authority for tests: it issues a server certificate for 127.0.0.1/localhost and client certificates.
+type CA struct {
 	cert    *x509.Certificate
 	certPEM []byte
 	key     *ecdsa.PrivateKey
+	now     func() time.Time
 }
 
-// NewTestCA creates a CA with an ECDSA P-256 key, valid for 24 hours.
-func NewTestCA() (*TestCA, error) {
+// NewCA creates a CA with an ECDSA P-256 key, valid for 24 hours from now() (nil means
+// time.Now); the certificates it issues are valid from now() too, for as long as the CA.
+// A client checking them at another time (tls.Config.Time) must keep within that.
+func NewCA(now func() time.Time) (*CA, error) {
+	if now == nil {
+		now = time.Now
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -34,12 +43,12 @@ func NewTestCA() (*TestCA, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	start := now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: "nova_image_exporter simulator test CA", Organization: []string{"nova_image_exporter tests"}},
-		NotBefore:             now.Add(-time.Minute),
-		NotAfter:              now.Add(testCAValidity),
+		NotBefore:             start.Add(-time.Minute),
+		NotAfter:              start.Add(caValidity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -53,15 +62,16 @@ func NewTestCA() (*TestCA, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &TestCA{
+	return &CA{
 		cert:    cert,
 		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		key:     key,
+		now:     now,
 	}, nil
 }
 
 // CertPEM returns the CA certificate in PEM form, for clouds.yaml cacert.
-func (ca *TestCA) CertPEM() []byte {
+func (ca *CA) CertPEM() []byte {
 	out := make([]byte, len(ca.certPEM))
 	copy(out, ca.certPEM)
 	return out
@@ -71,7 +81,7 @@ func (ca *TestCA) CertPEM() []byte {
 // 127.0.0.1, ::1 and localhost signed by the CA. When requireClientCert is
 // true, clients must present a certificate signed by the CA
 // (tls.RequireAndVerifyClientCert).
-func (ca *TestCA) ServerTLSConfig(requireClientCert bool) (*tls.Config, error) {
+func (ca *CA) ServerTLSConfig(requireClientCert bool) (*tls.Config, error) {
 	certPEM, keyPEM, err := ca.issue(&x509.Certificate{
 		Subject:     pkix.Name{CommonName: "localhost"},
 		DNSNames:    []string{"localhost"},
@@ -100,9 +110,9 @@ func (ca *TestCA) ServerTLSConfig(requireClientCert bool) (*tls.Config, error) {
 
 // IssueClientCert returns a PEM client certificate with the given common
 // name, signed by the CA, and its PEM (PKCS #8) private key.
-func (ca *TestCA) IssueClientCert(commonName string) (certPEM, keyPEM []byte, err error) {
+func (ca *CA) IssueClientCert(commonName string) (certPEM, keyPEM []byte, err error) {
 	if commonName == "" {
-		return nil, nil, errors.New("simulator: empty client certificate common name")
+		return nil, nil, errors.New("simtest: empty client certificate common name")
 	}
 	return ca.issue(&x509.Certificate{
 		Subject:     pkix.Name{CommonName: commonName},
@@ -112,7 +122,7 @@ func (ca *TestCA) IssueClientCert(commonName string) (certPEM, keyPEM []byte, er
 
 // issue signs a leaf certificate from tmpl (subject, names and extended
 // key usage filled in) with a new P-256 key.
-func (ca *TestCA) issue(tmpl *x509.Certificate) (certPEM, keyPEM []byte, err error) {
+func (ca *CA) issue(tmpl *x509.Certificate) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -121,10 +131,10 @@ func (ca *TestCA) issue(tmpl *x509.Certificate) (certPEM, keyPEM []byte, err err
 	if err != nil {
 		return nil, nil, err
 	}
-	now := time.Now()
+	start := ca.now()
 	tmpl.SerialNumber = serial
-	tmpl.NotBefore = now.Add(-time.Minute)
-	tmpl.NotAfter = now.Add(testCAValidity)
+	tmpl.NotBefore = start.Add(-time.Minute)
+	tmpl.NotAfter = start.Add(caValidity)
 	if tmpl.NotAfter.After(ca.cert.NotAfter) {
 		tmpl.NotAfter = ca.cert.NotAfter
 	}

@@ -1,0 +1,654 @@
+package simulator
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	// GlanceURL is the Glance base URL used in the images' alternate links.
+	GlanceURL = "http://glance.internal:9292"
+
+	novaNotFound = `{"itemNotFound": {"code": 404, "message": "The resource could not be found."}}`
+)
+
+// maxRequestRecords bounds the log that Requests returns.
+const maxRequestRecords = 10000
+
+// RequestRecord is one images/detail request as the simulator received it.
+type RequestRecord struct {
+	// Method is the HTTP method.
+	Method string
+	// Path is the URL path.
+	Path string
+	// RawQuery is the undecoded query string.
+	RawQuery string
+	// Header is a clone of the request headers.
+	Header http.Header
+}
+
+// Requests returns a copy of the log of images/detail requests (including
+// rejected ones), oldest first; past 10 000 requests the older half is dropped.
+func (s *Simulator) Requests() []RequestRecord {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]RequestRecord, len(s.requests))
+	for i, r := range s.requests {
+		r.Header = r.Header.Clone()
+		out[i] = r
+	}
+	return out
+}
+
+// ImagesRequests returns how many images/detail requests the simulator answered (authorised ones, faulty or not) — cheaper than len(Requests()) for load tests.
+func (s *Simulator) ImagesRequests() int {
+	return int(s.imagesRequests.Load())
+}
+
+// imagesDetailPath reports whether p is /v2.1/images/detail or
+// /v2.1/{project}/images/detail, and the project ("" when absent).
+func imagesDetailPath(p string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, "/v2.1/")
+	if !ok {
+		return "", false
+	}
+	if rest == "images/detail" {
+		return "", true
+	}
+	project, tail, ok := strings.Cut(rest, "/")
+	if ok && project != "" && tail == "images/detail" {
+		return project, true
+	}
+	return "", false
+}
+
+// linkHost is the prefix of Nova's own links.
+func (s *Simulator) linkHost(r *http.Request) string {
+	if s.opts.InternalHost != "" {
+		return s.opts.InternalHost
+	}
+	return requestHost(r)
+}
+
+func novaFault(w http.ResponseWriter, code int, name, message string) {
+	b := []byte(`{"`)
+	b = append(b, name...)
+	b = append(b, `": {"code": `...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, `, "message": `...)
+	b = appendPyString(b, message)
+	b = append(b, "}}"...)
+	writeRaw(w, code, "application/json; charset=UTF-8", b)
+}
+
+// microversion is a parsed compute API version.
+type microversion struct{ major, minor int }
+
+func (v microversion) String() string { return fmt.Sprintf("%d.%d", v.major, v.minor) }
+
+func (v microversion) less(o microversion) bool {
+	return v.major < o.major || (v.major == o.major && v.minor < o.minor)
+}
+
+var (
+	minVersion = microversion{2, 1}
+	maxVersion = microversion{2, 93}
+	// lastImagesVersion is the last microversion that has the image proxy.
+	lastImagesVersion = microversion{2, 35}
+)
+
+// requestedVersion extracts the requested compute microversion string, as
+// microversion_parse does: OpenStack-API-Version ("compute X") first, then
+// X-OpenStack-Nova-API-Version. It returns "" when none was requested.
+func requestedVersion(h http.Header) string {
+	for _, v := range h.Values("OpenStack-API-Version") {
+		for _, part := range strings.Split(v, ",") {
+			f := strings.Fields(part)
+			if len(f) == 2 && strings.EqualFold(f[0], "compute") {
+				return f[1]
+			}
+		}
+	}
+	if vs := h.Values("X-OpenStack-Nova-API-Version"); len(vs) > 0 {
+		return strings.TrimSpace(strings.Join(vs, ","))
+	}
+	return ""
+}
+
+func parseVersion(s string) (microversion, bool) {
+	maj, min, ok := strings.Cut(s, ".")
+	if !ok {
+		return microversion{}, false
+	}
+	a, err1 := strconv.Atoi(maj)
+	b, err2 := strconv.Atoi(min)
+	if err1 != nil || err2 != nil || a < 0 || b < 0 || strings.HasPrefix(min, "+") || strings.HasPrefix(maj, "+") {
+		return microversion{}, false
+	}
+	return microversion{a, b}, true
+}
+
+// serveImages answers an images/detail request: the gateway's check of a signed request,
+// keystonemiddleware's of a token, microversion negotiation, method and project checks, the
+// fault plan, then the page.
+func (s *Simulator) serveImages(w http.ResponseWriter, r *http.Request, pathProject string) {
+	s.recordRequest(r)
+	aksk := isAKSKRequest(r)
+	if aksk {
+		// Huawei's API gateway checks the signature before the request
+		// reaches Nova; a valid one stands for a project-scoped token.
+		if reason := s.verifyAKSK(r, pathProject); reason != "" {
+			apigwUnauthorized(w, reason)
+			return
+		}
+	}
+
+	reqID := requestID()
+	h := w.Header()
+	h.Set("x-openstack-request-id", reqID)
+	h.Set("x-compute-request-id", reqID)
+
+	// keystonemiddleware runs first.
+	info := tokenInfo{projectID: s.opts.ProjectID}
+	if !aksk {
+		var ok bool
+		info, ok = s.lookupToken(r.Header.Get("X-Auth-Token"))
+		if !ok {
+			h.Set("WWW-Authenticate", `Keystone uri="`+requestHost(r)+`"`)
+			writeRaw(w, http.StatusUnauthorized, "application/json", []byte(keystoneUnauthorized))
+			return
+		}
+	}
+	s.imagesRequests.Add(1)
+
+	ver, ok := negotiateVersion(w, r)
+	if !ok {
+		return
+	}
+	h.Set("OpenStack-API-Version", "compute "+ver.String())
+	h.Set("X-OpenStack-Nova-API-Version", ver.String())
+	h.Add("Vary", "OpenStack-API-Version")
+	h.Add("Vary", "X-OpenStack-Nova-API-Version")
+	if lastImagesVersion.less(ver) {
+		novaFault(w, http.StatusNotFound, "itemNotFound", "The resource could not be found.")
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.Set("Allow", "GET")
+		novaFault(w, http.StatusMethodNotAllowed, "badMethod", "The method specified is not allowed for this resource.")
+		return
+	}
+	if pathProject != "" && pathProject != info.projectID {
+		// Nova's wsgi layer answers a mismatch with 400, not 403.
+		novaFault(w, http.StatusBadRequest, "badRequest",
+			"Malformed request URL: URL's project_id '"+pathProject+"' doesn't match Context's project_id '"+info.projectID+"'")
+		return
+	}
+	var ft Fault
+	if p := s.plan.Load(); p != nil {
+		ft = p.plan(int(p.n.Add(1)-1), r)
+	}
+	if answerFault(w, r, &ft) {
+		return
+	}
+	s.listImages(w, r, pathProject, &ft)
+}
+
+// recordRequest adds r to the log that Requests returns.
+func (s *Simulator) recordRequest(r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.requests) == maxRequestRecords {
+		// A long-running --demo must not grow without bound: keep the newest half.
+		s.requests = append(s.requests[:0], s.requests[maxRequestRecords/2:]...)
+	}
+	s.requests = append(s.requests, RequestRecord{
+		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(),
+	})
+}
+
+// negotiateVersion returns the compute microversion r asks for (2.1 when none); it answers
+// a malformed or unsupported one itself and reports false.
+func negotiateVersion(w http.ResponseWriter, r *http.Request) (microversion, bool) {
+	raw := requestedVersion(r.Header)
+	switch {
+	case raw == "":
+		return minVersion, true
+	case strings.EqualFold(raw, "latest"):
+		return maxVersion, true
+	}
+	v, ok := parseVersion(raw)
+	if !ok {
+		novaFault(w, http.StatusBadRequest, "badRequest",
+			"API Version String "+raw+" is of invalid format. Must be of format MajorNum.MinorNum.")
+		return microversion{}, false
+	}
+	if v.less(minVersion) || maxVersion.less(v) {
+		novaFault(w, http.StatusNotAcceptable, "computeFault",
+			"Version "+v.String()+" is not supported by the API. Minimum is "+minVersion.String()+" and maximum is "+maxVersion.String()+".")
+		return microversion{}, false
+	}
+	return v, true
+}
+
+// filters is the parsed query of an images/detail request.
+type filters struct {
+	name, status, server, imageType *string
+	changesSince                    *time.Time
+	minRAM, minDisk                 *int64
+	properties                      map[string]string
+}
+
+var changesSinceLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999Z0700",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02T15:04Z07:00",
+	"2006-01-02T15:04",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02",
+}
+
+func parseChangesSince(v string) (time.Time, bool) {
+	try := func(v string) (time.Time, bool) {
+		for _, l := range changesSinceLayouts {
+			if t, err := time.Parse(l, v); err == nil {
+				return t, true
+			}
+		}
+		return time.Time{}, false
+	}
+	if t, ok := try(v); ok {
+		return t, true
+	}
+	// An unescaped "+01:00" offset arrives as " 01:00".
+	if i := strings.LastIndexByte(v, ' '); i > 0 {
+		return try(v[:i] + "+" + v[i+1:])
+	}
+	return time.Time{}, false
+}
+
+func last(q url.Values, key string) (string, bool) {
+	vs, ok := q[key]
+	if !ok || len(vs) == 0 {
+		return "", false
+	}
+	return vs[len(vs)-1], true
+}
+
+func parseFilters(q url.Values) (filters, string) {
+	var f filters
+	if v, ok := last(q, "name"); ok {
+		f.name = &v
+	}
+	if v, ok := last(q, "status"); ok {
+		v = strings.ToLower(v)
+		f.status = &v
+	}
+	if v, ok := last(q, "server"); ok {
+		if i := strings.LastIndexByte(v, '/'); i >= 0 {
+			v = v[i+1:]
+		}
+		f.server = &v
+	}
+	if v, ok := last(q, "type"); ok {
+		f.imageType = &v
+	}
+	if v, ok := last(q, "changes-since"); ok {
+		t, ok := parseChangesSince(v)
+		if !ok {
+			return f, "Invalid changes-since value"
+		}
+		f.changesSince = &t
+	}
+	for _, k := range []string{"minRam", "minDisk"} {
+		v, ok := last(q, k)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return f, "Invalid " + k + " value " + strconv.Quote(v) + ": must be an integer"
+		}
+		if k == "minRam" {
+			f.minRAM = &n
+		} else {
+			f.minDisk = &n
+		}
+	}
+	for k, vs := range q {
+		if p, ok := strings.CutPrefix(k, "property-"); ok && p != "" && len(vs) > 0 {
+			if f.properties == nil {
+				f.properties = map[string]string{}
+			}
+			f.properties[p] = vs[len(vs)-1]
+		}
+	}
+	return f, ""
+}
+
+// serverID is the instance a snapshot was made from: ServerID, else a
+// string metadata instance_uuid (what real Nova uses).
+func serverID(img *Image) string {
+	if img.ServerID != "" {
+		return img.ServerID
+	}
+	if v, ok := img.Metadata["instance_uuid"].(string); ok {
+		return v
+	}
+	return ""
+}
+
+func metaString(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case nil:
+		return "", false
+	default:
+		b := appendPyJSON(nil, x)
+		return string(b), true
+	}
+}
+
+func (f *filters) match(img *Image) bool {
+	if f.name != nil && (img.Name == nil || *img.Name != *f.name) {
+		return false
+	}
+	if f.status != nil && strings.ToLower(img.Status) != *f.status {
+		return false
+	}
+	if f.server != nil && serverID(img) != *f.server {
+		return false
+	}
+	if f.imageType != nil {
+		if t, ok := img.Metadata["image_type"].(string); !ok || t != *f.imageType {
+			return false
+		}
+	}
+	if f.changesSince != nil {
+		t := img.Created
+		if img.Updated != nil {
+			t = *img.Updated
+		}
+		if t.Before(*f.changesSince) {
+			return false
+		}
+	}
+	// Nova hands minRam and minDisk to Glance as min_ram and min_disk, which Glance v2
+	// compares for equality like any other column: the real API matches them exactly,
+	// although Nova's own documentation calls them minimums.
+	if f.minRAM != nil && img.MinRAM != *f.minRAM {
+		return false
+	}
+	if f.minDisk != nil && img.MinDisk != *f.minDisk {
+		return false
+	}
+	for k, want := range f.properties {
+		got, ok := metaString(img.Metadata[k])
+		if !ok || got != want {
+			return false
+		}
+	}
+	return true
+}
+
+// listImages answers an images/detail request with a page, shaped by the
+// page and delivery parts of ft (the zero Fault gives the normal page).
+func (s *Simulator) listImages(w http.ResponseWriter, r *http.Request, pathProject string, ft *Fault) {
+	q := r.URL.Query()
+
+	// Pagination parameters, as nova.api.openstack.common.get_pagination_params.
+	limitGiven := false
+	limit := 0
+	if v, ok := last(q, "limit"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			novaFault(w, http.StatusBadRequest, "badRequest", "limit param must be an integer")
+			return
+		}
+		if n < 0 {
+			novaFault(w, http.StatusBadRequest, "badRequest", "limit param must be positive")
+			return
+		}
+		limit, limitGiven = n, true
+	}
+	marker, hasMarker := last(q, "marker")
+
+	f, msg := parseFilters(q)
+	if msg != "" {
+		novaFault(w, http.StatusBadRequest, "badRequest", msg)
+		return
+	}
+
+	fetch := s.opts.MaxLimit
+	if limit > 0 && limit < fetch {
+		fetch = limit
+	}
+	// Nova adds a next link when the page holds exactly
+	// min(limit or max_limit, max_limit) items.
+	linkLimit := s.opts.MaxLimit
+	if limitGiven && limit < linkLimit {
+		linkLimit = limit
+	}
+
+	host := s.linkHost(r)
+	var b []byte
+	s.mu.RLock()
+	start := 0
+	markerIdx := -1
+	if hasMarker {
+		i, ok := s.index[marker]
+		if !ok {
+			s.mu.RUnlock()
+			novaFault(w, http.StatusBadRequest, "badRequest", "HTTP 400 Bad Request: No image found with ID "+marker)
+			return
+		}
+		start = i + 1
+		markerIdx = i
+	}
+	if ft.shapesPage() {
+		b = s.appendFaultyPage(b, ft, &pageRequest{
+			q: q, f: &f, host: host, project: pathProject,
+			marker: marker, markerIdx: markerIdx, fetch: fetch, linkLimit: linkLimit,
+		})
+		s.mu.RUnlock()
+		deliverPage(w, r, append(b, '}'), ft)
+		return
+	}
+	est := min(fetch, len(s.images)-start)
+	b = make([]byte, 0, 64+max(est, 0)*1536)
+	b = append(b, `{"images": [`...)
+	n := 0
+	lastID := ""
+	for i := start; i < len(s.images) && n < fetch; i++ {
+		img := &s.images[i]
+		if !f.match(img) {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendImage(b, img, host, pathProject)
+		lastID = img.ID
+		n++
+	}
+	s.mu.RUnlock()
+	b = append(b, ']')
+	if linkLimit > 0 && n == linkLimit {
+		b = append(b, `, "images_links": [{"rel": "next", "href": `...)
+		b = appendPyString(b, nextLink(host, pathProject, q, lastID))
+		b = append(b, "}]"...)
+	}
+	b = append(b, '}')
+	if ft.shapesDelivery() {
+		deliverPage(w, r, b, ft)
+		return
+	}
+	writeRaw(w, http.StatusOK, "application/json", b)
+}
+
+// nextLink builds Nova's next href: the request's parameters sorted by key
+// (last value of each), with marker set to the last id.
+func nextLink(host, project string, q url.Values, lastID string) string {
+	return pageLink(host, project, q, lastID, true)
+}
+
+// pageLink builds an images/detail href with the request's parameters
+// sorted by key (last value of each); with setMarker, marker is set to
+// marker, otherwise the parameters are kept as they are.
+func pageLink(host, project string, q url.Values, marker string, setMarker bool) string {
+	keys := make([]string, 0, len(q)+1)
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if _, ok := q["marker"]; !ok && setMarker {
+		keys = append(keys, "marker")
+	}
+	var sb strings.Builder
+	sb.WriteString(joinURL(host, "v2.1", project, "images/detail"))
+	if len(keys) > 0 {
+		sb.WriteByte('?')
+	}
+	for i, k := range keys {
+		if i > 0 {
+			sb.WriteByte('&')
+		}
+		v := marker
+		if k != "marker" || !setMarker {
+			vs := q[k]
+			v = vs[len(vs)-1]
+		}
+		sb.WriteString(url.QueryEscape(k))
+		sb.WriteByte('=')
+		sb.WriteString(url.QueryEscape(v))
+	}
+	return sb.String()
+}
+
+// joinURL joins non-empty parts with single slashes, like nova's url_join.
+func joinURL(parts ...string) string {
+	var sb strings.Builder
+	for _, p := range parts {
+		if p == "" {
+			continue
+		}
+		if sb.Len() > 0 {
+			sb.WriteByte('/')
+			p = strings.TrimLeft(p, "/")
+		}
+		sb.WriteString(strings.TrimRight(p, "/"))
+	}
+	return sb.String()
+}
+
+// novaStatus maps a Glance status to Nova's status and progress.
+func novaStatus(glance string) (string, int) {
+	switch glance {
+	case "active":
+		return "ACTIVE", 100
+	case "queued":
+		return "SAVING", 25
+	case "saving":
+		return "SAVING", 50
+	case "deleted", "pending_delete":
+		return "DELETED", 0
+	case "killed":
+		return "ERROR", 0
+	default:
+		return "UNKNOWN", 0
+	}
+}
+
+// appendImage appends one image as Nova's image view builder renders it,
+// with Python json.dumps separators and escapes.
+func appendImage(b []byte, img *Image, host, project string) []byte {
+	return appendImageTweaked(b, img, host, project, nil)
+}
+
+// appendImageTweaked is appendImage with some values replaced by the raw
+// JSON in tw (for fault injection); a nil tw or nil field changes nothing.
+func appendImageTweaked(b []byte, img *Image, host, project string, tw *imageTweak) []byte {
+	if tw == nil {
+		tw = &noTweak
+	}
+	b = append(b, `{"id": `...)
+	b = appendPyString(b, img.ID)
+	b = append(b, `, "name": `...)
+	switch {
+	case tw.name != nil:
+		b = append(b, tw.name...)
+	case img.Name == nil:
+		b = append(b, "null"...)
+	default:
+		b = appendPyString(b, *img.Name)
+	}
+	b = append(b, `, "minRam": `...)
+	b = strconv.AppendInt(b, img.MinRAM, 10)
+	b = append(b, `, "minDisk": `...)
+	if tw.minDisk != nil {
+		b = append(b, tw.minDisk...)
+	} else {
+		b = strconv.AppendInt(b, img.MinDisk, 10)
+	}
+	b = append(b, `, "metadata": `...)
+	b = appendPyJSON(b, img.Metadata)
+	b = append(b, `, "created": `...)
+	if tw.created != nil {
+		b = append(b, tw.created...)
+	} else {
+		b = append(b, '"')
+		b = img.Created.UTC().AppendFormat(b, "2006-01-02T15:04:05Z")
+		b = append(b, '"')
+	}
+	b = append(b, `, "updated": `...)
+	switch {
+	case tw.updated != nil:
+		b = append(b, tw.updated...)
+	case img.Updated == nil:
+		b = append(b, "null"...)
+	default:
+		b = append(b, '"')
+		b = img.Updated.UTC().AppendFormat(b, "2006-01-02T15:04:05Z")
+		b = append(b, '"')
+	}
+	status, progress := novaStatus(img.Status)
+	b = append(b, `, "status": "`...)
+	b = append(b, status...)
+	b = append(b, `", "progress": `...)
+	b = strconv.AppendInt(b, int64(progress), 10)
+	b = append(b, `, "OS-EXT-IMG-SIZE:size": `...)
+	if tw.size != nil {
+		b = append(b, tw.size...)
+	} else {
+		var size int64
+		if img.Size != nil {
+			size = *img.Size
+		}
+		b = strconv.AppendInt(b, size, 10)
+	}
+	b = append(b, `, "links": [{"rel": "self", "href": `...)
+	b = appendPyString(b, joinURL(host, "v2.1", project, "images", img.ID))
+	b = append(b, `}, {"rel": "bookmark", "href": `...)
+	b = appendPyString(b, joinURL(host, project, "images", img.ID))
+	b = append(b, `}, {"rel": "alternate", "type": "application/vnd.openstack.image", "href": `...)
+	b = appendPyString(b, GlanceURL+"/images/"+img.ID)
+	b = append(b, "}]"...)
+	if sid := serverID(img); sid != "" {
+		b = append(b, `, "server": {"id": `...)
+		b = appendPyString(b, sid)
+		b = append(b, `, "links": [{"rel": "self", "href": `...)
+		b = appendPyString(b, joinURL(host, "v2.1", project, "servers", sid))
+		b = append(b, `}, {"rel": "bookmark", "href": `...)
+		b = appendPyString(b, joinURL(host, project, "servers", sid))
+		b = append(b, "}]}"...)
+	}
+	return append(b, '}')
+}
