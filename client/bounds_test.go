@@ -139,7 +139,7 @@ func TestListImagesBoundsOneValue(t *testing.T) {
 				if tt.metadataWanted {
 					opts.MetadataKeys = []string{"image_type"}
 				}
-				c := New(&fakeAuth{endpoint: srv.URL + "/v2.1/p", token: "t"}, opts)
+				c := New(&fakeAuth{endpoint: srv.URL + "/v2.1/p", token: "bounds-test-token"}, opts)
 				var err error
 				n := allocated(func() { _, err = c.ListImages(context.Background(), ListOptions{}) })
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -159,7 +159,7 @@ func TestListImagesDefaultCapCountsInflatedBytes(t *testing.T) {
 	// counts the bytes after gzip, not the 100 times fewer on the wire.
 	srv := httptest.NewServer(hostile{status: http.StatusOK, head: `{"images": [`, fill: `{"id": "a", "status": "ACTIVE"},`, n: 1 << 30, gzip: true})
 	defer srv.Close()
-	c := New(&fakeAuth{endpoint: srv.URL + "/v2.1/p", token: "t"}, Options{MaxRetries: -1, MaxResponseBytes: 1 << 20})
+	c := New(&fakeAuth{endpoint: srv.URL + "/v2.1/p", token: "bounds-test-token"}, Options{MaxRetries: -1, MaxResponseBytes: 1 << 20})
 	_, err := c.ListImages(context.Background(), ListOptions{})
 	if err == nil || !strings.Contains(err.Error(), "response body larger than 1048576 bytes (--client.max-response-bytes)") {
 		t.Fatalf("error %v, want the response cap", err)

@@ -559,7 +559,7 @@ func TestListingReusesOneConnection(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	c := New(&StaticToken{Token: "t", ComputeEndpoint: srv.URL + "/v2.1/p"}, Options{})
+	c := New(&StaticToken{Token: "test-token-0123456789", ComputeEndpoint: srv.URL + "/v2.1/p"}, Options{})
 	for range 2 {
 		images, err := c.ListImages(context.Background(), ListOptions{PageSize: 2})
 		if err != nil || len(images) != 4 {

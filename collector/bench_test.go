@@ -256,7 +256,7 @@ func (t memoryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // memoryClient lists p's pages through memoryTransport.
 func memoryClient(p *pages) *client.Client {
-	return client.New(&client.StaticToken{Token: "t", ComputeEndpoint: "http://nova.bench/v2.1/p"}, client.Options{
+	return client.New(&client.StaticToken{Token: "test-token-0123456789", ComputeEndpoint: "http://nova.bench/v2.1/p"}, client.Options{
 		HTTPClient:   &http.Client{Transport: memoryTransport{p}},
 		MetadataKeys: exposition.DefaultImageExports().MetadataKeys(),
 	})
@@ -304,7 +304,7 @@ func scrapeSetup(b *testing.B, n int, gzip bool) (url string, client *http.Clien
 }
 
 func clientFor(apiURL string) *client.Client {
-	return client.New(&client.StaticToken{Token: "t", ComputeEndpoint: apiURL + "/v2.1/p"}, client.Options{
+	return client.New(&client.StaticToken{Token: "test-token-0123456789", ComputeEndpoint: apiURL + "/v2.1/p"}, client.Options{
 		MetadataKeys: exposition.DefaultImageExports().MetadataKeys(),
 	})
 }

@@ -43,7 +43,7 @@ func FuzzPageToMetrics(f *testing.F) {
 				Body: io.NopCloser(bytes.NewReader(body)),
 			}, nil
 		})}
-		c := client.New(&client.StaticToken{Token: "t", ComputeEndpoint: "http://nova.invalid/v2.1/p"},
+		c := client.New(&client.StaticToken{Token: "test-token-0123456789", ComputeEndpoint: "http://nova.invalid/v2.1/p"},
 			client.Options{HTTPClient: page, MaxRetries: -1, MaxPages: 3, MetadataKeys: exposition.DefaultImageExports().MetadataKeys()})
 		served := scrapeText(t, listerHandler(c, nil, log.NewNopLogger()))
 		if _, err := served.Gather(); err != nil {
