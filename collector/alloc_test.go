@@ -12,7 +12,7 @@ import (
 )
 
 // TestScrapeAllocationBound is a regression guard: a scrape of 10 000 images, listing and
-// exposition, allocated about 4 MB when measured (README, Performance); more than 16 MB means
+// exposition, allocated about 4 MB when measured (docs/performance.md); more than 16 MB means
 // something now copies or keeps what it should stream.
 func TestScrapeAllocationBound(t *testing.T) {
 	if testing.Short() {

@@ -22,7 +22,7 @@ const maxCachedListings = 64
 // Listing is one listing of a cloud's images and when it was made.
 type Listing struct {
 	// chunks hold the images in fixed-size slices: a growing single slice would copy
-	// 100 000 images over and over (README, Performance).
+	// 100 000 images over and over (docs/performance.md).
 	chunks [][]client.Image
 	At     time.Time // when the listing finished
 }

@@ -9,7 +9,7 @@ import (
 // textSink writes samples in the Prometheus text format (version 0.0.4) as they come,
 // straight into the response buffer, without a metric object, a label pair or a string per
 // sample. At 100 000 images this is what keeps a scrape near the cost of decoding the API's
-// answer (README, Performance).
+// answer (docs/performance.md).
 type textSink struct {
 	w       *bufio.Writer
 	scrape  *Scrape
