@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"os"
 	"runtime"
 	"slices"
@@ -185,11 +187,21 @@ func TestQuirkyButValidResponses(t *testing.T) {
 // listing takes none of the --web.max-requests slots. It reports latency and memory.
 func TestConcurrentScrapesShareOneListing(t *testing.T) {
 	sim := faultyCloud(t, nil)
-	sim.SetFaults(func(n int, _ *http.Request) simulator.Fault {
-		return simulator.Fault{Delay: 300 * time.Millisecond * time.Duration(1-min(n, 1))}
-	})
-	base, _ := startExporter(t, "--cloud=faulty", "--images.page-size=3")
+	// The first page waits until every scrape has been sent, so that they are concurrent
+	// however slowly a loaded machine sends them.
 	const scrapes = 200
+	var sent sync.WaitGroup
+	sent.Add(scrapes)
+	sim.SetFaults(func(n int, _ *http.Request) simulator.Fault {
+		if n == 0 {
+			sent.Wait()
+		}
+		return simulator.Fault{}
+	})
+	base, _ := startExporter(t, "--cloud=faulty", "--images.page-size=3", "--scrape.timeout=2m")
+	trace := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { sent.Done() },
+	})
 	var wg sync.WaitGroup
 	latencies := make([]time.Duration, scrapes)
 	stop := make(chan struct{})
@@ -212,7 +224,8 @@ func TestConcurrentScrapesShareOneListing(t *testing.T) {
 	for i := range scrapes {
 		wg.Go(func() {
 			start := time.Now()
-			resp, err := (&http.Client{Transport: transport}).Get(base + "/metrics")
+			req, _ := http.NewRequestWithContext(trace, http.MethodGet, base+"/metrics", nil)
+			resp, err := (&http.Client{Transport: transport}).Do(req)
 			if err != nil {
 				t.Error(err)
 				return
