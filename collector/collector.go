@@ -17,7 +17,7 @@ import (
 )
 
 // Lister lists the images of one cloud project, handing them over one by one as pages
-// arrive; *client.Client is one.
+// arrive; *nova.Client is one.
 type Lister interface {
 	EachImage(ctx context.Context, opts client.ListOptions, fn func(client.Image) error) error
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
+	"github.com/nova-image-exporter/nova_image_exporter/client/nova"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
 )
 
@@ -43,7 +45,7 @@ func FuzzPageToMetrics(f *testing.F) {
 				Body: io.NopCloser(bytes.NewReader(body)),
 			}, nil
 		})}
-		c := client.New(&client.StaticToken{Token: "t", ComputeEndpoint: "http://nova.invalid/v2.1/p"},
+		c := nova.New(&cloud.StaticToken{Token: "t", ComputeEndpoint: "http://nova.invalid/v2.1/p"},
 			client.Options{HTTPClient: page, MaxRetries: -1, MaxPages: 3, MetadataKeys: DefaultImageExports().MetadataKeys()})
 		reg := prometheus.NewPedanticRegistry()
 		reg.MustRegister(New(context.Background(), Target{Listings: NewShared(c, 0)}, nil, nil, log.NewNopLogger()))

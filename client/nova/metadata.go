@@ -1,9 +1,11 @@
-package client
+package nova
 
 import (
 	"encoding/json"
 	"errors"
 	"strings"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
 
 // metadataPicker decodes only the wanted keys of an image's metadata object, scanning the
@@ -92,7 +94,7 @@ func metadataValue(raw []byte) string {
 	default: // the JSON text of a number, boolean, object or array, whose strings may hold any bytes
 		s = strings.ToValidUTF8(string(raw), "\uFFFD")
 	}
-	return cutLabel(s, maxLabelBytes)
+	return client.CutLabel(s, client.MaxLabelBytes)
 }
 
 func skipSpace(data []byte, i int) int {

@@ -1,4 +1,4 @@
-package client
+package cloud
 
 import (
 	"context"
@@ -10,10 +10,12 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 
+	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/client/nova"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
 )
 
-func simulatorKeystone(t *testing.T, opts simulator.Options, password string) (*simulator.Simulator, *Client) {
+func simulatorKeystone(t *testing.T, opts simulator.Options, password string) (*simulator.Simulator, *nova.Client) {
 	t.Helper()
 	sim := simulator.New(opts)
 	srv := httptest.NewServer(sim)
@@ -24,14 +26,14 @@ func simulatorKeystone(t *testing.T, opts simulator.Options, password string) (*
 		Password:         password,
 		DomainName:       "Default",
 		Scope:            &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"},
-	}, gophercloud.EndpointOpts{Region: "RegionOne"}, "", NewHTTPClient(5*time.Second, nil))
-	return sim, New(auth, Options{})
+	}, gophercloud.EndpointOpts{Region: "RegionOne"}, "", client.NewHTTPClient(5*time.Second, nil))
+	return sim, nova.New(auth, client.Options{})
 }
 
 func TestKeystoneReusesToken(t *testing.T) {
 	sim, c := simulatorKeystone(t, simulator.Options{}, "demo-secret")
 	for range 3 {
-		if _, err := c.ListImages(context.Background(), ListOptions{}); err != nil {
+		if _, err := c.ListImages(context.Background(), client.ListOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -47,13 +49,13 @@ func TestKeystoneReusesToken(t *testing.T) {
 
 func TestKeystoneRenewsBeforeExpiry(t *testing.T) {
 	sim, c := simulatorKeystone(t, simulator.Options{TokenTTL: 2 * time.Second}, "demo-secret")
-	if _, err := c.ListImages(context.Background(), ListOptions{}); err != nil {
+	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// Past three quarters of the token's life, the next listing renews it first instead
 	// of risking a 401 halfway through.
 	time.Sleep(1600 * time.Millisecond)
-	if _, err := c.ListImages(context.Background(), ListOptions{}); err != nil {
+	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := sim.TokenRequests(); n != 2 {
@@ -66,7 +68,7 @@ func TestKeystoneRenewsBeforeExpiry(t *testing.T) {
 
 func TestKeystoneConcurrentRenewalsShareOne(t *testing.T) {
 	sim, c := simulatorKeystone(t, simulator.Options{}, "demo-secret")
-	if _, err := c.ListImages(context.Background(), ListOptions{}); err != nil {
+	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	sim.RevokeTokens()
@@ -74,7 +76,7 @@ func TestKeystoneConcurrentRenewalsShareOne(t *testing.T) {
 	errs := make(chan error, 8)
 	for range 8 {
 		wg.Go(func() {
-			_, err := c.ListImages(context.Background(), ListOptions{})
+			_, err := c.ListImages(context.Background(), client.ListOptions{})
 			errs <- err
 		})
 	}
@@ -92,7 +94,7 @@ func TestKeystoneConcurrentRenewalsShareOne(t *testing.T) {
 
 func TestKeystoneWrongPassword(t *testing.T) {
 	sim, c := simulatorKeystone(t, simulator.Options{}, "wrong-secret-value")
-	_, err := c.ListImages(context.Background(), ListOptions{})
+	_, err := c.ListImages(context.Background(), client.ListOptions{})
 	if err == nil || !strings.Contains(err.Error(), "authenticating to ") || !strings.Contains(err.Error(), " as demo") ||
 		!strings.Contains(err.Error(), "401") {
 		t.Fatalf("error %v, want an authentication failure naming the endpoint, the user and the status", err)
@@ -102,5 +104,20 @@ func TestKeystoneWrongPassword(t *testing.T) {
 	}
 	if n := len(sim.Requests()); n != 0 {
 		t.Errorf("%d images requests without a token, want 0", n)
+	}
+}
+
+func TestWithProjectID(t *testing.T) {
+	for _, tt := range []struct{ endpoint, project, want string }{
+		{"http://h/v2.1", "p", "http://h/v2.1/p"},
+		{"http://h/v2.1/", "p", "http://h/v2.1/p"},
+		{"http://h/v2.1/p", "p", "http://h/v2.1/p"},
+		{"http://h/v2.1/%(project_id)s", "p", "http://h/v2.1/p"},
+		{"https://ecs.r.myhuaweicloud.com/v2.1/{project_id}", "p", "https://ecs.r.myhuaweicloud.com/v2.1/p"},
+		{"http://h/v2.1", "", "http://h/v2.1"},
+	} {
+		if got := withProjectID(tt.endpoint, tt.project); got != tt.want {
+			t.Errorf("withProjectID(%q, %q) = %q, want %q", tt.endpoint, tt.project, got, tt.want)
+		}
 	}
 }

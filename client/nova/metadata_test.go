@@ -1,4 +1,4 @@
-package client
+package nova
 
 import (
 	"encoding/json"

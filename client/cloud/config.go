@@ -1,4 +1,7 @@
-package client
+// Package cloud reads a cloud's configuration (clouds.yaml, secure.yaml, OS_* and
+// HUAWEICLOUD_SDK_* variables) and builds its authenticator: Keystone or IAM (password,
+// application credential), a pre-issued token, or a Huawei AK/SK signature.
+package cloud
 
 import (
 	"bytes"
@@ -20,6 +23,7 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
+	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"go.yaml.in/yaml/v2"
 )
 
@@ -407,7 +411,7 @@ func yamlField(key string) string { return key }
 
 // Authenticator returns the authenticator for the configuration's auth type, sending its
 // requests with httpClient.
-func (c *CloudConfig) Authenticator(httpClient *http.Client) (Authenticator, error) {
+func (c *CloudConfig) Authenticator(httpClient *http.Client) (client.Authenticator, error) {
 	projectID := c.AuthOptions.TenantID
 	switch c.AuthType {
 	case AuthPassword, AuthApplicationCredential:
@@ -423,18 +427,18 @@ func (c *CloudConfig) Authenticator(httpClient *http.Client) (Authenticator, err
 	return nil, errors.New("unchecked cloud config")
 }
 
-// NewClient builds the cloud's Client: one http.Client with the configuration's TLS
-// settings and opts.RequestTimeout, shared by authentication and listing. HTTPS_PROXY and
-// NO_PROXY are honoured.
-func (c *CloudConfig) NewClient(opts Options) (*Client, error) {
+// Connect returns the cloud's authenticator and opts with the http.Client that
+// authentication and listing share: the configuration's TLS settings and
+// opts.RequestTimeout, HTTPS_PROXY and NO_PROXY honoured.
+func (c *CloudConfig) Connect(opts client.Options) (client.Authenticator, client.Options, error) {
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = opts.newHTTPClient(c.TLS)
+		opts.HTTPClient = opts.BuildHTTPClient(c.TLS)
 	}
 	auth, err := c.Authenticator(opts.HTTPClient)
 	if err != nil {
-		return nil, err
+		return nil, opts, err
 	}
-	return New(auth, opts), nil
+	return auth, opts, nil
 }
 
 // envVariables maps clouds.yaml keys to the environment variables that stand for them when
