@@ -27,14 +27,6 @@ import (
 	"go.yaml.in/yaml/v2"
 )
 
-// Auth types of clouds.yaml that the exporter accepts.
-const (
-	AuthPassword              = "password"
-	AuthToken                 = "token"
-	AuthApplicationCredential = "v3applicationcredential"
-	AuthAKSK                  = "aksk"
-)
-
 // EnvCloudName is the name of the cloud configured by environment variables alone.
 const EnvCloudName = "env"
 
@@ -336,6 +328,12 @@ func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOpti
 		SecretKey:               e.Auth.SK,
 		SecurityToken:           e.Auth.SecurityToken,
 	}
+	if t, ok := lookupAuthType(cfg.AuthType); ok {
+		cfg.AuthType = t.name
+		if t.resolve != nil {
+			t.resolve(cfg)
+		}
+	}
 	if cfg.AuthType == AuthAKSK && cfg.ComputeEndpointOverride == "" && e.RegionName != "" {
 		cfg.ComputeEndpointOverride = "https://ecs." + e.RegionName + ".myhuaweicloud.com/v2.1/{project_id}"
 	}
@@ -344,53 +342,13 @@ func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOpti
 
 // check reports the first field that the auth type needs and the configuration lacks;
 // field names a field in the configuration's own terms (a clouds.yaml key or a variable).
+// It changes nothing.
 func (c *CloudConfig) check(field func(string) string) error {
-	a := c.AuthOptions
-	var needs []required
-	switch c.AuthType {
-	case "", AuthPassword, "v3password":
-		c.AuthType = AuthPassword
-		needs = []required{
-			{[]string{"auth.auth_url"}, a.IdentityEndpoint != ""},
-			{[]string{"auth.username", "auth.user_id"}, a.Username != "" || a.UserID != ""},
-			{[]string{"auth.password"}, a.Password != ""},
-			{[]string{"auth.user_domain_name", "auth.user_domain_id"}, a.UserID != "" || a.DomainName != "" || a.DomainID != ""},
-			{[]string{"auth.project_name", "auth.project_id"}, a.TenantName != "" || a.TenantID != ""},
-			{[]string{"auth.project_domain_name", "auth.project_domain_id"},
-				a.TenantID != "" || a.Scope != nil && (a.Scope.DomainName != "" || a.Scope.DomainID != "")},
-		}
-	case AuthApplicationCredential:
-		byName := a.ApplicationCredentialID == ""
-		needs = []required{
-			{[]string{"auth.auth_url"}, a.IdentityEndpoint != ""},
-			{[]string{"auth.application_credential_id", "auth.application_credential_name"}, a.ApplicationCredentialID != "" || a.ApplicationCredentialName != ""},
-			{[]string{"auth.application_credential_secret"}, a.ApplicationCredentialSecret != ""},
-			{[]string{"auth.username", "auth.user_id"}, !byName || a.Username != "" || a.UserID != ""},
-			{[]string{"auth.user_domain_name", "auth.user_domain_id"}, !byName || a.UserID != "" || a.DomainName != "" || a.DomainID != ""},
-		}
-		// An application credential carries its project: Keystone refuses a scope, and
-		// it must not fall back to the password method.
-		c.AuthOptions.Scope, c.AuthOptions.TenantID, c.AuthOptions.TenantName, c.AuthOptions.Password = nil, "", "", ""
-	case AuthToken, "v3token", "admin_token":
-		c.AuthType = AuthToken
-		needs = []required{
-			{[]string{"auth.token"}, a.TokenID != ""},
-			{[]string{"compute_endpoint_override"}, c.ComputeEndpointOverride != ""},
-			{[]string{"auth.project_id (compute_endpoint_override has a project placeholder)"},
-				a.TenantID != "" || expandProjectID(c.ComputeEndpointOverride, "x") == c.ComputeEndpointOverride},
-		}
-	case AuthAKSK:
-		needs = []required{
-			{[]string{"auth.ak"}, c.AccessKey != ""},
-			{[]string{"auth.sk"}, c.SecretKey != ""},
-			{[]string{"auth.project_id"}, a.TenantID != ""},
-			{[]string{"region_name", "compute_endpoint_override"}, c.ComputeEndpointOverride != ""},
-		}
-	default:
-		return fmt.Errorf("%s %q is not supported (want %s, %s, %s or %s)", field("auth_type"), c.AuthType,
-			AuthPassword, AuthApplicationCredential, AuthToken, AuthAKSK)
+	t, ok := lookupAuthType(c.AuthType)
+	if !ok {
+		return unsupported(field, c.AuthType)
 	}
-	for _, r := range needs {
+	for _, r := range t.requires(c) {
 		if !r.present {
 			names := make([]string, len(r.fields))
 			for i, f := range r.fields {
@@ -412,19 +370,11 @@ func yamlField(key string) string { return key }
 // Authenticator returns the authenticator for the configuration's auth type, sending its
 // requests with httpClient.
 func (c *CloudConfig) Authenticator(httpClient *http.Client) (client.Authenticator, error) {
-	projectID := c.AuthOptions.TenantID
-	switch c.AuthType {
-	case AuthPassword, AuthApplicationCredential:
-		return NewKeystone(c.AuthOptions, c.Endpoint, c.ComputeEndpointOverride, httpClient), nil
-	case AuthToken:
-		return &StaticToken{Token: c.AuthOptions.TokenID, ComputeEndpoint: expandProjectID(c.ComputeEndpointOverride, projectID)}, nil
-	case AuthAKSK:
-		return &AKSK{
-			AccessKey: c.AccessKey, SecretKey: c.SecretKey, SecurityToken: c.SecurityToken, ProjectID: projectID,
-			ComputeEndpoint: expandProjectID(c.ComputeEndpointOverride, projectID),
-		}, nil
+	t, ok := lookupAuthType(c.AuthType)
+	if !ok {
+		return nil, errors.New("unchecked cloud config")
 	}
-	return nil, errors.New("unchecked cloud config")
+	return t.authenticator(c, httpClient), nil
 }
 
 // Connect returns the cloud's authenticator and opts with the http.Client that
@@ -441,79 +391,14 @@ func (c *CloudConfig) Connect(opts client.Options) (client.Authenticator, client
 	return auth, opts, nil
 }
 
-// envVariables maps clouds.yaml keys to the environment variables that stand for them when
-// no clouds.yaml entry is chosen, as the OpenStack CLI and Huawei's SDKs read them.
-var envVariables = map[string]string{
-	"auth.auth_url":                      "OS_AUTH_URL",
-	"auth.username":                      "OS_USERNAME",
-	"auth.user_id":                       "OS_USER_ID",
-	"auth.password":                      "OS_PASSWORD",
-	"auth.user_domain_name":              "OS_USER_DOMAIN_NAME",
-	"auth.user_domain_id":                "OS_USER_DOMAIN_ID",
-	"auth.project_name":                  "OS_PROJECT_NAME",
-	"auth.project_id":                    "OS_PROJECT_ID",
-	"auth.project_domain_name":           "OS_PROJECT_DOMAIN_NAME",
-	"auth.project_domain_id":             "OS_PROJECT_DOMAIN_ID",
-	"auth.application_credential_id":     "OS_APPLICATION_CREDENTIAL_ID",
-	"auth.application_credential_name":   "OS_APPLICATION_CREDENTIAL_NAME",
-	"auth.application_credential_secret": "OS_APPLICATION_CREDENTIAL_SECRET",
-	"auth.token":                         "OS_AUTH_TOKEN",
-	"region_name":                        "OS_REGION_NAME",
-	"interface":                          "OS_INTERFACE",
-	"compute_endpoint_override":          "OS_COMPUTE_ENDPOINT_OVERRIDE",
-	"cacert":                             "OS_CACERT",
-	"cert":                               "OS_CERT",
-	"key":                                "OS_KEY",
-	"auth_type":                          "OS_AUTH_TYPE",
-}
-
-// Huawei SDK variables, used instead of OS_* for auth_type aksk.
-var huaweiVariables = map[string]string{
-	"auth.ak":         "HUAWEICLOUD_SDK_AK",
-	"auth.sk":         "HUAWEICLOUD_SDK_SK",
-	"auth.project_id": "HUAWEICLOUD_SDK_PROJECT_ID",
-}
-
-func envField(key string) string {
-	if v, ok := huaweiVariables[key]; ok {
-		return v
-	}
-	if v, ok := envVariables[key]; ok {
-		return v
-	}
-	return key
-}
-
 // LoadEnvCloud builds the cloud configuration from environment variables alone, for when
 // no clouds.yaml entry is chosen: HUAWEICLOUD_SDK_AK (AK/SK), else
 // OS_APPLICATION_CREDENTIAL_ID/NAME, else OS_AUTH_TOKEN, else OS_AUTH_URL (password).
 func LoadEnvCloud() (*CloudConfig, error) {
-	keys := map[string]string{}
-	for key, variable := range envVariables {
-		if v := os.Getenv(variable); v != "" {
-			keys[key] = v
-		}
-	}
-	authType := keys["auth_type"]
-	switch {
-	case authType != "":
-	case os.Getenv("HUAWEICLOUD_SDK_AK") != "":
-		authType = AuthAKSK
-		for key, variable := range huaweiVariables {
-			if v := os.Getenv(variable); v != "" {
-				keys[key] = v
-			}
-		}
-	case keys["auth.application_credential_id"] != "" || keys["auth.application_credential_name"] != "":
-		authType = AuthApplicationCredential
-	case keys["auth.token"] != "":
-		authType = AuthToken
-	case keys["auth.auth_url"] != "":
-		authType = AuthPassword
-	default:
+	authType, keys := envAuthType()
+	if keys == nil {
 		return nil, ErrNoEnvCloud
 	}
-	keys["auth_type"] = authType
 	doc, err := yaml.Marshal(map[string]any{"clouds": map[string]any{EnvCloudName: nest(keys)}})
 	if err != nil {
 		return nil, err
@@ -529,7 +414,7 @@ func LoadEnvCloud() (*CloudConfig, error) {
 		return nil, fmt.Errorf("environment: %w", err)
 	}
 	cfg := newCloudConfig(EnvCloudName, "environment", parsed.Clouds[EnvCloudName], authOptions, endpoint, tlsConfig)
-	if err := cfg.check(envField); err != nil {
+	if err := cfg.check(authType.variable); err != nil {
 		return nil, fmt.Errorf("environment (no --cloud/OS_CLOUD): %w", err)
 	}
 	cfg.Fingerprint = fingerprint(keys)

@@ -3,9 +3,12 @@ package cloud
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gophercloud/gophercloud/v2"
 )
 
 func writeFile(t *testing.T, dir, name, content string) string {
@@ -239,10 +242,7 @@ func TestLoadCloudAuthTypes(t *testing.T) {
 // clearOSEnv empties every variable LoadEnvCloud reads.
 func clearOSEnv(t *testing.T) {
 	t.Helper()
-	for _, v := range envVariables {
-		t.Setenv(v, "")
-	}
-	for _, v := range huaweiVariables {
+	for _, v := range envVariableNames() {
 		t.Setenv(v, "")
 	}
 }
@@ -365,6 +365,36 @@ func TestYAMLErrorsHideValuesWithBackticks(t *testing.T) {
 			if !strings.Contains(err.Error(), "line ") {
 				t.Errorf("clouds.yaml %q: error %q lost the line", content, err)
 			}
+		}
+	}
+}
+
+// The check that every load and --config.check make changes nothing of what it checks: an
+// alias of an auth type and an application credential's scope are resolved when the
+// configuration is built, not when it is checked.
+func TestCheckChangesNothing(t *testing.T) {
+	for name, build := range map[string]func() *CloudConfig{
+		"password by an alias": func() *CloudConfig {
+			return &CloudConfig{AuthType: "v3password", AuthOptions: gophercloud.AuthOptions{
+				IdentityEndpoint: "https://keystone.example.com/v3", Username: "u", Password: "p", DomainName: "Default",
+				TenantName: "demo", Scope: &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"}}}
+		},
+		"application credential with a scope": func() *CloudConfig {
+			return &CloudConfig{AuthType: AuthApplicationCredential, AuthOptions: gophercloud.AuthOptions{
+				IdentityEndpoint: "https://keystone.example.com/v3", ApplicationCredentialID: "id", ApplicationCredentialSecret: "s",
+				TenantName: "demo", Password: "p", Scope: &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"}}}
+		},
+		"token by an alias": func() *CloudConfig {
+			return &CloudConfig{AuthType: "v3token", ComputeEndpointOverride: "https://nova.example.com/v2.1/p",
+				AuthOptions: gophercloud.AuthOptions{TokenID: "t"}}
+		},
+	} {
+		checked := build()
+		if err := checked.check(yamlField); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if want := build(); !reflect.DeepEqual(checked, want) {
+			t.Errorf("%s: checking changed the configuration to %+v, want %+v", name, checked, want)
 		}
 	}
 }
