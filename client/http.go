@@ -36,7 +36,11 @@ const (
 	MaxRetries = 10
 )
 
-// Options tune a Client; the zero value takes the defaults above.
+// DefaultUserAgent is the User-Agent of a client whose Options set none.
+const DefaultUserAgent = "nova_image_exporter"
+
+// Options tune a cloud's image source and its HTTP client; the zero value takes the
+// defaults above.
 type Options struct {
 	// HTTPClient sends every request, authentication included; nil builds one with
 	// connection, TLS and response-header timeouts and RequestTimeout overall.
@@ -84,7 +88,7 @@ func (o Options) WithDefaults() Options {
 		o.MaxPages = DefaultMaxPages
 	}
 	if o.UserAgent == "" {
-		o.UserAgent = "nova_image_exporter"
+		o.UserAgent = DefaultUserAgent
 	}
 	if o.Logger == nil {
 		o.Logger = log.NewNopLogger()

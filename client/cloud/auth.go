@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +53,11 @@ type Keystone struct {
 	endpoint    gophercloud.EndpointOpts
 	override    string // compute_endpoint_override; empty to use the catalog
 	httpClient  *http.Client
+
+	// UserAgent starts the User-Agent of every request to Keystone or IAM, as
+	// client.Options.UserAgent does those to the images API; empty for
+	// "nova_image_exporter".
+	UserAgent string
 
 	mu       sync.Mutex // serialises the first authentication
 	provider *gophercloud.ProviderClient
@@ -188,7 +194,7 @@ func (k *Keystone) authenticated(ctx context.Context) (*gophercloud.ProviderClie
 		return nil, fmt.Errorf("auth_url %s: not a usable URL", client.RedactURLText(k.authOptions.IdentityEndpoint))
 	}
 	provider.HTTPClient = client.BoundIdentity(k.httpClient)
-	provider.UserAgent.Prepend("nova_image_exporter")
+	provider.UserAgent.Prepend(cmp.Or(k.UserAgent, client.DefaultUserAgent))
 	if err := openstack.Authenticate(ctx, provider, k.authOptions); err != nil {
 		return nil, k.authError(err)
 	}

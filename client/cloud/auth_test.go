@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -118,6 +119,42 @@ func TestWithProjectID(t *testing.T) {
 	} {
 		if got := withProjectID(tt.endpoint, tt.project); got != tt.want {
 			t.Errorf("withProjectID(%q, %q) = %q, want %q", tt.endpoint, tt.project, got, tt.want)
+		}
+	}
+}
+
+// Keystone is told the same User-Agent as the images API: the exporter and its version.
+func TestKeystoneSendsTheUserAgent(t *testing.T) {
+	const userAgent = "nova_image_exporter/9.8.7"
+	sim := simulator.New(simulator.Options{})
+	var mu sync.Mutex
+	userAgents := map[string]string{} // by path
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		userAgents[r.URL.Path] = r.Header.Get("User-Agent")
+		mu.Unlock()
+		sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := &CloudConfig{AuthType: AuthPassword, AuthOptions: gophercloud.AuthOptions{
+		IdentityEndpoint: srv.URL + "/v3", Username: "demo", Password: "demo-secret", DomainName: "Default",
+		Scope: &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"},
+	}, Endpoint: gophercloud.EndpointOpts{Region: "RegionOne"}}
+	auth, opts, err := cfg.Connect(client.Options{UserAgent: userAgent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nova.New(auth, opts).ListImages(context.Background(), client.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if _, ok := userAgents["/v3/auth/tokens"]; !ok || len(userAgents) < 2 {
+		t.Fatalf("requests %v, want Keystone's and Nova's", userAgents)
+	}
+	for path, got := range userAgents {
+		if got != userAgent && !strings.HasPrefix(got, userAgent+" ") {
+			t.Errorf("%s: User-Agent %q, want %q first", path, got, userAgent)
 		}
 	}
 }

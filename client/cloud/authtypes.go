@@ -2,7 +2,6 @@ package cloud
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -34,8 +33,9 @@ type authType struct {
 	requires func(c *CloudConfig) []required
 	// resolve adjusts a new configuration of this type before it is checked; nil for none.
 	resolve func(c *CloudConfig)
-	// authenticator builds the authenticator of a checked configuration.
-	authenticator func(c *CloudConfig, httpClient *http.Client) client.Authenticator
+	// authenticator builds the authenticator of a checked configuration, sending its
+	// requests, if any, with opts.HTTPClient and opts.UserAgent.
+	authenticator func(c *CloudConfig, opts client.Options) client.Authenticator
 }
 
 // authTypes, in the order in which errors list them.
@@ -94,7 +94,7 @@ var authTypes = []authType{
 					c.AuthOptions.TenantID != "" || expandProjectID(c.ComputeEndpointOverride, "x") == c.ComputeEndpointOverride},
 			}
 		},
-		authenticator: func(c *CloudConfig, _ *http.Client) client.Authenticator {
+		authenticator: func(c *CloudConfig, _ client.Options) client.Authenticator {
 			return &StaticToken{Token: c.AuthOptions.TokenID, ComputeEndpoint: expandProjectID(c.ComputeEndpointOverride, c.AuthOptions.TenantID)}
 		},
 	},
@@ -112,7 +112,7 @@ var authTypes = []authType{
 				{[]string{"region_name", "compute_endpoint_override"}, c.ComputeEndpointOverride != ""},
 			}
 		},
-		authenticator: func(c *CloudConfig, _ *http.Client) client.Authenticator {
+		authenticator: func(c *CloudConfig, _ client.Options) client.Authenticator {
 			projectID := c.AuthOptions.TenantID
 			return &AKSK{
 				AccessKey: c.AccessKey, SecretKey: c.SecretKey, SecurityToken: c.SecurityToken, ProjectID: projectID,
@@ -124,8 +124,10 @@ var authTypes = []authType{
 
 // keystone builds the Keystone/IAM authenticator of a password or application credential
 // configuration.
-func keystone(c *CloudConfig, httpClient *http.Client) client.Authenticator {
-	return NewKeystone(c.AuthOptions, c.Endpoint, c.ComputeEndpointOverride, httpClient)
+func keystone(c *CloudConfig, opts client.Options) client.Authenticator {
+	k := NewKeystone(c.AuthOptions, c.Endpoint, c.ComputeEndpointOverride, opts.HTTPClient)
+	k.UserAgent = opts.UserAgent
+	return k
 }
 
 // commonVariables maps clouds.yaml keys to the environment variables that stand for them

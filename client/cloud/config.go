@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -47,8 +46,9 @@ type CloudConfig struct {
 	TLS                     *tls.Config
 	// AK/SK fields, for AuthAKSK.
 	AccessKey, SecretKey, SecurityToken string
-	// Fingerprint changes when the configuration does (secure.yaml included): a reload
-	// keeps the client, and its token, of a cloud whose fingerprint is unchanged.
+	// Fingerprint changes when the configuration does (secure.yaml and the content of the
+	// CA, certificate and key files it names included): a reload keeps the client, and its
+	// token, of a cloud whose fingerprint is unchanged.
 	Fingerprint string
 }
 
@@ -57,6 +57,7 @@ type entry struct {
 	AuthType                string `yaml:"auth_type"`
 	RegionName              string `yaml:"region_name"`
 	ComputeEndpointOverride string `yaml:"compute_endpoint_override"`
+	TLSFiles                `yaml:",inline"`
 	Auth                    struct {
 		AK            string `yaml:"ak"`
 		SK            string `yaml:"sk"`
@@ -91,6 +92,7 @@ func (e *entry) merge(other entry) {
 	e.Auth.SK = cmp.Or(e.Auth.SK, other.Auth.SK)
 	e.Auth.SecurityToken = cmp.Or(e.Auth.SecurityToken, other.Auth.SecurityToken)
 	e.Auth.ProjectID = cmp.Or(e.Auth.ProjectID, other.Auth.ProjectID)
+	e.CACert, e.Cert, e.Key = cmp.Or(e.CACert, other.CACert), cmp.Or(e.Cert, other.Cert), cmp.Or(e.Key, other.Key)
 	e.hasAuth = e.hasAuth || other.hasAuth
 }
 
@@ -191,7 +193,7 @@ func (c *Clouds) Load(name string) (*CloudConfig, error) {
 	if err := cfg.check(yamlField); err != nil {
 		return nil, fmt.Errorf("%s: cloud %q: %w", file, name, err)
 	}
-	cfg.Fingerprint = fingerprint(raw, secureRaw)
+	cfg.Fingerprint = fingerprint(raw, secureRaw, tlsFileDigests(e.TLSFiles, secure.TLSFiles))
 	return cfg, nil
 }
 
@@ -261,6 +263,49 @@ func QuotedNames(names []string) string {
 		shown = append(shown, fmt.Sprintf("and %d more", more))
 	}
 	return strings.Join(shown, ", ")
+}
+
+// TLSFiles are the paths of the CA bundle, client certificate and client key that a
+// clouds.yaml entry names.
+type TLSFiles struct {
+	CACert string `yaml:"cacert"`
+	Cert   string `yaml:"cert"`
+	Key    string `yaml:"key"`
+}
+
+// tlsFileDigests are the SHA-256 digests of the files that sets name, and of those that
+// OS_CACERT, OS_CERT and OS_KEY name (gophercloud prefers them), for the fingerprint: a
+// rotated certificate is a changed configuration. A file that cannot be read has its
+// error instead (the configuration then fails to load anyway).
+func tlsFileDigests(sets ...TLSFiles) []string {
+	paths := []string{os.Getenv("OS_CACERT"), os.Getenv("OS_CERT"), os.Getenv("OS_KEY")}
+	for _, s := range sets {
+		paths = append(paths, s.CACert, s.Cert, s.Key)
+	}
+	digests := make([]string, len(paths))
+	for i, path := range paths {
+		if path == "" {
+			continue
+		}
+		content, err := os.ReadFile(expandHome(path))
+		if err != nil {
+			digests[i] = err.Error()
+			continue
+		}
+		sum := sha256.Sum256(content)
+		digests[i] = hex.EncodeToString(sum[:])
+	}
+	return digests
+}
+
+// expandHome resolves a leading ~/ as gophercloud does for these paths.
+func expandHome(path string) string {
+	if rest, ok := strings.CutPrefix(path, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return path
 }
 
 func fingerprint(parts ...any) string {
@@ -368,13 +413,13 @@ type required struct {
 func yamlField(key string) string { return key }
 
 // Authenticator returns the authenticator for the configuration's auth type, sending its
-// requests with httpClient.
-func (c *CloudConfig) Authenticator(httpClient *http.Client) (client.Authenticator, error) {
+// requests with opts.HTTPClient and opts.UserAgent.
+func (c *CloudConfig) Authenticator(opts client.Options) (client.Authenticator, error) {
 	t, ok := lookupAuthType(c.AuthType)
 	if !ok {
 		return nil, errors.New("unchecked cloud config")
 	}
-	return t.authenticator(c, httpClient), nil
+	return t.authenticator(c, opts), nil
 }
 
 // Connect returns the cloud's authenticator and opts with the http.Client that
@@ -384,7 +429,7 @@ func (c *CloudConfig) Connect(opts client.Options) (client.Authenticator, client
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = opts.BuildHTTPClient(c.TLS)
 	}
-	auth, err := c.Authenticator(opts.HTTPClient)
+	auth, err := c.Authenticator(opts)
 	if err != nil {
 		return nil, opts, err
 	}
@@ -417,7 +462,7 @@ func LoadEnvCloud() (*CloudConfig, error) {
 	if err := cfg.check(authType.variable); err != nil {
 		return nil, fmt.Errorf("environment (no --cloud/OS_CLOUD): %w", err)
 	}
-	cfg.Fingerprint = fingerprint(keys)
+	cfg.Fingerprint = fingerprint(keys, tlsFileDigests(parsed.Clouds[EnvCloudName].TLSFiles))
 	return cfg, nil
 }
 

@@ -1,14 +1,23 @@
 package cloud
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
+	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
 
 func writeFile(t *testing.T, dir, name, content string) string {
@@ -99,7 +108,7 @@ func TestLoadCloud(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := cfg.Authenticator(nil)
+	auth, err := cfg.Authenticator(client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +232,7 @@ func TestLoadCloudAuthTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := cfg.Authenticator(nil)
+	auth, err := cfg.Authenticator(client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,5 +405,49 @@ func TestCheckChangesNothing(t *testing.T) {
 		if want := build(); !reflect.DeepEqual(checked, want) {
 			t.Errorf("%s: checking changed the configuration to %+v, want %+v", name, checked, want)
 		}
+	}
+}
+
+// A rotated CA bundle, client certificate or key is a changed configuration, though
+// clouds.yaml still names the same files: a reload must build the cloud's client anew.
+func TestFingerprintFollowsTLSFiles(t *testing.T) {
+	for _, v := range []string{"OS_CACERT", "OS_CERT", "OS_KEY"} {
+		t.Setenv(v, "")
+	}
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pem")
+	writeCA := func() {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		template := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+			NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+		der, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := writeFile(t, dir, "clouds.yaml", "clouds:\n  c:\n    auth_type: token\n    auth: {token: t, project_id: p}\n"+
+		"    compute_endpoint_override: https://nova.example.com/v2.1/p\n    cacert: "+caFile+"\n")
+	fingerprint := func() string {
+		t.Helper()
+		cfg, err := LoadCloud(file, "c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Fingerprint
+	}
+	writeCA()
+	before := fingerprint()
+	if again := fingerprint(); again != before {
+		t.Fatalf("the same files give fingerprints %s and %s", before, again)
+	}
+	writeCA()
+	if after := fingerprint(); after == before {
+		t.Errorf("the CA bundle was rotated, the fingerprint %s stayed", after)
 	}
 }
