@@ -124,7 +124,7 @@ func (e *WaitError) Unwrap() error { return e.Err }
 // listing however the seconds pass). It returns when the listing ends or ctx does,
 // whichever comes first; ErrBusy when a listing must start but req.Slots has no free slot.
 func (s *Shared) Listing(ctx context.Context, req ListingRequest) (Listing, error) {
-	key := req.Selection.String()
+	key := req.Selection.Key()
 	s.mu.Lock()
 	if listing, ok := s.cachedLocked(key); ok {
 		s.mu.Unlock()
