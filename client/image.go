@@ -20,9 +20,9 @@ type Image struct {
 	Size, MinDisk, MinRAM, Progress int64
 	// Created and Updated in Unix milliseconds; Absent when not sent or unreadable.
 	Created, Updated int64
-	// Metadata holds the values of Options.MetadataKeys, in that order, each cut at 1024
-	// bytes; nil when the image has none of them.
-	Metadata []string
+	// Metadata holds the values of the keys of Options.MetadataKeys that the image has,
+	// each cut at 1024 bytes; nil when it has none of them.
+	Metadata Metadata
 	// Problems describe the fields the API sent in a form that could not be read (an
 	// unparsable time), which are left Absent; nil when every field was read.
 	Problems []string
@@ -32,3 +32,21 @@ type Image struct {
 
 // NovaStatuses are the five statuses Nova maps Glance's onto.
 var NovaStatuses = []string{"ACTIVE", "SAVING", "DELETED", "ERROR", "UNKNOWN"}
+
+// Metadata are an image's values of the metadata keys a listing was asked for, by key.
+type Metadata []MetadataValue
+
+// MetadataValue is the value of one metadata key.
+type MetadataValue struct {
+	Key, Value string
+}
+
+// Get returns the value of key; "" when the image has none.
+func (m Metadata) Get(key string) string {
+	for _, v := range m {
+		if v.Key == key {
+			return v.Value
+		}
+	}
+	return ""
+}

@@ -56,7 +56,7 @@ var testImages = []client.Image{
 	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: 4096, MinDisk: 1, MinRAM: 512, Progress: 100, Created: created, Updated: updated},
 	{ID: "s1", Name: "Ubuntu 22.04 LTS – Ünïcödé 名前", Status: "SAVING", Size: 0, MinDisk: 0, MinRAM: 0, Progress: 25, Created: created, Updated: absent},
 	{ID: "n1", Status: "ACTIVE", Size: 2048, MinDisk: absent, MinRAM: absent, Progress: absent, Created: created, Updated: updated,
-		ServerID: "srv-1", Metadata: []string{"snapshot"}},
+		ServerID: "srv-1", Metadata: client.Metadata{{Key: "image_type", Value: "snapshot"}}},
 	{ID: "o1", Name: "odd", Status: "PENDING_UPLOAD", Size: absent, MinDisk: absent, MinRAM: absent, Progress: absent, Created: absent, Updated: absent},
 	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: 4096, MinDisk: absent, MinRAM: absent, Progress: absent, Created: absent, Updated: absent},
 }

@@ -21,7 +21,7 @@ import (
 // the Handler's streaming text must hold exactly what the Collector gives a registry.
 func TestTextExpositionEqualsCollector(t *testing.T) {
 	images := append([]client.Image{
-		{ID: "q1", Name: `quote " backslash \ newline` + "\n" + `end`, Status: "ACTIVE", Size: 5, Metadata: []string{`a "b"`}},
+		{ID: "q1", Name: `quote " backslash \ newline` + "\n" + `end`, Status: "ACTIVE", Size: 5, Metadata: client.Metadata{{Key: "image_type", Value: `a "b"`}}},
 	}, testImages...)
 	exports, err := NewImageExports(true, []string{"image_type"}, nil)
 	if err != nil {
