@@ -451,3 +451,25 @@ func TestFingerprintFollowsTLSFiles(t *testing.T) {
 		t.Errorf("the CA bundle was rotated, the fingerprint %s stayed", after)
 	}
 }
+
+// The environment's variables are those of the auth type, however it is chosen: OS_AUTH_TYPE
+// set to aksk reads HUAWEICLOUD_SDK_*, and a password cloud's errors name OS_* variables.
+func TestEnvVariablesFollowTheAuthType(t *testing.T) {
+	clearOSEnv(t)
+	t.Setenv("OS_AUTH_TYPE", "aksk")
+	t.Setenv("HUAWEICLOUD_SDK_AK", "AKVALUE")
+	t.Setenv("HUAWEICLOUD_SDK_SK", "sk-env-secret")
+	t.Setenv("HUAWEICLOUD_SDK_PROJECT_ID", "p1")
+	t.Setenv("OS_REGION_NAME", "ap-southeast-1")
+	if cfg, err := LoadEnvCloud(); err != nil || cfg.AuthType != AuthAKSK || cfg.AccessKey != "AKVALUE" {
+		t.Errorf("OS_AUTH_TYPE=aksk: %+v, %v", cfg, err)
+	}
+	clearOSEnv(t)
+	t.Setenv("OS_AUTH_URL", "https://keystone.example.com/v3")
+	t.Setenv("OS_USERNAME", "monitor")
+	t.Setenv("OS_PASSWORD", "env-password-value")
+	t.Setenv("OS_USER_DOMAIN_NAME", "Default")
+	if _, err := LoadEnvCloud(); err == nil || !strings.Contains(err.Error(), "OS_PROJECT_NAME or OS_PROJECT_ID is required") {
+		t.Errorf("password without a project: %v, want the OS_* variables named", err)
+	}
+}
