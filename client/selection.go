@@ -31,7 +31,7 @@ type Selection struct {
 	// minRAM and minDisk are the API's minRam and minDisk filters; nil for none.
 	minRAM, minDisk *int
 	since           changesSince
-	pageSize        int // 0 lets the server choose
+	pageSize        *int // nil, or 0, lets the server choose
 	// written holds each option set as the user wrote it (trimmed), by SelectionParams
 	// index: the selection's key.
 	written [len(selectionParams)]string
@@ -68,38 +68,40 @@ func ParseSelection(base Selection, values url.Values) (Selection, error) {
 
 // set parses value into the option name; an empty value clears the option.
 func (s *Selection) set(name, value string) error {
+	if field, ok := textOptions[name]; ok {
+		if len(value) > 255 {
+			return fmt.Errorf("longer than 255 bytes")
+		}
+		*field(s) = value
+		return nil
+	}
+	if field, ok := countOptions[name]; ok {
+		n, err := parseOptionalCount(value)
+		*field(s) = n
+		return err
+	}
 	var err error
 	switch name {
-	case "name":
-		s.name, err = checkLength(value)
-	case "type":
-		s.imageType, err = checkLength(value)
-	case "server":
-		s.server, err = checkLength(value)
 	case "status":
 		s.status, err = parseStatus(value)
 	case "changes-since":
 		s.since, err = parseChangesSince(value)
-	case "min-ram":
-		s.minRAM, err = parseOptionalCount(value)
-	case "min-disk":
-		s.minDisk, err = parseOptionalCount(value)
-	case "page-size":
-		var n *int
-		n, err = parseOptionalCount(value)
-		s.pageSize = 0
-		if n != nil {
-			s.pageSize = *n
-		}
 	}
 	return err
 }
 
-func checkLength(value string) (string, error) {
-	if len(value) > 255 {
-		return "", fmt.Errorf("longer than 255 bytes")
-	}
-	return value, nil
+// textOptions are the options taken as written, up to 255 bytes.
+var textOptions = map[string]func(*Selection) *string{
+	"name":   func(s *Selection) *string { return &s.name },
+	"type":   func(s *Selection) *string { return &s.imageType },
+	"server": func(s *Selection) *string { return &s.server },
+}
+
+// countOptions are the options that take a whole number, 0 or more.
+var countOptions = map[string]func(*Selection) **int{
+	"min-ram":   func(s *Selection) **int { return &s.minRAM },
+	"min-disk":  func(s *Selection) **int { return &s.minDisk },
+	"page-size": func(s *Selection) **int { return &s.pageSize },
 }
 
 func parseStatus(value string) (string, error) {
@@ -141,7 +143,10 @@ func parseChangesSince(value string) (changesSince, error) {
 // ListOptions turns the selection into the API's filters as of now (a changes-since
 // duration counts back from now).
 func (s Selection) ListOptions(now time.Time) ListOptions {
-	opts := ListOptions{PageSize: s.pageSize}
+	var opts ListOptions
+	if s.pageSize != nil {
+		opts.PageSize = *s.pageSize
+	}
 	for _, f := range []struct{ key, value string }{
 		{"name", s.name}, {"status", s.status}, {"type", s.imageType}, {"server", s.server},
 		{"minRam", optionalCount(s.minRAM)}, {"minDisk", optionalCount(s.minDisk)}, {"changes-since", s.since.filter(now)},
