@@ -125,6 +125,8 @@ func FillFault(e *APIError, body []byte, contentType string, r Redactor) {
 	}
 }
 
+// RequestID is the request id an answer carries in any of the headers the API family uses,
+// without secrets.
 func RequestID(h http.Header, r Redactor) string {
 	for _, name := range []string{"X-Openstack-Request-Id", "X-Compute-Request-Id", "X-Request-Id"} {
 		if id := h.Get(name); id != "" {
@@ -215,6 +217,8 @@ func describeOpaqueBody(contentType string, n int) string {
 // MaxRetryAfter bounds a server's Retry-After: a longer wait never fits a scrape anyway.
 const MaxRetryAfter = time.Hour
 
+// ParseRetryAfter reads a Retry-After header, seconds or an HTTP date, bounded by
+// MaxRetryAfter; 0 when absent or unreadable.
 func ParseRetryAfter(v string) time.Duration {
 	if v == "" {
 		return 0

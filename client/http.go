@@ -68,6 +68,7 @@ type Options struct {
 	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
+// WithDefaults returns o with the defaults in place of its zero fields.
 func (o Options) WithDefaults() Options {
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = DefaultRequestTimeout

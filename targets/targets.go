@@ -24,14 +24,14 @@ import (
 )
 
 // Builder makes a cloud's target (client and shared listings) from its configuration.
-type Builder func(cfg *cloud.CloudConfig) (collector.Target, error)
+type Builder func(cfg *cloud.Config) (collector.Target, error)
 
 // Options configure a Set.
 type Options struct {
 	// File is the clouds.yaml whose every entry can be probed; empty for none.
 	File string
 	// Fixed are clouds that do not come from File: the environment's or the demo's.
-	Fixed []*cloud.CloudConfig
+	Fixed []*cloud.Config
 	// Default is the cloud /metrics lists; empty for none. It must load, at start and
 	// at every reload.
 	Default string
@@ -50,7 +50,7 @@ type Options struct {
 
 // member is one configured cloud: its configuration and, once built, its target.
 type member struct {
-	config   *cloud.CloudConfig
+	config   *cloud.Config
 	target   collector.Target
 	fromFile bool // an entry of File, not one of Fixed
 }
@@ -140,7 +140,7 @@ func (s *Set) Reload() error {
 // configuration is unchanged.
 func (s *Set) read(old map[string]*member) (*loaded, error) {
 	next := &loaded{clouds: map[string]*member{}, broken: map[string]error{}}
-	configs := map[string]*cloud.CloudConfig{}
+	configs := map[string]*cloud.Config{}
 	for _, cfg := range s.opts.Fixed {
 		configs[cfg.Name] = cfg
 	}
@@ -415,7 +415,7 @@ func (s *Set) ReloadAndLog() error {
 
 // NewSource builds a cloud's image source: its authenticator and the Nova images API
 // client listing through it, which share one http.Client.
-func NewSource(cfg *cloud.CloudConfig, opts client.Options) (client.ImageSource, error) {
+func NewSource(cfg *cloud.Config, opts client.Options) (client.ImageSource, error) {
 	auth, opts, err := cfg.Connect(opts)
 	if err != nil {
 		return nil, err

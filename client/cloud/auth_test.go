@@ -136,7 +136,7 @@ func TestKeystoneSendsTheUserAgent(t *testing.T) {
 		sim.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	cfg := &CloudConfig{AuthType: AuthPassword, AuthOptions: gophercloud.AuthOptions{
+	cfg := &Config{AuthType: AuthPassword, AuthOptions: gophercloud.AuthOptions{
 		IdentityEndpoint: srv.URL + "/v3", Username: "demo", Password: "demo-secret", DomainName: "Default",
 		Scope: &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"},
 	}, Endpoint: gophercloud.EndpointOpts{Region: "RegionOne"}}

@@ -30,12 +30,12 @@ type authType struct {
 	selectedBy []string
 	envRank    int
 	// requires lists what a configuration of this type must hold.
-	requires func(c *CloudConfig) []required
+	requires func(c *Config) []required
 	// resolve adjusts a new configuration of this type before it is checked; nil for none.
-	resolve func(c *CloudConfig)
+	resolve func(c *Config)
 	// authenticator builds the authenticator of a checked configuration, sending its
 	// requests, if any, with opts.HTTPClient and opts.UserAgent.
-	authenticator func(c *CloudConfig, opts client.Options) client.Authenticator
+	authenticator func(c *Config, opts client.Options) client.Authenticator
 }
 
 // authTypes, in the order in which errors list them.
@@ -45,7 +45,7 @@ var authTypes = []authType{
 		aliases:    []string{"", "v3password"},
 		selectedBy: []string{"auth.auth_url"},
 		envRank:    3,
-		requires: func(c *CloudConfig) []required {
+		requires: func(c *Config) []required {
 			a := c.AuthOptions
 			return []required{
 				{[]string{"auth.auth_url"}, a.IdentityEndpoint != ""},
@@ -63,7 +63,7 @@ var authTypes = []authType{
 		name:       AuthApplicationCredential,
 		selectedBy: []string{"auth.application_credential_id", "auth.application_credential_name"},
 		envRank:    1,
-		requires: func(c *CloudConfig) []required {
+		requires: func(c *Config) []required {
 			a := c.AuthOptions
 			byName := a.ApplicationCredentialID == ""
 			return []required{
@@ -76,7 +76,7 @@ var authTypes = []authType{
 		},
 		// An application credential carries its project: Keystone refuses a scope, and it
 		// must not fall back to the password method.
-		resolve: func(c *CloudConfig) {
+		resolve: func(c *Config) {
 			c.AuthOptions.Scope, c.AuthOptions.TenantID, c.AuthOptions.TenantName, c.AuthOptions.Password = nil, "", "", ""
 		},
 		authenticator: keystone,
@@ -86,7 +86,7 @@ var authTypes = []authType{
 		aliases:    []string{"v3token", "admin_token"},
 		selectedBy: []string{"auth.token"},
 		envRank:    2,
-		requires: func(c *CloudConfig) []required {
+		requires: func(c *Config) []required {
 			return []required{
 				{[]string{"auth.token"}, c.AuthOptions.TokenID != ""},
 				{[]string{"compute_endpoint_override"}, c.ComputeEndpointOverride != ""},
@@ -94,7 +94,7 @@ var authTypes = []authType{
 					c.AuthOptions.TenantID != "" || expandProjectID(c.ComputeEndpointOverride, "x") == c.ComputeEndpointOverride},
 			}
 		},
-		authenticator: func(c *CloudConfig, _ client.Options) client.Authenticator {
+		authenticator: func(c *Config, _ client.Options) client.Authenticator {
 			return &StaticToken{Token: c.AuthOptions.TokenID, ComputeEndpoint: expandProjectID(c.ComputeEndpointOverride, c.AuthOptions.TenantID)}
 		},
 	},
@@ -104,7 +104,7 @@ var authTypes = []authType{
 		variables:  map[string]string{"auth.ak": "HUAWEICLOUD_SDK_AK", "auth.sk": "HUAWEICLOUD_SDK_SK", "auth.project_id": "HUAWEICLOUD_SDK_PROJECT_ID"},
 		selectedBy: []string{"auth.ak"},
 		envRank:    0,
-		requires: func(c *CloudConfig) []required {
+		requires: func(c *Config) []required {
 			return []required{
 				{[]string{"auth.ak"}, c.AccessKey != ""},
 				{[]string{"auth.sk"}, c.SecretKey != ""},
@@ -112,7 +112,7 @@ var authTypes = []authType{
 				{[]string{"region_name", "compute_endpoint_override"}, c.ComputeEndpointOverride != ""},
 			}
 		},
-		authenticator: func(c *CloudConfig, _ client.Options) client.Authenticator {
+		authenticator: func(c *Config, _ client.Options) client.Authenticator {
 			projectID := c.AuthOptions.TenantID
 			return &AKSK{
 				AccessKey: c.AccessKey, SecretKey: c.SecretKey, SecurityToken: c.SecurityToken, ProjectID: projectID,
@@ -124,7 +124,7 @@ var authTypes = []authType{
 
 // keystone builds the Keystone/IAM authenticator of a password or application credential
 // configuration.
-func keystone(c *CloudConfig, opts client.Options) client.Authenticator {
+func keystone(c *Config, opts client.Options) client.Authenticator {
 	k := NewKeystone(c.AuthOptions, c.Endpoint, c.ComputeEndpointOverride, opts.HTTPClient)
 	k.UserAgent = opts.UserAgent
 	return k

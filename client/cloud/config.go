@@ -32,9 +32,9 @@ const EnvCloudName = "env"
 // ErrNoEnvCloud says that no environment variable configures a cloud.
 var ErrNoEnvCloud = errors.New("no cloud configured: choose a clouds.yaml entry with --cloud or OS_CLOUD, or set OS_AUTH_URL (Keystone), OS_AUTH_TOKEN with OS_COMPUTE_ENDPOINT_OVERRIDE, or HUAWEICLOUD_SDK_AK (Huawei AK/SK)")
 
-// CloudConfig is one cloud's configuration, checked and resolved, from a clouds.yaml entry
+// Config is one cloud's configuration, checked and resolved, from a clouds.yaml entry
 // or from environment variables.
-type CloudConfig struct {
+type Config struct {
 	Name     string // the entry's name under clouds:, or EnvCloudName
 	File     string // the clouds.yaml it came from, or "environment"
 	AuthType string
@@ -120,7 +120,7 @@ func CloudsFile() (string, error) {
 // LoadCloud reads the entry name of the clouds.yaml at file, with the secure.yaml beside
 // it, and checks that it holds everything its auth_type needs. Errors name the file, the
 // cloud and the field, never a secret's value.
-func LoadCloud(file, name string) (*CloudConfig, error) {
+func LoadCloud(file, name string) (*Config, error) {
 	if name == "" {
 		return nil, fmt.Errorf("%s: no cloud chosen (--cloud or OS_CLOUD)", file)
 	}
@@ -165,7 +165,7 @@ func (c *Clouds) Names() []string {
 
 // Load checks the entry name, merged with its secure.yaml part, and resolves it. Errors
 // name the file, the cloud and the field, never a secret's value.
-func (c *Clouds) Load(name string) (*CloudConfig, error) {
+func (c *Clouds) Load(name string) (*Config, error) {
 	file, secureFile := c.File, c.secureFile
 	raw, ok := c.entries[name]
 	if !ok {
@@ -238,8 +238,8 @@ func singleEntry(name string, raw any) io.Reader {
 	return bytes.NewReader(b)
 }
 
-// CloudNames lists the entries under clouds: of the clouds.yaml at file, sorted.
-func CloudNames(file string) ([]string, error) {
+// Names lists the entries under clouds: of the clouds.yaml at file, sorted.
+func Names(file string) ([]string, error) {
 	entries, err := readEntries(file, os.ReadFile)
 	if err != nil {
 		return nil, err
@@ -360,8 +360,8 @@ func redactQuoted(s string) string {
 	return s[:first] + "a value" + s[last+1:]
 }
 
-func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOptions, endpoint gophercloud.EndpointOpts, tlsConfig *tls.Config) *CloudConfig {
-	cfg := &CloudConfig{
+func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOptions, endpoint gophercloud.EndpointOpts, tlsConfig *tls.Config) *Config {
+	cfg := &Config{
 		Name:                    name,
 		File:                    file,
 		AuthType:                e.AuthType,
@@ -388,7 +388,7 @@ func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOpti
 // check reports the first field that the auth type needs and the configuration lacks;
 // field names a field in the configuration's own terms (a clouds.yaml key or a variable).
 // It changes nothing.
-func (c *CloudConfig) check(field func(string) string) error {
+func (c *Config) check(field func(string) string) error {
 	t, ok := lookupAuthType(c.AuthType)
 	if !ok {
 		return unsupported(field, c.AuthType)
@@ -414,7 +414,7 @@ func yamlField(key string) string { return key }
 
 // Authenticator returns the authenticator for the configuration's auth type, sending its
 // requests with opts.HTTPClient and opts.UserAgent.
-func (c *CloudConfig) Authenticator(opts client.Options) (client.Authenticator, error) {
+func (c *Config) Authenticator(opts client.Options) (client.Authenticator, error) {
 	t, ok := lookupAuthType(c.AuthType)
 	if !ok {
 		return nil, errors.New("unchecked cloud config")
@@ -425,7 +425,7 @@ func (c *CloudConfig) Authenticator(opts client.Options) (client.Authenticator, 
 // Connect returns the cloud's authenticator and opts with the http.Client that
 // authentication and listing share: the configuration's TLS settings and
 // opts.RequestTimeout, HTTPS_PROXY and NO_PROXY honoured.
-func (c *CloudConfig) Connect(opts client.Options) (client.Authenticator, client.Options, error) {
+func (c *Config) Connect(opts client.Options) (client.Authenticator, client.Options, error) {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = opts.BuildHTTPClient(c.TLS)
 	}
@@ -439,7 +439,7 @@ func (c *CloudConfig) Connect(opts client.Options) (client.Authenticator, client
 // LoadEnvCloud builds the cloud configuration from environment variables alone, for when
 // no clouds.yaml entry is chosen: HUAWEICLOUD_SDK_AK (AK/SK), else
 // OS_APPLICATION_CREDENTIAL_ID/NAME, else OS_AUTH_TOKEN, else OS_AUTH_URL (password).
-func LoadEnvCloud() (*CloudConfig, error) {
+func LoadEnvCloud() (*Config, error) {
 	authType, keys := envAuthType()
 	if keys == nil {
 		return nil, ErrNoEnvCloud

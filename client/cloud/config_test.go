@@ -334,9 +334,9 @@ func TestLoadEnvCloud(t *testing.T) {
 func TestConfigErrorsHideValues(t *testing.T) {
 	dir := t.TempDir()
 	file := writeFile(t, dir, "clouds.yaml", "clouds:\n  c:\n    auth: hunter2password\n  ok:\n    auth_type: token\n    auth: {token: t, project_id: p}\n    compute_endpoint_override: http://h/v2.1/{project_id}\n")
-	names, err := CloudNames(file)
+	names, err := Names(file)
 	if err != nil || strings.Join(names, ",") != "c,ok" {
-		t.Fatalf("CloudNames = %v, %v; want both entries listed despite the bad one", names, err)
+		t.Fatalf("Names = %v, %v; want both entries listed despite the bad one", names, err)
 	}
 	_, err = LoadCloud(file, "c")
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
@@ -382,19 +382,19 @@ func TestYAMLErrorsHideValuesWithBackticks(t *testing.T) {
 // alias of an auth type and an application credential's scope are resolved when the
 // configuration is built, not when it is checked.
 func TestCheckChangesNothing(t *testing.T) {
-	for name, build := range map[string]func() *CloudConfig{
-		"password by an alias": func() *CloudConfig {
-			return &CloudConfig{AuthType: "v3password", AuthOptions: gophercloud.AuthOptions{
+	for name, build := range map[string]func() *Config{
+		"password by an alias": func() *Config {
+			return &Config{AuthType: "v3password", AuthOptions: gophercloud.AuthOptions{
 				IdentityEndpoint: "https://keystone.example.com/v3", Username: "u", Password: "p", DomainName: "Default",
 				TenantName: "demo", Scope: &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"}}}
 		},
-		"application credential with a scope": func() *CloudConfig {
-			return &CloudConfig{AuthType: AuthApplicationCredential, AuthOptions: gophercloud.AuthOptions{
+		"application credential with a scope": func() *Config {
+			return &Config{AuthType: AuthApplicationCredential, AuthOptions: gophercloud.AuthOptions{
 				IdentityEndpoint: "https://keystone.example.com/v3", ApplicationCredentialID: "id", ApplicationCredentialSecret: "s",
 				TenantName: "demo", Password: "p", Scope: &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"}}}
 		},
-		"token by an alias": func() *CloudConfig {
-			return &CloudConfig{AuthType: "v3token", ComputeEndpointOverride: "https://nova.example.com/v2.1/p",
+		"token by an alias": func() *Config {
+			return &Config{AuthType: "v3token", ComputeEndpointOverride: "https://nova.example.com/v2.1/p",
 				AuthOptions: gophercloud.AuthOptions{TokenID: "t"}}
 		},
 	} {

@@ -30,7 +30,7 @@ func cloudSources(ctx context.Context, cfg *config, logger log.Logger) (targets.
 			return targets.Options{}, err
 		}
 		demo := demoCloud(url)
-		return targets.Options{Fixed: []*cloud.CloudConfig{demo}, Default: demo.Name}, nil
+		return targets.Options{Fixed: []*cloud.Config{demo}, Default: demo.Name}, nil
 	}
 	file, fileErr := cloud.CloudsFile()
 	if cfg.cloud != "" {
@@ -46,7 +46,7 @@ func cloudSources(ctx context.Context, cfg *config, logger log.Logger) (targets.
 	env, err := cloud.LoadEnvCloud()
 	switch {
 	case err == nil:
-		opts.Fixed, opts.Default = []*cloud.CloudConfig{env}, env.Name
+		opts.Fixed, opts.Default = []*cloud.Config{env}, env.Name
 	case !errors.Is(err, cloud.ErrNoEnvCloud) || opts.File == "":
 		return targets.Options{}, err
 	default:
@@ -66,7 +66,7 @@ func loadClouds(ctx context.Context, cfg *config, reg prometheus.Registerer, met
 	if metrics != nil {
 		opts.Forget = metrics.ForgetCloud
 	}
-	opts.Build = func(cloud *cloud.CloudConfig) (collector.Target, error) {
+	opts.Build = func(cloud *cloud.Config) (collector.Target, error) {
 		clientOpts := cfg.client
 		clientOpts.Logger = log.With(logger, "cloud", cloud.Name)
 		if metrics != nil {

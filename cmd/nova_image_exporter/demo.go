@@ -7,8 +7,8 @@ import (
 
 // demoCloud is the clouds.yaml entry a user would write for the simulator at url: password
 // authentication with the simulator's default account, endpoint from the catalog.
-func demoCloud(url string) *cloud.CloudConfig {
-	return &cloud.CloudConfig{
+func demoCloud(url string) *cloud.Config {
+	return &cloud.Config{
 		Name:     "demo",
 		AuthType: cloud.AuthPassword,
 		AuthOptions: gophercloud.AuthOptions{
