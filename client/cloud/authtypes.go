@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -191,33 +192,27 @@ func (t *authType) variable(key string) string {
 	return key
 }
 
-// readEnv reads the variables of type t (nil for the common ones only) into keys, by
-// clouds.yaml key; a variable that is empty or unset is left out.
-func (t *authType) readEnv(keys map[string]string) {
-	read := func(variables map[string]string) {
-		for key, variable := range variables {
-			if v := os.Getenv(variable); v != "" {
-				keys[key] = v
-			}
+// readVariables adds to keys, by clouds.yaml key, the environment variables of variables
+// that are set and not empty.
+func readVariables(keys, variables map[string]string) map[string]string {
+	for key, variable := range variables {
+		if v := os.Getenv(variable); v != "" {
+			keys[key] = v
 		}
 	}
-	read(commonVariables)
-	if t != nil {
-		read(t.variables)
-	}
+	return keys
 }
 
 // envAuthType chooses the auth type of the environment's cloud: OS_AUTH_TYPE's, else the
-// first whose selecting key the environment sets. It returns the keys read for it, and nil
-// when the environment configures no cloud. An unknown OS_AUTH_TYPE is returned with the
-// common keys, for the check to report.
+// one of lowest envRank whose selecting key the environment sets. It returns the keys read
+// for it, and nil keys when the environment configures no cloud. An unknown OS_AUTH_TYPE
+// gives a nil type with the common keys, for the check to report.
 func envAuthType() (*authType, map[string]string) {
-	common := map[string]string{}
-	(*authType)(nil).readEnv(common)
+	common := readVariables(map[string]string{}, commonVariables)
 	if name := common["auth_type"]; name != "" {
-		t, _ := lookupAuthType(name)
-		if t != nil {
-			t.readEnv(common)
+		t, ok := lookupAuthType(name)
+		if ok {
+			readVariables(common, t.variables)
 		}
 		return t, common
 	}
@@ -225,12 +220,9 @@ func envAuthType() (*authType, map[string]string) {
 	var chosenKeys map[string]string
 	for i := range authTypes {
 		t := &authTypes[i]
-		if chosen != nil && chosen.envRank < t.envRank {
-			continue
-		}
-		keys := map[string]string{}
-		t.readEnv(keys)
-		if slices.ContainsFunc(t.selectedBy, func(key string) bool { return keys[key] != "" }) {
+		keys := readVariables(maps.Clone(common), t.variables)
+		selected := slices.ContainsFunc(t.selectedBy, func(key string) bool { return keys[key] != "" })
+		if selected && (chosen == nil || t.envRank < chosen.envRank) {
 			chosen, chosenKeys = t, keys
 		}
 	}
