@@ -5,21 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
-	"unicode/utf8"
 )
 
 // What one answer of the cloud can make the exporter hold or do is bounded, whatever the
 // answer (README, Failure modes). The bounds count bytes after decompression: Go's
 // transport inflates a gzip body before any reader here sees it.
 const (
-	// maxValueBytes bounds what the page decoder buffers at once: encoding/json holds a
-	// whole value (one image, a string, a run of whitespace) before decoding it, several
-	// times over. The largest real images are a few KB.
-	maxValueBytes = 1 << 20
-	// maxReadChunk bounds one read of a page body, so that the bytes counted for a value
-	// overshoot it by at most this much.
-	maxReadChunk = 32 << 10
 	// maxIdentityResponseBytes bounds a Keystone or IAM answer, catalog included: real
 	// token answers are tens to a few hundred KB. gophercloud reads all of it and decodes
 	// it several times over, into maps and then into structs: 2 MiB of strings peak at
@@ -30,71 +21,32 @@ const (
 	// in all: a catalog has about one value per 20 bytes, 100 000 in 2 MiB. The worst shape
 	// within this bound peaks at about 70 MiB of heap.
 	maxIdentityValues = 100_000
-	// maxEndpointBytes bounds the compute endpoint taken from a catalog: it is in every
+	// MaxEndpointBytes bounds the compute endpoint taken from a catalog: it is in every
 	// request, error and debug line.
-	maxEndpointBytes = 2048
+	MaxEndpointBytes = 2048
 	// maxResponseHeaderBytes bounds the headers of any answer (net/http's default is
 	// 10 MiB, which a hostile server can make cost 80 MiB of heap); a large Keystone token
 	// in X-Subject-Token is some 10 KB.
 	maxResponseHeaderBytes = 1 << 20
 )
 
-// Bounds on the text of an image exported as label values. An id longer than maxIDBytes
+// Bounds on the text of an image exported as label values. An id longer than MaxIDBytes
 // fails the listing: cut short, two images could become one. The others are cut at a rune
 // boundary.
 const (
-	maxIDBytes     = 255  // image and server ids: UUIDs in Nova, Glance and Huawei ECS
-	maxLabelBytes  = 1024 // name and metadata values: a Glance name is at most 255 characters
-	maxStatusBytes = 64
+	MaxIDBytes     = 255  // image and server ids: UUIDs in Nova, Glance and Huawei ECS
+	MaxLabelBytes  = 1024 // name and metadata values: a Glance name is at most 255 characters
+	MaxStatusBytes = 64
 )
 
-// errValueTooLarge is what a page decoder gets when one value is larger than maxValueBytes.
-var errValueTooLarge = fmt.Errorf("larger than %d bytes of JSON in one image, value or run of whitespace (a fixed bound)", maxValueBytes)
-
-// valueGuard sits between a page body and the JSON decoder, and fails once the decoder has
-// read more than maxValueBytes since next was last called: before each image and each
-// top-level key, so that no single value makes the decoder's buffer grow past the bound.
-type valueGuard struct {
-	r    io.Reader
-	read int
-}
-
-// next starts counting the decoder's next value.
-func (g *valueGuard) next() { g.read = 0 }
-
-func (g *valueGuard) Read(p []byte) (int, error) {
-	if g.read > maxValueBytes {
-		return 0, errValueTooLarge
-	}
-	if len(p) > maxReadChunk {
-		p = p[:maxReadChunk]
-	}
-	n, err := g.r.Read(p)
-	g.read += n
-	return n, err
-}
-
-// cutLabel returns s cut to at most limit bytes without splitting a rune, and copied when
-// cut so that the rest of s can be freed. s is valid UTF-8, as encoding/json makes strings.
-func cutLabel(s string, limit int) string {
-	if len(s) <= limit {
-		return s
-	}
-	cut := limit
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strings.Clone(s[:cut])
-}
-
 // identityTransport bounds the answers of Keystone or IAM before gophercloud, which reads
-// whole bodies, sees them: an error answer is cut at maxErrorBodyBytes (what CheckResponse
+// whole bodies, sees them: an error answer is cut at MaxErrorBodyBytes (what CheckResponse
 // reads of the compute API's), and a token answer larger than maxIdentityResponseBytes or
 // with more than maxIdentityValues values is refused.
 type identityTransport struct{ base http.RoundTripper }
 
-// boundIdentity returns a copy of c whose answers identityTransport bounds.
-func boundIdentity(c *http.Client) http.Client {
+// BoundIdentity returns a copy of c whose answers identityTransport bounds.
+func BoundIdentity(c *http.Client) http.Client {
 	bounded := *c
 	base := c.Transport
 	if base == nil {
@@ -110,11 +62,11 @@ func (t identityTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if err != nil {
 		return nil, err
 	}
-	defer drainAndClose(resp.Body)
+	defer DrainAndClose(resp.Body)
 	failed := resp.StatusCode < 200 || resp.StatusCode > 299
 	limit := int64(maxIdentityResponseBytes)
 	if failed {
-		limit = maxErrorBodyBytes
+		limit = MaxErrorBodyBytes
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {

@@ -9,13 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
-// maxErrorBodyBytes caps how much of an error response is read: enough for any fault body,
+// MaxErrorBodyBytes caps how much of an error response is read: enough for any fault body,
 // bounded against a proxy answering with a large page.
-const maxErrorBodyBytes = 64 << 10
+const MaxErrorBodyBytes = 64 << 10
 
 // APIError is a response of the API with a status other than 200, as Nova, Keystone or a
 // Huawei API gateway describe it.
@@ -79,8 +77,8 @@ func (e *IdentityError) Error() string {
 // Unwrap returns the underlying error.
 func (e *IdentityError) Unwrap() error { return e.Err }
 
-// identityFailure wraps err as an IdentityError unless it already is one.
-func identityFailure(err error) error {
+// IdentityFailure wraps err as an IdentityError unless it already is one.
+func IdentityFailure(err error) error {
 	var identityErr *IdentityError
 	if errors.As(err, &identityErr) {
 		return err
@@ -88,8 +86,8 @@ func identityFailure(err error) error {
 	return &IdentityError{Err: err}
 }
 
-// authFailure wraps err as an AuthError unless it already is one.
-func authFailure(err error) error {
+// AuthFailure wraps err as an AuthError unless it already is one.
+func AuthFailure(err error) error {
 	var authErr *AuthError
 	if errors.As(err, &authErr) {
 		return err
@@ -97,40 +95,42 @@ func authFailure(err error) error {
 	return &AuthError{Err: err}
 }
 
-// checkResponse returns nil for a 200 response, and otherwise an *APIError read from at most
-// maxErrorBodyBytes of its body, without the secrets r knows. It does not close the body.
-func checkResponse(resp *http.Response, r redactor) error {
+// CheckResponse returns nil for a 200 response, and otherwise an *APIError read from at most
+// MaxErrorBodyBytes of its body, without the secrets r knows. It does not close the body.
+func CheckResponse(resp *http.Response, r Redactor) error {
 	if resp.StatusCode == http.StatusOK {
 		return nil
 	}
 	apiErr := &APIError{
 		Method:     resp.Request.Method,
-		URL:        redactedURL(resp.Request),
+		URL:        RedactedURL(resp.Request),
 		StatusCode: resp.StatusCode,
-		RequestID:  requestID(resp.Header, r),
-		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After")),
+		RequestID:  RequestID(resp.Header, r),
+		RetryAfter: ParseRetryAfter(resp.Header.Get("Retry-After")),
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBodyBytes))
 	if err != nil {
-		apiErr.Message = "reading error body: " + r.redact(err.Error())
+		apiErr.Message = "reading error body: " + r.Redact(err.Error())
 		return apiErr
 	}
-	fillFault(apiErr, body, resp.Header.Get("Content-Type"), r)
+	FillFault(apiErr, body, resp.Header.Get("Content-Type"), r)
 	return apiErr
 }
 
-// fillFault fills e's fault, message and request id from an error body, or describes the
+// FillFault fills e's fault, message and request id from an error body, or describes the
 // body when it is not a fault. Every text of the server goes through r here.
-func fillFault(e *APIError, body []byte, contentType string, r redactor) {
+func FillFault(e *APIError, body []byte, contentType string, r Redactor) {
 	if !parseFault(body, e, r) {
-		e.Message = describeOpaqueBody(r.text(contentType, 64), len(body))
+		e.Message = describeOpaqueBody(r.Text(contentType, 64), len(body))
 	}
 }
 
-func requestID(h http.Header, r redactor) string {
+// RequestID is the request id an answer carries in any of the headers the API family uses,
+// without secrets.
+func RequestID(h http.Header, r Redactor) string {
 	for _, name := range []string{"X-Openstack-Request-Id", "X-Compute-Request-Id", "X-Request-Id"} {
 		if id := h.Get(name); id != "" {
-			return r.text(id, 128)
+			return r.Text(id, 128)
 		}
 	}
 	return ""
@@ -143,7 +143,7 @@ func requestID(h http.Header, r redactor) string {
 //	{"error": {"code": 401, "title": "Unauthorized", "message": "..."}}   Keystone
 //	{"error": {"code": "Ecs.0005", "message": "..."}}                     Huawei services
 //	{"error_code": "APIGW.0308", "error_msg": "...", "request_id": "..."} Huawei API gateway
-func parseFault(body []byte, e *APIError, r redactor) bool {
+func parseFault(body []byte, e *APIError, r Redactor) bool {
 	var top map[string]json.RawMessage
 	if json.Unmarshal(body, &top) != nil || len(top) == 0 {
 		return false
@@ -157,9 +157,9 @@ func parseFault(body []byte, e *APIError, r redactor) bool {
 		if json.Unmarshal(body, &gw) != nil {
 			gw.Code = string(raw)
 		}
-		e.Fault, e.Message = r.text(gw.Code, 64), r.text(gw.Msg, 256)
+		e.Fault, e.Message = r.Text(gw.Code, 64), r.Text(gw.Msg, 256)
 		if e.RequestID == "" {
-			e.RequestID = r.text(gw.RequestID, 128)
+			e.RequestID = r.Text(gw.RequestID, 128)
 		}
 		return true
 	}
@@ -176,8 +176,8 @@ func parseFault(body []byte, e *APIError, r redactor) bool {
 		if json.Unmarshal(raw, &fault) != nil {
 			return false
 		}
-		e.Fault = r.text(faultName(name, fault.Title, fault.Code), 64)
-		e.Message = r.text(fault.Message, 256)
+		e.Fault = r.Text(faultName(name, fault.Title, fault.Code), 64)
+		e.Message = r.Text(fault.Message, 256)
 		if e.RetryAfter == 0 {
 			if secs, err := fault.RetryAfter.Int64(); err == nil {
 				e.RetryAfter = retryAfterSeconds(secs)
@@ -208,16 +208,18 @@ func describeOpaqueBody(contentType string, n int) string {
 	if contentType == "" {
 		contentType = "no Content-Type"
 	}
-	if n == maxErrorBodyBytes {
+	if n == MaxErrorBodyBytes {
 		return fmt.Sprintf("unrecognised body (%s, %d bytes or more)", contentType, n)
 	}
 	return fmt.Sprintf("unrecognised body (%s, %d bytes)", contentType, n)
 }
 
-// maxRetryAfter bounds a server's Retry-After: a longer wait never fits a scrape anyway.
-const maxRetryAfter = time.Hour
+// MaxRetryAfter bounds a server's Retry-After: a longer wait never fits a scrape anyway.
+const MaxRetryAfter = time.Hour
 
-func parseRetryAfter(v string) time.Duration {
+// ParseRetryAfter reads a Retry-After header, seconds or an HTTP date, bounded by
+// MaxRetryAfter; 0 when absent or unreadable.
+func ParseRetryAfter(v string) time.Duration {
 	if v == "" {
 		return 0
 	}
@@ -226,7 +228,7 @@ func parseRetryAfter(v string) time.Duration {
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := time.Until(t); d > 0 {
-			return min(d, maxRetryAfter)
+			return min(d, MaxRetryAfter)
 		}
 	}
 	return 0
@@ -236,24 +238,5 @@ func retryAfterSeconds(secs int64) time.Duration {
 	if secs <= 0 {
 		return 0
 	}
-	return time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
-}
-
-// sanitize makes text from the API safe for a log line: control characters become spaces
-// and it is cut at max runes.
-func sanitize(s string, max int) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, strings.ToValidUTF8(s, "\uFFFD"))
-	return truncate(strings.TrimSpace(s), max)
-}
-
-func truncate(s string, max int) string {
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	return string([]rune(s)[:max]) + "…"
+	return time.Duration(min(secs, int64(MaxRetryAfter/time.Second))) * time.Second
 }

@@ -7,20 +7,20 @@ import (
 	"strings"
 )
 
-// redacted stands for a secret removed from a server's text.
-const redacted = "<redacted>"
+// Redacted stands for a secret removed from a server's text.
+const Redacted = "<redacted>"
 
-// redactor removes secrets from text that a server sent (a fault message, a fault name, a
+// Redactor removes secrets from text that a server sent (a fault message, a fault name, a
 // request id, a Content-Type) before that text reaches an error or a log line: a server may
 // quote the password it refused, the token it refused, or the Authorization header.
-type redactor struct {
+type Redactor struct {
 	secrets []string // longest first, so that a secret holding another goes whole
 	upper   []string // the secrets upper-cased, for a status, which the client upper-cases
 }
 
-// newRedactor removes every non-empty secret given, as it is and in the escaped forms a
+// NewRedactor removes every non-empty secret given, as it is and in the escaped forms a
 // server quoting it from a URL or a form would use.
-func newRedactor(secrets ...string) redactor {
+func NewRedactor(secrets ...string) Redactor {
 	kept := make([]string, 0, 3*len(secrets))
 	for _, s := range secrets {
 		for _, form := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
@@ -34,17 +34,17 @@ func newRedactor(secrets ...string) redactor {
 	for i, secret := range kept {
 		upper[i] = strings.ToUpper(secret)
 	}
-	return redactor{secrets: kept, upper: upper}
+	return Redactor{secrets: kept, upper: upper}
 }
 
-// requestRedactor removes the secrets the authenticator holds and the credentials that req
+// RequestRedactor removes the secrets the authenticator holds and the credentials that req
 // carried: its token, security token, Authorization header and signature.
-func requestRedactor(auth Authenticator, req *http.Request) redactor {
+func RequestRedactor(auth Authenticator, req *http.Request) Redactor {
 	secrets := auth.Secrets()
 	if req != nil {
 		secrets = append(secrets, requestCredentials(req.Header)...)
 	}
-	return newRedactor(secrets...)
+	return NewRedactor(secrets...)
 }
 
 // requestCredentials are the secrets on a request's headers.
@@ -56,34 +56,34 @@ func requestCredentials(h http.Header) []string {
 	return credentials
 }
 
-// text is s, a server's text, without secrets, safe for a log line and cut at max runes.
+// Text is s, a server's text, without secrets, safe for a log line and cut at max runes.
 // Secrets go before the cut, so that no prefix of one is left.
-func (r redactor) text(s string, max int) string {
-	return sanitize(r.redact(s), max)
+func (r Redactor) Text(s string, max int) string {
+	return Sanitize(r.Redact(s), max)
 }
 
-// redact replaces every secret in s.
-func (r redactor) redact(s string) string {
+// Redact replaces every secret in s.
+func (r Redactor) Redact(s string) string {
 	for _, secret := range r.secrets {
-		s = strings.ReplaceAll(s, secret, redacted)
+		s = strings.ReplaceAll(s, secret, Redacted)
 	}
 	return s
 }
 
-// maxErrorText bounds the text of a listing's error: enough for a status, a fault, a
+// MaxErrorText bounds the text of a listing's error: enough for a status, a fault, a
 // message and a request id, bounded against a server whose status line or field runs long.
-const maxErrorText = 2048
+const MaxErrorText = 2048
 
-// err is err with its text redacted and cut at maxErrorText; errors.Is and errors.As still
+// Err is err with its text redacted and cut at MaxErrorText; errors.Is and errors.As still
 // see the original.
-func (r redactor) err(err error) error {
+func (r Redactor) Err(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &redactedError{text: r.text(err.Error(), maxErrorText), err: err}
+	return &redactedError{text: r.Text(err.Error(), MaxErrorText), err: err}
 }
 
-// redactedError is an error whose text went through a redactor.
+// redactedError is an error whose text went through a Redactor.
 type redactedError struct {
 	text string
 	err  error
@@ -95,33 +95,32 @@ func (e *redactedError) Error() string { return e.text }
 // Unwrap returns the original error, for errors.Is and errors.As; its text may hold secrets.
 func (e *redactedError) Unwrap() error { return e.err }
 
-// image is img with every secret removed from its label values: a server may name an image
+// Image is img with every secret removed from its label values: a server may name an image
 // after the token it was sent.
-func (r redactor) image(img Image) Image {
+func (r Redactor) Image(img Image) Image {
 	img.ID, img.Name, img.ServerID = r.label(img.ID), r.label(img.Name), r.label(img.ServerID)
 	if holds(img.Status, r.upper) {
-		img.Status = redacted
+		img.Status = Redacted
 	}
-	img.Metadata = r.labels(img.Metadata)
-	img.Problems = r.labels(img.Problems)
+	for i, v := range img.Metadata {
+		if clean := r.label(v.Value); clean != v.Value {
+			img.Metadata = slices.Clone(img.Metadata)
+			img.Metadata[i].Value = clean
+		}
+	}
+	for i, problem := range img.Problems {
+		if clean := r.label(problem); clean != problem {
+			img.Problems = slices.Clone(img.Problems)
+			img.Problems[i] = clean
+		}
+	}
 	return img
 }
 
-// labels is values without secrets, copied only when one held a secret.
-func (r redactor) labels(values []string) []string {
-	for i, v := range values {
-		if clean := r.label(v); clean != v {
-			values = slices.Clone(values)
-			values[i] = clean
-		}
-	}
-	return values
-}
-
 // label is v without secrets; v itself, not a copy, when it holds none (the usual case).
-func (r redactor) label(v string) string {
+func (r Redactor) label(v string) string {
 	if holds(v, r.secrets) {
-		return r.redact(v)
+		return r.Redact(v)
 	}
 	return v
 }

@@ -11,13 +11,9 @@ import (
 
 // SelectionParams are the listing options a user can set, by the names the exporter's flags
 // (--images.NAME) and /probe query parameters use.
-var SelectionParams = []string{"name", "status", "changes-since", "min-ram", "min-disk", "type", "server", "page-size"}
+var SelectionParams = selectionParams[:]
 
-// apiParams maps the exporter's option names to the API's query filters.
-var apiParams = map[string]string{
-	"name": "name", "status": "status", "changes-since": "changes-since", "min-ram": "minRam",
-	"min-disk": "minDisk", "type": "type", "server": "server",
-}
+var selectionParams = [...]string{"name", "status", "changes-since", "min-ram", "min-disk", "type", "server", "page-size"}
 
 // glanceStatuses are the values the API's status filter takes: Glance's statuses, which
 // Nova passes on (it maps them to its own five only in the answer).
@@ -26,21 +22,34 @@ var glanceStatuses = []string{"queued", "saving", "active", "killed", "deleted",
 // maxEchoedValue bounds how much of a bad option value an error quotes.
 const maxEchoedValue = 100
 
-// Selection is what to list, in the user's terms: validated values by SelectionParams name.
-// The zero Selection lists everything with the server's page size.
+// Selection is what to list, parsed and checked once by ParseSelection. The zero Selection
+// lists everything with the server's page size.
 type Selection struct {
-	values map[string]string
+	// name, imageType and server are the API's filters of the same names; empty for none.
+	name, imageType, server string
+	status                  string // a Glance status, lower case; empty for none
+	// minRAM and minDisk are the API's minRam and minDisk filters; nil for none.
+	minRAM, minDisk *int
+	since           changesSince
+	pageSize        *int // nil, or 0, lets the server choose
+	// written holds each option set as the user wrote it (trimmed), by SelectionParams
+	// index: the selection's key.
+	written [len(selectionParams)]string
+}
+
+// changesSince is an RFC 3339 time, or a duration meaning that long before the listing;
+// the zero value filters nothing.
+type changesSince struct {
+	at  time.Time
+	ago time.Duration
 }
 
 // ParseSelection reads the options in values (flags or a /probe query) over base: a key
 // present in values replaces base's, an empty value removes it. Unknown keys are left to
 // the caller. Errors name the option and the accepted form.
 func ParseSelection(base Selection, values url.Values) (Selection, error) {
-	merged := Selection{values: map[string]string{}}
-	for k, v := range base.values {
-		merged.values[k] = v
-	}
-	for _, name := range SelectionParams {
+	merged := base
+	for i, name := range selectionParams {
 		vs, present := values[name]
 		if !present {
 			continue
@@ -49,70 +58,122 @@ func ParseSelection(base Selection, values url.Values) (Selection, error) {
 			return Selection{}, fmt.Errorf("%s: given %d times, want once", name, len(vs))
 		}
 		value := strings.TrimSpace(vs[0])
-		if value == "" {
-			delete(merged.values, name)
-			continue
-		}
-		if err := checkSelection(name, value); err != nil {
+		if err := merged.set(name, value); err != nil {
 			return Selection{}, fmt.Errorf("%s=%s: %w", name, QuoteTruncated(value, maxEchoedValue), err)
 		}
-		merged.values[name] = value
+		merged.written[i] = value
 	}
 	return merged, nil
 }
 
-func checkSelection(name, value string) error {
-	switch name {
-	case "status":
-		if !slices.Contains(glanceStatuses, strings.ToLower(value)) {
-			return fmt.Errorf("want a Glance status, one of %s", strings.Join(glanceStatuses, ", "))
-		}
-	case "changes-since":
-		if _, err := changesSince(value, time.Now()); err != nil {
-			return err
-		}
-	case "min-ram", "min-disk", "page-size":
-		if n, err := strconv.Atoi(value); err != nil || n < 0 {
-			return fmt.Errorf("want a whole number, 0 or more")
-		}
-	case "name", "type", "server":
+// set parses value into the option name; an empty value clears the option.
+func (s *Selection) set(name, value string) error {
+	if field, ok := textOptions[name]; ok {
 		if len(value) > 255 {
 			return fmt.Errorf("longer than 255 bytes")
 		}
+		*field(s) = value
+		return nil
 	}
-	return nil
+	if field, ok := countOptions[name]; ok {
+		n, err := parseOptionalCount(value)
+		*field(s) = n
+		return err
+	}
+	var err error
+	switch name {
+	case "status":
+		s.status, err = parseStatus(value)
+	case "changes-since":
+		s.since, err = parseChangesSince(value)
+	}
+	return err
 }
 
-// changesSince reads an RFC 3339 time, or a duration meaning that long before now.
-func changesSince(value string, now time.Time) (time.Time, error) {
+// textOptions are the options taken as written, up to 255 bytes.
+var textOptions = map[string]func(*Selection) *string{
+	"name":   func(s *Selection) *string { return &s.name },
+	"type":   func(s *Selection) *string { return &s.imageType },
+	"server": func(s *Selection) *string { return &s.server },
+}
+
+// countOptions are the options that take a whole number, 0 or more.
+var countOptions = map[string]func(*Selection) **int{
+	"min-ram":   func(s *Selection) **int { return &s.minRAM },
+	"min-disk":  func(s *Selection) **int { return &s.minDisk },
+	"page-size": func(s *Selection) **int { return &s.pageSize },
+}
+
+func parseStatus(value string) (string, error) {
+	status := strings.ToLower(value)
+	if value != "" && !slices.Contains(glanceStatuses, status) {
+		return "", fmt.Errorf("want a Glance status, one of %s", strings.Join(glanceStatuses, ", "))
+	}
+	return status, nil
+}
+
+// parseOptionalCount reads a whole number, 0 or more; nil for an empty value.
+func parseOptionalCount(value string) (*int, error) {
+	if value == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(value)
+	if err != nil || n < 0 {
+		return nil, fmt.Errorf("want a whole number, 0 or more")
+	}
+	return &n, nil
+}
+
+// parseChangesSince reads an RFC 3339 time, or a duration meaning that long before the
+// listing.
+func parseChangesSince(value string) (changesSince, error) {
+	if value == "" {
+		return changesSince{}, nil
+	}
 	if t, err := time.Parse(time.RFC3339, value); err == nil {
-		return t, nil
+		return changesSince{at: t}, nil
 	}
 	d, err := time.ParseDuration(value)
 	if err != nil || d <= 0 {
-		return time.Time{}, fmt.Errorf("want an RFC 3339 time (2026-11-01T00:00:00Z) or a positive duration (720h)")
+		return changesSince{}, fmt.Errorf("want an RFC 3339 time (2026-11-01T00:00:00Z) or a positive duration (720h)")
 	}
-	return now.Add(-d).Truncate(time.Second), nil
+	return changesSince{ago: d}, nil
 }
 
 // ListOptions turns the selection into the API's filters as of now (a changes-since
 // duration counts back from now).
 func (s Selection) ListOptions(now time.Time) ListOptions {
 	var opts ListOptions
-	for name, value := range s.values {
-		switch name {
-		case "page-size":
-			opts.PageSize, _ = strconv.Atoi(value)
-		case "changes-since":
-			t, _ := changesSince(value, now)
-			opts.Filters = addFilter(opts.Filters, apiParams[name], t.UTC().Format(time.RFC3339))
-		case "status":
-			opts.Filters = addFilter(opts.Filters, apiParams[name], strings.ToLower(value))
-		default:
-			opts.Filters = addFilter(opts.Filters, apiParams[name], value)
+	if s.pageSize != nil {
+		opts.PageSize = *s.pageSize
+	}
+	for _, f := range []struct{ key, value string }{
+		{"name", s.name}, {"status", s.status}, {"type", s.imageType}, {"server", s.server},
+		{"minRam", optionalCount(s.minRAM)}, {"minDisk", optionalCount(s.minDisk)}, {"changes-since", s.since.filter(now)},
+	} {
+		if f.value != "" {
+			opts.Filters = addFilter(opts.Filters, f.key, f.value)
 		}
 	}
 	return opts
+}
+
+func optionalCount(n *int) string {
+	if n == nil {
+		return ""
+	}
+	return strconv.Itoa(*n)
+}
+
+// filter is the changes-since filter's value as of now; empty for none.
+func (c changesSince) filter(now time.Time) string {
+	switch {
+	case !c.at.IsZero():
+		return c.at.UTC().Format(time.RFC3339)
+	case c.ago > 0:
+		return now.Add(-c.ago).Truncate(time.Second).UTC().Format(time.RFC3339)
+	}
+	return ""
 }
 
 func addFilter(filters url.Values, key, value string) url.Values {
@@ -123,11 +184,23 @@ func addFilter(filters url.Values, key, value string) url.Values {
 	return filters
 }
 
-// String shows the selection as its options, for logs.
-func (s Selection) String() string {
+// Key identifies the selection as the user wrote it, for caches and for sharing a listing
+// in flight: "changes-since=720h" is one key however the time passes, and two selections
+// with the same key list the same images.
+func (s Selection) Key() string {
 	q := url.Values{}
-	for k, v := range s.values {
-		q.Set(k, v)
+	for i, value := range s.written {
+		if value != "" {
+			q.Set(selectionParams[i], value)
+		}
 	}
 	return q.Encode()
+}
+
+// String shows the selection as its options, for logs.
+func (s Selection) String() string {
+	if key := s.Key(); key != "" {
+		return key
+	}
+	return "all images"
 }

@@ -31,3 +31,31 @@ func TestTruncate(t *testing.T) {
 		t.Errorf("QuoteTruncated quotes: %s", got)
 	}
 }
+
+// Every way of cutting text cuts on a character boundary and within its bound in bytes,
+// whatever the characters: they all go through cutUTF8.
+func TestCutsKeepCharactersWhole(t *testing.T) {
+	cuts := map[string]struct {
+		cut    func(string, int) string
+		marker func(length int) string // what a cut text ends in, beyond the bound
+	}{
+		"Truncate": {Truncate, truncatedMarker},
+		"Shorten":  {Shorten, func(int) string { return "…" }},
+		"CutLabel": {CutLabel, func(int) string { return "" }},
+		"Sanitize": {Sanitize, func(int) string { return "…" }},
+		"Redactor": {func(s string, n int) string { return NewRedactor("secret").Text(s, n) }, func(int) string { return "…" }},
+	}
+	for _, text := range []string{"ascii only", "é€𝄞 mixed 名前 text", "名前名前名前名前", "𝄞𝄞𝄞𝄞"} {
+		for limit := 0; limit <= len(text); limit++ {
+			for name, c := range cuts {
+				got := c.cut(text, limit)
+				if !utf8.ValidString(got) {
+					t.Errorf("%s(%q, %d) = %q splits a character", name, text, limit, got)
+				}
+				if bound := limit + len(c.marker(len(text))); len(got) > bound {
+					t.Errorf("%s(%q, %d) = %q: %d bytes, more than %d", name, text, limit, got, len(got), bound)
+				}
+			}
+		}
+	}
+}

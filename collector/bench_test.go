@@ -22,6 +22,8 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
+	"github.com/nova-image-exporter/nova_image_exporter/client/nova"
 	"github.com/nova-image-exporter/nova_image_exporter/collector"
 	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
@@ -255,8 +257,8 @@ func (t memoryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // memoryClient lists p's pages through memoryTransport.
-func memoryClient(p *pages) *client.Client {
-	return client.New(&client.StaticToken{Token: "test-token-0123456789", ComputeEndpoint: "http://nova.bench/v2.1/p"}, client.Options{
+func memoryClient(p *pages) *nova.Client {
+	return nova.New(&cloud.StaticToken{Token: "test-token-0123456789", ComputeEndpoint: "http://nova.bench/v2.1/p"}, client.Options{
 		HTTPClient:   &http.Client{Transport: memoryTransport{p}},
 		MetadataKeys: exposition.DefaultImageExports().MetadataKeys(),
 	})
@@ -303,8 +305,8 @@ func scrapeSetup(b *testing.B, n int, gzip bool) (url string, client *http.Clien
 	}}
 }
 
-func clientFor(apiURL string) *client.Client {
-	return client.New(&client.StaticToken{Token: "test-token-0123456789", ComputeEndpoint: apiURL + "/v2.1/p"}, client.Options{
+func clientFor(apiURL string) *nova.Client {
+	return nova.New(&cloud.StaticToken{Token: "test-token-0123456789", ComputeEndpoint: apiURL + "/v2.1/p"}, client.Options{
 		MetadataKeys: exposition.DefaultImageExports().MetadataKeys(),
 	})
 }
@@ -375,7 +377,7 @@ func BenchmarkPageSize(b *testing.B) {
 	b.Cleanup(api.Close)
 	for _, size := range []int{100, 250, 1000} {
 		b.Run(fmt.Sprintf("page-size=%d", size), func(b *testing.B) {
-			c := client.New(&client.StaticToken{Token: sim.IssueToken(), ComputeEndpoint: api.URL + "/v2.1/0123456789abcdef0123456789abcdef"}, client.Options{})
+			c := nova.New(&cloud.StaticToken{Token: sim.IssueToken(), ComputeEndpoint: api.URL + "/v2.1/0123456789abcdef0123456789abcdef"}, client.Options{})
 			m := measure(b)
 			for b.Loop() {
 				if err := c.EachImage(context.Background(), client.ListOptions{PageSize: size}, func(client.Image) error { return nil }); err != nil {

@@ -59,7 +59,7 @@ var testImages = []client.Image{
 	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: 4096, MinDisk: 1, MinRAM: 512, Progress: 100, Created: created, Updated: updated},
 	{ID: "s1", Name: "Ubuntu 22.04 LTS – Ünïcödé 名前", Status: "SAVING", Size: 0, MinDisk: 0, MinRAM: 0, Progress: 25, Created: created, Updated: absent},
 	{ID: "n1", Status: "ACTIVE", Size: 2048, MinDisk: absent, MinRAM: absent, Progress: absent, Created: created, Updated: updated,
-		ServerID: "srv-1", Metadata: []string{"snapshot"}},
+		ServerID: "srv-1", Metadata: client.Metadata{{Key: "image_type", Value: "snapshot"}}},
 	{ID: "o1", Name: "odd", Status: "PENDING_UPLOAD", Size: absent, MinDisk: absent, MinRAM: absent, Progress: absent, Created: absent, Updated: absent},
 	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: 4096, MinDisk: absent, MinRAM: absent, Progress: absent, Created: absent, Updated: absent},
 }
@@ -149,7 +149,7 @@ func scrapeText(t testing.TB, h *Handler) prometheus.Gatherer {
 }
 
 // listerHandler serves the listings of lister, without bounds, logging to logger.
-func listerHandler(lister Lister, metrics *ExporterMetrics, logger log.Logger) *Handler {
+func listerHandler(lister client.ImageSource, metrics *ExporterMetrics, logger log.Logger) *Handler {
 	return &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewShared(lister, 0)}), Metrics: metrics,
 		Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: logger}
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
+	"github.com/nova-image-exporter/nova_image_exporter/client/nova"
 	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
 )
@@ -43,7 +45,7 @@ func FuzzPageToMetrics(f *testing.F) {
 				Body: io.NopCloser(bytes.NewReader(body)),
 			}, nil
 		})}
-		c := client.New(&client.StaticToken{Token: "test-token-0123456789", ComputeEndpoint: "http://nova.invalid/v2.1/p"},
+		c := nova.New(&cloud.StaticToken{Token: "test-token-0123456789", ComputeEndpoint: "http://nova.invalid/v2.1/p"},
 			client.Options{HTTPClient: page, MaxRetries: -1, MaxPages: 3, MetadataKeys: exposition.DefaultImageExports().MetadataKeys()})
 		served := scrapeText(t, listerHandler(c, nil, log.NewNopLogger()))
 		if _, err := served.Gather(); err != nil {

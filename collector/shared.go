@@ -10,12 +10,6 @@ import (
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
 
-// Lister lists the images of one cloud project, handing them over one by one as pages
-// arrive; *client.Client is one.
-type Lister interface {
-	EachImage(ctx context.Context, opts client.ListOptions, fn func(client.Image) error) error
-}
-
 // maxCachedListings bounds the cache: one entry per distinct set of listing options.
 const maxCachedListings = 64
 
@@ -65,7 +59,7 @@ func (l Listing) Images() []*client.Image {
 // MaxDuration, for as long as one scrape waits for it. Each scrape waits until its own
 // deadline; when the last one leaves, the listing is stopped.
 type Shared struct {
-	lister Lister
+	lister client.ImageSource
 	ttl    time.Duration
 
 	mu      sync.Mutex
@@ -83,7 +77,7 @@ type flight struct {
 }
 
 // NewShared wraps lister; ttl 0 turns the cache off.
-func NewShared(lister Lister, ttl time.Duration) *Shared {
+func NewShared(lister client.ImageSource, ttl time.Duration) *Shared {
 	return &Shared{lister: lister, ttl: ttl, cache: map[string]Listing{}, flights: map[string]*flight{}}
 }
 
@@ -130,7 +124,7 @@ func (e *WaitError) Unwrap() error { return e.Err }
 // listing however the seconds pass). It returns when the listing ends or ctx does,
 // whichever comes first; ErrBusy when a listing must start but req.Slots has no free slot.
 func (s *Shared) Listing(ctx context.Context, req ListingRequest) (Listing, error) {
-	key := req.Selection.String()
+	key := req.Selection.Key()
 	s.mu.Lock()
 	if listing, ok := s.cachedLocked(key); ok {
 		s.mu.Unlock()

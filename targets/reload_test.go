@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
 	"github.com/nova-image-exporter/nova_image_exporter/collector"
 )
 
@@ -98,9 +98,9 @@ func setWithoutDefault(t *testing.T, content string, opts Options) (*Set, string
 	}
 	build := opts.Build
 	if build == nil {
-		build = func(cfg *client.CloudConfig) (collector.Target, error) { return collector.Target{Cloud: cfg.Name}, nil }
+		build = func(cfg *cloud.Config) (collector.Target, error) { return collector.Target{Cloud: cfg.Name}, nil }
 	}
-	opts.Build = func(cfg *client.CloudConfig) (collector.Target, error) {
+	opts.Build = func(cfg *cloud.Config) (collector.Target, error) {
 		mu.Lock()
 		built[cfg.Name]++
 		mu.Unlock()
@@ -197,7 +197,7 @@ func TestReloadSaysWhyItWasRefused(t *testing.T) {
 func TestStartWithAnEmptyFileFails(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "clouds.yaml")
 	writeFile(t, file, "clouds:\n")
-	_, err := New(Options{File: file, Logger: log.NewNopLogger(), Build: func(*client.CloudConfig) (collector.Target, error) {
+	_, err := New(Options{File: file, Logger: log.NewNopLogger(), Build: func(*cloud.Config) (collector.Target, error) {
 		t.Error("built a cloud of an empty file")
 		return collector.Target{}, nil
 	}})
@@ -205,9 +205,9 @@ func TestStartWithAnEmptyFileFails(t *testing.T) {
 		t.Errorf("start with an empty clouds.yaml: %v", err)
 	}
 	// With another cloud (the environment's), an empty clouds.yaml is fine.
-	env := &client.CloudConfig{Name: client.EnvCloudName}
-	if _, err := New(Options{File: file, Fixed: []*client.CloudConfig{env}, Default: env.Name, Logger: log.NewNopLogger(),
-		Build: func(*client.CloudConfig) (collector.Target, error) { return collector.Target{}, nil }}); err != nil {
+	env := &cloud.Config{Name: cloud.EnvCloudName}
+	if _, err := New(Options{File: file, Fixed: []*cloud.Config{env}, Default: env.Name, Logger: log.NewNopLogger(),
+		Build: func(*cloud.Config) (collector.Target, error) { return collector.Target{}, nil }}); err != nil {
 		t.Errorf("start with the environment's cloud and an empty clouds.yaml: %v", err)
 	}
 }
@@ -216,7 +216,7 @@ func TestARefusedReloadBuildsNothingOrForgetsWhatItBuilt(t *testing.T) {
 	var forgotten []string
 	set, file, _, built := setWithoutDefault(t, twoEntries, Options{
 		Forget: func(cloud string) { forgotten = append(forgotten, cloud) },
-		Build: func(cfg *client.CloudConfig) (collector.Target, error) {
+		Build: func(cfg *cloud.Config) (collector.Target, error) {
 			if cfg.AuthOptions.TokenID == "t-a2" {
 				return collector.Target{}, errors.New("no client for a")
 			}
@@ -248,7 +248,7 @@ func TestStartWithAnUnknownDefaultListsTheClouds(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "clouds.yaml")
 	writeFile(t, file, b.String())
 	_, err := New(Options{File: file, Default: "c99", Logger: log.NewNopLogger(),
-		Build: func(*client.CloudConfig) (collector.Target, error) { return collector.Target{}, nil }})
+		Build: func(*cloud.Config) (collector.Target, error) { return collector.Target{}, nil }})
 	want := file + `: no cloud "c99" under clouds: (have "c00", "c01", "c02", "c03", "c04", "c05", "c06", "c07", "c08", "c09", ` +
 		`"c10", "c11", "c12", "c13", "c14", "c15", "c16", "c17", "c18", "c19", and 5 more)`
 	if err == nil || err.Error() != want {
@@ -321,7 +321,7 @@ func TestLoadingManyCloudsIsLinear(t *testing.T) {
 	file := filepath.Join(dir, "clouds.yaml")
 	writeFile(t, file, clouds.String())
 	builds := 0
-	set, err := New(Options{File: file, ReadFile: reads.readFile, Logger: log.NewNopLogger(), Build: func(cfg *client.CloudConfig) (collector.Target, error) {
+	set, err := New(Options{File: file, ReadFile: reads.readFile, Logger: log.NewNopLogger(), Build: func(cfg *cloud.Config) (collector.Target, error) {
 		builds++
 		return collector.Target{Cloud: cfg.Name}, nil
 	}})

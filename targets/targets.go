@@ -18,18 +18,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
+	"github.com/nova-image-exporter/nova_image_exporter/client/nova"
 	"github.com/nova-image-exporter/nova_image_exporter/collector"
 )
 
 // Builder makes a cloud's target (client and shared listings) from its configuration.
-type Builder func(cfg *client.CloudConfig) (collector.Target, error)
+type Builder func(cfg *cloud.Config) (collector.Target, error)
 
 // Options configure a Set.
 type Options struct {
 	// File is the clouds.yaml whose every entry can be probed; empty for none.
 	File string
 	// Fixed are clouds that do not come from File: the environment's or the demo's.
-	Fixed []*client.CloudConfig
+	Fixed []*cloud.Config
 	// Default is the cloud /metrics lists; empty for none. It must load, at start and
 	// at every reload.
 	Default string
@@ -46,8 +48,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 }
 
-type cloud struct {
-	config   *client.CloudConfig
+// member is one configured cloud: its configuration and, once built, its target.
+type member struct {
+	config   *cloud.Config
 	target   collector.Target
 	fromFile bool // an entry of File, not one of Fixed
 }
@@ -59,9 +62,9 @@ type Set struct {
 	reloadSuccess prometheus.Gauge
 	reloadMu      sync.Mutex // one reload at a time
 	mu            sync.RWMutex
-	clouds        map[string]*cloud
+	clouds        map[string]*member
 	broken        map[string]error // entries of File that do not load, and why
-	unknownKeys   []client.UnknownKey
+	unknownKeys   []cloud.UnknownKey
 }
 
 // New loads every cloud. It fails if File cannot be read, holds no entry and no other
@@ -90,9 +93,9 @@ func New(opts Options) (*Set, error) {
 
 // loaded is the outcome of one load.
 type loaded struct {
-	clouds      map[string]*cloud // with a target once built
+	clouds      map[string]*member // with a target once built
 	broken      map[string]error
-	unknownKeys []client.UnknownKey
+	unknownKeys []cloud.UnknownKey
 	names       []string // entries under clouds: of File, sorted
 	toBuild     []string // new or changed clouds, sorted
 	built       []string // clouds whose targets this load built
@@ -135,15 +138,15 @@ func (s *Set) Reload() error {
 
 // read reads clouds.yaml and secure.yaml once each, and keeps the clouds of old whose
 // configuration is unchanged.
-func (s *Set) read(old map[string]*cloud) (*loaded, error) {
-	next := &loaded{clouds: map[string]*cloud{}, broken: map[string]error{}}
-	configs := map[string]*client.CloudConfig{}
+func (s *Set) read(old map[string]*member) (*loaded, error) {
+	next := &loaded{clouds: map[string]*member{}, broken: map[string]error{}}
+	configs := map[string]*cloud.Config{}
 	for _, cfg := range s.opts.Fixed {
 		configs[cfg.Name] = cfg
 	}
 	fromFile := map[string]bool{}
 	if s.opts.File != "" {
-		file, err := client.ReadClouds(s.opts.File, s.opts.ReadFile)
+		file, err := cloud.ReadClouds(s.opts.File, s.opts.ReadFile)
 		if err != nil {
 			return nil, err
 		}
@@ -158,7 +161,7 @@ func (s *Set) read(old map[string]*cloud) (*loaded, error) {
 		}
 	}
 	for name, cfg := range configs {
-		c := &cloud{config: cfg, fromFile: fromFile[name]}
+		c := &member{config: cfg, fromFile: fromFile[name]}
 		if previous, ok := old[name]; ok && previous.config.Fingerprint == cfg.Fingerprint {
 			c.config, c.target = previous.config, previous.target
 		} else {
@@ -188,7 +191,7 @@ func (s *Set) build(next *loaded) {
 // check refuses a load that would lose the default cloud, lose a cloud that loaded before
 // to an entry that no longer loads, or leave nothing to probe where clouds.yaml had clouds
 // (a file emptied or truncated while being rewritten in place).
-func (s *Set) check(old map[string]*cloud, next *loaded) error {
+func (s *Set) check(old map[string]*member, next *loaded) error {
 	return cmp.Or(s.checkDefault(next), checkNoneLost(old, next), s.checkNotEmptied(old, next))
 }
 
@@ -200,13 +203,13 @@ func (s *Set) checkDefault(next *loaded) error {
 	if err := next.broken[name]; err != nil {
 		return err
 	}
-	return fmt.Errorf("%s: no cloud %q under clouds: (have %s)", s.opts.File, name, client.QuotedNames(next.names))
+	return fmt.Errorf("%s: no cloud %q under clouds: (have %s)", s.opts.File, name, cloud.QuotedNames(next.names))
 }
 
 // checkNotEmptied refuses a clouds.yaml that yields no cloud where the configuration in
 // force has some from it, or, at start-up, where it is the only source of clouds and has
 // no entry at all.
-func (s *Set) checkNotEmptied(old map[string]*cloud, next *loaded) error {
+func (s *Set) checkNotEmptied(old map[string]*member, next *loaded) error {
 	hadFileClouds := countFromFile(old) > 0
 	startingWithFileOnly := old == nil && len(s.opts.Fixed) == 0
 	if s.opts.File == "" || countFromFile(next.clouds) > 0 || !hadFileClouds && !startingWithFileOnly {
@@ -222,7 +225,7 @@ func (s *Set) checkNotEmptied(old map[string]*cloud, next *loaded) error {
 }
 
 // checkNoneLost refuses a load in which a cloud of clouds.yaml that loaded no longer does.
-func checkNoneLost(old map[string]*cloud, next *loaded) error {
+func checkNoneLost(old map[string]*member, next *loaded) error {
 	var lost []string
 	for name, c := range old {
 		if _, nowBroken := next.broken[name]; nowBroken && c.fromFile {
@@ -235,12 +238,12 @@ func checkNoneLost(old map[string]*cloud, next *loaded) error {
 	slices.Sort(lost)
 	more := ""
 	if len(lost) > 1 {
-		more = fmt.Sprintf(" (and %d more: %s)", len(lost)-1, client.QuotedNames(lost[1:]))
+		more = fmt.Sprintf(" (and %d more: %s)", len(lost)-1, cloud.QuotedNames(lost[1:]))
 	}
 	return fmt.Errorf("a cloud that loaded no longer does: %w%s", next.broken[lost[0]], more)
 }
 
-func countFromFile(clouds map[string]*cloud) int {
+func countFromFile(clouds map[string]*member) int {
 	n := 0
 	for _, c := range clouds {
 		if c.fromFile {
@@ -252,7 +255,7 @@ func countFromFile(clouds map[string]*cloud) int {
 
 // forgetBuilt undoes what building the targets of a refused load registered for clouds
 // that the configuration in force does not have.
-func (s *Set) forgetBuilt(old map[string]*cloud, next *loaded) {
+func (s *Set) forgetBuilt(old map[string]*member, next *loaded) {
 	if next == nil || s.opts.Forget == nil {
 		return
 	}
@@ -295,7 +298,7 @@ func (s *Set) Problems() []error {
 
 // UnknownKeys lists the keys of clouds.yaml and secure.yaml entries in force that neither
 // the exporter nor gophercloud reads.
-func (s *Set) UnknownKeys() []client.UnknownKey {
+func (s *Set) UnknownKeys() []cloud.UnknownKey {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return slices.Clone(s.unknownKeys)
@@ -408,4 +411,14 @@ func (s *Set) ReloadAndLog() error {
 	}
 	level.Info(s.opts.Logger).Log("msg", "reloaded clouds.yaml", "clouds", strings.Join(s.Names(), ","))
 	return nil
+}
+
+// NewSource builds a cloud's image source: its authenticator and the Nova images API
+// client listing through it, which share one http.Client.
+func NewSource(cfg *cloud.Config, opts client.Options) (client.ImageSource, error) {
+	auth, opts, err := cfg.Connect(opts)
+	if err != nil {
+		return nil, err
+	}
+	return nova.New(auth, opts), nil
 }

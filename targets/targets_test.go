@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
 	"github.com/nova-image-exporter/nova_image_exporter/collector"
 )
 
@@ -39,7 +39,7 @@ func newTestSet(t *testing.T, content string) (*Set, string, map[string]int, *pr
 	reg := prometheus.NewRegistry()
 	set, err := New(Options{
 		File: file, Default: "a", Logger: log.NewNopLogger(), Registerer: reg,
-		Build: func(cfg *client.CloudConfig) (collector.Target, error) {
+		Build: func(cfg *cloud.Config) (collector.Target, error) {
 			built[cfg.Name]++
 			return collector.Target{Cloud: cfg.Name}, nil
 		},

@@ -14,7 +14,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
 	"github.com/nova-image-exporter/nova_image_exporter/collector"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
 	"github.com/nova-image-exporter/nova_image_exporter/targets"
@@ -30,9 +30,9 @@ func cloudSources(ctx context.Context, cfg *config, logger log.Logger) (targets.
 			return targets.Options{}, err
 		}
 		demo := demoCloud(url)
-		return targets.Options{Fixed: []*client.CloudConfig{demo}, Default: demo.Name}, nil
+		return targets.Options{Fixed: []*cloud.Config{demo}, Default: demo.Name}, nil
 	}
-	file, fileErr := client.CloudsFile()
+	file, fileErr := cloud.CloudsFile()
 	if cfg.cloud != "" {
 		if fileErr != nil {
 			return targets.Options{}, fileErr
@@ -43,11 +43,11 @@ func cloudSources(ctx context.Context, cfg *config, logger log.Logger) (targets.
 	if fileErr == nil {
 		opts.File = file
 	}
-	env, err := client.LoadEnvCloud()
+	env, err := cloud.LoadEnvCloud()
 	switch {
 	case err == nil:
-		opts.Fixed, opts.Default = []*client.CloudConfig{env}, env.Name
-	case !errors.Is(err, client.ErrNoEnvCloud) || opts.File == "":
+		opts.Fixed, opts.Default = []*cloud.Config{env}, env.Name
+	case !errors.Is(err, cloud.ErrNoEnvCloud) || opts.File == "":
 		return targets.Options{}, err
 	default:
 		level.Info(logger).Log("msg", "no default cloud: /metrics serves the exporter's own metrics, /probe?cloud=NAME lists a cloud", "file", file)
@@ -66,7 +66,7 @@ func loadClouds(ctx context.Context, cfg *config, reg prometheus.Registerer, met
 	if metrics != nil {
 		opts.Forget = metrics.ForgetCloud
 	}
-	opts.Build = func(cloud *client.CloudConfig) (collector.Target, error) {
+	opts.Build = func(cloud *cloud.Config) (collector.Target, error) {
 		clientOpts := cfg.client
 		clientOpts.Logger = log.With(logger, "cloud", cloud.Name)
 		if metrics != nil {
@@ -76,7 +76,7 @@ func loadClouds(ctx context.Context, cfg *config, reg prometheus.Registerer, met
 		if cloud.TLS != nil && cloud.TLS.InsecureSkipVerify {
 			level.Warn(logger).Log("msg", "TLS certificates of the cloud are not verified (verify: false); anyone on the path can read the credentials", "cloud", cloud.Name)
 		}
-		c, err := cloud.NewClient(clientOpts)
+		c, err := targets.NewSource(cloud, clientOpts)
 		if err != nil {
 			return collector.Target{}, fmt.Errorf("cloud %q: %w", cloud.Name, err)
 		}

@@ -2,16 +2,15 @@ package main
 
 import (
 	"github.com/gophercloud/gophercloud/v2"
-
-	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
 )
 
 // demoCloud is the clouds.yaml entry a user would write for the simulator at url: password
 // authentication with the simulator's default account, endpoint from the catalog.
-func demoCloud(url string) *client.CloudConfig {
-	return &client.CloudConfig{
+func demoCloud(url string) *cloud.Config {
+	return &cloud.Config{
 		Name:     "demo",
-		AuthType: client.AuthPassword,
+		AuthType: cloud.AuthPassword,
 		AuthOptions: gophercloud.AuthOptions{
 			IdentityEndpoint: url + "/v3",
 			Username:         "demo",

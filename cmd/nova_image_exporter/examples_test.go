@@ -29,9 +29,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
 	"go.yaml.in/yaml/v2"
-
-	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
 
 const (
@@ -390,7 +389,7 @@ func exampleCloudNames(t *testing.T) []string {
 	t.Helper()
 	var all []string
 	for _, file := range []string{examplesDir + "/openstack/clouds.yaml", examplesDir + "/huawei/clouds.yaml"} {
-		names, err := client.CloudNames(file)
+		names, err := cloud.Names(file)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -413,12 +412,12 @@ func clearCloudEnvironment(t *testing.T) {
 func TestExampleCloudsLoad(t *testing.T) {
 	clearCloudEnvironment(t)
 	for _, file := range []string{examplesDir + "/openstack/clouds.yaml", examplesDir + "/huawei/clouds.yaml"} {
-		names, err := client.CloudNames(file)
+		names, err := cloud.Names(file)
 		if err != nil || len(names) < 2 {
 			t.Fatalf("%s: %v, %v", file, names, err)
 		}
 		for _, name := range names {
-			if _, err := client.LoadCloud(file, name); err != nil {
+			if _, err := cloud.LoadCloud(file, name); err != nil {
 				t.Errorf("%s: %v", file, err)
 			}
 		}
@@ -435,7 +434,7 @@ func TestExampleCloudsLoad(t *testing.T) {
 
 	// The Huawei secret keys come from secure.yaml: without it the entries do not load.
 	alone := writeClouds(t, string(readFile(t, examplesDir+"/huawei/clouds.yaml")))
-	if _, err := client.LoadCloud(alone, "huawei-ap-southeast-1"); err == nil || !strings.Contains(err.Error(), "sk") {
+	if _, err := cloud.LoadCloud(alone, "huawei-ap-southeast-1"); err == nil || !strings.Contains(err.Error(), "sk") {
 		t.Errorf("huawei/clouds.yaml without secure.yaml: %v; want an error naming sk", err)
 	}
 }
@@ -604,12 +603,12 @@ func TestExampleKubernetesManifestsAgree(t *testing.T) {
 		t.Errorf("OS_CLIENT_CONFIG_FILE=%q is not clouds.yaml of the mounted Secret %s", configFile, secret.Metadata.Name)
 	}
 	clouds := writeClouds(t, secret.StringData["clouds.yaml"])
-	names, err := client.CloudNames(clouds)
+	names, err := cloud.Names(clouds)
 	if err != nil || len(names) == 0 {
 		t.Fatalf("the Secret's clouds.yaml: %v, %v", names, err)
 	}
 	for _, name := range names {
-		if _, err := client.LoadCloud(clouds, name); err != nil {
+		if _, err := cloud.LoadCloud(clouds, name); err != nil {
 			t.Errorf("the Secret's clouds.yaml: %v", err)
 		}
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
+	"github.com/nova-image-exporter/nova_image_exporter/client/nova"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
 )
 
@@ -101,21 +103,21 @@ func TestIntegrationFiltersMatchSimulator(t *testing.T) {
 	}
 }
 
-func newListingClient(t *testing.T, cloudsFile, name string) *client.Client {
+func newListingClient(t *testing.T, cloudsFile, name string) *nova.Client {
 	t.Helper()
-	cloud, err := client.LoadCloud(cloudsFile, name)
+	cfg, err := cloud.LoadCloud(cloudsFile, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := cloud.NewClient(client.Options{})
+	auth, opts, err := cfg.Connect(client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return nova.New(auth, opts)
 }
 
 // listIDs lists with opts and returns the sorted ids.
-func listIDs(t *testing.T, c *client.Client, opts client.ListOptions) []string {
+func listIDs(t *testing.T, c *nova.Client, opts client.ListOptions) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

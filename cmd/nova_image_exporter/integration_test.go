@@ -75,7 +75,7 @@ func (rs realstack) printLogs(t *testing.T) {
 
 var httpClient = &http.Client{Timeout: 30 * time.Second}
 
-// token authenticates the way the reference curl in shared/realstack does, independently of
+// token authenticates the way the reference recipe's curl does, independently of
 // the exporter's client.
 func (rs realstack) token(t *testing.T) string {
 	t.Helper()
@@ -245,14 +245,7 @@ func checkSeeded(t *testing.T, rs realstack, families map[string]*dto.MetricFami
 
 func TestIntegrationStatusFilter(t *testing.T) {
 	rs := loadRealstack(t)
-	cloud, err := client.LoadCloud(rs.cloudsFile, "realstack")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := cloud.NewClient(client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newListingClient(t, rs.cloudsFile, "realstack")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	images, err := c.ListImages(ctx, client.ListOptions{Filters: url.Values{"status": {"queued"}}})

@@ -2,7 +2,10 @@ package exposition
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
 
 // ImageExports decide what is exported per image: which metadata become labels of
@@ -20,7 +23,6 @@ type ImageExports struct {
 type metadataFilter struct {
 	key, value string
 	negate     bool
-	index      int // of key in ImageExports.keys
 }
 
 // DefaultImageExports exports per-image series for every image and the image_type label.
@@ -54,7 +56,7 @@ func NewImageExports(perImage bool, labels, filters []string) (*ImageExports, er
 		if err != nil {
 			return nil, err
 		}
-		f.index = e.addKey(f.key)
+		e.addKey(f.key)
 		e.filters = append(e.filters, f)
 	}
 	infoLabels := []string{"id", "name", "server_id"}
@@ -67,14 +69,10 @@ func NewImageExports(perImage bool, labels, filters []string) (*ImageExports, er
 	return e, nil
 }
 
-func (e *ImageExports) addKey(key string) int {
-	for i, k := range e.keys {
-		if k == key {
-			return i
-		}
+func (e *ImageExports) addKey(key string) {
+	if !slices.Contains(e.keys, key) {
+		e.keys = append(e.keys, key)
 	}
-	e.keys = append(e.keys, key)
-	return len(e.keys) - 1
 }
 
 // MetadataKeys are the metadata keys the client must decode.
@@ -111,16 +109,12 @@ func parseMetadataFilter(expr string) (metadataFilter, error) {
 }
 
 // exportsImage reports whether the image with these metadata values gets per-image series.
-func (e *ImageExports) exportsImage(metadata []string) bool {
+func (e *ImageExports) exportsImage(metadata client.Metadata) bool {
 	if !e.perImage {
 		return false
 	}
 	for _, f := range e.filters {
-		value := ""
-		if metadata != nil {
-			value = metadata[f.index]
-		}
-		if (value == f.value) == f.negate {
+		if (metadata.Get(f.key) == f.value) == f.negate {
 			return false
 		}
 	}
@@ -128,11 +122,11 @@ func (e *ImageExports) exportsImage(metadata []string) bool {
 }
 
 // infoLabelValues are the values of nova_image_info's labels after id and name.
-func (e *ImageExports) infoLabelValues(serverID string, metadata []string) []string {
+func (e *ImageExports) infoLabelValues(serverID string, metadata client.Metadata) []string {
 	values := make([]string, 1+len(e.labels))
 	values[0] = serverID
-	if metadata != nil {
-		copy(values[1:], metadata[:len(e.labels)])
+	for i, key := range e.labels {
+		values[1+i] = metadata.Get(key)
 	}
 	return values
 }

@@ -37,8 +37,8 @@ func TestNewImageExportsRejects(t *testing.T) {
 
 // exportImages are Huawei-style images with __imagetype and __os_type metadata.
 var exportImages = []client.Image{
-	{ID: "g1", Name: "public-gold", Status: "ACTIVE", Size: 1, Metadata: []string{"", "gold", "Linux"}},
-	{ID: "p1", Name: "my-private", Status: "ACTIVE", Size: 2, Metadata: []string{"snapshot", "private", "Windows"}},
+	{ID: "g1", Name: "public-gold", Status: "ACTIVE", Size: 1, Metadata: client.Metadata{{Key: "__imagetype", Value: "gold"}, {Key: "__os_type", Value: "Linux"}}},
+	{ID: "p1", Name: "my-private", Status: "ACTIVE", Size: 2, Metadata: client.Metadata{{Key: "image_type", Value: "snapshot"}, {Key: "__imagetype", Value: "private"}, {Key: "__os_type", Value: "Windows"}}},
 	{ID: "x1", Name: "no-metadata", Status: "SAVING", Size: 3},
 }
 

@@ -26,11 +26,11 @@ var (
 // testImages cover every kind of value: a full image, a snapshot, nulls, a non-ASCII name,
 // a status outside the five, the same id twice, and label values to escape.
 var testImages = []client.Image{
-	{ID: "q1", Name: `quote " backslash \ newline` + "\n" + `end`, Status: "ACTIVE", Size: 5, Metadata: []string{`a "b"`}},
+	{ID: "q1", Name: `quote " backslash \ newline` + "\n" + `end`, Status: "ACTIVE", Size: 5, Metadata: client.Metadata{{Key: "image_type", Value: `a "b"`}}},
 	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: 4096, MinDisk: 1, MinRAM: 512, Progress: 100, Created: created, Updated: updated},
 	{ID: "s1", Name: "Ubuntu 22.04 LTS – Ünïcödé 名前", Status: "SAVING", Size: 0, MinDisk: 0, MinRAM: 0, Progress: 25, Created: created, Updated: absent},
 	{ID: "n1", Status: "ACTIVE", Size: 2048, MinDisk: absent, MinRAM: absent, Progress: absent, Created: created, Updated: updated,
-		ServerID: "srv-1", Metadata: []string{"snapshot"}},
+		ServerID: "srv-1", Metadata: client.Metadata{{Key: "image_type", Value: "snapshot"}}},
 	{ID: "o1", Name: "odd", Status: "PENDING_UPLOAD", Size: absent, MinDisk: absent, MinRAM: absent, Progress: absent, Created: absent, Updated: absent},
 	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: 4096, MinDisk: absent, MinRAM: absent, Progress: absent, Created: absent, Updated: absent},
 }

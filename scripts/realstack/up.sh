@@ -2,7 +2,7 @@
 # up.sh - stand up a REAL Keystone + Glance + Nova API (Debian bookworm / Zed
 # packages) on 127.0.0.1 only, with sqlite databases under $REALSTACK_DIR, for
 # nova_image_exporter's integration test (make test-integration).
-# Adapted from the workplace's reference recipe (shared/realstack); every
+# Adapted from the workplace's reference recipe for a real OpenStack; every
 # pitfall it met on this kind of machine is explained where it is handled.
 #
 #   eval "$(bash up.sh)"        # progress goes to stderr, exports to stdout

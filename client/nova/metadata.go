@@ -1,17 +1,19 @@
-package client
+package nova
 
 import (
 	"encoding/json"
 	"errors"
 	"strings"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
 
 // metadataPicker decodes only the wanted keys of an image's metadata object, scanning the
 // rest without allocating: metadata holds 10 to 20 keys per image, and a listing can hold
 // 100 000 images.
 type metadataPicker struct {
-	keys   []string // the wanted keys; none means metadata is skipped
-	values []string // the wanted keys' values, aligned with keys; nil until a value is found
+	keys   []string        // the wanted keys; none means metadata is skipped
+	values client.Metadata // the wanted keys' values found; nil until one is found
 }
 
 // UnmarshalJSON receives the metadata object, already checked by encoding/json to be valid
@@ -50,16 +52,28 @@ func (m *metadataPicker) UnmarshalJSON(data []byte) error {
 			return err
 		}
 		if k := m.wanted(key); k >= 0 {
-			if m.values == nil {
-				m.values = make([]string, len(m.keys))
-			}
-			m.values[k] = metadataValue(data[valueStart:valueEnd])
+			m.set(m.keys[k], metadataValue(data[valueStart:valueEnd]))
 		}
 		i = valueEnd
 	}
 }
 
 var errMetadata = errors.New("metadata: malformed object")
+
+// set keeps the value of key, the last one of a key the object holds twice. The key is the
+// wanted key itself, shared by every image rather than copied from the page.
+func (m *metadataPicker) set(key, value string) {
+	for i := range m.values {
+		if m.values[i].Key == key {
+			m.values[i].Value = value
+			return
+		}
+	}
+	if m.values == nil {
+		m.values = make(client.Metadata, 0, len(m.keys))
+	}
+	m.values = append(m.values, client.MetadataValue{Key: key, Value: value})
+}
 
 // wanted returns the index of the quoted key among m.keys, or -1.
 func (m *metadataPicker) wanted(quoted []byte) int {
@@ -92,7 +106,7 @@ func metadataValue(raw []byte) string {
 	default: // the JSON text of a number, boolean, object or array, whose strings may hold any bytes
 		s = strings.ToValidUTF8(string(raw), "\uFFFD")
 	}
-	return cutLabel(s, maxLabelBytes)
+	return client.CutLabel(s, client.MaxLabelBytes)
 }
 
 func skipSpace(data []byte, i int) int {

@@ -1,4 +1,7 @@
-package client
+// Package cloud reads a cloud's configuration (clouds.yaml, secure.yaml, OS_* and
+// HUAWEICLOUD_SDK_* variables) and builds its authenticator: Keystone or IAM (password,
+// application credential), a pre-issued token, or a Huawei AK/SK signature.
+package cloud
 
 import (
 	"bytes"
@@ -10,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,15 +22,8 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
+	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"go.yaml.in/yaml/v2"
-)
-
-// Auth types of clouds.yaml that the exporter accepts.
-const (
-	AuthPassword              = "password"
-	AuthToken                 = "token"
-	AuthApplicationCredential = "v3applicationcredential"
-	AuthAKSK                  = "aksk"
 )
 
 // EnvCloudName is the name of the cloud configured by environment variables alone.
@@ -37,9 +32,9 @@ const EnvCloudName = "env"
 // ErrNoEnvCloud says that no environment variable configures a cloud.
 var ErrNoEnvCloud = errors.New("no cloud configured: choose a clouds.yaml entry with --cloud or OS_CLOUD, or set OS_AUTH_URL (Keystone), OS_AUTH_TOKEN with OS_COMPUTE_ENDPOINT_OVERRIDE, or HUAWEICLOUD_SDK_AK (Huawei AK/SK)")
 
-// CloudConfig is one cloud's configuration, checked and resolved, from a clouds.yaml entry
+// Config is one cloud's configuration, checked and resolved, from a clouds.yaml entry
 // or from environment variables.
-type CloudConfig struct {
+type Config struct {
 	Name     string // the entry's name under clouds:, or EnvCloudName
 	File     string // the clouds.yaml it came from, or "environment"
 	AuthType string
@@ -51,8 +46,9 @@ type CloudConfig struct {
 	TLS                     *tls.Config
 	// AK/SK fields, for AuthAKSK.
 	AccessKey, SecretKey, SecurityToken string
-	// Fingerprint changes when the configuration does (secure.yaml included): a reload
-	// keeps the client, and its token, of a cloud whose fingerprint is unchanged.
+	// Fingerprint changes when the configuration does (secure.yaml and the content of the
+	// CA, certificate and key files it names included): a reload keeps the client, and its
+	// token, of a cloud whose fingerprint is unchanged.
 	Fingerprint string
 }
 
@@ -61,6 +57,7 @@ type entry struct {
 	AuthType                string `yaml:"auth_type"`
 	RegionName              string `yaml:"region_name"`
 	ComputeEndpointOverride string `yaml:"compute_endpoint_override"`
+	TLSFiles                `yaml:",inline"`
 	Auth                    struct {
 		AK            string `yaml:"ak"`
 		SK            string `yaml:"sk"`
@@ -95,6 +92,7 @@ func (e *entry) merge(other entry) {
 	e.Auth.SK = cmp.Or(e.Auth.SK, other.Auth.SK)
 	e.Auth.SecurityToken = cmp.Or(e.Auth.SecurityToken, other.Auth.SecurityToken)
 	e.Auth.ProjectID = cmp.Or(e.Auth.ProjectID, other.Auth.ProjectID)
+	e.CACert, e.Cert, e.Key = cmp.Or(e.CACert, other.CACert), cmp.Or(e.Cert, other.Cert), cmp.Or(e.Key, other.Key)
 	e.hasAuth = e.hasAuth || other.hasAuth
 }
 
@@ -122,7 +120,7 @@ func CloudsFile() (string, error) {
 // LoadCloud reads the entry name of the clouds.yaml at file, with the secure.yaml beside
 // it, and checks that it holds everything its auth_type needs. Errors name the file, the
 // cloud and the field, never a secret's value.
-func LoadCloud(file, name string) (*CloudConfig, error) {
+func LoadCloud(file, name string) (*Config, error) {
 	if name == "" {
 		return nil, fmt.Errorf("%s: no cloud chosen (--cloud or OS_CLOUD)", file)
 	}
@@ -167,7 +165,7 @@ func (c *Clouds) Names() []string {
 
 // Load checks the entry name, merged with its secure.yaml part, and resolves it. Errors
 // name the file, the cloud and the field, never a secret's value.
-func (c *Clouds) Load(name string) (*CloudConfig, error) {
+func (c *Clouds) Load(name string) (*Config, error) {
 	file, secureFile := c.File, c.secureFile
 	raw, ok := c.entries[name]
 	if !ok {
@@ -195,7 +193,7 @@ func (c *Clouds) Load(name string) (*CloudConfig, error) {
 	if err := cfg.check(yamlField); err != nil {
 		return nil, fmt.Errorf("%s: cloud %q: %w", file, name, err)
 	}
-	cfg.Fingerprint = fingerprint(raw, secureRaw)
+	cfg.Fingerprint = fingerprint(raw, secureRaw, tlsFileDigests(e.TLSFiles, secure.TLSFiles))
 	return cfg, nil
 }
 
@@ -240,8 +238,8 @@ func singleEntry(name string, raw any) io.Reader {
 	return bytes.NewReader(b)
 }
 
-// CloudNames lists the entries under clouds: of the clouds.yaml at file, sorted.
-func CloudNames(file string) ([]string, error) {
+// Names lists the entries under clouds: of the clouds.yaml at file, sorted.
+func Names(file string) ([]string, error) {
 	entries, err := readEntries(file, os.ReadFile)
 	if err != nil {
 		return nil, err
@@ -265,6 +263,49 @@ func QuotedNames(names []string) string {
 		shown = append(shown, fmt.Sprintf("and %d more", more))
 	}
 	return strings.Join(shown, ", ")
+}
+
+// TLSFiles are the paths of the CA bundle, client certificate and client key that a
+// clouds.yaml entry names.
+type TLSFiles struct {
+	CACert string `yaml:"cacert"`
+	Cert   string `yaml:"cert"`
+	Key    string `yaml:"key"`
+}
+
+// tlsFileDigests are the SHA-256 digests of the files that sets name, and of those that
+// OS_CACERT, OS_CERT and OS_KEY name (gophercloud prefers them), for the fingerprint: a
+// rotated certificate is a changed configuration. A file that cannot be read has its
+// error instead (the configuration then fails to load anyway).
+func tlsFileDigests(sets ...TLSFiles) []string {
+	paths := []string{os.Getenv("OS_CACERT"), os.Getenv("OS_CERT"), os.Getenv("OS_KEY")}
+	for _, s := range sets {
+		paths = append(paths, s.CACert, s.Cert, s.Key)
+	}
+	digests := make([]string, len(paths))
+	for i, path := range paths {
+		if path == "" {
+			continue
+		}
+		content, err := os.ReadFile(expandHome(path))
+		if err != nil {
+			digests[i] = err.Error()
+			continue
+		}
+		sum := sha256.Sum256(content)
+		digests[i] = hex.EncodeToString(sum[:])
+	}
+	return digests
+}
+
+// expandHome resolves a leading ~/ as gophercloud does for these paths.
+func expandHome(path string) string {
+	if rest, ok := strings.CutPrefix(path, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return path
 }
 
 func fingerprint(parts ...any) string {
@@ -319,8 +360,8 @@ func redactQuoted(s string) string {
 	return s[:first] + "a value" + s[last+1:]
 }
 
-func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOptions, endpoint gophercloud.EndpointOpts, tlsConfig *tls.Config) *CloudConfig {
-	cfg := &CloudConfig{
+func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOptions, endpoint gophercloud.EndpointOpts, tlsConfig *tls.Config) *Config {
+	cfg := &Config{
 		Name:                    name,
 		File:                    file,
 		AuthType:                e.AuthType,
@@ -332,6 +373,12 @@ func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOpti
 		SecretKey:               e.Auth.SK,
 		SecurityToken:           e.Auth.SecurityToken,
 	}
+	if t, ok := lookupAuthType(cfg.AuthType); ok {
+		cfg.AuthType = t.name
+		if t.resolve != nil {
+			t.resolve(cfg)
+		}
+	}
 	if cfg.AuthType == AuthAKSK && cfg.ComputeEndpointOverride == "" && e.RegionName != "" {
 		cfg.ComputeEndpointOverride = "https://ecs." + e.RegionName + ".myhuaweicloud.com/v2.1/{project_id}"
 	}
@@ -340,53 +387,13 @@ func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOpti
 
 // check reports the first field that the auth type needs and the configuration lacks;
 // field names a field in the configuration's own terms (a clouds.yaml key or a variable).
-func (c *CloudConfig) check(field func(string) string) error {
-	a := c.AuthOptions
-	var needs []required
-	switch c.AuthType {
-	case "", AuthPassword, "v3password":
-		c.AuthType = AuthPassword
-		needs = []required{
-			{[]string{"auth.auth_url"}, a.IdentityEndpoint != ""},
-			{[]string{"auth.username", "auth.user_id"}, a.Username != "" || a.UserID != ""},
-			{[]string{"auth.password"}, a.Password != ""},
-			{[]string{"auth.user_domain_name", "auth.user_domain_id"}, a.UserID != "" || a.DomainName != "" || a.DomainID != ""},
-			{[]string{"auth.project_name", "auth.project_id"}, a.TenantName != "" || a.TenantID != ""},
-			{[]string{"auth.project_domain_name", "auth.project_domain_id"},
-				a.TenantID != "" || a.Scope != nil && (a.Scope.DomainName != "" || a.Scope.DomainID != "")},
-		}
-	case AuthApplicationCredential:
-		byName := a.ApplicationCredentialID == ""
-		needs = []required{
-			{[]string{"auth.auth_url"}, a.IdentityEndpoint != ""},
-			{[]string{"auth.application_credential_id", "auth.application_credential_name"}, a.ApplicationCredentialID != "" || a.ApplicationCredentialName != ""},
-			{[]string{"auth.application_credential_secret"}, a.ApplicationCredentialSecret != ""},
-			{[]string{"auth.username", "auth.user_id"}, !byName || a.Username != "" || a.UserID != ""},
-			{[]string{"auth.user_domain_name", "auth.user_domain_id"}, !byName || a.UserID != "" || a.DomainName != "" || a.DomainID != ""},
-		}
-		// An application credential carries its project: Keystone refuses a scope, and
-		// it must not fall back to the password method.
-		c.AuthOptions.Scope, c.AuthOptions.TenantID, c.AuthOptions.TenantName, c.AuthOptions.Password = nil, "", "", ""
-	case AuthToken, "v3token", "admin_token":
-		c.AuthType = AuthToken
-		needs = []required{
-			{[]string{"auth.token"}, a.TokenID != ""},
-			{[]string{"compute_endpoint_override"}, c.ComputeEndpointOverride != ""},
-			{[]string{"auth.project_id (compute_endpoint_override has a project placeholder)"},
-				a.TenantID != "" || expandProjectID(c.ComputeEndpointOverride, "x") == c.ComputeEndpointOverride},
-		}
-	case AuthAKSK:
-		needs = []required{
-			{[]string{"auth.ak"}, c.AccessKey != ""},
-			{[]string{"auth.sk"}, c.SecretKey != ""},
-			{[]string{"auth.project_id"}, a.TenantID != ""},
-			{[]string{"region_name", "compute_endpoint_override"}, c.ComputeEndpointOverride != ""},
-		}
-	default:
-		return fmt.Errorf("%s %q is not supported (want %s, %s, %s or %s)", field("auth_type"), c.AuthType,
-			AuthPassword, AuthApplicationCredential, AuthToken, AuthAKSK)
+// It changes nothing.
+func (c *Config) check(field func(string) string) error {
+	t, ok := lookupAuthType(c.AuthType)
+	if !ok {
+		return unsupported(field, c.AuthType)
 	}
-	for _, r := range needs {
+	for _, r := range t.requires(c) {
 		if !r.present {
 			names := make([]string, len(r.fields))
 			for i, f := range r.fields {
@@ -406,110 +413,37 @@ type required struct {
 func yamlField(key string) string { return key }
 
 // Authenticator returns the authenticator for the configuration's auth type, sending its
-// requests with httpClient.
-func (c *CloudConfig) Authenticator(httpClient *http.Client) (Authenticator, error) {
-	projectID := c.AuthOptions.TenantID
-	switch c.AuthType {
-	case AuthPassword, AuthApplicationCredential:
-		return NewKeystone(c.AuthOptions, c.Endpoint, c.ComputeEndpointOverride, httpClient), nil
-	case AuthToken:
-		return &StaticToken{Token: c.AuthOptions.TokenID, ComputeEndpoint: expandProjectID(c.ComputeEndpointOverride, projectID)}, nil
-	case AuthAKSK:
-		return &AKSK{
-			AccessKey: c.AccessKey, SecretKey: c.SecretKey, SecurityToken: c.SecurityToken, ProjectID: projectID,
-			ComputeEndpoint: expandProjectID(c.ComputeEndpointOverride, projectID),
-		}, nil
+// requests with opts.HTTPClient and opts.UserAgent.
+func (c *Config) Authenticator(opts client.Options) (client.Authenticator, error) {
+	t, ok := lookupAuthType(c.AuthType)
+	if !ok {
+		return nil, errors.New("unchecked cloud config")
 	}
-	return nil, errors.New("unchecked cloud config")
+	return t.authenticator(c, opts), nil
 }
 
-// NewClient builds the cloud's Client: one http.Client with the configuration's TLS
-// settings and opts.RequestTimeout, shared by authentication and listing. HTTPS_PROXY and
-// NO_PROXY are honoured.
-func (c *CloudConfig) NewClient(opts Options) (*Client, error) {
+// Connect returns the cloud's authenticator and opts with the http.Client that
+// authentication and listing share: the configuration's TLS settings and
+// opts.RequestTimeout, HTTPS_PROXY and NO_PROXY honoured.
+func (c *Config) Connect(opts client.Options) (client.Authenticator, client.Options, error) {
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = opts.newHTTPClient(c.TLS)
+		opts.HTTPClient = opts.BuildHTTPClient(c.TLS)
 	}
-	auth, err := c.Authenticator(opts.HTTPClient)
+	auth, err := c.Authenticator(opts)
 	if err != nil {
-		return nil, err
+		return nil, opts, err
 	}
-	return New(auth, opts), nil
-}
-
-// envVariables maps clouds.yaml keys to the environment variables that stand for them when
-// no clouds.yaml entry is chosen, as the OpenStack CLI and Huawei's SDKs read them.
-var envVariables = map[string]string{
-	"auth.auth_url":                      "OS_AUTH_URL",
-	"auth.username":                      "OS_USERNAME",
-	"auth.user_id":                       "OS_USER_ID",
-	"auth.password":                      "OS_PASSWORD",
-	"auth.user_domain_name":              "OS_USER_DOMAIN_NAME",
-	"auth.user_domain_id":                "OS_USER_DOMAIN_ID",
-	"auth.project_name":                  "OS_PROJECT_NAME",
-	"auth.project_id":                    "OS_PROJECT_ID",
-	"auth.project_domain_name":           "OS_PROJECT_DOMAIN_NAME",
-	"auth.project_domain_id":             "OS_PROJECT_DOMAIN_ID",
-	"auth.application_credential_id":     "OS_APPLICATION_CREDENTIAL_ID",
-	"auth.application_credential_name":   "OS_APPLICATION_CREDENTIAL_NAME",
-	"auth.application_credential_secret": "OS_APPLICATION_CREDENTIAL_SECRET",
-	"auth.token":                         "OS_AUTH_TOKEN",
-	"region_name":                        "OS_REGION_NAME",
-	"interface":                          "OS_INTERFACE",
-	"compute_endpoint_override":          "OS_COMPUTE_ENDPOINT_OVERRIDE",
-	"cacert":                             "OS_CACERT",
-	"cert":                               "OS_CERT",
-	"key":                                "OS_KEY",
-	"auth_type":                          "OS_AUTH_TYPE",
-}
-
-// Huawei SDK variables, used instead of OS_* for auth_type aksk.
-var huaweiVariables = map[string]string{
-	"auth.ak":         "HUAWEICLOUD_SDK_AK",
-	"auth.sk":         "HUAWEICLOUD_SDK_SK",
-	"auth.project_id": "HUAWEICLOUD_SDK_PROJECT_ID",
-}
-
-func envField(key string) string {
-	if v, ok := huaweiVariables[key]; ok {
-		return v
-	}
-	if v, ok := envVariables[key]; ok {
-		return v
-	}
-	return key
+	return auth, opts, nil
 }
 
 // LoadEnvCloud builds the cloud configuration from environment variables alone, for when
 // no clouds.yaml entry is chosen: HUAWEICLOUD_SDK_AK (AK/SK), else
 // OS_APPLICATION_CREDENTIAL_ID/NAME, else OS_AUTH_TOKEN, else OS_AUTH_URL (password).
-func LoadEnvCloud() (*CloudConfig, error) {
-	keys := map[string]string{}
-	for key, variable := range envVariables {
-		if v := os.Getenv(variable); v != "" {
-			keys[key] = v
-		}
-	}
-	authType := keys["auth_type"]
-	switch {
-	case authType != "":
-	case os.Getenv("HUAWEICLOUD_SDK_AK") != "":
-		authType = AuthAKSK
-		for key, variable := range huaweiVariables {
-			if v := os.Getenv(variable); v != "" {
-				keys[key] = v
-			}
-		}
-	case keys["auth.application_credential_id"] != "" || keys["auth.application_credential_name"] != "":
-		authType = AuthApplicationCredential
-	case keys["auth.token"] != "":
-		authType = AuthToken
-	case keys["auth.auth_url"] != "":
-		authType = AuthPassword
-	default:
+func LoadEnvCloud() (*Config, error) {
+	authType, keys := envAuthType()
+	if keys == nil {
 		return nil, ErrNoEnvCloud
 	}
-	keys["auth_type"] = authType
 	doc, err := yaml.Marshal(map[string]any{"clouds": map[string]any{EnvCloudName: nest(keys)}})
 	if err != nil {
 		return nil, err
@@ -525,10 +459,10 @@ func LoadEnvCloud() (*CloudConfig, error) {
 		return nil, fmt.Errorf("environment: %w", err)
 	}
 	cfg := newCloudConfig(EnvCloudName, "environment", parsed.Clouds[EnvCloudName], authOptions, endpoint, tlsConfig)
-	if err := cfg.check(envField); err != nil {
+	if err := cfg.check(authType.variable); err != nil {
 		return nil, fmt.Errorf("environment (no --cloud/OS_CLOUD): %w", err)
 	}
-	cfg.Fingerprint = fingerprint(keys)
+	cfg.Fingerprint = fingerprint(keys, tlsFileDigests(parsed.Clouds[EnvCloudName].TLSFiles))
 	return cfg, nil
 }
 

@@ -1,4 +1,4 @@
-package client
+package cloud
 
 import (
 	"context"
@@ -12,28 +12,30 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 
+	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/client/nova"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator/simtest"
 )
 
 // keystoneClient is a Client authenticating as the simulator's user at authURL, with its
 // Keystone authenticator.
-func keystoneClient(authURL, password string, timeout time.Duration, opts Options) (*Client, *Keystone) {
+func keystoneClient(authURL, password string, timeout time.Duration, opts client.Options) (*nova.Client, *Keystone) {
 	auth := NewKeystone(gophercloud.AuthOptions{
 		IdentityEndpoint: authURL + "/v3",
 		Username:         "demo",
 		Password:         password,
 		DomainName:       "Default",
 		Scope:            &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"},
-	}, gophercloud.EndpointOpts{Region: "RegionOne"}, "", NewHTTPClient(timeout, nil))
-	return New(auth, opts), auth
+	}, gophercloud.EndpointOpts{Region: "RegionOne"}, "", client.NewHTTPClient(timeout, nil))
+	return nova.New(auth, opts), auth
 }
 
 // failureKind says which of AuthError and IdentityError err is: "refused", "identity",
 // "both" or "other".
 func failureKind(err error) string {
-	var authErr *AuthError
-	var identityErr *IdentityError
+	var authErr *client.AuthError
+	var identityErr *client.IdentityError
 	isAuth, isIdentity := errors.As(err, &authErr), errors.As(err, &identityErr)
 	switch {
 	case isAuth && isIdentity:
@@ -78,8 +80,8 @@ func TestIdentityServiceFailuresAreNotRefusals(t *testing.T) {
 			sim.SetKeystoneFaults(func(int, *http.Request) simulator.Fault { return tt.fault })
 			t.Cleanup(func() { sim.SetKeystoneFaults(nil) })
 			// The timeout case: the HTTP client's own bound ends the hanging request.
-			c, _ := keystoneClient(tt.url, tt.password, 200*time.Millisecond, Options{})
-			_, err := c.ListImages(context.Background(), ListOptions{})
+			c, _ := keystoneClient(tt.url, tt.password, 200*time.Millisecond, client.Options{})
+			_, err := c.ListImages(context.Background(), client.ListOptions{})
 			if kind := failureKind(err); kind != tt.want {
 				t.Errorf("error %v is %q, want %q", err, kind, tt.want)
 			}
@@ -94,15 +96,15 @@ func TestRenewalFailingOnTheIdentityServiceIsNotARefusal(t *testing.T) {
 	sim := simulator.New(simulator.Options{})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	c, _ := keystoneClient(srv.URL, "demo-secret", 5*time.Second, Options{})
-	if _, err := c.ListImages(context.Background(), ListOptions{}); err != nil {
+	c, _ := keystoneClient(srv.URL, "demo-secret", 5*time.Second, client.Options{})
+	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	sim.RevokeTokens()
 	sim.SetKeystoneFaults(func(int, *http.Request) simulator.Fault {
 		return simulator.Fault{Status: http.StatusServiceUnavailable}
 	})
-	_, err := c.ListImages(context.Background(), ListOptions{})
+	_, err := c.ListImages(context.Background(), client.ListOptions{})
 	if kind := failureKind(err); kind != "identity" || !strings.Contains(err.Error(), "HTTP 401") || !strings.Contains(err.Error(), "HTTP 503") {
 		t.Errorf("error %v (%s), want an identity error giving the API's 401 and Keystone's 503", err, kind)
 	}
@@ -122,14 +124,14 @@ func expiringTokens(t *testing.T, opts simulator.Options, perPage time.Duration,
 	})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	c, k := keystoneClient(srv.URL, "demo-secret", 5*time.Second, Options{})
+	c, k := keystoneClient(srv.URL, "demo-secret", 5*time.Second, client.Options{})
 	k.now = clock.Now
 	var perListing []int
 	var err error
 	for range listings {
 		before := sim.TokenRequests()
-		var images []Image
-		images, err = c.ListImages(context.Background(), ListOptions{PageSize: 1})
+		var images []client.Image
+		images, err = c.ListImages(context.Background(), client.ListOptions{PageSize: 1})
 		if err == nil && len(images) != 9 {
 			t.Errorf("%d images, want 9", len(images))
 		}

@@ -1,4 +1,4 @@
-package client
+package cloud
 
 import (
 	"cmp"
@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
+	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
 
 // renewBefore is how long before its expiry a Keystone token is replaced, so that a token
@@ -53,6 +53,11 @@ type Keystone struct {
 	endpoint    gophercloud.EndpointOpts
 	override    string // compute_endpoint_override; empty to use the catalog
 	httpClient  *http.Client
+
+	// UserAgent starts the User-Agent of every request to Keystone or IAM, as
+	// client.Options.UserAgent does those to the images API; empty for
+	// "nova_image_exporter".
+	UserAgent string
 
 	mu       sync.Mutex // serialises the first authentication
 	provider *gophercloud.ProviderClient
@@ -94,7 +99,7 @@ func (k *Keystone) Authorize(ctx context.Context, req *http.Request) (string, er
 		return "", err
 	}
 	token := provider.Token()
-	if expiring, expiredOnArrival := k.expiring(token, provider.TokenExpiry()); expiring && !expiredOnArrival && claimExpiryRenewal(ctx) {
+	if expiring, expiredOnArrival := k.expiring(token, provider.TokenExpiry()); expiring && !expiredOnArrival && client.ClaimExpiryRenewal(ctx) {
 		if err := k.renew(ctx, provider, token); err != nil {
 			return "", err
 		}
@@ -142,7 +147,7 @@ func (k *Keystone) Renew(ctx context.Context, refused string) error {
 	expiry := provider.TokenExpiry()
 	if _, expired := k.expiring(provider.Token(), expiry); refusedExpired && expired {
 		return fmt.Errorf("Keystone at %s issues tokens that have already expired (expires_at %s, %s before the exporter's clock): check the clocks of Keystone and of the exporter (NTP)",
-			redactURLText(k.authOptions.IdentityEndpoint), expiry.UTC().Format(time.RFC3339), k.clock().Sub(expiry).Round(time.Second))
+			client.RedactURLText(k.authOptions.IdentityEndpoint), expiry.UTC().Format(time.RFC3339), k.clock().Sub(expiry).Round(time.Second))
 	}
 	return nil
 }
@@ -160,7 +165,7 @@ func (k *Keystone) expiredOnArrival(token string) bool {
 // client's timeout), not under the deadline of whichever listing asked first: a scrape with
 // a short deadline must not fail the renewal for the others.
 func (k *Keystone) renew(ctx context.Context, provider *gophercloud.ProviderClient, refused string) error {
-	renewCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(k.httpClient.Timeout, DefaultRequestTimeout))
+	renewCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(k.httpClient.Timeout, client.DefaultRequestTimeout))
 	defer cancel()
 	if err := provider.Reauthenticate(renewCtx, refused); err != nil {
 		return k.authError(err)
@@ -192,10 +197,10 @@ func (k *Keystone) authenticated(ctx context.Context) (*gophercloud.ProviderClie
 	}
 	provider, err := openstack.NewClient(k.authOptions.IdentityEndpoint)
 	if err != nil {
-		return nil, fmt.Errorf("auth_url %s: not a usable URL", redactURLText(k.authOptions.IdentityEndpoint))
+		return nil, fmt.Errorf("auth_url %s: not a usable URL", client.RedactURLText(k.authOptions.IdentityEndpoint))
 	}
-	provider.HTTPClient = boundIdentity(k.httpClient)
-	provider.UserAgent.Prepend("nova_image_exporter")
+	provider.HTTPClient = client.BoundIdentity(k.httpClient)
+	provider.UserAgent.Prepend(cmp.Or(k.UserAgent, client.DefaultUserAgent))
 	if err := openstack.Authenticate(ctx, provider, k.authOptions); err != nil {
 		return nil, k.authError(err)
 	}
@@ -217,8 +222,8 @@ func (k *Keystone) computeEndpoint(provider *gophercloud.ProviderClient) (string
 		return "", fmt.Errorf("finding the compute endpoint in the catalog (region %q, interface %q): %w",
 			k.endpoint.Region, k.endpoint.Availability, err)
 	}
-	if len(endpoint) > maxEndpointBytes {
-		return "", fmt.Errorf("the catalog's compute endpoint is longer than %d bytes: %s", maxEndpointBytes, redactURLText(endpoint))
+	if len(endpoint) > client.MaxEndpointBytes {
+		return "", fmt.Errorf("the catalog's compute endpoint is longer than %d bytes: %s", client.MaxEndpointBytes, client.RedactURLText(endpoint))
 	}
 	return withProjectID(endpoint, projectID), nil
 }
@@ -235,13 +240,13 @@ func (k *Keystone) authError(err error) error {
 	if who == "" {
 		who = "application credential " + k.authOptions.ApplicationCredentialID
 	}
-	described := fmt.Errorf("authenticating to %s as %s: %s", redactURLText(k.authOptions.IdentityEndpoint), who,
-		describeAuthError(err, newRedactor(k.configuredSecrets()...)))
+	described := fmt.Errorf("authenticating to %s as %s: %s", client.RedactURLText(k.authOptions.IdentityEndpoint), who,
+		describeAuthError(err, client.NewRedactor(k.configuredSecrets()...)))
 	if unexpected, ok := unexpectedResponse(err); ok &&
 		(unexpected.Actual == http.StatusUnauthorized || unexpected.Actual == http.StatusForbidden) {
-		return authFailure(described)
+		return client.AuthFailure(described)
 	}
-	return identityFailure(described)
+	return client.IdentityFailure(described)
 }
 
 // unexpectedResponse finds the error status answer in a gophercloud error.
@@ -259,14 +264,14 @@ func unexpectedResponse(err error) (gophercloud.ErrUnexpectedResponseCode, bool)
 
 // describeAuthError reports Keystone's answer as status, title, message and request id, not
 // gophercloud's text, which holds the whole response body; r removes the secrets.
-func describeAuthError(err error, r redactor) string {
+func describeAuthError(err error, r client.Redactor) string {
 	unexpected, ok := unexpectedResponse(err)
 	if !ok {
-		return redactURLText(r.redact(err.Error()))
+		return client.RedactURLText(r.Redact(err.Error()))
 	}
-	apiErr := &APIError{Method: unexpected.Method, URL: redactURLText(unexpected.URL), StatusCode: unexpected.Actual,
-		RequestID: requestID(unexpected.ResponseHeader, r)}
-	fillFault(apiErr, unexpected.Body, unexpected.ResponseHeader.Get("Content-Type"), r)
+	apiErr := &client.APIError{Method: unexpected.Method, URL: client.RedactURLText(unexpected.URL), StatusCode: unexpected.Actual,
+		RequestID: client.RequestID(unexpected.ResponseHeader, r)}
+	client.FillFault(apiErr, unexpected.Body, unexpected.ResponseHeader.Get("Content-Type"), r)
 	return apiErr.Error()
 }
 
@@ -299,26 +304,4 @@ func withProjectID(endpoint, projectID string) string {
 		return trimmed + "/" + projectID
 	}
 	return expandProjectID(endpoint, projectID)
-}
-
-// listingKey is the context key of a listing's authentication state.
-type listingKey struct{}
-
-// listingAuth is what one listing has done about authentication.
-type listingAuth struct {
-	expiryRenewed atomic.Bool // a token was renewed because it was about to expire
-}
-
-// withListing marks ctx as one listing's, so that a token is renewed for expiry at most once
-// in it: a Keystone that issues tokens expiring at once would otherwise be asked for one per
-// page.
-func withListing(ctx context.Context) context.Context {
-	return context.WithValue(ctx, listingKey{}, &listingAuth{})
-}
-
-// claimExpiryRenewal reports whether ctx's listing may renew a token for expiry, and notes
-// that it did; outside a listing it always may.
-func claimExpiryRenewal(ctx context.Context) bool {
-	state, ok := ctx.Value(listingKey{}).(*listingAuth)
-	return !ok || state.expiryRenewed.CompareAndSwap(false, true)
 }

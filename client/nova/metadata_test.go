@@ -1,4 +1,4 @@
-package client
+package nova
 
 import (
 	"encoding/json"
@@ -16,8 +16,12 @@ func TestMetadataPicker(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"snapshot", "gold", "2.5", "true", `{"a": [1, "}"], "b": "x\"y"}`, "", "", "yes"}
-	if !reflect.DeepEqual(picker.values, want) {
-		t.Errorf("values\n %q\nwant\n %q", picker.values, want)
+	got := make([]string, len(keys))
+	for i, key := range keys {
+		got[i] = picker.values.Get(key)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("values\n %q\nwant\n %q", got, want)
 	}
 
 	for _, empty := range []string{`null`, `{}`, `[]`, `"text"`} {
@@ -39,7 +43,7 @@ func BenchmarkMetadataPicker(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		p := metadataPicker{keys: []string{"image_type"}}
-		if err := p.UnmarshalJSON(body); err != nil || p.values[0] != "snapshot" {
+		if err := p.UnmarshalJSON(body); err != nil || p.values.Get("image_type") != "snapshot" {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package client
+package cloud
 
 import (
 	"context"
@@ -9,17 +9,18 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
 
-// Huawei's API gateway signature, SDK-HMAC-SHA256 (see shared/api/NOTES.md).
+// Huawei's API gateway signature, SDK-HMAC-SHA256 (Huawei's public API signing documentation).
 const (
 	signAlgorithm   = "SDK-HMAC-SHA256"
 	sdkDateHeader   = "X-Sdk-Date"
 	sdkDateLayout   = "20060102T150405Z"
-	emptyBodySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+	EmptyBodySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 )
 
 // AKSK signs every request with a Huawei access key pair (auth_type: aksk). The signature
@@ -54,7 +55,7 @@ func (a *AKSK) Authorize(_ context.Context, req *http.Request) (string, error) {
 	if req.Body != nil && req.Body != http.NoBody {
 		return "", errors.New("aksk: signing a request with a body is not supported")
 	}
-	signature := Sign(a.SecretKey, req.Method, req.URL, hostOf(req), req.Header, signed, emptyBodySHA256)
+	signature := Sign(a.SecretKey, req.Method, req.URL, hostOf(req), req.Header, signed, EmptyBodySHA256)
 	req.Header.Set("Authorization", fmt.Sprintf("%s Access=%s, SignedHeaders=%s, Signature=%s",
 		signAlgorithm, a.AccessKey, strings.Join(signed, ";"), signature))
 	return a.AccessKey, nil
@@ -100,7 +101,7 @@ func Sign(secretKey, method string, u *url.URL, host string, header http.Header,
 func canonicalURI(u *url.URL) string {
 	segments := strings.Split(u.Path, "/")
 	for i, s := range segments {
-		segments[i] = escapeUnreserved(s)
+		segments[i] = client.EscapeUnreserved(s)
 	}
 	uri := strings.Join(segments, "/")
 	if !strings.HasSuffix(uri, "/") {
@@ -112,32 +113,7 @@ func canonicalURI(u *url.URL) string {
 // canonicalQuery sorts keys, then the values of each key, escaping both.
 func canonicalQuery(rawQuery string) string {
 	values, _ := url.ParseQuery(rawQuery)
-	return encodeQuery(values)
-}
-
-// encodeQuery is the query encoding both of the wire and of the signature: keys and values
-// sorted, space as %20. Using it for every request keeps the signed query and the sent
-// query identical.
-func encodeQuery(values url.Values) string {
-	keys := make([]string, 0, len(values))
-	for k := range values {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		vs := append([]string(nil), values[k]...)
-		sort.Strings(vs)
-		for _, v := range vs {
-			if b.Len() > 0 {
-				b.WriteByte('&')
-			}
-			b.WriteString(escapeUnreserved(k))
-			b.WriteByte('=')
-			b.WriteString(escapeUnreserved(v))
-		}
-	}
-	return b.String()
+	return client.EncodeQuery(values)
 }
 
 func canonicalHeaders(host string, header http.Header, names []string) string {
@@ -151,23 +127,6 @@ func canonicalHeaders(host string, header http.Header, names []string) string {
 		b.WriteByte(':')
 		b.WriteString(strings.TrimSpace(value))
 		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
-// escapeUnreserved percent-encodes every byte but A-Z a-z 0-9 - _ . ~, in upper-case hex.
-func escapeUnreserved(s string) string {
-	const hexDigits = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hexDigits[c>>4])
-		b.WriteByte(hexDigits[c&15])
 	}
 	return b.String()
 }

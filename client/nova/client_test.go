@@ -1,4 +1,4 @@
-package client
+package nova
 
 import (
 	"context"
@@ -14,6 +14,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
 )
 
 // fakeAuth is an Authenticator with a fixed endpoint that counts renewals.
@@ -76,7 +79,7 @@ func newTestClient(t *testing.T, answer func(n int, r *http.Request) (int, http.
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
 	auth := &fakeAuth{endpoint: srv.URL + "/v2.1/proj", token: "tok"}
-	return New(auth, Options{UserAgent: "test-agent", MaxPages: 20, RetryBackoff: time.Millisecond}), p, auth
+	return New(auth, client.Options{UserAgent: "test-agent", MaxPages: 20, RetryBackoff: time.Millisecond}), p, auth
 }
 
 func ok(body string) (int, http.Header, string) { return http.StatusOK, nil, body }
@@ -90,7 +93,7 @@ func TestListImagesRequest(t *testing.T) {
 		return ok(`{"images": [` + imageA + `]}`)
 	})
 	filters := url.Values{"status": {"queued"}, "name": {"Ubuntu 22.04 – Ü"}}
-	images, err := c.ListImages(context.Background(), ListOptions{Filters: filters, PageSize: 50})
+	images, err := c.ListImages(context.Background(), client.ListOptions{Filters: filters, PageSize: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,20 +126,20 @@ func TestListImagesDecodesFields(t *testing.T) {
 		   "server": {"id": "srv-1", "links": []}},
 		  {"id": "c", "status": "UNKNOWN", "created": "2026-11-28T20:05:16"}]}`)
 	})
-	images, err := c.ListImages(context.Background(), ListOptions{})
+	images, err := c.ListImages(context.Background(), client.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ms := func(year, month, day, hour, minute, second, nsec int) int64 {
 		return time.Date(year, time.Month(month), day, hour, minute, second, nsec, time.UTC).UnixMilli()
 	}
-	want := []Image{
+	want := []client.Image{
 		{ID: "a", Name: "alpha", Status: "ACTIVE", Size: 4096, MinDisk: 1, MinRAM: 512, Progress: 100,
 			Created: ms(2026, 11, 28, 20, 5, 16, 0), Updated: ms(2026, 11, 28, 20, 5, 17, 0)},
 		{ID: "b", Status: "SAVING", Size: 0, MinDisk: 0, MinRAM: 0, Progress: 25,
-			Created: ms(2026, 11, 28, 19, 5, 16, 5e8), Updated: Absent, ServerID: "srv-1"},
-		{ID: "c", Status: "UNKNOWN", Size: Absent, MinDisk: Absent, MinRAM: Absent, Progress: Absent,
-			Created: ms(2026, 11, 28, 20, 5, 16, 0), Updated: Absent},
+			Created: ms(2026, 11, 28, 19, 5, 16, 5e8), Updated: client.Absent, ServerID: "srv-1"},
+		{ID: "c", Status: "UNKNOWN", Size: client.Absent, MinDisk: client.Absent, MinRAM: client.Absent, Progress: client.Absent,
+			Created: ms(2026, 11, 28, 20, 5, 16, 0), Updated: client.Absent},
 	}
 	if len(images) != len(want) {
 		t.Fatalf("got %d images, want %d", len(images), len(want))
@@ -164,7 +167,7 @@ func TestListImagesPaginatesByMarker(t *testing.T) {
 		}
 		return ok(pageBodies[n])
 	})
-	images, err := c.ListImages(context.Background(), ListOptions{PageSize: 2, Filters: url.Values{"type": {"snapshot"}}})
+	images, err := c.ListImages(context.Background(), client.ListOptions{PageSize: 2, Filters: url.Values{"type": {"snapshot"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +197,7 @@ func TestListImagesStopsWithoutNextLink(t *testing.T) {
 	c, p, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) {
 		return ok(`{"images": [{"id": "i1", "status": "ACTIVE"}, {"id": "i2", "status": "ACTIVE"}]}`)
 	})
-	if _, err := c.ListImages(context.Background(), ListOptions{PageSize: 2}); err != nil {
+	if _, err := c.ListImages(context.Background(), client.ListOptions{PageSize: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if len(p.requests) != 1 {
@@ -243,10 +246,10 @@ func TestListImagesErrorShapes(t *testing.T) {
 				return tt.status, tt.header, tt.body
 			})
 			c.opts.MaxRetries = -1
-			_, err := c.ListImages(context.Background(), ListOptions{})
-			var apiErr *APIError
+			_, err := c.ListImages(context.Background(), client.ListOptions{})
+			var apiErr *client.APIError
 			if !errors.As(err, &apiErr) {
-				t.Fatalf("error %v (%T), want *APIError", err, err)
+				t.Fatalf("error %v (%T), want *client.APIError", err, err)
 			}
 			if apiErr.StatusCode != tt.status || apiErr.Fault != tt.wantFault || apiErr.Message != tt.wantMsg ||
 				apiErr.RetryAfter != tt.wantRetry || tt.wantID != "" && apiErr.RequestID != tt.wantID {
@@ -268,7 +271,7 @@ func TestListImagesRenewsOnceOn401(t *testing.T) {
 		}
 		return ok(`{"images": [{"id": "a", "status": "ACTIVE"}]}`)
 	})
-	images, err := c.ListImages(context.Background(), ListOptions{})
+	images, err := c.ListImages(context.Background(), client.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,9 +284,9 @@ func TestListImagesGivesUpAfterOneRenewal(t *testing.T) {
 	c, p, auth := newTestClient(t, func(int, *http.Request) (int, http.Header, string) {
 		return 401, nil, `{"error": {"code": 401, "title": "Unauthorized", "message": "nope"}}`
 	})
-	_, err := c.ListImages(context.Background(), ListOptions{})
+	_, err := c.ListImages(context.Background(), client.ListOptions{})
 	if !isStatus(err, http.StatusUnauthorized) {
-		t.Fatalf("error %v, want a 401 APIError", err)
+		t.Fatalf("error %v, want a 401 client.APIError", err)
 	}
 	if auth.renewals != 1 || len(p.requests) != 2 {
 		t.Errorf("%d renewals, %d requests; want 1 and 2", auth.renewals, len(p.requests))
@@ -295,7 +298,7 @@ func TestListImagesReportsFailedRenewal(t *testing.T) {
 		return 401, nil, `{"error": {"code": 401, "title": "Unauthorized", "message": "expired"}}`
 	})
 	auth.renewErr = errors.New("keystone unreachable")
-	_, err := c.ListImages(context.Background(), ListOptions{})
+	_, err := c.ListImages(context.Background(), client.ListOptions{})
 	if err == nil || !strings.Contains(err.Error(), "keystone unreachable") || !isStatus(err, 401) {
 		t.Fatalf("error %v, want the 401 and the renewal failure", err)
 	}
@@ -329,7 +332,7 @@ func TestListImagesRejectsBadBodies(t *testing.T) {
 			c, _, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) {
 				return http.StatusOK, tt.header, tt.body
 			})
-			_, err := c.ListImages(context.Background(), ListOptions{})
+			_, err := c.ListImages(context.Background(), client.ListOptions{})
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
 			}
@@ -342,7 +345,7 @@ func TestListImagesCapsResponseSize(t *testing.T) {
 		return ok(`{"images": [{"id": "a", "status": "ACTIVE", "name": "` + strings.Repeat("x", 10000) + `"}]}`)
 	})
 	c.opts.MaxResponseBytes = 1000
-	_, err := c.ListImages(context.Background(), ListOptions{})
+	_, err := c.ListImages(context.Background(), client.ListOptions{})
 	if err == nil || !strings.Contains(err.Error(), "response body larger than 1000 bytes") {
 		t.Fatalf("error %v, want the size cap", err)
 	}
@@ -353,7 +356,7 @@ func TestListImagesStopsPaginationLoop(t *testing.T) {
 		// A server that ignores the marker: the same full page with a next link, forever.
 		return ok(`{"images": [{"id": "a", "status": "ACTIVE"}], "images_links": [{"rel": "next", "href": "http://x"}]}`)
 	})
-	_, err := c.ListImages(context.Background(), ListOptions{PageSize: 1})
+	_, err := c.ListImages(context.Background(), client.ListOptions{PageSize: 1})
 	if err == nil || !strings.Contains(err.Error(), "pagination loop: marker a was already requested") {
 		t.Fatalf("error %v, want a pagination loop", err)
 	}
@@ -366,7 +369,7 @@ func TestListImagesCapsPages(t *testing.T) {
 	c, p, _ := newTestClient(t, func(n int, _ *http.Request) (int, http.Header, string) {
 		return ok(fmt.Sprintf(`{"images": [{"id": "i%d", "status": "ACTIVE"}], "images_links": [{"rel": "next", "href": "http://x"}]}`, n))
 	})
-	_, err := c.ListImages(context.Background(), ListOptions{PageSize: 1})
+	_, err := c.ListImages(context.Background(), client.ListOptions{PageSize: 1})
 	if err == nil || !strings.Contains(err.Error(), "more than 20 pages") {
 		t.Fatalf("error %v, want the page cap", err)
 	}
@@ -384,7 +387,7 @@ func TestListImagesHonoursContext(t *testing.T) {
 	defer close(release)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := c.ListImages(ctx, ListOptions{})
+	_, err := c.ListImages(ctx, client.ListOptions{})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error %v, want the context deadline", err)
 	}
@@ -396,8 +399,8 @@ func TestStaticTokenCannotRenew(t *testing.T) {
 	}}
 	srv := httptest.NewServer(p)
 	defer srv.Close()
-	c := New(&StaticToken{Token: "pre-issued-secret", ComputeEndpoint: srv.URL + "/v2.1/proj"}, Options{})
-	_, err := c.ListImages(context.Background(), ListOptions{})
+	c := New(&cloud.StaticToken{Token: "pre-issued-secret", ComputeEndpoint: srv.URL + "/v2.1/proj"}, client.Options{})
+	_, err := c.ListImages(context.Background(), client.ListOptions{})
 	if err == nil || !strings.Contains(err.Error(), "cannot be renewed") {
 		t.Fatalf("error %v, want a final 401", err)
 	}
@@ -423,21 +426,6 @@ func TestImagesURL(t *testing.T) {
 	for _, bad := range []string{"", "ecs.example.com/v2.1", "ftp://x/v2.1", "http://%zz"} {
 		if _, err := imagesURL(bad); err == nil {
 			t.Errorf("imagesURL(%q) accepted a bad endpoint", bad)
-		}
-	}
-}
-
-func TestWithProjectID(t *testing.T) {
-	for _, tt := range []struct{ endpoint, project, want string }{
-		{"http://h/v2.1", "p", "http://h/v2.1/p"},
-		{"http://h/v2.1/", "p", "http://h/v2.1/p"},
-		{"http://h/v2.1/p", "p", "http://h/v2.1/p"},
-		{"http://h/v2.1/%(project_id)s", "p", "http://h/v2.1/p"},
-		{"https://ecs.r.myhuaweicloud.com/v2.1/{project_id}", "p", "https://ecs.r.myhuaweicloud.com/v2.1/p"},
-		{"http://h/v2.1", "", "http://h/v2.1"},
-	} {
-		if got := withProjectID(tt.endpoint, tt.project); got != tt.want {
-			t.Errorf("withProjectID(%q, %q) = %q, want %q", tt.endpoint, tt.project, got, tt.want)
 		}
 	}
 }
@@ -473,7 +461,7 @@ func TestListImagesRetriesThrottlingAndTransientFaults(t *testing.T) {
 			})
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			images, err := c.ListImages(ctx, ListOptions{})
+			images, err := c.ListImages(ctx, client.ListOptions{})
 			if len(p.requests) != tt.wantRequests {
 				t.Errorf("%d requests, want %d", len(p.requests), tt.wantRequests)
 			}
@@ -502,7 +490,7 @@ func TestListImagesHonoursRetryAfter(t *testing.T) {
 		return ok(`{"images": []}`)
 	})
 	c.opts.RetryBackoff = time.Millisecond
-	if _, err := c.ListImages(context.Background(), ListOptions{}); err != nil {
+	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if waited < time.Second {
@@ -518,7 +506,7 @@ func TestListImagesReadsOddTimesAndDropsBadOnes(t *testing.T) {
 		  {"id": "n", "status": "ACTIVE", "created": "2026-11-28T10:00:00", "updated": "2026-11-28 10:00:00"},
 		  {"id": "b", "status": "ACTIVE", "name": "bad-` + "\xff\xfe" + `-name", "created": "yesterday", "updated": "2026-11-28T10:00:00Z"}]}`)
 	})
-	images, err := c.ListImages(context.Background(), ListOptions{})
+	images, err := c.ListImages(context.Background(), client.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -529,7 +517,7 @@ func TestListImagesReadsOddTimesAndDropsBadOnes(t *testing.T) {
 		}
 	}
 	bad := images[3]
-	if bad.Created != Absent || bad.Updated != ten || len(bad.Problems) != 1 || bad.Problems[0] != `created is not an ISO 8601 time: "yesterday"` {
+	if bad.Created != client.Absent || bad.Updated != ten || len(bad.Problems) != 1 || bad.Problems[0] != `created is not an ISO 8601 time: "yesterday"` {
 		t.Errorf("image b: created %v updated %v problems %q; want created left out, updated kept", bad.Created, bad.Updated, bad.Problems)
 	}
 	if bad.Name != "bad-\uFFFD\uFFFD-name" {
@@ -559,9 +547,9 @@ func TestListingReusesOneConnection(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	c := New(&StaticToken{Token: "test-token-0123456789", ComputeEndpoint: srv.URL + "/v2.1/p"}, Options{})
+	c := New(&cloud.StaticToken{Token: "test-token-0123456789", ComputeEndpoint: srv.URL + "/v2.1/p"}, client.Options{})
 	for range 2 {
-		images, err := c.ListImages(context.Background(), ListOptions{PageSize: 2})
+		images, err := c.ListImages(context.Background(), client.ListOptions{PageSize: 2})
 		if err != nil || len(images) != 4 {
 			t.Fatalf("%d images, %v", len(images), err)
 		}
@@ -574,24 +562,24 @@ func TestListingReusesOneConnection(t *testing.T) {
 }
 
 func TestBackoffStaysBoundedForManyRetries(t *testing.T) {
-	c := New(&fakeAuth{}, Options{RetryBackoff: time.Second})
+	c := New(&fakeAuth{}, client.Options{RetryBackoff: time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	for _, retries := range []int{0, 35, 56, 1000} {
-		err := c.wait(ctx, retries, &APIError{StatusCode: 429})
+		err := c.wait(ctx, retries, &client.APIError{StatusCode: 429})
 		if err == nil || !strings.Contains(err.Error(), "would pass the scrape deadline") {
 			t.Errorf("retry %d: %v, want a bounded wait that does not fit 10ms", retries, err)
 		}
 	}
-	if got := parseRetryAfter("99999999999"); got != maxRetryAfter {
-		t.Errorf("a huge Retry-After gives %v, want the cap %v", got, maxRetryAfter)
+	if got := client.ParseRetryAfter("99999999999"); got != client.MaxRetryAfter {
+		t.Errorf("a huge Retry-After gives %v, want the cap %v", got, client.MaxRetryAfter)
 	}
 }
 
 func TestListImagesRefusesAnswersWithoutImages(t *testing.T) {
 	for _, body := range []string{`{}`, `{"error_code": "X", "error_msg": "y"}`, `{"images_links": []}`} {
 		c, _, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) { return ok(body) })
-		if _, err := c.ListImages(context.Background(), ListOptions{}); err == nil || !strings.Contains(err.Error(), `no "images" list`) {
+		if _, err := c.ListImages(context.Background(), client.ListOptions{}); err == nil || !strings.Contains(err.Error(), `no "images" list`) {
 			t.Errorf("%s: error %v, want the missing list reported", body, err)
 		}
 	}
@@ -606,8 +594,8 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	c, _, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) {
 		return http.StatusFound, http.Header{"Location": {elsewhere.URL + "/steal"}}, ""
 	})
-	c.opts.HTTPClient = NewHTTPClient(5*time.Second, nil)
-	_, err := c.ListImages(context.Background(), ListOptions{})
+	c.opts.HTTPClient = client.NewHTTPClient(5*time.Second, nil)
+	_, err := c.ListImages(context.Background(), client.ListOptions{})
 	if !isStatus(err, http.StatusFound) || leaked != "" {
 		t.Errorf("error %v, token sent elsewhere %q: want the 302 as an error and no token leaving", err, leaked)
 	}
@@ -623,6 +611,6 @@ func TestURLCredentialsAreNotReported(t *testing.T) {
 
 // isStatus reports whether err is an APIError with the given HTTP status.
 func isStatus(err error, status int) bool {
-	var apiErr *APIError
+	var apiErr *client.APIError
 	return errors.As(err, &apiErr) && apiErr.StatusCode == status
 }

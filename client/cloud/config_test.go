@@ -1,11 +1,23 @@
-package client
+package cloud
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
 
 func writeFile(t *testing.T, dir, name, content string) string {
@@ -96,7 +108,7 @@ func TestLoadCloud(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := cfg.Authenticator(nil)
+	auth, err := cfg.Authenticator(client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +232,7 @@ func TestLoadCloudAuthTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := cfg.Authenticator(nil)
+	auth, err := cfg.Authenticator(client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,10 +251,7 @@ func TestLoadCloudAuthTypes(t *testing.T) {
 // clearOSEnv empties every variable LoadEnvCloud reads.
 func clearOSEnv(t *testing.T) {
 	t.Helper()
-	for _, v := range envVariables {
-		t.Setenv(v, "")
-	}
-	for _, v := range huaweiVariables {
+	for _, v := range envVariableNames() {
 		t.Setenv(v, "")
 	}
 }
@@ -325,9 +334,9 @@ func TestLoadEnvCloud(t *testing.T) {
 func TestConfigErrorsHideValues(t *testing.T) {
 	dir := t.TempDir()
 	file := writeFile(t, dir, "clouds.yaml", "clouds:\n  c:\n    auth: hunter2password\n  ok:\n    auth_type: token\n    auth: {token: t, project_id: p}\n    compute_endpoint_override: http://h/v2.1/{project_id}\n")
-	names, err := CloudNames(file)
+	names, err := Names(file)
 	if err != nil || strings.Join(names, ",") != "c,ok" {
-		t.Fatalf("CloudNames = %v, %v; want both entries listed despite the bad one", names, err)
+		t.Fatalf("Names = %v, %v; want both entries listed despite the bad one", names, err)
 	}
 	_, err = LoadCloud(file, "c")
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
@@ -366,5 +375,101 @@ func TestYAMLErrorsHideValuesWithBackticks(t *testing.T) {
 				t.Errorf("clouds.yaml %q: error %q lost the line", content, err)
 			}
 		}
+	}
+}
+
+// The check that every load and --config.check make changes nothing of what it checks: an
+// alias of an auth type and an application credential's scope are resolved when the
+// configuration is built, not when it is checked.
+func TestCheckChangesNothing(t *testing.T) {
+	for name, build := range map[string]func() *Config{
+		"password by an alias": func() *Config {
+			return &Config{AuthType: "v3password", AuthOptions: gophercloud.AuthOptions{
+				IdentityEndpoint: "https://keystone.example.com/v3", Username: "u", Password: "p", DomainName: "Default",
+				TenantName: "demo", Scope: &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"}}}
+		},
+		"application credential with a scope": func() *Config {
+			return &Config{AuthType: AuthApplicationCredential, AuthOptions: gophercloud.AuthOptions{
+				IdentityEndpoint: "https://keystone.example.com/v3", ApplicationCredentialID: "id", ApplicationCredentialSecret: "s",
+				TenantName: "demo", Password: "p", Scope: &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"}}}
+		},
+		"token by an alias": func() *Config {
+			return &Config{AuthType: "v3token", ComputeEndpointOverride: "https://nova.example.com/v2.1/p",
+				AuthOptions: gophercloud.AuthOptions{TokenID: "t"}}
+		},
+	} {
+		checked := build()
+		if err := checked.check(yamlField); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if want := build(); !reflect.DeepEqual(checked, want) {
+			t.Errorf("%s: checking changed the configuration to %+v, want %+v", name, checked, want)
+		}
+	}
+}
+
+// A rotated CA bundle, client certificate or key is a changed configuration, though
+// clouds.yaml still names the same files: a reload must build the cloud's client anew.
+func TestFingerprintFollowsTLSFiles(t *testing.T) {
+	for _, v := range []string{"OS_CACERT", "OS_CERT", "OS_KEY"} {
+		t.Setenv(v, "")
+	}
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pem")
+	writeCA := func() {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		template := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+			NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+		der, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := writeFile(t, dir, "clouds.yaml", "clouds:\n  c:\n    auth_type: token\n    auth: {token: t, project_id: p}\n"+
+		"    compute_endpoint_override: https://nova.example.com/v2.1/p\n    cacert: "+caFile+"\n")
+	fingerprint := func() string {
+		t.Helper()
+		cfg, err := LoadCloud(file, "c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Fingerprint
+	}
+	writeCA()
+	before := fingerprint()
+	if again := fingerprint(); again != before {
+		t.Fatalf("the same files give fingerprints %s and %s", before, again)
+	}
+	writeCA()
+	if after := fingerprint(); after == before {
+		t.Errorf("the CA bundle was rotated, the fingerprint %s stayed", after)
+	}
+}
+
+// The environment's variables are those of the auth type, however it is chosen: OS_AUTH_TYPE
+// set to aksk reads HUAWEICLOUD_SDK_*, and a password cloud's errors name OS_* variables.
+func TestEnvVariablesFollowTheAuthType(t *testing.T) {
+	clearOSEnv(t)
+	t.Setenv("OS_AUTH_TYPE", "aksk")
+	t.Setenv("HUAWEICLOUD_SDK_AK", "AKVALUE")
+	t.Setenv("HUAWEICLOUD_SDK_SK", "sk-env-secret")
+	t.Setenv("HUAWEICLOUD_SDK_PROJECT_ID", "p1")
+	t.Setenv("OS_REGION_NAME", "ap-southeast-1")
+	if cfg, err := LoadEnvCloud(); err != nil || cfg.AuthType != AuthAKSK || cfg.AccessKey != "AKVALUE" {
+		t.Errorf("OS_AUTH_TYPE=aksk: %+v, %v", cfg, err)
+	}
+	clearOSEnv(t)
+	t.Setenv("OS_AUTH_URL", "https://keystone.example.com/v3")
+	t.Setenv("OS_USERNAME", "monitor")
+	t.Setenv("OS_PASSWORD", "env-password-value")
+	t.Setenv("OS_USER_DOMAIN_NAME", "Default")
+	if _, err := LoadEnvCloud(); err == nil || !strings.Contains(err.Error(), "OS_PROJECT_NAME or OS_PROJECT_ID is required") {
+		t.Errorf("password without a project: %v, want the OS_* variables named", err)
 	}
 }

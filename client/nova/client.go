@@ -1,198 +1,54 @@
-// Package client lists images through the Nova-compatible images-detail API
+// Package nova lists images through the Nova-compatible images-detail API
 // (GET {compute endpoint}/images/detail) of OpenStack Nova, Huawei Cloud ECS and
-// Open Telekom Cloud, authenticating with Keystone, IAM or a pre-issued token.
+// Open Telekom Cloud: paging by marker and streaming decode.
 //
-// A Client is built once per cloud and reused: it owns one http.Client and keeps its
-// token between listings, renewing it only when it is about to expire or is refused.
-package client
+// A Client is built once per cloud and reused: its authenticator keeps the token between
+// listings, renewing it only when it is about to expire or is refused.
+package nova
 
 import (
-	"cmp"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"golang.org/x/net/http/httpproxy"
+	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
 
-// Defaults for Options.
-const (
-	DefaultMaxPages = 10000
-	// DefaultMaxResponseBytes is some 6 times a page of 1 000 real images (Nova's largest
-	// page by default). Each image costs about 250 bytes however few bytes it takes on the
-	// wire: a page of 8 MiB of the smallest images peaks at about 85 MiB of heap.
-	DefaultMaxResponseBytes = 8 << 20
-	// DefaultMaxListingBytes bounds what one listing hands over, some 3 times a listing of
-	// 100 000 real images: a server answering page after page of small images would
-	// otherwise fill memory 8 MiB at a time.
-	DefaultMaxListingBytes = 128 << 20
-	DefaultRequestTimeout  = time.Minute
-	DefaultMaxRetries      = 3
-	DefaultRetryBackoff    = 500 * time.Millisecond
-	// MaxRetries bounds Options.MaxRetries: beyond a few retries a listing is better
-	// reported failed than kept waiting.
-	MaxRetries = 10
-	maxBackoff = 30 * time.Second
-)
-
-// Options tune a Client; the zero value takes the defaults above.
-type Options struct {
-	// HTTPClient sends every request, authentication included; nil builds one with
-	// connection, TLS and response-header timeouts and RequestTimeout overall.
-	HTTPClient *http.Client
-	// RequestTimeout bounds one HTTP request when HTTPClient is nil.
-	RequestTimeout time.Duration
-	// MaxResponseBytes cuts off a page larger than this, counted after decompression.
-	MaxResponseBytes int64
-	// MaxPages stops a listing that would need more pages than this.
-	MaxPages int
-	// MaxListingBytes stops a listing whose images, counted by ImageBytes, pass this.
-	MaxListingBytes int64
-	// UserAgent is sent with every request.
-	UserAgent string
-	// Logger receives a debug line per request; nil logs nothing.
-	Logger log.Logger
-	// MaxRetries is how often a throttled or transiently failing request is retried
-	// (0 takes DefaultMaxRetries; negative never retries).
-	MaxRetries int
-	// RetryBackoff is the first retry's backoff, doubled for each further retry.
-	RetryBackoff time.Duration
-	// MetadataKeys are the metadata keys whose values Image.Metadata holds; other
-	// metadata is skipped while decoding.
-	MetadataKeys []string
-	// WrapTransport, when set, wraps the transport of the http.Client built when HTTPClient
-	// is nil, e.g. to count requests.
-	WrapTransport func(http.RoundTripper) http.RoundTripper
-}
-
-func (o Options) withDefaults() Options {
-	if o.RequestTimeout <= 0 {
-		o.RequestTimeout = DefaultRequestTimeout
-	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = o.newHTTPClient(nil)
-	}
-	if o.MaxRetries == 0 {
-		o.MaxRetries = DefaultMaxRetries
-	}
-	if o.RetryBackoff <= 0 {
-		o.RetryBackoff = DefaultRetryBackoff
-	}
-	if o.MaxResponseBytes <= 0 {
-		o.MaxResponseBytes = DefaultMaxResponseBytes
-	}
-	if o.MaxListingBytes <= 0 {
-		o.MaxListingBytes = DefaultMaxListingBytes
-	}
-	if o.MaxPages <= 0 {
-		o.MaxPages = DefaultMaxPages
-	}
-	if o.UserAgent == "" {
-		o.UserAgent = "nova_image_exporter"
-	}
-	if o.Logger == nil {
-		o.Logger = log.NewNopLogger()
-	}
-	return o
-}
-
-// newHTTPClient builds the http.Client of these options, with tlsConfig (may be nil).
-func (o Options) newHTTPClient(tlsConfig *tls.Config) *http.Client {
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.TLSClientConfig = tlsConfig
-	c := NewHTTPClient(cmp.Or(o.RequestTimeout, DefaultRequestTimeout), transport)
-	if o.WrapTransport != nil {
-		c.Transport = o.WrapTransport(c.Transport)
-	}
-	return c
-}
-
-// NewHTTPClient returns an http.Client whose every phase is bounded: dialing, TLS handshake,
-// waiting for response headers and their size, and the whole request by timeout. transport
-// may be nil; it is then a clone of http.DefaultTransport. Either way HTTPS_PROXY,
-// HTTP_PROXY and NO_PROXY are read now, when the client is built (the standard library
-// reads them once per process).
-func NewHTTPClient(timeout time.Duration, transport *http.Transport) *http.Client {
-	if transport == nil {
-		transport = http.DefaultTransport.(*http.Transport).Clone()
-	}
-	proxyFor := httpproxy.FromEnvironment().ProxyFunc()
-	transport.Proxy = func(req *http.Request) (*url.URL, error) { return proxyFor(req.URL) }
-	transport.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	transport.TLSHandshakeTimeout = 10 * time.Second
-	transport.ResponseHeaderTimeout = timeout
-	transport.MaxIdleConnsPerHost = 4
-	transport.MaxResponseHeaderBytes = maxResponseHeaderBytes
-	return &http.Client{Timeout: timeout, Transport: transport, CheckRedirect: noRedirects}
-}
-
-// noRedirects makes a redirect an error answer: following it would carry X-Auth-Token,
-// X-Security-Token or a Keystone request with the password to wherever it points.
-func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-// Authenticator puts credentials on requests to the compute API and knows where that API is.
-type Authenticator interface {
-	// Endpoint returns the compute endpoint, e.g. https://host/v2.1/{project_id}; it may
-	// authenticate to learn it from the service catalog.
-	Endpoint(ctx context.Context) (string, error)
-	// Authorize adds credentials to req and returns an identifier of the credential used,
-	// to be handed back to Renew.
-	Authorize(ctx context.Context, req *http.Request) (credential string, err error)
-	// Renew replaces a credential that the API refused with 401; it returns an error when
-	// the credential cannot be renewed (a pre-issued token).
-	Renew(ctx context.Context, refused string) error
-	// Secrets returns the secrets in play: the configured password, application credential
-	// secret, secret key, security token or pre-issued token, and the current token. They
-	// are removed from whatever text a server sends before it reaches an error or a log.
-	Secrets() []string
-}
+// maxBackoff bounds the backoff between two retries.
+const maxBackoff = 30 * time.Second
 
 // Client lists images of one cloud project.
 type Client struct {
-	auth Authenticator
-	opts Options
+	auth client.Authenticator
+	opts client.Options
 }
 
 // New returns a Client that authenticates with auth.
-func New(auth Authenticator, opts Options) *Client {
-	return &Client{auth: auth, opts: opts.withDefaults()}
-}
-
-// ListOptions select what a listing returns.
-type ListOptions struct {
-	// Filters are the API's query filters: name, status (a Glance status), changes-since,
-	// minRam, minDisk, server, type.
-	Filters url.Values
-	// PageSize is the limit of each request; 0 lets the server choose (Nova then caps at its
-	// max_limit, 1000 by default).
-	PageSize int
+func New(auth client.Authenticator, opts client.Options) *Client {
+	return &Client{auth: auth, opts: opts.WithDefaults()}
 }
 
 // ListImages returns every image matching opts, following pagination by marker. It
 // renews the credential once if the API answers 401, and fails when a page is malformed,
 // pagination loops or exceeds Options.MaxPages, or ctx ends.
-func (c *Client) ListImages(ctx context.Context, opts ListOptions) ([]Image, error) {
+func (c *Client) ListImages(ctx context.Context, opts client.ListOptions) ([]client.Image, error) {
 	// Pages are kept as they come and joined once: one growing slice would copy every
 	// image several times over.
-	var pages [][]Image
+	var pages [][]client.Image
 	var total int
-	err := c.EachImage(ctx, opts, func(img Image) error {
+	err := c.EachImage(ctx, opts, func(img client.Image) error {
 		if len(pages) == 0 || len(pages[len(pages)-1]) == cap(pages[len(pages)-1]) {
-			pages = append(pages, make([]Image, 0, 1024))
+			pages = append(pages, make([]client.Image, 0, 1024))
 		}
 		pages[len(pages)-1] = append(pages[len(pages)-1], img)
 		total++
@@ -201,7 +57,7 @@ func (c *Client) ListImages(ctx context.Context, opts ListOptions) ([]Image, err
 	if err != nil {
 		return nil, err
 	}
-	images := make([]Image, 0, total)
+	images := make([]client.Image, 0, total)
 	for _, page := range pages {
 		images = append(images, page...)
 	}
@@ -211,8 +67,8 @@ func (c *Client) ListImages(ctx context.Context, opts ListOptions) ([]Image, err
 // EachImage calls fn for every image matching opts, page by page, so that a caller that
 // does not need them all at once never holds more than one page. An error from fn stops
 // the listing and is returned.
-func (c *Client) EachImage(ctx context.Context, opts ListOptions, fn func(Image) error) error {
-	ctx = withListing(ctx)
+func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func(client.Image) error) error {
+	ctx = client.WithListing(ctx)
 	endpoint, err := c.auth.Endpoint(ctx)
 	if err != nil {
 		return err
@@ -221,17 +77,17 @@ func (c *Client) EachImage(ctx context.Context, opts ListOptions, fn func(Image)
 	if err != nil {
 		return err
 	}
-	pager := pager{client: c, base: base, opts: opts, seen: map[string]bool{}, redact: newRedactor(c.auth.Secrets()...)}
+	pager := pager{client: c, base: base, opts: opts, seen: map[string]bool{}, redact: client.NewRedactor(c.auth.Secrets()...)}
 	// Every text a server sent (a status line, a Content-Type, an id used as a marker) may
 	// quote a secret: the listing's error goes through the redactor as a whole.
-	return pager.redact.err(pager.all(ctx, fn))
+	return pager.redact.Err(pager.all(ctx, fn))
 }
 
 // all walks every page.
-func (p *pager) all(ctx context.Context, fn func(Image) error) error {
+func (p *pager) all(ctx context.Context, fn func(client.Image) error) error {
 	for page := 1; ; page++ {
 		if page > p.client.opts.MaxPages {
-			return fmt.Errorf("listing images: more than %d pages (--client.max-pages); stopped at marker %s", p.client.opts.MaxPages, sanitize(p.marker, 64))
+			return fmt.Errorf("listing images: more than %d pages (--client.max-pages); stopped at marker %s", p.client.opts.MaxPages, client.Sanitize(p.marker, 64))
 		}
 		more, err := p.next(ctx, page, fn)
 		if err != nil || !more {
@@ -244,7 +100,7 @@ func (p *pager) all(ctx context.Context, fn func(Image) error) error {
 func imagesURL(endpoint string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(endpoint))
 	if err != nil {
-		return nil, fmt.Errorf("compute endpoint: not a URL (%s)", redactURLText(endpoint))
+		return nil, fmt.Errorf("compute endpoint: not a URL (%s)", client.RedactURLText(endpoint))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("compute endpoint %q: want an http or https URL", u.Redacted())
@@ -260,30 +116,30 @@ func imagesURL(endpoint string) (*url.URL, error) {
 type pager struct {
 	client  *Client
 	base    *url.URL
-	opts    ListOptions
+	opts    client.ListOptions
 	marker  string
 	seen    map[string]bool // markers already requested, to stop a pagination loop
 	renewed bool            // the credential was renewed once in this listing
-	redact  redactor        // the secrets of the last request: its credentials and the authenticator's
+	redact  client.Redactor // the secrets of the last request: its credentials and the authenticator's
 	listed  int64           // ImageBytes of the images handed over so far
 }
 
 // next fetches and hands over one page, and reports whether another page follows.
-func (p *pager) next(ctx context.Context, page int, fn func(Image) error) (bool, error) {
-	resp, err := p.get(ctx) //nolint:bodyclose // drainAndClose closes it below.
+func (p *pager) next(ctx context.Context, page int, fn func(client.Image) error) (bool, error) {
+	resp, err := p.get(ctx) //nolint:bodyclose // client.DrainAndClose closes it below.
 	if err != nil {
 		return false, err
 	}
-	defer drainAndClose(resp.Body)
+	defer client.DrainAndClose(resp.Body)
 	var last string
 	var count int
-	hasNext, err := decodePage(resp, p.client.opts.MaxResponseBytes, p.client.opts.MetadataKeys, func(img Image) error {
+	hasNext, err := decodePage(resp, p.client.opts.MaxResponseBytes, p.client.opts.MetadataKeys, func(img client.Image) error {
 		last = img.ID
 		count++
-		if p.listed += ImageBytes(img); p.listed > p.client.opts.MaxListingBytes {
+		if p.listed += client.ImageBytes(img); p.listed > p.client.opts.MaxListingBytes {
 			return fmt.Errorf("the listing holds more than %d bytes of images (--client.max-listing-bytes)", p.client.opts.MaxListingBytes)
 		}
-		return fn(p.redact.image(img))
+		return fn(p.redact.Image(img))
 	})
 	if err != nil {
 		return false, fmt.Errorf("listing images, page %d: %w", page, err)
@@ -292,7 +148,7 @@ func (p *pager) next(ctx context.Context, page int, fn func(Image) error) (bool,
 		return false, nil
 	}
 	if p.seen[last] {
-		return false, fmt.Errorf("listing images, page %d: pagination loop: marker %s was already requested", page, sanitize(last, 64))
+		return false, fmt.Errorf("listing images, page %d: pagination loop: marker %s was already requested", page, client.Sanitize(last, 64))
 	}
 	p.seen[last] = true
 	p.marker = last
@@ -308,7 +164,7 @@ func (p *pager) get(ctx context.Context) (*http.Response, error) {
 		if err == nil {
 			return resp, nil
 		}
-		var apiErr *APIError
+		var apiErr *client.APIError
 		if !errors.As(err, &apiErr) {
 			return nil, err
 		}
@@ -343,15 +199,15 @@ func (p *pager) send(ctx context.Context) (*http.Response, string, error) {
 	start := time.Now()
 	resp, err := p.client.opts.HTTPClient.Do(req)
 	if err != nil {
-		p.redact = requestRedactor(p.client.auth, req)
-		return nil, "", fmt.Errorf("GET %s: %w", redactedURL(req), unwrapURLError(err))
+		p.redact = client.RequestRedactor(p.client.auth, req)
+		return nil, "", fmt.Errorf("GET %s: %w", client.RedactedURL(req), client.UnwrapURLError(err))
 	}
-	redact := requestRedactor(p.client.auth, req)
+	redact := client.RequestRedactor(p.client.auth, req)
 	p.redact = redact
-	level.Debug(p.client.opts.Logger).Log("msg", "images request", "url", redact.text(redactedURL(req), maxErrorText), "status", resp.StatusCode,
-		"seconds", time.Since(start).Seconds(), "request_id", requestID(resp.Header, redact))
-	if err := checkResponse(resp, redact); err != nil {
-		drainAndClose(resp.Body)
+	level.Debug(p.client.opts.Logger).Log("msg", "images request", "url", redact.Text(client.RedactedURL(req), client.MaxErrorText), "status", resp.StatusCode,
+		"seconds", time.Since(start).Seconds(), "request_id", client.RequestID(resp.Header, redact))
+	if err := client.CheckResponse(resp, redact); err != nil {
+		client.DrainAndClose(resp.Body)
 		return nil, credential, err
 	}
 	return resp, credential, nil
@@ -360,20 +216,20 @@ func (p *pager) send(ctx context.Context) (*http.Response, string, error) {
 // renew replaces a credential refused with 401, once per listing.
 func (p *pager) renew(ctx context.Context, credential string, refusal error) error {
 	if p.renewed {
-		return authFailure(fmt.Errorf("refused again after renewal: %w", refusal))
+		return client.AuthFailure(fmt.Errorf("refused again after renewal: %w", refusal))
 	}
 	p.renewed = true
 	if err := p.client.auth.Renew(ctx, credential); err != nil {
-		var identityErr *IdentityError
+		var identityErr *client.IdentityError
 		if errors.As(err, &identityErr) {
 			// The identity service failed: whether the credentials are good is unknown.
-			return identityFailure(fmt.Errorf("%w; renewing the credential: %w", refusal, identityErr.Err))
+			return client.IdentityFailure(fmt.Errorf("%w; renewing the credential: %w", refusal, identityErr.Err))
 		}
-		var authErr *AuthError
+		var authErr *client.AuthError
 		if errors.As(err, &authErr) {
 			err = authErr.Err
 		}
-		return authFailure(fmt.Errorf("%w; renewing the credential: %w", refusal, err))
+		return client.AuthFailure(fmt.Errorf("%w; renewing the credential: %w", refusal, err))
 	}
 	return nil
 }
@@ -392,7 +248,7 @@ func retryable(status int) bool {
 
 // wait sleeps before retry number retries+1: the server's Retry-After if it gave one, else
 // an exponential backoff with jitter. It fails at once if the wait would pass ctx's deadline.
-func (c *Client) wait(ctx context.Context, retries int, apiErr *APIError) error {
+func (c *Client) wait(ctx context.Context, retries int, apiErr *client.APIError) error {
 	delay := apiErr.RetryAfter
 	if delay == 0 {
 		backoff := min(c.opts.RetryBackoff<<min(retries, 10), maxBackoff)
@@ -424,7 +280,7 @@ func (p *pager) request(ctx context.Context) (*http.Request, error) {
 	if p.marker != "" {
 		query.Set("marker", p.marker)
 	}
-	u.RawQuery = encodeQuery(query)
+	u.RawQuery = client.EncodeQuery(query)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, err
@@ -437,10 +293,10 @@ func (p *pager) request(ctx context.Context) (*http.Request, error) {
 // decodePage streams one page: each image is decoded, validated and handed to fn before
 // the next is read, and nothing else of the body is kept. It reports whether the page
 // carries a next link.
-func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn func(Image) error) (hasNext bool, err error) {
+func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn func(client.Image) error) (hasNext bool, err error) {
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		if mediaType, _, _ := mime.ParseMediaType(ct); !strings.HasSuffix(mediaType, "json") {
-			return false, fmt.Errorf("response is %s, not JSON", sanitize(ct, 64))
+			return false, fmt.Errorf("response is %s, not JSON", client.Sanitize(ct, 64))
 		}
 	}
 	body := &cappedReader{r: resp.Body, left: maxBytes}
@@ -466,7 +322,7 @@ func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn f
 		default:
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
-				return fmt.Errorf("%q: %w", sanitize(key, 64), malformed(err))
+				return fmt.Errorf("%q: %w", client.Sanitize(key, 64), malformed(err))
 			}
 			return nil
 		}
@@ -511,7 +367,7 @@ func decodeObject(dec *json.Decoder, guard *valueGuard, fn func(key string) erro
 }
 
 // decodeImages decodes the images list, each image counted by guard on its own.
-func decodeImages(dec *json.Decoder, guard *valueGuard, metadataKeys []string, fn func(Image) error) error {
+func decodeImages(dec *json.Decoder, guard *valueGuard, metadataKeys []string, fn func(client.Image) error) error {
 	if err := expectDelim(dec, '['); err != nil {
 		return fmt.Errorf("images: %w", err)
 	}
@@ -600,51 +456,4 @@ func (c *cappedReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.left -= int64(n)
 	return n, err
-}
-
-// drainAndClose reads a little of what is left so that the connection can be reused.
-func drainAndClose(body io.ReadCloser) {
-	_, _ = io.CopyN(io.Discard, body, 4<<10)
-	_ = body.Close()
-}
-
-// userinfo matches the user:password@ part of a URL in text that may not parse as one.
-var userinfo = regexp.MustCompile(`//[^/@\s]*@`)
-
-// redactURLText removes user information from a URL that did not parse.
-func redactURLText(raw string) string {
-	return sanitize(userinfo.ReplaceAllString(raw, "//"), 256)
-}
-
-// redactedURL is the request URL without user information.
-func redactedURL(req *http.Request) string {
-	u := *req.URL
-	u.User = nil
-	return u.String()
-}
-
-// unwrapURLError drops the *url.Error wrapper, whose text repeats the method and URL.
-func unwrapURLError(err error) error {
-	var urlErr *url.Error
-	if errors.As(err, &urlErr) {
-		return urlErr.Err
-	}
-	return err
-}
-
-// imageOverhead is what an Image costs in memory besides its strings, rounded up: its fixed
-// fields and its share of the listing that holds it.
-const imageOverhead = 256
-
-// ImageBytes is what holding img costs in memory, a little over: its strings and a fixed
-// overhead. A listing is bounded by the sum (Options.MaxListingBytes).
-func ImageBytes(img Image) int64 {
-	n := imageOverhead + len(img.ID) + len(img.Name) + len(img.Status) + len(img.ServerID)
-	for _, v := range img.Metadata {
-		n += 16 + len(v)
-	}
-	for _, problem := range img.Problems {
-		n += 16 + len(problem)
-	}
-	return int64(n)
 }

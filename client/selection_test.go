@@ -1,0 +1,49 @@
+package client
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSelectionParsedOnceWithAKey(t *testing.T) {
+	sel, err := ParseSelection(Selection{}, url.Values{
+		"changes-since": {"720h"}, "page-size": {" 50 "}, "status": {"ACTIVE"}, "min-ram": {"0"}, "unknown": {"left to the caller"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const key = "changes-since=720h&min-ram=0&page-size=50&status=ACTIVE"
+	if sel.Key() != key || sel.String() != key {
+		t.Errorf("Key %q, String %q; want both %q", sel.Key(), sel.String(), key)
+	}
+	now := time.Date(2026, 12, 2, 12, 0, 0, 500, time.UTC)
+	opts := sel.ListOptions(now)
+	later := sel.ListOptions(now.Add(time.Hour))
+	if opts.PageSize != 50 || opts.Filters.Encode() != "changes-since=2026-11-02T12%3A00%3A00Z&minRam=0&status=active" ||
+		later.Filters.Get("changes-since") != "2026-11-02T13:00:00Z" {
+		t.Errorf("ListOptions %+v, an hour later %+v", opts, later)
+	}
+	narrowed, err := ParseSelection(sel, url.Values{"page-size": {""}, "name": {"ubuntu"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if narrowed.Key() != "changes-since=720h&min-ram=0&name=ubuntu&status=ACTIVE" || narrowed.ListOptions(now).PageSize != 0 || sel.Key() != key {
+		t.Errorf("merged %q (page size %d), base now %q", narrowed.Key(), narrowed.ListOptions(now).PageSize, sel.Key())
+	}
+	if (Selection{}).String() != "all images" || (Selection{}).Key() != "" {
+		t.Errorf("the zero selection: String %q, Key %q", Selection{}.String(), Selection{}.Key())
+	}
+	for query, want := range map[string]string{
+		"page-size=-1":            `page-size="-1": want a whole number`,
+		"page-size=1&page-size=2": "page-size: given 2 times",
+		"status=running":          `status="running": want a Glance status`,
+		"changes-since=-1h":       `changes-since="-1h": want an RFC 3339 time`,
+	} {
+		values, _ := url.ParseQuery(query)
+		if _, err := ParseSelection(sel, values); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", query, err, want)
+		}
+	}
+}
