@@ -1,6 +1,6 @@
 package simulator
 
-// The gateway's signature check is written apart from the client's signing (client/aksk.go),
+// The gateway's signature check is written apart from the client's signing (client/cloud/aksk.go),
 // on purpose: a verifier sharing the signer's code would share its mistakes. Both are held
 // to Huawei's public test vectors.
 
