@@ -28,8 +28,6 @@ type Image struct {
 	Problems []string
 }
 
-// wireImage is the JSON of one image, holding only what Image needs: everything else
-
 // NovaStatuses are the five statuses Nova maps Glance's onto.
 var NovaStatuses = []string{"ACTIVE", "SAVING", "DELETED", "ERROR", "UNKNOWN"}
 

@@ -337,3 +337,14 @@ func TestLoadingManyCloudsIsLinear(t *testing.T) {
 		t.Errorf("loading %d clouds read %v files, %v bytes; want each file once (%d and %d bytes)", n, gotReads, gotBytes, clouds.Len(), secure.Len())
 	}
 }
+
+func TestNilLoggerLogsNothing(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "clouds.yaml")
+	// An unknown key and a broken entry: both are logged, at start and at every reload.
+	writeFile(t, file, "clouds:\n  good:\n    regoin_name: x\n    auth: {auth_url: http://keystone.invalid/v3}\n  broken:\n    auth_type: nonsense\n")
+	set, err := New(Options{File: file, Build: func(*cloud.Config) (collector.Target, error) { return collector.Target{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = set.ReloadAndLog()
+}

@@ -71,6 +71,9 @@ type Set struct {
 // cloud is configured, or the default cloud does not load; other entries that do not load
 // are logged and answer /probe with their error.
 func New(opts Options) (*Set, error) {
+	if opts.Logger == nil {
+		opts.Logger = log.NewNopLogger()
+	}
 	s := &Set{
 		opts: opts,
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
