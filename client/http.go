@@ -164,11 +164,17 @@ type ImageSource interface {
 	EachImage(ctx context.Context, opts ListOptions, fn func(Image) error) error
 }
 
-// ListOptions select what a listing returns.
+// ListOptions select what a listing returns, in terms of no particular API: each image
+// source translates them into its own query. The zero value lists every image.
 type ListOptions struct {
-	// Filters are the API's query filters: name, status (a Glance status), changes-since,
-	// minRam, minDisk, server, type.
-	Filters url.Values
+	// Name, Status (a Glance status, lower case), Type (snapshot, backup) and Server (the
+	// instance id of snapshots) match exactly; empty for no filter.
+	Name, Status, Type, Server string
+	// MinRAM (MiB) and MinDisk (GiB) match the image's minimums exactly, as the real Nova
+	// does; nil for no filter.
+	MinRAM, MinDisk *int
+	// ChangesSince lists the images updated at or after it; zero for no filter.
+	ChangesSince time.Time
 	// PageSize is the limit of each request; 0 lets the server choose (Nova then caps at its
 	// max_limit, 1000 by default).
 	PageSize int

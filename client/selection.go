@@ -143,45 +143,23 @@ func parseChangesSince(value string) (changesSince, error) {
 // ListOptions turns the selection into the API's filters as of now (a changes-since
 // duration counts back from now).
 func (s Selection) ListOptions(now time.Time) ListOptions {
-	var opts ListOptions
+	opts := ListOptions{Name: s.name, Status: s.status, Type: s.imageType, Server: s.server,
+		MinRAM: s.minRAM, MinDisk: s.minDisk, ChangesSince: s.since.time(now)}
 	if s.pageSize != nil {
 		opts.PageSize = *s.pageSize
-	}
-	for _, f := range []struct{ key, value string }{
-		{"name", s.name}, {"status", s.status}, {"type", s.imageType}, {"server", s.server},
-		{"minRam", optionalCount(s.minRAM)}, {"minDisk", optionalCount(s.minDisk)}, {"changes-since", s.since.filter(now)},
-	} {
-		if f.value != "" {
-			opts.Filters = addFilter(opts.Filters, f.key, f.value)
-		}
 	}
 	return opts
 }
 
-func optionalCount(n *int) string {
-	if n == nil {
-		return ""
-	}
-	return strconv.Itoa(*n)
-}
-
-// filter is the changes-since filter's value as of now; empty for none.
-func (c changesSince) filter(now time.Time) string {
+// time is the changes-since time as of now, to the second; zero for none.
+func (c changesSince) time(now time.Time) time.Time {
 	switch {
 	case !c.at.IsZero():
-		return c.at.UTC().Format(time.RFC3339)
+		return c.at
 	case c.ago > 0:
-		return now.Add(-c.ago).Truncate(time.Second).UTC().Format(time.RFC3339)
+		return now.Add(-c.ago).Truncate(time.Second)
 	}
-	return ""
-}
-
-func addFilter(filters url.Values, key, value string) url.Values {
-	if filters == nil {
-		filters = url.Values{}
-	}
-	filters.Set(key, value)
-	return filters
+	return time.Time{}
 }
 
 // Key identifies the selection as the user wrote it, for caches and for sharing a listing

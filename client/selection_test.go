@@ -21,8 +21,8 @@ func TestSelectionParsedOnceWithAKey(t *testing.T) {
 	now := time.Date(2026, 12, 2, 12, 0, 0, 500, time.UTC)
 	opts := sel.ListOptions(now)
 	later := sel.ListOptions(now.Add(time.Hour))
-	if opts.PageSize != 50 || opts.Filters.Encode() != "changes-since=2026-11-02T12%3A00%3A00Z&minRam=0&status=active" ||
-		later.Filters.Get("changes-since") != "2026-11-02T13:00:00Z" {
+	if opts.PageSize != 50 || opts.Status != "active" || opts.MinRAM == nil || *opts.MinRAM != 0 || opts.MinDisk != nil || opts.Name != "" ||
+		!opts.ChangesSince.Equal(time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)) || !later.ChangesSince.Equal(time.Date(2026, 11, 2, 13, 0, 0, 0, time.UTC)) {
 		t.Errorf("ListOptions %+v, an hour later %+v", opts, later)
 	}
 	narrowed, err := ParseSelection(sel, url.Values{"page-size": {""}, "name": {"ubuntu"}})

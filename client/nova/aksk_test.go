@@ -20,7 +20,7 @@ func TestAKSKSignsWhatGoesOnTheWire(t *testing.T) {
 	c := New(auth, client.Options{})
 	base, _ := imagesURL(auth.ComputeEndpoint)
 	p := &pager{client: c, base: base, opts: client.ListOptions{
-		Filters:  url.Values{"name": {"Ubuntu 22.04 LTS – Ünïcödé 名前 test"}, "status": {"active"}},
+		Name: "Ubuntu 22.04 LTS – Ünïcödé 名前 test", Status: "active",
 		PageSize: 100,
 	}, marker: "m1"}
 	req, err := p.request(context.Background())

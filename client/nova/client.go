@@ -270,10 +270,7 @@ func (c *Client) wait(ctx context.Context, retries int, apiErr *client.APIError)
 
 func (p *pager) request(ctx context.Context) (*http.Request, error) {
 	u := *p.base
-	query := url.Values{}
-	for key, values := range p.opts.Filters {
-		query[key] = values
-	}
+	query := filters(p.opts)
 	if p.opts.PageSize > 0 {
 		query.Set("limit", strconv.Itoa(p.opts.PageSize))
 	}
@@ -456,4 +453,25 @@ func (c *cappedReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.left -= int64(n)
 	return n, err
+}
+
+// filters are opts in images-detail's query parameters. Nova hands them to Glance v2:
+// minRam and minDisk become min_ram and min_disk (exact matches), changes-since becomes
+// updated_at=gte:, type and server become the image_type and instance_uuid properties.
+func filters(opts client.ListOptions) url.Values {
+	query := url.Values{}
+	for key, value := range map[string]string{"name": opts.Name, "status": opts.Status, "type": opts.Type, "server": opts.Server} {
+		if value != "" {
+			query.Set(key, value)
+		}
+	}
+	for key, value := range map[string]*int{"minRam": opts.MinRAM, "minDisk": opts.MinDisk} {
+		if value != nil {
+			query.Set(key, strconv.Itoa(*value))
+		}
+	}
+	if !opts.ChangesSince.IsZero() {
+		query.Set("changes-since", opts.ChangesSince.UTC().Format(time.RFC3339))
+	}
+	return query
 }

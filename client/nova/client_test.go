@@ -92,8 +92,7 @@ func TestListImagesRequest(t *testing.T) {
 	c, p, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) {
 		return ok(`{"images": [` + imageA + `]}`)
 	})
-	filters := url.Values{"status": {"queued"}, "name": {"Ubuntu 22.04 – Ü"}}
-	images, err := c.ListImages(context.Background(), client.ListOptions{Filters: filters, PageSize: 50})
+	images, err := c.ListImages(context.Background(), client.ListOptions{Status: "queued", Name: "Ubuntu 22.04 – Ü", PageSize: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +166,7 @@ func TestListImagesPaginatesByMarker(t *testing.T) {
 		}
 		return ok(pageBodies[n])
 	})
-	images, err := c.ListImages(context.Background(), client.ListOptions{PageSize: 2, Filters: url.Values{"type": {"snapshot"}}})
+	images, err := c.ListImages(context.Background(), client.ListOptions{PageSize: 2, Type: "snapshot"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -613,4 +612,19 @@ func TestURLCredentialsAreNotReported(t *testing.T) {
 func isStatus(err error, status int) bool {
 	var apiErr *client.APIError
 	return errors.As(err, &apiErr) && apiErr.StatusCode == status
+}
+
+func TestFiltersInNovasTerms(t *testing.T) {
+	zero, three := 0, 3
+	got := filters(client.ListOptions{
+		Name: "a b", Status: "active", Type: "snapshot", Server: "s1", MinRAM: &zero, MinDisk: &three,
+		ChangesSince: time.Date(2026, 11, 2, 13, 0, 0, 0, time.FixedZone("CET", 3600)), PageSize: 7,
+	}).Encode()
+	const want = "changes-since=2026-11-02T12%3A00%3A00Z&minDisk=3&minRam=0&name=a+b&server=s1&status=active&type=snapshot"
+	if got != want {
+		t.Errorf("query %s, want %s", got, want)
+	}
+	if got := filters(client.ListOptions{PageSize: 7}).Encode(); got != "" {
+		t.Errorf("the zero options give %q, want no filter", got)
+	}
 }

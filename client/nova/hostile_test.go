@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -182,7 +181,7 @@ func TestShortListingDoesNotSpoilASharedRenewal(t *testing.T) {
 	})
 	short, cancelShort := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancelShort()
-	go func() { _, _ = c.ListImages(short, client.ListOptions{Filters: url.Values{"name": {"x"}}}) }()
+	go func() { _, _ = c.ListImages(short, client.ListOptions{Name: "x"}) }()
 	<-renewing
 	long, cancelLong := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancelLong()

@@ -123,7 +123,7 @@ func listIDs(t *testing.T, c *nova.Client, opts client.ListOptions) []string {
 	defer cancel()
 	images, err := c.ListImages(ctx, opts)
 	if err != nil {
-		t.Fatalf("listing with %v: %v", opts.Filters, err)
+		t.Fatalf("listing with %+v: %v", opts, err)
 	}
 	ids := []string{}
 	for _, img := range images {
