@@ -32,8 +32,12 @@ type authType struct {
 	envRank    int
 	// requires lists what a configuration of this type must hold.
 	requires func(c *Config) []required
-	// resolve adjusts a new configuration of this type before it is checked; nil for none.
-	resolve func(c *Config)
+	// authKeys are the keys under auth: that this type reads and gophercloud does not; they
+	// reach Config.Auth.
+	authKeys []string
+	// resolve adjusts a new configuration of this type, from its clouds.yaml entry, before
+	// it is checked; nil for none.
+	resolve func(c *Config, e entry)
 	// authenticator builds the authenticator of a checked configuration, sending its
 	// requests, if any, with opts.HTTPClient and opts.UserAgent.
 	authenticator func(c *Config, opts client.Options) client.Authenticator
@@ -77,7 +81,7 @@ var authTypes = []authType{
 		},
 		// An application credential carries its project: Keystone refuses a scope, and it
 		// must not fall back to the password method.
-		resolve: func(c *Config) {
+		resolve: func(c *Config, _ entry) {
 			c.AuthOptions.Scope, c.AuthOptions.TenantID, c.AuthOptions.TenantName, c.AuthOptions.Password = nil, "", "", ""
 		},
 		authenticator: keystone,
@@ -105,10 +109,17 @@ var authTypes = []authType{
 		variables:  map[string]string{"auth.ak": "HUAWEICLOUD_SDK_AK", "auth.sk": "HUAWEICLOUD_SDK_SK", "auth.project_id": "HUAWEICLOUD_SDK_PROJECT_ID"},
 		selectedBy: []string{"auth.ak"},
 		envRank:    0,
+		authKeys:   []string{"ak", "sk", "security_token"},
+		// Without an override, the ECS endpoint of the region.
+		resolve: func(c *Config, e entry) {
+			if c.ComputeEndpointOverride == "" && e.RegionName != "" {
+				c.ComputeEndpointOverride = "https://ecs." + e.RegionName + ".myhuaweicloud.com/v2.1/{project_id}"
+			}
+		},
 		requires: func(c *Config) []required {
 			return []required{
-				{[]string{"auth.ak"}, c.AccessKey != ""},
-				{[]string{"auth.sk"}, c.SecretKey != ""},
+				{[]string{"auth.ak"}, c.Auth["ak"] != ""},
+				{[]string{"auth.sk"}, c.Auth["sk"] != ""},
 				{[]string{"auth.project_id"}, c.AuthOptions.TenantID != ""},
 				{[]string{"region_name", "compute_endpoint_override"}, c.ComputeEndpointOverride != ""},
 			}
@@ -116,11 +127,17 @@ var authTypes = []authType{
 		authenticator: func(c *Config, _ client.Options) client.Authenticator {
 			projectID := c.AuthOptions.TenantID
 			return &AKSK{
-				AccessKey: c.AccessKey, SecretKey: c.SecretKey, SecurityToken: c.SecurityToken, ProjectID: projectID,
+				AccessKey: c.Auth["ak"], SecretKey: c.Auth["sk"], SecurityToken: c.Auth["security_token"], ProjectID: projectID,
 				ComputeEndpoint: expandProjectID(c.ComputeEndpointOverride, projectID),
 			}
 		},
 	},
+}
+
+// isOwnAuthKey reports whether some auth type of the exporter reads key under auth: and
+// gophercloud does not.
+func isOwnAuthKey(key string) bool {
+	return slices.ContainsFunc(authTypes, func(t authType) bool { return slices.Contains(t.authKeys, key) })
 }
 
 // keystone builds the Keystone/IAM authenticator of a password or application credential

@@ -44,8 +44,9 @@ type Config struct {
 	Endpoint                gophercloud.EndpointOpts
 	ComputeEndpointOverride string
 	TLS                     *tls.Config
-	// AK/SK fields, for AuthAKSK.
-	AccessKey, SecretKey, SecurityToken string
+	// Auth holds the keys under auth: that the exporter's own auth types read and
+	// gophercloud does not (authType.authKeys: AK/SK's ak, sk, security_token), by key.
+	Auth map[string]string
 	// Fingerprint changes when the configuration does (secure.yaml and the content of the
 	// CA, certificate and key files it names included): a reload keeps the client, and its
 	// token, of a cloud whose fingerprint is unchanged.
@@ -58,13 +59,9 @@ type entry struct {
 	RegionName              string `yaml:"region_name"`
 	ComputeEndpointOverride string `yaml:"compute_endpoint_override"`
 	TLSFiles                `yaml:",inline"`
-	Auth                    struct {
-		AK            string `yaml:"ak"`
-		SK            string `yaml:"sk"`
-		SecurityToken string `yaml:"security_token"`
-		ProjectID     string `yaml:"project_id"`
-	} `yaml:"auth"`
-	hasAuth bool // the entry, or secure.yaml's, has an auth: mapping
+	// Auth holds the values of ownAuthKeys under auth:, as text.
+	Auth    map[string]string `yaml:"-"`
+	hasAuth bool              // the entry, or secure.yaml's, has an auth: mapping
 }
 
 // UnmarshalYAML decodes the entry and notes whether it has an auth: mapping.
@@ -80,6 +77,14 @@ func (e *entry) UnmarshalYAML(unmarshal func(any) error) error {
 		return err
 	}
 	e.hasAuth = probe.Auth != nil
+	for key, value := range probe.Auth {
+		if isOwnAuthKey(key) && value != nil {
+			if e.Auth == nil {
+				e.Auth = map[string]string{}
+			}
+			e.Auth[key] = fmt.Sprint(value)
+		}
+	}
 	return nil
 }
 
@@ -88,10 +93,14 @@ func (e *entry) merge(other entry) {
 	e.AuthType = cmp.Or(e.AuthType, other.AuthType)
 	e.RegionName = cmp.Or(e.RegionName, other.RegionName)
 	e.ComputeEndpointOverride = cmp.Or(e.ComputeEndpointOverride, other.ComputeEndpointOverride)
-	e.Auth.AK = cmp.Or(e.Auth.AK, other.Auth.AK)
-	e.Auth.SK = cmp.Or(e.Auth.SK, other.Auth.SK)
-	e.Auth.SecurityToken = cmp.Or(e.Auth.SecurityToken, other.Auth.SecurityToken)
-	e.Auth.ProjectID = cmp.Or(e.Auth.ProjectID, other.Auth.ProjectID)
+	for key, value := range other.Auth {
+		if e.Auth[key] == "" {
+			if e.Auth == nil {
+				e.Auth = map[string]string{}
+			}
+			e.Auth[key] = value
+		}
+	}
 	e.CACert, e.Cert, e.Key = cmp.Or(e.CACert, other.CACert), cmp.Or(e.Cert, other.Cert), cmp.Or(e.Key, other.Key)
 	e.hasAuth = e.hasAuth || other.hasAuth
 }
@@ -369,18 +378,13 @@ func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOpti
 		Endpoint:                endpoint,
 		ComputeEndpointOverride: e.ComputeEndpointOverride,
 		TLS:                     tlsConfig,
-		AccessKey:               e.Auth.AK,
-		SecretKey:               e.Auth.SK,
-		SecurityToken:           e.Auth.SecurityToken,
+		Auth:                    maps.Clone(e.Auth),
 	}
 	if t, ok := lookupAuthType(cfg.AuthType); ok {
 		cfg.AuthType = t.name
 		if t.resolve != nil {
-			t.resolve(cfg)
+			t.resolve(cfg, e)
 		}
-	}
-	if cfg.AuthType == AuthAKSK && cfg.ComputeEndpointOverride == "" && e.RegionName != "" {
-		cfg.ComputeEndpointOverride = "https://ecs." + e.RegionName + ".myhuaweicloud.com/v2.1/{project_id}"
 	}
 	return cfg
 }

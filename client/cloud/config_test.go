@@ -318,7 +318,7 @@ func TestLoadEnvCloud(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.AuthType != AuthAKSK || cfg.AccessKey != "AKVALUE" || cfg.SecretKey != "sk-env-secret" ||
+		if cfg.AuthType != AuthAKSK || cfg.Auth["ak"] != "AKVALUE" || cfg.Auth["sk"] != "sk-env-secret" ||
 			cfg.ComputeEndpointOverride != "https://ecs.ap-southeast-1.myhuaweicloud.com/v2.1/{project_id}" {
 			t.Errorf("got %+v", cfg)
 		}
@@ -461,7 +461,7 @@ func TestEnvVariablesFollowTheAuthType(t *testing.T) {
 	t.Setenv("HUAWEICLOUD_SDK_SK", "sk-env-secret")
 	t.Setenv("HUAWEICLOUD_SDK_PROJECT_ID", "p1")
 	t.Setenv("OS_REGION_NAME", "ap-southeast-1")
-	if cfg, err := LoadEnvCloud(); err != nil || cfg.AuthType != AuthAKSK || cfg.AccessKey != "AKVALUE" {
+	if cfg, err := LoadEnvCloud(); err != nil || cfg.AuthType != AuthAKSK || cfg.Auth["ak"] != "AKVALUE" {
 		t.Errorf("OS_AUTH_TYPE=aksk: %+v, %v", cfg, err)
 	}
 	clearOSEnv(t)

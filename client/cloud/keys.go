@@ -16,7 +16,7 @@ import (
 // that decode them.
 var (
 	knownKeys     = yamlKeys(clouds.Cloud{}, entry{})
-	knownAuthKeys = yamlKeys(clouds.AuthInfo{}, entry{}.Auth)
+	knownAuthKeys = yamlKeys(clouds.AuthInfo{})
 )
 
 // yamlKeys collects the yaml tag names of the structs' fields.
@@ -39,7 +39,7 @@ func yamlKeys(structs ...any) map[string]bool {
 // which a clouds.yaml shared with the openstack CLI often holds.
 func isKnownKey(key string, auth bool) bool {
 	if auth {
-		return knownAuthKeys[key]
+		return knownAuthKeys[key] || isOwnAuthKey(key)
 	}
 	return knownKeys[key] || strings.HasSuffix(key, "_api_version")
 }
