@@ -247,15 +247,6 @@ func singleEntry(name string, raw any) io.Reader {
 	return bytes.NewReader(b)
 }
 
-// Names lists the entries under clouds: of the clouds.yaml at file, sorted.
-func Names(file string) ([]string, error) {
-	entries, err := readEntries(file, os.ReadFile)
-	if err != nil {
-		return nil, err
-	}
-	return slices.Sorted(maps.Keys(entries)), nil
-}
-
 // maxListedNames bounds the cloud names an error lists.
 const maxListedNames = 20
 

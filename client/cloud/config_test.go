@@ -334,9 +334,9 @@ func TestLoadEnvCloud(t *testing.T) {
 func TestConfigErrorsHideValues(t *testing.T) {
 	dir := t.TempDir()
 	file := writeFile(t, dir, "clouds.yaml", "clouds:\n  c:\n    auth: hunter2password\n  ok:\n    auth_type: token\n    auth: {token: t, project_id: p}\n    compute_endpoint_override: http://h/v2.1/{project_id}\n")
-	names, err := Names(file)
-	if err != nil || strings.Join(names, ",") != "c,ok" {
-		t.Fatalf("Names = %v, %v; want both entries listed despite the bad one", names, err)
+	clouds, err := ReadClouds(file, nil)
+	if err != nil || strings.Join(clouds.Names(), ",") != "c,ok" {
+		t.Fatalf("Names = %v, %v; want both entries listed despite the bad one", clouds, err)
 	}
 	_, err = LoadCloud(file, "c")
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
