@@ -193,6 +193,10 @@ func (c *Clouds) Load(name string) (*Config, error) {
 	if !e.hasAuth {
 		return nil, fmt.Errorf("%s: cloud %q: auth: is required", file, name)
 	}
+	// The files' digests are taken before gophercloud reads the files: a file rotated in
+	// between gives an old digest with the new content, which the next reload sees as a
+	// change; the other way round, the new content would never be loaded.
+	tlsDigests := tlsFileDigests(e.TLSFiles, secure.TLSFiles)
 	authOptions, endpoint, tlsConfig, err := parseClouds(clouds.WithCloudName(name),
 		clouds.WithCloudsYAML(singleEntry(name, raw)), clouds.WithSecureYAML(singleEntry(name, secureRaw)))
 	if err != nil {
@@ -202,7 +206,7 @@ func (c *Clouds) Load(name string) (*Config, error) {
 	if err := cfg.check(yamlField); err != nil {
 		return nil, fmt.Errorf("%s: cloud %q: %w", file, name, err)
 	}
-	cfg.Fingerprint = fingerprint(raw, secureRaw, tlsFileDigests(e.TLSFiles, secure.TLSFiles))
+	cfg.Fingerprint = fingerprint(raw, secureRaw, tlsDigests)
 	return cfg, nil
 }
 
