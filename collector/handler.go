@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/klauspost/compress/gzip"
 	"github.com/go-kit/log/level"
+	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 

@@ -84,7 +84,7 @@ type flight struct {
 	err      error
 	waiters  int  // guarded by Shared.mu
 	finished bool // guarded by Shared.mu: listing and err are set, waiters is final
-	stop    context.CancelFunc
+	stop     context.CancelFunc
 }
 
 // NewShared wraps lister; ttl 0 turns the cache off.
