@@ -63,6 +63,10 @@ type Handler struct {
 	Logger      log.Logger // nil logs nothing
 }
 
+// defaultExports are the exports of a Handler without its own: one value, so that its
+// scrapes of a listing share one rendering.
+var defaultExports = exposition.DefaultImageExports()
+
 // maxEchoBytes bounds the text of a 400 answer and its log line.
 const maxEchoBytes = 1024
 
@@ -104,7 +108,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type answer struct {
 	scrape  *exposition.Scrape // nil: no image metrics
 	shared  *rendering         // nil: scrape holds the image part too
-	release func()             // frees the work slot and the listing, once answered
+	release func()             // frees the work slot of a rendering of its own, once answered
 }
 
 // logger is h.Logger, or one that logs nothing.
@@ -158,7 +162,7 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 func (h *Handler) render(ctx context.Context, listing Listing, gzipped bool, start time.Time) (answer, error) {
 	exports := h.Exports
 	if exports == nil {
-		exports = exposition.DefaultImageExports()
+		exports = defaultExports
 	}
 	if gzipped {
 		shared, err := listing.renderings.get(ctx, exports, func() (*rendering, error) {
@@ -169,16 +173,16 @@ func (h *Handler) render(ctx context.Context, listing Listing, gzipped bool, sta
 			return renderGzip(exposition.Listed(listing.Images(), exports, 0, 0)), nil
 		})
 		if err != nil {
-			return answer{release: listing.release}, err
+			return answer{release: func() {}}, err
 		}
 		scrape := exposition.Shared(time.Since(start).Seconds(), time.Since(listing.At).Seconds())
-		return answer{scrape: scrape, shared: shared, release: listing.release}, nil
+		return answer{scrape: scrape, shared: shared, release: func() {}}, nil
 	}
 	if err := h.Limiter.acquire(ctx); err != nil {
-		return answer{release: listing.release}, err
+		return answer{release: func() {}}, err
 	}
 	scrape := exposition.Listed(listing.Images(), exports, time.Since(start).Seconds(), time.Since(listing.At).Seconds())
-	return answer{scrape: scrape, release: func() { h.Limiter.release(); listing.release() }}, nil
+	return answer{scrape: scrape, release: h.Limiter.release}, nil
 }
 
 // logWait logs a scrape that stopped waiting for its listing: its own timeout, which the

@@ -13,13 +13,11 @@ import (
 )
 
 // renderings hold a listing's image part (exposition.WriteImages), rendered and compressed
-// once for every gzip scrape that got the listing, one rendering per set of exports. The
-// scrapes that got the listing hold it until they are answered; the last one drops the
-// renderings, unless the cache keeps the listing (then they live as long as it does).
+// once for every gzip scrape given the listing, one rendering per set of exports. They live
+// as long as the listing: until the last scrape given it is answered, or, with --cache.ttl,
+// as long as the cache keeps it.
 type renderings struct {
 	mu        sync.Mutex
-	holders   int  // scrapes given the listing and not yet answered
-	kept      bool // the cache keeps the listing, and so its renderings
 	byExports map[*exposition.ImageExports]*rendering
 }
 
@@ -32,33 +30,8 @@ type rendering struct {
 	err      error
 }
 
-func newRenderings(holders int) *renderings {
-	return &renderings{holders: holders, byExports: map[*exposition.ImageExports]*rendering{}}
-}
-
-// hold counts one more scrape given the listing (one served from the cache).
-func (r *renderings) hold() {
-	r.mu.Lock()
-	r.holders++
-	r.mu.Unlock()
-}
-
-// keep keeps the renderings for as long as the cache keeps the listing.
-func (r *renderings) keep() {
-	r.mu.Lock()
-	r.kept = true
-	r.mu.Unlock()
-}
-
-// release says that a scrape given the listing was answered; the last one drops the
-// renderings unless they are kept.
-func (r *renderings) release() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.holders--
-	if r.holders <= 0 && !r.kept {
-		clear(r.byExports)
-	}
+func newRenderings() *renderings {
+	return &renderings{byExports: map[*exposition.ImageExports]*rendering{}}
 }
 
 // get returns the rendering for exports, made by render if no scrape made it or is making

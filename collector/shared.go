@@ -19,8 +19,9 @@ type Listing struct {
 	// 100 000 images over and over (docs/performance.md).
 	chunks [][]client.Image
 	At     time.Time // when the listing finished
-	// renderings are its compressed image part, rendered once for the scrapes that got
-	// this listing (Renderings).
+	// renderings are its image part as served to gzip scrapes, rendered once. They go
+	// with the listing: held by the scrapes given it (and by the cache, if it keeps the
+	// listing), dropped with it after the last of them.
 	renderings *renderings
 }
 
@@ -32,13 +33,6 @@ func (l *Listing) add(img client.Image) {
 	}
 	last := &l.chunks[len(l.chunks)-1]
 	*last = append(*last, img)
-}
-
-// release says that the scrape given the listing was answered.
-func (l Listing) release() {
-	if l.renderings != nil {
-		l.renderings.release()
-	}
 }
 
 // Len is the number of images listed.
@@ -79,12 +73,11 @@ type Shared struct {
 
 // flight is one listing in flight and the scrapes waiting for it.
 type flight struct {
-	done     chan struct{} // closed when listing and err are set
-	listing  Listing
-	err      error
-	waiters  int  // guarded by Shared.mu
-	finished bool // guarded by Shared.mu: listing and err are set, waiters is final
-	stop     context.CancelFunc
+	done    chan struct{} // closed when listing and err are set
+	listing Listing
+	err     error
+	waiters int // guarded by Shared.mu
+	stop    context.CancelFunc
 }
 
 // NewShared wraps lister; ttl 0 turns the cache off.
@@ -138,7 +131,6 @@ func (s *Shared) Listing(ctx context.Context, req ListingRequest) (Listing, erro
 	key := req.Selection.Key()
 	s.mu.Lock()
 	if listing, ok := s.cachedLocked(key); ok {
-		listing.renderings.hold()
 		s.mu.Unlock()
 		return listing, nil
 	}
@@ -179,8 +171,7 @@ func (s *Shared) startLocked(ctx context.Context, key string, req ListingRequest
 }
 
 // finish caches a success, reports a failure (once, and not when every scrape had left),
-// then hands the outcome to the waiters. A success's renderings are held by every scrape
-// still waiting, and by the cache if it keeps the listing.
+// then hands the outcome to the waiters.
 func (s *Shared) finish(key string, f *flight, listing Listing, err error, onFailure func(error)) {
 	s.mu.Lock()
 	abandoned := s.flights[key] != f
@@ -188,15 +179,14 @@ func (s *Shared) finish(key string, f *flight, listing Listing, err error, onFai
 		delete(s.flights, key)
 	}
 	if err == nil {
-		listing.renderings = newRenderings(f.waiters)
 		s.storeLocked(key, listing)
 	}
-	f.listing, f.err, f.finished = listing, err, true
 	s.mu.Unlock()
 	// Before the waiters answer, so that a scrape's answer never precedes its log line.
 	if err != nil && !abandoned && onFailure != nil {
 		onFailure(err)
 	}
+	f.listing, f.err = listing, err
 	close(f.done)
 }
 
@@ -204,12 +194,12 @@ func (s *Shared) finish(key string, f *flight, listing Listing, err error, onFai
 // if it was the last.
 func (s *Shared) leave(ctx context.Context, key string, f *flight) (Listing, error) {
 	s.mu.Lock()
-	if f.finished { // the listing ended at the same moment, counting this scrape: take its outcome
-		s.mu.Unlock()
-		<-f.done
-		return f.listing, f.err
-	}
 	defer s.mu.Unlock()
+	select {
+	case <-f.done: // the listing ended at the same moment: take its outcome
+		return f.listing, f.err
+	default:
+	}
 	f.waiters--
 	if f.waiters == 0 {
 		if s.flights[key] == f {
@@ -221,7 +211,7 @@ func (s *Shared) leave(ctx context.Context, key string, f *flight) (Listing, err
 }
 
 func (s *Shared) list(ctx context.Context, selection client.Selection) (Listing, error) {
-	var listing Listing
+	listing := Listing{renderings: newRenderings()}
 	err := s.lister.EachImage(ctx, selection.ListOptions(time.Now()), func(img client.Image) error {
 		listing.add(img)
 		return nil
@@ -253,6 +243,5 @@ func (s *Shared) storeLocked(key string, listing Listing) {
 	if len(s.cache) >= maxCachedListings {
 		return
 	}
-	listing.renderings.keep()
 	s.cache[key] = listing
 }
