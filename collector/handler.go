@@ -122,8 +122,8 @@ func (h *Handler) logger() log.Logger {
 // scrape takes the target's listing under ctx and sorts out what to export. A cached
 // listing or one in flight is joined; starting a new one takes one of the Limiter's slots
 // at once or is refused. Rendering a listing takes a slot too, waited for until ctx ends:
-// for a gzip scrape once for every scrape of the listing (held while rendering), for
-// another its own (held until release is called, once the answer is written). A failed
+// once for every gzip scrape of a shared listing (held while rendering), or a scrape's own
+// (held until release is called, once the answer is written). A failed
 // listing is logged here, once, and counted.
 func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logger log.Logger) (served answer, refused bool) {
 	start := time.Now()
@@ -158,13 +158,14 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 }
 
 // render sorts out the listing for a gzip scrape, sharing its rendering with the other
-// gzip scrapes of the listing, or for another scrape, rendering its own.
+// gzip scrapes of the listing, or, for another scrape or the only one given the listing,
+// renders its own, written as it is rendered.
 func (h *Handler) render(ctx context.Context, listing Listing, gzipped bool, start time.Time) (answer, error) {
 	exports := h.Exports
 	if exports == nil {
 		exports = defaultExports
 	}
-	if gzipped {
+	if gzipped && listing.renderings != nil {
 		shared, err := listing.renderings.get(ctx, exports, func() (*rendering, error) {
 			if err := h.Limiter.acquire(ctx); err != nil {
 				return nil, err

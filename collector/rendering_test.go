@@ -194,25 +194,38 @@ func TestGzipScrapesOfAListingGetTheSameRendering(t *testing.T) {
 	})
 }
 
-// Without --cache.ttl nothing holds a rendering once its scrapes are answered; with it, the
-// cached listing's rendering serves the next scrapes.
+// Without --cache.ttl nothing holds a rendering once the scrapes of its listing are
+// answered; with it, the cached listing's rendering serves the next scrapes.
 func TestRenderingLivesAsLongAsItsListing(t *testing.T) {
 	for _, ttl := range []time.Duration{0, time.Hour} {
-		h := &Handler{Timeouts: ScrapeTimeouts{Default: 5 * time.Second}, Logger: log.NewNopLogger()}
-		target := Target{Cloud: "c1", Listings: NewShared(&fakeLister{images: testImages}, ttl)}
-		served, _ := h.scrape(context.Background(), target, true, log.NewNopLogger())
-		first := weak.Make(served.shared)
-		served.release()
-		served = answer{}
-		runtime.GC()
-		if held := first.Value() != nil; held != (ttl > 0) {
-			t.Errorf("TTL %s: rendering held after its scrape was answered: %v, want %v", ttl, held, ttl > 0)
-		}
-		next, _ := h.scrape(context.Background(), target, true, log.NewNopLogger())
-		if reused := next.shared == first.Value(); reused != (ttl > 0) {
-			t.Errorf("TTL %s: the next scrape reused the rendering: %v, want %v", ttl, reused, ttl > 0)
-		}
-		next.release()
+		synctest.Test(t, func(t *testing.T) {
+			lister := &gatedLister{release: make(chan struct{})}
+			h := &Handler{Timeouts: ScrapeTimeouts{Default: 5 * time.Second}, Logger: log.NewNopLogger()}
+			target := Target{Cloud: "c1", Listings: NewShared(lister, ttl)}
+			shared := make(chan weak.Pointer[rendering], 2)
+			for range 2 {
+				go func() {
+					served, _ := h.scrape(context.Background(), target, true, log.NewNopLogger())
+					served.release()
+					shared <- weak.Make(served.shared)
+				}()
+			}
+			synctest.Wait()
+			close(lister.release)
+			first, second := <-shared, <-shared
+			if first != second || first.Value() == nil {
+				t.Fatalf("TTL %s: the two scrapes of the listing got renderings %p and %p, want one", ttl, first.Value(), second.Value())
+			}
+			runtime.GC()
+			if held := first.Value() != nil; held != (ttl > 0) {
+				t.Errorf("TTL %s: rendering held after its scrapes were answered: %v, want %v", ttl, held, ttl > 0)
+			}
+			next, _ := h.scrape(context.Background(), target, true, log.NewNopLogger())
+			defer next.release()
+			if reused := next.shared != nil && next.shared == first.Value(); reused != (ttl > 0) {
+				t.Errorf("TTL %s: the next scrape reused the rendering: %v, want %v", ttl, reused, ttl > 0)
+			}
+		})
 	}
 }
 

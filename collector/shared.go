@@ -19,9 +19,11 @@ type Listing struct {
 	// 100 000 images over and over (docs/performance.md).
 	chunks [][]client.Image
 	At     time.Time // when the listing finished
-	// renderings are its image part as served to gzip scrapes, rendered once. They go
-	// with the listing: held by the scrapes given it (and by the cache, if it keeps the
-	// listing), dropped with it after the last of them.
+	// renderings are its image part as served to gzip scrapes, rendered once, when more
+	// than one scrape may be given the listing (several waited for it, or the cache may
+	// keep it); nil otherwise, for the one scrape streams its own. They go with the
+	// listing: held by the scrapes given it (and by the cache, if it keeps the listing),
+	// dropped with it after the last of them.
 	renderings *renderings
 }
 
@@ -179,6 +181,9 @@ func (s *Shared) finish(key string, f *flight, listing Listing, err error, onFai
 		delete(s.flights, key)
 	}
 	if err == nil {
+		if f.waiters > 1 || s.ttl > 0 {
+			listing.renderings = newRenderings()
+		}
 		s.storeLocked(key, listing)
 	}
 	s.mu.Unlock()
@@ -211,7 +216,7 @@ func (s *Shared) leave(ctx context.Context, key string, f *flight) (Listing, err
 }
 
 func (s *Shared) list(ctx context.Context, selection client.Selection) (Listing, error) {
-	listing := Listing{renderings: newRenderings()}
+	var listing Listing
 	err := s.lister.EachImage(ctx, selection.ListOptions(time.Now()), func(img client.Image) error {
 		listing.add(img)
 		return nil
