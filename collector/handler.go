@@ -1,12 +1,13 @@
 // Package collector serves the image metrics of the configured clouds. A scrape reads
 // top-down in handler.go: the request names its target and selection, the scrape takes the
 // target's shared listing under its deadline and the work limits, and the exposition streams
-// the listing into the answer. Beside it: the deadlines and work limits (limits.go), the
-// listings shared by concurrent scrapes and their cache (shared.go), and the exporter's own
-// metrics and transport instrumentation (exporter_metrics.go). The families and the text
+// the listing into the answer, gzipped if the scraper accepts it. Beside it: the deadlines and
+// work limits (limits.go), the listings shared by concurrent scrapes and their cache
+// (shared.go), the compressed rendering those scrapes share (rendering.go), and the
+// exporter's own metrics and transport instrumentation (exporter_metrics.go). The families and the text
 // format are in collector/exposition.
 //
-// Image metrics are built from each scrape's own listing and kept nowhere: an image deleted
+// Image metrics are built from each scrape's listing and kept nowhere but with it: an image deleted
 // in the cloud disappears from the next scrape.
 package collector
 
