@@ -23,7 +23,6 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
@@ -253,9 +252,8 @@ func (h *Handler) write(w http.ResponseWriter, logger log.Logger, gzipped bool, 
 		return
 	}
 	w.Header().Set("Content-Encoding", "gzip")
-	gz := gzipWriters.Get().(*gzip.Writer)
-	defer gzipWriters.Put(gz)
-	gz.Reset(w)
+	gz := takeGzip(w)
+	defer putGzip(gz)
 	err := h.writeText(gz, logger, served)
 	if err == nil {
 		err = gz.Close()

@@ -84,9 +84,8 @@ func (r *renderings) make(exports *exposition.ImageExports, slot *rendering, ren
 // renderGzip renders the image part of scrape as one gzip member.
 func renderGzip(scrape *exposition.Scrape) *rendering {
 	var out chunks
-	gz := gzipWriters.Get().(*gzip.Writer)
-	defer gzipWriters.Put(gz)
-	gz.Reset(&out)
+	gz := takeGzip(&out)
+	defer putGzip(gz)
 	buffered := bufio.NewWriterSize(gz, 64<<10)
 	exposition.WriteImages(buffered, scrape)
 	_ = buffered.Flush() // chunks never fail
@@ -99,6 +98,19 @@ var gzipWriters = sync.Pool{New: func() any {
 	gz, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
 	return gz
 }}
+
+// takeGzip returns a compressor at BestSpeed writing a new gzip member to w.
+func takeGzip(w io.Writer) *gzip.Writer {
+	gz := gzipWriters.Get().(*gzip.Writer)
+	gz.Reset(w)
+	return gz
+}
+
+// putGzip gives gz back for reuse, without the writer it wrote to.
+func putGzip(gz *gzip.Writer) {
+	gz.Reset(io.Discard)
+	gzipWriters.Put(gz)
+}
 
 // chunks hold bytes in fixed-size slices: a growing single slice would copy megabytes over
 // and over.
