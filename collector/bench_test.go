@@ -314,12 +314,12 @@ func BenchmarkClient(b *testing.B) {
 
 // scrapeSetup serves the rendered pages on loopback and the exporter's handler on another
 // loopback port, as in production.
-func scrapeSetup(b *testing.B, n int, gzip bool) (url string, client *http.Client) {
+func scrapeSetup(b *testing.B, n int) (url string, client *http.Client) {
 	p := simulatorPages(b, n)
 	api := httptest.NewServer(http.HandlerFunc(p.serve))
 	b.Cleanup(api.Close)
 	c := clientFor(api.URL)
-	selection, err := clientSelection(benchPageSize)
+	selection, err := clientSelection()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -366,8 +366,8 @@ func clientFor(apiURL string) *nova.Client {
 	})
 }
 
-func clientSelection(pageSize int) (client.Selection, error) {
-	return client.ParseSelection(client.Selection{}, map[string][]string{"page-size": {strconv.Itoa(pageSize)}})
+func clientSelection() (client.Selection, error) {
+	return client.ParseSelection(client.Selection{}, map[string][]string{"page-size": {strconv.Itoa(benchPageSize)}})
 }
 
 // BenchmarkScrape scrapes without compression, as Prometheus does with
@@ -380,7 +380,7 @@ func BenchmarkScrapeGzip(b *testing.B) { benchmarkScrape(b, true) }
 func benchmarkScrape(b *testing.B, gzip bool) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("images=%d", n), func(b *testing.B) {
-			url, httpClient := scrapeSetup(b, n, gzip)
+			url, httpClient := scrapeSetup(b, n)
 			m := measure(b)
 			var answer int64
 			for b.Loop() {
@@ -400,7 +400,7 @@ const concurrentScrapes = 10
 func BenchmarkScrapeGzipConcurrent(b *testing.B) {
 	for _, n := range benchSizes[1:] {
 		b.Run(fmt.Sprintf("images=%d", n), func(b *testing.B) {
-			url, httpClient := scrapeSetup(b, n, true)
+			url, httpClient := scrapeSetup(b, n)
 			m := measure(b)
 			for b.Loop() {
 				var scrapes sync.WaitGroup
@@ -422,7 +422,7 @@ func BenchmarkExposition(b *testing.B) {
 			p := simulatorPages(b, n)
 			c := memoryClient(p)
 			shared := collector.NewShared(c, time.Hour) // listed once, then served from the cache
-			selection, _ := clientSelection(benchPageSize)
+			selection, _ := clientSelection()
 			handler := &collector.Handler{
 				Resolve:  collector.StaticTarget(collector.Target{Cloud: "bench", Listings: shared, Selection: selection}),
 				Timeouts: collector.ScrapeTimeouts{Default: time.Minute},
@@ -470,7 +470,7 @@ func (d discardResponse) WriteHeader(int)             {}
 // standard library's gzip and with klauspost/compress's, which the exporter uses.
 func BenchmarkCompress(b *testing.B) {
 	p := simulatorPages(b, 100000)
-	selection, _ := clientSelection(benchPageSize)
+	selection, _ := clientSelection()
 	handler := &collector.Handler{
 		Resolve:  collector.StaticTarget(collector.Target{Cloud: "bench", Listings: collector.NewShared(memoryClient(p), 0), Selection: selection}),
 		Timeouts: collector.ScrapeTimeouts{Default: time.Minute},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -243,7 +244,7 @@ func TestWaiterRendersWhenTheRendererFindsNoSlot(t *testing.T) {
 				<-fail
 				return nil, ErrBusy
 			})
-			if err != ErrBusy {
+			if !errors.Is(err, ErrBusy) {
 				t.Errorf("the renderer without a slot: %v, want ErrBusy", err)
 			}
 		}()
