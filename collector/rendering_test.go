@@ -266,3 +266,37 @@ func TestWaiterRendersWhenTheRendererFindsNoSlot(t *testing.T) {
 		}
 	})
 }
+
+// Rendering a shared listing takes a work slot: while every slot is taken, gzip scrapes of
+// a cached listing wait for one until their deadline, then are refused.
+func TestSharedRenderingTakesASlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limiter := NewLimiter(1)
+		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewShared(&fakeLister{images: testImages}, time.Hour)}),
+			Limiter: limiter, Timeouts: ScrapeTimeouts{Default: 5 * time.Second}, Logger: log.NewNopLogger()}
+		if body, _ := scrapeAs(t, h, ""); upOf(body) != "1" { // lists, and caches the listing
+			t.Fatalf("the first scrape:\n%s", body)
+		}
+		limiter <- struct{}{} // other work takes the one slot
+		codes := make(chan int, 3)
+		for range 3 {
+			go func() {
+				req := httptest.NewRequest(http.MethodGet, "/probe", nil)
+				req.Header.Set("Accept-Encoding", "gzip")
+				req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "1")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				codes <- rec.Code
+			}()
+		}
+		for range 3 {
+			if code := <-codes; code != http.StatusServiceUnavailable {
+				t.Errorf("a gzip scrape with no slot to render in: %d, want 503", code)
+			}
+		}
+		<-limiter
+		if body, _ := scrapeAs(t, h, "gzip"); upOf(body) != "1" {
+			t.Errorf("a gzip scrape once the slot is free:\n%s", body)
+		}
+	})
+}
