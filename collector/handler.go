@@ -4,11 +4,11 @@
 // the listing into the answer, gzipped if the scraper accepts it. Beside it: the deadlines and
 // work limits (limits.go), the listings shared by concurrent scrapes and their cache
 // (shared.go), the compressed rendering those scrapes share (rendering.go), and the
-// exporter's own metrics and transport instrumentation (exporter_metrics.go). The families and the text
-// format are in collector/exposition.
+// exporter's own metrics and transport instrumentation (exporter_metrics.go). The families
+// and the text format are in collector/exposition.
 //
-// Image metrics are built from each scrape's listing and kept nowhere but with it: an image deleted
-// in the cloud disappears from the next scrape.
+// Image metrics are built from each scrape's listing and kept nowhere but with it: an image
+// deleted in the cloud disappears from the next scrape.
 package collector
 
 import (
@@ -123,8 +123,8 @@ func (h *Handler) logger() log.Logger {
 // listing or one in flight is joined; starting a new one takes one of the Limiter's slots
 // at once or is refused. Rendering a listing takes a slot too, waited for until ctx ends:
 // once for every gzip scrape of a shared listing (held while rendering), or a scrape's own
-// (held until release is called, once the answer is written). A failed
-// listing is logged here, once, and counted.
+// (held until release is called, once the answer is written). A failed listing is logged
+// here, once, and counted.
 func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logger log.Logger) (served answer, refused bool) {
 	start := time.Now()
 	// A listing shared by several scrapes reports its failure once, through the scrape
