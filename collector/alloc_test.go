@@ -20,7 +20,7 @@ func TestScrapeAllocationBound(t *testing.T) {
 	}
 	p := simulatorPages(t, 10000)
 	c := memoryClient(p)
-	selection, err := clientSelection(benchPageSize)
+	selection, err := clientSelection()
 	if err != nil {
 		t.Fatal(err)
 	}

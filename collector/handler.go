@@ -1,18 +1,18 @@
 // Package collector serves the image metrics of the configured clouds. A scrape reads
 // top-down in handler.go: the request names its target and selection, the scrape takes the
 // target's shared listing under its deadline and the work limits, and the exposition streams
-// the listing into the answer. Beside it: the deadlines and work limits (limits.go), the
-// listings shared by concurrent scrapes and their cache (shared.go), and the exporter's own
-// metrics and transport instrumentation (exporter_metrics.go). The families and the text
-// format are in collector/exposition.
+// the listing into the answer, gzipped if the scraper accepts it. Beside it: the deadlines and
+// work limits (limits.go), the listings shared by concurrent scrapes and their cache
+// (shared.go), the compressed rendering those scrapes share (rendering.go), and the
+// exporter's own metrics and transport instrumentation (exporter_metrics.go). The families
+// and the text format are in collector/exposition.
 //
-// Image metrics are built from each scrape's own listing and kept nowhere: an image deleted
-// in the cloud disappears from the next scrape.
+// Image metrics are built from each scrape's listing and kept nowhere but with it: an image
+// deleted in the cloud disappears from the next scrape.
 package collector
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -63,6 +63,10 @@ type Handler struct {
 	Logger      log.Logger // nil logs nothing
 }
 
+// defaultExports are the exports of a Handler without its own: one value, so that its
+// scrapes of a listing share one rendering.
+var defaultExports = exposition.DefaultImageExports()
+
 // maxEchoBytes bounds the text of a 400 answer and its log line.
 const maxEchoBytes = 1024
 
@@ -85,18 +89,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 
-	var scrape *exposition.Scrape
+	gzipped := acceptsGzip(r.Header.Get("Accept-Encoding"))
+	var served answer
 	if found {
 		logger := log.With(logger, "cloud", target.Cloud)
 		var refused bool
-		var release func()
-		scrape, refused, release = h.scrape(ctx, target, logger)
-		defer release()
+		served, refused = h.scrape(ctx, target, gzipped, logger)
+		defer served.release()
 		if refused && !h.refuse(w, logger) {
 			return
 		}
 	}
-	h.write(w, r, logger, scrape)
+	h.write(w, logger, gzipped, served)
+}
+
+// answer is what a scrape serves besides the exporter's own metrics: scrape, and for a
+// gzip scrape of a listing the image part rendered once for every scrape of the listing.
+type answer struct {
+	scrape  *exposition.Scrape // nil: no image metrics
+	shared  *rendering         // nil: scrape holds the image part too
+	release func()             // frees the work slot of a rendering of its own, once answered
 }
 
 // logger is h.Logger, or one that logs nothing.
@@ -109,10 +121,11 @@ func (h *Handler) logger() log.Logger {
 
 // scrape takes the target's listing under ctx and sorts out what to export. A cached
 // listing or one in flight is joined; starting a new one takes one of the Limiter's slots
-// at once or is refused. Sorting and rendering a listing take a slot too, waited for until
-// ctx ends and held until release is called, once the answer is written. A failed listing
-// is logged here, once, and counted.
-func (h *Handler) scrape(ctx context.Context, target Target, logger log.Logger) (scrape *exposition.Scrape, refused bool, release func()) {
+// at once or is refused. Rendering a listing takes a slot too, waited for until ctx ends:
+// once for every gzip scrape of a shared listing (held while rendering), or a scrape's own
+// (held until release is called, once the answer is written). A failed listing is logged
+// here, once, and counted.
+func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logger log.Logger) (served answer, refused bool) {
 	start := time.Now()
 	// A listing shared by several scrapes reports its failure once, through the scrape
 	// that started it; a scrape that stops waiting reports that, and nothing more.
@@ -125,27 +138,52 @@ func (h *Handler) scrape(ctx context.Context, target Target, logger log.Logger) 
 			}
 		},
 	})
-	release = func() {}
+	served = answer{release: func() {}}
 	if err == nil {
-		if err = h.Limiter.acquire(ctx); err == nil {
-			release = h.Limiter.release
-		}
+		served, err = h.render(ctx, listing, gzipped, start)
 	}
-	duration := time.Since(start).Seconds()
 	if err != nil {
 		logWait(logger, err)
-		return exposition.Failed(duration), errors.Is(err, ErrBusy), release
+		return answer{scrape: exposition.Failed(time.Since(start).Seconds()), release: served.release}, errors.Is(err, ErrBusy)
 	}
-	exports := h.Exports
-	if exports == nil {
-		exports = exposition.DefaultImageExports()
+	problems := served.scrape.Problems()
+	if served.shared != nil {
+		problems = served.shared.problems
 	}
-	scrape = exposition.Listed(listing.Images(), exports, duration, time.Since(listing.At).Seconds())
-	if problems := scrape.Problems(); len(problems) > 0 {
+	if len(problems) > 0 {
 		level.Warn(logger).Log("msg", "left out fields the API sent in a form that could not be read",
 			"count", len(problems), "first", problems[0])
 	}
-	return scrape, false, release
+	return served, false
+}
+
+// render sorts out the listing for a gzip scrape, sharing its rendering with the other
+// gzip scrapes of the listing, or, for another scrape or the only one given the listing,
+// renders its own, written as it is rendered.
+func (h *Handler) render(ctx context.Context, listing Listing, gzipped bool, start time.Time) (answer, error) {
+	exports := h.Exports
+	if exports == nil {
+		exports = defaultExports
+	}
+	if gzipped && listing.renderings != nil {
+		shared, err := listing.renderings.get(ctx, exports, func() (*rendering, error) {
+			if err := h.Limiter.acquire(ctx); err != nil {
+				return nil, err
+			}
+			defer h.Limiter.release()
+			return renderGzip(exposition.Listed(listing.Images(), exports, 0, 0)), nil
+		})
+		if err != nil {
+			return answer{release: func() {}}, err
+		}
+		scrape := exposition.Shared(time.Since(start).Seconds(), time.Since(listing.At).Seconds())
+		return answer{scrape: scrape, shared: shared, release: func() {}}, nil
+	}
+	if err := h.Limiter.acquire(ctx); err != nil {
+		return answer{release: func() {}}, err
+	}
+	scrape := exposition.Listed(listing.Images(), exports, time.Since(start).Seconds(), time.Since(listing.At).Seconds())
+	return answer{scrape: scrape, release: h.Limiter.release}, nil
 }
 
 // logWait logs a scrape that stopped waiting for its listing: its own timeout, which the
@@ -200,22 +238,37 @@ func (h *Handler) setWriteDeadline(w http.ResponseWriter, logger log.Logger, dea
 	}
 }
 
-// write answers in the text format, gzipped if the scraper accepts it: the exporter's own
-// metrics first (gathered after the listing, so that they count it), then the scrape's
-// (none when scrape is nil).
-func (h *Handler) write(w http.ResponseWriter, r *http.Request, logger log.Logger, scrape *exposition.Scrape) {
+// write answers in the text format: the exporter's own metrics first (gathered after the
+// listing, so that they count it), then the scrape's (none when served.scrape is nil). A
+// gzip answer is one gzip member of its own, then, if the listing's rendering is shared,
+// that rendering's member: concatenated members are one gzip stream.
+func (h *Handler) write(w http.ResponseWriter, logger log.Logger, gzipped bool, served answer) {
 	w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
-	var out io.Writer = w
-	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
-		w.Header().Set("Content-Encoding", "gzip")
-		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
-		defer func() {
-			if err := gz.Close(); err != nil {
-				level.Debug(logger).Log("msg", "finishing the gzip stream", "err", err)
-			}
-		}()
-		out = gz
+	w.Header().Set("Vary", "Accept-Encoding")
+	if !gzipped {
+		if err := h.writeText(w, logger, served); err != nil {
+			level.Debug(logger).Log("msg", "writing the scrape's answer", "err", err)
+		}
+		return
 	}
+	w.Header().Set("Content-Encoding", "gzip")
+	gz := takeGzip(w)
+	defer putGzip(gz)
+	err := h.writeText(gz, logger, served)
+	if err == nil {
+		err = gz.Close()
+	}
+	if err == nil && served.shared != nil {
+		_, err = served.shared.gzipped.WriteTo(w)
+	}
+	if err != nil {
+		level.Debug(logger).Log("msg", "writing the scrape's answer", "err", err)
+	}
+}
+
+// writeText writes the exporter's own metrics and the scrape's head, and its image part
+// unless that is shared.
+func (h *Handler) writeText(out io.Writer, logger log.Logger, served answer) error {
 	buffered := bufio.NewWriterSize(out, 64<<10)
 	if h.Own != nil {
 		families, err := h.Own.Gather()
@@ -228,10 +281,11 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, logger log.Logge
 			}
 		}
 	}
-	if scrape != nil {
-		exposition.WriteText(buffered, scrape)
+	if served.scrape != nil {
+		exposition.WriteHead(buffered, served.scrape)
+		if served.shared == nil {
+			exposition.WriteImages(buffered, served.scrape)
+		}
 	}
-	if err := buffered.Flush(); err != nil {
-		level.Debug(logger).Log("msg", "writing the scrape's answer", "err", err)
-	}
+	return buffered.Flush()
 }

@@ -19,6 +19,12 @@ type Listing struct {
 	// 100 000 images over and over (docs/performance.md).
 	chunks [][]client.Image
 	At     time.Time // when the listing finished
+	// renderings are its image part as served to gzip scrapes, rendered once, when more
+	// than one scrape may be given the listing (several waited for it, or the cache may
+	// keep it); nil otherwise, for the one scrape streams its own. They go with the
+	// listing: held by the scrapes given it (and by the cache, if it keeps the listing),
+	// dropped with it after the last of them.
+	renderings *renderings
 }
 
 const listingChunk = 1024
@@ -175,6 +181,9 @@ func (s *Shared) finish(key string, f *flight, listing Listing, err error, onFai
 		delete(s.flights, key)
 	}
 	if err == nil {
+		if f.waiters > 1 || s.ttl > 0 {
+			listing.renderings = newRenderings()
+		}
 		s.storeLocked(key, listing)
 	}
 	s.mu.Unlock()

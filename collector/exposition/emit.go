@@ -14,16 +14,30 @@ type sink interface {
 // emit sends the samples of a scrape family by family, so that a text writer can write each
 // family's header once.
 func emit(s sink, r *Scrape) {
+	emitHead(s, r)
+	emitImages(s, r)
+}
+
+// emitHead sends what is the scrape's own even when its listing is shared: nova_up, the
+// duration and the listing's age.
+func emitHead(s sink, r *Scrape) {
 	up := 0.0
 	if r.up {
 		up = 1
 	}
 	s.sample(upFamily, up)
 	s.sample(scrapeDurationFamily, r.duration)
+	if r.up {
+		s.sample(listingAgeFamily, r.age)
+	}
+}
+
+// emitImages sends what depends on the listing alone, the same for every scrape that
+// shares it: nothing for a failed listing.
+func emitImages(s sink, r *Scrape) {
 	if !r.up {
 		return
 	}
-	s.sample(listingAgeFamily, r.age)
 	s.sample(unreadableFieldsFamily, float64(len(r.problems)))
 	for _, status := range r.statuses {
 		s.sample(imagesFamily, float64(r.counts[status]), status)

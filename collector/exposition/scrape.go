@@ -31,6 +31,12 @@ func Failed(duration float64) *Scrape {
 	return &Scrape{duration: duration}
 }
 
+// Shared is the scrape of a successful listing whose image part (WriteImages) was rendered
+// once for every scrape that shares the listing: only its head (WriteHead), its own times.
+func Shared(duration, age float64) *Scrape {
+	return &Scrape{up: true, duration: duration, age: age}
+}
+
 // Listed is the scrape of a successful listing, sorted out by exports: every image counted by
 // status, those that get per-image series kept in the order listed. It takes images over:
 // they are filtered in place.

@@ -20,7 +20,23 @@ type textSink struct {
 // WriteText writes the samples of s to w in the text format, each family's HELP and TYPE
 // first. A failed write is left for w's Flush to report.
 func WriteText(w *bufio.Writer, s *Scrape) {
-	emit(&textSink{w: w, scrape: s, buf: make([]byte, 0, 256)}, s)
+	emit(newTextSink(w, s), s)
+}
+
+// WriteHead writes the samples that are the scrape's own: nova_up, the duration and the
+// listing's age. WriteHead then WriteImages write what WriteText does.
+func WriteHead(w *bufio.Writer, s *Scrape) {
+	emitHead(newTextSink(w, s), s)
+}
+
+// WriteImages writes the samples that depend on the listing alone, the same for every scrape
+// that shares it: the counts and the per-image series.
+func WriteImages(w *bufio.Writer, s *Scrape) {
+	emitImages(newTextSink(w, s), s)
+}
+
+func newTextSink(w *bufio.Writer, s *Scrape) *textSink {
+	return &textSink{w: w, scrape: s, buf: make([]byte, 0, 256)}
 }
 
 func (s *textSink) header(f *family) {

@@ -1,0 +1,147 @@
+package collector
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
+)
+
+// renderings hold a listing's image part (exposition.WriteImages), rendered and compressed
+// once for every gzip scrape given the listing, one rendering per set of exports. They live
+// as long as the listing: until the last scrape given it is answered, or, with --cache.ttl,
+// as long as the cache keeps it.
+type renderings struct {
+	mu        sync.Mutex
+	byExports map[*exposition.ImageExports]*rendering
+}
+
+// rendering is one compressed image part: ready when done is closed, failed if err is set
+// (no slot to render it before the deadline of the scrape that was to render it).
+type rendering struct {
+	done     chan struct{}
+	gzipped  chunks   // one complete gzip member
+	problems []string // the listing's unreadable fields, for each scrape's log line
+	err      error
+}
+
+func newRenderings() *renderings {
+	return &renderings{byExports: map[*exposition.ImageExports]*rendering{}}
+}
+
+// get returns the rendering for exports, made by render if no scrape made it or is making
+// it; a scrape that waits for another's rendering waits until ctx ends. If the scrape that
+// was making it fails (no slot before its deadline), the next waiter makes it.
+func (r *renderings) get(ctx context.Context, exports *exposition.ImageExports, render func() (*rendering, error)) (*rendering, error) {
+	for {
+		r.mu.Lock()
+		current, found := r.byExports[exports]
+		if !found {
+			current = &rendering{done: make(chan struct{})}
+			r.byExports[exports] = current
+		}
+		r.mu.Unlock()
+		if !found {
+			return r.make(exports, current, render)
+		}
+		select {
+		case <-current.done:
+			if current.err == nil {
+				return current, nil
+			}
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, ErrBusy
+			}
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// make fills slot with what render made, or drops it if render failed.
+func (r *renderings) make(exports *exposition.ImageExports, slot *rendering, render func() (*rendering, error)) (*rendering, error) {
+	made, err := render()
+	if err != nil {
+		r.mu.Lock()
+		if r.byExports[exports] == slot {
+			delete(r.byExports, exports)
+		}
+		r.mu.Unlock()
+		slot.err = err
+		close(slot.done)
+		return nil, err
+	}
+	slot.gzipped, slot.problems = made.gzipped, made.problems
+	close(slot.done)
+	return slot, nil
+}
+
+// renderGzip renders the image part of scrape as one gzip member.
+func renderGzip(scrape *exposition.Scrape) *rendering {
+	var out chunks
+	gz := takeGzip(&out)
+	defer putGzip(gz)
+	buffered := bufio.NewWriterSize(gz, 64<<10)
+	exposition.WriteImages(buffered, scrape)
+	_ = buffered.Flush() // chunks never fail
+	_ = gz.Close()
+	return &rendering{gzipped: out, problems: scrape.Problems()}
+}
+
+// gzipWriters are reused: a compressor's state is about a megabyte.
+var gzipWriters = sync.Pool{New: func() any {
+	gz, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return gz
+}}
+
+// takeGzip returns a compressor at BestSpeed writing a new gzip member to w.
+func takeGzip(w io.Writer) *gzip.Writer {
+	gz := gzipWriters.Get().(*gzip.Writer)
+	gz.Reset(w)
+	return gz
+}
+
+// putGzip gives gz back for reuse, without the writer it wrote to.
+func putGzip(gz *gzip.Writer) {
+	gz.Reset(io.Discard)
+	gzipWriters.Put(gz)
+}
+
+// chunks hold bytes in fixed-size slices: a growing single slice would copy megabytes over
+// and over.
+type chunks [][]byte
+
+const chunkSize = 256 << 10
+
+// Write appends p.
+func (c *chunks) Write(p []byte) (int, error) {
+	written := len(p)
+	for len(p) > 0 {
+		if n := len(*c); n == 0 || len((*c)[n-1]) == chunkSize {
+			*c = append(*c, make([]byte, 0, chunkSize))
+		}
+		last := &(*c)[len(*c)-1]
+		n := min(len(p), chunkSize-len(*last))
+		*last = append(*last, p[:n]...)
+		p = p[n:]
+	}
+	return written, nil
+}
+
+// WriteTo writes the bytes held to w.
+func (c chunks) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for _, chunk := range c {
+		n, err := w.Write(chunk)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
