@@ -389,7 +389,7 @@ func exampleCloudNames(t *testing.T) []string {
 	t.Helper()
 	var all []string
 	for _, file := range []string{examplesDir + "/openstack/clouds.yaml", examplesDir + "/huawei/clouds.yaml"} {
-		names, err := cloud.Names(file)
+		names, err := cloudNames(file)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -412,7 +412,7 @@ func clearCloudEnvironment(t *testing.T) {
 func TestExampleCloudsLoad(t *testing.T) {
 	clearCloudEnvironment(t)
 	for _, file := range []string{examplesDir + "/openstack/clouds.yaml", examplesDir + "/huawei/clouds.yaml"} {
-		names, err := cloud.Names(file)
+		names, err := cloudNames(file)
 		if err != nil || len(names) < 2 {
 			t.Fatalf("%s: %v, %v", file, names, err)
 		}
@@ -603,7 +603,7 @@ func TestExampleKubernetesManifestsAgree(t *testing.T) {
 		t.Errorf("OS_CLIENT_CONFIG_FILE=%q is not clouds.yaml of the mounted Secret %s", configFile, secret.Metadata.Name)
 	}
 	clouds := writeClouds(t, secret.StringData["clouds.yaml"])
-	names, err := cloud.Names(clouds)
+	names, err := cloudNames(clouds)
 	if err != nil || len(names) == 0 {
 		t.Fatalf("the Secret's clouds.yaml: %v, %v", names, err)
 	}
@@ -720,4 +720,13 @@ func TestExamplePackagingFilesAgree(t *testing.T) {
 			t.Errorf(".promu.yml and the Makefile must both set version.%s", v)
 		}
 	}
+}
+
+// cloudNames lists the entries of the clouds.yaml at file.
+func cloudNames(file string) ([]string, error) {
+	clouds, err := cloud.ReadClouds(file, nil)
+	if err != nil {
+		return nil, err
+	}
+	return clouds.Names(), nil
 }
