@@ -47,107 +47,109 @@ func (g *gatedLister) EachImage(ctx context.Context, _ client.ListOptions, fn fu
 }
 
 func TestSharedJoinsConcurrentListings(t *testing.T) {
-	lister := &gatedLister{release: make(chan struct{})}
-	shared := NewShared(lister, 0)
-	const scrapes = 50
-	var wg sync.WaitGroup
-	results := make(chan error, scrapes)
-	for range scrapes {
-		wg.Go(func() {
-			listing, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
-			if err == nil && listing.Len() != 2 {
-				err = errors.New("wrong listing")
-			}
-			results <- err
-		})
-	}
-	// Let every scrape reach the listing in flight before it ends.
-	for deadline := time.Now().Add(5 * time.Second); lister.calls.Load() == 0 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond)
-	close(lister.release)
-	wg.Wait()
-	close(results)
-	for err := range results {
-		if err != nil {
-			t.Error(err)
+	synctest.Test(t, func(t *testing.T) {
+		lister := &gatedLister{release: make(chan struct{})}
+		shared := NewShared(lister, 0)
+		const scrapes = 50
+		var wg sync.WaitGroup
+		results := make(chan error, scrapes)
+		for range scrapes {
+			wg.Go(func() {
+				listing, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
+				if err == nil && listing.Len() != 2 {
+					err = errors.New("wrong listing")
+				}
+				results <- err
+			})
 		}
-	}
-	if n := lister.calls.Load(); n != 1 {
-		t.Errorf("%d listings for %d concurrent scrapes, want 1", n, scrapes)
-	}
+		synctest.Wait() // every scrape waits for the listing in flight
+		close(lister.release)
+		wg.Wait()
+		close(results)
+		for err := range results {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		if n := lister.calls.Load(); n != 1 {
+			t.Errorf("%d listings for %d concurrent scrapes, want 1", n, scrapes)
+		}
+	})
 }
 
 func TestSharedListingOutlivesTheScrapeThatStartedIt(t *testing.T) {
-	lister := &gatedLister{release: make(chan struct{})}
-	shared := NewShared(lister, 0)
-	leaderCtx, cancelLeader := context.WithCancel(context.Background())
-	leaderDone := make(chan error, 1)
-	go func() {
-		_, err := shared.Listing(leaderCtx, ListingRequest{Selection: client.Selection{}})
-		leaderDone <- err
-	}()
-	for lister.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	followerDone := make(chan error, 1)
-	go func() {
-		_, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
-		followerDone <- err
-	}()
-	time.Sleep(20 * time.Millisecond)
-	cancelLeader()
-	if err := <-leaderDone; !errors.Is(err, context.Canceled) {
-		t.Errorf("leader: %v, want its own cancellation", err)
-	}
-	close(lister.release)
-	if err := <-followerDone; err != nil {
-		t.Errorf("follower: %v, want the listing the leader started", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		lister := &gatedLister{release: make(chan struct{})}
+		shared := NewShared(lister, 0)
+		leaderCtx, cancelLeader := context.WithCancel(context.Background())
+		leaderDone := make(chan error, 1)
+		go func() {
+			_, err := shared.Listing(leaderCtx, ListingRequest{Selection: client.Selection{}})
+			leaderDone <- err
+		}()
+		synctest.Wait() // the listing is in flight
+		followerDone := make(chan error, 1)
+		go func() {
+			_, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
+			followerDone <- err
+		}()
+		synctest.Wait() // the follower waits for the listing too
+		cancelLeader()
+		if err := <-leaderDone; !errors.Is(err, context.Canceled) {
+			t.Errorf("leader: %v, want its own cancellation", err)
+		}
+		close(lister.release)
+		if err := <-followerDone; err != nil {
+			t.Errorf("follower: %v, want the listing the leader started", err)
+		}
+	})
 }
 
 func TestSharedCache(t *testing.T) {
-	lister := &fakeLister{images: testImages}
-	shared := NewShared(lister, time.Second)
-	first, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
-	if err != nil || lister.calls != 1 || !second.At.Equal(first.At) {
-		t.Fatalf("second listing within the TTL: %d API listings, %v; want 1, served from the cache", lister.calls, err)
-	}
-	if _, err := shared.Listing(context.Background(), ListingRequest{Selection: pageSize7}); err != nil || lister.calls != 2 {
-		t.Errorf("other options must not share the cache entry: %d listings", lister.calls)
-	}
-	time.Sleep(1100 * time.Millisecond)
-	lister.err = errors.New("API down")
-	if _, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}}); err == nil {
-		t.Error("an expired entry was served while the refresh failed")
-	}
-	if _, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}}); err == nil || lister.calls != 4 {
-		t.Errorf("a failed listing was cached: %d listings, %v", lister.calls, err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		lister := &fakeLister{images: testImages}
+		shared := NewShared(lister, time.Second)
+		first, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
+		if err != nil || lister.calls != 1 || !second.At.Equal(first.At) {
+			t.Fatalf("second listing within the TTL: %d API listings, %v; want 1, served from the cache", lister.calls, err)
+		}
+		if _, err := shared.Listing(context.Background(), ListingRequest{Selection: pageSize7}); err != nil || lister.calls != 2 {
+			t.Errorf("other options must not share the cache entry: %d listings", lister.calls)
+		}
+		time.Sleep(1100 * time.Millisecond)
+		lister.err = errors.New("API down")
+		if _, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}}); err == nil {
+			t.Error("an expired entry was served while the refresh failed")
+		}
+		if _, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}}); err == nil || lister.calls != 4 {
+			t.Errorf("a failed listing was cached: %d listings, %v", lister.calls, err)
+		}
+	})
 }
 
 func TestCachedListingReportsItsAge(t *testing.T) {
-	shared := NewShared(&fakeLister{images: testImages}, time.Hour)
-	if _, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}}); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(100 * time.Millisecond)
-	rec := httptest.NewRecorder()
-	h := &Handler{Resolve: StaticTarget(Target{Listings: shared}), Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	body := rec.Body.String()
-	m := regexp.MustCompile(`(?m)^nova_listing_age_seconds (\S+)$`).FindStringSubmatch(body)
-	if m == nil || !strings.Contains(body, "\nnova_up 1\n") {
-		t.Fatalf("no listing age or not up:\n%s", body)
-	}
-	if age, _ := strconv.ParseFloat(m[1], 64); age < 0.1 || age >= 3600 {
-		t.Errorf("nova_listing_age_seconds %v, want the age of the cached listing (at least 0.1s)", age)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		shared := NewShared(&fakeLister{images: testImages}, time.Hour)
+		if _, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		rec := httptest.NewRecorder()
+		h := &Handler{Resolve: StaticTarget(Target{Listings: shared}), Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		body := rec.Body.String()
+		m := regexp.MustCompile(`(?m)^nova_listing_age_seconds (\S+)$`).FindStringSubmatch(body)
+		if m == nil || !strings.Contains(body, "\nnova_up 1\n") {
+			t.Fatalf("no listing age or not up:\n%s", body)
+		}
+		if age, _ := strconv.ParseFloat(m[1], 64); age < 0.1 || age >= 3600 {
+			t.Errorf("nova_listing_age_seconds %v, want the age of the cached listing (at least 0.1s)", age)
+		}
+	})
 }
 
 // syncWriter collects log output from concurrent scrapes.
@@ -163,58 +165,57 @@ func (w *syncWriter) Write(p []byte) (int, error) {
 }
 
 func TestSharedFailureIsReportedOnce(t *testing.T) {
-	lister := &gatedLister{release: make(chan struct{}), err: &client.AuthError{Err: errors.New("HTTP 401")}}
-	own := prometheus.NewRegistry()
-	metrics := NewExporterMetrics(own)
-	var logs syncWriter
-	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c", Listings: NewShared(lister, 0)}), Metrics: metrics,
-		Timeouts: ScrapeTimeouts{Default: 5 * time.Second}, Logger: log.NewLogfmtLogger(&logs)}
-	var wg sync.WaitGroup
-	for range 5 {
-		wg.Go(func() {
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-			if !strings.Contains(rec.Body.String(), "\nnova_up 0\n") {
-				t.Error("a scrape of a failed listing is not down")
-			}
-		})
-	}
-	for lister.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond)
-	close(lister.release)
-	wg.Wait()
-	if n := strings.Count(logs.buf.String(), "listing images failed"); n != 1 || lister.calls.Load() != 1 {
-		t.Errorf("%d log lines for %d listing(s) shared by 5 scrapes, want 1:\n%s", n, lister.calls.Load(), logs.buf.String())
-	}
-	if v := testutil.ToFloat64(metrics.authFailures.WithLabelValues("c")); v != 1 {
-		t.Errorf("auth failures %v for one failed listing, want 1", v)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		lister := &gatedLister{release: make(chan struct{}), err: &client.AuthError{Err: errors.New("HTTP 401")}}
+		own := prometheus.NewRegistry()
+		metrics := NewExporterMetrics(own)
+		var logs syncWriter
+		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c", Listings: NewShared(lister, 0)}), Metrics: metrics,
+			Timeouts: ScrapeTimeouts{Default: 5 * time.Second}, Logger: log.NewLogfmtLogger(&logs)}
+		var wg sync.WaitGroup
+		for range 5 {
+			wg.Go(func() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+				if !strings.Contains(rec.Body.String(), "\nnova_up 0\n") {
+					t.Error("a scrape of a failed listing is not down")
+				}
+			})
+		}
+		synctest.Wait() // every scrape waits for the listing in flight
+		close(lister.release)
+		wg.Wait()
+		if n := strings.Count(logs.buf.String(), "listing images failed"); n != 1 || lister.calls.Load() != 1 {
+			t.Errorf("%d log lines for %d listing(s) shared by 5 scrapes, want 1:\n%s", n, lister.calls.Load(), logs.buf.String())
+		}
+		if v := testutil.ToFloat64(metrics.authFailures.WithLabelValues("c")); v != 1 {
+			t.Errorf("auth failures %v for one failed listing, want 1", v)
+		}
+	})
 }
 
 func TestScrapeThatGivesUpWaitingSaysSo(t *testing.T) {
-	lister := &gatedLister{release: make(chan struct{})}
-	shared := NewShared(lister, 0)
-	leader := make(chan error, 1)
-	go func() {
-		_, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
-		leader <- err
-	}()
-	for lister.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	_, err := shared.Listing(ctx, ListingRequest{Selection: client.Selection{}})
-	var waitErr *WaitError
-	if !errors.As(err, &waitErr) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("follower with an earlier deadline: %v, want a WaitError", err)
-	}
-	close(lister.release)
-	if err := <-leader; err != nil {
-		t.Errorf("leader: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		lister := &gatedLister{release: make(chan struct{})}
+		shared := NewShared(lister, 0)
+		leader := make(chan error, 1)
+		go func() {
+			_, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
+			leader <- err
+		}()
+		synctest.Wait() // the listing is in flight
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		_, err := shared.Listing(ctx, ListingRequest{Selection: client.Selection{}})
+		var waitErr *WaitError
+		if !errors.As(err, &waitErr) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("follower with an earlier deadline: %v, want a WaitError", err)
+		}
+		close(lister.release)
+		if err := <-leader; err != nil {
+			t.Errorf("leader: %v", err)
+		}
+	})
 }
 
 // When every scrape has left, the listing stops, and its failure is not reported again:
