@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -41,14 +42,36 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// freeAddresses are the ports freeAddress handed out in this process.
+var freeAddresses = struct {
+	sync.Mutex
+	given map[int]bool
+}{given: map[int]bool{}}
+
+// freeAddress returns a loopback address free for the exporter to listen on. The port is
+// taken below the kernel's ephemeral range (32768 and up on Linux), where the test servers
+// the other tests start with port 0 never land: a port closed here and handed by the kernel
+// to another test's server before the exporter binds it would have the exporter fail, or a
+// test talk to the wrong server. The realstack's ports (25000 and up) are above the range.
 func freeAddress(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	freeAddresses.Lock()
+	defer freeAddresses.Unlock()
+	for range 1000 {
+		port := 10000 + rand.IntN(10000)
+		if freeAddresses.given[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		_ = l.Close()
+		freeAddresses.given[port] = true
+		return l.Addr().String()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free port between 10000 and 20000")
+	return ""
 }
 
 // startExporter runs the exporter with args until the test ends, and returns its base URL
