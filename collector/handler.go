@@ -75,6 +75,7 @@ const maxEchoBytes = 1024
 // the exporter's own metrics and nova_up 0; one without answers 503.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	w.Header().Set("Vary", "Accept-Encoding") // on every answer, errors included
 	logger := h.logger()
 	target, found, err := h.Resolve(r)
 	if err != nil {
@@ -140,7 +141,7 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 	})
 	served = answer{release: func() {}}
 	if err == nil {
-		served, err = h.render(ctx, listing, gzipped, start)
+		served, err = h.render(ctx, listing, gzipped, time.Since(start))
 	}
 	if err != nil {
 		logWait(logger, err)
@@ -160,30 +161,47 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 // render sorts out the listing for a gzip scrape, sharing its rendering with the other
 // gzip scrapes of the listing, or, for another scrape or the only one given the listing,
 // renders its own, written as it is rendered.
-func (h *Handler) render(ctx context.Context, listing Listing, gzipped bool, start time.Time) (answer, error) {
+func (h *Handler) render(ctx context.Context, listing Listing, gzipped bool, listed time.Duration) (answer, error) {
 	exports := h.Exports
 	if exports == nil {
 		exports = defaultExports
 	}
 	if gzipped && listing.renderings != nil {
-		shared, err := listing.renderings.get(ctx, exports, func() (*rendering, error) {
+		gone, stop := untilGone(ctx)
+		defer stop()
+		shared, err := listing.renderings.get(gone, exports, func() (*rendering, error) {
 			if err := h.Limiter.acquire(ctx); err != nil {
 				return nil, err
 			}
 			defer h.Limiter.release()
-			return renderGzip(exposition.Listed(listing.Images(), exports, 0, 0)), nil
+			return renderDeflated(exposition.Listed(listing.Images(), exports, 0, 0)), nil
 		})
 		if err != nil {
 			return answer{release: func() {}}, err
 		}
-		scrape := exposition.Shared(time.Since(start).Seconds(), time.Since(listing.At).Seconds())
+		scrape := exposition.Shared(listed.Seconds(), time.Since(listing.At).Seconds())
 		return answer{scrape: scrape, shared: shared, release: func() {}}, nil
 	}
 	if err := h.Limiter.acquire(ctx); err != nil {
 		return answer{release: func() {}}, err
 	}
-	scrape := exposition.Listed(listing.Images(), exports, time.Since(start).Seconds(), time.Since(listing.At).Seconds())
+	scrape := exposition.Listed(listing.Images(), exports, listed.Seconds(), time.Since(listing.At).Seconds())
 	return answer{scrape: scrape, release: h.Limiter.release}, nil
+}
+
+// untilGone is a context that ends when ctx is cancelled (the scraper went away), not when
+// ctx's deadline passes: how long a scrape waits for another's rendering of its listing.
+func untilGone(ctx context.Context) (context.Context, context.CancelFunc) {
+	gone, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stopWatching := context.AfterFunc(ctx, func() {
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			cancel()
+		}
+	})
+	return gone, func() {
+		stopWatching()
+		cancel()
+	}
 }
 
 // logWait logs a scrape that stopped waiting for its listing: its own timeout, which the
@@ -240,11 +258,10 @@ func (h *Handler) setWriteDeadline(w http.ResponseWriter, logger log.Logger, dea
 
 // write answers in the text format: the exporter's own metrics first (gathered after the
 // listing, so that they count it), then the scrape's (none when served.scrape is nil). A
-// gzip answer is one gzip member of its own, then, if the listing's rendering is shared,
-// that rendering's member: concatenated members are one gzip stream.
+// gzip answer is one gzip member, the listing's shared rendering (if any) ending it
+// (writeMember).
 func (h *Handler) write(w http.ResponseWriter, logger log.Logger, gzipped bool, served answer) {
 	w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
-	w.Header().Set("Vary", "Accept-Encoding")
 	if !gzipped {
 		if err := h.writeText(w, logger, served); err != nil {
 			level.Debug(logger).Log("msg", "writing the scrape's answer", "err", err)
@@ -252,14 +269,15 @@ func (h *Handler) write(w http.ResponseWriter, logger log.Logger, gzipped bool, 
 		return
 	}
 	w.Header().Set("Content-Encoding", "gzip")
-	gz := takeGzip(w)
-	defer putGzip(gz)
-	err := h.writeText(gz, logger, served)
-	if err == nil {
-		err = gz.Close()
-	}
-	if err == nil && served.shared != nil {
-		_, err = served.shared.gzipped.WriteTo(w)
+	var err error
+	if served.shared != nil {
+		err = writeMember(w, func(out io.Writer) error { return h.writeText(out, logger, served) }, served.shared.part)
+	} else {
+		gz := takeGzip(w)
+		defer putGzip(gz)
+		if err = h.writeText(gz, logger, served); err == nil {
+			err = gz.Close()
+		}
 	}
 	if err != nil {
 		level.Debug(logger).Log("msg", "writing the scrape's answer", "err", err)

@@ -3,7 +3,6 @@ package collector
 import (
 	"bufio"
 	"context"
-	"errors"
 	"io"
 	"sync"
 
@@ -25,8 +24,8 @@ type renderings struct {
 // (no slot to render it before the deadline of the scrape that was to render it).
 type rendering struct {
 	done     chan struct{}
-	gzipped  chunks   // one complete gzip member
-	problems []string // the listing's unreadable fields, for each scrape's log line
+	part     *deflated // the image part, to end a gzip member (writeMember)
+	problems []string  // the listing's unreadable fields, for each scrape's log line
 	err      error
 }
 
@@ -35,9 +34,11 @@ func newRenderings() *renderings {
 }
 
 // get returns the rendering for exports, made by render if no scrape made it or is making
-// it; a scrape that waits for another's rendering waits until ctx ends. If the scrape that
-// was making it fails (no slot before its deadline), the next waiter makes it.
-func (r *renderings) get(ctx context.Context, exports *exposition.ImageExports, render func() (*rendering, error)) (*rendering, error) {
+// it. A scrape that waits for another's rendering waits until it is made (rendering needs
+// no network: it ends) or gone ends (the scraper went away), not until its listing deadline:
+// a listing that ends near the deadline is still served. If the scrape that was making it
+// fails (no slot before its deadline), the next waiter makes it.
+func (r *renderings) get(gone context.Context, exports *exposition.ImageExports, render func() (*rendering, error)) (*rendering, error) {
 	for {
 		r.mu.Lock()
 		current, found := r.byExports[exports]
@@ -54,11 +55,8 @@ func (r *renderings) get(ctx context.Context, exports *exposition.ImageExports, 
 			if current.err == nil {
 				return current, nil
 			}
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, ErrBusy
-			}
-			return nil, ctx.Err()
+		case <-gone.Done():
+			return nil, gone.Err()
 		}
 	}
 }
@@ -76,21 +74,21 @@ func (r *renderings) make(exports *exposition.ImageExports, slot *rendering, ren
 		close(slot.done)
 		return nil, err
 	}
-	slot.gzipped, slot.problems = made.gzipped, made.problems
+	slot.part, slot.problems = made.part, made.problems
 	close(slot.done)
 	return slot, nil
 }
 
-// renderGzip renders the image part of scrape as one gzip member.
-func renderGzip(scrape *exposition.Scrape) *rendering {
-	var out chunks
-	gz := takeGzip(&out)
-	defer putGzip(gz)
-	buffered := bufio.NewWriterSize(gz, 64<<10)
+// renderDeflated renders the image part of scrape, compressed to end a gzip member.
+func renderDeflated(scrape *exposition.Scrape) *rendering {
+	part := &deflated{}
+	d := newDeflater(&part.data)
+	buffered := bufio.NewWriterSize(d, 64<<10)
 	exposition.WriteImages(buffered, scrape)
 	_ = buffered.Flush() // chunks never fail
-	_ = gz.Close()
-	return &rendering{gzipped: out, problems: scrape.Problems()}
+	_ = d.finish()
+	part.crc, part.size = d.crc, d.size
+	return &rendering{part: part, problems: scrape.Problems()}
 }
 
 // gzipWriters are reused: a compressor's state is about a megabyte.

@@ -252,7 +252,7 @@ func TestWaiterRendersWhenTheRendererFindsNoSlot(t *testing.T) {
 		got := make(chan *rendering)
 		go func() {
 			shared, err := r.get(context.Background(), exports, func() (*rendering, error) {
-				return &rendering{gzipped: chunks{[]byte("member")}}, nil
+				return &rendering{part: &deflated{data: chunks{[]byte("member")}}}, nil
 			})
 			if err != nil {
 				t.Errorf("the waiter: %v", err)
@@ -261,7 +261,7 @@ func TestWaiterRendersWhenTheRendererFindsNoSlot(t *testing.T) {
 		}()
 		synctest.Wait()
 		close(fail)
-		if shared := <-got; shared == nil || !bytes.Equal(shared.gzipped[0], []byte("member")) {
+		if shared := <-got; shared == nil || !bytes.Equal(shared.part.data[0], []byte("member")) {
 			t.Errorf("the waiter got %v, want the rendering it made", shared)
 		}
 	})

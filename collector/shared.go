@@ -230,10 +230,13 @@ func (s *Shared) cachedLocked(key string) (Listing, bool) {
 		return Listing{}, false
 	}
 	listing, ok := s.cache[key]
-	if !ok || time.Since(listing.At) >= s.ttl {
+	if ok && time.Since(listing.At) >= s.ttl {
+		// Expired: dropped now, with its rendering, not when a later listing succeeds (a
+		// cloud that stays down would keep it until then).
+		delete(s.cache, key)
 		return Listing{}, false
 	}
-	return listing, true
+	return listing, ok
 }
 
 func (s *Shared) storeLocked(key string, listing Listing) {
