@@ -13,7 +13,8 @@ import (
 	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
 )
 
-const exporterSubsystem = "image_exporter"
+// ExporterSubsystem is the second part of the names of the exporter's own metrics.
+const ExporterSubsystem = "image_exporter"
 
 // ExporterMetrics are the exporter's own metrics about its dealings with the clouds and
 // its scrapers. Unlike the image metrics they live as long as the process, in the registry
@@ -35,24 +36,24 @@ type ExporterMetrics struct {
 func NewExporterMetrics(reg prometheus.Registerer) *ExporterMetrics {
 	m := &ExporterMetrics{
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: exposition.Namespace, Subsystem: exporterSubsystem, Name: "auth_failures_total",
+			Namespace: exposition.Namespace, Subsystem: ExporterSubsystem, Name: "auth_failures_total",
 			Help: "Listings that failed because the cloud refused the credentials: Keystone/IAM answered the token request with 401 or 403, or the API refused a pre-issued token, an AK/SK signature, or a token again right after its renewal. Not counted here: an identity service that cannot be reached or fails (nova_image_exporter_identity_errors_total).",
 		}, []string{"cloud"}),
 		identityErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: exposition.Namespace, Subsystem: exporterSubsystem, Name: "identity_errors_total",
+			Namespace: exposition.Namespace, Subsystem: ExporterSubsystem, Name: "identity_errors_total",
 			Help: "Listings that failed because the identity service (Keystone/IAM) could not be reached or answered with an error other than refusing the credentials: no answer, timeout, TLS, 5xx, 429, malformed or oversized answer.",
 		}, []string{"cloud"}),
 		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: exposition.Namespace, Subsystem: exporterSubsystem, Name: "api_requests_total",
+			Namespace: exposition.Namespace, Subsystem: ExporterSubsystem, Name: "api_requests_total",
 			Help: "HTTP requests to the cloud (Keystone/IAM and the compute API), by status code; code=\"error\" when no response came (connection refused, timeout, TLS).",
 		}, []string{"cloud", "code"}),
 		apiDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: exposition.Namespace, Subsystem: exporterSubsystem, Name: "api_request_duration_seconds",
+			Namespace: exposition.Namespace, Subsystem: ExporterSubsystem, Name: "api_request_duration_seconds",
 			Help:    "Seconds from sending an HTTP request to the cloud until its response headers arrived.",
 			Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"cloud"}),
 		rejectedScrapes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: exposition.Namespace, Subsystem: exporterSubsystem, Name: "scrapes_rejected_total",
+			Namespace: exposition.Namespace, Subsystem: ExporterSubsystem, Name: "scrapes_rejected_total",
 			Help: "Scrapes refused: reason=\"too_many_requests\" (no free --web.max-requests slot to start a listing, or to render one before the scrape's deadline: /probe answers 503, /metrics its own metrics with nova_up 0) or \"bad_request\" (400: an unknown cloud, a bad or repeated option).",
 		}, []string{"reason"}),
 		forgotten: map[string]bool{},

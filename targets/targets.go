@@ -21,6 +21,7 @@ import (
 	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
 	"github.com/nova-image-exporter/nova_image_exporter/client/nova"
 	"github.com/nova-image-exporter/nova_image_exporter/collector"
+	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
 )
 
 // Builder makes a cloud's target (client and shared listings) from its configuration.
@@ -77,11 +78,11 @@ func New(opts Options) (*Set, error) {
 	s := &Set{
 		opts: opts,
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "nova", Subsystem: "image_exporter", Name: "config_last_reload_successful",
+			Namespace: exposition.Namespace, Subsystem: collector.ExporterSubsystem, Name: "config_last_reload_successful",
 			Help: "1 if the last load of clouds.yaml succeeded (a failed reload keeps the previous configuration), else 0.",
 		}),
 		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "nova", Subsystem: "image_exporter", Name: "config_last_reload_success_timestamp_seconds",
+			Namespace: exposition.Namespace, Subsystem: collector.ExporterSubsystem, Name: "config_last_reload_success_timestamp_seconds",
 			Help: "When clouds.yaml was last loaded successfully, in Unix seconds.",
 		}),
 	}
@@ -339,14 +340,7 @@ func (s *Set) Get(name string) (collector.Target, error) {
 }
 
 func (s *Set) namesLocked() string {
-	names := sortedKeys(s.clouds)
-	if len(names) > 10 {
-		names = append(names[:10], "...")
-	}
-	if len(names) == 0 {
-		return "none"
-	}
-	return strings.Join(names, ", ")
+	return cloud.QuotedNames(sortedKeys(s.clouds))
 }
 
 // ResolveDefault is /metrics's resolver: the default cloud, if one is set.

@@ -101,7 +101,7 @@ func TestResolveProbe(t *testing.T) {
 		"cloud=b&status=active": "",
 		"cloud=b&status=nope":   "want a Glance status",
 		"cloud=bad":             `cloud "bad" cannot be probed`,
-		"cloud=zz":              `unknown cloud "zz" (configured: a, b)`,
+		"cloud=zz":              `unknown cloud "zz" (configured: "a", "b")`,
 		"":                      "missing ?cloud=NAME",
 		"cloud=a&url=http://x":  `unknown parameter "url"`,
 	} {

@@ -248,18 +248,3 @@ func envAuthType() (*authType, map[string]string) {
 	}
 	return chosen, chosenKeys
 }
-
-// envVariableNames lists every environment variable that can configure the environment's
-// cloud.
-func envVariableNames() []string {
-	var names []string
-	for _, v := range commonVariables {
-		names = append(names, v)
-	}
-	for _, t := range authTypes {
-		for _, v := range t.variables {
-			names = append(names, v)
-		}
-	}
-	return names
-}

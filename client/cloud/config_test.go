@@ -473,3 +473,18 @@ func TestEnvVariablesFollowTheAuthType(t *testing.T) {
 		t.Errorf("password without a project: %v, want the OS_* variables named", err)
 	}
 }
+
+// envVariableNames lists every environment variable that can configure the environment's
+// cloud.
+func envVariableNames() []string {
+	var names []string
+	for _, v := range commonVariables {
+		names = append(names, v)
+	}
+	for _, t := range authTypes {
+		for _, v := range t.variables {
+			names = append(names, v)
+		}
+	}
+	return names
+}

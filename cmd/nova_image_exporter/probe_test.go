@@ -87,7 +87,7 @@ func TestProbeRejectsBadRequestsWithoutNetwork(t *testing.T) {
 	base, _ := startExporter(t)
 	for query, want := range map[string]string{
 		"":                                 "missing ?cloud=NAME",
-		"cloud=nope":                       `unknown cloud "nope" (configured: cloud-a, cloud-b)`,
+		"cloud=nope":                       `unknown cloud "nope" (configured: "cloud-a", "cloud-b")`,
 		"cloud=http://evil.example/":       `unknown cloud "http://evil.example/"`,
 		"cloud=broken":                     `cloud "broken" cannot be probed: ` + "",
 		"cloud=cloud-a&status=SAVINGS":     `status="SAVINGS": want a Glance status`,

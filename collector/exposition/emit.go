@@ -11,13 +11,6 @@ type sink interface {
 	imageSample(f *family, image int, value float64, extra ...string)
 }
 
-// emit sends the samples of a scrape family by family, so that a text writer can write each
-// family's header once.
-func emit(s sink, r *Scrape) {
-	emitHead(s, r)
-	emitImages(s, r)
-}
-
 // emitHead sends what is the scrape's own even when its listing is shared: nova_up, the
 // duration and the listing's age.
 func emitHead(s sink, r *Scrape) {

@@ -17,14 +17,8 @@ type textSink struct {
 	buf     []byte
 }
 
-// WriteText writes the samples of s to w in the text format, each family's HELP and TYPE
-// first. A failed write is left for w's Flush to report.
-func WriteText(w *bufio.Writer, s *Scrape) {
-	emit(newTextSink(w, s), s)
-}
-
 // WriteHead writes the samples that are the scrape's own: nova_up, the duration and the
-// listing's age. WriteHead then WriteImages write what WriteText does.
+// listing's age. WriteHead then WriteImages write a whole scrape.
 func WriteHead(w *bufio.Writer, s *Scrape) {
 	emitHead(newTextSink(w, s), s)
 }

@@ -158,3 +158,16 @@ func TestTypeFollowsValueType(t *testing.T) {
 		})
 	}
 }
+
+// WriteText writes the samples of s to w in the text format, each family's HELP and TYPE
+// first. A failed write is left for w's Flush to report.
+func WriteText(w *bufio.Writer, s *Scrape) {
+	emit(newTextSink(w, s), s)
+}
+
+// emit sends the samples of a scrape family by family, so that a text writer can write each
+// family's header once.
+func emit(s sink, r *Scrape) {
+	emitHead(s, r)
+	emitImages(s, r)
+}
