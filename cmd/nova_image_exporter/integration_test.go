@@ -338,3 +338,32 @@ func TestIntegrationRevokedTokenIsRenewed(t *testing.T) {
 		t.Error("the log holds a token")
 	}
 }
+
+// TestIntegrationRefusedCredentialsAreAuthFailures checks on the real Keystone what
+// auth_failures_total promises: a wrong password is counted there, and not as an identity
+// service error.
+func TestIntegrationRefusedCredentialsAreAuthFailures(t *testing.T) {
+	rs := loadRealstack(t)
+	clouds := writeClouds(t, fmt.Sprintf(`clouds:
+  refused:
+    auth:
+      auth_url: %s
+      username: %s
+      password: not-the-password
+      user_domain_name: Default
+      project_name: %s
+      project_domain_name: Default
+`, rs.authURL, rs.username, rs.projectName))
+	t.Setenv("OS_CLIENT_CONFIG_FILE", clouds)
+	base, logs := startExporter(t, "--cloud=refused")
+	families := scrape(t, base+"/metrics")
+	up, _ := value(families, "nova_up", nil)
+	refused, _ := value(families, "nova_image_exporter_auth_failures_total", map[string]string{"cloud": "refused"})
+	failing, _ := value(families, "nova_image_exporter_identity_errors_total", map[string]string{"cloud": "refused"})
+	if up != 0 || refused != 1 || failing != 0 {
+		t.Errorf("a wrong password: nova_up %v, auth_failures_total %v, identity_errors_total %v; want 0, 1, 0\n%s", up, refused, failing, logs)
+	}
+	if strings.Contains(logs.String(), "not-the-password") {
+		t.Error("the log holds the password")
+	}
+}
