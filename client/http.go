@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -140,11 +141,30 @@ func NewHTTPClient(timeout time.Duration, transport *http.Transport) *http.Clien
 // X-Security-Token or a Keystone request with the password to wherever it points.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-// Authenticator puts credentials on requests to the compute API and knows where that API is.
+// The services whose endpoints an Authenticator knows, by their catalog types.
+const (
+	// ServiceCompute is Nova's (or ECS's) compute API, e.g. https://host/v2.1/{project_id}.
+	ServiceCompute = "compute"
+	// ServiceImage is the image API: Glance, e.g. https://host:9292, or Huawei IMS,
+	// https://ims.{region}.myhuaweicloud.com.
+	ServiceImage = "image"
+)
+
+// The image APIs, by the names of clouds.yaml's image_api and --images.api.
+const (
+	APINova   = "nova"
+	APIGlance = "glance"
+	APIIMS    = "ims"
+)
+
+// ImageAPIs are the image APIs the exporter speaks.
+var ImageAPIs = []string{APINova, APIGlance, APIIMS}
+
+// Authenticator puts credentials on requests to the cloud's APIs and knows where they are.
 type Authenticator interface {
-	// Endpoint returns the compute endpoint, e.g. https://host/v2.1/{project_id}; it may
+	// Endpoint returns the endpoint of service (ServiceCompute, ServiceImage); it may
 	// authenticate to learn it from the service catalog.
-	Endpoint(ctx context.Context) (string, error)
+	Endpoint(ctx context.Context, service string) (string, error)
 	// Authorize adds credentials to req and returns an identifier of the credential used,
 	// to be handed back to Renew.
 	Authorize(ctx context.Context, req *http.Request) (credential string, err error)
@@ -157,19 +177,66 @@ type Authenticator interface {
 	Secrets() []string
 }
 
-// ImageSource lists the images of one cloud project through one image API (Nova's
-// images-detail now; Glance v2 and Huawei IMS next), handing them over one by one as
-// pages arrive. An error from fn stops the listing and is returned.
+// ImageSource lists the images of one cloud project, handing them over one by one as pages
+// arrive. An error from fn stops the listing and is returned.
 type ImageSource interface {
 	EachImage(ctx context.Context, opts ListOptions, fn func(Image) error) error
+}
+
+// ImageAPI is the ImageSource of one image API (Nova's images-detail, Glance v2 or Huawei
+// IMS), which names itself and knows which listing options it can express.
+type ImageAPI interface {
+	ImageSource
+	// API names the image API, as clouds.yaml's image_api does: nova, glance or ims.
+	API() string
+	// CheckOptions fails, naming the option and the API, on an option of opts that the
+	// API cannot express: it is never silently ignored.
+	CheckOptions(opts ListOptions) error
+}
+
+// InexpressibleError is an option of a listing that an image API has no filter for.
+type InexpressibleError struct {
+	Option, API string
+}
+
+// Inexpressible returns the error of option, which api cannot express.
+func Inexpressible(option, api string) error { return &InexpressibleError{Option: option, API: api} }
+
+func (e *InexpressibleError) Error() string {
+	return fmt.Sprintf("%s: the %s image API has no such filter (image_api %s)", e.Option, e.API, e.API)
+}
+
+// Collect returns every image source lists with opts, in the order listed.
+func Collect(ctx context.Context, source ImageSource, opts ListOptions) ([]Image, error) {
+	// Pages are kept as they come and joined once: one growing slice would copy every
+	// image several times over.
+	var pages [][]Image
+	var total int
+	err := source.EachImage(ctx, opts, func(img Image) error {
+		if len(pages) == 0 || len(pages[len(pages)-1]) == cap(pages[len(pages)-1]) {
+			pages = append(pages, make([]Image, 0, 1024))
+		}
+		pages[len(pages)-1] = append(pages[len(pages)-1], img)
+		total++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	images := make([]Image, 0, total)
+	for _, page := range pages {
+		images = append(images, page...)
+	}
+	return images, nil
 }
 
 // ListOptions select what a listing returns, in terms of no particular API: each image
 // source translates them into its own query. The zero value lists every image.
 type ListOptions struct {
-	// Name, Status (a Glance status, lower case), Type (snapshot, backup) and Server (the
-	// instance id of snapshots) match exactly; empty for no filter.
-	Name, Status, Type, Server string
+	// Name, Status (a Glance status, lower case), Type (snapshot, backup), Server (the
+	// instance id of snapshots) and ImageType (Huawei IMS's __imagetype: gold, private,
+	// shared, market) match exactly; empty for no filter.
+	Name, Status, Type, Server, ImageType string
 	// MinRAM (MiB) and MinDisk (GiB) match the image's minimums exactly, as the real Nova
 	// does; nil for no filter.
 	MinRAM, MinDisk *int

@@ -10,14 +10,22 @@ type Image struct {
 	ID   string // at most 255 bytes: a longer id fails the listing
 	Name string // empty when the API sends null; cut at 1024 bytes
 	// Status is Nova's status, upper case: ACTIVE, SAVING, DELETED, ERROR, UNKNOWN or
-	// whatever else the API sends, cut at 64 bytes.
+	// whatever else Nova sends, cut at 64 bytes. Glance's and IMS's statuses are mapped to
+	// Nova's as Nova's images proxy maps them.
 	Status string
+	// APIStatus is the status as the image API sent it (Glance's importing, say), and
+	// Visibility the image's visibility (public, private, shared, community; empty where the
+	// API has none, as Nova's); both cut at 64 bytes.
+	APIStatus, Visibility string
 	// ServerID is the instance a snapshot was taken from, cut at 255 bytes; empty for
 	// other images.
 	ServerID string
 	// Size (bytes, OS-EXT-IMG-SIZE:size), MinDisk (GiB), MinRAM (MiB) and Progress
 	// (percent, 0 to 100); Absent when not sent.
 	Size, MinDisk, MinRAM, Progress int64
+	// VirtualSize (bytes) is the size of the image's virtual disk; Absent where the API has
+	// none, as Nova's.
+	VirtualSize int64
 	// Created and Updated in Unix milliseconds; Absent when not sent or unreadable.
 	Created, Updated int64
 	// Metadata holds the values of the keys of Options.MetadataKeys that the image has,
@@ -56,7 +64,7 @@ const imageOverhead = 256
 // ImageBytes is what holding img costs in memory, a little over: its strings and a fixed
 // overhead. A listing is bounded by the sum (Options.MaxListingBytes).
 func ImageBytes(img Image) int64 {
-	n := imageOverhead + len(img.ID) + len(img.Name) + len(img.Status) + len(img.ServerID)
+	n := imageOverhead + len(img.ID) + len(img.Name) + len(img.Status) + len(img.ServerID) + len(img.APIStatus) + len(img.Visibility)
 	for _, v := range img.Metadata {
 		n += 32 + len(v.Key) + len(v.Value)
 	}

@@ -102,6 +102,7 @@ func (r Redactor) Image(img Image) Image {
 	if holds(img.Status, r.upper) {
 		img.Status = Redacted
 	}
+	img.APIStatus, img.Visibility = r.label(img.APIStatus), r.label(img.Visibility)
 	for i, v := range img.Metadata {
 		if clean := r.label(v.Value); clean != v.Value {
 			img.Metadata = slices.Clone(img.Metadata)

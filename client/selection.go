@@ -13,7 +13,7 @@ import (
 // (--images.NAME) and /probe query parameters use.
 var SelectionParams = selectionParams[:]
 
-var selectionParams = [...]string{"name", "status", "changes-since", "min-ram", "min-disk", "type", "server", "page-size"}
+var selectionParams = [...]string{"name", "status", "changes-since", "min-ram", "min-disk", "type", "server", "imagetype", "page-size"}
 
 // glanceStatuses are the values the API's status filter takes: Glance's statuses, which
 // Nova passes on (it maps them to its own five only in the answer).
@@ -27,6 +27,7 @@ const maxEchoedValue = 100
 type Selection struct {
 	// name, imageType and server are the API's filters of the same names; empty for none.
 	name, imageType, server string
+	imsImageType            string // IMS's __imagetype: gold, private, shared or market
 	status                  string // a Glance status, lower case; empty for none
 	// minRAM and minDisk are the API's minRam and minDisk filters; nil for none.
 	minRAM, minDisk *int
@@ -86,6 +87,8 @@ func (s *Selection) set(name, value string) error {
 		s.status, err = parseStatus(value)
 	case "changes-since":
 		s.since, err = parseChangesSince(value)
+	case "imagetype":
+		s.imsImageType, err = parseIMSImageType(value)
 	}
 	return err
 }
@@ -102,6 +105,16 @@ var countOptions = map[string]func(*Selection) **int{
 	"min-ram":   func(s *Selection) **int { return &s.minRAM },
 	"min-disk":  func(s *Selection) **int { return &s.minDisk },
 	"page-size": func(s *Selection) **int { return &s.pageSize },
+}
+
+// imsImageTypes are the values of Huawei IMS's __imagetype filter.
+var imsImageTypes = []string{"gold", "private", "shared", "market"}
+
+func parseIMSImageType(value string) (string, error) {
+	if value != "" && !slices.Contains(imsImageTypes, value) {
+		return "", fmt.Errorf("want an IMS image type, one of %s", strings.Join(imsImageTypes, ", "))
+	}
+	return value, nil
 }
 
 func parseStatus(value string) (string, error) {
@@ -144,7 +157,7 @@ func parseChangesSince(value string) (changesSince, error) {
 // duration counts back from now).
 func (s Selection) ListOptions(now time.Time) ListOptions {
 	opts := ListOptions{Name: s.name, Status: s.status, Type: s.imageType, Server: s.server,
-		MinRAM: s.minRAM, MinDisk: s.minDisk, ChangesSince: s.since.time(now)}
+		MinRAM: s.minRAM, MinDisk: s.minDisk, ChangesSince: s.since.time(now), ImageType: s.imsImageType}
 	if s.pageSize != nil {
 		opts.PageSize = *s.pageSize
 	}

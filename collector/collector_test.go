@@ -56,12 +56,13 @@ var (
 // testImages covers every kind of value: a full image, a snapshot, nulls, a non-ASCII name,
 // a status outside the five, and the same id twice.
 var testImages = []client.Image{
-	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: 4096, MinDisk: 1, MinRAM: 512, Progress: 100, Created: created, Updated: updated},
-	{ID: "s1", Name: "Ubuntu 22.04 LTS – Ünïcödé 名前", Status: "SAVING", Size: 0, MinDisk: 0, MinRAM: 0, Progress: 25, Created: created, Updated: absent},
-	{ID: "n1", Status: "ACTIVE", Size: 2048, MinDisk: absent, MinRAM: absent, Progress: absent, Created: created, Updated: updated,
+	{ID: "a1", Name: "cirros", Status: "ACTIVE", APIStatus: "active", Visibility: "public", Size: 4096, VirtualSize: 117440512,
+		MinDisk: 1, MinRAM: 512, Progress: 100, Created: created, Updated: updated},
+	{ID: "s1", Name: "Ubuntu 22.04 LTS – Ünïcödé 名前", Status: "SAVING", APIStatus: "queued", Size: 0, VirtualSize: absent, MinDisk: 0, MinRAM: 0, Progress: 25, Created: created, Updated: absent},
+	{ID: "n1", Status: "ACTIVE", Size: 2048, VirtualSize: absent, MinDisk: absent, MinRAM: absent, Progress: absent, Created: created, Updated: updated,
 		ServerID: "srv-1", Metadata: client.Metadata{{Key: "image_type", Value: "snapshot"}}},
-	{ID: "o1", Name: "odd", Status: "PENDING_UPLOAD", Size: absent, MinDisk: absent, MinRAM: absent, Progress: absent, Created: absent, Updated: absent},
-	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: 4096, MinDisk: absent, MinRAM: absent, Progress: absent, Created: absent, Updated: absent},
+	{ID: "o1", Name: "odd", Status: "PENDING_UPLOAD", Size: absent, VirtualSize: absent, MinDisk: absent, MinRAM: absent, Progress: absent, Created: absent, Updated: absent},
+	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: 4096, VirtualSize: absent, MinDisk: absent, MinRAM: absent, Progress: absent, Created: absent, Updated: absent},
 }
 
 const wantTestImages = `
@@ -70,12 +71,12 @@ const wantTestImages = `
 nova_image_created_timestamp_seconds{id="a1",name="cirros"} 1.7957736e+09
 nova_image_created_timestamp_seconds{id="n1",name=""} 1.7957736e+09
 nova_image_created_timestamp_seconds{id="s1",name="Ubuntu 22.04 LTS – Ünïcödé 名前"} 1.7957736e+09
-# HELP nova_image_info Always 1; server_id is the instance a snapshot was taken from, empty for other images; metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.
+# HELP nova_image_info Always 1; server_id is the instance a snapshot was taken from, empty for other images; api_status is the status as the image API sent it (Glance's importing, which Nova calls UNKNOWN); visibility is public, private, shared or community, empty where the API has none (nova); metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.
 # TYPE nova_image_info gauge
-nova_image_info{id="a1",metadata_image_type="",name="cirros",server_id=""} 1
-nova_image_info{id="n1",metadata_image_type="snapshot",name="",server_id="srv-1"} 1
-nova_image_info{id="o1",metadata_image_type="",name="odd",server_id=""} 1
-nova_image_info{id="s1",metadata_image_type="",name="Ubuntu 22.04 LTS – Ünïcödé 名前",server_id=""} 1
+nova_image_info{api_status="active",id="a1",metadata_image_type="",name="cirros",server_id="",visibility="public"} 1
+nova_image_info{api_status="",id="n1",metadata_image_type="snapshot",name="",server_id="srv-1",visibility=""} 1
+nova_image_info{api_status="",id="o1",metadata_image_type="",name="odd",server_id="",visibility=""} 1
+nova_image_info{api_status="queued",id="s1",metadata_image_type="",name="Ubuntu 22.04 LTS – Ünïcödé 名前",server_id="",visibility=""} 1
 # HELP nova_image_min_disk_bytes Minimum disk the image needs, in bytes (minDisk GiB × 2^30).
 # TYPE nova_image_min_disk_bytes gauge
 nova_image_min_disk_bytes{id="a1",name="cirros"} 1.073741824e+09
@@ -84,11 +85,11 @@ nova_image_min_disk_bytes{id="s1",name="Ubuntu 22.04 LTS – Ünïcödé 名前"
 # TYPE nova_image_min_ram_bytes gauge
 nova_image_min_ram_bytes{id="a1",name="cirros"} 5.36870912e+08
 nova_image_min_ram_bytes{id="s1",name="Ubuntu 22.04 LTS – Ünïcödé 名前"} 0
-# HELP nova_image_progress_ratio Upload progress of the image, 0 to 1 (progress percent / 100).
+# HELP nova_image_progress_ratio Upload progress of the image, 0 to 1 (progress percent / 100); for Glance and IMS derived from the status as Nova's proxy derives it (queued 0.25, saving 0.5, active 1, else 0).
 # TYPE nova_image_progress_ratio gauge
 nova_image_progress_ratio{id="a1",name="cirros"} 1
 nova_image_progress_ratio{id="s1",name="Ubuntu 22.04 LTS – Ünïcödé 名前"} 0.25
-# HELP nova_image_size_bytes Image size in bytes (OS-EXT-IMG-SIZE:size; 0 while Glance holds no data).
+# HELP nova_image_size_bytes Image size in bytes (Nova's OS-EXT-IMG-SIZE:size, Glance's size, IMS's __image_size; 0 or absent while the image holds no data).
 # TYPE nova_image_size_bytes gauge
 nova_image_size_bytes{id="a1",name="cirros"} 4096
 nova_image_size_bytes{id="n1",name=""} 2048
@@ -103,7 +104,7 @@ nova_image_status{id="s1",name="Ubuntu 22.04 LTS – Ünïcödé 名前",status=
 # TYPE nova_image_updated_timestamp_seconds gauge
 nova_image_updated_timestamp_seconds{id="a1",name="cirros"} 1.7958600005e+09
 nova_image_updated_timestamp_seconds{id="n1",name=""} 1.7958600005e+09
-# HELP nova_images Images per Nova status (ACTIVE, SAVING, DELETED, ERROR, UNKNOWN, or another status upper-cased), from images/detail.
+# HELP nova_images Images per Nova status (ACTIVE, SAVING, DELETED, ERROR, UNKNOWN, or another status upper-cased); Glance's and IMS's statuses mapped as Nova's images proxy maps them.
 # TYPE nova_images gauge
 nova_images{status="ACTIVE"} 2
 nova_images{status="DELETED"} 0
@@ -111,9 +112,12 @@ nova_images{status="ERROR"} 0
 nova_images{status="PENDING_UPLOAD"} 1
 nova_images{status="SAVING"} 1
 nova_images{status="UNKNOWN"} 0
-# HELP nova_up 1 if this scrape's listing of images (GET images/detail) succeeded, else 0.
+# HELP nova_up 1 if this scrape's listing of images (Nova's images/detail, Glance's /v2/images or IMS's /v2/cloudimages) succeeded, else 0.
 # TYPE nova_up gauge
 nova_up 1
+# HELP nova_image_virtual_size_bytes Size of the image's virtual disk in bytes (Glance's and IMS's virtual_size); absent where the API does not give it (nova) or sends null.
+# TYPE nova_image_virtual_size_bytes gauge
+nova_image_virtual_size_bytes{id="a1",name="cirros"} 1.17440512e+08
 `
 
 // imageMetricNames are every metric of the contract except the scrape duration, whose
@@ -121,7 +125,7 @@ nova_up 1
 var imageMetricNames = []string{
 	"nova_up", "nova_images", "nova_image_status", "nova_image_size_bytes", "nova_image_min_disk_bytes",
 	"nova_image_min_ram_bytes", "nova_image_progress_ratio", "nova_image_created_timestamp_seconds",
-	"nova_image_updated_timestamp_seconds", "nova_image_info",
+	"nova_image_updated_timestamp_seconds", "nova_image_info", "nova_image_virtual_size_bytes",
 }
 
 // scrapeText serves one scrape through h and parses its answer with client_golang's text
@@ -177,7 +181,7 @@ func TestCollectFailureLogsOnceAndReportsDown(t *testing.T) {
 	lister := &fakeLister{err: errors.New("GET http://nova/v2.1/p/images/detail: HTTP 500 computeFault: GlanceConnectionFailed")}
 	h := listerHandler(lister, nil, log.NewLogfmtLogger(&logs))
 	const want = `
-# HELP nova_up 1 if this scrape's listing of images (GET images/detail) succeeded, else 0.
+# HELP nova_up 1 if this scrape's listing of images (Nova's images/detail, Glance's /v2/images or IMS's /v2/cloudimages) succeeded, else 0.
 # TYPE nova_up gauge
 nova_up 0
 `

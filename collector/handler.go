@@ -36,6 +36,9 @@ type Target struct {
 	Cloud     string
 	Listings  *Shared
 	Selection client.Selection
+	// API is the image API the listings go through, which checks a selection's options;
+	// nil checks nothing.
+	API client.ImageAPI
 }
 
 // StaticTarget resolves every request to target.

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -38,6 +39,9 @@ type Options struct {
 	Default string
 	// Defaults is the selection of every listing unless a probe overrides it.
 	Defaults client.Selection
+	// ImageAPI is the image API of the clouds of File that set no image_api
+	// (--images.api); empty for nova.
+	ImageAPI string
 	Build    Builder
 	// Forget, when set, is called with each cloud a reload removes, and with each cloud a
 	// refused reload built but the configuration in force does not have.
@@ -154,6 +158,7 @@ func (s *Set) read(old map[string]*member) (*loaded, error) {
 		if err != nil {
 			return nil, err
 		}
+		file.DefaultImageAPI = s.opts.ImageAPI
 		next.names, next.unknownKeys = file.Names(), file.UnknownKeys()
 		for _, name := range next.names {
 			fromFile[name] = true
@@ -196,7 +201,19 @@ func (s *Set) build(next *loaded) {
 // to an entry that no longer loads, or leave nothing to probe where clouds.yaml had clouds
 // (a file emptied or truncated while being rewritten in place).
 func (s *Set) check(old map[string]*member, next *loaded) error {
-	return cmp.Or(s.checkDefault(next), checkNoneLost(old, next), s.checkNotEmptied(old, next))
+	return cmp.Or(s.checkDefault(next), checkNoneLost(old, next), s.checkNotEmptied(old, next), s.checkDefaults(next))
+}
+
+// checkDefaults refuses a load in which a cloud's image API cannot express an option of
+// the default selection (the --images.* flags): the option would otherwise be dropped, or
+// fail every scrape of that cloud.
+func (s *Set) checkDefaults(next *loaded) error {
+	for _, name := range sortedKeys(next.clouds) {
+		if err := checkOptions(next.clouds[name].target, s.opts.Defaults); err != nil {
+			return fmt.Errorf("cloud %q: --images.%w", name, err)
+		}
+	}
+	return nil
 }
 
 func (s *Set) checkDefault(next *loaded) error {
@@ -379,8 +396,19 @@ func (s *Set) ResolveProbe(r *http.Request) (collector.Target, bool, error) {
 	if err != nil {
 		return collector.Target{}, false, err
 	}
+	if err := checkOptions(target, selection); err != nil {
+		return collector.Target{}, false, err
+	}
 	target.Selection = selection
 	return target, true, nil
+}
+
+// checkOptions fails when the target's image API cannot express an option of selection.
+func checkOptions(target collector.Target, selection client.Selection) error {
+	if target.API == nil {
+		return nil
+	}
+	return target.API.CheckOptions(selection.ListOptions(time.Now()))
 }
 
 // ReloadHandler re-reads clouds.yaml on POST /-/reload.
@@ -410,12 +438,23 @@ func (s *Set) ReloadAndLog() error {
 	return nil
 }
 
-// NewSource builds a cloud's image source: its authenticator and the Nova images API
-// client listing through it, which share one http.Client.
-func NewSource(cfg *cloud.Config, opts client.Options) (client.ImageSource, error) {
+// NewSource builds a cloud's image source: its authenticator and the client of its image
+// API (cfg.ImageAPI) listing through it, which share one http.Client.
+func NewSource(cfg *cloud.Config, opts client.Options) (client.ImageAPI, error) {
+	newAPI, ok := imageAPIs[cfg.ImageAPI]
+	if !ok {
+		return nil, fmt.Errorf("image_api %q is not supported", cfg.ImageAPI)
+	}
 	auth, opts, err := cfg.Connect(opts)
 	if err != nil {
 		return nil, err
 	}
-	return nova.New(auth, opts), nil
+	return newAPI(cfg, auth, opts), nil
+}
+
+// imageAPIs build the client of each image API, by clouds.yaml's image_api.
+var imageAPIs = map[string]func(cfg *cloud.Config, auth client.Authenticator, opts client.Options) client.ImageAPI{
+	client.APINova: func(_ *cloud.Config, auth client.Authenticator, opts client.Options) client.ImageAPI {
+		return nova.New(auth, opts)
+	},
 }

@@ -31,13 +31,16 @@ type AKSK struct {
 	SecretKey       string
 	SecurityToken   string // for temporary keys; sent as X-Security-Token
 	ProjectID       string // sent as X-Project-Id
-	ComputeEndpoint string
+	ComputeEndpoint string // the ECS endpoint
+	ImageEndpoint   string // the IMS endpoint
 	// Now is the signing clock; nil means time.Now.
 	Now func() time.Time
 }
 
-// Endpoint returns the configured compute endpoint.
-func (a *AKSK) Endpoint(context.Context) (string, error) { return a.ComputeEndpoint, nil }
+// Endpoint returns the configured endpoint of service.
+func (a *AKSK) Endpoint(_ context.Context, service string) (string, error) {
+	return fixedEndpoint(service, a.ComputeEndpoint, a.ImageEndpoint)
+}
 
 // Authorize signs req and returns the access key (not a secret) as the credential.
 func (a *AKSK) Authorize(_ context.Context, req *http.Request) (string, error) {

@@ -21,15 +21,31 @@ import (
 // quarters of its life instead.
 const renewBefore = 5 * time.Minute
 
-// StaticToken authenticates with a pre-issued token (auth_type: token) against a fixed
-// compute endpoint. It cannot be renewed: a 401 is final.
+// StaticToken authenticates with a pre-issued token (auth_type: token) against fixed
+// endpoints. It cannot be renewed: a 401 is final.
 type StaticToken struct {
 	Token           string
-	ComputeEndpoint string
+	ComputeEndpoint string // compute_endpoint_override, project id filled in
+	ImageEndpoint   string // image_endpoint_override, project id filled in
 }
 
-// Endpoint returns the configured compute endpoint.
-func (s *StaticToken) Endpoint(context.Context) (string, error) { return s.ComputeEndpoint, nil }
+// Endpoint returns the configured endpoint of service.
+func (s *StaticToken) Endpoint(_ context.Context, service string) (string, error) {
+	return fixedEndpoint(service, s.ComputeEndpoint, s.ImageEndpoint)
+}
+
+// fixedEndpoint is the configured endpoint of service, or an error naming the clouds.yaml
+// key that configures it.
+func fixedEndpoint(service, compute, image string) (string, error) {
+	endpoint, key := compute, "compute_endpoint_override"
+	if service == client.ServiceImage {
+		endpoint, key = image, "image_endpoint_override"
+	}
+	if endpoint == "" {
+		return "", fmt.Errorf("no %s endpoint: set %s", service, key)
+	}
+	return endpoint, nil
+}
 
 // Authorize sets X-Auth-Token.
 func (s *StaticToken) Authorize(_ context.Context, req *http.Request) (string, error) {
@@ -51,7 +67,7 @@ func (s *StaticToken) Secrets() []string { return []string{s.Token} }
 type Keystone struct {
 	authOptions gophercloud.AuthOptions
 	endpoint    gophercloud.EndpointOpts
-	override    string // compute_endpoint_override; empty to use the catalog
+	overrides   map[string]string // by service: compute_endpoint_override, image_endpoint_override
 	httpClient  *http.Client
 
 	// UserAgent starts the User-Agent of every request to Keystone or IAM, as
@@ -59,9 +75,9 @@ type Keystone struct {
 	// "nova_image_exporter".
 	UserAgent string
 
-	mu       sync.Mutex // serialises the first authentication
-	provider *gophercloud.ProviderClient
-	compute  string
+	mu        sync.Mutex // serialises the first authentication and endpoint look-ups
+	provider  *gophercloud.ProviderClient
+	endpoints map[string]string // by service, once found
 
 	now func() time.Time // the clock of token expiry; nil means time.Now
 
@@ -71,23 +87,37 @@ type Keystone struct {
 	seenExpired bool      // it had already expired then: Keystone's clock or Keystone is wrong
 }
 
-// NewKeystone returns a Keystone authenticator. endpointOverride, when not empty, is used
-// instead of the catalog's compute endpoint; it may contain {project_id}.
-func NewKeystone(authOptions gophercloud.AuthOptions, endpoint gophercloud.EndpointOpts, endpointOverride string, httpClient *http.Client) *Keystone {
+// NewKeystone returns a Keystone authenticator. overrides, by service
+// (client.ServiceCompute, client.ServiceImage), are used instead of the catalog's
+// endpoints; they may contain {project_id}.
+func NewKeystone(authOptions gophercloud.AuthOptions, endpoint gophercloud.EndpointOpts, overrides map[string]string, httpClient *http.Client) *Keystone {
 	authOptions.AllowReauth = true
-	endpoint.Type = "compute"
 	if endpoint.Availability == "" {
 		endpoint.Availability = gophercloud.AvailabilityPublic
 	}
-	return &Keystone{authOptions: authOptions, endpoint: endpoint, override: endpointOverride, httpClient: httpClient}
+	return &Keystone{authOptions: authOptions, endpoint: endpoint, overrides: overrides, httpClient: httpClient}
 }
 
-// Endpoint returns the compute endpoint, authenticating first if needed.
-func (k *Keystone) Endpoint(ctx context.Context) (string, error) {
-	if _, err := k.authenticated(ctx); err != nil {
+// Endpoint returns the endpoint of service, authenticating first if needed.
+func (k *Keystone) Endpoint(ctx context.Context, service string) (string, error) {
+	provider, err := k.authenticated(ctx)
+	if err != nil {
 		return "", err
 	}
-	return k.compute, nil
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if endpoint, ok := k.endpoints[service]; ok {
+		return endpoint, nil
+	}
+	endpoint, err := k.catalogEndpoint(provider, service)
+	if err != nil {
+		return "", err
+	}
+	if k.endpoints == nil {
+		k.endpoints = map[string]string{}
+	}
+	k.endpoints[service] = endpoint
+	return endpoint, nil
 }
 
 // Authorize sets a valid token as X-Auth-Token, renewing it if it is about to expire: at
@@ -204,26 +234,29 @@ func (k *Keystone) authenticated(ctx context.Context) (*gophercloud.ProviderClie
 	if err := openstack.Authenticate(ctx, provider, k.authOptions); err != nil {
 		return nil, k.authError(err)
 	}
-	compute, err := k.computeEndpoint(provider)
-	if err != nil {
-		return nil, err
-	}
-	k.provider, k.compute = provider, compute
+	k.provider = provider
 	return provider, nil
 }
 
-func (k *Keystone) computeEndpoint(provider *gophercloud.ProviderClient) (string, error) {
+// catalogEndpoint is the override of service, else its endpoint in the token's catalog,
+// of the configured region and interface.
+func (k *Keystone) catalogEndpoint(provider *gophercloud.ProviderClient, service string) (string, error) {
 	projectID := tokenProjectID(provider)
-	if k.override != "" {
-		return expandProjectID(k.override, projectID), nil
+	if override := k.overrides[service]; override != "" {
+		return expandProjectID(override, projectID), nil
 	}
-	endpoint, err := provider.EndpointLocator(k.endpoint)
+	opts := k.endpoint
+	opts.Type = service
+	endpoint, err := provider.EndpointLocator(opts)
 	if err != nil {
-		return "", fmt.Errorf("finding the compute endpoint in the catalog (region %q, interface %q): %w",
-			k.endpoint.Region, k.endpoint.Availability, err)
+		return "", fmt.Errorf("finding the %s endpoint in the catalog (region %q, interface %q): %w",
+			service, opts.Region, opts.Availability, err)
 	}
 	if len(endpoint) > client.MaxEndpointBytes {
-		return "", fmt.Errorf("the catalog's compute endpoint is longer than %d bytes: %s", client.MaxEndpointBytes, client.RedactURLText(endpoint))
+		return "", fmt.Errorf("the catalog's %s endpoint is longer than %d bytes: %s", service, client.MaxEndpointBytes, client.RedactURLText(endpoint))
+	}
+	if service != client.ServiceCompute {
+		return expandProjectID(endpoint, projectID), nil
 	}
 	return withProjectID(endpoint, projectID), nil
 }

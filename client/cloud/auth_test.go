@@ -28,7 +28,7 @@ func simulatorKeystone(t *testing.T, opts simulator.Options, password string) (*
 		Password:         password,
 		DomainName:       "Default",
 		Scope:            &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"},
-	}, gophercloud.EndpointOpts{Region: "RegionOne"}, "", client.NewHTTPClient(5*time.Second, nil))
+	}, gophercloud.EndpointOpts{Region: "RegionOne"}, nil, client.NewHTTPClient(5*time.Second, nil))
 	auth.now = opts.Now // the simulator's clock is the client's too
 	return sim, nova.New(auth, client.Options{})
 }

@@ -94,13 +94,14 @@ var authTypes = []authType{
 		requires: func(c *Config) []required {
 			return []required{
 				{[]string{"auth.token"}, c.AuthOptions.TokenID != ""},
-				{[]string{"compute_endpoint_override"}, c.ComputeEndpointOverride != ""},
-				{[]string{"auth.project_id (compute_endpoint_override has a project placeholder)"},
-					c.AuthOptions.TenantID != "" || expandProjectID(c.ComputeEndpointOverride, "x") == c.ComputeEndpointOverride},
+				c.fixedEndpoint(),
+				{[]string{"auth.project_id (" + c.endpointKey() + " has a project placeholder)"},
+					c.AuthOptions.TenantID != "" || !hasProjectPlaceholder(c.ComputeEndpointOverride) && !hasProjectPlaceholder(c.ImageEndpointOverride)},
 			}
 		},
 		authenticator: func(c *Config, _ client.Options) client.Authenticator {
-			return &StaticToken{Token: c.AuthOptions.TokenID, ComputeEndpoint: expandProjectID(c.ComputeEndpointOverride, c.AuthOptions.TenantID)}
+			return &StaticToken{Token: c.AuthOptions.TokenID, ComputeEndpoint: expandProjectID(c.ComputeEndpointOverride, c.AuthOptions.TenantID),
+				ImageEndpoint: expandProjectID(c.ImageEndpointOverride, c.AuthOptions.TenantID)}
 		},
 	},
 	{
@@ -121,7 +122,7 @@ var authTypes = []authType{
 				{[]string{"auth.ak"}, c.Auth["ak"] != ""},
 				{[]string{"auth.sk"}, c.Auth["sk"] != ""},
 				{[]string{"auth.project_id"}, c.AuthOptions.TenantID != ""},
-				{[]string{"region_name", "compute_endpoint_override"}, c.ComputeEndpointOverride != ""},
+				c.fixedEndpoint(),
 			}
 		},
 		authenticator: func(c *Config, _ client.Options) client.Authenticator {
@@ -129,9 +130,37 @@ var authTypes = []authType{
 			return &AKSK{
 				AccessKey: c.Auth["ak"], SecretKey: c.Auth["sk"], SecurityToken: c.Auth["security_token"], ProjectID: projectID,
 				ComputeEndpoint: expandProjectID(c.ComputeEndpointOverride, projectID),
+				ImageEndpoint:   expandProjectID(c.ImageEndpointOverride, projectID),
 			}
 		},
 	},
+}
+
+// endpointKey is the clouds.yaml key of the endpoint that the image API reads from.
+func (c *Config) endpointKey() string {
+	if c.ImageAPI == client.APINova {
+		return "compute_endpoint_override"
+	}
+	return "image_endpoint_override"
+}
+
+// fixedEndpoint is the requirement of an auth type without a service catalog: the
+// endpoint the image API reads from, configured (for Huawei, the region names it).
+func (c *Config) fixedEndpoint() required {
+	endpoint := c.ComputeEndpointOverride
+	if c.ImageAPI != client.APINova {
+		endpoint = c.ImageEndpointOverride
+	}
+	fields := []string{c.endpointKey()}
+	if c.AuthType == AuthAKSK && c.ImageAPI != client.APIGlance {
+		fields = []string{"region_name", c.endpointKey()}
+	}
+	return required{fields, endpoint != ""}
+}
+
+// hasProjectPlaceholder reports whether an endpoint holds a project id placeholder.
+func hasProjectPlaceholder(endpoint string) bool {
+	return expandProjectID(endpoint, "x") != endpoint
 }
 
 // isOwnAuthKey reports whether some auth type of the exporter reads key under auth: and
@@ -143,7 +172,9 @@ func isOwnAuthKey(key string) bool {
 // keystone builds the Keystone/IAM authenticator of a password or application credential
 // configuration.
 func keystone(c *Config, opts client.Options) client.Authenticator {
-	k := NewKeystone(c.AuthOptions, c.Endpoint, c.ComputeEndpointOverride, opts.HTTPClient)
+	k := NewKeystone(c.AuthOptions, c.Endpoint, map[string]string{
+		client.ServiceCompute: c.ComputeEndpointOverride, client.ServiceImage: c.ImageEndpointOverride,
+	}, opts.HTTPClient)
 	k.UserAgent = opts.UserAgent
 	return k
 }
@@ -168,6 +199,9 @@ var commonVariables = map[string]string{
 	"region_name":                        "OS_REGION_NAME",
 	"interface":                          "OS_INTERFACE",
 	"compute_endpoint_override":          "OS_COMPUTE_ENDPOINT_OVERRIDE",
+	"image_endpoint_override":            "OS_IMAGE_ENDPOINT_OVERRIDE",
+	"image_api":                          "OS_IMAGE_API",
+	"enterprise_project_id":              "HUAWEICLOUD_SDK_ENTERPRISE_PROJECT_ID",
 	"cacert":                             "OS_CACERT",
 	"cert":                               "OS_CERT",
 	"key":                                "OS_KEY",

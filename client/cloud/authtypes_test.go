@@ -11,7 +11,7 @@ import (
 // keyAuth is the authenticator of a made-up auth type.
 type keyAuth struct{ key, endpoint string }
 
-func (a *keyAuth) Endpoint(context.Context) (string, error) { return a.endpoint, nil }
+func (a *keyAuth) Endpoint(context.Context, string) (string, error) { return a.endpoint, nil }
 func (a *keyAuth) Authorize(_ context.Context, req *http.Request) (string, error) {
 	req.Header.Set("X-Api-Key", a.key)
 	return a.key, nil

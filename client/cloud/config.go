@@ -43,7 +43,15 @@ type Config struct {
 	AuthOptions             gophercloud.AuthOptions
 	Endpoint                gophercloud.EndpointOpts
 	ComputeEndpointOverride string
-	TLS                     *tls.Config
+	// ImageAPI is the API the cloud's images are read through, nova, glance or ims:
+	// clouds.yaml's image_api, else the default given to the load (--images.api), else nova.
+	ImageAPI string
+	// ImageEndpointOverride is the Glance or IMS endpoint instead of the catalog's; for IMS
+	// without one, https://ims.{region_name}.myhuaweicloud.com.
+	ImageEndpointOverride string
+	// EnterpriseProjectID is Huawei IMS's enterprise_project_id filter; empty for none.
+	EnterpriseProjectID string
+	TLS                 *tls.Config
 	// Auth holds the keys under auth: that the exporter's own auth types read and
 	// gophercloud does not (authType.authKeys: AK/SK's ak, sk, security_token), by key.
 	Auth map[string]string
@@ -58,6 +66,9 @@ type entry struct {
 	AuthType                string `yaml:"auth_type"`
 	RegionName              string `yaml:"region_name"`
 	ComputeEndpointOverride string `yaml:"compute_endpoint_override"`
+	ImageAPI                string `yaml:"image_api"`
+	ImageEndpointOverride   string `yaml:"image_endpoint_override"`
+	EnterpriseProjectID     string `yaml:"enterprise_project_id"`
 	TLSFiles                `yaml:",inline"`
 	// Auth holds the values of ownAuthKeys under auth:, as text.
 	Auth    map[string]string `yaml:"-"`
@@ -93,6 +104,9 @@ func (e *entry) merge(other entry) {
 	e.AuthType = cmp.Or(e.AuthType, other.AuthType)
 	e.RegionName = cmp.Or(e.RegionName, other.RegionName)
 	e.ComputeEndpointOverride = cmp.Or(e.ComputeEndpointOverride, other.ComputeEndpointOverride)
+	e.ImageAPI = cmp.Or(e.ImageAPI, other.ImageAPI)
+	e.ImageEndpointOverride = cmp.Or(e.ImageEndpointOverride, other.ImageEndpointOverride)
+	e.EnterpriseProjectID = cmp.Or(e.EnterpriseProjectID, other.EnterpriseProjectID)
 	for key, value := range other.Auth {
 		if e.Auth[key] == "" {
 			if e.Auth == nil {
@@ -145,7 +159,10 @@ func LoadCloud(file, name string) (*Config, error) {
 type Clouds struct {
 	File       string // the clouds.yaml
 	secureFile string
-	entries    map[string]any // under clouds: of File, each as generic YAML
+	// DefaultImageAPI is the image API of entries without image_api (--images.api); empty
+	// for nova.
+	DefaultImageAPI string
+	entries         map[string]any // under clouds: of File, each as generic YAML
 	secure     map[string]any // under clouds: of secureFile; nil without one
 }
 
@@ -164,7 +181,39 @@ func ReadClouds(file string, readFile func(name string) ([]byte, error)) (*Cloud
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
+	if err := checkImageAPIs(file, entries); err != nil {
+		return nil, err
+	}
+	if err := checkImageAPIs(secureFile, secure); err != nil {
+		return nil, err
+	}
 	return &Clouds{File: file, secureFile: secureFile, entries: entries, secure: secure}, nil
+}
+
+// checkImageAPIs fails on the first entry, by name, whose image_api is not an API the
+// exporter speaks: a cloud read through the wrong API would go dark, so a mistake here
+// stops start-up (and a reload) rather than one cloud.
+func checkImageAPIs(file string, entries map[string]any) error {
+	for _, name := range slices.Sorted(maps.Keys(entries)) {
+		var e struct {
+			ImageAPI any `yaml:"image_api"`
+		}
+		if decodeEntry(entries[name], &e) != nil || e.ImageAPI == nil {
+			continue // an unreadable entry is reported by Load
+		}
+		if err := CheckImageAPI(fmt.Sprint(e.ImageAPI)); err != nil {
+			return fmt.Errorf("%s: cloud %q: image_api %w", file, name, err)
+		}
+	}
+	return nil
+}
+
+// CheckImageAPI fails unless api is one of client.ImageAPIs.
+func CheckImageAPI(api string) error {
+	if !slices.Contains(client.ImageAPIs, api) {
+		return fmt.Errorf("%s is not supported (want %s)", client.QuoteTruncated(api, 64), strings.Join(client.ImageAPIs, ", "))
+	}
+	return nil
 }
 
 // Names lists the entries under clouds:, sorted.
@@ -202,7 +251,7 @@ func (c *Clouds) Load(name string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: cloud %q: %s", file, name, redactYAMLError(err))
 	}
-	cfg := newCloudConfig(name, file, e, authOptions, endpoint, tlsConfig)
+	cfg := newCloudConfig(name, file, e, authOptions, endpoint, tlsConfig, c.DefaultImageAPI)
 	if err := cfg.check(yamlField); err != nil {
 		return nil, fmt.Errorf("%s: cloud %q: %w", file, name, err)
 	}
@@ -226,7 +275,7 @@ func readEntries(file string, readFile func(string) ([]byte, error)) (map[string
 }
 
 // decodeEntry decodes one entry's generic YAML into e; nil leaves e empty.
-func decodeEntry(raw any, e *entry) error {
+func decodeEntry(raw any, e any) error {
 	if raw == nil {
 		return nil
 	}
@@ -364,7 +413,7 @@ func redactQuoted(s string) string {
 	return s[:first] + "a value" + s[last+1:]
 }
 
-func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOptions, endpoint gophercloud.EndpointOpts, tlsConfig *tls.Config) *Config {
+func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOptions, endpoint gophercloud.EndpointOpts, tlsConfig *tls.Config, defaultImageAPI string) *Config {
 	cfg := &Config{
 		Name:                    name,
 		File:                    file,
@@ -372,6 +421,9 @@ func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOpti
 		AuthOptions:             authOptions,
 		Endpoint:                endpoint,
 		ComputeEndpointOverride: e.ComputeEndpointOverride,
+		ImageAPI:                cmp.Or(e.ImageAPI, defaultImageAPI, client.APINova),
+		ImageEndpointOverride:   e.ImageEndpointOverride,
+		EnterpriseProjectID:     e.EnterpriseProjectID,
 		TLS:                     tlsConfig,
 		Auth:                    maps.Clone(e.Auth),
 	}
@@ -380,6 +432,10 @@ func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOpti
 		if t.resolve != nil {
 			t.resolve(cfg, e)
 		}
+	}
+	region := cmp.Or(e.RegionName, endpoint.Region)
+	if cfg.ImageAPI == client.APIIMS && cfg.ImageEndpointOverride == "" && region != "" {
+		cfg.ImageEndpointOverride = "https://ims." + region + ".myhuaweicloud.com"
 	}
 	return cfg
 }
@@ -400,6 +456,12 @@ func (c *Config) check(field func(string) string) error {
 			}
 			return fmt.Errorf("%s is required", strings.Join(names, " or "))
 		}
+	}
+	if err := CheckImageAPI(c.ImageAPI); err != nil {
+		return fmt.Errorf("%s %w", field("image_api"), err)
+	}
+	if c.EnterpriseProjectID != "" && c.ImageAPI != client.APIIMS {
+		return fmt.Errorf("%s is a filter of image_api %s only, and this cloud reads images through %s", field("enterprise_project_id"), client.APIIMS, c.ImageAPI)
 	}
 	return nil
 }
@@ -438,7 +500,7 @@ func (c *Config) Connect(opts client.Options) (client.Authenticator, client.Opti
 // LoadEnvCloud builds the cloud configuration from environment variables alone, for when
 // no clouds.yaml entry is chosen: HUAWEICLOUD_SDK_AK (AK/SK), else
 // OS_APPLICATION_CREDENTIAL_ID/NAME, else OS_AUTH_TOKEN, else OS_AUTH_URL (password).
-func LoadEnvCloud() (*Config, error) {
+func LoadEnvCloud(defaultImageAPI string) (*Config, error) {
 	authType, keys := envAuthType()
 	if keys == nil {
 		return nil, ErrNoEnvCloud
@@ -457,7 +519,7 @@ func LoadEnvCloud() (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("environment: %w", err)
 	}
-	cfg := newCloudConfig(EnvCloudName, "environment", parsed.Clouds[EnvCloudName], authOptions, endpoint, tlsConfig)
+	cfg := newCloudConfig(EnvCloudName, "environment", parsed.Clouds[EnvCloudName], authOptions, endpoint, tlsConfig, defaultImageAPI)
 	if err := cfg.check(authType.variable); err != nil {
 		return nil, fmt.Errorf("environment (no --cloud/OS_CLOUD): %w", err)
 	}

@@ -266,7 +266,7 @@ func TestLoadEnvCloud(t *testing.T) {
 		} {
 			t.Setenv(k, v)
 		}
-		cfg, err := LoadEnvCloud()
+		cfg, err := LoadEnvCloud("")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -277,7 +277,7 @@ func TestLoadEnvCloud(t *testing.T) {
 			t.Errorf("got %+v", cfg)
 		}
 		t.Setenv("OS_PROJECT_DOMAIN_NAME", "")
-		if _, err := LoadEnvCloud(); err == nil || !strings.Contains(err.Error(), "OS_PROJECT_DOMAIN_NAME or OS_PROJECT_DOMAIN_ID is required") {
+		if _, err := LoadEnvCloud(""); err == nil || !strings.Contains(err.Error(), "OS_PROJECT_DOMAIN_NAME or OS_PROJECT_DOMAIN_ID is required") {
 			t.Errorf("missing project domain: error %v, want the variable named", err)
 		}
 	})
@@ -286,7 +286,7 @@ func TestLoadEnvCloud(t *testing.T) {
 		t.Setenv("OS_AUTH_URL", "https://keystone.example.com/v3")
 		t.Setenv("OS_APPLICATION_CREDENTIAL_ID", "abc")
 		t.Setenv("OS_APPLICATION_CREDENTIAL_SECRET", "s")
-		cfg, err := LoadEnvCloud()
+		cfg, err := LoadEnvCloud("")
 		if err != nil || cfg.AuthType != AuthApplicationCredential || cfg.AuthOptions.ApplicationCredentialID != "abc" {
 			t.Errorf("got %+v, %v", cfg, err)
 		}
@@ -294,12 +294,12 @@ func TestLoadEnvCloud(t *testing.T) {
 	t.Run("token", func(t *testing.T) {
 		clearOSEnv(t)
 		t.Setenv("OS_AUTH_TOKEN", "gAAAA-env-token")
-		if _, err := LoadEnvCloud(); err == nil || !strings.Contains(err.Error(), "OS_COMPUTE_ENDPOINT_OVERRIDE is required") ||
+		if _, err := LoadEnvCloud(""); err == nil || !strings.Contains(err.Error(), "OS_COMPUTE_ENDPOINT_OVERRIDE is required") ||
 			strings.Contains(err.Error(), "gAAAA-env-token") {
 			t.Errorf("token without endpoint: error %v", err)
 		}
 		t.Setenv("OS_COMPUTE_ENDPOINT_OVERRIDE", "https://nova.example.com/v2.1/p")
-		cfg, err := LoadEnvCloud()
+		cfg, err := LoadEnvCloud("")
 		if err != nil || cfg.AuthType != AuthToken {
 			t.Errorf("got %+v, %v", cfg, err)
 		}
@@ -309,12 +309,12 @@ func TestLoadEnvCloud(t *testing.T) {
 		t.Setenv("HUAWEICLOUD_SDK_AK", "AKVALUE")
 		t.Setenv("HUAWEICLOUD_SDK_SK", "sk-env-secret")
 		t.Setenv("OS_REGION_NAME", "ap-southeast-1")
-		if _, err := LoadEnvCloud(); err == nil || !strings.Contains(err.Error(), "HUAWEICLOUD_SDK_PROJECT_ID is required") ||
+		if _, err := LoadEnvCloud(""); err == nil || !strings.Contains(err.Error(), "HUAWEICLOUD_SDK_PROJECT_ID is required") ||
 			strings.Contains(err.Error(), "sk-env-secret") {
 			t.Errorf("aksk without project: error %v", err)
 		}
 		t.Setenv("HUAWEICLOUD_SDK_PROJECT_ID", "p1")
-		cfg, err := LoadEnvCloud()
+		cfg, err := LoadEnvCloud("")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -325,7 +325,7 @@ func TestLoadEnvCloud(t *testing.T) {
 	})
 	t.Run("nothing", func(t *testing.T) {
 		clearOSEnv(t)
-		if _, err := LoadEnvCloud(); err == nil || !strings.Contains(err.Error(), "no cloud configured") {
+		if _, err := LoadEnvCloud(""); err == nil || !strings.Contains(err.Error(), "no cloud configured") {
 			t.Errorf("error %v", err)
 		}
 	})
@@ -384,17 +384,17 @@ func TestYAMLErrorsHideValuesWithBackticks(t *testing.T) {
 func TestCheckChangesNothing(t *testing.T) {
 	for name, build := range map[string]func() *Config{
 		"password by an alias": func() *Config {
-			return &Config{AuthType: "v3password", AuthOptions: gophercloud.AuthOptions{
+			return &Config{AuthType: "v3password", ImageAPI: client.APINova, AuthOptions: gophercloud.AuthOptions{
 				IdentityEndpoint: "https://keystone.example.com/v3", Username: "u", Password: "p", DomainName: "Default",
 				TenantName: "demo", Scope: &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"}}}
 		},
 		"application credential with a scope": func() *Config {
-			return &Config{AuthType: AuthApplicationCredential, AuthOptions: gophercloud.AuthOptions{
+			return &Config{AuthType: AuthApplicationCredential, ImageAPI: client.APINova, AuthOptions: gophercloud.AuthOptions{
 				IdentityEndpoint: "https://keystone.example.com/v3", ApplicationCredentialID: "id", ApplicationCredentialSecret: "s",
 				TenantName: "demo", Password: "p", Scope: &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"}}}
 		},
 		"token by an alias": func() *Config {
-			return &Config{AuthType: "v3token", ComputeEndpointOverride: "https://nova.example.com/v2.1/p",
+			return &Config{AuthType: "v3token", ImageAPI: client.APINova, ComputeEndpointOverride: "https://nova.example.com/v2.1/p",
 				AuthOptions: gophercloud.AuthOptions{TokenID: "t"}}
 		},
 	} {
@@ -461,7 +461,7 @@ func TestEnvVariablesFollowTheAuthType(t *testing.T) {
 	t.Setenv("HUAWEICLOUD_SDK_SK", "sk-env-secret")
 	t.Setenv("HUAWEICLOUD_SDK_PROJECT_ID", "p1")
 	t.Setenv("OS_REGION_NAME", "ap-southeast-1")
-	if cfg, err := LoadEnvCloud(); err != nil || cfg.AuthType != AuthAKSK || cfg.Auth["ak"] != "AKVALUE" {
+	if cfg, err := LoadEnvCloud(""); err != nil || cfg.AuthType != AuthAKSK || cfg.Auth["ak"] != "AKVALUE" {
 		t.Errorf("OS_AUTH_TYPE=aksk: %+v, %v", cfg, err)
 	}
 	clearOSEnv(t)
@@ -469,7 +469,7 @@ func TestEnvVariablesFollowTheAuthType(t *testing.T) {
 	t.Setenv("OS_USERNAME", "monitor")
 	t.Setenv("OS_PASSWORD", "env-password-value")
 	t.Setenv("OS_USER_DOMAIN_NAME", "Default")
-	if _, err := LoadEnvCloud(); err == nil || !strings.Contains(err.Error(), "OS_PROJECT_NAME or OS_PROJECT_ID is required") {
+	if _, err := LoadEnvCloud(""); err == nil || !strings.Contains(err.Error(), "OS_PROJECT_NAME or OS_PROJECT_ID is required") {
 		t.Errorf("password without a project: %v, want the OS_* variables named", err)
 	}
 }

@@ -27,7 +27,7 @@ func keystoneClient(authURL, password string, timeout time.Duration, opts client
 		Password:         password,
 		DomainName:       "Default",
 		Scope:            &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"},
-	}, gophercloud.EndpointOpts{Region: "RegionOne"}, "", client.NewHTTPClient(timeout, nil))
+	}, gophercloud.EndpointOpts{Region: "RegionOne"}, nil, client.NewHTTPClient(timeout, nil))
 	return nova.New(auth, opts), auth
 }
 

@@ -44,10 +44,10 @@ func TestEchoedSecretsAreRedacted(t *testing.T) {
 		{"password", NewKeystone(gophercloud.AuthOptions{
 			IdentityEndpoint: srv.URL + "/v3", Username: "demo", Password: password, DomainName: "Default",
 			Scope: &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"},
-		}, gophercloud.EndpointOpts{Region: "RegionOne"}, "", httpClient), []string{password}},
+		}, gophercloud.EndpointOpts{Region: "RegionOne"}, nil, httpClient), []string{password}},
 		{"application credential", NewKeystone(gophercloud.AuthOptions{
 			IdentityEndpoint: srv.URL + "/v3", ApplicationCredentialID: "appcred-id", ApplicationCredentialSecret: appSecret,
-		}, gophercloud.EndpointOpts{Region: "RegionOne"}, "", httpClient), []string{appSecret}},
+		}, gophercloud.EndpointOpts{Region: "RegionOne"}, nil, httpClient), []string{appSecret}},
 		{"token", &StaticToken{Token: staticToken, ComputeEndpoint: endpoint}, []string{staticToken}},
 		{"aksk", &AKSK{AccessKey: ak, SecretKey: sk, ProjectID: project, ComputeEndpoint: endpoint}, []string{sk}},
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
+	"github.com/nova-image-exporter/nova_image_exporter/client/paging"
 )
 
 func TestAKSKSignsWhatGoesOnTheWire(t *testing.T) {
@@ -17,13 +18,10 @@ func TestAKSKSignsWhatGoesOnTheWire(t *testing.T) {
 		ComputeEndpoint: "https://ecs.cn-north-4.myhuaweicloud.com/v2.1/p1",
 		Now:             func() time.Time { return time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC) },
 	}
-	c := New(auth, client.Options{})
 	base, _ := imagesURL(auth.ComputeEndpoint)
-	p := &pager{client: c, base: base, opts: client.ListOptions{
-		Name: "Ubuntu 22.04 LTS – Ünïcödé 名前 test", Status: "active",
-		PageSize: 100,
-	}, marker: "m1"}
-	req, err := p.request(context.Background())
+	query := filters(client.ListOptions{Name: "Ubuntu 22.04 LTS – Ünïcödé 名前 test", Status: "active", PageSize: 100})
+	query.Set("marker", "m1")
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, paging.WithQuery(base, query).String(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

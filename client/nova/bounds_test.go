@@ -196,9 +196,9 @@ func TestKeystoneBoundsAnswers(t *testing.T) {
 				srv := httptest.NewServer(answer)
 				defer srv.Close()
 				k := cloud.NewKeystone(gophercloud.AuthOptions{IdentityEndpoint: srv.URL + "/v3", Username: "u", Password: "keystone-password", DomainName: "Default"},
-					gophercloud.EndpointOpts{}, "", client.NewHTTPClient(time.Minute, nil))
+					gophercloud.EndpointOpts{}, nil, client.NewHTTPClient(time.Minute, nil))
 				var err error
-				n := allocated(func() { _, err = k.Endpoint(context.Background()) })
+				n := allocated(func() { _, err = k.Endpoint(context.Background(), client.ServiceCompute) })
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("%d bytes: error %v, want one containing %q", size, err, tt.wantErr)
 				}
@@ -234,7 +234,7 @@ func TestImageLabelBounds(t *testing.T) {
 	body := fmt.Sprintf(`{"images": [{"id": %q, "status": %q, "name": %q, "server": {"id": %q}, "metadata": {"image_type": %q}}]}`,
 		long("i", 255), long("s", 100), "x"+long("€", 400), long("v", 300), "xx"+long("😀", 300))
 	c, _, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) { return ok(body) })
-	c.opts.MetadataKeys = []string{"image_type"}
+	c.requester.Opts.MetadataKeys = []string{"image_type"}
 	images, err := c.ListImages(context.Background(), client.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -269,8 +269,8 @@ func TestKeystoneRefusesLongEndpoint(t *testing.T) {
 		head: `{"token": {"expires_at": "2099-01-01T00:00:00Z", "project": {"id": "p"}, "catalog": [{"type": "compute", "endpoints": [{"interface": "public", "url": "` + url + `"}]}]}}`})
 	defer srv.Close()
 	k := cloud.NewKeystone(gophercloud.AuthOptions{IdentityEndpoint: srv.URL + "/v3", Username: "u", Password: "keystone-password", DomainName: "Default"},
-		gophercloud.EndpointOpts{}, "", client.NewHTTPClient(time.Minute, nil))
-	_, err := k.Endpoint(context.Background())
+		gophercloud.EndpointOpts{}, nil, client.NewHTTPClient(time.Minute, nil))
+	_, err := k.Endpoint(context.Background(), client.ServiceCompute)
 	if err == nil || !strings.Contains(err.Error(), "compute endpoint is longer than 2048 bytes") || len(err.Error()) > 1024 {
 		t.Fatalf("error %.2000v, want the endpoint refused in a short message", err)
 	}

@@ -165,7 +165,7 @@ func TestShortListingDoesNotSpoilASharedRenewal(t *testing.T) {
 	k := cloud.NewKeystone(gophercloud.AuthOptions{
 		IdentityEndpoint: srv.URL + "/v3", Username: "demo", Password: "demo-secret", DomainName: "Default",
 		Scope: &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"},
-	}, gophercloud.EndpointOpts{Region: "RegionOne"}, "", client.NewHTTPClient(10*time.Second, nil))
+	}, gophercloud.EndpointOpts{Region: "RegionOne"}, nil, client.NewHTTPClient(10*time.Second, nil))
 	c := New(k, client.Options{})
 	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err != nil {
 		t.Fatal(err)

@@ -29,7 +29,7 @@ func cloudSources(ctx context.Context, cfg *config, logger log.Logger) (targets.
 		if err != nil {
 			return targets.Options{}, err
 		}
-		demo := demoCloud(url)
+		demo := demoCloud(url, cfg.imageAPI)
 		return targets.Options{Fixed: []*cloud.Config{demo}, Default: demo.Name}, nil
 	}
 	file, fileErr := cloud.CloudsFile()
@@ -43,7 +43,7 @@ func cloudSources(ctx context.Context, cfg *config, logger log.Logger) (targets.
 	if fileErr == nil {
 		opts.File = file
 	}
-	env, err := cloud.LoadEnvCloud()
+	env, err := cloud.LoadEnvCloud(cfg.imageAPI)
 	switch {
 	case err == nil:
 		opts.Fixed, opts.Default = []*cloud.Config{env}, env.Name
@@ -62,7 +62,7 @@ func loadClouds(ctx context.Context, cfg *config, reg prometheus.Registerer, met
 	if err != nil {
 		return nil, err
 	}
-	opts.Defaults, opts.Logger, opts.Registerer = cfg.selection, logger, reg
+	opts.Defaults, opts.ImageAPI, opts.Logger, opts.Registerer = cfg.selection, cfg.imageAPI, logger, reg
 	if metrics != nil {
 		opts.Forget = metrics.ForgetCloud
 	}
@@ -80,8 +80,8 @@ func loadClouds(ctx context.Context, cfg *config, reg prometheus.Registerer, met
 		if err != nil {
 			return collector.Target{}, fmt.Errorf("cloud %q: %w", cloud.Name, err)
 		}
-		level.Info(logger).Log("msg", "loaded cloud", "cloud", cloud.Name, "source", cloud.File, "auth_type", cloud.AuthType)
-		return collector.Target{Cloud: cloud.Name, Listings: collector.NewShared(c, cfg.cacheTTL)}, nil
+		level.Info(logger).Log("msg", "loaded cloud", "cloud", cloud.Name, "source", cloud.File, "auth_type", cloud.AuthType, "image_api", cloud.ImageAPI)
+		return collector.Target{Cloud: cloud.Name, Listings: collector.NewShared(c, cfg.cacheTTL), API: c}, nil
 	}
 	return targets.New(opts)
 }

@@ -31,6 +31,7 @@ type config struct {
 	maxRequests int
 	writeMargin time.Duration
 	selection   client.Selection
+	imageAPI    string // --images.api: the image API of clouds that set no image_api
 	exports     *exposition.ImageExports
 	client      client.Options
 	web         *web.FlagConfig
@@ -43,8 +44,9 @@ var selectionHelp = map[string]string{
 	"changes-since": "List only images updated since: an RFC 3339 time, or a duration such as 720h meaning that long ago.",
 	"min-ram":       "List only images whose minimum RAM is exactly this many MiB (Nova matches it exactly, not as a lower bound).",
 	"min-disk":      "List only images whose minimum disk is exactly this many GiB (Nova matches it exactly, not as a lower bound).",
-	"type":          "List only images of this type (snapshot, backup).",
-	"server":        "List only snapshots of this server (instance id).",
+	"type":          "List only images of this type (snapshot, backup); not with image_api ims.",
+	"server":        "List only snapshots of this server (instance id); not with image_api ims.",
+	"imagetype":     "List only images of this Huawei IMS image type (gold, private, shared, market); image_api ims only.",
 	"page-size":     "Images per request (the API's limit); 0 lets the server choose.",
 }
 
@@ -68,6 +70,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		Default("60s").DurationVar(&cfg.timeouts.Default)
 	app.Flag("scrape.timeout-offset", "Subtracted from X-Prometheus-Scrape-Timeout-Seconds to leave time for sending the answer.").
 		Default("500ms").DurationVar(&cfg.timeouts.Offset)
+	app.Flag("images.api", "Image API of every cloud whose clouds.yaml entry sets no image_api: nova (images/detail of Nova, Huawei ECS, Open Telekom Cloud), glance (Glance v2 /v2/images) or ims (Huawei IMS /v2/cloudimages).").
+		Default(client.APINova).EnumVar(&cfg.imageAPI, client.ImageAPIs...)
 	selection := map[string]*string{}
 	for _, name := range client.SelectionParams {
 		selection[name] = app.Flag("images."+name, selectionHelp[name]+" A /probe parameter of the same name overrides it.").String()

@@ -39,7 +39,7 @@ func emitImages(s sink, r *Scrape) {
 		s.imageSample(imageStatusFamily, i, 1, img.Status)
 	}
 	for i, img := range r.images {
-		s.imageSample(r.exports.info, i, 1, r.exports.infoLabelValues(img.ServerID, img.Metadata)...)
+		s.imageSample(r.exports.info, i, 1, r.exports.infoLabelValues(img)...)
 	}
 	for _, v := range []struct {
 		f     *family
@@ -47,6 +47,7 @@ func emitImages(s sink, r *Scrape) {
 		per   float64 // the sample is value / per: exact for these divisors
 	}{
 		{imageSizeFamily, func(img *client.Image) int64 { return img.Size }, 1},
+		{imageVirtualSizeFamily, func(img *client.Image) int64 { return img.VirtualSize }, 1},
 		{imageMinDiskFamily, func(img *client.Image) int64 { return img.MinDisk }, 1.0 / (1 << 30)},
 		{imageMinRAMFamily, func(img *client.Image) int64 { return img.MinRAM }, 1.0 / (1 << 20)},
 		{imageProgressFamily, func(img *client.Image) int64 { return img.Progress }, 100},

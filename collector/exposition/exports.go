@@ -59,12 +59,12 @@ func NewImageExports(perImage bool, labels, filters []string) (*ImageExports, er
 		e.addKey(f.key)
 		e.filters = append(e.filters, f)
 	}
-	infoLabels := []string{"id", "name", "server_id"}
+	infoLabels := []string{"id", "name", "server_id", "api_status", "visibility"}
 	for _, key := range e.labels {
 		infoLabels = append(infoLabels, MetadataLabelName(key))
 	}
 	e.info = newGauge("image", "info",
-		"Always 1; server_id is the instance a snapshot was taken from, empty for other images; metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.",
+		"Always 1; server_id is the instance a snapshot was taken from, empty for other images; api_status is the status as the image API sent it (Glance's importing, which Nova calls UNKNOWN); visibility is public, private, shared or community, empty where the API has none (nova); metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.",
 		infoLabels...)
 	return e, nil
 }
@@ -122,11 +122,12 @@ func (e *ImageExports) exportsImage(metadata client.Metadata) bool {
 }
 
 // infoLabelValues are the values of nova_image_info's labels after id and name.
-func (e *ImageExports) infoLabelValues(serverID string, metadata client.Metadata) []string {
-	values := make([]string, 1+len(e.labels))
-	values[0] = serverID
+func (e *ImageExports) infoLabelValues(img *client.Image) []string {
+	const fixed = 3 // server_id, api_status, visibility
+	values := make([]string, fixed+len(e.labels))
+	values[0], values[1], values[2] = img.ServerID, img.APIStatus, img.Visibility
 	for i, key := range e.labels {
-		values[1+i] = metadata.Get(key)
+		values[fixed+i] = img.Metadata.Get(key)
 	}
 	return values
 }

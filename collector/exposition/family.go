@@ -39,7 +39,7 @@ func typeName(valueType prometheus.ValueType) string {
 // flags, is in ImageExports.
 var (
 	upFamily = newGauge("", "up",
-		"1 if this scrape's listing of images (GET images/detail) succeeded, else 0.")
+		"1 if this scrape's listing of images (Nova's images/detail, Glance's /v2/images or IMS's /v2/cloudimages) succeeded, else 0.")
 	scrapeDurationFamily = newGauge("scrape", "duration_seconds",
 		"Seconds this scrape's listing of images took, authentication and every page included.")
 	listingAgeFamily = newGauge("listing", "age_seconds",
@@ -47,18 +47,20 @@ var (
 	unreadableFieldsFamily = newGauge("listing", "unreadable_fields",
 		"Fields of the listing the API sent in a form that could not be read (an unparsable time); their samples are left out.")
 	imagesFamily = newGauge("", "images",
-		"Images per Nova status (ACTIVE, SAVING, DELETED, ERROR, UNKNOWN, or another status upper-cased), from images/detail.",
+		"Images per Nova status (ACTIVE, SAVING, DELETED, ERROR, UNKNOWN, or another status upper-cased); Glance's and IMS's statuses mapped as Nova's images proxy maps them.",
 		"status")
 	imageStatusFamily = newGauge("image", "status",
 		"Always 1, labelled with the image's current Nova status.", "id", "name", "status")
 	imageSizeFamily = newGauge("image", "size_bytes",
-		"Image size in bytes (OS-EXT-IMG-SIZE:size; 0 while Glance holds no data).", "id", "name")
+		"Image size in bytes (Nova's OS-EXT-IMG-SIZE:size, Glance's size, IMS's __image_size; 0 or absent while the image holds no data).", "id", "name")
+	imageVirtualSizeFamily = newGauge("image", "virtual_size_bytes",
+		"Size of the image's virtual disk in bytes (Glance's and IMS's virtual_size); absent where the API does not give it (nova) or sends null.", "id", "name")
 	imageMinDiskFamily = newGauge("image", "min_disk_bytes",
 		"Minimum disk the image needs, in bytes (minDisk GiB × 2^30).", "id", "name")
 	imageMinRAMFamily = newGauge("image", "min_ram_bytes",
 		"Minimum RAM the image needs, in bytes (minRam MiB × 2^20).", "id", "name")
 	imageProgressFamily = newGauge("image", "progress_ratio",
-		"Upload progress of the image, 0 to 1 (progress percent / 100).", "id", "name")
+		"Upload progress of the image, 0 to 1 (progress percent / 100); for Glance and IMS derived from the status as Nova's proxy derives it (queued 0.25, saving 0.5, active 1, else 0).", "id", "name")
 	imageCreatedFamily = newGauge("image", "created_timestamp_seconds",
 		"When the image was created (created), in Unix seconds.", "id", "name")
 	imageUpdatedFamily = newGauge("image", "updated_timestamp_seconds",

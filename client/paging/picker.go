@@ -1,4 +1,4 @@
-package nova
+package paging
 
 import (
 	"encoding/json"
@@ -8,10 +8,10 @@ import (
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
 
-// metadataPicker decodes only the wanted keys of an image's metadata object, scanning the
-// rest without allocating: metadata holds 10 to 20 keys per image, and a listing can hold
-// 100 000 images.
-type metadataPicker struct {
+// Picker decodes only the wanted keys of an object (Nova's metadata of an image, or a
+// Glance or IMS image, whose properties are top-level keys), scanning the rest without
+// allocating: an image holds 10 to 40 keys, and a listing can hold 100 000 images.
+type Picker struct {
 	keys   []string        // the wanted keys; none means metadata is skipped
 	values client.Metadata // the wanted keys' values found; nil until one is found
 }
@@ -19,7 +19,7 @@ type metadataPicker struct {
 // UnmarshalJSON receives the metadata object, already checked by encoding/json to be valid
 // JSON. A string value is taken as is; a number, boolean, object or array as its JSON text;
 // null as empty.
-func (m *metadataPicker) UnmarshalJSON(data []byte) error {
+func (m *Picker) UnmarshalJSON(data []byte) error {
 	if len(m.keys) == 0 {
 		return nil
 	}
@@ -62,7 +62,13 @@ var errMetadata = errors.New("metadata: malformed object")
 
 // set keeps the value of key, the last one of a key the object holds twice. The key is the
 // wanted key itself, shared by every image rather than copied from the page.
-func (m *metadataPicker) set(key, value string) {
+// NewPicker returns a Picker of keys; none means the object is skipped.
+func NewPicker(keys []string) Picker { return Picker{keys: keys} }
+
+// Values are the wanted keys' values found; nil when none was.
+func (m *Picker) Values() client.Metadata { return m.values }
+
+func (m *Picker) set(key, value string) {
 	for i := range m.values {
 		if m.values[i].Key == key {
 			m.values[i].Value = value
@@ -76,7 +82,7 @@ func (m *metadataPicker) set(key, value string) {
 }
 
 // wanted returns the index of the quoted key among m.keys, or -1.
-func (m *metadataPicker) wanted(quoted []byte) int {
+func (m *Picker) wanted(quoted []byte) int {
 	raw := quoted[1 : len(quoted)-1]
 	for _, b := range raw {
 		if b == '\\' { // an escaped key: compare it decoded

@@ -1,4 +1,4 @@
-package nova
+package paging
 
 import (
 	"encoding/json"
@@ -11,7 +11,7 @@ func TestMetadataPicker(t *testing.T) {
 	body := `{"os_distro": "cirros", "image_type": "snapshot", "__imagetype" : "gold", "min_cpu": 2.5,
 	  "secure": true, "nested": {"a": [1, "}"], "b": "x\"y"}, "null_value": null, "list": [{"image_type": "decoy"}],
 	  "esc\"aped": "yes", "unicode": "\u540d"}`
-	picker := metadataPicker{keys: keys}
+	picker := Picker{keys: keys}
 	if err := json.Unmarshal([]byte(body), &picker); err != nil {
 		t.Fatal(err)
 	}
@@ -25,12 +25,12 @@ func TestMetadataPicker(t *testing.T) {
 	}
 
 	for _, empty := range []string{`null`, `{}`, `[]`, `"text"`} {
-		p := metadataPicker{keys: keys}
+		p := Picker{keys: keys}
 		if err := json.Unmarshal([]byte(empty), &p); err != nil || p.values != nil {
 			t.Errorf("%s: values %q, err %v; want none", empty, p.values, err)
 		}
 	}
-	none := metadataPicker{}
+	none := Picker{}
 	if err := json.Unmarshal([]byte(body), &none); err != nil || none.values != nil {
 		t.Errorf("no keys wanted: values %q, err %v", none.values, err)
 	}
@@ -42,7 +42,7 @@ func BenchmarkMetadataPicker(b *testing.B) {
 	  "nested": {"a": 1}, "os_distro": "debian", "os_version": "12", "owner_id": "d9ebe43510414ef590a4aa158605329e"}`)
 	b.ReportAllocs()
 	for b.Loop() {
-		p := metadataPicker{keys: []string{"image_type"}}
+		p := Picker{keys: []string{"image_type"}}
 		if err := p.UnmarshalJSON(body); err != nil || p.values.Get("image_type") != "snapshot" {
 			b.Fatal(err)
 		}

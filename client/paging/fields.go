@@ -1,0 +1,227 @@
+package paging
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
+)
+
+// Bounds beyond which a value is garbage rather than an image: 1 PiB of image data,
+// 1 PiB of disk, 1 PiB of RAM.
+const (
+	MaxSizeBytes  = 1 << 50
+	MaxMinDiskGiB = 1 << 20
+	MaxMinRAMMiB  = 1 << 30
+)
+
+// Field is a number of an image with its name in the API and its bound.
+type Field struct {
+	Name  string
+	Value int64
+	Max   int64
+}
+
+// CheckFields fails on the first field that is negative or beyond its bound; the error
+// names the image (id as the API sent it) and the field. Absent fields pass.
+func CheckFields(id string, fields ...Field) error {
+	for _, f := range fields {
+		if err := checkInt(f.Value, f.Max); err != nil {
+			return fmt.Errorf("image %s: %s %w", client.Sanitize(id, 64), f.Name, err)
+		}
+	}
+	return nil
+}
+
+func checkInt(value, limit int64) error {
+	switch {
+	case value == client.Absent:
+		return nil
+	case value < 0:
+		return fmt.Errorf("is negative (%d)", value)
+	case value > limit:
+		return fmt.Errorf("is out of range (%d > %d)", value, limit)
+	}
+	return nil
+}
+
+// CheckID fails on an image with no id, no status or an id too long to be a label.
+func CheckID(id, status string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("image without an id")
+	case status == "":
+		return fmt.Errorf("image %s: no status", client.Sanitize(id, 64))
+	case len(id) > client.MaxIDBytes:
+		return fmt.Errorf("image %s: id longer than %d bytes", client.Sanitize(id, 64), client.MaxIDBytes)
+	}
+	return nil
+}
+
+// NovaStatus is the status and progress Nova's images proxy shows for a Glance status
+// (nova/api/openstack/compute/views/images.py: _get_status, _get_progress); Huawei IMS's
+// statuses are Glance's. The progress is derived from the status alone.
+func NovaStatus(glance string) (status string, progress int64) {
+	switch glance {
+	case "active":
+		return "ACTIVE", 100
+	case "queued":
+		return "SAVING", 25
+	case "saving":
+		return "SAVING", 50
+	case "deleted", "pending_delete":
+		return "DELETED", 0
+	case "killed":
+		return "ERROR", 0
+	}
+	return "UNKNOWN", 0
+}
+
+// Status is an image status as the API sent it, with Nova's five statuses and Glance's
+// shared rather than allocated for every image; null leaves it empty.
+type Status string
+
+// commonStatuses are the statuses most images have, in the forms the APIs send them.
+var commonStatuses = append(slices.Clone(client.NovaStatuses), "active", "queued", "saving", "killed", "deleted", "deactivated", "importing", "uploading", "pending_delete")
+
+// UnmarshalJSON keeps the status; null leaves it empty.
+func (s *Status) UnmarshalJSON(data []byte) error {
+	if data[0] != '"' {
+		if string(data) == "null" {
+			return nil
+		}
+		return &json.UnmarshalTypeError{Value: "non-string", Field: "status"}
+	}
+	for _, known := range commonStatuses {
+		if len(data) == len(known)+2 && bytes.Equal(data[1:len(data)-1], []byte(known)) {
+			*s = Status(known)
+			return nil
+		}
+	}
+	var raw string
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	*s = Status(raw)
+	return nil
+}
+
+// Upper is the status upper-cased, sharing Nova's five statuses.
+func (s Status) Upper() string {
+	for _, known := range client.NovaStatuses {
+		if strings.EqualFold(string(s), known) {
+			return known
+		}
+	}
+	return strings.ToUpper(string(s))
+}
+
+// Time is an image's time: Unix milliseconds, or the text that could not be read.
+type Time struct {
+	ms         int64
+	unreadable string
+}
+
+// AbsentTime is the Time of a field not sent (yet): set fields to it before decoding.
+var AbsentTime = Time{ms: client.Absent}
+
+// Millis is the time in Unix milliseconds; client.Absent when not sent, null or unreadable.
+func (t Time) Millis() int64 { return t.ms }
+
+// Problem describes an unreadable time of the field name; "" when it was read.
+func (t Time) Problem(name string) string {
+	if t.unreadable == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s is not an ISO 8601 time: %q", name, client.Shorten(t.unreadable, 64))
+}
+
+// UnmarshalJSON reads Nova's and Glance's form (2014-02-10T17:05:01Z) without allocating,
+// and the other ISO 8601 forms the API family uses through timeLayouts; null leaves the
+// time Absent.
+func (t *Time) UnmarshalJSON(data []byte) error {
+	if data[0] != '"' {
+		if string(data) != "null" {
+			t.unreadable = string(data) // a number or an object: unreadable, like a bad string
+		}
+		return nil
+	}
+	if ms, ok := parseNovaTime(data[1 : len(data)-1]); ok {
+		t.ms = ms
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return err
+	}
+	if s == "" {
+		return nil
+	}
+	for _, layout := range timeLayouts {
+		if parsed, err := time.Parse(layout, s); err == nil {
+			t.ms = parsed.UnixMilli()
+			return nil
+		}
+	}
+	t.unreadable = s
+	return nil
+}
+
+// timeLayouts are the forms the APIs use for their times besides Nova's own: with
+// fractions or an offset (+02:00 or +0200), and without a zone (taken as UTC).
+var timeLayouts = []string{
+	time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05",
+}
+
+// TimeProblems lists the unreadable ones of named times; nil when every one was read.
+func TimeProblems(times ...NamedTime) []string {
+	var problems []string
+	for _, t := range times {
+		if p := t.Time.Problem(t.Name); p != "" {
+			problems = append(problems, p)
+		}
+	}
+	return problems
+}
+
+// NamedTime is a Time with the API's name of its field.
+type NamedTime struct {
+	Name string
+	Time Time
+}
+
+// parseNovaTime reads exactly YYYY-MM-DDTHH:MM:SSZ.
+func parseNovaTime(b []byte) (int64, bool) {
+	if len(b) != 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[19] != 'Z' {
+		return 0, false
+	}
+	digits := func(i, n int) (int, bool) {
+		v := 0
+		for _, c := range b[i : i+n] {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	year, ok1 := digits(0, 4)
+	month, ok2 := digits(5, 2)
+	day, ok3 := digits(8, 2)
+	hour, ok4 := digits(11, 2)
+	minute, ok5 := digits(14, 2)
+	second, ok6 := digits(17, 2)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || month < 1 || month > 12 || day < 1 || day > 31 ||
+		hour > 23 || minute > 59 || second > 60 {
+		return 0, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, second, 0, time.UTC)
+	if t.Day() != day { // February 30th and the like: let time.Parse reject it
+		return 0, false
+	}
+	return t.UnixMilli(), true
+}

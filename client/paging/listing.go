@@ -1,0 +1,235 @@
+// Package paging holds what the clients of the image APIs (client/nova, client/glance,
+// client/ims) share: one listing's requests, with credentials, retries and one renewal of a
+// refused credential; its bounds (pages, bytes held, loops); and the streaming decoding of a
+// page of images, bounded per value, with the field types the three APIs have in common.
+// Each API client adds only its URLs, its query and its image fields.
+package paging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
+)
+
+// maxBackoff bounds the backoff between two retries.
+const maxBackoff = 30 * time.Second
+
+// Requester sends the requests of one cloud's image API: built once per cloud, it holds the
+// authenticator and the options shared by every listing.
+type Requester struct {
+	Auth client.Authenticator
+	Opts client.Options
+}
+
+// NewRequester returns a Requester with opts' defaults filled in.
+func NewRequester(auth client.Authenticator, opts client.Options) *Requester {
+	return &Requester{Auth: auth, Opts: opts.WithDefaults()}
+}
+
+// Listing is one listing in progress: its page count, the markers it asked for, what it
+// has handed over, and whether it renewed its credential.
+type Listing struct {
+	r *Requester
+	// PageSize is the limit the listing asks for, 0 for the server's; a 403 then hints at it.
+	PageSize int
+	pages    int
+	seen     map[string]bool // markers already requested, to stop a pagination loop
+	renewed  bool            // the credential was renewed once in this listing
+	redact   client.Redactor // the secrets of the last request: its credentials and the authenticator's
+	listed   int64           // ImageBytes of the images handed over so far
+}
+
+// Begin starts a listing: the context it must run under, and its state.
+func (r *Requester) Begin(ctx context.Context, pageSize int) (context.Context, *Listing) {
+	return client.WithListing(ctx), &Listing{r: r, PageSize: pageSize, seen: map[string]bool{},
+		redact: client.NewRedactor(r.Auth.Secrets()...)}
+}
+
+// Endpoint returns the endpoint of service (client.ServiceCompute, client.ServiceImage).
+func (l *Listing) Endpoint(ctx context.Context, service string) (string, error) {
+	return l.r.Auth.Endpoint(ctx, service)
+}
+
+// Err is err with every secret of the listing removed: every text a server sent (a status
+// line, a Content-Type, an id used as a marker) may quote one.
+func (l *Listing) Err(err error) error { return l.redact.Err(err) }
+
+// Options are the listing's client options.
+func (l *Listing) Options() client.Options { return l.r.Opts }
+
+// NextPage counts a page about to be requested: it fails past Options.MaxPages, and when
+// marker (the last id of the page before; "" for none) was already requested.
+func (l *Listing) NextPage(marker string) error {
+	l.pages++
+	if l.pages > l.r.Opts.MaxPages {
+		return fmt.Errorf("listing images: more than %d pages (--client.max-pages); stopped at marker %s", l.r.Opts.MaxPages, client.Sanitize(marker, 64))
+	}
+	if marker == "" {
+		return nil
+	}
+	if l.seen[marker] {
+		return fmt.Errorf("listing images, page %d: pagination loop: marker %s was already requested", l.pages, client.Sanitize(marker, 64))
+	}
+	l.seen[marker] = true
+	return nil
+}
+
+// Page is the number of the page last counted by NextPage, from 1.
+func (l *Listing) Page() int { return l.pages }
+
+// Hand hands img over to fn, without secrets, once the listing's bytes allow it.
+func (l *Listing) Hand(img client.Image, fn func(client.Image) error) error {
+	if l.listed += client.ImageBytes(img); l.listed > l.r.Opts.MaxListingBytes {
+		return fmt.Errorf("the listing holds more than %d bytes of images (--client.max-listing-bytes)", l.r.Opts.MaxListingBytes)
+	}
+	return fn(l.redact.Image(img))
+}
+
+// Get requests u and returns the answer if it is a 200. It renews the credential and
+// retries once per listing on a 401, and retries throttling (429, 413 overLimit) and
+// transient gateway faults (502, 503, 504) with backoff, honouring Retry-After, as long as
+// the retry fits before ctx's deadline.
+func (l *Listing) Get(ctx context.Context, u *url.URL) (*http.Response, error) {
+	for retries := 0; ; {
+		resp, credential, err := l.send(ctx, u)
+		if err == nil {
+			return resp, nil
+		}
+		var apiErr *client.APIError
+		if !errors.As(err, &apiErr) {
+			return nil, err
+		}
+		switch {
+		case apiErr.StatusCode == http.StatusUnauthorized:
+			if err := l.renew(ctx, credential, err); err != nil {
+				return nil, err
+			}
+		case retryable(apiErr.StatusCode) && retries < l.r.Opts.MaxRetries:
+			if err := l.r.wait(ctx, retries, apiErr); err != nil {
+				return nil, err
+			}
+			retries++
+		case apiErr.StatusCode == http.StatusForbidden && l.PageSize > 0:
+			return nil, fmt.Errorf("%w (limit=%d may be above the cloud's largest page size: try a smaller page-size)", err, l.PageSize)
+		default:
+			return nil, err
+		}
+	}
+}
+
+// send makes one request and returns the response if it is a 200.
+func (l *Listing) send(ctx context.Context, u *url.URL) (*http.Response, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, "", err
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", l.r.Opts.UserAgent)
+	credential, err := l.r.Auth.Authorize(ctx, req)
+	if err != nil {
+		return nil, "", err
+	}
+	start := time.Now()
+	resp, err := l.r.Opts.HTTPClient.Do(req)
+	l.redact = client.RequestRedactor(l.r.Auth, req)
+	if err != nil {
+		return nil, "", fmt.Errorf("GET %s: %w", client.RedactedURL(req), client.UnwrapURLError(err))
+	}
+	level.Debug(l.r.Opts.Logger).Log("msg", "images request", "url", l.redact.Text(client.RedactedURL(req), client.MaxErrorText), "status", resp.StatusCode,
+		"seconds", time.Since(start).Seconds(), "request_id", client.RequestID(resp.Header, l.redact))
+	if err := client.CheckResponse(resp, l.redact); err != nil {
+		client.DrainAndClose(resp.Body)
+		return nil, credential, err
+	}
+	return resp, credential, nil
+}
+
+// renew replaces a credential refused with 401, once per listing.
+func (l *Listing) renew(ctx context.Context, credential string, refusal error) error {
+	if l.renewed {
+		return client.AuthFailure(fmt.Errorf("refused again after renewal: %w", refusal))
+	}
+	l.renewed = true
+	if err := l.r.Auth.Renew(ctx, credential); err != nil {
+		var identityErr *client.IdentityError
+		if errors.As(err, &identityErr) {
+			// The identity service failed: whether the credentials are good is unknown.
+			return client.IdentityFailure(fmt.Errorf("%w; renewing the credential: %w", refusal, identityErr.Err))
+		}
+		var authErr *client.AuthError
+		if errors.As(err, &authErr) {
+			err = authErr.Err
+		}
+		return client.AuthFailure(fmt.Errorf("%w; renewing the credential: %w", refusal, err))
+	}
+	return nil
+}
+
+// retryable statuses: throttling (429; Nova's overLimit may also come as 413) and gateways
+// or services that are briefly unavailable. Other 4xx are the request's fault and 500 is
+// the service's own failure (Nova's when Glance is unreachable): retrying them only adds
+// load.
+func retryable(status int) bool {
+	switch status {
+	case http.StatusTooManyRequests, http.StatusRequestEntityTooLarge,
+		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// wait sleeps before retry number retries+1: the server's Retry-After if it gave one, else
+// an exponential backoff with jitter. It fails at once if the wait would pass ctx's deadline.
+func (r *Requester) wait(ctx context.Context, retries int, apiErr *client.APIError) error {
+	delay := apiErr.RetryAfter
+	if delay == 0 {
+		backoff := min(r.Opts.RetryBackoff<<min(retries, 10), maxBackoff)
+		delay = backoff/2 + rand.N(backoff/2+1)
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
+		return fmt.Errorf("%w; not retried: waiting %s would pass the scrape deadline", apiErr, delay.Round(time.Millisecond))
+	}
+	level.Debug(r.Opts.Logger).Log("msg", "retrying", "status", apiErr.StatusCode, "fault", apiErr.Fault, "after", delay)
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w; retry abandoned: %w", apiErr, ctx.Err())
+	}
+}
+
+// BaseURL parses an API endpoint (what the catalog or an override gives) into a URL with no
+// user information, query or fragment, and path joined with suffix. what names the
+// endpoint in errors ("compute endpoint").
+func BaseURL(what, endpoint, suffix string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(endpoint))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a URL (%s)", what, client.RedactURLText(endpoint))
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("%s %q: want an http or https URL", what, u.Redacted())
+	}
+	u.User = nil
+	u.RawQuery, u.Fragment = "", ""
+	u.Path = strings.TrimRight(u.Path, "/") + suffix
+	u.RawPath = ""
+	return u, nil
+}
+
+// WithQuery is a copy of base with query, encoded as the wire and AK/SK signatures want it.
+func WithQuery(base *url.URL, query url.Values) *url.URL {
+	u := *base
+	u.RawQuery = client.EncodeQuery(query)
+	return &u
+}
