@@ -163,7 +163,7 @@ type Clouds struct {
 	// for nova.
 	DefaultImageAPI string
 	entries         map[string]any // under clouds: of File, each as generic YAML
-	secure     map[string]any // under clouds: of secureFile; nil without one
+	secure          map[string]any // under clouds: of secureFile; nil without one
 }
 
 // ReadClouds reads the clouds.yaml at file and the secure.yaml beside it, if any, with

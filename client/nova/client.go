@@ -167,4 +167,3 @@ func filters(opts client.ListOptions) url.Values {
 	}
 	return query
 }
-

@@ -23,4 +23,3 @@ func TestBackoffStaysBoundedForManyRetries(t *testing.T) {
 		t.Errorf("a huge Retry-After gives %v, want the cap %v", got, client.MaxRetryAfter)
 	}
 }
-
