@@ -47,3 +47,14 @@ func TestSelectionParsedOnceWithAKey(t *testing.T) {
 		}
 	}
 }
+
+func TestIMSImageTypeOption(t *testing.T) {
+	s, err := ParseSelection(Selection{}, url.Values{"imagetype": {"gold"}})
+	if err != nil || s.ListOptions(time.Now()).ImageType != "gold" || s.Key() != "imagetype=gold" {
+		t.Errorf("imagetype=gold: %+v, err %v", s.ListOptions(time.Now()), err)
+	}
+	if _, err := ParseSelection(Selection{}, url.Values{"imagetype": {"public"}}); err == nil ||
+		!strings.Contains(err.Error(), "want an IMS image type, one of gold, private, shared, market") {
+		t.Errorf("imagetype=public: error %v", err)
+	}
+}
