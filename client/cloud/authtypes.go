@@ -200,8 +200,6 @@ var commonVariables = map[string]string{
 	"interface":                          "OS_INTERFACE",
 	"compute_endpoint_override":          "OS_COMPUTE_ENDPOINT_OVERRIDE",
 	"image_endpoint_override":            "OS_IMAGE_ENDPOINT_OVERRIDE",
-	"image_api":                          "OS_IMAGE_API",
-	"enterprise_project_id":              "HUAWEICLOUD_SDK_ENTERPRISE_PROJECT_ID",
 	"cacert":                             "OS_CACERT",
 	"cert":                               "OS_CERT",
 	"key":                                "OS_KEY",
