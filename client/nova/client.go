@@ -56,51 +56,23 @@ func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func
 	if err := c.CheckOptions(opts); err != nil {
 		return err
 	}
-	ctx, listing := c.requester.Begin(ctx, opts.PageSize)
-	endpoint, err := listing.Endpoint(ctx, client.ServiceCompute)
-	if err != nil {
-		return err
-	}
-	base, err := imagesURL(endpoint)
-	if err != nil {
-		return err
-	}
-	return listing.Err(all(ctx, listing, base, opts, fn))
-}
-
-// all walks every page, asking for the page after the last image of the one before while
-// a page has a next link.
-func all(ctx context.Context, listing *paging.Listing, base *url.URL, opts client.ListOptions, fn func(client.Image) error) error {
-	query := filters(opts)
-	for marker := ""; ; {
-		if err := listing.NextPage(marker); err != nil {
-			return err
-		}
-		if marker != "" {
-			query.Set("marker", marker)
-		}
-		last, hasNext, err := page(ctx, listing, paging.WithQuery(base, query), fn)
-		if err != nil {
-			return fmt.Errorf("listing images, page %d: %w", listing.Page(), err)
-		}
-		if !hasNext || last == "" {
-			return nil
-		}
-		marker = last
-	}
+	return c.requester.Run(ctx, opts.PageSize, client.ServiceCompute, "compute endpoint", "/images/detail",
+		func(ctx context.Context, listing *paging.Listing, base *url.URL) error {
+			return paging.ByMarker(ctx, listing, base, filters(opts), func(ctx context.Context, u *url.URL) (string, bool, error) {
+				return page(ctx, listing, u, fn)
+			})
+		})
 }
 
 // page fetches and hands over one page; it returns the last id and whether a next link
 // follows.
 func page(ctx context.Context, listing *paging.Listing, u *url.URL, fn func(client.Image) error) (last string, hasNext bool, err error) {
-	resp, err := listing.Get(ctx, u) //nolint:bodyclose // client.DrainAndClose closes it below.
-	if err != nil {
-		return "", false, err
-	}
-	defer client.DrainAndClose(resp.Body)
-	hasNext, err = decodePage(resp, listing.Options().MaxResponseBytes, listing.Options().MetadataKeys, func(img client.Image) error {
-		last = img.ID
-		return listing.Hand(img, fn)
+	err = listing.Fetch(ctx, u, func(resp *http.Response) error {
+		hasNext, err = decodePage(resp, listing.Options().MaxResponseBytes, listing.Options().MetadataKeys, func(img client.Image) error {
+			last = img.ID
+			return listing.Hand(img, fn)
+		})
+		return err
 	})
 	return last, hasNext, err
 }
@@ -148,17 +120,9 @@ func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn f
 // minRam and minDisk become min_ram and min_disk (exact matches), changes-since becomes
 // updated_at=gte:, type and server become the image_type and instance_uuid properties.
 func filters(opts client.ListOptions) url.Values {
-	query := url.Values{}
-	for key, value := range map[string]string{"name": opts.Name, "status": opts.Status, "type": opts.Type, "server": opts.Server} {
-		if value != "" {
-			query.Set(key, value)
-		}
-	}
-	for key, value := range map[string]*int{"minRam": opts.MinRAM, "minDisk": opts.MinDisk} {
-		if value != nil {
-			query.Set(key, strconv.Itoa(*value))
-		}
-	}
+	query := paging.Filters(
+		map[string]string{"name": opts.Name, "status": opts.Status, "type": opts.Type, "server": opts.Server},
+		map[string]*int{"minRam": opts.MinRAM, "minDisk": opts.MinDisk})
 	if !opts.ChangesSince.IsZero() {
 		query.Set("changes-since", opts.ChangesSince.UTC().Format(time.RFC3339))
 	}

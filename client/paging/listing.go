@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -232,4 +233,71 @@ func WithQuery(base *url.URL, query url.Values) *url.URL {
 	u := *base
 	u.RawQuery = client.EncodeQuery(query)
 	return &u
+}
+
+// Run runs one listing at suffix below the endpoint of service (what names the endpoint in
+// errors): it begins the listing, builds the base URL and calls walk with them, and
+// returns walk's error without the listing's secrets.
+func (r *Requester) Run(ctx context.Context, pageSize int, service, what, suffix string,
+	walk func(ctx context.Context, l *Listing, base *url.URL) error) error {
+	ctx, listing := r.Begin(ctx, pageSize)
+	endpoint, err := listing.Endpoint(ctx, service)
+	if err != nil {
+		return err
+	}
+	base, err := BaseURL(what, endpoint, suffix)
+	if err != nil {
+		return err
+	}
+	return listing.Err(walk(ctx, listing, base))
+}
+
+// Fetch requests u and hands the 200 answer to decode, then drains and closes its body.
+func (l *Listing) Fetch(ctx context.Context, u *url.URL, decode func(*http.Response) error) error {
+	resp, err := l.Get(ctx, u) //nolint:bodyclose // client.DrainAndClose closes it below.
+	if err != nil {
+		return err
+	}
+	defer client.DrainAndClose(resp.Body)
+	return decode(resp)
+}
+
+// ByMarker asks for page after page of base with query, each after the first with marker
+// set to the last id of the page before, as long as page reports more and a last id. The
+// errors name the page; NextPage bounds the pages and stops a marker asked for twice.
+func ByMarker(ctx context.Context, l *Listing, base *url.URL, query url.Values,
+	page func(ctx context.Context, u *url.URL) (last string, more bool, err error)) error {
+	for marker := ""; ; {
+		if err := l.NextPage(marker); err != nil {
+			return err
+		}
+		if marker != "" {
+			query.Set("marker", marker)
+		}
+		last, more, err := page(ctx, WithQuery(base, query))
+		if err != nil {
+			return fmt.Errorf("listing images, page %d: %w", l.Page(), err)
+		}
+		if !more || last == "" {
+			return nil
+		}
+		marker = last
+	}
+}
+
+// Filters is the query of a listing's filters: the texts that are not empty and the
+// numbers that are not nil.
+func Filters(texts map[string]string, numbers map[string]*int) url.Values {
+	query := url.Values{}
+	for key, value := range texts {
+		if value != "" {
+			query.Set(key, value)
+		}
+	}
+	for key, value := range numbers {
+		if value != nil {
+			query.Set(key, strconv.Itoa(*value))
+		}
+	}
+	return query
 }
