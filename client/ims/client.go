@@ -116,21 +116,11 @@ func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func
 // page fetches and hands over one page; it returns the last id, "" for a page without
 // images.
 func page(ctx context.Context, listing *paging.Listing, u *url.URL, fn func(client.Image) error) (last string, err error) {
-	var w wireImage
-	keys := listing.Options().MetadataKeys
 	err = listing.Fetch(ctx, u, func(resp *http.Response) error {
-		return paging.DecodeImages(resp, listing.Options().MaxResponseBytes, func(p *paging.Page, i int) error {
-			w.reset(keys)
-			if err := p.Decode(&w); err != nil {
-				return fmt.Errorf("images[%d]: %w", i, err)
-			}
-			img, err := w.image()
-			if err != nil {
-				return fmt.Errorf("images[%d]: %w", i, err)
-			}
+		return paging.DecodeWire(resp, listing.Options().MaxResponseBytes, listing.Options().MetadataKeys, &wireImage{}, nil, func(img client.Image) error {
 			last = img.ID
 			return listing.Hand(img, fn)
-		}, nil)
+		})
 	})
 	return last, err
 }

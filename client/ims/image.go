@@ -27,9 +27,9 @@ type wireImage struct {
 	Metadata    paging.Picker `json:"-"`
 }
 
-// reset prepares w for the next image: encoding/json leaves a field untouched both for a
+// Reset prepares w for the next image: encoding/json leaves a field untouched both for a
 // missing key and for null, so untouched means Absent.
-func (w *wireImage) reset(metadataKeys []string) {
+func (w *wireImage) Reset(metadataKeys []string) {
 	*w = wireImage{
 		ImageSize: byteCount{value: client.Absent}, VirtualSize: client.Absent, MinDisk: client.Absent, MinRAM: client.Absent,
 		Created: paging.AbsentTime, Updated: paging.AbsentTime,
@@ -47,8 +47,8 @@ func (w *wireImage) UnmarshalJSON(data []byte) error {
 	return w.Metadata.UnmarshalJSON(data)
 }
 
-// image validates w and converts it; the error names the image and the field at fault.
-func (w *wireImage) image() (client.Image, error) {
+// Image validates w and converts it; the error names the image and the field at fault.
+func (w *wireImage) Image() (client.Image, error) {
 	if err := paging.CheckID(w.ID, string(w.Status)); err != nil {
 		return client.Image{}, err
 	}

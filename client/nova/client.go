@@ -85,18 +85,6 @@ func imagesURL(endpoint string) (*url.URL, error) {
 // decodePage streams one page, handing each image to fn. It reports whether the page
 // carries a next link.
 func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn func(client.Image) error) (hasNext bool, err error) {
-	var w wireImage
-	image := func(p *paging.Page, i int) error {
-		w.reset(metadataKeys)
-		if err := p.Decode(&w); err != nil {
-			return fmt.Errorf("images[%d]: %w", i, err)
-		}
-		img, err := w.image()
-		if err != nil {
-			return fmt.Errorf("images[%d]: %w", i, err)
-		}
-		return fn(img)
-	}
 	links := func(p *paging.Page, key string) error {
 		if key != "images_links" {
 			return p.Skip(key)
@@ -112,7 +100,7 @@ func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn f
 		}
 		return nil
 	}
-	err = paging.DecodeImages(resp, maxBytes, image, links)
+	err = paging.DecodeWire(resp, maxBytes, metadataKeys, &wireImage{}, links, fn)
 	return hasNext && err == nil, err
 }
 

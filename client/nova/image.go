@@ -23,9 +23,9 @@ type wireImage struct {
 	Metadata paging.Picker `json:"metadata"`
 }
 
-// reset prepares w for the next image: encoding/json leaves a field untouched both for a
+// Reset prepares w for the next image: encoding/json leaves a field untouched both for a
 // missing key and for null, so untouched means Absent.
-func (w *wireImage) reset(metadataKeys []string) {
+func (w *wireImage) Reset(metadataKeys []string) {
 	*w = wireImage{
 		Size: client.Absent, MinDisk: client.Absent, MinRAM: client.Absent, Progress: client.Absent,
 		Created: paging.AbsentTime, Updated: paging.AbsentTime,
@@ -33,8 +33,8 @@ func (w *wireImage) reset(metadataKeys []string) {
 	}
 }
 
-// image validates w and converts it; the error names the image and the field at fault.
-func (w *wireImage) image() (client.Image, error) {
+// Image validates w and converts it; the error names the image and the field at fault.
+func (w *wireImage) Image() (client.Image, error) {
 	if err := paging.CheckID(w.ID, string(w.Status)); err != nil {
 		return client.Image{}, err
 	}

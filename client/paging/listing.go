@@ -84,6 +84,10 @@ func (l *Listing) NextPage(marker string) error {
 	return nil
 }
 
+// NewPass starts another walk through the pages of the same listing (Glance's hidden
+// images after the others): its markers are new, its pages count on.
+func (l *Listing) NewPass() { clear(l.seen) }
+
 // Page is the number of the page last counted by NextPage, from 1.
 func (l *Listing) Page() int { return l.pages }
 

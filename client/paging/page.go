@@ -71,6 +71,32 @@ func DecodeImages(resp *http.Response, maxBytes int64, image func(p *Page, i int
 	return err
 }
 
+// Wire is one image in an API's JSON, holding only what client.Image needs: a page
+// decodes every image into the same Wire.
+type Wire interface {
+	// Reset prepares the Wire for the next image, whose metadataKeys are wanted.
+	Reset(metadataKeys []string)
+	// Image validates the image decoded and converts it; the error names the image and the
+	// field at fault.
+	Image() (client.Image, error)
+}
+
+// DecodeWire is DecodeImages with each image decoded into w and handed, converted, to fn.
+func DecodeWire(resp *http.Response, maxBytes int64, metadataKeys []string, w Wire, other func(p *Page, key string) error, fn func(client.Image) error) error {
+	image := func(p *Page, i int) error {
+		w.Reset(metadataKeys)
+		if err := p.Decode(w); err != nil {
+			return fmt.Errorf("images[%d]: %w", i, err)
+		}
+		img, err := w.Image()
+		if err != nil {
+			return fmt.Errorf("images[%d]: %w", i, err)
+		}
+		return fn(img)
+	}
+	return DecodeImages(resp, maxBytes, image, other)
+}
+
 // Decode decodes the next value into v.
 func (p *Page) Decode(v any) error {
 	if err := p.dec.Decode(v); err != nil {
