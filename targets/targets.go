@@ -20,6 +20,7 @@ import (
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
+	"github.com/nova-image-exporter/nova_image_exporter/client/glance"
 	"github.com/nova-image-exporter/nova_image_exporter/client/ims"
 	"github.com/nova-image-exporter/nova_image_exporter/client/nova"
 	"github.com/nova-image-exporter/nova_image_exporter/collector"
@@ -457,6 +458,9 @@ func NewSource(cfg *cloud.Config, opts client.Options) (client.ImageAPI, error) 
 var imageAPIs = map[string]func(cfg *cloud.Config, auth client.Authenticator, opts client.Options) client.ImageAPI{
 	client.APINova: func(_ *cloud.Config, auth client.Authenticator, opts client.Options) client.ImageAPI {
 		return nova.New(auth, opts)
+	},
+	client.APIGlance: func(_ *cloud.Config, auth client.Authenticator, opts client.Options) client.ImageAPI {
+		return glance.New(auth, opts)
 	},
 	client.APIIMS: func(cfg *cloud.Config, auth client.Authenticator, opts client.Options) client.ImageAPI {
 		return ims.New(auth, opts, cfg.EnterpriseProjectID)
