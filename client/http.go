@@ -247,6 +247,24 @@ type ListOptions struct {
 	PageSize int
 }
 
+// Set names the options that are set, by the names of SelectionParams.
+func (o ListOptions) Set() []string {
+	var set []string
+	for _, option := range []struct {
+		name string
+		set  bool
+	}{
+		{"name", o.Name != ""}, {"status", o.Status != ""}, {"changes-since", !o.ChangesSince.IsZero()},
+		{"min-ram", o.MinRAM != nil}, {"min-disk", o.MinDisk != nil}, {"type", o.Type != ""}, {"server", o.Server != ""},
+		{"imagetype", o.ImageType != ""}, {"page-size", o.PageSize > 0},
+	} {
+		if option.set {
+			set = append(set, option.name)
+		}
+	}
+	return set
+}
+
 // DrainAndClose reads a little of what is left so that the connection can be reused.
 func DrainAndClose(body io.ReadCloser) {
 	_, _ = io.CopyN(io.Discard, body, 4<<10)

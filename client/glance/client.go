@@ -37,25 +37,14 @@ import (
 // API is the name of this image API in clouds.yaml's image_api and --images.api.
 const API = client.APIGlance
 
-// Client lists images of one cloud project.
+// Client lists images of one cloud project. It has no filter for the IMS image type.
 type Client struct {
-	requester *paging.Requester
+	paging.Base
 }
 
 // New returns a Client that authenticates with auth.
 func New(auth client.Authenticator, opts client.Options) *Client {
-	return &Client{requester: paging.NewRequester(auth, opts)}
-}
-
-// API returns "glance".
-func (c *Client) API() string { return API }
-
-// CheckOptions fails on an option Glance cannot express: the IMS image type.
-func (c *Client) CheckOptions(opts client.ListOptions) error {
-	if opts.ImageType != "" {
-		return client.Inexpressible("imagetype", API)
-	}
-	return nil
+	return &Client{Base: paging.NewBase(API, auth, opts, "imagetype")}
 }
 
 // ListImages returns every image matching opts, hidden ones included (see EachImage).
@@ -71,7 +60,7 @@ func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func
 	if err := c.CheckOptions(opts); err != nil {
 		return err
 	}
-	return c.requester.Run(ctx, opts.PageSize, client.ServiceImage, "image endpoint", "", func(ctx context.Context, listing *paging.Listing, endpoint *url.URL) error {
+	return c.Requester.Run(ctx, opts.PageSize, client.ServiceImage, "image endpoint", "", func(ctx context.Context, listing *paging.Listing, endpoint *url.URL) error {
 		base := imagesURL(endpoint)
 		for _, hidden := range []bool{false, true} {
 			query := filters(opts)

@@ -110,7 +110,7 @@ func TestDecodesFieldsAndProperties(t *testing.T) {
 	   "instance_uuid": 42, "hw_qemu_guest_agent": "yes", "os_distro": null, "owner_specified.openstack.object": {"a": [1]}},
 	  {"id": "m", "status": "saving"}],
 	  "first": "/v2/images", "schema": "/v2/schemas/images"}`}, map[string]string{"": `{"images": [` + imgHidden + `], "first": "/v2/images?os_hidden=true", "schema": "/v2/schemas/images"}`}))
-	c.requester.Opts.MetadataKeys = []string{"image_type", "os_hidden", "hw_qemu_guest_agent", "os_distro", "owner_specified.openstack.object"}
+	c.Requester.Opts.MetadataKeys = []string{"image_type", "os_hidden", "hw_qemu_guest_agent", "os_distro", "owner_specified.openstack.object"}
 	images, err := c.ListImages(context.Background(), client.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +195,7 @@ func TestFollowsNextBehindAPathPrefixThenListsHidden(t *testing.T) {
 	}
 
 	// The pages of both listings count towards one bound.
-	c.requester.Opts.MaxPages = 3
+	c.Requester.Opts.MaxPages = 3
 	if _, err := c.ListImages(context.Background(), client.ListOptions{PageSize: 2, Name: "x"}); err == nil || !strings.Contains(err.Error(), "more than 3 pages") {
 		t.Errorf("error %v, want the page bound met in the hidden listing", err)
 	}
@@ -384,7 +384,7 @@ func TestRejectsBadBodies(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _, _ := newTestClient(t, "", func(int, *http.Request) (int, string) { return http.StatusOK, tt.body })
-			c.requester.Opts.MaxResponseBytes = 8 << 20
+			c.Requester.Opts.MaxResponseBytes = 8 << 20
 			_, err := c.ListImages(context.Background(), client.ListOptions{})
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
@@ -397,12 +397,12 @@ func TestBoundsPagesAndListings(t *testing.T) {
 	c, _, _ := newTestClient(t, "", func(int, *http.Request) (int, string) {
 		return http.StatusOK, `{"images": [{"id": "a", "status": "active", "name": "` + strings.Repeat("x", 10000) + `"}]}`
 	})
-	c.requester.Opts.MaxResponseBytes = 1000
+	c.Requester.Opts.MaxResponseBytes = 1000
 	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err == nil || !strings.Contains(err.Error(), "response body larger than 1000 bytes") {
 		t.Errorf("error %v, want the page bound", err)
 	}
 	// The name is cut at 1024 bytes: each image costs some 1300 bytes.
-	c.requester.Opts.MaxResponseBytes, c.requester.Opts.MaxListingBytes = 1<<20, 2000
+	c.Requester.Opts.MaxResponseBytes, c.Requester.Opts.MaxListingBytes = 1<<20, 2000
 	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err == nil || !strings.Contains(err.Error(), "more than 2000 bytes of images") {
 		t.Errorf("error %v, want the listing bound met in the hidden listing", err)
 	}
@@ -413,7 +413,7 @@ func TestCutsLabels(t *testing.T) {
 	body := fmt.Sprintf(`{"images": [{"id": %q, "status": %q, "visibility": %q, "name": %q, "instance_uuid": %q, "image_type": %q}]}`,
 		long("i", 255), long("s", 100), long("v", 100), "x"+long("€", 400), long("u", 300), "xx"+long("😀", 300))
 	c, _, _ := newTestClient(t, "", answers(map[string]string{"": body}, noHidden))
-	c.requester.Opts.MetadataKeys = []string{"image_type"}
+	c.Requester.Opts.MetadataKeys = []string{"image_type"}
 	images, err := c.ListImages(context.Background(), client.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -441,7 +441,7 @@ func TestRedactsEchoedSecrets(t *testing.T) {
 		  "instance_uuid": %q, "image_type": %q}]}`, token, token, token, token)
 	})
 	auth.Token = "0123456789abcdef0123456789abcdef"
-	c.requester.Opts.MetadataKeys = []string{"image_type"}
+	c.Requester.Opts.MetadataKeys = []string{"image_type"}
 	var images []client.Image
 	err := c.EachImage(context.Background(), client.ListOptions{}, func(img client.Image) error {
 		images = append(images, img)

@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -42,9 +43,10 @@ import (
 // API is the name of this image API in clouds.yaml's image_api and --images.api.
 const API = client.APIIMS
 
-// Client lists images of one cloud project.
+// Client lists images of one cloud project. It has no filter for the type (snapshot,
+// backup) nor the server.
 type Client struct {
-	requester *paging.Requester
+	paging.Base
 	// enterpriseProjectID is sent as enterprise_project_id when set: a user granted images
 	// only through enterprise projects is refused without it.
 	enterpriseProjectID string
@@ -53,11 +55,8 @@ type Client struct {
 // New returns a Client that authenticates with auth and, when enterpriseProjectID is set,
 // lists the images of that enterprise project.
 func New(auth client.Authenticator, opts client.Options, enterpriseProjectID string) *Client {
-	return &Client{requester: paging.NewRequester(auth, opts), enterpriseProjectID: enterpriseProjectID}
+	return &Client{Base: paging.NewBase(API, auth, opts, "type", "server"), enterpriseProjectID: enterpriseProjectID}
 }
-
-// API returns "ims".
-func (c *Client) API() string { return API }
 
 // statuses are the image statuses IMS's status filter takes.
 var statuses = []string{"queued", "saving", "deleted", "killed", "active"}
@@ -65,12 +64,10 @@ var statuses = []string{"queued", "saving", "deleted", "killed", "active"}
 // CheckOptions fails on an option IMS cannot express: the type, the server, and a status
 // other than queued, saving, deleted, killed or active.
 func (c *Client) CheckOptions(opts client.ListOptions) error {
-	switch {
-	case opts.Type != "":
-		return client.Inexpressible("type", API)
-	case opts.Server != "":
-		return client.Inexpressible("server", API)
-	case opts.Status != "" && !contains(statuses, opts.Status):
+	if err := c.Base.CheckOptions(opts); err != nil {
+		return err
+	}
+	if opts.Status != "" && !slices.Contains(statuses, opts.Status) {
 		return &StatusError{Status: opts.Status}
 	}
 	return nil
@@ -86,15 +83,6 @@ func (e *StatusError) Error() string {
 		client.Sanitize(e.Status, 64), API, API)
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // EachImage calls fn for every image matching opts, page by page, so that a caller that
 // does not need them all at once never holds more than one page. An error from fn stops
 // the listing and is returned.
@@ -102,7 +90,7 @@ func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func
 	if err := c.CheckOptions(opts); err != nil {
 		return err
 	}
-	return c.requester.Run(ctx, opts.PageSize, client.ServiceImage, "image endpoint", "/v2/cloudimages",
+	return c.Requester.Run(ctx, opts.PageSize, client.ServiceImage, "image endpoint", "/v2/cloudimages",
 		func(ctx context.Context, listing *paging.Listing, base *url.URL) error {
 			// A page with images may be followed by more, whatever its length: the server
 			// may cap the limit. Only a page with none ends the listing.

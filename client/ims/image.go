@@ -13,26 +13,17 @@ import (
 // wireImage is the JSON of one IMS image (ImageInfo in Huawei's SDK), holding only what
 // Image needs; the wanted metadata keys are picked from the image's top-level keys.
 type wireImage struct {
-	ID          string        `json:"id"`
-	Status      paging.Status `json:"status"`
-	Name        string        `json:"name"`
-	Visibility  string        `json:"visibility"`
-	ImageSize   byteCount     `json:"__image_size"`
-	VirtualSize int64         `json:"virtual_size"`
-	MinDisk     int64         `json:"min_disk"`
-	MinRAM      int64         `json:"min_ram"`
-	Created     paging.Time   `json:"created_at"`
-	Updated     paging.Time   `json:"updated_at"`
-	DataOrigin  string        `json:"__data_origin"`
-	Metadata    paging.Picker `json:"-"`
+	paging.GlanceFields
+	ImageSize  byteCount     `json:"__image_size"`
+	DataOrigin string        `json:"__data_origin"`
+	Metadata   paging.Picker `json:"-"`
 }
 
 // Reset prepares w for the next image: encoding/json leaves a field untouched both for a
 // missing key and for null, so untouched means Absent.
 func (w *wireImage) Reset(metadataKeys []string) {
 	*w = wireImage{
-		ImageSize: byteCount{value: client.Absent}, VirtualSize: client.Absent, MinDisk: client.Absent, MinRAM: client.Absent,
-		Created: paging.AbsentTime, Updated: paging.AbsentTime,
+		GlanceFields: paging.AbsentGlanceFields, ImageSize: byteCount{value: client.Absent},
 		Metadata: paging.NewPicker(metadataKeys),
 	}
 }
@@ -48,6 +39,7 @@ func (w *wireImage) UnmarshalJSON(data []byte) error {
 }
 
 // Image validates w and converts it; the error names the image and the field at fault.
+// IMS's size is __image_size; its size key is an unused 0.
 func (w *wireImage) Image() (client.Image, error) {
 	if err := paging.CheckID(w.ID, string(w.Status)); err != nil {
 		return client.Image{}, err
@@ -56,28 +48,7 @@ func (w *wireImage) Image() (client.Image, error) {
 		return client.Image{}, fmt.Errorf("image %s: __image_size is not a number of bytes: %q",
 			client.Sanitize(w.ID, 64), client.Shorten(w.ImageSize.unreadable, 64))
 	}
-	err := paging.CheckFields(w.ID,
-		paging.Field{Name: "__image_size", Value: w.ImageSize.value, Max: paging.MaxSizeBytes},
-		paging.Field{Name: "virtual_size", Value: w.VirtualSize, Max: paging.MaxSizeBytes},
-		paging.Field{Name: "min_disk", Value: w.MinDisk, Max: paging.MaxMinDiskGiB},
-		paging.Field{Name: "min_ram", Value: w.MinRAM, Max: paging.MaxMinRAMMiB})
-	if err != nil {
-		return client.Image{}, err
-	}
-	status, progress := paging.NovaStatus(string(w.Status))
-	return client.Image{
-		ID: w.ID, ServerID: client.CutLabel(serverID(w.DataOrigin), client.MaxIDBytes),
-		Name:      client.CutLabel(w.Name, client.MaxLabelBytes),
-		Status:    status,
-		APIStatus: client.CutLabel(string(w.Status), client.MaxStatusBytes),
-		// Visibility is cut at the status bound, 64 bytes, as the contract says.
-		Visibility: client.CutLabel(w.Visibility, client.MaxStatusBytes),
-		Size:       w.ImageSize.value, VirtualSize: w.VirtualSize, MinDisk: w.MinDisk, MinRAM: w.MinRAM, Progress: progress,
-		Created: w.Created.Millis(), Updated: w.Updated.Millis(),
-		Metadata: w.Metadata.Values(),
-		// An unreadable time costs only its own sample, not the whole listing.
-		Problems: paging.TimeProblems(paging.NamedTime{Name: "created_at", Time: w.Created}, paging.NamedTime{Name: "updated_at", Time: w.Updated}),
-	}, nil
+	return w.GlanceFields.Image(paging.Field{Name: "__image_size", Value: w.ImageSize.value}, serverID(w.DataOrigin), w.Metadata.Values())
 }
 
 // serverID is the instance an image was made from, by its __data_origin: "instance,<id>"

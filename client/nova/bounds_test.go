@@ -234,7 +234,7 @@ func TestImageLabelBounds(t *testing.T) {
 	body := fmt.Sprintf(`{"images": [{"id": %q, "status": %q, "name": %q, "server": {"id": %q}, "metadata": {"image_type": %q}}]}`,
 		long("i", 255), long("s", 100), "x"+long("€", 400), long("v", 300), "xx"+long("😀", 300))
 	c, _, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) { return ok(body) })
-	c.requester.Opts.MetadataKeys = []string{"image_type"}
+	c.Requester.Opts.MetadataKeys = []string{"image_type"}
 	images, err := c.ListImages(context.Background(), client.ListOptions{})
 	if err != nil {
 		t.Fatal(err)

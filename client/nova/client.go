@@ -21,25 +21,14 @@ import (
 // API is the name of this image API in clouds.yaml's image_api and --images.api.
 const API = client.APINova
 
-// Client lists images of one cloud project.
+// Client lists images of one cloud project. It has no filter for the IMS image type.
 type Client struct {
-	requester *paging.Requester
+	paging.Base
 }
 
 // New returns a Client that authenticates with auth.
 func New(auth client.Authenticator, opts client.Options) *Client {
-	return &Client{requester: paging.NewRequester(auth, opts)}
-}
-
-// API returns "nova".
-func (c *Client) API() string { return API }
-
-// CheckOptions fails on an option images-detail cannot express: the IMS image type.
-func (c *Client) CheckOptions(opts client.ListOptions) error {
-	if opts.ImageType != "" {
-		return client.Inexpressible("imagetype", API)
-	}
-	return nil
+	return &Client{Base: paging.NewBase(API, auth, opts, "imagetype")}
 }
 
 // ListImages returns every image matching opts, following pagination by marker. It
@@ -56,7 +45,7 @@ func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func
 	if err := c.CheckOptions(opts); err != nil {
 		return err
 	}
-	return c.requester.Run(ctx, opts.PageSize, client.ServiceCompute, "compute endpoint", "/images/detail",
+	return c.Requester.Run(ctx, opts.PageSize, client.ServiceCompute, "compute endpoint", "/images/detail",
 		func(ctx context.Context, listing *paging.Listing, base *url.URL) error {
 			return paging.ByMarker(ctx, listing, base, filters(opts), func(ctx context.Context, u *url.URL) (string, bool, error) {
 				return page(ctx, listing, u, fn)

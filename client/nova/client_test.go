@@ -244,7 +244,7 @@ func TestListImagesErrorShapes(t *testing.T) {
 			c, _, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) {
 				return tt.status, tt.header, tt.body
 			})
-			c.requester.Opts.MaxRetries = -1
+			c.Requester.Opts.MaxRetries = -1
 			_, err := c.ListImages(context.Background(), client.ListOptions{})
 			var apiErr *client.APIError
 			if !errors.As(err, &apiErr) {
@@ -343,7 +343,7 @@ func TestListImagesCapsResponseSize(t *testing.T) {
 	c, _, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) {
 		return ok(`{"images": [{"id": "a", "status": "ACTIVE", "name": "` + strings.Repeat("x", 10000) + `"}]}`)
 	})
-	c.requester.Opts.MaxResponseBytes = 1000
+	c.Requester.Opts.MaxResponseBytes = 1000
 	_, err := c.ListImages(context.Background(), client.ListOptions{})
 	if err == nil || !strings.Contains(err.Error(), "response body larger than 1000 bytes") {
 		t.Fatalf("error %v, want the size cap", err)
@@ -488,7 +488,7 @@ func TestListImagesHonoursRetryAfter(t *testing.T) {
 		waited = time.Since(first)
 		return ok(`{"images": []}`)
 	})
-	c.requester.Opts.RetryBackoff = time.Millisecond
+	c.Requester.Opts.RetryBackoff = time.Millisecond
 	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -578,7 +578,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	c, _, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) {
 		return http.StatusFound, http.Header{"Location": {elsewhere.URL + "/steal"}}, ""
 	})
-	c.requester.Opts.HTTPClient = client.NewHTTPClient(5*time.Second, nil)
+	c.Requester.Opts.HTTPClient = client.NewHTTPClient(5*time.Second, nil)
 	_, err := c.ListImages(context.Background(), client.ListOptions{})
 	if !isStatus(err, http.StatusFound) || leaked != "" {
 		t.Errorf("error %v, token sent elsewhere %q: want the 302 as an error and no token leaving", err, leaked)

@@ -191,7 +191,9 @@ func Malformed(err error) error {
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &typeErr):
-		return fmt.Errorf("wrong JSON type: field %s holds a %s", typeErr.Field, typeErr.Value)
+		// The path of a field of an embedded GlanceFields starts with its Go name.
+		field := strings.TrimPrefix(typeErr.Field, "GlanceFields.")
+		return fmt.Errorf("wrong JSON type: field %s holds a %s", field, typeErr.Value)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return errors.New("malformed JSON: body ends early")
 	}
