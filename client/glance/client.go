@@ -47,11 +47,6 @@ func New(auth client.Authenticator, opts client.Options) *Client {
 	return &Client{Base: paging.NewBase(API, auth, opts, "imagetype")}
 }
 
-// ListImages returns every image matching opts, hidden ones included (see EachImage).
-func (c *Client) ListImages(ctx context.Context, opts client.ListOptions) ([]client.Image, error) {
-	return client.Collect(ctx, c, opts)
-}
-
 // EachImage calls fn for every image matching opts, the listed ones then the hidden ones,
 // page by page. It renews the credential once if Glance answers 401, and fails when a page
 // is malformed, pagination loops, leaves the endpoint or exceeds Options.MaxPages, or ctx

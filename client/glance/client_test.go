@@ -111,7 +111,7 @@ func TestDecodesFieldsAndProperties(t *testing.T) {
 	  {"id": "m", "status": "saving"}],
 	  "first": "/v2/images", "schema": "/v2/schemas/images"}`}, map[string]string{"": `{"images": [` + imgHidden + `], "first": "/v2/images?os_hidden=true", "schema": "/v2/schemas/images"}`}))
 	c.Requester.Opts.MetadataKeys = []string{"image_type", "os_hidden", "hw_qemu_guest_agent", "os_distro", "owner_specified.openstack.object"}
-	images, err := c.ListImages(context.Background(), client.ListOptions{})
+	images, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestMapsStatusesAsNovasProxy(t *testing.T) {
 		listed = append(listed, fmt.Sprintf(`{"id": %q, "status": %q}`, status, status))
 	}
 	c, _, _ := newTestClient(t, "", answers(map[string]string{"": `{"images": [` + strings.Join(listed, ",") + `]}`}, noHidden))
-	images, err := c.ListImages(context.Background(), client.ListOptions{})
+	images, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if err != nil || len(images) != len(want) {
 		t.Fatalf("%d images, %v", len(images), err)
 	}
@@ -173,7 +173,7 @@ func TestFollowsNextBehindAPathPrefixThenListsHidden(t *testing.T) {
 	}, map[string]string{
 		"": `{"images": [{"id": "h1", "status": "queued"}], "first": "/v2/images?limit=2&name=x&os_hidden=true", "schema": "/v2/schemas/images"}`,
 	}))
-	images, err := c.ListImages(context.Background(), client.ListOptions{PageSize: 2, Name: "x"})
+	images, err := client.Collect(context.Background(), c, client.ListOptions{PageSize: 2, Name: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestFollowsNextBehindAPathPrefixThenListsHidden(t *testing.T) {
 
 	// The pages of both listings count towards one bound.
 	c.Requester.Opts.MaxPages = 3
-	if _, err := c.ListImages(context.Background(), client.ListOptions{PageSize: 2, Name: "x"}); err == nil || !strings.Contains(err.Error(), "more than 3 pages") {
+	if _, err := client.Collect(context.Background(), c, client.ListOptions{PageSize: 2, Name: "x"}); err == nil || !strings.Contains(err.Error(), "more than 3 pages") {
 		t.Errorf("error %v, want the page bound met in the hidden listing", err)
 	}
 }
@@ -250,7 +250,7 @@ func TestRefusesANextLinkElsewhere(t *testing.T) {
 				next := strings.ReplaceAll(tt.next, "HOST", r.Host[:strings.LastIndex(r.Host, ":")])
 				return http.StatusOK, fmt.Sprintf(`{"images": [{"id": "i1", "status": "active"}], "next": %q}`, next)
 			})
-			_, err := c.ListImages(context.Background(), client.ListOptions{})
+			_, err := client.Collect(context.Background(), c, client.ListOptions{})
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "page 1") {
 				t.Errorf("error %v, want one containing %q", err, tt.wantErr)
 			}
@@ -275,7 +275,7 @@ func TestFollowsAnAbsoluteNextOnItsOwnEndpoint(t *testing.T) {
 		}
 		return http.StatusOK, `{"images": []}`
 	})
-	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err != nil {
+	if _, err := client.Collect(context.Background(), c, client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if len(g.requests) != 3 || g.requests[1].URL.String() != "/image/v2/images?marker=i1" {
@@ -294,7 +294,7 @@ func TestStopsAPaginationLoop(t *testing.T) {
 		// A server that ignores the marker: the same full page with its next link, forever.
 		return http.StatusOK, `{"images": [{"id": "a", "status": "active"}], "next": "/v2/images?limit=1&marker=a"}`
 	})
-	_, err := c.ListImages(context.Background(), client.ListOptions{PageSize: 1})
+	_, err := client.Collect(context.Background(), c, client.ListOptions{PageSize: 1})
 	if err == nil || !strings.Contains(err.Error(), "page 3: pagination loop: marker a was already requested") {
 		t.Fatalf("error %v, want a pagination loop", err)
 	}
@@ -317,7 +317,7 @@ func TestListsHiddenImagesWithTheSameFilters(t *testing.T) {
 		t.Errorf("the zero options give %q, want no filter", got)
 	}
 	c, g, _ := newTestClient(t, "", answers(map[string]string{"": `{"images": []}`}, noHidden))
-	if _, err := c.ListImages(context.Background(), opts); err != nil {
+	if _, err := client.Collect(context.Background(), c, opts); err != nil {
 		t.Fatal(err)
 	}
 	if len(g.requests) != 2 {
@@ -352,7 +352,7 @@ func TestRenewsOnceOn401(t *testing.T) {
 		}
 		return answers(map[string]string{"": `{"images": [{"id": "a", "status": "active"}]}`}, noHidden)(0, r)
 	})
-	images, err := c.ListImages(context.Background(), client.ListOptions{})
+	images, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +361,7 @@ func TestRenewsOnceOn401(t *testing.T) {
 	}
 
 	c, g, auth = newTestClient(t, "", func(int, *http.Request) (int, string) { return http.StatusUnauthorized, glance401 })
-	_, err = c.ListImages(context.Background(), client.ListOptions{})
+	_, err = client.Collect(context.Background(), c, client.ListOptions{})
 	var apiErr *client.APIError
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnauthorized || auth.renewals != 1 || len(g.requests) != 2 {
 		t.Errorf("error %v, %d renewals, %d requests; want a 401 after one renewal and 2 requests", err, auth.renewals, len(g.requests))
@@ -385,7 +385,7 @@ func TestRejectsBadBodies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _, _ := newTestClient(t, "", func(int, *http.Request) (int, string) { return http.StatusOK, tt.body })
 			c.Requester.Opts.MaxResponseBytes = 8 << 20
-			_, err := c.ListImages(context.Background(), client.ListOptions{})
+			_, err := client.Collect(context.Background(), c, client.ListOptions{})
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
 			}
@@ -398,12 +398,12 @@ func TestBoundsPagesAndListings(t *testing.T) {
 		return http.StatusOK, `{"images": [{"id": "a", "status": "active", "name": "` + strings.Repeat("x", 10000) + `"}]}`
 	})
 	c.Requester.Opts.MaxResponseBytes = 1000
-	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err == nil || !strings.Contains(err.Error(), "response body larger than 1000 bytes") {
+	if _, err := client.Collect(context.Background(), c, client.ListOptions{}); err == nil || !strings.Contains(err.Error(), "response body larger than 1000 bytes") {
 		t.Errorf("error %v, want the page bound", err)
 	}
 	// The name is cut at 1024 bytes: each image costs some 1300 bytes.
 	c.Requester.Opts.MaxResponseBytes, c.Requester.Opts.MaxListingBytes = 1<<20, 2000
-	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err == nil || !strings.Contains(err.Error(), "more than 2000 bytes of images") {
+	if _, err := client.Collect(context.Background(), c, client.ListOptions{}); err == nil || !strings.Contains(err.Error(), "more than 2000 bytes of images") {
 		t.Errorf("error %v, want the listing bound met in the hidden listing", err)
 	}
 }
@@ -414,7 +414,7 @@ func TestCutsLabels(t *testing.T) {
 		long("i", 255), long("s", 100), long("v", 100), "x"+long("€", 400), long("u", 300), "xx"+long("😀", 300))
 	c, _, _ := newTestClient(t, "", answers(map[string]string{"": body}, noHidden))
 	c.Requester.Opts.MetadataKeys = []string{"image_type"}
-	images, err := c.ListImages(context.Background(), client.ListOptions{})
+	images, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,7 +429,7 @@ func TestCutsLabels(t *testing.T) {
 	}
 
 	c, _, _ = newTestClient(t, "", answers(map[string]string{"": fmt.Sprintf(`{"images": [{"id": %q, "status": "active"}]}`, long("i", 256))}, noHidden))
-	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err == nil || !strings.Contains(err.Error(), "id longer than 255 bytes") {
+	if _, err := client.Collect(context.Background(), c, client.ListOptions{}); err == nil || !strings.Contains(err.Error(), "id longer than 255 bytes") {
 		t.Fatalf("error %v, want the id refused", err)
 	}
 }
@@ -461,7 +461,7 @@ func TestRedactsEchoedSecrets(t *testing.T) {
 
 func TestReadsBadTimesAsProblems(t *testing.T) {
 	c, _, _ := newTestClient(t, "", answers(map[string]string{"": `{"images": [{"id": "a", "status": "active", "created_at": "yesterday", "updated_at": 5}]}`}, noHidden))
-	images, err := c.ListImages(context.Background(), client.ListOptions{})
+	images, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
