@@ -165,6 +165,9 @@ func (s *Simulator) serveIMS(w http.ResponseWriter, r *http.Request) {
 // imsImage is img as IMS shows it: its properties as top-level keys, under the fields of
 // Huawei's ImageInfo. tw replaces some values with raw JSON (fault injection).
 func imsImage(img *Image, project string, tw *imageTweak) map[string]any {
+	if tw == nil {
+		tw = &noTweak
+	}
 	m := make(map[string]any, len(img.Metadata)+32)
 	for k, v := range img.Metadata {
 		m[k] = v
@@ -194,8 +197,8 @@ func imsImage(img *Image, project string, tw *imageTweak) map[string]any {
 		"visibility": visibility, "owner": img.Owner, "protected": false,
 		"min_disk": orRaw(tw.minDisk, img.MinDisk), "min_ram": img.MinRAM,
 		"size": 0, "virtual_size": virtual, "__image_size": orRaw(tw.size, size),
-		"created_at": rawJSON(appendJSONTime(nil, tw.created, &img.Created)),
-		"updated_at": rawJSON(appendJSONTime(nil, tw.updated, img.Updated)),
+		"created_at":  rawJSON(appendJSONTime(nil, tw.created, &img.Created)),
+		"updated_at":  rawJSON(appendJSONTime(nil, tw.updated, img.Updated)),
 		"__imagetype": imageType, "__data_origin": origin, "__isregistered": "true",
 		"__image_source_type": "uds", "__backup_id": "", "__originalimagename": "",
 		"disk_format": "qcow2", "container_format": "bare", "enterprise_project_id": "0",
