@@ -224,7 +224,7 @@ func FullImages(now time.Time) []Image {
 		Metadata: map[string]any{"os_glance_import_task": "a41c6f3e-2b7d-4c90-8e15-d3f2a6b9c870"},
 		Owner:    defaultProjectID, Visibility: "private",
 	}
-	imgs = slices.Insert(imgs, 6, importing) // after the deactivated image (now-20h)
+	imgs = slices.Insert(imgs, 7, importing) // after the snapshot (now-12h)
 	return slices.Insert(imgs, 1, hidden)
 }
 

@@ -1,20 +1,25 @@
-// Package simulator is a faithful in-process fake of OpenStack Nova's
-// image-proxy API (GET /v2.1/{project_id}/images/detail, compute
-// microversions up to 2.35) together with the Keystone v3 token endpoint
-// (POST /v3/auth/tokens) it needs for authentication, and Huawei's API
-// gateway that checks AK/SK signatures in front of Nova.
+// Package simulator is a faithful in-process fake of the three image listing APIs the
+// exporter reads, all serving the same image set: OpenStack Nova's image proxy (GET
+// /v2.1/{project_id}/images/detail, compute microversions up to 2.35), Glance v2 (GET
+// {GlancePrefix}/v2/images, "/image" by default, as devstack) and Huawei IMS (GET
+// /v2/cloudimages); with the Keystone v3 token endpoint (POST /v3/auth/tokens, whose catalog
+// names compute and image) and Huawei's API gateway that checks AK/SK signatures in front of
+// Nova and IMS.
 //
 // Its responses follow those of a real Keystone + Glance + Nova (Zed) stack
 // byte for byte where practical: field names and order, Python-style JSON
 // separators with \uXXXX escapes, newest-first order, pagination with
-// images_links, fault bodies and response headers. A Simulator is an
-// http.Handler; serve it with httptest.NewServer.
+// images_links (Nova) or next (Glance), fault bodies and response headers. IMS follows
+// Huawei's documentation and SDK, which ims.go cites. A Simulator is an http.Handler; serve
+// it with httptest.NewServer.
 //
 // One file per API: keystone.go (versions, tokens, catalog, application
 // credentials), nova.go (images/detail: microversions, filters, paging, the
-// image view), gateway.go (the AK/SK verifier); images.go holds the image
-// set, faults.go and faultypage.go the injected faults, pyjson.go Python's
-// JSON encoding. Every time-dependent part reads the one clock, Options.Now.
+// image view), glance.go (Glance's listing, image view and webob errors), ims.go (IMS's
+// listing), gateway.go (the AK/SK verifier); listing.go holds what the Glance and IMS
+// listings share, images.go the image set, faults.go and faultypage.go the injected faults
+// (for every API's listing), pyjson.go Python's JSON encoding. Every time-dependent part
+// reads the one clock, Options.Now.
 package simulator
 
 import (
