@@ -173,32 +173,11 @@ func (s *Simulator) serveGlance(w http.ResponseWriter, r *http.Request) {
 		glanceError(w, r, http.StatusBadRequest, msg)
 		return
 	}
-	s.mu.RLock()
-	markerIdx := -1
-	if marker != nil {
-		i, ok := s.index[*marker]
-		if !ok {
-			s.mu.RUnlock()
-			glanceError(w, r, http.StatusBadRequest, "No image found with ID "+*marker)
-			return
-		}
-		markerIdx = i
+	b, n, lastID, ok := s.appendPage(make([]byte, 0, 4096), &ft, f.match, marker, limit, appendGlanceImage)
+	if !ok {
+		glanceError(w, r, http.StatusBadRequest, "No image found with ID "+*marker)
+		return
 	}
-	sel := s.pageIndexes(&ft, f.match, markerIdx, limit)
-	b := make([]byte, 0, 64+len(sel)*1536)
-	b = append(b, `{"images": [`...)
-	for k, i := range sel {
-		if k > 0 {
-			b = append(b, ", "...)
-		}
-		img := &s.images[i]
-		b = appendGlanceImage(b, img, ft.tweak(k, img))
-	}
-	lastID := ""
-	if len(sel) > 0 {
-		lastID = s.images[sel[len(sel)-1]].ID
-	}
-	s.mu.RUnlock()
 
 	// Glance's links: the query as the request gave it (first occurrence order, last
 	// value), without marker for first and with the page's last id appended for next.
@@ -219,7 +198,7 @@ func (s *Simulator) serveGlance(w http.ResponseWriter, r *http.Request) {
 		}
 		b = append(b, `, "next": `...)
 		b = appendPyString(b, glanceLink(rest))
-	case len(sel) > 0 && len(sel) == limit:
+	case n > 0 && n == limit:
 		b = append(b, `, "next": `...)
 		b = appendPyString(b, glanceLink(append(rest, queryParam{"marker", lastID})))
 	}

@@ -137,28 +137,12 @@ func (s *Simulator) serveIMS(w http.ResponseWriter, r *http.Request) {
 		imsError(w, http.StatusBadRequest, code, msg)
 		return
 	}
-	s.mu.RLock()
-	markerIdx := -1
-	if marker != nil {
-		i, ok := s.index[*marker]
-		if !ok {
-			s.mu.RUnlock()
-			imsError(w, http.StatusBadRequest, imsBadRequest, "Invalid marker: "+*marker)
-			return
-		}
-		markerIdx = i
+	b, _, _, ok := s.appendPage(make([]byte, 0, 4096), &ft, f.match, marker, limit,
+		func(b []byte, img *Image, tw *imageTweak) []byte { return appendPyJSON(b, imsImage(img, project, tw)) })
+	if !ok {
+		imsError(w, http.StatusBadRequest, imsBadRequest, "Invalid marker: "+*marker)
+		return
 	}
-	sel := s.pageIndexes(&ft, f.match, markerIdx, limit)
-	b := make([]byte, 0, 16+len(sel)*2048)
-	b = append(b, `{"images": [`...)
-	for k, i := range sel {
-		if k > 0 {
-			b = append(b, ", "...)
-		}
-		img := &s.images[i]
-		b = appendPyJSON(b, imsImage(img, project, ft.tweak(k, img)))
-	}
-	s.mu.RUnlock()
 	finishPage(w, r, append(b, "]}"...), &ft)
 }
 

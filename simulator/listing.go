@@ -60,6 +60,35 @@ func (s *Simulator) pageIndexes(ft *Fault, match func(*Image) bool, markerIdx, f
 	return sel
 }
 
+// appendPage appends `{"images": [` and the page after marker (nil: the first page) of up to
+// limit images that match, as ft shapes it and appendImage writes each. It returns the body,
+// the number of images and the id of the last, and false when the marker is unknown.
+func (s *Simulator) appendPage(b []byte, ft *Fault, match func(*Image) bool, marker *string, limit int,
+	appendImage func(b []byte, img *Image, tw *imageTweak) []byte) ([]byte, int, string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	markerIdx := -1
+	if marker != nil {
+		i, ok := s.index[*marker]
+		if !ok {
+			return b, 0, "", false
+		}
+		markerIdx = i
+	}
+	sel := s.pageIndexes(ft, match, markerIdx, limit)
+	b = append(b, `{"images": [`...)
+	lastID := ""
+	for k, i := range sel {
+		if k > 0 {
+			b = append(b, ", "...)
+		}
+		img := &s.images[i]
+		b = appendImage(b, img, ft.tweak(k, img))
+		lastID = img.ID
+	}
+	return b, len(sel), lastID, true
+}
+
 // finishPage sends a 200 page body b, as ft's Huge and TruncateAfter say.
 func finishPage(w http.ResponseWriter, r *http.Request, b []byte, ft *Fault) {
 	if ft.shapesDelivery() {
