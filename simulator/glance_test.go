@@ -65,13 +65,13 @@ func jsonKeys(t testing.TB, b []byte) []string {
 	return keys
 }
 
-// visibleIDs are the ids of imgs without hidden ones, newest first.
-func visibleIDs(imgs []Image, hidden bool) []string {
+// visibleIDs are the ids of imgs but the hidden ones, newest first.
+func visibleIDs(imgs []Image) []string {
 	sorted := slices.Clone(imgs)
 	slices.SortStableFunc(sorted, func(a, b Image) int { return b.Created.Compare(a.Created) })
 	var out []string
 	for _, im := range sorted {
-		if im.Hidden == hidden {
+		if !im.Hidden {
 			out = append(out, im.ID)
 		}
 	}
@@ -131,7 +131,7 @@ func TestGlancePaging(t *testing.T) {
 	imgs := FullImages(testNow)
 	sim, srv, tok := newTest(t, Options{Images: imgs})
 	base := srv.URL + "/image"
-	want := visibleIDs(imgs, false)
+	want := visibleIDs(imgs)
 	if len(want) != 10 {
 		t.Fatalf("%d visible images", len(want))
 	}
@@ -205,7 +205,7 @@ func TestGlanceHiddenImages(t *testing.T) {
 	imgs := FullImages(testNow)
 	_, srv, tok := newTest(t, Options{Images: imgs})
 	all := decodeGlance(t, do(t, "GET", srv.URL+"/image/v2/images?os_hidden=false", tok, nil, ""))
-	if !slices.Equal(all.ids(), visibleIDs(imgs, false)) || slices.Contains(all.ids(), DefaultIDHidden) {
+	if !slices.Equal(all.ids(), visibleIDs(imgs)) || slices.Contains(all.ids(), DefaultIDHidden) {
 		t.Errorf("os_hidden=false %v", all.ids())
 	}
 	hidden := decodeGlance(t, do(t, "GET", srv.URL+"/image/v2/images?os_hidden=true", tok, nil, ""))
@@ -215,7 +215,7 @@ func TestGlanceHiddenImages(t *testing.T) {
 	// Nova's proxy lists through Glance's default listing: no hidden image, and the
 	// importing one as UNKNOWN.
 	nova := decodePage(t, do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail", tok, nil, ""))
-	if !slices.Equal(nova.ids(), visibleIDs(imgs, false)) {
+	if !slices.Equal(nova.ids(), visibleIDs(imgs)) {
 		t.Errorf("nova %v", nova.ids())
 	}
 	for _, im := range nova.Images {
