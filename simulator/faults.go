@@ -14,14 +14,14 @@ import (
 	"time"
 )
 
-// Fault describes how the simulator misbehaves on one images/detail request. The zero Fault means: behave normally.
+// Fault describes how the simulator misbehaves on one image listing request (Nova, Glance or IMS). The zero Fault means: behave normally.
 //
 // The fields combine: Delay (or Hang) comes first; then Echo, Status, Garbage
 // or HTML (in that order of precedence) answer on their own; otherwise the
 // page is built (Loop, Duplicate, InvalidUTF8, OddTimes, BadTimes,
 // WrongTypes, Negative) and delivered (Huge, TruncateAfter). RetryAfter is
 // added to whatever answer is given. A request the page cannot be built
-// for (a bad limit, an unknown marker) gets Nova's normal 400.
+// for (a bad limit, an unknown marker) gets its API's normal 400.
 type Fault struct {
 	// Status, when non-zero, answers with this HTTP status and a fault body of the real shape for it:
 	// 429 → Nova {"overLimit": {"code": 429, "message": "This request was rate-limited.", "retryAfter": "<RetryAfter or 0>"}},
@@ -96,10 +96,13 @@ type faultPlan struct {
 	n    atomic.Int64
 }
 
-// SetFaults installs a fault plan: for the n-th images/detail request (n counts from 0 since SetFaults, authorised requests only, counted atomically) the simulator applies plan(n, r). nil removes the plan.
+// SetFaults installs a fault plan: for the n-th image listing request of any API (n counts from 0 since SetFaults, authorised requests only, counted atomically) the simulator applies plan(n, r). nil removes the plan.
 //
-// The plan is consulted for the requests that pass authentication, the
-// microversion, method and project checks.
+// The plan is consulted for the requests that pass authentication and the
+// method checks (and on Nova the microversion and project checks). Glance and IMS answer a
+// Status or Echo fault with their own error bodies (Glance's webob page, IMS's
+// {"error": {...}}), except nginx's 502 and 504 pages and the gateway's 429, which come
+// from in front of every API; the page and delivery faults apply to all three.
 func (s *Simulator) SetFaults(plan func(n int, r *http.Request) Fault) {
 	if plan == nil {
 		s.plan.Store(nil)
@@ -197,9 +200,9 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 // answerFault applies the parts of ft that come before the page: Retry-After,
-// Hang, Delay and the answers of their own (Status, Garbage, HTML). It
-// reports whether the request is done with (answered or abandoned).
-func answerFault(w http.ResponseWriter, r *http.Request, ft *Fault) bool {
+// Hang, Delay and the answers of their own (Status, Garbage, HTML), with the fault bodies
+// of api. It reports whether the request is done with (answered or abandoned).
+func answerFault(w http.ResponseWriter, r *http.Request, ft *Fault, api string) bool {
 	if *ft == (Fault{}) {
 		return false
 	}
@@ -208,9 +211,9 @@ func answerFault(w http.ResponseWriter, r *http.Request, ft *Fault) bool {
 	}
 	switch {
 	case ft.Echo:
-		writeEchoFault(w, r, ft)
+		writeEchoFault(w, r, ft, api)
 	case ft.Status != 0:
-		writeStatusFault(w, ft)
+		writeStatusFault(w, r, ft, api)
 	case ft.Garbage:
 		writeRaw(w, http.StatusOK, "application/json", []byte(garbageBody))
 	case ft.HTML:
@@ -296,10 +299,10 @@ func requestSecret(body []byte) string {
 	return ""
 }
 
-// writeEchoFault answers an images/detail request with a Nova fault (badRequest for 400,
+// writeEchoFault answers a listing request with a fault of api (Nova's: badRequest for 400,
 // else Unauthorized) whose message quotes the credentials the request carried, which are
 // also its request id.
-func writeEchoFault(w http.ResponseWriter, r *http.Request, ft *Fault) {
+func writeEchoFault(w http.ResponseWriter, r *http.Request, ft *Fault, api string) {
 	var quoted []string
 	for _, name := range []string{"X-Auth-Token", "X-Security-Token", "Authorization"} {
 		if v := r.Header.Get(name); v != "" {
@@ -311,6 +314,10 @@ func writeEchoFault(w http.ResponseWriter, r *http.Request, ft *Fault) {
 	h.Set("x-openstack-request-id", echo)
 	h.Set("x-compute-request-id", echo)
 	code := echoStatus(ft.Status)
+	if api != APINova {
+		apiError(w, r, api, code, "Invalid request ("+echo+")")
+		return
+	}
 	name := "unauthorized"
 	if code == http.StatusBadRequest {
 		name = "badRequest"
@@ -371,8 +378,8 @@ var novaFaultMessages = map[int]string{
 	http.StatusServiceUnavailable:    "The server is currently unavailable. Please try again at a later time.",
 }
 
-// writeStatusFault answers with ft.Status and the body of the real shape.
-func writeStatusFault(w http.ResponseWriter, ft *Fault) {
+// writeStatusFault answers with ft.Status and the body of the real shape for api.
+func writeStatusFault(w http.ResponseWriter, r *http.Request, ft *Fault, api string) {
 	code := ft.Status
 	if code < 200 || code > 599 {
 		code = http.StatusInternalServerError
@@ -394,6 +401,16 @@ func writeStatusFault(w http.ResponseWriter, ft *Fault) {
 		b = append(b, reqID...)
 		b = append(b, `"}`...)
 		writeRaw(w, code, "application/json", b)
+		return
+	case api != APINova:
+		msg := ft.Message
+		if msg == "" {
+			msg = webobExplanations[code]
+		}
+		if msg == "" {
+			msg = http.StatusText(code)
+		}
+		apiError(w, r, api, code, msg)
 		return
 	}
 	name := "computeFault"

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"time"
 )
@@ -48,29 +47,7 @@ var noTweak imageTweak
 // appendFaultyPage appends a page shaped by ft, from `{"images": [` up to
 // but not including the closing brace. s.mu must be read-locked.
 func (s *Simulator) appendFaultyPage(b []byte, ft *Fault, pr *pageRequest) []byte {
-	var sel []int
-	if ft.Loop && pr.markerIdx >= 0 {
-		// The page that ended with the marker, once more.
-		for i := pr.markerIdx; i >= 0 && len(sel) < pr.fetch; i-- {
-			if pr.f.match(&s.images[i]) {
-				sel = append(sel, i)
-			}
-		}
-		slices.Reverse(sel)
-	} else {
-		start := 0
-		if pr.markerIdx >= 0 {
-			start = pr.markerIdx + 1
-			if ft.Duplicate {
-				sel = append(sel, pr.markerIdx)
-			}
-		}
-		for i := start; i < len(s.images) && len(sel) < pr.fetch; i++ {
-			if pr.f.match(&s.images[i]) {
-				sel = append(sel, i)
-			}
-		}
-	}
+	sel := s.pageIndexes(ft, pr.f.match, pr.markerIdx, pr.fetch)
 	b = append(b, `{"images": [`...)
 	for k, i := range sel {
 		if k > 0 {

@@ -35,8 +35,43 @@ type Image struct {
 	// "server": {"id": ..., "links": [self, bookmark]}. When empty, a string
 	// metadata instance_uuid plays the same role, as in real Nova.
 	ServerID string
-	// Owner is the id of the project owning the image; informational.
+	// Owner is the id of the project owning the image: Glance's and IMS's owner.
 	Owner string
+	// VirtualSize is the virtual disk size in bytes that Glance and IMS show; nil is JSON
+	// null. Nova's proxy does not show it.
+	VirtualSize *int64
+	// Visibility is Glance's visibility: public, private, shared or community. "" means
+	// shared, Glance's default for a new image since API 2.5 (checked on the realstack
+	// Glance, Zed).
+	Visibility string
+	// Hidden is Glance's os_hidden: Glance's default listing leaves the image out (only
+	// os_hidden=true lists it), and so does Nova's proxy, which lists through it.
+	Hidden bool
+	// ImageType is IMS's __imagetype: gold (public), private, shared or market. "" derives
+	// it: gold for a public or community image, shared for one of another owner, else
+	// private.
+	ImageType string
+}
+
+// glanceVisibility is img's Glance visibility, with Glance's default.
+func (img *Image) glanceVisibility() string {
+	if img.Visibility == "" {
+		return "shared"
+	}
+	return img.Visibility
+}
+
+// imsImageType is img's IMS __imagetype, derived when not set.
+func (img *Image) imsImageType(project string) string {
+	switch {
+	case img.ImageType != "":
+		return img.ImageType
+	case img.Visibility == "public" || img.Visibility == "community":
+		return "gold"
+	case img.Owner != "" && img.Owner != project:
+		return "shared"
+	}
+	return "private"
 }
 
 // SetImages replaces the image set (the slice is copied; the images' maps
@@ -82,6 +117,12 @@ const (
 	// DefaultIDNoName is the active image whose Name is nil (newest).
 	DefaultIDNoName = "1ab49c3c-81ba-4db0-acbb-eaf5def3fbd4"
 
+	// DefaultIDHidden is FullImages' active image with os_hidden true: Glance lists it only
+	// with os_hidden=true, and Nova's proxy not at all.
+	DefaultIDHidden = "3c9f2b7e-0d41-4e8a-9b6c-5a2e7f1d8c03"
+	// DefaultIDImporting is FullImages' image in Glance status importing (Nova: UNKNOWN).
+	DefaultIDImporting = "b5e0c7d2-6f13-4a9e-8d24-1c7b3e9f0a46"
+
 	// DefaultSnapshotServerID is the server (instance) id of DefaultIDSnapshot.
 	DefaultSnapshotServerID = "8f3bd1a2-5c6e-4c1d-9a7b-2f0e6d4c1b10"
 	// DefaultUnicodeName is the name of DefaultIDUnicode.
@@ -98,7 +139,9 @@ func timePtr(t time.Time) *time.Time { return &t }
 // with times relative to now (created now-48h ... now-2h, whole seconds, UTC).
 // It covers every Nova status: ACTIVE, SAVING (queued and saving), ERROR,
 // DELETED and UNKNOWN, a snapshot, a non-ASCII name, a nil name and a nil
-// updated time. Ids are the DefaultID* constants.
+// updated time; every Glance visibility (the queued image has Glance's default,
+// shared) and virtual sizes on some. Ids are the DefaultID* constants.
+// FullImages adds the images only Glance and IMS tell apart.
 func DefaultImages(now time.Time) []Image {
 	now = now.UTC().Truncate(time.Second)
 	at := func(h int) time.Time { return now.Add(-time.Duration(h) * time.Hour) }
@@ -108,8 +151,9 @@ func DefaultImages(now time.Time) []Image {
 			ID: DefaultIDCirros, Name: strPtr("cirros-0.6.2-x86_64-disk"), Status: "active",
 			Size: i64Ptr(21430272), MinDisk: 1, MinRAM: 512,
 			Created: at(48), Updated: timePtr(at(47)),
-			Metadata: map[string]any{"os_distro": "cirros", "os_version": "0.6.2", "hw_disk_bus": "virtio"},
-			Owner:    owner,
+			Metadata:    map[string]any{"os_distro": "cirros", "os_version": "0.6.2", "hw_disk_bus": "virtio"},
+			Owner:       owner,
+			VirtualSize: i64Ptr(117440512), Visibility: "public",
 		},
 		{
 			ID: DefaultIDQueued, Name: strPtr("queued-no-data"), Status: "queued",
@@ -120,6 +164,7 @@ func DefaultImages(now time.Time) []Image {
 			Size: i64Ptr(1073741824), MinDisk: 10, MinRAM: 1024,
 			Created: at(36), Updated: timePtr(at(35)),
 			Metadata: map[string]any{"os_distro": "centos", "os_version": "9"}, Owner: owner,
+			Visibility: "private",
 		},
 		{
 			ID: DefaultIDKilled, Name: strPtr("failed-upload"), Status: "killed",
@@ -141,18 +186,46 @@ func DefaultImages(now time.Time) []Image {
 			Size: i64Ptr(3072), MinDisk: 1, MinRAM: 64, Created: at(12), Updated: timePtr(at(12)),
 			Metadata: map[string]any{"image_type": "snapshot", "instance_uuid": DefaultSnapshotServerID},
 			ServerID: DefaultSnapshotServerID, Owner: owner,
+			VirtualSize: i64Ptr(1073741824), Visibility: "private",
 		},
 		{
 			ID: DefaultIDUnicode, Name: strPtr(DefaultUnicodeName), Status: "active",
 			Size: i64Ptr(1024), MinRAM: 256, Created: at(6), Updated: timePtr(at(6)),
 			Metadata: map[string]any{}, Owner: owner,
+			VirtualSize: i64Ptr(10737418240), Visibility: "community",
 		},
 		{
 			ID: DefaultIDNoName, Name: nil, Status: "active",
 			Size: i64Ptr(2048), MinDisk: 3, Created: at(2), Updated: timePtr(at(2)),
 			Metadata: map[string]any{"os_distro": "debian"}, Owner: "public",
+			VirtualSize: i64Ptr(2147483648), Visibility: "public",
 		},
 	}
+}
+
+// FullImages returns DefaultImages and two more, oldest first: DefaultIDHidden (active,
+// os_hidden, created now-44h), which Nova's proxy never lists, and DefaultIDImporting
+// (Glance status importing, created now-10h), which Nova shows as UNKNOWN. It is the set to
+// read one cloud through every API with; DefaultImages stays the default image set, so
+// that Nova's counts over it do not change.
+func FullImages(now time.Time) []Image {
+	imgs := DefaultImages(now)
+	now = now.UTC().Truncate(time.Second)
+	at := func(h int) time.Time { return now.Add(-time.Duration(h) * time.Hour) }
+	hidden := Image{
+		ID: DefaultIDHidden, Name: strPtr("hidden-rescue-image"), Status: "active",
+		Size: i64Ptr(4194304), VirtualSize: i64Ptr(1073741824), MinDisk: 1, MinRAM: 128,
+		Created: at(44), Updated: timePtr(at(43)), Metadata: map[string]any{"os_distro": "ubuntu"},
+		Owner: defaultProjectID, Visibility: "private", Hidden: true,
+	}
+	importing := Image{
+		ID: DefaultIDImporting, Name: strPtr("importing-web-download"), Status: "importing",
+		Created: at(10), Updated: timePtr(at(9)),
+		Metadata: map[string]any{"os_glance_import_task": "a41c6f3e-2b7d-4c90-8e15-d3f2a6b9c870"},
+		Owner:    defaultProjectID, Visibility: "private",
+	}
+	imgs = slices.Insert(imgs, 7, importing) // after the snapshot (now-12h)
+	return slices.Insert(imgs, 1, hidden)
 }
 
 var genNames = []string{

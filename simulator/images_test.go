@@ -135,3 +135,33 @@ func TestSetImages(t *testing.T) {
 		t.Errorf("default set has %d images", len(s.images))
 	}
 }
+
+func TestFullImages(t *testing.T) {
+	def, full := DefaultImages(testNow), FullImages(testNow)
+	if len(full) != len(def)+2 {
+		t.Fatalf("%d images", len(full))
+	}
+	var hidden, importing int
+	for i, im := range full {
+		if i > 0 && !im.Created.After(full[i-1].Created) {
+			t.Errorf("not oldest first at %d", i)
+		}
+		if im.Hidden {
+			hidden++
+		}
+		if im.Status == "importing" {
+			importing++
+		}
+		if im.Hidden && im.ID != DefaultIDHidden || im.Status == "importing" && im.ID != DefaultIDImporting {
+			t.Errorf("image %s", im.ID)
+		}
+	}
+	if hidden != 1 || importing != 1 {
+		t.Errorf("hidden %d importing %d", hidden, importing)
+	}
+	for _, im := range def {
+		if im.Hidden || im.Status == "importing" {
+			t.Errorf("DefaultImages holds %s", im.ID)
+		}
+	}
+}

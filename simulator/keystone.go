@@ -409,6 +409,13 @@ func (s *Simulator) tokenBody(r *http.Request, methods []string, info tokenInfo)
 				"name":      "nova",
 			},
 			map[string]any{
+				// Glance under its path prefix, as devstack's catalog has it.
+				"endpoints": endpoints("imag", host+s.glancePrefix()),
+				"id":        "e2c3d4e5f60718293a4b5c6d7e8f9001",
+				"type":      "image",
+				"name":      "glance",
+			},
+			map[string]any{
 				"endpoints": endpoints("iden", host+"/v3"),
 				"id":        "d1b2c3d4e5f60718293a4b5c6d7e8f90",
 				"type":      "identity",

@@ -20,8 +20,10 @@ const (
 // maxRequestRecords bounds the log that Requests returns.
 const maxRequestRecords = 10000
 
-// RequestRecord is one images/detail request as the simulator received it.
+// RequestRecord is one image listing request, of any API, as the simulator received it.
 type RequestRecord struct {
+	// API is the API asked: APINova, APIGlance or APIIMS.
+	API string
 	// Method is the HTTP method.
 	Method string
 	// Path is the URL path.
@@ -32,7 +34,7 @@ type RequestRecord struct {
 	Header http.Header
 }
 
-// Requests returns a copy of the log of images/detail requests (including
+// Requests returns a copy of the log of image listing requests of every API (including
 // rejected ones), oldest first; past 10 000 requests the older half is dropped.
 func (s *Simulator) Requests() []RequestRecord {
 	s.mu.RLock()
@@ -45,7 +47,8 @@ func (s *Simulator) Requests() []RequestRecord {
 	return out
 }
 
-// ImagesRequests returns how many images/detail requests the simulator answered (authorised ones, faulty or not) — cheaper than len(Requests()) for load tests.
+// ImagesRequests returns how many image listing requests, of every API, the simulator
+// answered (authorised ones, faulty or not) — cheaper than len(Requests()) for load tests.
 func (s *Simulator) ImagesRequests() int {
 	return int(s.imagesRequests.Load())
 }
@@ -137,7 +140,7 @@ func parseVersion(s string) (microversion, bool) {
 // keystonemiddleware's of a token, microversion negotiation, method and project checks, the
 // fault plan, then the page.
 func (s *Simulator) serveImages(w http.ResponseWriter, r *http.Request, pathProject string) {
-	s.recordRequest(r)
+	s.recordRequest(r, APINova)
 	aksk := isAKSKRequest(r)
 	if aksk {
 		// Huawei's API gateway checks the signature before the request
@@ -193,14 +196,14 @@ func (s *Simulator) serveImages(w http.ResponseWriter, r *http.Request, pathProj
 	if p := s.plan.Load(); p != nil {
 		ft = p.plan(int(p.n.Add(1)-1), r)
 	}
-	if answerFault(w, r, &ft) {
+	if answerFault(w, r, &ft, APINova) {
 		return
 	}
 	s.listImages(w, r, pathProject, &ft)
 }
 
-// recordRequest adds r to the log that Requests returns.
-func (s *Simulator) recordRequest(r *http.Request) {
+// recordRequest adds r, a request to api, to the log that Requests returns.
+func (s *Simulator) recordRequest(r *http.Request, api string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.requests) == maxRequestRecords {
@@ -208,7 +211,7 @@ func (s *Simulator) recordRequest(r *http.Request) {
 		s.requests = append(s.requests[:0], s.requests[maxRequestRecords/2:]...)
 	}
 	s.requests = append(s.requests, RequestRecord{
-		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(),
+		API: api, Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(),
 	})
 }
 
@@ -358,6 +361,9 @@ func metaString(v any) (string, bool) {
 }
 
 func (f *filters) match(img *Image) bool {
+	if img.Hidden {
+		return false // Nova lists through Glance's default listing, which leaves hidden images out
+	}
 	if f.name != nil && (img.Name == nil || *img.Name != *f.name) {
 		return false
 	}
@@ -601,24 +607,9 @@ func appendImageTweaked(b []byte, img *Image, host, project string, tw *imageTwe
 	b = append(b, `, "metadata": `...)
 	b = appendPyJSON(b, img.Metadata)
 	b = append(b, `, "created": `...)
-	if tw.created != nil {
-		b = append(b, tw.created...)
-	} else {
-		b = append(b, '"')
-		b = img.Created.UTC().AppendFormat(b, "2006-01-02T15:04:05Z")
-		b = append(b, '"')
-	}
+	b = appendJSONTime(b, tw.created, &img.Created)
 	b = append(b, `, "updated": `...)
-	switch {
-	case tw.updated != nil:
-		b = append(b, tw.updated...)
-	case img.Updated == nil:
-		b = append(b, "null"...)
-	default:
-		b = append(b, '"')
-		b = img.Updated.UTC().AppendFormat(b, "2006-01-02T15:04:05Z")
-		b = append(b, '"')
-	}
+	b = appendJSONTime(b, tw.updated, img.Updated)
 	status, progress := novaStatus(img.Status)
 	b = append(b, `, "status": "`...)
 	b = append(b, status...)

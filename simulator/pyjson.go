@@ -90,6 +90,8 @@ func appendPyJSON(b []byte, v any) []byte {
 		return appendFloat(b, x)
 	case json.Number:
 		return append(b, x.String()...)
+	case rawJSON:
+		return append(b, x...)
 	case map[string]any:
 		if len(x) == 0 {
 			return append(b, "{}"...)
@@ -143,6 +145,9 @@ func appendPyJSON(b []byte, v any) []byte {
 	}
 	return appendPyJSON(b, generic)
 }
+
+// rawJSON is JSON that appendPyJSON writes as it is.
+type rawJSON []byte
 
 func appendFloat(b []byte, f float64) []byte {
 	switch {

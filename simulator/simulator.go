@@ -1,20 +1,25 @@
-// Package simulator is a faithful in-process fake of OpenStack Nova's
-// image-proxy API (GET /v2.1/{project_id}/images/detail, compute
-// microversions up to 2.35) together with the Keystone v3 token endpoint
-// (POST /v3/auth/tokens) it needs for authentication, and Huawei's API
-// gateway that checks AK/SK signatures in front of Nova.
+// Package simulator is a faithful in-process fake of the three image listing APIs the
+// exporter reads, all serving the same image set: OpenStack Nova's image proxy (GET
+// /v2.1/{project_id}/images/detail, compute microversions up to 2.35), Glance v2 (GET
+// {GlancePrefix}/v2/images, "/image" by default, as devstack) and Huawei IMS (GET
+// /v2/cloudimages); with the Keystone v3 token endpoint (POST /v3/auth/tokens, whose catalog
+// names compute and image) and Huawei's API gateway that checks AK/SK signatures in front of
+// Nova and IMS.
 //
 // Its responses follow those of a real Keystone + Glance + Nova (Zed) stack
 // byte for byte where practical: field names and order, Python-style JSON
 // separators with \uXXXX escapes, newest-first order, pagination with
-// images_links, fault bodies and response headers. A Simulator is an
-// http.Handler; serve it with httptest.NewServer.
+// images_links (Nova) or next (Glance), fault bodies and response headers. IMS follows
+// Huawei's documentation and SDK, which ims.go cites. A Simulator is an http.Handler; serve
+// it with httptest.NewServer.
 //
 // One file per API: keystone.go (versions, tokens, catalog, application
 // credentials), nova.go (images/detail: microversions, filters, paging, the
-// image view), gateway.go (the AK/SK verifier); images.go holds the image
-// set, faults.go and faultypage.go the injected faults, pyjson.go Python's
-// JSON encoding. Every time-dependent part reads the one clock, Options.Now.
+// image view), glance.go (Glance's listing, image view and webob errors), ims.go (IMS's
+// listing), gateway.go (the AK/SK verifier); listing.go holds what the Glance and IMS
+// listings share, images.go the image set, faults.go and faultypage.go the injected faults
+// (for every API's listing), pyjson.go Python's JSON encoding. Every time-dependent part
+// reads the one clock, Options.Now.
 package simulator
 
 import (
@@ -53,6 +58,16 @@ type Options struct {
 	Images []Image
 	// MaxLimit is Nova's [api]max_limit; default 1000.
 	MaxLimit int
+	// GlancePrefix is the path Glance is served under, which the catalog's image endpoint
+	// ends in: Glance's listing is GET {GlancePrefix}/v2/images. "" means "/image", as
+	// devstack serves it; "/" serves Glance at the root, as the realstack does.
+	GlancePrefix string
+	// GlanceMaxLimit is Glance's api_limit_max: a larger limit is cut to it; default 1000.
+	GlanceMaxLimit int
+	// IMSMaxLimit caps the limit of an IMS listing: a larger one is cut to it silently, so
+	// that the page is shorter than asked although more images follow. Huawei documents
+	// the default limit, 500, but no maximum; the default cap is 500.
+	IMSMaxLimit int
 	// TokenTTL is the lifetime of issued tokens; default 1h.
 	TokenTTL time.Duration
 	// InternalHost, when set, is the scheme+host (e.g.
@@ -63,7 +78,8 @@ type Options struct {
 	// ApplicationCredentials are the Keystone application credentials of
 	// the simulator's user, accepted by POST /v3/auth/tokens.
 	ApplicationCredentials []ApplicationCredential
-	// AccessKeys are the Huawei AK/SK pairs the simulated API gateway accepts on images/detail.
+	// AccessKeys are the Huawei AK/SK pairs the simulated API gateway accepts on Nova's
+	// images/detail and IMS's cloudimages.
 	AccessKeys []AccessKey
 	// ExpiredTokens makes Keystone issue tokens that have already expired: expires_at is a
 	// second before issued_at, and Nova refuses them.
@@ -80,7 +96,8 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Simulator is the fake Keystone + Nova server, with the AK/SK gateway in front of Nova.
+// Simulator is the fake Keystone + Nova + Glance + IMS server, with the AK/SK gateway in
+// front of Nova and IMS.
 // It implements http.Handler and is safe for concurrent use.
 type Simulator struct {
 	opts Options
@@ -97,7 +114,7 @@ type Simulator struct {
 	plan atomic.Pointer[faultPlan]
 	// keystonePlan is the fault plan installed by SetKeystoneFaults, nil when none.
 	keystonePlan atomic.Pointer[faultPlan]
-	// imagesRequests counts the authorised images/detail requests.
+	// imagesRequests counts the authorised listing requests of every API.
 	imagesRequests atomic.Int64
 }
 
@@ -121,6 +138,12 @@ func New(opts Options) *Simulator {
 	if opts.MaxLimit <= 0 {
 		opts.MaxLimit = 1000
 	}
+	if opts.GlanceMaxLimit <= 0 {
+		opts.GlanceMaxLimit = 1000
+	}
+	if opts.IMSMaxLimit <= 0 {
+		opts.IMSMaxLimit = imsDefaultLimit
+	}
 	if opts.TokenTTL <= 0 {
 		opts.TokenTTL = time.Hour
 	}
@@ -142,8 +165,8 @@ func New(opts Options) *Simulator {
 // now is the simulator's clock.
 func (s *Simulator) now() time.Time { return s.opts.Now() }
 
-// ServeHTTP routes a request to Keystone or to Nova (through the gateway's check of a
-// signed request); any other path gets Nova's 404.
+// ServeHTTP routes a request to Keystone, Nova, Glance or IMS (Nova and IMS through the
+// gateway's check of a signed request); any other path gets Nova's 404.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	switch p {
@@ -156,6 +179,14 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		if project, ok := imagesDetailPath(p); ok {
 			s.serveImages(w, r, project)
+			return
+		}
+		switch p {
+		case s.glancePrefix() + "/v2/images":
+			s.serveGlance(w, r)
+			return
+		case imsListingPath:
+			s.serveIMS(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
