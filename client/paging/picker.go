@@ -60,14 +60,14 @@ func (m *Picker) UnmarshalJSON(data []byte) error {
 
 var errMetadata = errors.New("metadata: malformed object")
 
-// set keeps the value of key, the last one of a key the object holds twice. The key is the
-// wanted key itself, shared by every image rather than copied from the page.
 // NewPicker returns a Picker of keys; none means the object is skipped.
 func NewPicker(keys []string) Picker { return Picker{keys: keys} }
 
 // Values are the wanted keys' values found; nil when none was.
 func (m *Picker) Values() client.Metadata { return m.values }
 
+// set keeps the value of key, the last one of a key the object holds twice. The key is the
+// wanted key itself, shared by every image rather than copied from the page.
 func (m *Picker) set(key, value string) {
 	for i := range m.values {
 		if m.values[i].Key == key {
