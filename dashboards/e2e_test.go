@@ -27,8 +27,8 @@ import (
 
 const defaultPrometheusDir = "/tmp/nova-image-exporter-prometheus/usr/bin"
 
-// Fixture images added to the simulator's DefaultImages (which already hold a queued image 40h old
-// and a saving one 35h old).
+// Fixture images added to the simulator's FullImages (which already hold a queued image 40h old,
+// a saving one 35h old, a hidden image only Glance and IMS list, and an importing one).
 const (
 	idStuck = "e2e00000-0000-4000-8000-000000000001" // queued, created 20 minutes ago: stuck
 	idFresh = "e2e00000-0000-4000-8000-000000000002" // queued, created 1 minute ago: not yet
@@ -74,16 +74,98 @@ func isExecutable(p string) bool {
 	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
 }
 
+// The simulator's project, and the AK/SK pair its API gateway accepts for the IMS cloud.
+const (
+	e2eProject = "0123456789abcdef0123456789abcdef"
+	e2eAK      = "QTWAOYTTINDUT2QVKYUC"
+	e2eSK      = "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc"
+)
+
+// e2eCloud is one cloud of the test's clouds.yaml: the one simulated image set read through one
+// image API.
+type e2eCloud struct{ name, api string }
+
+// e2eClouds read the simulator through each image API; sim is also the exporter's default cloud,
+// the one /metrics serves.
+var e2eClouds = []e2eCloud{{"sim", "nova"}, {"sim-glance", "glance"}, {"sim-ims", "ims"}}
+
+// e2eCloudsYAML is the clouds.yaml of e2eClouds: nova with a token and the compute endpoint
+// overridden, glance with a token and the image endpoint overridden (the simulator serves Glance
+// under /image, as devstack), ims with AK/SK signing (IMS at the simulator's root).
+func e2eCloudsYAML(simURL, token string) string {
+	return fmt.Sprintf(`clouds:
+  sim:
+    auth_type: token
+    auth: {token: %[2]s, project_id: %[3]s}
+    compute_endpoint_override: %[1]s/v2.1/{project_id}
+  sim-glance:
+    image_api: glance
+    auth_type: token
+    auth: {token: %[2]s, project_id: %[3]s}
+    image_endpoint_override: %[1]s/image
+  sim-ims:
+    image_api: ims
+    auth_type: aksk
+    auth: {ak: %[4]s, sk: %[5]s, project_id: %[3]s}
+    image_endpoint_override: %[1]s
+`, simURL, token, e2eProject, e2eAK, e2eSK)
+}
+
 func e2eImages(now time.Time) []simulator.Image {
 	now = now.UTC().Truncate(time.Second)
 	str := func(s string) *string { return &s }
 	at := func(d time.Duration) *time.Time { t := now.Add(-d); return &t }
-	return append(simulator.DefaultImages(now),
+	return append(simulator.FullImages(now),
 		simulator.Image{ID: idStuck, Name: str("e2e-stuck-queued"), Status: "queued",
-			Created: *at(20 * time.Minute), Updated: at(20 * time.Minute), Metadata: map[string]any{}},
+			Created: *at(20 * time.Minute), Updated: at(20 * time.Minute), Metadata: map[string]any{},
+			Owner: e2eProject, Visibility: "private"},
 		simulator.Image{ID: idFresh, Name: str("e2e-fresh-queued"), Status: "queued",
-			Created: *at(time.Minute), Updated: at(time.Minute), Metadata: map[string]any{}},
+			Created: *at(time.Minute), Updated: at(time.Minute), Metadata: map[string]any{},
+			Owner: e2eProject, Visibility: "private"},
 	)
+}
+
+// The documented differences between the APIs (README, "Image APIs") that the series show.
+
+// listedBy reports whether api lists img: Nova's proxy leaves Glance's hidden images out.
+func listedBy(api string, img simulator.Image) bool { return api != "nova" || !img.Hidden }
+
+// sizeBy is img's nova_image_size_bytes read through api, with false for no sample: Glance sends
+// null for an image without data, which is no sample, where Nova sends 0 and IMS's
+// __image_size is "0".
+func sizeBy(api string, img simulator.Image) (float64, bool) {
+	switch {
+	case img.Size != nil:
+		return float64(*img.Size), true
+	case api == "glance":
+		return 0, false
+	}
+	return 0, true
+}
+
+// virtualSizeBy is img's nova_image_virtual_size_bytes read through api, with false for no
+// sample: Nova has no virtual size.
+func virtualSizeBy(api string, img simulator.Image) (float64, bool) {
+	if api == "nova" || img.VirtualSize == nil {
+		return 0, false
+	}
+	return float64(*img.VirtualSize), true
+}
+
+// apiStatusBy is nova_image_info's api_status: the status the API sent, Nova's own through nova.
+func apiStatusBy(api string, img simulator.Image) string {
+	if api == "nova" {
+		return novaStatus(img.Status)
+	}
+	return img.Status
+}
+
+// privateVisibilityBy is nova_image_info's visibility of a private image: none through nova.
+func privateVisibilityBy(api string) string {
+	if api == "nova" {
+		return ""
+	}
+	return "private"
 }
 
 func novaStatus(glance string) string {
@@ -282,18 +364,14 @@ func TestWithRealPrometheus(t *testing.T) {
 		t.Errorf("promtool test rules %s: exit %d\n%s", ruleTestsPath, code, out)
 	}
 
-	// A simulated cloud with the SAVING images the alert is about, behind a token cloud.
+	// One simulated cloud with the SAVING images the alert is about, read through each image API
+	// (e2eClouds): the rules and the dashboard must work alike on each API's series.
 	images := e2eImages(time.Now())
-	sim := simulator.New(simulator.Options{Images: images})
+	sim := simulator.New(simulator.Options{Images: images, AccessKeys: []simulator.AccessKey{{AK: e2eAK, SK: e2eSK}}})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
 	clouds := filepath.Join(dir, "clouds.yaml")
-	if err := os.WriteFile(clouds, fmt.Appendf(nil, `clouds:
-  sim:
-    auth_type: token
-    auth: {token: %s, project_id: 0123456789abcdef0123456789abcdef}
-    compute_endpoint_override: %s/v2.1/{project_id}
-`, sim.IssueToken(), srv.URL), 0o600); err != nil {
+	if err := os.WriteFile(clouds, []byte(e2eCloudsYAML(srv.URL, sim.IssueToken())), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	exporter, exporterProc := startExporter(t, []string{"OS_CLIENT_CONFIG_FILE=" + clouds}, "--cloud=sim")
@@ -304,7 +382,13 @@ func TestWithRealPrometheus(t *testing.T) {
 
 	// promtool check metrics: the exposition must parse, and must have no lint finding (none
 	// today; a deliberate one would be listed here with its reason).
-	for _, path := range []string{"/metrics", "/probe?cloud=sim"} {
+	paths := []string{"/metrics"}
+	var cloudNames []string
+	for _, cl := range e2eClouds {
+		paths = append(paths, "/probe?cloud="+cl.name)
+		cloudNames = append(cloudNames, cl.name)
+	}
+	for _, path := range paths {
 		body := fetch(t, exporter+path)
 		if !strings.Contains(body, "\nnova_up 1\n") {
 			t.Fatalf("%s: nova_up is not 1; exporter log:\n%s\n%s", path, exporterProc.out, body)
@@ -313,12 +397,33 @@ func TestWithRealPrometheus(t *testing.T) {
 			t.Errorf("promtool check metrics on %s: exit %d (1: unparsable, 3: lint findings)\n%s", path, code, out)
 		}
 	}
+	// Each cloud was read through its own API (IMS's requests signed with AK/SK).
+	asked := map[string]int{}
+	for _, r := range sim.Requests() {
+		asked[r.API]++
+		if r.API == simulator.APIIMS && !strings.HasPrefix(r.Header.Get("Authorization"), "SDK-HMAC-SHA256 ") {
+			t.Errorf("an IMS request not signed with AK/SK: %v", r.Header)
+		}
+	}
+	for _, cl := range e2eClouds {
+		if asked[cl.api] == 0 {
+			t.Fatalf("cloud %s: no request to the %s API (requests by API: %v); exporter log:\n%s", cl.name, cl.api, asked, exporterProc.out)
+		}
+	}
 
-	// Prometheus on loopback: /metrics as the exporter's own job, /probe with the README's
-	// relabelling, every second, with the shipped rules (stuck threshold lowered).
+	// Prometheus on loopback: /metrics as the exporter's own job, /probe of every cloud with the
+	// README's relabelling, every second, with the shipped rules (stuck threshold lowered).
 	rules := e2eRules(t, dir)
 	promAddr := freeAddr(t)
 	config := filepath.Join(dir, "prometheus.yml")
+	var replicaTargets strings.Builder
+	for _, name := range cloudNames {
+		fmt.Fprintf(&replicaTargets, `      - targets: [%q]
+        labels: {cloud: %s, pod: replica-a}
+      - targets: [%q]
+        labels: {cloud: %s, pod: replica-b}
+`, exporterAddr, name, replicaAddr, name)
+	}
 	if err := os.WriteFile(config, fmt.Appendf(nil, `global:
   scrape_interval: 1s
   scrape_timeout: 1s
@@ -331,7 +436,7 @@ scrape_configs:
   - job_name: nova_images
     metrics_path: /probe
     static_configs:
-      - targets: [sim]
+      - targets: [%s]
     relabel_configs:
       - source_labels: [__address__]
         target_label: __param_cloud
@@ -339,17 +444,15 @@ scrape_configs:
         target_label: cloud
       - target_label: __address__
         replacement: %q
-  # Both replicas scraped for the same cloud, as pods (an HA pair, or a PodMonitor on the
+  # Both replicas scraped for each cloud, as pods (an HA pair, or a PodMonitor on the
   # Kubernetes example): the dashboard must count the cloud once.
   - job_name: nova_replicas
     metrics_path: /probe
-    params: {cloud: [sim]}
     static_configs:
-      - targets: [%q]
-        labels: {cloud: sim, pod: replica-a}
-      - targets: [%q]
-        labels: {cloud: sim, pod: replica-b}
-`, rules, exporterAddr, exporterAddr, exporterAddr, replicaAddr), 0o644); err != nil {
+%s    relabel_configs:
+      - source_labels: [cloud]
+        target_label: __param_cloud
+`, rules, exporterAddr, strings.Join(cloudNames, ", "), exporterAddr, replicaTargets.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	prom := startProcess(t, "prometheus", promBin, nil,
@@ -386,45 +489,98 @@ scrape_configs:
 			return got == want, fmt.Sprintf("%s = %v, want %v", expr, got, want)
 		})
 	}
-
-	// The series exist with the right values.
-	expectValue(`up{job="nova_image_exporter"}`, 1)
-	expectValue(`up{job="nova_images", cloud="sim"}`, 1)
-	expectValue(`nova_up{job="nova_images", cloud="sim"}`, 1)
-	expectValue(`nova_up{job="nova_image_exporter"}`, 1)
-	counts := map[string]float64{"ACTIVE": 0, "SAVING": 0, "ERROR": 0, "DELETED": 0, "UNKNOWN": 0}
-	var totalBytes float64
+	// expectNone waits until, at one instant, evidence selects one series (the scrape it comes
+	// from is in) and expr none.
+	expectNone := func(expr, evidence string) {
+		t.Helper()
+		waitFor(t, expr+" absent", 20*time.Second, func() (bool, string) {
+			at := time.Now()
+			ev, err := c.queryAt(evidence, 0, at)
+			if err != nil || len(ev) != 1 {
+				return false, fmt.Sprintf("%s: %v %v, want one series", evidence, ev, err)
+			}
+			s, err := c.queryAt(expr, 0, at)
+			if err != nil {
+				return false, err.Error()
+			}
+			return len(s) == 0, fmt.Sprintf("%s = %v, want no series", expr, s)
+		})
+	}
+	// expectSample is expectValue when the sample should be there, else expectNone.
+	expectSample := func(expr string, want float64, present bool, evidence string) {
+		t.Helper()
+		if present {
+			expectValue(expr, want)
+		} else {
+			expectNone(expr, evidence)
+		}
+	}
+	byID := map[string]simulator.Image{}
 	for _, im := range images {
-		counts[novaStatus(im.Status)]++
-		if im.Size != nil {
-			totalBytes += float64(*im.Size)
-		}
+		byID[im.ID] = im
 	}
-	for status, n := range counts {
-		expectValue(fmt.Sprintf(`nova_images{job="nova_images", cloud="sim", status=%q}`, status), n)
-	}
-	expectValue(fmt.Sprintf(`nova_image_size_bytes{job="nova_images", id=%q}`, simulator.DefaultIDCirros), 21430272)
-	expectValue(fmt.Sprintf(`nova_image_min_disk_bytes{job="nova_images", id=%q}`, simulator.DefaultIDCirros), 1<<30)
-	expectValue(fmt.Sprintf(`nova_image_progress_ratio{job="nova_images", id=%q}`, idStuck), 0.25)
-	expectValue(fmt.Sprintf(`nova_image_size_bytes{job="nova_images", id=%q}`, idStuck), 0)
-	expectValue(fmt.Sprintf(`nova_image_status{job="nova_images", id=%q, status="SAVING", name="e2e-stuck-queued"}`, idStuck), 1)
-	expectValue(fmt.Sprintf(`nova_image_info{job="nova_images", id=%q, metadata_image_type="snapshot", server_id=%q}`,
-		simulator.DefaultIDSnapshot, simulator.DefaultSnapshotServerID), 1)
-	expectValue(`nova_image_exporter_api_requests_total{job="nova_image_exporter", cloud="sim", code="200"} > bool 0`, 1)
-	// Recording rules.
-	expectValue(`cloud:nova_image_size_bytes:sum{job="nova_images", cloud="sim"}`, totalBytes)
-	expectValue(`cloud:nova_images:count_by_image_type{job="nova_images", cloud="sim", metadata_image_type="snapshot"}`, 1)
-	waitFor(t, "the stuck image's SAVING age", 20*time.Second, func() (bool, string) {
-		age, msg := one(fmt.Sprintf(`image:nova_image_saving_age_seconds{job="nova_images", id=%q}`, idStuck))
-		if msg != "" {
-			return false, msg
+
+	// The series exist with the right values, for each API.
+	expectValue(`up{job="nova_image_exporter"}`, 1)
+	expectValue(`nova_up{job="nova_image_exporter"}`, 1)
+	for _, cl := range e2eClouds {
+		sel := fmt.Sprintf(`job="nova_images", cloud=%q`, cl.name)
+		img := func(id string) string { return fmt.Sprintf(`%s, id=%q`, sel, id) }
+		expectValue(`up{`+sel+`}`, 1)
+		expectValue(`nova_up{`+sel+`}`, 1)
+		counts := map[string]float64{"ACTIVE": 0, "SAVING": 0, "ERROR": 0, "DELETED": 0, "UNKNOWN": 0}
+		var totalBytes float64
+		for _, im := range images {
+			if !listedBy(cl.api, im) {
+				continue
+			}
+			counts[novaStatus(im.Status)]++
+			if size, ok := sizeBy(cl.api, im); ok {
+				totalBytes += size
+			}
 		}
-		return age >= 1200 && age < 1200+300, fmt.Sprintf("age %v, want 1200s and a little", age)
-	})
+		for status, n := range counts {
+			expectValue(fmt.Sprintf(`nova_images{%s, status=%q}`, sel, status), n)
+		}
+		cirros, stuck, hidden := byID[simulator.DefaultIDCirros], byID[idStuck], byID[simulator.DefaultIDHidden]
+		expectValue(`nova_image_size_bytes{`+img(cirros.ID)+`}`, 21430272)
+		expectValue(`nova_image_min_disk_bytes{`+img(cirros.ID)+`}`, 1<<30)
+		vsize, ok := virtualSizeBy(cl.api, cirros)
+		expectSample(`nova_image_virtual_size_bytes{`+img(cirros.ID)+`}`, vsize, ok, `nova_image_status{`+img(cirros.ID)+`}`)
+		expectValue(`nova_image_progress_ratio{`+img(idStuck)+`}`, 0.25)
+		size, ok := sizeBy(cl.api, stuck)
+		expectSample(`nova_image_size_bytes{`+img(idStuck)+`}`, size, ok, `nova_image_status{`+img(idStuck)+`}`)
+		expectValue(fmt.Sprintf(`nova_image_status{%s, status="SAVING", name="e2e-stuck-queued"}`, img(idStuck)), 1)
+		expectValue(fmt.Sprintf(`nova_image_info{%s, api_status=%q, visibility=%q}`,
+			img(idStuck), apiStatusBy(cl.api, stuck), privateVisibilityBy(cl.api)), 1)
+		expectValue(fmt.Sprintf(`nova_image_info{%s, metadata_image_type="snapshot", server_id=%q}`,
+			img(simulator.DefaultIDSnapshot), simulator.DefaultSnapshotServerID), 1)
+		// An import Nova calls UNKNOWN, which Glance and IMS name.
+		expectValue(fmt.Sprintf(`nova_image_status{%s, status="UNKNOWN"} * on (job, instance, cloud, id, name) nova_image_info{api_status=%q}`,
+			img(simulator.DefaultIDImporting), apiStatusBy(cl.api, byID[simulator.DefaultIDImporting])), 1)
+		expectSample(fmt.Sprintf(`nova_image_status{%s, status="ACTIVE"}`, img(hidden.ID)), 1, listedBy(cl.api, hidden),
+			`nova_image_status{`+img(cirros.ID)+`}`)
+		expectValue(fmt.Sprintf(`nova_image_exporter_api_requests_total{job="nova_image_exporter", cloud=%q, code="200"} > bool 0`, cl.name), 1)
+		// Recording rules.
+		expectValue(`cloud:nova_image_size_bytes:sum{`+sel+`}`, totalBytes)
+		expectValue(`cloud:nova_images:count_by_image_type{`+sel+`, metadata_image_type="snapshot"}`, 1)
+		waitFor(t, cl.name+": the stuck image's SAVING age", 20*time.Second, func() (bool, string) {
+			age, msg := one(`image:nova_image_saving_age_seconds{` + img(idStuck) + `}`)
+			if msg != "" {
+				return false, msg
+			}
+			return age >= 1200 && age < 1200+300, fmt.Sprintf("age %v, want 1200s and a little", age)
+		})
+	}
 
 	// NovaImageStuckInSaving: pending, then firing, for the images SAVING longer than the lowered
-	// threshold (ours and the simulator's two old ones, on both jobs), never for the fresh one.
+	// threshold (ours and the simulator's two old ones, on /metrics and on each cloud's /probe),
+	// never for the fresh one.
 	wantFiring := []string{idStuck, simulator.DefaultIDQueued, simulator.DefaultIDSaving}
+	wantTargets := []string{"nova_image_exporter/"} // job/cloud
+	for _, name := range cloudNames {
+		wantTargets = append(wantTargets, "nova_images/"+name)
+	}
 	sawPending := false
 	waitFor(t, "NovaImageStuckInSaving firing", 30*time.Second, func() (bool, string) {
 		s, err := c.query(`ALERTS{alertname="NovaImageStuckInSaving"}`, 0)
@@ -434,20 +590,20 @@ scrape_configs:
 		firing := map[string]bool{}
 		for _, a := range s {
 			if a.Metric["id"] == idFresh {
-				t.Fatalf("NovaImageStuckInSaving is %s for the image SAVING for 1 minute only", a.Metric["alertstate"])
+				t.Fatalf("NovaImageStuckInSaving is %s for the image SAVING for 1 minute only (%v)", a.Metric["alertstate"], a.Metric)
 			}
 			switch a.Metric["alertstate"] {
 			case "pending":
 				sawPending = true
 			case "firing":
-				firing[a.Metric["job"]+"/"+a.Metric["id"]] = true
+				firing[a.Metric["job"]+"/"+a.Metric["cloud"]+"/"+a.Metric["id"]] = true
 			}
 		}
 		var missing []string
-		for _, job := range []string{"nova_images", "nova_image_exporter"} {
+		for _, target := range wantTargets {
 			for _, id := range wantFiring {
-				if !firing[job+"/"+id] {
-					missing = append(missing, job+"/"+id)
+				if !firing[target+"/"+id] {
+					missing = append(missing, target+"/"+id)
 				}
 			}
 		}
@@ -473,20 +629,26 @@ scrape_configs:
 		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 			return false, err.Error()
 		}
-		for _, a := range body.Data.Alerts {
-			if a.Labels["id"] == idStuck && a.Labels["job"] == "nova_images" && a.State == "firing" {
-				want := fmt.Sprintf(`Image "e2e-stuck-queued" (%s) stuck in SAVING on sim`, idStuck)
-				if a.Annotations["summary"] != want || !strings.Contains(a.Annotations["runbook"], "openstack image show "+idStuck) {
-					return false, fmt.Sprintf("annotations %v, want summary %q", a.Annotations, want)
+		var bad []string
+	clouds:
+		for _, name := range cloudNames {
+			for _, a := range body.Data.Alerts {
+				if a.Labels["id"] == idStuck && a.Labels["job"] == "nova_images" && a.Labels["cloud"] == name && a.State == "firing" {
+					want := fmt.Sprintf(`Image "e2e-stuck-queued" (%s) stuck in SAVING on %s`, idStuck, name)
+					if a.Annotations["summary"] != want || !strings.Contains(a.Annotations["runbook"], "openstack image show "+idStuck) {
+						bad = append(bad, fmt.Sprintf("%s: annotations %v, want summary %q", name, a.Annotations, want))
+					}
+					continue clouds
 				}
-				return true, ""
 			}
+			bad = append(bad, fmt.Sprintf("%s: no firing alert for %s", name, idStuck))
 		}
-		return false, fmt.Sprintf("no firing alert for %s in %v", idStuck, body.Data.Alerts)
+		return len(bad) == 0, strings.Join(bad, "\n\t")
 	})
 
-	// Every dashboard query, variables at "All", answers without error, and non-empty: every
-	// panel has data here (ERROR and UNKNOWN images, an alert firing, API requests).
+	// Every dashboard query, with the cloud variable set to each cloud in turn and the others at
+	// "All", answers without error, and non-empty: every panel has data here for each API (ERROR
+	// and UNKNOWN images, an alert firing, API requests).
 	d, err := LoadDashboard(dashboardPath)
 	if err != nil {
 		t.Fatal(err)
@@ -496,16 +658,19 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	type pending struct {
-		q    Query
-		expr string
+		q     Query
+		cloud string
+		expr  string
 	}
 	var todo []pending
-	for _, q := range queries {
-		expr, err := Substitute(q.Expr, d.Variables, nil)
-		if err != nil {
-			t.Fatalf("%s: %v", q.Where, err)
+	for _, name := range cloudNames {
+		for _, q := range queries {
+			expr, err := Substitute(q.Expr, d.Variables, map[string]string{"cloud": name})
+			if err != nil {
+				t.Fatalf("%s: %v", q.Where, err)
+			}
+			todo = append(todo, pending{q, name, expr})
 		}
-		todo = append(todo, pending{q, expr})
 	}
 	varValues := map[string]map[string]bool{}
 	waitFor(t, "every dashboard query non-empty", 30*time.Second, func() (bool, string) {
@@ -520,7 +685,7 @@ scrape_configs:
 				t.Fatalf("%s: Prometheus refused the query: %v\n\t%s", p.q.Where, err, p.expr)
 			}
 			if len(s) == 0 {
-				empty = append(empty, fmt.Sprintf("%s: %s", p.q.Where, p.expr))
+				empty = append(empty, fmt.Sprintf("cloud %s: %s: %s", p.cloud, p.q.Where, p.expr))
 			}
 			if p.q.Label != "" {
 				vals := map[string]bool{}
@@ -537,7 +702,7 @@ scrape_configs:
 	for v, want := range map[string][]string{
 		"job":      {"nova_images", "nova_image_exporter"},
 		"instance": {exporterAddr},
-		"cloud":    {"sim"},
+		"cloud":    cloudNames,
 	} {
 		for _, w := range want {
 			if !varValues[v][w] {
@@ -545,8 +710,8 @@ scrape_configs:
 			}
 		}
 	}
-	t.Logf("%d dashboard queries answered, all non-empty", len(todo))
-	checkReplicasCountOnce(t, c, d, queries, exporterAddr)
+	t.Logf("%d dashboard queries for each of %d clouds answered, all non-empty", len(queries), len(cloudNames))
+	checkReplicasCountOnce(t, c, d, queries, exporterAddr, cloudNames)
 
 	// The image leaves SAVING (its upload finished): the alert resolves at the next evaluation.
 	now := time.Now().UTC().Truncate(time.Second)
@@ -570,24 +735,31 @@ scrape_configs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
+	ids := map[string][]string{}
 	for _, a := range s {
-		ids = append(ids, a.Metric["id"])
+		ids[a.Metric["cloud"]] = append(ids[a.Metric["cloud"]], a.Metric["id"])
 	}
-	sort.Strings(ids)
-	if want := []string{simulator.DefaultIDQueued, simulator.DefaultIDSaving}; fmt.Sprint(ids) != fmt.Sprint(want) {
-		t.Errorf("firing after the upload finished: %v, want the two old SAVING images only %v", ids, want)
+	want := []string{simulator.DefaultIDQueued, simulator.DefaultIDSaving}
+	for _, name := range cloudNames {
+		sort.Strings(ids[name])
+		if fmt.Sprint(ids[name]) != fmt.Sprint(want) {
+			t.Errorf("%s: firing after the upload finished: %v, want the two old SAVING images only %v", name, ids[name], want)
+		}
+	}
+	if len(ids) != len(cloudNames) {
+		t.Errorf("firing after the upload finished on clouds %v, want %v only", SortedKeys(ids), cloudNames)
 	}
 	t.Logf("end-to-end in %s", time.Since(started).Round(time.Millisecond))
 }
 
 // checkReplicasCountOnce asserts that the capacity and image panels count a cloud that two
-// replicas serve once: each of their queries gives the same answer for both replicas of the
-// nova_replicas job as for one of them.
-func checkReplicasCountOnce(t *testing.T, c promClient, d *Dashboard, queries []Query, oneReplica string) {
+// replicas serve once: for each cloud, each of their queries gives the same answer for both
+// replicas of the nova_replicas job as for one of them.
+func checkReplicasCountOnce(t *testing.T, c promClient, d *Dashboard, queries []Query, oneReplica string, clouds []string) {
 	t.Helper()
 	type pair struct {
 		q         Query
+		cloud     string
 		both, one string
 	}
 	var pairs []pair
@@ -595,18 +767,20 @@ func checkReplicasCountOnce(t *testing.T, c promClient, d *Dashboard, queries []
 		if (q.Row != "Capacity" && q.Row != "Images") || strings.Contains(q.Expr, "ALERTS") {
 			continue // scrape health and alerts are per target
 		}
-		both, err := Substitute(q.Expr, d.Variables, map[string]string{"job": "nova_replicas", "instance": ".*"})
-		if err != nil {
-			t.Fatal(err)
+		for _, cloud := range clouds {
+			both, err := Substitute(q.Expr, d.Variables, map[string]string{"job": "nova_replicas", "instance": ".*", "cloud": cloud})
+			if err != nil {
+				t.Fatal(err)
+			}
+			one, err := Substitute(q.Expr, d.Variables, map[string]string{"job": "nova_replicas", "instance": oneReplica, "cloud": cloud})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pairs = append(pairs, pair{q, cloud, both, one})
 		}
-		one, err := Substitute(q.Expr, d.Variables, map[string]string{"job": "nova_replicas", "instance": oneReplica})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pairs = append(pairs, pair{q, both, one})
 	}
-	if len(pairs) < 10 {
-		t.Fatalf("only %d capacity and image queries: are the rows still named Capacity and Images?", len(pairs))
+	if len(pairs) < 10*len(clouds) {
+		t.Fatalf("only %d capacity and image queries: are the rows still named Capacity and Images?", len(pairs)/len(clouds))
 	}
 	answer := func(expr string, q Query, at time.Time) (string, error) {
 		rng := time.Duration(0)
@@ -634,10 +808,10 @@ func checkReplicasCountOnce(t *testing.T, c promClient, d *Dashboard, queries []
 				t.Fatalf("%s: %v", p.q.Where, err)
 			}
 			if both != one || one == "" {
-				differ = append(differ, fmt.Sprintf("%s: two replicas give [%s], one gives [%s]", p.q.Where, both, one))
+				differ = append(differ, fmt.Sprintf("cloud %s: %s: two replicas give [%s], one gives [%s]", p.cloud, p.q.Where, both, one))
 			}
 		}
 		return len(differ) == 0, strings.Join(differ, "\n\t")
 	})
-	t.Logf("%d capacity and image queries count two replicas once", len(pairs))
+	t.Logf("%d capacity and image queries count two replicas once, for each of %d clouds", len(pairs)/len(clouds), len(clouds))
 }
