@@ -470,3 +470,20 @@ func TestReadsBadTimesAsProblems(t *testing.T) {
 		t.Errorf("created %d updated %d problems %q, want both Absent and %q", img.Created, img.Updated, img.Problems, want)
 	}
 }
+
+// A next link's marker is an image id: one longer than an id can be is refused, or a
+// server could make the listing keep a megabyte-long marker per page (to detect a loop)
+// for up to --client.max-pages pages.
+func TestRefusesANextMarkerLongerThanAnID(t *testing.T) {
+	c, g, _ := newTestClient(t, "", func(n int, _ *http.Request) (int, string) {
+		marker := fmt.Sprintf("%d-%s", n, strings.Repeat("m", client.MaxIDBytes))
+		return http.StatusOK, fmt.Sprintf(`{"images": [], "next": "/v2/images?marker=%s"}`, marker)
+	})
+	_, err := client.Collect(context.Background(), c, client.ListOptions{})
+	if err == nil || !strings.Contains(err.Error(), "page 1: next link") || !strings.Contains(err.Error(), "marker longer than 255 bytes") {
+		t.Errorf("error %v, want the next link of page 1 refused for its marker", err)
+	}
+	if len(g.requests) != 1 {
+		t.Errorf("%d requests, want only the first", len(g.requests))
+	}
+}
