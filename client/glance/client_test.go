@@ -487,3 +487,22 @@ func TestRefusesANextMarkerLongerThanAnID(t *testing.T) {
 		t.Errorf("%d requests, want only the first", len(g.requests))
 	}
 }
+
+// An image's properties are top-level keys that any user who can edit the image names: a
+// property whose name differs from a field's only in case is a property, not the field.
+func TestPropertiesNamedLikeFieldsInAnotherCaseAreProperties(t *testing.T) {
+	c, _, _ := newTestClient(t, "", answers(map[string]string{"": `{"images": [{"id": "a", "status": "active", "size": 5,
+	  "name": "real", "instance_uuid": "s1", "min_disk": 1,
+	  "SIZE": "1", "Min_Disk": "ten", "ID": "b", "Status": "killed", "Name": "spoofed", "Instance_UUID": "s2", "Visibility": "public"}]}`}, noHidden))
+	c.Requester.Opts.MetadataKeys = []string{"Name"}
+	images, err := client.Collect(context.Background(), c, client.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := client.Image{ID: "a", Name: "real", Status: "ACTIVE", APIStatus: "active", ServerID: "s1", Size: 5,
+		VirtualSize: client.Absent, MinDisk: 1, MinRAM: client.Absent, Progress: 100, Created: client.Absent, Updated: client.Absent,
+		Metadata: client.Metadata{{Key: "Name", Value: "spoofed"}}}
+	if len(images) != 1 || !reflect.DeepEqual(images[0], want) {
+		t.Errorf("got %+v, want %+v", images, want)
+	}
+}
