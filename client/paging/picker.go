@@ -71,6 +71,9 @@ func EachMember(data []byte, fn func(key, value []byte) error) error {
 		if err != nil {
 			return err
 		}
+		if valueEnd == valueStart {
+			return errMetadata // no value: fn would get an empty one
+		}
 		if err := fn(key, data[valueStart:valueEnd]); err != nil {
 			return err
 		}

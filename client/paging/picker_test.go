@@ -65,3 +65,25 @@ func TestDecodeInt(t *testing.T) {
 		}
 	}
 }
+
+// EachMember is meant for JSON that encoding/json has checked, but a value it cannot find
+// must be an error, not an empty value for an UnmarshalJSON that reads its first byte.
+func TestEachMemberNeverGivesAnEmptyValue(t *testing.T) {
+	for _, body := range []string{`{"status":}`, `{"status": ,"id": "a"}`, `{"status"`, `{"status":`, `{"a" "b"}`} {
+		var f GlanceFields
+		err := EachMember([]byte(body), func(key, value []byte) error {
+			if len(value) == 0 {
+				t.Fatalf("%s: empty value of %q", body, key)
+			}
+			_, err := f.DecodeField(key, value)
+			return err
+		})
+		if err == nil {
+			t.Errorf("%s: no error", body)
+		}
+		p := NewPicker([]string{"status"})
+		if err := p.UnmarshalJSON([]byte(body)); err == nil {
+			t.Errorf("Picker: %s: no error", body)
+		}
+	}
+}
