@@ -130,8 +130,8 @@ func imagesURL(endpoint *url.URL) *url.URL {
 	return &u
 }
 
-// nextQuery is the query of the next link next, and the marker in it. A relative next is
-// taken for base's; an absolute one must name base's scheme, host and port.
+// nextQuery is the query of the next link next, and the marker in it, an image id. A
+// relative next is taken for base's; an absolute one must name base's scheme, host and port.
 func nextQuery(base *url.URL, next string) (url.Values, string, error) {
 	u, err := url.Parse(next)
 	if err != nil {
@@ -144,6 +144,10 @@ func nextQuery(base *url.URL, next string) (url.Values, string, error) {
 	marker := query.Get("marker")
 	if marker == "" {
 		return nil, "", fmt.Errorf("next link %q has no marker", client.RedactURLText(next))
+	}
+	if len(marker) > client.MaxIDBytes {
+		// The listing keeps every marker to stop a loop: each is bounded as an image id.
+		return nil, "", fmt.Errorf("next link %q: marker longer than %d bytes", client.RedactURLText(next), client.MaxIDBytes)
 	}
 	return query, marker, nil
 }

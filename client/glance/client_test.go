@@ -470,3 +470,39 @@ func TestReadsBadTimesAsProblems(t *testing.T) {
 		t.Errorf("created %d updated %d problems %q, want both Absent and %q", img.Created, img.Updated, img.Problems, want)
 	}
 }
+
+// A next link's marker is an image id: one longer than an id can be is refused, or a
+// server could make the listing keep a megabyte-long marker per page (to detect a loop)
+// for up to --client.max-pages pages.
+func TestRefusesANextMarkerLongerThanAnID(t *testing.T) {
+	c, g, _ := newTestClient(t, "", func(n int, _ *http.Request) (int, string) {
+		marker := fmt.Sprintf("%d-%s", n, strings.Repeat("m", client.MaxIDBytes))
+		return http.StatusOK, fmt.Sprintf(`{"images": [], "next": "/v2/images?marker=%s"}`, marker)
+	})
+	_, err := client.Collect(context.Background(), c, client.ListOptions{})
+	if err == nil || !strings.Contains(err.Error(), "page 1: next link") || !strings.Contains(err.Error(), "marker longer than 255 bytes") {
+		t.Errorf("error %v, want the next link of page 1 refused for its marker", err)
+	}
+	if len(g.requests) != 1 {
+		t.Errorf("%d requests, want only the first", len(g.requests))
+	}
+}
+
+// An image's properties are top-level keys that any user who can edit the image names: a
+// property whose name differs from a field's only in case is a property, not the field.
+func TestPropertiesNamedLikeFieldsInAnotherCaseAreProperties(t *testing.T) {
+	c, _, _ := newTestClient(t, "", answers(map[string]string{"": `{"images": [{"id": "a", "status": "active", "size": 5,
+	  "name": "real", "instance_uuid": "s1", "min_disk": 1,
+	  "SIZE": "1", "Min_Disk": "ten", "ID": "b", "Status": "killed", "Name": "spoofed", "Instance_UUID": "s2", "Visibility": "public"}]}`}, noHidden))
+	c.Requester.Opts.MetadataKeys = []string{"Name"}
+	images, err := client.Collect(context.Background(), c, client.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := client.Image{ID: "a", Name: "real", Status: "ACTIVE", APIStatus: "active", ServerID: "s1", Size: 5,
+		VirtualSize: client.Absent, MinDisk: 1, MinRAM: client.Absent, Progress: 100, Created: client.Absent, Updated: client.Absent,
+		Metadata: client.Metadata{{Key: "Name", Value: "spoofed"}}}
+	if len(images) != 1 || !reflect.DeepEqual(images[0], want) {
+		t.Errorf("got %+v, want %+v", images, want)
+	}
+}

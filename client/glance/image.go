@@ -18,13 +18,13 @@ type wireImage struct {
 // fields are the image's fields Image needs; everything else is skipped by the decoder.
 type fields struct {
 	paging.GlanceFields
-	Size int64 `json:"size"`
+	Size int64
 	// Server is the instance_uuid property of a snapshot.
-	Server property `json:"instance_uuid"`
+	Server property
 }
 
-// Reset prepares w for the next image: encoding/json leaves a field untouched both for a
-// missing key and for null, so untouched means Absent.
+// Reset prepares w for the next image: a field is left untouched both for a missing key and
+// for null, so untouched means Absent.
 func (w *wireImage) Reset(metadataKeys []string) {
 	*w = wireImage{
 		fields:     fields{GlanceFields: paging.AbsentGlanceFields, Size: client.Absent},
@@ -33,12 +33,22 @@ func (w *wireImage) Reset(metadataKeys []string) {
 }
 
 // UnmarshalJSON decodes the fields and picks the wanted properties from the same bytes:
-// the image, which the page decoder has already read whole, is not copied.
+// the image, which the page decoder has already read whole, is not copied. Only keys that
+// name a field exactly are the field: a property "Size" is a property.
 func (w *wireImage) UnmarshalJSON(data []byte) error {
-	if err := json.Unmarshal(data, &w.fields); err != nil {
-		return err
-	}
-	return w.properties.UnmarshalJSON(data)
+	return paging.EachMember(data, func(key, value []byte) error {
+		w.properties.Take(key, value)
+		if found, err := w.DecodeField(key, value); found {
+			return err
+		}
+		switch string(key) {
+		case "size":
+			return paging.DecodeInt("size", value, &w.Size)
+		case "instance_uuid":
+			return w.Server.UnmarshalJSON(value)
+		}
+		return nil
+	})
 }
 
 // Image validates w and converts it; the error names the image and the field at fault.

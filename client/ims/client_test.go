@@ -411,3 +411,23 @@ func TestAKSKSignsTheIMSHost(t *testing.T) {
 }
 
 var _ client.ImageAPI = (*Client)(nil)
+
+// IMS images carry their properties as top-level keys: one whose name differs from a
+// field's only in case is a property, and neither fails the listing nor stands for the field.
+func TestPropertiesNamedLikeFieldsInAnotherCaseAreProperties(t *testing.T) {
+	c, _ := newClient(t, client.Options{MetadataKeys: []string{"STATUS"}}, "", func(q url.Values) (int, string) {
+		if q.Get("marker") != "" {
+			return 200, `{"images": []}`
+		}
+		return 200, `{"images": [{"id": "i", "status": "active", "__image_size": "7", "__data_origin": "instance,s1",
+		  "__IMAGE_SIZE": "seven", "Min_Ram": "lots", "Id": "j", "STATUS": "killed", "__Data_Origin": "instance,s2"}]}`
+	})
+	images, err := list(c, client.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(images) != 1 || images[0].ID != "i" || images[0].Status != "ACTIVE" || images[0].Size != 7 || images[0].ServerID != "s1" ||
+		images[0].MinRAM != client.Absent || images[0].Metadata.Get("STATUS") != "killed" {
+		t.Errorf("got %+v, want image i, ACTIVE, size 7, server s1, no min_ram, metadata STATUS=killed", images)
+	}
+}

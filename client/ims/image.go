@@ -14,13 +14,13 @@ import (
 // Image needs; the wanted metadata keys are picked from the image's top-level keys.
 type wireImage struct {
 	paging.GlanceFields
-	ImageSize  byteCount     `json:"__image_size"`
-	DataOrigin string        `json:"__data_origin"`
-	Metadata   paging.Picker `json:"-"`
+	ImageSize  byteCount // __image_size
+	DataOrigin string    // __data_origin
+	Metadata   paging.Picker
 }
 
-// Reset prepares w for the next image: encoding/json leaves a field untouched both for a
-// missing key and for null, so untouched means Absent.
+// Reset prepares w for the next image: a field is left untouched both for a missing key and
+// for null, so untouched means Absent.
 func (w *wireImage) Reset(metadataKeys []string) {
 	*w = wireImage{
 		GlanceFields: paging.AbsentGlanceFields, ImageSize: byteCount{value: client.Absent},
@@ -28,14 +28,23 @@ func (w *wireImage) Reset(metadataKeys []string) {
 	}
 }
 
-// UnmarshalJSON decodes the fields, then picks the wanted metadata keys among all the
-// image's keys.
+// UnmarshalJSON decodes the fields and picks the wanted metadata keys among all the image's
+// keys. Only keys that name a field exactly are the field: a property "Status" is a
+// property.
 func (w *wireImage) UnmarshalJSON(data []byte) error {
-	type fields wireImage // without this method
-	if err := json.Unmarshal(data, (*fields)(w)); err != nil {
-		return err
-	}
-	return w.Metadata.UnmarshalJSON(data)
+	return paging.EachMember(data, func(key, value []byte) error {
+		w.Metadata.Take(key, value)
+		if found, err := w.DecodeField(key, value); found {
+			return err
+		}
+		switch string(key) {
+		case "__image_size":
+			return w.ImageSize.UnmarshalJSON(value)
+		case "__data_origin":
+			return paging.DecodeString("__data_origin", value, &w.DataOrigin)
+		}
+		return nil
+	})
 }
 
 // Image validates w and converts it; the error names the image and the field at fault.

@@ -3,10 +3,12 @@ package paging
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
@@ -79,6 +81,61 @@ func NovaStatus(glance string) (status string, progress int64) {
 		return "ERROR", 0
 	}
 	return "UNKNOWN", 0
+}
+
+// DecodeString decodes value, the JSON value of the field name, into s; null leaves s as
+// it is.
+func DecodeString(name string, value []byte, s *string) error {
+	if len(value) >= 2 && value[0] == '"' {
+		inner := value[1 : len(value)-1]
+		if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+			*s = string(inner)
+			return nil
+		}
+	}
+	return DecodeValue(name, value, s)
+}
+
+// DecodeInt decodes value, the JSON value of the field name, into n; null leaves n as it is.
+func DecodeInt(name string, value []byte, n *int64) error {
+	if v, ok := parseInt(value); ok {
+		*n = v
+		return nil
+	}
+	return DecodeValue(name, value, n)
+}
+
+// DecodeValue decodes value, the JSON value of the field name, into v with encoding/json;
+// a type error names the field.
+func DecodeValue(name string, value []byte, v any) error {
+	err := json.Unmarshal(value, v)
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field == "" {
+		typeErr.Field = name
+	}
+	return err
+}
+
+// parseInt reads a JSON integer of at most 18 digits; anything else is not ok.
+func parseInt(b []byte) (int64, bool) {
+	negative := len(b) > 0 && b[0] == '-'
+	if negative {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if negative {
+		n = -n
+	}
+	return n, true
 }
 
 // Status is an image status as the API sent it, with Nova's five statuses and Glance's

@@ -4,21 +4,45 @@ import "github.com/nova-image-exporter/nova_image_exporter/client"
 
 // GlanceFields are the fields of an image that Glance v2 and Huawei IMS (whose images are
 // Glance's, with more keys) share by name and meaning; each API adds its size and server.
-// Embedded in an API's image type, encoding/json decodes them as top-level keys.
+// DecodeField decodes them from an image's top-level keys.
 type GlanceFields struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	Status      Status `json:"status"`
-	Visibility  string `json:"visibility"`
-	VirtualSize int64  `json:"virtual_size"`
-	MinDisk     int64  `json:"min_disk"`
-	MinRAM      int64  `json:"min_ram"`
-	Created     Time   `json:"created_at"`
-	Updated     Time   `json:"updated_at"`
+	ID, Name, Visibility         string
+	Status                       Status
+	VirtualSize, MinDisk, MinRAM int64
+	Created, Updated             Time
 }
 
-// AbsentGlanceFields are GlanceFields before decoding: encoding/json leaves a field
-// untouched both for a missing key and for null, so untouched means Absent.
+// DecodeField decodes value into the field named exactly key (as EachMember gives it); it
+// reports whether key names one. null leaves the field as it is.
+func (f *GlanceFields) DecodeField(key, value []byte) (bool, error) {
+	var err error
+	switch string(key) {
+	case "id":
+		err = DecodeString("id", value, &f.ID)
+	case "name":
+		err = DecodeString("name", value, &f.Name)
+	case "status":
+		err = f.Status.UnmarshalJSON(value)
+	case "visibility":
+		err = DecodeString("visibility", value, &f.Visibility)
+	case "virtual_size":
+		err = DecodeInt("virtual_size", value, &f.VirtualSize)
+	case "min_disk":
+		err = DecodeInt("min_disk", value, &f.MinDisk)
+	case "min_ram":
+		err = DecodeInt("min_ram", value, &f.MinRAM)
+	case "created_at":
+		err = f.Created.UnmarshalJSON(value)
+	case "updated_at":
+		err = f.Updated.UnmarshalJSON(value)
+	default:
+		return false, nil
+	}
+	return true, err
+}
+
+// AbsentGlanceFields are GlanceFields before decoding: a field is left untouched both for a
+// missing key and for null, so untouched means Absent.
 var AbsentGlanceFields = GlanceFields{
 	VirtualSize: client.Absent, MinDisk: client.Absent, MinRAM: client.Absent, Created: AbsentTime, Updated: AbsentTime,
 }

@@ -1,6 +1,7 @@
 package paging
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -23,9 +24,28 @@ func (m *Picker) UnmarshalJSON(data []byte) error {
 	if len(m.keys) == 0 {
 		return nil
 	}
+	return EachMember(data, func(key, value []byte) error {
+		m.Take(key, value)
+		return nil
+	})
+}
+
+// Take keeps value if key (unescaped, as EachMember gives it) is wanted.
+func (m *Picker) Take(key, value []byte) {
+	if k := m.wanted(key); k >= 0 {
+		m.set(m.keys[k], metadataValue(value))
+	}
+}
+
+// EachMember calls fn with the key, unescaped, and the value, as sent, of each member of
+// the JSON object data, which encoding/json has already checked to be valid JSON; nothing
+// when data is not an object (null). Keys match exactly, where encoding/json would also
+// take a key that differs from a field's name only in case: an image's properties are
+// keys beside its fields, named by whoever can edit the image.
+func EachMember(data []byte, fn func(key, value []byte) error) error {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
-		return nil // null or not an object: no metadata
+		return nil
 	}
 	i++
 	for {
@@ -41,7 +61,7 @@ func (m *Picker) UnmarshalJSON(data []byte) error {
 		if err != nil {
 			return err
 		}
-		key := data[i:keyEnd]
+		key := unquote(data[i:keyEnd])
 		i = skipSpace(data, keyEnd)
 		if i >= len(data) || data[i] != ':' {
 			return errMetadata
@@ -51,11 +71,28 @@ func (m *Picker) UnmarshalJSON(data []byte) error {
 		if err != nil {
 			return err
 		}
-		if k := m.wanted(key); k >= 0 {
-			m.set(m.keys[k], metadataValue(data[valueStart:valueEnd]))
+		if valueEnd == valueStart {
+			return errMetadata // no value: fn would get an empty one
+		}
+		if err := fn(key, data[valueStart:valueEnd]); err != nil {
+			return err
 		}
 		i = valueEnd
 	}
+}
+
+// unquote is the text of a quoted key: its bytes as they are, decoded only when it holds an
+// escape; nil when it cannot be decoded.
+func unquote(quoted []byte) []byte {
+	raw := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return raw
+	}
+	var key string
+	if json.Unmarshal(quoted, &key) != nil {
+		return nil
+	}
+	return []byte(key)
 }
 
 var errMetadata = errors.New("metadata: malformed object")
@@ -81,21 +118,10 @@ func (m *Picker) set(key, value string) {
 	m.values = append(m.values, client.MetadataValue{Key: key, Value: value})
 }
 
-// wanted returns the index of the quoted key among m.keys, or -1.
-func (m *Picker) wanted(quoted []byte) int {
-	raw := quoted[1 : len(quoted)-1]
-	for _, b := range raw {
-		if b == '\\' { // an escaped key: compare it decoded
-			var key string
-			if json.Unmarshal(quoted, &key) != nil {
-				return -1
-			}
-			raw = []byte(key)
-			break
-		}
-	}
+// wanted returns the index of key among m.keys, or -1.
+func (m *Picker) wanted(key []byte) int {
 	for k, want := range m.keys {
-		if string(raw) == want {
+		if string(key) == want {
 			return k
 		}
 	}

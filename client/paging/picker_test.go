@@ -3,6 +3,7 @@ package paging
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -45,6 +46,44 @@ func BenchmarkMetadataPicker(b *testing.B) {
 		p := Picker{keys: []string{"image_type"}}
 		if err := p.UnmarshalJSON(body); err != nil || p.values.Get("image_type") != "snapshot" {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestDecodeInt(t *testing.T) {
+	for value, want := range map[string]int64{"0": 0, "-0": 0, "42": 42, "-7": -7, "999999999999999999": 999999999999999999,
+		"9223372036854775807": 9223372036854775807, "null": -1} {
+		n := int64(-1)
+		if err := DecodeInt("f", []byte(value), &n); err != nil || n != want {
+			t.Errorf("%s: %d, %v; want %d", value, n, err, want)
+		}
+	}
+	for _, value := range []string{`1.5`, `1e3`, `"1"`, `true`, `9223372036854775808`} {
+		var n int64
+		if err := DecodeInt("f", []byte(value), &n); err == nil || !strings.Contains(Malformed(err).Error(), "field f") {
+			t.Errorf("%s: %v, want an error naming field f", value, err)
+		}
+	}
+}
+
+// EachMember is meant for JSON that encoding/json has checked, but a value it cannot find
+// must be an error, not an empty value for an UnmarshalJSON that reads its first byte.
+func TestEachMemberNeverGivesAnEmptyValue(t *testing.T) {
+	for _, body := range []string{`{"status":}`, `{"status": ,"id": "a"}`, `{"status"`, `{"status":`, `{"a" "b"}`} {
+		var f GlanceFields
+		err := EachMember([]byte(body), func(key, value []byte) error {
+			if len(value) == 0 {
+				t.Fatalf("%s: empty value of %q", body, key)
+			}
+			_, err := f.DecodeField(key, value)
+			return err
+		})
+		if err == nil {
+			t.Errorf("%s: no error", body)
+		}
+		p := NewPicker([]string{"status"})
+		if err := p.UnmarshalJSON([]byte(body)); err == nil {
+			t.Errorf("Picker: %s: no error", body)
 		}
 	}
 }
