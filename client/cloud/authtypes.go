@@ -115,6 +115,7 @@ var authTypes = []authType{
 		resolve: func(c *Config, e entry) {
 			if c.ComputeEndpointOverride == "" && e.RegionName != "" {
 				c.ComputeEndpointOverride = "https://ecs." + e.RegionName + ".myhuaweicloud.com/v2.1/{project_id}"
+				c.hostRegion = e.RegionName
 			}
 		},
 		requires: func(c *Config) []required {

@@ -52,6 +52,8 @@ type Config struct {
 	// EnterpriseProjectID is Huawei IMS's enterprise_project_id filter; empty for none.
 	EnterpriseProjectID string
 	TLS                 *tls.Config
+	// hostRegion is the region_name that an endpoint's host was built from; empty if none.
+	hostRegion string
 	// Auth holds the keys under auth: that the exporter's own auth types read and
 	// gophercloud does not (authType.authKeys: AK/SK's ak, sk, security_token), by key.
 	Auth map[string]string
@@ -207,6 +209,9 @@ func checkImageAPIs(file string, entries map[string]any) error {
 	}
 	return nil
 }
+
+// regionPattern is what a region name that goes into a host name may be.
+var regionPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,63}$`)
 
 // CheckImageAPI fails unless api is one of client.ImageAPIs.
 func CheckImageAPI(api string) error {
@@ -436,6 +441,7 @@ func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOpti
 	region := cmp.Or(e.RegionName, endpoint.Region)
 	if cfg.ImageAPI == client.APIIMS && cfg.ImageEndpointOverride == "" && region != "" {
 		cfg.ImageEndpointOverride = "https://ims." + region + ".myhuaweicloud.com"
+		cfg.hostRegion = region
 	}
 	return cfg
 }
@@ -456,6 +462,10 @@ func (c *Config) check(field func(string) string) error {
 			}
 			return fmt.Errorf("%s is required", strings.Join(names, " or "))
 		}
+	}
+	if c.hostRegion != "" && !regionPattern.MatchString(c.hostRegion) {
+		return fmt.Errorf("%s %s: want letters, digits and dashes (it names the endpoint's host, e.g. cn-north-4)",
+			field("region_name"), client.QuoteTruncated(c.hostRegion, 64))
 	}
 	if err := CheckImageAPI(c.ImageAPI); err != nil {
 		return fmt.Errorf("%s %w", field("image_api"), err)

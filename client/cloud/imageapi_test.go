@@ -135,3 +135,22 @@ func TestEnvCloudTakesTheDefaultImageAPI(t *testing.T) {
 		t.Errorf("nova without a compute endpoint: error %v", err)
 	}
 }
+
+// A region_name that builds an endpoint's host must be a plain name: "x.evil.example/" would
+// send the signed requests elsewhere.
+func TestRegionThatNamesAHostIsPlain(t *testing.T) {
+	t.Setenv("OS_REGION_NAME", "")
+	for _, api := range []string{"ims", "nova"} {
+		file := writeFile(t, t.TempDir(), "clouds.yaml", `clouds:
+  evil:
+    image_api: `+api+`
+    auth_type: aksk
+    region_name: evil.example.com/x?
+    auth: {ak: AK, sk: sk-secret-value, project_id: p}
+`)
+		_, err := LoadCloud(file, "evil")
+		if err == nil || !strings.Contains(err.Error(), `region_name "evil.example.com/x?": want letters, digits and dashes`) {
+			t.Errorf("image_api %s: error %v", api, err)
+		}
+	}
+}
