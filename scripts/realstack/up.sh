@@ -417,7 +417,13 @@ gl() {  # token method path [json]
     curl -sf -X "$2" "$GL$3" -H "X-Auth-Token: $1"
   fi
 }
-image_id_by_name() { gl "$1" GET "/v2/images?name=$(jq -rn --arg s "$2" '$s|@uri')" | jq -r '.images[0].id // empty'; }
+image_id_by_name() {  # token name: a listing leaves hidden images out unless asked (os_hidden=true)
+  local q id
+  q="name=$(jq -rn --arg s "$2" '$s|@uri')"
+  id=$(gl "$1" GET "/v2/images?$q" | jq -r '.images[0].id // empty')
+  [ -n "$id" ] || id=$(gl "$1" GET "/v2/images?$q&os_hidden=true" | jq -r '.images[0].id // empty')
+  echo "$id"
+}
 create_image() {  # token json -> id
   gl "$1" POST /v2/images "$2" | jq -r .id
 }
@@ -443,6 +449,16 @@ IMG_DEACT=$(seed "to-be-deactivated" '{"min_disk":2}' 2048)
 IMG_SNAP=$(seed "server-snapshot-1" "$(jq -n --arg u "$SNAP_SERVER_UUID" '{image_type:"snapshot",instance_uuid:$u,min_disk:1,min_ram:64}')" 3072)
 IMG_UNI=$(seed "Ubuntu 22.04 LTS – Ünïcödé 名前 test" '{"min_ram":256}' 1024)
 IMG_PUB=$(seed "public-debian-12" '{"visibility":"public","min_disk":3}' 2048 "$ADMIN_TOKEN")
+# What Glance shows and Nova does not: a hidden image (Nova's proxy never asks for
+# os_hidden=true) and an image in a status of Glance's own, 'uploading' (data staged by the
+# import API's glance-direct method, never imported: it stays so; Nova says UNKNOWN).
+IMG_HIDDEN=$(seed "hidden-rescue-image" '{"os_hidden":true,"os_distro":"cirros","min_ram":128}' 1024)
+IMG_UPLOADING=$(seed "staged-not-imported" '{"os_distro":"debian"}' 0)
+if [ "$(gl "$MEMBER_TOKEN" GET "/v2/images/$IMG_UPLOADING" | jq -r .status)" = queued ]; then
+  head -c 1536 /dev/urandom | curl -sf -X PUT "$GL/v2/images/$IMG_UPLOADING/stage" -H "X-Auth-Token: $MEMBER_TOKEN" \
+    -H 'Content-Type: application/octet-stream' --data-binary @- >/dev/null || die "staging data of $IMG_UPLOADING failed"
+  log "staged data of $IMG_UPLOADING (status $(gl "$MEMBER_TOKEN" GET "/v2/images/$IMG_UPLOADING" | jq -r .status))"
+fi
 # deactivate needs admin (glance policy "deactivate": role:admin)
 st=$(gl "$ADMIN_TOKEN" GET "/v2/images/$IMG_DEACT" | jq -r .status)
 if [ "$st" = active ]; then
@@ -468,6 +484,8 @@ IMG_DEACTIVATED=$IMG_DEACT
 IMG_SNAPSHOT=$IMG_SNAP
 IMG_UNICODE=$IMG_UNI
 IMG_PUBLIC=$IMG_PUB
+IMG_HIDDEN=$IMG_HIDDEN
+IMG_UPLOADING=$IMG_UPLOADING
 SNAPSHOT_SERVER_UUID=$SNAP_SERVER_UUID
 EOF
 
