@@ -163,6 +163,9 @@ workers = 1
 node_staging_uri = file://$DIR/data/glance/staging
 image_size_cap = 1099511627776
 enabled_import_methods = [glance-direct]
+# quotas from Keystone's unified limits (registered in step 5; the [oslo_limit]
+# section naming Glance's endpoint is appended there, once its id is known)
+use_keystone_limits = True
 [database]
 connection = sqlite:///$DIR/data/glance.sqlite$SQLQ
 [glance_store]
@@ -177,7 +180,7 @@ policy_file = $DIR/etc/glance/policy.yaml
 [oslo_concurrency]
 lock_path = $DIR/data/lock
 EOF
-authtoken glance; } >"$GLCONF"
+authtoken glance; } >"$GLCONF.base"
 sed "s#/etc/glance/healthcheck_disable#$DIR/etc/glance/healthcheck_disable#" \
   "$DEBROOT/usr/share/glance-common/glance-api-paste.ini" >"$DIR/etc/glance/glance-api-paste.ini"
 
@@ -284,7 +287,7 @@ if [ ! -f "$DIR/data/.dbs-ready" ]; then
     --bootstrap-admin-url "$KS/v3" --bootstrap-internal-url "$KS/v3" \
     --bootstrap-public-url "$KS/v3" >>"$DIR/log/manage.log" 2>&1 || die "keystone bootstrap (see $DIR/log/manage.log)"
   log "db sync: glance"
-  $PY "$DEBROOT/usr/bin/glance-manage" --config-file "$GLCONF" db_sync >>"$DIR/log/manage.log" 2>&1 || die "glance db_sync (see $DIR/log/manage.log)"
+  $PY "$DEBROOT/usr/bin/glance-manage" --config-file "$GLCONF.base" db_sync >>"$DIR/log/manage.log" 2>&1 || die "glance db_sync (see $DIR/log/manage.log)"
   log "db sync: nova (api, cell0, cell1)"
   NM=("$PY" "$DEBROOT/usr/bin/nova-manage" --config-file "$NVCONF")
   "${NM[@]}" api_db sync >>"$DIR/log/manage.log" 2>&1 || die "nova api_db sync (see $DIR/log/manage.log)"
@@ -395,6 +398,66 @@ for i in public internal admin; do
 done
 log "keystone: project $PROJECT=$DEMO_PROJECT, user $MEMBER_USER=$MEMBER_ID, catalog has identity/image/compute"
 
+# Unified limits for Glance, as devstack's lib/glance sets them up: registered
+# limits (the defaults of every project) for service glance in $REGION, and an
+# [oslo_limit] section through which Glance reads them, authenticated as the
+# glance user with the system-scoped reader role (Keystone's get_endpoint and
+# list limits policies: admin or system reader).  oslo.limit 2.0 (Zed) knows
+# its service only by endpoint_id: the id of Glance's public endpoint.  Sizes
+# are MiB.  Existing registered limits are updated to these values, never
+# duplicated.
+QUOTA_IMAGE_SIZE_TOTAL=${REALSTACK_QUOTA_IMAGE_SIZE_TOTAL:-10240}
+QUOTA_IMAGE_STAGE_TOTAL=${REALSTACK_QUOTA_IMAGE_STAGE_TOTAL:-5120}
+QUOTA_IMAGE_COUNT_TOTAL=${REALSTACK_QUOTA_IMAGE_COUNT_TOTAL:-100}
+QUOTA_IMAGE_COUNT_UPLOADING=${REALSTACK_QUOTA_IMAGE_COUNT_UPLOADING:-10}
+registered_limit() {  # resource default
+  local have
+  have=$(ks GET "/registered_limits?service_id=$IMG_SVC&region_id=$REGION&resource_name=$1" \
+    | jq -r '.registered_limits[0] // empty | "\(.id) \(.default_limit)"')
+  if [ -z "$have" ]; then
+    ks POST /registered_limits "$(jq -n --arg s "$IMG_SVC" --arg r "$REGION" --arg n "$1" --argjson d "$2" \
+      '{registered_limits:[{service_id:$s,region_id:$r,resource_name:$n,default_limit:$d}]}')" >/dev/null \
+      || die "creating the registered limit $1 failed"
+  elif [ "${have#* }" != "$2" ]; then
+    ks PATCH "/registered_limits/${have%% *}" "$(jq -n --argjson d "$2" '{registered_limit:{default_limit:$d}}')" >/dev/null \
+      || die "updating the registered limit $1 failed"
+  fi
+}
+registered_limit image_size_total "$QUOTA_IMAGE_SIZE_TOTAL"
+registered_limit image_stage_total "$QUOTA_IMAGE_STAGE_TOTAL"
+registered_limit image_count_total "$QUOTA_IMAGE_COUNT_TOTAL"
+registered_limit image_count_uploading "$QUOTA_IMAGE_COUNT_UPLOADING"
+GLANCE_UID=$(user glance "$SERVICE_PASS" "$SERVICE_PROJECT")
+ks PUT "/system/users/$GLANCE_UID/roles/$READER_ROLE" >/dev/null || die "granting glance the system reader role failed"
+GL_ENDPOINT_ID=$(ks GET "/endpoints?service_id=$IMG_SVC&interface=public" | jq -r '.endpoints[0].id // empty')
+[ -n "$GL_ENDPOINT_ID" ] || die "no public endpoint of glance in the catalog"
+{ cat "$GLCONF.base"; cat <<EOF
+[oslo_limit]
+auth_url = $KS
+auth_type = password
+user_domain_id = default
+username = glance
+password = $SERVICE_PASS
+system_scope = all
+endpoint_id = $GL_ENDPOINT_ID
+region_name = $REGION
+EOF
+} >"$GLCONF.new"
+# a glance still running from an earlier run with another configuration (say,
+# without the limits) is restarted; one with this configuration is left alone
+if alive "$(recorded_pid glance)" && ! cmp -s "$GLCONF.new" "$GLCONF"; then
+  gpid=$(recorded_pid glance)
+  log "glance's configuration changed: restarting glance (pid $gpid)"
+  kill -TERM "$gpid"
+  for ((i = 0; i < 60; i++)); do
+    [ -z "$(ss -Hltn "sport = :$GL_PORT")" ] && ! alive "$gpid" && break
+    sleep 0.5
+  done
+  alive "$gpid" && die "glance (pid $gpid) did not stop"
+fi
+mv "$GLCONF.new" "$GLCONF"
+log "keystone: registered limits for glance (MiB: size $QUOTA_IMAGE_SIZE_TOTAL, stage $QUOTA_IMAGE_STAGE_TOTAL; count $QUOTA_IMAGE_COUNT_TOTAL, uploading $QUOTA_IMAGE_COUNT_UPLOADING), oslo_limit endpoint $GL_ENDPOINT_ID"
+
 ###############################################################################
 # 6. glance and nova
 ###############################################################################
@@ -454,6 +517,9 @@ IMG_PUB=$(seed "public-debian-12" '{"visibility":"public","min_disk":3}' 2048 "$
 # import API's glance-direct method, never imported: it stays so; Nova says UNKNOWN).
 IMG_HIDDEN=$(seed "hidden-rescue-image" '{"os_hidden":true,"os_distro":"cirros","min_ram":128}' 1024)
 IMG_UPLOADING=$(seed "staged-not-imported" '{"os_distro":"debian"}' 0)
+# 3 MiB and a little: Glance counts image_size_total in whole MiB (rounded down), so the
+# others alone (a few KiB) would show a usage of 0
+IMG_3MIB=$(seed "three-mib-image" '{"os_distro":"cirros"}' $((3 * 1048576 + 512)))
 if [ "$(gl "$MEMBER_TOKEN" GET "/v2/images/$IMG_UPLOADING" | jq -r .status)" = queued ]; then
   head -c 1536 /dev/urandom | curl -sf -X PUT "$GL/v2/images/$IMG_UPLOADING/stage" -H "X-Auth-Token: $MEMBER_TOKEN" \
     -H 'Content-Type: application/octet-stream' --data-binary @- >/dev/null || die "staging data of $IMG_UPLOADING failed"
@@ -486,7 +552,12 @@ IMG_UNICODE=$IMG_UNI
 IMG_PUBLIC=$IMG_PUB
 IMG_HIDDEN=$IMG_HIDDEN
 IMG_UPLOADING=$IMG_UPLOADING
+IMG_3MIB=$IMG_3MIB
 SNAPSHOT_SERVER_UUID=$SNAP_SERVER_UUID
+QUOTA_IMAGE_SIZE_TOTAL_MIB=$QUOTA_IMAGE_SIZE_TOTAL
+QUOTA_IMAGE_STAGE_TOTAL_MIB=$QUOTA_IMAGE_STAGE_TOTAL
+QUOTA_IMAGE_COUNT_TOTAL=$QUOTA_IMAGE_COUNT_TOTAL
+QUOTA_IMAGE_COUNT_UPLOADING=$QUOTA_IMAGE_COUNT_UPLOADING
 EOF
 
 ###############################################################################
