@@ -22,6 +22,8 @@ const (
 	defaultGlancePrefix = "/image"
 	// glanceDefaultLimit is Glance's limit_param_default.
 	glanceDefaultLimit = 25
+	// glanceUnauthorized is the explanation of Glance's 401.
+	glanceUnauthorized = "This server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required."
 )
 
 // glanceFilters is the parsed query of a Glance listing.
@@ -154,7 +156,7 @@ func (s *Simulator) serveGlance(w http.ResponseWriter, r *http.Request) {
 	s.recordRequest(r, APIGlance)
 	if _, ok := s.lookupToken(r.Header.Get("X-Auth-Token")); !ok {
 		w.Header().Set("WWW-Authenticate", `Keystone uri="`+requestHost(r)+`"`)
-		glanceError(w, r, http.StatusUnauthorized, "This server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required.")
+		glanceError(w, r, http.StatusUnauthorized, glanceUnauthorized)
 		return
 	}
 	w.Header().Set("x-openstack-request-id", requestID())

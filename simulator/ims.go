@@ -110,18 +110,8 @@ func parseIMSQuery(params []queryParam, max int, project string) (f imsFilters, 
 // token, the method, the fault plan, then the page.
 func (s *Simulator) serveIMS(w http.ResponseWriter, r *http.Request) {
 	s.recordRequest(r, APIIMS)
-	project := s.opts.ProjectID
-	if isAKSKRequest(r) {
-		// The project is X-Project-Id's, which verifyAKSK checks; the signed host is
-		// whichever host the request was sent to.
-		if reason := s.verifyAKSK(r, ""); reason != "" {
-			apigwUnauthorized(w, reason)
-			return
-		}
-	} else if info, ok := s.lookupToken(r.Header.Get("X-Auth-Token")); ok {
-		project = info.projectID
-	} else {
-		apigwUnauthorized(w, "decrypt token fail")
+	project, ok := s.imsAuthorize(w, r)
+	if !ok {
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -144,6 +134,25 @@ func (s *Simulator) serveIMS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	finishPage(w, r, append(b, "]}"...), &ft)
+}
+
+// imsAuthorize is the gateway's check of a request to IMS, signed or with a token: it
+// returns the request's project, or answers the refusal itself and reports false.
+func (s *Simulator) imsAuthorize(w http.ResponseWriter, r *http.Request) (string, bool) {
+	if isAKSKRequest(r) {
+		// The project is X-Project-Id's, which verifyAKSK checks; the signed host is
+		// whichever host the request was sent to.
+		if reason := s.verifyAKSK(r, ""); reason != "" {
+			apigwUnauthorized(w, reason)
+			return "", false
+		}
+		return s.opts.ProjectID, true
+	}
+	if info, ok := s.lookupToken(r.Header.Get("X-Auth-Token")); ok {
+		return info.projectID, true
+	}
+	apigwUnauthorized(w, "decrypt token fail")
+	return "", false
 }
 
 // imsImage is img as IMS shows it: its properties as top-level keys, under the fields of
