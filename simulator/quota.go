@@ -194,16 +194,8 @@ func (s *Simulator) glanceUsage(project string) map[string]int64 {
 // quota fault plan, then the usage.
 func (s *Simulator) serveGlanceUsage(w http.ResponseWriter, r *http.Request) {
 	s.recordQuotaRequest(r, APIGlanceQuota)
-	info, ok := s.lookupToken(r.Header.Get("X-Auth-Token"))
+	info, ok := s.glanceAdmit(w, r, "GET")
 	if !ok {
-		w.Header().Set("WWW-Authenticate", `Keystone uri="`+requestHost(r)+`"`)
-		glanceError(w, r, http.StatusUnauthorized, glanceUnauthorized)
-		return
-	}
-	w.Header().Set("x-openstack-request-id", requestID())
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET")
-		glanceError(w, r, http.StatusMethodNotAllowed, "The method specified is not allowed for this resource.")
 		return
 	}
 	ft := nextQuotaFault(&s.quotaPlan, r)
@@ -261,12 +253,8 @@ func (s *Simulator) imsUsage(project string) (private, shared int64) {
 // or of the token, the method, the quota fault plan, then the quotas.
 func (s *Simulator) serveIMSQuota(w http.ResponseWriter, r *http.Request) {
 	s.recordQuotaRequest(r, APIIMSQuota)
-	project, ok := s.imsAuthorize(w, r)
+	project, ok := s.imsAdmit(w, r)
 	if !ok {
-		return
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		imsError(w, http.StatusMethodNotAllowed, imsFaultCode, "The method is not allowed.")
 		return
 	}
 	ft := nextQuotaFault(&s.quotaPlan, r)

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nova-image-exporter/nova_image_exporter/simulator/simtest"
 )
@@ -17,7 +16,7 @@ func quotaImage(id, owner, status string, size *int64, md map[string]any) Image 
 		md = map[string]any{}
 	}
 	return Image{ID: id, Name: strPtr(id), Status: status, Size: size, Owner: owner, Metadata: md,
-		Created: testNow.Add(-time.Hour), Visibility: "private"}
+		Created: testNow, Visibility: "private"}
 }
 
 func TestGlanceUsageWithoutUnifiedLimits(t *testing.T) {
