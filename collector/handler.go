@@ -141,6 +141,9 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 				h.Metrics.observeListing(target.Cloud, err)
 			}
 		},
+		OnQuotaFailure: func(err error) {
+			level.Error(logger).Log("msg", "image quota request failed (nova_image_quota_up 0); nova_up is the listing's", "err", err)
+		},
 	})
 	served = answer{release: func() {}}
 	if err == nil {
@@ -148,7 +151,8 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 	}
 	if err != nil {
 		logWait(logger, err)
-		return answer{scrape: exposition.Failed(time.Since(start).Seconds()), release: served.release}, errors.Is(err, ErrBusy)
+		failed := exposition.Failed(time.Since(start).Seconds()).WithQuotas(listing.Quotas)
+		return answer{scrape: failed, release: served.release}, errors.Is(err, ErrBusy)
 	}
 	problems := served.scrape.Problems()
 	if served.shared != nil {
@@ -177,7 +181,7 @@ func (h *Handler) render(ctx context.Context, listing Listing, gzipped bool, lis
 				return nil, err
 			}
 			defer h.Limiter.release()
-			return renderDeflated(exposition.Listed(listing.Images(), exports, 0, 0)), nil
+			return renderDeflated(exposition.Listed(listing.Images(), exports, 0, 0).WithQuotas(listing.Quotas)), nil
 		})
 		if err != nil {
 			return answer{release: func() {}}, err
@@ -188,7 +192,7 @@ func (h *Handler) render(ctx context.Context, listing Listing, gzipped bool, lis
 	if err := h.Limiter.acquire(ctx); err != nil {
 		return answer{release: func() {}}, err
 	}
-	scrape := exposition.Listed(listing.Images(), exports, listed.Seconds(), time.Since(listing.At).Seconds())
+	scrape := exposition.Listed(listing.Images(), exports, listed.Seconds(), time.Since(listing.At).Seconds()).WithQuotas(listing.Quotas)
 	return answer{scrape: scrape, release: h.Limiter.release}, nil
 }
 

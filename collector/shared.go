@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
 )
 
 // maxCachedListings bounds the cache: one entry per distinct set of listing options.
@@ -25,6 +26,10 @@ type Listing struct {
 	// listing: held by the scrapes given it (and by the cache, if it keeps the listing),
 	// dropped with it after the last of them.
 	renderings *renderings
+	// Quotas are what the cloud's quota request found alongside the listing; nil when
+	// quotas are off for the cloud. quotaErr is why the request failed.
+	Quotas   *exposition.Quotas
+	quotaErr error
 }
 
 const listingChunk = 1024
@@ -67,6 +72,7 @@ func (l Listing) Images() []*client.Image {
 type Shared struct {
 	lister client.ImageSource
 	ttl    time.Duration
+	quotas client.QuotaSource // nil: quotas are off
 
 	mu      sync.Mutex
 	cache   map[string]Listing
@@ -87,6 +93,13 @@ func NewShared(lister client.ImageSource, ttl time.Duration) *Shared {
 	return &Shared{lister: lister, ttl: ttl, cache: map[string]Listing{}, flights: map[string]*flight{}}
 }
 
+// WithQuotas makes every listing ask quotas for the cloud's image quotas too, in parallel
+// and under the same deadline; it returns s.
+func (s *Shared) WithQuotas(quotas client.QuotaSource) *Shared {
+	s.quotas = quotas
+	return s
+}
+
 // ListingRequest is what a scrape asks of Shared.Listing besides its context.
 type ListingRequest struct {
 	Selection client.Selection
@@ -101,6 +114,9 @@ type ListingRequest struct {
 	// that waited for it. It is not called when the listing stopped because every scrape
 	// left (each reported its own deadline).
 	OnFailure func(error)
+	// OnQuotaFailure reports, likewise, a failed quota request, whether the listing beside
+	// it succeeded or not.
+	OnQuotaFailure func(error)
 }
 
 // ErrBusy says that a listing was needed but every slot was taken.
@@ -167,14 +183,14 @@ func (s *Shared) startLocked(ctx context.Context, key string, req ListingRequest
 		defer req.Slots.release()
 		defer stop()
 		listing, err := s.list(listCtx, req.Selection)
-		s.finish(key, f, listing, err, req.OnFailure)
+		s.finish(key, f, listing, err, req)
 	}()
 	return f
 }
 
 // finish caches a success, reports a failure (once, and not when every scrape had left),
 // then hands the outcome to the waiters.
-func (s *Shared) finish(key string, f *flight, listing Listing, err error, onFailure func(error)) {
+func (s *Shared) finish(key string, f *flight, listing Listing, err error, req ListingRequest) {
 	s.mu.Lock()
 	abandoned := s.flights[key] != f
 	if !abandoned {
@@ -188,8 +204,11 @@ func (s *Shared) finish(key string, f *flight, listing Listing, err error, onFai
 	}
 	s.mu.Unlock()
 	// Before the waiters answer, so that a scrape's answer never precedes its log line.
-	if err != nil && !abandoned && onFailure != nil {
-		onFailure(err)
+	if !abandoned && err != nil && req.OnFailure != nil {
+		req.OnFailure(err)
+	}
+	if !abandoned && listing.quotaErr != nil && req.OnQuotaFailure != nil {
+		req.OnQuotaFailure(listing.quotaErr)
 	}
 	f.listing, f.err = listing, err
 	close(f.done)
@@ -215,12 +234,25 @@ func (s *Shared) leave(ctx context.Context, key string, f *flight) (Listing, err
 	return Listing{}, &WaitError{Err: ctx.Err(), Others: f.waiters}
 }
 
+// list lists the images of selection and, when quotas are on, asks for the quotas at the
+// same time.
 func (s *Shared) list(ctx context.Context, selection client.Selection) (Listing, error) {
 	var listing Listing
+	quotasDone := make(chan struct{})
+	if s.quotas != nil {
+		go func() {
+			defer close(quotasDone)
+			quotas, err := s.quotas.Quotas(ctx)
+			listing.Quotas, listing.quotaErr = &exposition.Quotas{Up: err == nil, Quotas: quotas}, err
+		}()
+	} else {
+		close(quotasDone)
+	}
 	err := s.lister.EachImage(ctx, selection.ListOptions(time.Now()), func(img client.Image) error {
 		listing.add(img)
 		return nil
 	})
+	<-quotasDone
 	listing.At = time.Now()
 	return listing, err
 }

@@ -51,7 +51,10 @@ type Config struct {
 	ImageEndpointOverride string
 	// EnterpriseProjectID is Huawei IMS's enterprise_project_id filter; empty for none.
 	EnterpriseProjectID string
-	TLS                 *tls.Config
+	// ImageQuota is clouds.yaml's image_quota: false turns the quota metrics off for the
+	// cloud; nil leaves them to --images.quota (on where the image API reports quotas).
+	ImageQuota *bool
+	TLS        *tls.Config
 	// hostRegion is the region_name that an endpoint's host was built from; empty if none.
 	hostRegion string
 	// Auth holds the keys under auth: that the exporter's own auth types read and
@@ -71,6 +74,7 @@ type entry struct {
 	ImageAPI                string `yaml:"image_api"`
 	ImageEndpointOverride   string `yaml:"image_endpoint_override"`
 	EnterpriseProjectID     string `yaml:"enterprise_project_id"`
+	ImageQuota              *bool  `yaml:"image_quota"`
 	TLSFiles                `yaml:",inline"`
 	// Auth holds the values of ownAuthKeys under auth:, as text.
 	Auth    map[string]string `yaml:"-"`
@@ -109,6 +113,9 @@ func (e *entry) merge(other entry) {
 	e.ImageAPI = cmp.Or(e.ImageAPI, other.ImageAPI)
 	e.ImageEndpointOverride = cmp.Or(e.ImageEndpointOverride, other.ImageEndpointOverride)
 	e.EnterpriseProjectID = cmp.Or(e.EnterpriseProjectID, other.EnterpriseProjectID)
+	if e.ImageQuota == nil {
+		e.ImageQuota = other.ImageQuota
+	}
 	for key, value := range other.Auth {
 		if e.Auth[key] == "" {
 			if e.Auth == nil {
@@ -429,6 +436,7 @@ func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOpti
 		ImageAPI:                cmp.Or(e.ImageAPI, defaultImageAPI, client.APINova),
 		ImageEndpointOverride:   e.ImageEndpointOverride,
 		EnterpriseProjectID:     e.EnterpriseProjectID,
+		ImageQuota:              e.ImageQuota,
 		TLS:                     tlsConfig,
 		Auth:                    maps.Clone(e.Auth),
 	}
@@ -470,6 +478,9 @@ func (c *Config) check(field func(string) string) error {
 	if err := CheckImageAPI(c.ImageAPI); err != nil {
 		return fmt.Errorf("%s %w", field("image_api"), err)
 	}
+	if c.ImageQuota != nil && *c.ImageQuota && c.ImageAPI == client.APINova {
+		return fmt.Errorf("%s: the nova image API reports no quota (image_api glance and ims do)", field("image_quota"))
+	}
 	if c.EnterpriseProjectID != "" && c.ImageAPI != client.APIIMS {
 		return fmt.Errorf("%s is a filter of image_api %s only, and this cloud reads images through %s", field("enterprise_project_id"), client.APIIMS, c.ImageAPI)
 	}
@@ -491,6 +502,15 @@ func (c *Config) Authenticator(opts client.Options) (client.Authenticator, error
 		return nil, errors.New("unchecked cloud config")
 	}
 	return t.authenticator(c, opts), nil
+}
+
+// QuotasOn reports whether the cloud's quota metrics are on, with --images.quota's
+// default: clouds.yaml's image_quota: false turns them off.
+func (c *Config) QuotasOn(byDefault bool) bool {
+	if c.ImageQuota != nil {
+		return *c.ImageQuota
+	}
+	return byDefault
 }
 
 // Connect returns the cloud's authenticator and opts with the http.Client that

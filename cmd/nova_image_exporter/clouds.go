@@ -14,6 +14,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
 	"github.com/nova-image-exporter/nova_image_exporter/collector"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
@@ -80,8 +81,15 @@ func loadClouds(ctx context.Context, cfg *config, reg prometheus.Registerer, met
 		if err != nil {
 			return collector.Target{}, fmt.Errorf("cloud %q: %w", cloud.Name, err)
 		}
-		level.Info(logger).Log("msg", "loaded cloud", "cloud", cloud.Name, "source", cloud.File, "auth_type", cloud.AuthType, "image_api", cloud.ImageAPI)
-		return collector.Target{Cloud: cloud.Name, Listings: collector.NewShared(c, cfg.cacheTTL), API: c}, nil
+		listings := collector.NewShared(c, cfg.cacheTTL)
+		quotas, hasQuotas := c.(client.QuotaSource)
+		quotasOn := hasQuotas && cloud.QuotasOn(cfg.quotas)
+		if quotasOn {
+			listings.WithQuotas(quotas)
+		}
+		level.Info(logger).Log("msg", "loaded cloud", "cloud", cloud.Name, "source", cloud.File, "auth_type", cloud.AuthType,
+			"image_api", cloud.ImageAPI, "quotas", quotasOn)
+		return collector.Target{Cloud: cloud.Name, Listings: listings, API: c}, nil
 	}
 	return targets.New(opts)
 }

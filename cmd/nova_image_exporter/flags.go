@@ -32,6 +32,7 @@ type config struct {
 	writeMargin time.Duration
 	selection   client.Selection
 	imageAPI    string // --images.api: the image API of clouds that set no image_api
+	quotas      bool   // --images.quota: quota metrics where the image API reports them
 	exports     *exposition.ImageExports
 	client      client.Options
 	web         *web.FlagConfig
@@ -72,6 +73,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		Default("500ms").DurationVar(&cfg.timeouts.Offset)
 	app.Flag("images.api", "Image API of every cloud whose clouds.yaml entry sets no image_api: nova (images/detail of Nova, Huawei ECS, Open Telekom Cloud), glance (Glance v2 /v2/images) or ims (Huawei IMS /v2/cloudimages).").
 		Default(client.APINova).EnumVar(&cfg.imageAPI, client.ImageAPIs...)
+	app.Flag("images.quota", "Export the image quotas (nova_image_quota_*) of every cloud whose image API reports them (glance, ims), unless its clouds.yaml entry says image_quota: false; --no-images.quota turns them off for all.").
+		Default("true").BoolVar(&cfg.quotas)
 	selection := map[string]*string{}
 	for _, name := range client.SelectionParams {
 		selection[name] = app.Flag("images."+name, selectionHelp[name]+" A /probe parameter of the same name overrides it.").String()

@@ -29,9 +29,11 @@ func emitHead(s sink, r *Scrape) {
 // shares it: nothing for a failed listing.
 func emitImages(s sink, r *Scrape) {
 	if !r.up {
+		emitQuotas(s, r.quotas) // a quota request may succeed where the listing failed
 		return
 	}
 	s.sample(unreadableFieldsFamily, float64(len(r.problems)))
+	emitQuotas(s, r.quotas)
 	for _, status := range r.statuses {
 		s.sample(imagesFamily, float64(r.counts[status]), status)
 	}

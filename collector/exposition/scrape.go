@@ -24,6 +24,7 @@ type Scrape struct {
 	statuses []string        // the statuses counted, sorted
 	counts   map[string]int  // images per status, every listed image
 	problems []string        // unreadable fields, as "image ID: field ..."
+	quotas   *Quotas         // nil: quotas are off
 }
 
 // Failed is the scrape of a listing that failed or was refused: nova_up 0 and the duration.

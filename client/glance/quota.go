@@ -1,0 +1,81 @@
+package glance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/client/paging"
+)
+
+// sizeResources are the quotas Glance reports in MiB.
+var sizeResources = []string{"image_size_total", "image_stage_total"}
+
+// maxQuotas bounds the quotas one answer may report: Glance has four.
+const maxQuotas = 64
+
+// Quotas reports the project's image quotas from GET {endpoint}/v2/info/usage (Glance API
+// 2.13 and later), as Keystone unified limits set them: image_count_total,
+// image_count_uploading (counts), image_size_total and image_stage_total (Glance reports
+// MiB; converted to bytes). A Glance that enforces no unified limits answers
+// {"usage": {}}: no quota, and no error.
+func (c *Client) Quotas(ctx context.Context) ([]client.Quota, error) {
+	var answer struct {
+		Usage *map[string]struct {
+			Limit *int64 `json:"limit"`
+			Usage *int64 `json:"usage"`
+		} `json:"usage"`
+	}
+	redact, err := c.Requester.GetDocument(ctx, client.ServiceImage, "quota usage", usageURL, &answer)
+	if err != nil {
+		return nil, err
+	}
+	if answer.Usage == nil {
+		return nil, errors.New(`quota usage: the answer has no "usage" object`)
+	}
+	if len(*answer.Usage) > maxQuotas {
+		return nil, fmt.Errorf("quota usage: more than %d quotas in the answer", maxQuotas)
+	}
+	quotas := make([]client.Quota, 0, len(*answer.Usage))
+	for resource, q := range *answer.Usage {
+		limit, err := paging.QuotaNumber(resource, "limit", q.Limit, true)
+		if err != nil {
+			return nil, redact.Err(err)
+		}
+		usage, err := paging.QuotaNumber(resource, "usage", q.Usage, false)
+		if err != nil {
+			return nil, redact.Err(err)
+		}
+		quota := client.Quota{Resource: redact.Redact(client.CutLabel(resource, client.MaxStatusBytes)), Limit: limit, Usage: usage}
+		if slices.Contains(sizeResources, resource) {
+			quota.Bytes, quota.Limit, quota.Usage = true, mebibytes(limit), mebibytes(usage)
+		}
+		quotas = append(quotas, quota)
+	}
+	slices.SortFunc(quotas, func(a, b client.Quota) int { return strings.Compare(a.Resource, b.Resource) })
+	return quotas, nil
+}
+
+// mebibytes is n MiB in bytes; Absent stays Absent.
+func mebibytes(n int64) int64 {
+	if n == client.Absent {
+		return n
+	}
+	return n << 20
+}
+
+// usageURL is the quota usage URL of an image endpoint: {endpoint}/v2/info/usage, or
+// {endpoint}/info/usage when the endpoint already ends in /v2.
+func usageURL(endpoint *url.URL) *url.URL {
+	u := *endpoint
+	if strings.HasSuffix(u.Path, "/v2") {
+		u.Path += "/info/usage"
+	} else {
+		u.Path += "/v2/info/usage"
+	}
+	return &u
+}

@@ -1,0 +1,74 @@
+package paging
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
+)
+
+// maxDocumentBytes bounds a small JSON document of an API (a quota answer is some
+// hundreds of bytes).
+const maxDocumentBytes = 1 << 20
+
+// GetDocument requests one small JSON document of service's endpoint (path joined to it
+// by locate) and decodes it into v, under the listing machinery's credentials, retries,
+// renewal and redaction. what names the document in errors ("quota usage"). It returns
+// the redactor of the request's secrets, for the texts of v that become label values.
+func (r *Requester) GetDocument(ctx context.Context, service, what string, locate func(endpoint *url.URL) *url.URL, v any) (client.Redactor, error) {
+	var redact client.Redactor
+	err := r.Run(ctx, 0, service, service+" endpoint", "", func(ctx context.Context, l *Listing, endpoint *url.URL) error {
+		u := locate(endpoint)
+		err := l.Fetch(ctx, u, func(resp *http.Response) error { return decodeDocument(resp, v) })
+		if err != nil {
+			return fmt.Errorf("%s (GET %s): %w", what, client.Sanitize(u.Path, 256), err)
+		}
+		redact = l.redact
+		return nil
+	})
+	return redact, err
+}
+
+// decodeDocument decodes a JSON answer of at most maxDocumentBytes into v.
+func decodeDocument(resp *http.Response, v any) error {
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		if mediaType, _, _ := mime.ParseMediaType(ct); !strings.HasSuffix(mediaType, "json") {
+			return fmt.Errorf("response is %s, not JSON", client.Sanitize(ct, 64))
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocumentBytes+1))
+	if err != nil {
+		return fmt.Errorf("reading the answer: %w", err)
+	}
+	if len(body) > maxDocumentBytes {
+		return fmt.Errorf("answer larger than %d bytes (a fixed bound)", maxDocumentBytes)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return Malformed(err)
+	}
+	return nil
+}
+
+// MaxQuota bounds a quota's limit or usage as an API sends it: beyond it, in MiB, the bytes
+// would not fit an int64.
+const MaxQuota = 1 << 42
+
+// QuotaNumber checks a quota's limit or usage as the API sent it: a whole number from 0 to
+// MaxQuota, or -1 for a limit that is unlimited (client.Absent); nil (not sent) is Absent.
+func QuotaNumber(resource, field string, value *int64, unlimitedAllowed bool) (int64, error) {
+	switch {
+	case value == nil:
+		return client.Absent, nil
+	case *value == -1 && unlimitedAllowed:
+		return client.Absent, nil
+	case *value < 0 || *value > MaxQuota:
+		return 0, fmt.Errorf("quota %s: %s is out of range (%d)", client.Sanitize(resource, 64), field, *value)
+	}
+	return *value, nil
+}
