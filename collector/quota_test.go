@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go-kit/log"
@@ -145,4 +146,37 @@ func TestQuotasOff(t *testing.T) {
 	if n, _ := testutil.GatherAndCount(served, quotaMetricNames[1:]...); n != 0 {
 		t.Errorf("%d quota samples with quotas off, want none", n)
 	}
+}
+
+// hangingQuotas never answers until its request is abandoned.
+type hangingQuotas struct{}
+
+func (hangingQuotas) Quotas(ctx context.Context) ([]client.Quota, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// A quota endpoint that hangs costs the quota samples, a second after the listing ended,
+// never the listing: a scrape with a short deadline still gets nova_up 1.
+func TestHangingQuotaRequestIsAbandoned(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs bytes.Buffer
+		h := quotaHandler(&fakeLister{images: testImages}, hangingQuotas{}, &logs)
+		h.Timeouts.Default = time.Minute
+		start := time.Now()
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+		h.ServeHTTP(rec, req)
+		body := rec.Body.String()
+		if !strings.Contains(body, "\nnova_up 1\n") || !strings.Contains(body, "\nnova_image_quota_up 0\n") {
+			t.Errorf("answer without nova_up 1 and nova_image_quota_up 0:\n%s", body)
+		}
+		if took := time.Since(start); took != quotaGrace {
+			t.Errorf("the scrape took %v, want the quota grace of %v", took, quotaGrace)
+		}
+		if !strings.Contains(logs.String(), "the quota request was abandoned 1s after the listing ended") {
+			t.Errorf("log %q, want the abandoned quota request", logs.String())
+		}
+	})
 }

@@ -235,14 +235,19 @@ func (s *Shared) leave(ctx context.Context, key string, f *flight) (Listing, err
 }
 
 // list lists the images of selection and, when quotas are on, asks for the quotas at the
-// same time.
+// same time. A quota request still running when the listing ends is given quotaGrace more
+// (or as long again as the listing took, if longer) before it is abandoned: a hanging
+// quota endpoint costs the quota samples, never the listing.
 func (s *Shared) list(ctx context.Context, selection client.Selection) (Listing, error) {
 	var listing Listing
+	start := time.Now()
+	quotaCtx, cancelQuota := context.WithCancel(ctx)
+	defer cancelQuota()
 	quotasDone := make(chan struct{})
 	if s.quotas != nil {
 		go func() {
 			defer close(quotasDone)
-			quotas, err := s.quotas.Quotas(ctx)
+			quotas, err := s.quotas.Quotas(quotaCtx)
 			listing.Quotas, listing.quotaErr = &exposition.Quotas{Up: err == nil, Quotas: quotas}, err
 		}()
 	} else {
@@ -252,10 +257,22 @@ func (s *Shared) list(ctx context.Context, selection client.Selection) (Listing,
 		listing.add(img)
 		return nil
 	})
-	<-quotasDone
+	grace := max(quotaGrace, time.Since(start))
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case <-quotasDone:
+	case <-timer.C:
+		cancelQuota()
+		<-quotasDone
+		listing.quotaErr = fmt.Errorf("the quota request was abandoned %s after the listing ended: %w", grace.Round(time.Millisecond), listing.quotaErr)
+	}
 	listing.At = time.Now()
 	return listing, err
 }
+
+// quotaGrace is the least time a quota request may run past the end of its listing.
+const quotaGrace = time.Second
 
 func (s *Shared) cachedLocked(key string) (Listing, bool) {
 	if s.ttl <= 0 {

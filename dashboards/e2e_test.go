@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
 
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
@@ -182,6 +183,29 @@ func novaStatus(glance string) string {
 	return "UNKNOWN"
 }
 
+// e2eGlanceQuotas are the simulated Glance's unified limits (MiB for sizes): image_count_total
+// at 1, below the images the project holds, so NovaImageQuotaFull and NovaImageQuotaNearlyFull
+// fire; image_size_total 1 TiB, far from full; image_stage_total 0 (switched off: no alert, no
+// ratio); image_count_uploading unlimited (no limit sample).
+var e2eGlanceQuotas = map[string]int64{
+	simulator.GlanceImageCountTotal:     1,
+	simulator.GlanceImageSizeTotal:      1 << 20,
+	simulator.GlanceImageStageTotal:     0,
+	simulator.GlanceImageCountUploading: -1,
+}
+
+// e2eIMSQuotas are the simulated IMS's quotas: image at 1, below the project's private images
+// (both quota alerts fire); image_shared and image_member far from full.
+var e2eIMSQuotas = []simulator.IMSQuota{
+	{Type: simulator.IMSQuotaImage, Quota: 1, Min: 1, Max: 1000},
+	{Type: simulator.IMSQuotaImageShared, Quota: 100, Min: 1, Max: 1000},
+	{Type: simulator.IMSQuotaImageMember, Quota: 128, Min: 1, Max: 256},
+}
+
+// e2eQuotaAlerts are the quota alerts the simulator's quotas fire, as cloud/resource, for each
+// quota alert.
+var e2eQuotaAlerts = []string{"sim-glance/" + simulator.GlanceImageCountTotal, "sim-ims/" + simulator.IMSQuotaImage}
+
 // e2eRules writes the shipped rules with NovaImageStuckInSaving's threshold and `for` lowered.
 func e2eRules(t *testing.T, dir string) string {
 	t.Helper()
@@ -197,6 +221,10 @@ func e2eRules(t *testing.T, dir string) string {
 	for _, g := range doc["groups"].([]any) {
 		for _, r := range g.(map[string]any)["rules"].([]any) {
 			rule := r.(map[string]any)
+			if a, _ := rule["alert"].(string); strings.HasPrefix(a, "NovaImageQuota") {
+				rule["for"] = e2eStuckFor // the simulator's quotas are full from the start
+				continue
+			}
 			if rule["alert"] != "NovaImageStuckInSaving" {
 				continue
 			}
@@ -367,7 +395,8 @@ func TestWithRealPrometheus(t *testing.T) {
 	// One simulated cloud with the SAVING images the alert is about, read through each image API
 	// (e2eClouds): the rules and the dashboard must work alike on each API's series.
 	images := e2eImages(time.Now())
-	sim := simulator.New(simulator.Options{Images: images, AccessKeys: []simulator.AccessKey{{AK: e2eAK, SK: e2eSK}}})
+	sim := simulator.New(simulator.Options{Images: images, AccessKeys: []simulator.AccessKey{{AK: e2eAK, SK: e2eSK}},
+		GlanceQuotas: e2eGlanceQuotas, IMSQuotas: e2eIMSQuotas})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
 	clouds := filepath.Join(dir, "clouds.yaml")
@@ -564,6 +593,27 @@ scrape_configs:
 		// Recording rules.
 		expectValue(`cloud:nova_image_size_bytes:sum{`+sel+`}`, totalBytes)
 		expectValue(`cloud:nova_images:count_by_image_type{`+sel+`, metadata_image_type="snapshot"}`, 1)
+		// Quotas (issue 16): none through nova; counts through IMS; counts and bytes through Glance.
+		// Glance's MiB are bytes; an unlimited quota has a usage and no limit; a limit of 0 no ratio.
+		switch cl.api {
+		case "nova":
+			expectNone(`nova_image_quota_up{`+sel+`}`, `nova_up{`+sel+`}`)
+			expectNone(`{__name__=~"nova_image_quota_.*", `+sel+`}`, `nova_up{`+sel+`}`)
+		case "glance":
+			expectValue(`nova_image_quota_up{`+sel+`}`, 1)
+			expectValue(`nova_image_quota_limit{`+sel+`, resource="image_count_total"}`, 1)
+			expectValue(`nova_image_quota_limit_bytes{`+sel+`, resource="image_size_total"}`, 1<<40)
+			expectValue(`nova_image_quota_limit_bytes{`+sel+`, resource="image_stage_total"}`, 0)
+			expectValue(`nova_image_quota_usage{`+sel+`, resource="image_count_total"} >= bool 1`, 1)
+			expectNone(`nova_image_quota_limit{`+sel+`, resource="image_count_uploading"}`, `nova_image_quota_usage{`+sel+`, resource="image_count_uploading"}`)
+			expectNone(`cloud:nova_image_quota_usage_bytes:ratio{`+sel+`, resource="image_stage_total"}`, `cloud:nova_image_quota_usage_bytes:ratio{`+sel+`, resource="image_size_total"}`)
+		case "ims":
+			expectValue(`nova_image_quota_up{`+sel+`}`, 1)
+			expectValue(`nova_image_quota_limit{`+sel+`, resource="image"}`, 1)
+			expectValue(`nova_image_quota_limit{`+sel+`, resource="image_member"}`, 128)
+			expectValue(`nova_image_quota_usage{`+sel+`, resource="image"} >= bool 1`, 1)
+			expectNone(`{__name__=~"nova_image_quota_.*_bytes", `+sel+`}`, `nova_image_quota_up{`+sel+`}`)
+		}
 		waitFor(t, cl.name+": the stuck image's SAVING age", 20*time.Second, func() (bool, string) {
 			age, msg := one(`image:nova_image_saving_age_seconds{` + img(idStuck) + `}`)
 			if msg != "" {
@@ -646,6 +696,29 @@ scrape_configs:
 		return len(bad) == 0, strings.Join(bad, "\n\t")
 	})
 
+	// The quota alerts: full (usage above a limit of 1) and nearly full for Glance's
+	// image_count_total and IMS's image, for each cloud's /probe, and for nothing else (a limit
+	// of 0, an unlimited quota, quotas far from full, the nova cloud without quotas).
+	for _, alert := range []string{"NovaImageQuotaFull", "NovaImageQuotaNearlyFull"} {
+		waitFor(t, alert+" firing", 30*time.Second, func() (bool, string) {
+			s, err := c.query(fmt.Sprintf(`ALERTS{alertname=%q, job="nova_images"}`, alert), 0)
+			if err != nil {
+				return false, err.Error()
+			}
+			var firing []string
+			for _, a := range s {
+				if a.Metric["alertstate"] == "firing" {
+					firing = append(firing, a.Metric["cloud"]+"/"+a.Metric["resource"])
+				}
+			}
+			sort.Strings(firing)
+			return fmt.Sprint(firing) == fmt.Sprint(e2eQuotaAlerts), fmt.Sprintf("firing for %v, want %v (ALERTS: %v)", firing, e2eQuotaAlerts, s)
+		})
+	}
+	if s, err := c.query(`ALERTS{alertname="NovaImageQuotaDown"}`, 0); err != nil || len(s) > 0 {
+		t.Errorf("NovaImageQuotaDown: %v %v, want none: every quota request succeeds", s, err)
+	}
+
 	// Every dashboard query, with the cloud variable set to each cloud in turn and the others at
 	// "All", answers without error, and non-empty: every panel has data here for each API (ERROR
 	// and UNKNOWN images, an alert firing, API requests).
@@ -661,15 +734,16 @@ scrape_configs:
 		q     Query
 		cloud string
 		expr  string
+		data  bool // whether the query has data for the cloud
 	}
 	var todo []pending
-	for _, name := range cloudNames {
+	for _, cl := range e2eClouds {
 		for _, q := range queries {
-			expr, err := Substitute(q.Expr, d.Variables, map[string]string{"cloud": name})
+			expr, err := Substitute(q.Expr, d.Variables, map[string]string{"cloud": cl.name})
 			if err != nil {
 				t.Fatalf("%s: %v", q.Where, err)
 			}
-			todo = append(todo, pending{q, name, expr})
+			todo = append(todo, pending{q, cl.name, expr, hasData(t, cl.api, expr)})
 		}
 	}
 	varValues := map[string]map[string]bool{}
@@ -684,8 +758,12 @@ scrape_configs:
 			if err != nil {
 				t.Fatalf("%s: Prometheus refused the query: %v\n\t%s", p.q.Where, err, p.expr)
 			}
-			if len(s) == 0 {
-				empty = append(empty, fmt.Sprintf("cloud %s: %s: %s", p.cloud, p.q.Where, p.expr))
+			if (len(s) == 0) == p.data {
+				want := "empty"
+				if !p.data {
+					want = fmt.Sprintf("not empty (the cloud has no such quota): %v", s)
+				}
+				empty = append(empty, fmt.Sprintf("cloud %s: %s: %s: %s", p.cloud, p.q.Where, want, p.expr))
 			}
 			if p.q.Label != "" {
 				vals := map[string]bool{}
@@ -697,7 +775,7 @@ scrape_configs:
 				varValues[p.q.Variable] = vals
 			}
 		}
-		return len(empty) == 0, fmt.Sprintf("%d queries empty:\n\t%s", len(empty), strings.Join(empty, "\n\t"))
+		return len(empty) == 0, fmt.Sprintf("%d queries empty, or not empty where the cloud's API has no quotas:\n\t%s", len(empty), strings.Join(empty, "\n\t"))
 	})
 	for v, want := range map[string][]string{
 		"job":      {"nova_images", "nova_image_exporter"},
@@ -710,8 +788,8 @@ scrape_configs:
 			}
 		}
 	}
-	t.Logf("%d dashboard queries for each of %d clouds answered, all non-empty", len(queries), len(cloudNames))
-	checkReplicasCountOnce(t, c, d, queries, exporterAddr, cloudNames)
+	t.Logf("%d dashboard queries for each of %d clouds answered, all non-empty but the quota panels of clouds without quotas", len(queries), len(cloudNames))
+	checkReplicasCountOnce(t, c, d, queries, exporterAddr, e2eClouds)
 
 	// The image leaves SAVING (its upload finished): the alert resolves at the next evaluation.
 	now := time.Now().UTC().Truncate(time.Second)
@@ -755,7 +833,7 @@ scrape_configs:
 // checkReplicasCountOnce asserts that the capacity and image panels count a cloud that two
 // replicas serve once: for each cloud, each of their queries gives the same answer for both
 // replicas of the nova_replicas job as for one of them.
-func checkReplicasCountOnce(t *testing.T, c promClient, d *Dashboard, queries []Query, oneReplica string, clouds []string) {
+func checkReplicasCountOnce(t *testing.T, c promClient, d *Dashboard, queries []Query, oneReplica string, clouds []e2eCloud) {
 	t.Helper()
 	type pair struct {
 		q         Query
@@ -764,10 +842,14 @@ func checkReplicasCountOnce(t *testing.T, c promClient, d *Dashboard, queries []
 	}
 	var pairs []pair
 	for _, q := range queries {
-		if (q.Row != "Capacity" && q.Row != "Images") || strings.Contains(q.Expr, "ALERTS") {
+		if (q.Row != "Capacity" && q.Row != "Images" && q.Row != "Quotas") || strings.Contains(q.Expr, "ALERTS") {
 			continue // scrape health and alerts are per target
 		}
-		for _, cloud := range clouds {
+		for _, cl := range clouds {
+			cloud := cl.name
+			if !hasData(t, cl.api, q.Expr) {
+				continue // a quota panel of a cloud without that quota: empty, as checked above
+			}
 			both, err := Substitute(q.Expr, d.Variables, map[string]string{"job": "nova_replicas", "instance": ".*", "cloud": cloud})
 			if err != nil {
 				t.Fatal(err)
@@ -780,7 +862,7 @@ func checkReplicasCountOnce(t *testing.T, c promClient, d *Dashboard, queries []
 		}
 	}
 	if len(pairs) < 10*len(clouds) {
-		t.Fatalf("only %d capacity and image queries: are the rows still named Capacity and Images?", len(pairs)/len(clouds))
+		t.Fatalf("only %d capacity, image and quota queries: are the rows still named Capacity, Images and Quotas?", len(pairs)/len(clouds))
 	}
 	answer := func(expr string, q Query, at time.Time) (string, error) {
 		rng := time.Duration(0)
@@ -813,5 +895,33 @@ func checkReplicasCountOnce(t *testing.T, c promClient, d *Dashboard, queries []
 		}
 		return len(differ) == 0, strings.Join(differ, "\n\t")
 	})
-	t.Logf("%d capacity and image queries count two replicas once, for each of %d clouds", len(pairs)/len(clouds), len(clouds))
+	t.Logf("%d capacity, image and quota query answers count two replicas once (%d clouds; quota panels only where the cloud has quotas)", len(pairs), len(clouds))
+}
+
+// hasData reports whether expr has data for a cloud read through api: false when it reads only
+// quota families (or their recording rules) the API has none of (quotaFamilyOf).
+func hasData(t *testing.T, api, expr string) bool {
+	t.Helper()
+	vars := map[string]bool{"job": true, "instance": true, "cloud": true}
+	e, err := Substitute(expr, vars, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ast, err := promqlParser.ParseExpr(e)
+	if err != nil {
+		t.Fatalf("%s: %v", e, err)
+	}
+	quota, has := false, false
+	parser.Inspect(ast, func(node parser.Node, _ []parser.Node) error {
+		if vs, ok := node.(*parser.VectorSelector); ok {
+			_, family := quotaFamilies[vs.Name]
+			_, rule := quotaRatioRules[vs.Name]
+			if family || rule {
+				quota = true
+				has = has || quotaFamilyOf(api, vs.Name)
+			}
+		}
+		return nil
+	})
+	return !quota || has
 }

@@ -22,6 +22,8 @@ const (
 	defaultGlancePrefix = "/image"
 	// glanceDefaultLimit is Glance's limit_param_default.
 	glanceDefaultLimit = 25
+	// glanceUnauthorized is the explanation of Glance's 401.
+	glanceUnauthorized = "This server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required."
 )
 
 // glanceFilters is the parsed query of a Glance listing.
@@ -152,15 +154,7 @@ func (s *Simulator) glancePrefix() string {
 // then the page.
 func (s *Simulator) serveGlance(w http.ResponseWriter, r *http.Request) {
 	s.recordRequest(r, APIGlance)
-	if _, ok := s.lookupToken(r.Header.Get("X-Auth-Token")); !ok {
-		w.Header().Set("WWW-Authenticate", `Keystone uri="`+requestHost(r)+`"`)
-		glanceError(w, r, http.StatusUnauthorized, "This server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required.")
-		return
-	}
-	w.Header().Set("x-openstack-request-id", requestID())
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, POST")
-		glanceError(w, r, http.StatusMethodNotAllowed, "The method specified is not allowed for this resource.")
+	if _, ok := s.glanceAdmit(w, r, "GET, POST"); !ok {
 		return
 	}
 	ft := s.nextFault(r)
@@ -203,6 +197,25 @@ func (s *Simulator) serveGlance(w http.ResponseWriter, r *http.Request) {
 		b = appendPyString(b, glanceLink(append(rest, queryParam{"marker", lastID})))
 	}
 	finishPage(w, r, append(b, '}'), &ft)
+}
+
+// glanceAdmit checks a Glance request's token and method (a GET or HEAD; allow is the
+// Allow header of Glance's 405): it returns the token's info, or answers the refusal
+// itself and reports false.
+func (s *Simulator) glanceAdmit(w http.ResponseWriter, r *http.Request, allow string) (tokenInfo, bool) {
+	info, ok := s.lookupToken(r.Header.Get("X-Auth-Token"))
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Keystone uri="`+requestHost(r)+`"`)
+		glanceError(w, r, http.StatusUnauthorized, glanceUnauthorized)
+		return info, false
+	}
+	w.Header().Set("x-openstack-request-id", requestID())
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", allow)
+		glanceError(w, r, http.StatusMethodNotAllowed, "The method specified is not allowed for this resource.")
+		return info, false
+	}
+	return info, true
 }
 
 // glanceLink is Glance's "/v2/images" link with params: a path without any prefix, as

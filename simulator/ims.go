@@ -110,22 +110,8 @@ func parseIMSQuery(params []queryParam, max int, project string) (f imsFilters, 
 // token, the method, the fault plan, then the page.
 func (s *Simulator) serveIMS(w http.ResponseWriter, r *http.Request) {
 	s.recordRequest(r, APIIMS)
-	project := s.opts.ProjectID
-	if isAKSKRequest(r) {
-		// The project is X-Project-Id's, which verifyAKSK checks; the signed host is
-		// whichever host the request was sent to.
-		if reason := s.verifyAKSK(r, ""); reason != "" {
-			apigwUnauthorized(w, reason)
-			return
-		}
-	} else if info, ok := s.lookupToken(r.Header.Get("X-Auth-Token")); ok {
-		project = info.projectID
-	} else {
-		apigwUnauthorized(w, "decrypt token fail")
-		return
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		imsError(w, http.StatusMethodNotAllowed, imsFaultCode, "The method is not allowed.")
+	project, ok := s.imsAdmit(w, r)
+	if !ok {
 		return
 	}
 	ft := s.nextFault(r)
@@ -144,6 +130,31 @@ func (s *Simulator) serveIMS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	finishPage(w, r, append(b, "]}"...), &ft)
+}
+
+// imsAdmit is the gateway's check of a request to IMS, signed or with a token, and IMS's
+// check of the method (a GET or HEAD): it returns the request's project, or answers the
+// refusal itself and reports false.
+func (s *Simulator) imsAdmit(w http.ResponseWriter, r *http.Request) (string, bool) {
+	project := s.opts.ProjectID
+	if isAKSKRequest(r) {
+		// The project is X-Project-Id's, which verifyAKSK checks; the signed host is
+		// whichever host the request was sent to.
+		if reason := s.verifyAKSK(r, ""); reason != "" {
+			apigwUnauthorized(w, reason)
+			return "", false
+		}
+	} else if info, ok := s.lookupToken(r.Header.Get("X-Auth-Token")); ok {
+		project = info.projectID
+	} else {
+		apigwUnauthorized(w, "decrypt token fail")
+		return "", false
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		imsError(w, http.StatusMethodNotAllowed, imsFaultCode, "The method is not allowed.")
+		return "", false
+	}
+	return project, true
 }
 
 // imsImage is img as IMS shows it: its properties as top-level keys, under the fields of

@@ -20,9 +20,11 @@ const (
 // maxRequestRecords bounds the log that Requests returns.
 const maxRequestRecords = 10000
 
-// RequestRecord is one image listing request, of any API, as the simulator received it.
+// RequestRecord is one image listing or quota request, of any API, as the simulator
+// received it.
 type RequestRecord struct {
-	// API is the API asked: APINova, APIGlance or APIIMS.
+	// API is the API asked: APINova, APIGlance or APIIMS (Requests), APIGlanceQuota or
+	// APIIMSQuota (QuotaRequests).
 	API string
 	// Method is the HTTP method.
 	Method string
@@ -39,8 +41,13 @@ type RequestRecord struct {
 func (s *Simulator) Requests() []RequestRecord {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]RequestRecord, len(s.requests))
-	for i, r := range s.requests {
+	return cloneRecords(s.requests)
+}
+
+// cloneRecords is a copy of records with their headers cloned.
+func cloneRecords(records []RequestRecord) []RequestRecord {
+	out := make([]RequestRecord, len(records))
+	for i, r := range records {
 		r.Header = r.Header.Clone()
 		out[i] = r
 	}
@@ -206,11 +213,17 @@ func (s *Simulator) serveImages(w http.ResponseWriter, r *http.Request, pathProj
 func (s *Simulator) recordRequest(r *http.Request, api string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.requests) == maxRequestRecords {
+	s.requests = appendRecord(s.requests, r, api)
+}
+
+// appendRecord appends r, a request to api, to a request log, which it keeps under
+// maxRequestRecords.
+func appendRecord(log []RequestRecord, r *http.Request, api string) []RequestRecord {
+	if len(log) == maxRequestRecords {
 		// A long-running --demo must not grow without bound: keep the newest half.
-		s.requests = append(s.requests[:0], s.requests[maxRequestRecords/2:]...)
+		log = append(log[:0], log[maxRequestRecords/2:]...)
 	}
-	s.requests = append(s.requests, RequestRecord{
+	return append(log, RequestRecord{
 		API: api, Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(),
 	})
 }

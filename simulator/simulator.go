@@ -2,9 +2,10 @@
 // exporter reads, all serving the same image set: OpenStack Nova's image proxy (GET
 // /v2.1/{project_id}/images/detail, compute microversions up to 2.35), Glance v2 (GET
 // {GlancePrefix}/v2/images, "/image" by default, as devstack) and Huawei IMS (GET
-// /v2/cloudimages); with the Keystone v3 token endpoint (POST /v3/auth/tokens, whose catalog
-// names compute and image) and Huawei's API gateway that checks AK/SK signatures in front of
-// Nova and IMS.
+// /v2/cloudimages), and the quotas of Glance (GET {GlancePrefix}/v2/info/usage) and IMS
+// (GET /v1/cloudimages/quota); with the Keystone v3 token endpoint (POST /v3/auth/tokens,
+// whose catalog names compute and image) and Huawei's API gateway that checks AK/SK
+// signatures in front of Nova and IMS.
 //
 // Its responses follow those of a real Keystone + Glance + Nova (Zed) stack
 // byte for byte where practical: field names and order, Python-style JSON
@@ -16,8 +17,8 @@
 // One file per API: keystone.go (versions, tokens, catalog, application
 // credentials), nova.go (images/detail: microversions, filters, paging, the
 // image view), glance.go (Glance's listing, image view and webob errors), ims.go (IMS's
-// listing), gateway.go (the AK/SK verifier); listing.go holds what the Glance and IMS
-// listings share, images.go the image set, faults.go and faultypage.go the injected faults
+// listing), quota.go (both quota APIs), gateway.go (the AK/SK verifier); listing.go holds
+// what the Glance and IMS listings share, images.go the image set, faults.go and faultypage.go the injected faults
 // (for every API's listing), pyjson.go Python's JSON encoding. Every time-dependent part
 // reads the one clock, Options.Now.
 package simulator
@@ -25,6 +26,7 @@ package simulator
 import (
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -68,6 +70,16 @@ type Options struct {
 	// that the page is shorter than asked although more images follow. Huawei documents
 	// the default limit, 500, but no maximum; the default cap is 500.
 	IMSMaxLimit int
+	// GlanceQuotas are the limits Glance's GET {GlancePrefix}/v2/info/usage reports, by
+	// resource (GlanceImageSizeTotal and GlanceImageStageTotal in MiB, GlanceImageCountTotal,
+	// GlanceImageCountUploading); -1 is unlimited, a resource left out has limit 0 (as
+	// oslo.limit gives one with no limit registered in Keystone). nil means Glance does not
+	// use Keystone's unified limits: the answer is {"usage": {}}. The usage is computed from
+	// the image set (quota.go).
+	GlanceQuotas map[string]int64
+	// IMSQuotas are the resources IMS's GET /v1/cloudimages/quota reports, in order; nil
+	// means DefaultIMSQuotas, an empty slice none.
+	IMSQuotas []IMSQuota
 	// TokenTTL is the lifetime of issued tokens; default 1h.
 	TokenTTL time.Duration
 	// InternalHost, when set, is the scheme+host (e.g.
@@ -108,12 +120,16 @@ type Simulator struct {
 	tokens        map[string]tokenInfo
 	requests      []RequestRecord
 	tokenRequests int
+	// quotaRequests is the log of quota requests, apart from the listings' (requests).
+	quotaRequests []RequestRecord
 	// akStates holds the AK/SK failure counters and lockouts by AK.
 	akStates map[string]*akState
 	// plan is the fault plan installed by SetFaults, nil when none.
 	plan atomic.Pointer[faultPlan]
 	// keystonePlan is the fault plan installed by SetKeystoneFaults, nil when none.
 	keystonePlan atomic.Pointer[faultPlan]
+	// quotaPlan is the fault plan installed by SetQuotaFaults, nil when none.
+	quotaPlan atomic.Pointer[faultPlan]
 	// imagesRequests counts the authorised listing requests of every API.
 	imagesRequests atomic.Int64
 }
@@ -152,6 +168,8 @@ func New(opts Options) *Simulator {
 	}
 	opts.ApplicationCredentials = slices.Clone(opts.ApplicationCredentials)
 	opts.AccessKeys = slices.Clone(opts.AccessKeys)
+	opts.GlanceQuotas = maps.Clone(opts.GlanceQuotas)
+	opts.IMSQuotas = slices.Clone(opts.IMSQuotas)
 	s := &Simulator{opts: opts, tokens: map[string]tokenInfo{}, akStates: map[string]*akState{}}
 	imgs := opts.Images
 	if imgs == nil {
@@ -187,6 +205,12 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		case imsListingPath:
 			s.serveIMS(w, r)
+			return
+		case s.glancePrefix() + glanceUsagePath:
+			s.serveGlanceUsage(w, r)
+			return
+		case imsQuotaPath:
+			s.serveIMSQuota(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json; charset=UTF-8")

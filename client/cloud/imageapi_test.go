@@ -154,3 +154,30 @@ func TestRegionThatNamesAHostIsPlain(t *testing.T) {
 		}
 	}
 }
+
+func TestImageQuotaKey(t *testing.T) {
+	file := writeFile(t, t.TempDir(), "clouds.yaml", imageAPIsYAML+`  glance-no-quota:
+    image_api: glance
+    image_quota: false
+    image_endpoint_override: https://glance.example.com
+    auth_type: token
+    auth: {token: pre-issued-token-value}
+  nova-quota:
+    image_quota: true
+    auth_type: token
+    compute_endpoint_override: https://nova.example.com/v2.1/p
+    auth: {token: pre-issued-token-value}
+`)
+	for cloud, want := range map[string][2]bool{"glance": {true, false}, "glance-no-quota": {false, false}} {
+		cfg, err := LoadCloud(file, cloud)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := [2]bool{cfg.QuotasOn(true), cfg.QuotasOn(false)}; got != want {
+			t.Errorf("%s: quotas on with --images.quota and without: %v, want %v", cloud, got, want)
+		}
+	}
+	if _, err := LoadCloud(file, "nova-quota"); err == nil || !strings.Contains(err.Error(), "image_quota: the nova image API reports no quota") {
+		t.Errorf("image_quota: true on nova: error %v", err)
+	}
+}

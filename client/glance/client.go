@@ -118,15 +118,17 @@ func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn f
 	return next, nil
 }
 
-// imagesURL is the images URL of an image endpoint: {endpoint}/v2/images, or
-// {endpoint}/images when the endpoint already ends in /v2.
-func imagesURL(endpoint *url.URL) *url.URL {
+// imagesURL is the images URL of an image endpoint.
+func imagesURL(endpoint *url.URL) *url.URL { return v2URL(endpoint, "/images") }
+
+// v2URL is path under the API v2 of an image endpoint: {endpoint}/v2{path}, or
+// {endpoint}{path} when the endpoint already ends in /v2.
+func v2URL(endpoint *url.URL, path string) *url.URL {
 	u := *endpoint
-	if strings.HasSuffix(u.Path, "/v2") {
-		u.Path += "/images"
-	} else {
-		u.Path += "/v2/images"
+	if !strings.HasSuffix(u.Path, "/v2") {
+		u.Path += "/v2"
 	}
+	u.Path += path
 	return &u
 }
 

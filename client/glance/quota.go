@@ -68,14 +68,5 @@ func mebibytes(n int64) int64 {
 	return n << 20
 }
 
-// usageURL is the quota usage URL of an image endpoint: {endpoint}/v2/info/usage, or
-// {endpoint}/info/usage when the endpoint already ends in /v2.
-func usageURL(endpoint *url.URL) *url.URL {
-	u := *endpoint
-	if strings.HasSuffix(u.Path, "/v2") {
-		u.Path += "/info/usage"
-	} else {
-		u.Path += "/v2/info/usage"
-	}
-	return &u
-}
+// usageURL is the quota usage URL of an image endpoint.
+func usageURL(endpoint *url.URL) *url.URL { return v2URL(endpoint, "/info/usage") }

@@ -19,7 +19,18 @@ import (
 // simURL: nova and glance with a Keystone password (endpoints from the catalog), ims with
 // AK/SK signing (endpoint overridden: the simulator serves IMS at its root).
 func threeAPIClouds(simURL string) string {
-	password := fmt.Sprintf(`    auth:
+	password := passwordAuth(simURL)
+	return "clouds:\n  nova:\n" + password + "  glance:\n    image_api: glance\n" + password + fmt.Sprintf(`  ims:
+    image_api: ims
+    auth_type: aksk
+    auth: {ak: %s, sk: %s, project_id: 0123456789abcdef0123456789abcdef}
+    image_endpoint_override: %s
+`, testAK, testSK, simURL)
+}
+
+// passwordAuth is the clouds.yaml lines of the simulator's Keystone account at simURL.
+func passwordAuth(simURL string) string {
+	return fmt.Sprintf(`    auth:
       auth_url: %s/v3
       username: demo
       password: %s
@@ -28,12 +39,6 @@ func threeAPIClouds(simURL string) string {
       project_domain_name: Default
     region_name: RegionOne
 `, simURL, testPassword)
-	return "clouds:\n  nova:\n" + password + "  glance:\n    image_api: glance\n" + password + fmt.Sprintf(`  ims:
-    image_api: ims
-    auth_type: aksk
-    auth: {ak: %s, sk: %s, project_id: 0123456789abcdef0123456789abcdef}
-    image_endpoint_override: %s
-`, testAK, testSK, simURL)
 }
 
 // apiView is what one image API shows of a simulator image, as the exporter should export it.

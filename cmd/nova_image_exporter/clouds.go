@@ -128,15 +128,23 @@ func checkConfig(ctx context.Context, cfg *config, stdout io.Writer) error {
 	return nil
 }
 
+// demoGlanceQuotas are the demo Glance's unified limits (IMS has the simulator's default
+// quotas).
+var demoGlanceQuotas = map[string]int64{
+	simulator.GlanceImageCountTotal: 12, simulator.GlanceImageCountUploading: 4,
+	simulator.GlanceImageSizeTotal: 4096, simulator.GlanceImageStageTotal: 2048,
+}
+
 // startDemo serves a simulated cloud on a loopback port until ctx ends: Keystone, Nova,
 // Glance and IMS over one image set with every status, a hidden image and an importing
-// one, so that --images.api shows what each API gives.
+// one, and their quotas, so that --images.api shows what each API gives.
 func startDemo(ctx context.Context, logger log.Logger) (string, error) {
 	listener, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("starting the demo cloud: %w", err)
 	}
-	server := &http.Server{Handler: simulator.New(simulator.Options{Images: simulator.FullImages(time.Now())}), ReadHeaderTimeout: 10 * time.Second}
+	sim := simulator.New(simulator.Options{Images: simulator.FullImages(time.Now()), GlanceQuotas: demoGlanceQuotas})
+	server := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := server.Serve(listener); !errors.Is(err, http.ErrServerClosed) {
 			level.Error(logger).Log("msg", "the demo cloud stopped", "err", err)

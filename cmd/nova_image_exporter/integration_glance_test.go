@@ -74,24 +74,6 @@ func (rs realstack) glanceImages(t *testing.T, token string) (map[string]glanceI
 	return all, hidden
 }
 
-// novaStatusOfGlance maps Glance's status as Nova's images proxy does
-// (nova/api/openstack/compute/views/images.py), with the progress Nova derives from it.
-func novaStatusOfGlance(status string) (string, float64) {
-	switch status {
-	case "active":
-		return "ACTIVE", 1
-	case "queued":
-		return "SAVING", 0.25
-	case "saving":
-		return "SAVING", 0.5
-	case "deleted", "pending_delete":
-		return "DELETED", 0
-	case "killed":
-		return "ERROR", 0
-	}
-	return "UNKNOWN", 0
-}
-
 // imageSeries indexes the per-image series of families: family → image id → samples.
 func imageSeries(families map[string]*dto.MetricFamily) map[string]map[string][]*dto.Metric {
 	out := map[string]map[string][]*dto.Metric{}
@@ -256,7 +238,7 @@ func compareWithGlance(t *testing.T, families map[string]*dto.MetricFamily, want
 	counts := map[string]float64{"ACTIVE": 0, "SAVING": 0, "DELETED": 0, "ERROR": 0, "UNKNOWN": 0}
 	for id, img := range want {
 		glanceStatus := img["status"].(string)
-		status, progress := novaStatusOfGlance(glanceStatus)
+		status, progress := novaStatusOf(glanceStatus)
 		counts[status]++
 		name, _ := img["name"].(string)
 		if _, found := value(families, "nova_image_status", map[string]string{"id": id, "name": name, "status": status}); !found {
@@ -361,7 +343,7 @@ func compareAPIs(t *testing.T, byGlance, byNova map[string]*dto.MetricFamily, gl
 		g, _ := value(byGlance, "nova_images", map[string]string{"status": status})
 		extra := 0.0
 		for id := range hidden {
-			if s, _ := novaStatusOfGlance(glance[id]["status"].(string)); s == status {
+			if s, _ := novaStatusOf(glance[id]["status"].(string)); s == status {
 				extra++
 			}
 		}
