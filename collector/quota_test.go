@@ -180,3 +180,36 @@ func TestHangingQuotaRequestIsAbandoned(t *testing.T) {
 		}
 	})
 }
+
+// lateLister lists images after taking took.
+type lateLister struct {
+	fakeLister
+	took time.Duration
+}
+
+func (s *lateLister) EachImage(ctx context.Context, opts client.ListOptions, fn func(client.Image) error) error {
+	select {
+	case <-time.After(s.took):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.fakeLister.EachImage(ctx, opts, fn)
+}
+
+// The quota request's grace after a long listing ends before the scrape's deadline: a
+// hanging quota endpoint never costs a listing that finished in time.
+func TestQuotaGraceEndsBeforeTheScrapeDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs bytes.Buffer
+		h := quotaHandler(&lateLister{fakeLister: fakeLister{images: testImages}, took: 6 * time.Second}, hangingQuotas{}, &logs)
+		h.Timeouts.Default = time.Minute
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+		h.ServeHTTP(rec, req)
+		body := rec.Body.String()
+		if !strings.Contains(body, "\nnova_up 1\n") || !strings.Contains(body, "\nnova_image_quota_up 0\n") {
+			t.Errorf("a listing of 6s in a 10s scrape, its quota request hanging: answer without nova_up 1 and nova_image_quota_up 0:\n%s\nlog: %s", body, logs.String())
+		}
+	})
+}

@@ -179,10 +179,11 @@ func (s *Shared) startLocked(ctx context.Context, key string, req ListingRequest
 	}
 	f := &flight{done: make(chan struct{}), stop: stop}
 	s.flights[key] = f
+	deadline, _ := ctx.Deadline()
 	go func() {
 		defer req.Slots.release()
 		defer stop()
-		listing, err := s.list(listCtx, req.Selection)
+		listing, err := s.list(listCtx, req.Selection, deadline)
 		s.finish(key, f, listing, err, req)
 	}()
 	return f
@@ -236,9 +237,10 @@ func (s *Shared) leave(ctx context.Context, key string, f *flight) (Listing, err
 
 // list lists the images of selection and, when quotas are on, asks for the quotas at the
 // same time. A quota request still running when the listing ends is given quotaGrace more
-// (or as long again as the listing took, if longer) before it is abandoned: a hanging
-// quota endpoint costs the quota samples, never the listing.
-func (s *Shared) list(ctx context.Context, selection client.Selection) (Listing, error) {
+// (or as long again as the listing took, if longer), but no more than half the time left
+// before deadline (the starting scrape's; zero for none), before it is abandoned: a
+// hanging quota endpoint costs the quota samples, never the listing.
+func (s *Shared) list(ctx context.Context, selection client.Selection, deadline time.Time) (Listing, error) {
 	var listing Listing
 	start := time.Now()
 	quotaCtx, cancelQuota := context.WithCancel(ctx)
@@ -258,6 +260,9 @@ func (s *Shared) list(ctx context.Context, selection client.Selection) (Listing,
 		return nil
 	})
 	grace := max(quotaGrace, time.Since(start))
+	if !deadline.IsZero() {
+		grace = max(0, min(grace, time.Until(deadline)/2))
+	}
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
 	select {
