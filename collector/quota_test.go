@@ -213,3 +213,27 @@ func TestQuotaGraceEndsBeforeTheScrapeDeadline(t *testing.T) {
 		}
 	})
 }
+
+// lastMomentQuotas answers its quotas just as its request is abandoned.
+type lastMomentQuotas struct{}
+
+func (lastMomentQuotas) Quotas(ctx context.Context) ([]client.Quota, error) {
+	<-ctx.Done()
+	return glanceQuotas, nil
+}
+
+// A quota request that succeeds as it is abandoned is a success: nova_image_quota_up 1 and
+// no failure logged.
+func TestQuotaRequestSucceedingAsItIsAbandoned(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs bytes.Buffer
+		h := quotaHandler(&fakeLister{images: testImages}, lastMomentQuotas{}, &logs)
+		h.Timeouts.Default = time.Minute
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		body := rec.Body.String()
+		if !strings.Contains(body, "\nnova_image_quota_up 1\n") || logs.Len() != 0 {
+			t.Errorf("log %q beside the answer:\n%s\nwant nova_image_quota_up 1 and no log line", logs.String(), body)
+		}
+	})
+}

@@ -270,6 +270,9 @@ func (s *Shared) list(ctx context.Context, selection client.Selection, deadline 
 	case <-timer.C:
 		cancelQuota()
 		<-quotasDone
+		if listing.quotaErr == nil {
+			break // it succeeded as it was abandoned
+		}
 		listing.quotaErr = fmt.Errorf("the quota request was abandoned %s after the listing ended: %w", grace.Round(time.Millisecond), listing.quotaErr)
 	}
 	listing.At = time.Now()
