@@ -41,7 +41,13 @@ func (c *Client) Quotas(ctx context.Context) ([]client.Quota, error) {
 		return nil, fmt.Errorf("quota usage: more than %d quotas in the answer", maxQuotas)
 	}
 	quotas := make([]client.Quota, 0, len(*answer.Usage))
+	seen := map[string]bool{} // by label value: keys alike once cut or redacted are one series
 	for resource, q := range *answer.Usage {
+		label := redact.Redact(client.CutLabel(resource, client.MaxStatusBytes))
+		if seen[label] {
+			return nil, redact.Err(fmt.Errorf("quota usage: resource %s listed twice", client.QuoteTruncated(resource, 64)))
+		}
+		seen[label] = true
 		limit, err := paging.QuotaNumber(resource, "limit", q.Limit, true)
 		if err != nil {
 			return nil, redact.Err(err)
@@ -50,7 +56,7 @@ func (c *Client) Quotas(ctx context.Context) ([]client.Quota, error) {
 		if err != nil {
 			return nil, redact.Err(err)
 		}
-		quota := client.Quota{Resource: redact.Redact(client.CutLabel(resource, client.MaxStatusBytes)), Limit: limit, Usage: usage}
+		quota := client.Quota{Resource: label, Limit: limit, Usage: usage}
 		if slices.Contains(sizeResources, resource) {
 			quota.Bytes, quota.Limit, quota.Usage = true, mebibytes(limit), mebibytes(usage)
 		}

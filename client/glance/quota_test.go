@@ -56,7 +56,9 @@ func TestQuotasRefuseBadAnswers(t *testing.T) {
 		`{"usage": {"image_size_total": {"limit": 9999999999999999, "usage": 1}}}`: "limit is out of range",
 		`{"usage": {"tok-secret-renewed": {"limit": -7}}}`:                         "quota <redacted>",
 		`{"usage": []}`: "wrong JSON type",
-		`<html>`:        "not JSON",
+		// Two keys alike in their first 64 bytes, the most a label keeps: one series twice.
+		`{"usage": {"` + strings.Repeat("a", 64) + `x": {"usage": 1}, "` + strings.Repeat("a", 64) + `y": {"usage": 1}}}`: "listed twice",
+		`<html>`: "not JSON",
 		`{"usage": {"image_count_total": {"limit": 1}}}` + strings.Repeat(" ", 2<<20): "larger than 1048576 bytes",
 	} {
 		c, _, _ := newTestClient(t, "", func(int, *http.Request) (int, string) { return http.StatusOK, body })

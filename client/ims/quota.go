@@ -39,15 +39,16 @@ func (c *Client) Quotas(ctx context.Context) ([]client.Quota, error) {
 		return nil, fmt.Errorf("image quota: more than %d quotas in the answer", maxQuotas)
 	}
 	quotas := make([]client.Quota, 0, len(resources))
-	seen := map[string]bool{}
+	seen := map[string]bool{} // by label value: types alike once cut or redacted are one series
 	for _, r := range resources {
+		resource := redact.Redact(client.CutLabel(r.Type, client.MaxStatusBytes))
 		switch {
 		case r.Type == "":
 			return nil, errors.New("image quota: a resource without a type")
-		case seen[r.Type]:
+		case seen[resource]:
 			return nil, redact.Err(fmt.Errorf("image quota: resource %s listed twice", client.QuoteTruncated(r.Type, 64)))
 		}
-		seen[r.Type] = true
+		seen[resource] = true
 		limit, err := paging.QuotaNumber(r.Type, "quota", r.Quota, true)
 		if err != nil {
 			return nil, redact.Err(err)
@@ -56,7 +57,7 @@ func (c *Client) Quotas(ctx context.Context) ([]client.Quota, error) {
 		if err != nil {
 			return nil, redact.Err(err)
 		}
-		quotas = append(quotas, client.Quota{Resource: redact.Redact(client.CutLabel(r.Type, client.MaxStatusBytes)), Limit: limit, Usage: used})
+		quotas = append(quotas, client.Quota{Resource: resource, Limit: limit, Usage: used})
 	}
 	return quotas, nil
 }

@@ -42,6 +42,8 @@ func TestQuotasRefuseBadAnswers(t *testing.T) {
 		`{"quotas": {"resources": [{"type": "image", "used": -3, "quota": 2}]}}`:                                          "quota image: used is out of range (-3)",
 		`{"quotas": {"resources": [{"type": "tok-secret", "used": 1, "quota": -2}]}}`:                                     "quota <redacted>: quota is out of range (-2)",
 		`{"quotas": {"resources": "image"}}`:                                                                              "wrong JSON type",
+		// Two types alike in their first 64 bytes, the most a label keeps: one series twice.
+		`{"quotas": {"resources": [{"type": "` + strings.Repeat("a", 64) + `x", "used": 1}, {"type": "` + strings.Repeat("a", 64) + `y", "used": 1}]}}`: "listed twice",
 	} {
 		c, _ := newClient(t, client.Options{}, "", func(url.Values) (int, string) { return http.StatusOK, body })
 		_, err := c.Quotas(context.Background())
