@@ -23,6 +23,24 @@ type glanceImage map[string]any
 // glanceImages lists GET /v2/images, then GET /v2/images?os_hidden=true (a listing leaves
 // hidden images out unless asked), each paged through its next links, with token and
 // without the exporter's code. It returns every image by id and the ids of the hidden ones.
+// glanceClouds is a clouds.yaml whose cloud realstack-glance reads the real Glance as the
+// demo user, followed by more entries, which may refer to its auth as *auth.
+func (rs realstack) glanceClouds(more string) string {
+	return fmt.Sprintf(`clouds:
+  realstack-glance:
+    image_api: glance
+    auth: &auth
+      auth_url: %s
+      username: %s
+      password: %s
+      user_domain_name: Default
+      project_name: %s
+      project_domain_name: Default
+    region_name: RegionOne
+    interface: public
+`, rs.authURL, rs.username, rs.password, rs.projectName) + more
+}
+
 func (rs realstack) glanceImages(t *testing.T, token string) (map[string]glanceImage, map[string]bool) {
 	t.Helper()
 	root := os.Getenv("GLANCE_URL")
@@ -149,24 +167,12 @@ func TestIntegrationGlanceAPI(t *testing.T) {
 		}
 	}
 
-	clouds := writeClouds(t, fmt.Sprintf(`clouds:
-  realstack-glance:
-    image_api: glance
-    auth: &auth
-      auth_url: %s
-      username: %s
-      password: %s
-      user_domain_name: Default
-      project_name: %s
-      project_domain_name: Default
-    region_name: RegionOne
-    interface: public
-  realstack-nova:
+	clouds := writeClouds(t, rs.glanceClouds(`  realstack-nova:
     image_api: nova
     auth: *auth
     region_name: RegionOne
     interface: public
-`, rs.authURL, rs.username, rs.password, rs.projectName))
+`))
 	t.Setenv("OS_CLIENT_CONFIG_FILE", clouds)
 	args := []string{"--cloud=realstack-glance", "--images.page-size=2"}
 	for _, key := range glanceMetadataLabels {

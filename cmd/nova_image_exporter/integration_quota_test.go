@@ -151,25 +151,13 @@ func TestIntegrationGlanceQuota(t *testing.T) {
 		t.Fatalf("Glance's image_size_total usage is 0 MiB: the seeded 3 MiB image (IMG_3MIB) is missing")
 	}
 
-	t.Setenv("OS_CLIENT_CONFIG_FILE", writeClouds(t, fmt.Sprintf(`clouds:
-  realstack-glance:
-    image_api: glance
-    auth: &auth
-      auth_url: %s
-      username: %s
-      password: %s
-      user_domain_name: Default
-      project_name: %s
-      project_domain_name: Default
-    region_name: RegionOne
-    interface: public
-  realstack-glance-noquota:
+	t.Setenv("OS_CLIENT_CONFIG_FILE", writeClouds(t, rs.glanceClouds(`  realstack-glance-noquota:
     image_api: glance
     image_quota: false
     auth: *auth
     region_name: RegionOne
     interface: public
-`, rs.authURL, rs.username, rs.password, rs.projectName)))
+`)))
 	base, logs := startExporter(t, "--cloud=realstack-glance")
 	probeGlance := func() map[string]*dto.MetricFamily {
 		families := scrape(t, base+"/probe?cloud=realstack-glance")
