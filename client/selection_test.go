@@ -58,3 +58,23 @@ func TestIMSImageTypeOption(t *testing.T) {
 		t.Errorf("imagetype=public: error %v", err)
 	}
 }
+
+// ListOptions.Set names every option by its SelectionParams name: an image API refuses
+// options by these names, and one missing here would be silently dropped instead.
+func TestSetNamesEveryOption(t *testing.T) {
+	values := map[string]string{"name": "n", "status": "active", "changes-since": "720h", "min-ram": "1", "min-disk": "1",
+		"type": "snapshot", "server": "s", "imagetype": "gold", "page-size": "5"}
+	for _, param := range SelectionParams {
+		value, ok := values[param]
+		if !ok {
+			t.Fatalf("no test value for option %s", param)
+		}
+		s, err := ParseSelection(Selection{}, url.Values{param: {value}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if set := s.ListOptions(time.Now()).Set(); len(set) != 1 || set[0] != param {
+			t.Errorf("%s=%s: options set %v, want [%s]", param, value, set, param)
+		}
+	}
+}

@@ -236,51 +236,77 @@ func (s *Shared) leave(ctx context.Context, key string, f *flight) (Listing, err
 }
 
 // list lists the images of selection and, when quotas are on, asks for the quotas at the
-// same time. A quota request still running when the listing ends is given quotaGrace more
-// (or as long again as the listing took, if longer), but no more than half the time left
-// before deadline (the starting scrape's; zero for none), before it is abandoned: a
-// hanging quota endpoint costs the quota samples, never the listing.
+// same time.
 func (s *Shared) list(ctx context.Context, selection client.Selection, deadline time.Time) (Listing, error) {
 	var listing Listing
 	start := time.Now()
-	quotaCtx, cancelQuota := context.WithCancel(ctx)
-	defer cancelQuota()
-	quotasDone := make(chan struct{})
-	if s.quotas != nil {
-		go func() {
-			defer close(quotasDone)
-			quotas, err := s.quotas.Quotas(quotaCtx)
-			listing.Quotas, listing.quotaErr = &exposition.Quotas{Up: err == nil, Quotas: quotas}, err
-		}()
-	} else {
-		close(quotasDone)
-	}
+	quotas := s.askQuotas(ctx)
 	err := s.lister.EachImage(ctx, selection.ListOptions(time.Now()), func(img client.Image) error {
 		listing.add(img)
 		return nil
 	})
-	grace := max(quotaGrace, time.Since(start))
-	if !deadline.IsZero() {
-		grace = max(0, min(grace, time.Until(deadline)/2))
-	}
-	timer := time.NewTimer(grace)
-	defer timer.Stop()
-	select {
-	case <-quotasDone:
-	case <-timer.C:
-		cancelQuota()
-		<-quotasDone
-		if listing.quotaErr == nil {
-			break // it succeeded as it was abandoned
-		}
-		listing.quotaErr = fmt.Errorf("the quota request was abandoned %s after the listing ended: %w", grace.Round(time.Millisecond), listing.quotaErr)
-	}
+	listing.Quotas, listing.quotaErr = quotas.wait(quotaWait(time.Since(start), deadline))
 	listing.At = time.Now()
 	return listing, err
 }
 
 // quotaGrace is the least time a quota request may run past the end of its listing.
 const quotaGrace = time.Second
+
+// quotaWait is how long a quota request may run past the end of a listing that took took:
+// quotaGrace, or as long again as the listing took if longer, but no more than half the
+// time left before deadline (the starting scrape's; zero for none). A hanging quota
+// endpoint then costs the quota samples, never the listing.
+func quotaWait(took time.Duration, deadline time.Time) time.Duration {
+	wait := max(quotaGrace, took)
+	if !deadline.IsZero() {
+		wait = max(0, min(wait, time.Until(deadline)/2))
+	}
+	return wait
+}
+
+// quotaRequest is a quota request running beside a listing.
+type quotaRequest struct {
+	done   chan struct{} // closed when quotas and err are set
+	cancel context.CancelFunc
+	quotas []client.Quota
+	err    error
+}
+
+// askQuotas starts the quota request under ctx; nil when quotas are off.
+func (s *Shared) askQuotas(ctx context.Context) *quotaRequest {
+	if s.quotas == nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	q := &quotaRequest{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(q.done)
+		q.quotas, q.err = s.quotas.Quotas(ctx)
+	}()
+	return q
+}
+
+// wait returns what the quota request found, abandoning it after waiting for it so long;
+// nil when quotas are off.
+func (q *quotaRequest) wait(wait time.Duration) (*exposition.Quotas, error) {
+	if q == nil {
+		return nil, nil
+	}
+	defer q.cancel()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-q.done:
+	case <-timer.C:
+		q.cancel()
+		<-q.done
+		if q.err != nil { // not when it succeeded as it was abandoned
+			q.err = fmt.Errorf("the quota request was abandoned %s after the listing ended: %w", wait.Round(time.Millisecond), q.err)
+		}
+	}
+	return &exposition.Quotas{Up: q.err == nil, Quotas: q.quotas}, q.err
+}
 
 func (s *Shared) cachedLocked(key string) (Listing, bool) {
 	if s.ttl <= 0 {

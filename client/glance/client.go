@@ -28,7 +28,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/client/paging"
@@ -165,23 +164,11 @@ func sameOrigin(u, base *url.URL) bool {
 	return strings.EqualFold(u.Scheme, base.Scheme) && strings.EqualFold(u.Hostname(), base.Hostname()) && port(u) == port(base)
 }
 
-// filters are opts in Glance's query parameters: min_ram and min_disk match exactly,
-// changes-since is updated_at=gte:, type and server are the image_type and instance_uuid
-// properties (as Nova's proxy hands them to Glance).
-func filters(opts client.ListOptions) url.Values {
-	query := paging.Filters(
-		map[string]string{"name": opts.Name, "status": opts.Status, "image_type": opts.Type, "instance_uuid": opts.Server},
-		map[string]*int{"min_ram": opts.MinRAM, "min_disk": opts.MinDisk, "limit": positive(opts.PageSize)})
-	if !opts.ChangesSince.IsZero() {
-		query.Set("updated_at", "gte:"+opts.ChangesSince.UTC().Format(time.RFC3339))
-	}
-	return query
-}
+// queryNames are the options in Glance's query parameters: min_ram and min_disk (exact
+// matches), changes-since as updated_at=gte:, the type and the server as the image_type and
+// instance_uuid properties (checked on the realstack).
+var queryNames = paging.QueryNames{Name: "name", Status: "status", Type: "image_type", Server: "instance_uuid",
+	MinRAM: "min_ram", MinDisk: "min_disk", Limit: "limit", ChangesSince: "updated_at", SinceOperator: "gte:"}
 
-// positive is n when above 0, else nil.
-func positive(n int) *int {
-	if n > 0 {
-		return &n
-	}
-	return nil
-}
+// filters are opts in Glance's query parameters.
+func filters(opts client.ListOptions) url.Values { return paging.Query(opts, queryNames) }

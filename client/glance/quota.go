@@ -15,9 +15,6 @@ import (
 // sizeResources are the quotas Glance reports in MiB.
 var sizeResources = []string{"image_size_total", "image_stage_total"}
 
-// maxQuotas bounds the quotas one answer may report: Glance has four.
-const maxQuotas = 64
-
 // Quotas reports the project's image quotas from GET {endpoint}/v2/info/usage (Glance API
 // 2.13 and later), as Keystone unified limits set them: image_count_total,
 // image_count_uploading (counts), image_size_total and image_stage_total (Glance reports
@@ -37,8 +34,8 @@ func (c *Client) Quotas(ctx context.Context) ([]client.Quota, error) {
 	if answer.Usage == nil {
 		return nil, errors.New(`quota usage: the answer has no "usage" object`)
 	}
-	if len(*answer.Usage) > maxQuotas {
-		return nil, fmt.Errorf("quota usage: more than %d quotas in the answer", maxQuotas)
+	if len(*answer.Usage) > paging.MaxQuotas {
+		return nil, fmt.Errorf("quota usage: more than %d quotas in the answer", paging.MaxQuotas)
 	}
 	quotas := make([]client.Quota, 0, len(*answer.Usage))
 	seen := map[string]bool{} // by label value: keys alike once cut or redacted are one series

@@ -33,8 +33,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
-	"time"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/client/paging"
@@ -113,17 +111,17 @@ func page(ctx context.Context, listing *paging.Listing, u *url.URL, fn func(clie
 	return last, err
 }
 
-// filters are opts in IMS's query parameters (Huawei's "Querying Images"): min_ram and
-// min_disk, changes-since as updated_at=gte:<UTC time>, the image type as __imagetype.
+// queryNames are the options in IMS's query parameters (Huawei's "Querying Images"):
+// min_ram and min_disk, changes-since as updated_at=gte:<UTC time>, the IMS image type as
+// __imagetype.
+var queryNames = paging.QueryNames{Name: "name", Status: "status", ImageType: "__imagetype",
+	MinRAM: "min_ram", MinDisk: "min_disk", Limit: "limit", ChangesSince: "updated_at", SinceOperator: "gte:"}
+
+// filters are opts in IMS's query parameters, with the enterprise project when set.
 func (c *Client) filters(opts client.ListOptions) url.Values {
-	query := paging.Filters(
-		map[string]string{"name": opts.Name, "status": opts.Status, "__imagetype": opts.ImageType, "enterprise_project_id": c.enterpriseProjectID},
-		map[string]*int{"min_ram": opts.MinRAM, "min_disk": opts.MinDisk})
-	if !opts.ChangesSince.IsZero() {
-		query.Set("updated_at", "gte:"+opts.ChangesSince.UTC().Format(time.RFC3339))
-	}
-	if opts.PageSize > 0 {
-		query.Set("limit", strconv.Itoa(opts.PageSize))
+	query := paging.Query(opts, queryNames)
+	if c.enterpriseProjectID != "" {
+		query.Set("enterprise_project_id", c.enterpriseProjectID)
 	}
 	return query
 }

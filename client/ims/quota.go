@@ -10,9 +10,6 @@ import (
 	"github.com/nova-image-exporter/nova_image_exporter/client/paging"
 )
 
-// maxQuotas bounds the quotas one answer may report: IMS has three.
-const maxQuotas = 64
-
 // Quotas reports the project's image quotas from GET {endpoint}/v1/cloudimages/quota
 // (Huawei's "Querying Image Quota", ShowImageQuota in its SDK; IAM action ims:quotas:get):
 // image (private images), image_shared and image_member, all counts. From the vendor's
@@ -35,8 +32,8 @@ func (c *Client) Quotas(ctx context.Context) ([]client.Quota, error) {
 		return nil, errors.New(`image quota: the answer has no "quotas" object`)
 	}
 	resources := answer.Quotas.Resources
-	if len(resources) > maxQuotas {
-		return nil, fmt.Errorf("image quota: more than %d quotas in the answer", maxQuotas)
+	if len(resources) > paging.MaxQuotas {
+		return nil, fmt.Errorf("image quota: more than %d quotas in the answer", paging.MaxQuotas)
 	}
 	quotas := make([]client.Quota, 0, len(resources))
 	seen := map[string]bool{} // by label value: types alike once cut or redacted are one series

@@ -11,12 +11,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
-	"time"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/client/paging"
 )
+
+// detailPath is images-detail's path below the compute endpoint.
+const detailPath = "/images/detail"
 
 // API is the name of this image API in clouds.yaml's image_api and --images.api.
 const API = client.APINova
@@ -45,7 +46,7 @@ func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func
 	if err := c.CheckOptions(opts); err != nil {
 		return err
 	}
-	return c.Requester.Run(ctx, opts.PageSize, client.ServiceCompute, "compute endpoint", "/images/detail",
+	return c.Requester.Run(ctx, opts.PageSize, client.ServiceCompute, "compute endpoint", detailPath,
 		func(ctx context.Context, listing *paging.Listing, base *url.URL) error {
 			return paging.ByMarker(ctx, listing, base, filters(opts), func(ctx context.Context, u *url.URL) (string, bool, error) {
 				return page(ctx, listing, u, fn)
@@ -64,11 +65,6 @@ func page(ctx context.Context, listing *paging.Listing, u *url.URL, fn func(clie
 		return err
 	})
 	return last, hasNext, err
-}
-
-// imagesURL turns a compute endpoint into the images-detail URL.
-func imagesURL(endpoint string) (*url.URL, error) {
-	return paging.BaseURL("compute endpoint", endpoint, "/images/detail")
 }
 
 // decodePage streams one page, handing each image to fn. It reports whether the page
@@ -93,18 +89,12 @@ func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn f
 	return hasNext && err == nil, err
 }
 
-// filters are opts in images-detail's query parameters. Nova hands them to Glance v2:
-// minRam and minDisk become min_ram and min_disk (exact matches), changes-since becomes
-// updated_at=gte:, type and server become the image_type and instance_uuid properties.
-func filters(opts client.ListOptions) url.Values {
-	query := paging.Filters(
-		map[string]string{"name": opts.Name, "status": opts.Status, "type": opts.Type, "server": opts.Server},
-		map[string]*int{"minRam": opts.MinRAM, "minDisk": opts.MinDisk})
-	if !opts.ChangesSince.IsZero() {
-		query.Set("changes-since", opts.ChangesSince.UTC().Format(time.RFC3339))
-	}
-	if opts.PageSize > 0 {
-		query.Set("limit", strconv.Itoa(opts.PageSize))
-	}
-	return query
-}
+// queryNames are the options in images-detail's query parameters. Nova hands them to
+// Glance v2: minRam and minDisk become min_ram and min_disk (exact matches), changes-since
+// becomes updated_at=gte:, type and server become the image_type and instance_uuid
+// properties.
+var queryNames = paging.QueryNames{Name: "name", Status: "status", Type: "type", Server: "server",
+	MinRAM: "minRam", MinDisk: "minDisk", Limit: "limit", ChangesSince: "changes-since"}
+
+// filters are opts in images-detail's query parameters.
+func filters(opts client.ListOptions) url.Values { return paging.Query(opts, queryNames) }

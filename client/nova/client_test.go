@@ -17,6 +17,7 @@ import (
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
+	"github.com/nova-image-exporter/nova_image_exporter/client/paging"
 )
 
 // fakeAuth is an Authenticator with a fixed endpoint that counts renewals.
@@ -612,4 +613,9 @@ func TestFiltersInNovasTerms(t *testing.T) {
 	if got := filters(client.ListOptions{}).Encode(); got != "" {
 		t.Errorf("the zero options give %q, want no filter", got)
 	}
+}
+
+// imagesURL is the images-detail URL of a compute endpoint, as EachImage builds it.
+func imagesURL(endpoint string) (*url.URL, error) {
+	return paging.BaseURL("compute endpoint", endpoint, detailPath)
 }

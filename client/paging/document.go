@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
@@ -37,10 +35,8 @@ func (r *Requester) GetDocument(ctx context.Context, service, what string, locat
 
 // decodeDocument decodes a JSON answer of at most maxDocumentBytes into v.
 func decodeDocument(resp *http.Response, v any) error {
-	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		if mediaType, _, _ := mime.ParseMediaType(ct); !strings.HasSuffix(mediaType, "json") {
-			return fmt.Errorf("response is %s, not JSON", client.Sanitize(ct, 64))
-		}
+	if err := checkJSON(resp); err != nil {
+		return err
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocumentBytes+1))
 	if err != nil {
@@ -54,6 +50,9 @@ func decodeDocument(resp *http.Response, v any) error {
 	}
 	return nil
 }
+
+// MaxQuotas bounds the quotas one answer may report: Glance has four, IMS three.
+const MaxQuotas = 64
 
 // MaxQuota bounds a quota's limit or usage as an API sends it: beyond it, in MiB, the bytes
 // would not fit an int64.

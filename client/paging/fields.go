@@ -93,7 +93,7 @@ func DecodeString(name string, value []byte, s *string) error {
 			return nil
 		}
 	}
-	return DecodeValue(name, value, s)
+	return decodeValue(name, value, s)
 }
 
 // DecodeInt decodes value, the JSON value of the field name, into n; null leaves n as it is.
@@ -102,12 +102,12 @@ func DecodeInt(name string, value []byte, n *int64) error {
 		*n = v
 		return nil
 	}
-	return DecodeValue(name, value, n)
+	return decodeValue(name, value, n)
 }
 
-// DecodeValue decodes value, the JSON value of the field name, into v with encoding/json;
+// decodeValue decodes value, the JSON value of the field name, into v with encoding/json;
 // a type error names the field.
-func DecodeValue(name string, value []byte, v any) error {
+func decodeValue(name string, value []byte, v any) error {
 	err := json.Unmarshal(value, v)
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) && typeErr.Field == "" {

@@ -49,8 +49,8 @@ type Listing struct {
 	listed   int64           // ImageBytes of the images handed over so far
 }
 
-// Begin starts a listing: the context it must run under, and its state.
-func (r *Requester) Begin(ctx context.Context, pageSize int) (context.Context, *Listing) {
+// begin starts a listing: the context it must run under, and its state.
+func (r *Requester) begin(ctx context.Context, pageSize int) (context.Context, *Listing) {
 	return client.WithListing(ctx), &Listing{r: r, PageSize: pageSize, seen: map[string]bool{},
 		redact: client.NewRedactor(r.Auth.Secrets()...)}
 }
@@ -244,7 +244,7 @@ func WithQuery(base *url.URL, query url.Values) *url.URL {
 // returns walk's error without the listing's secrets.
 func (r *Requester) Run(ctx context.Context, pageSize int, service, what, suffix string,
 	walk func(ctx context.Context, l *Listing, base *url.URL) error) error {
-	ctx, listing := r.Begin(ctx, pageSize)
+	ctx, listing := r.begin(ctx, pageSize)
 	endpoint, err := listing.Endpoint(ctx, service)
 	if err != nil {
 		return err
@@ -289,19 +289,41 @@ func ByMarker(ctx context.Context, l *Listing, base *url.URL, query url.Values,
 	}
 }
 
-// Filters is the query of a listing's filters: the texts that are not empty and the
-// numbers that are not nil.
-func Filters(texts map[string]string, numbers map[string]*int) url.Values {
+// QueryNames are an API's names of the listing options in its query; "" for an option the
+// API has no filter for (its client's CheckOptions refuses the option first).
+type QueryNames struct {
+	Name, Status, Type, Server, ImageType, MinRAM, MinDisk, Limit string
+	// ChangesSince is the parameter of the changes-since time, and SinceOperator what goes
+	// before the time in its value: Nova takes changes-since=T, Glance and IMS
+	// updated_at=gte:T.
+	ChangesSince, SinceOperator string
+}
+
+// Query is opts in an API's query parameters, named by names: the options that are set.
+func Query(opts client.ListOptions, names QueryNames) url.Values {
 	query := url.Values{}
-	for key, value := range texts {
-		if value != "" {
-			query.Set(key, value)
+	set := func(name, value string) {
+		if name != "" && value != "" {
+			query.Set(name, value)
 		}
 	}
-	for key, value := range numbers {
-		if value != nil {
-			query.Set(key, strconv.Itoa(*value))
+	number := func(name string, n *int) {
+		if n != nil {
+			set(name, strconv.Itoa(*n))
 		}
+	}
+	set(names.Name, opts.Name)
+	set(names.Status, opts.Status)
+	set(names.Type, opts.Type)
+	set(names.Server, opts.Server)
+	set(names.ImageType, opts.ImageType)
+	number(names.MinRAM, opts.MinRAM)
+	number(names.MinDisk, opts.MinDisk)
+	if opts.PageSize > 0 {
+		number(names.Limit, &opts.PageSize)
+	}
+	if !opts.ChangesSince.IsZero() {
+		set(names.ChangesSince, names.SinceOperator+opts.ChangesSince.UTC().Format(time.RFC3339))
 	}
 	return query
 }

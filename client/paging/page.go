@@ -35,15 +35,13 @@ type Page struct {
 	dec   *json.Decoder
 }
 
-// DecodeImages decodes the page resp, at most maxBytes of it: the object's "images" list
+// decodeImages decodes the page resp, at most maxBytes of it: the object's "images" list
 // goes image by image to image (which decodes one with Decode), every other key to other
 // (which must consume its value, with Decode or Skip; nil skips them all). A page without
 // an "images" list is an error, not an empty page.
-func DecodeImages(resp *http.Response, maxBytes int64, image func(p *Page, i int) error, other func(p *Page, key string) error) error {
-	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		if mediaType, _, _ := mime.ParseMediaType(ct); !strings.HasSuffix(mediaType, "json") {
-			return fmt.Errorf("response is %s, not JSON", client.Sanitize(ct, 64))
-		}
+func decodeImages(resp *http.Response, maxBytes int64, image func(p *Page, i int) error, other func(p *Page, key string) error) error {
+	if err := checkJSON(resp); err != nil {
+		return err
 	}
 	body := &cappedReader{r: resp.Body, left: maxBytes}
 	guard := &valueGuard{r: body}
@@ -81,7 +79,7 @@ type Wire interface {
 	Image() (client.Image, error)
 }
 
-// DecodeWire is DecodeImages with each image decoded into w and handed, converted, to fn.
+// DecodeWire is decodeImages with each image decoded into w and handed, converted, to fn.
 func DecodeWire(resp *http.Response, maxBytes int64, metadataKeys []string, w Wire, other func(p *Page, key string) error, fn func(client.Image) error) error {
 	image := func(p *Page, i int) error {
 		w.Reset(metadataKeys)
@@ -94,7 +92,17 @@ func DecodeWire(resp *http.Response, maxBytes int64, metadataKeys []string, w Wi
 		}
 		return fn(img)
 	}
-	return DecodeImages(resp, maxBytes, image, other)
+	return decodeImages(resp, maxBytes, image, other)
+}
+
+// checkJSON fails on an answer that says it is not JSON (a proxy's HTML page, say).
+func checkJSON(resp *http.Response) error {
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		if mediaType, _, _ := mime.ParseMediaType(ct); !strings.HasSuffix(mediaType, "json") {
+			return fmt.Errorf("response is %s, not JSON", client.Sanitize(ct, 64))
+		}
+	}
+	return nil
 }
 
 // Decode decodes the next value into v.
