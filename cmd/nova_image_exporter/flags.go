@@ -36,7 +36,11 @@ type config struct {
 	exports     *exposition.ImageExports
 	client      client.Options
 	web         *web.FlagConfig
+	flags       *kingpin.ApplicationModel // the command line as declared: --help's text
 }
+
+// description says what the exporter does, in --help and on the landing page.
+const description = "Prometheus exporter for the image inventory of OpenStack and Huawei clouds, listed through Nova's images/detail, Glance v2's /v2/images or Huawei IMS's /v2/cloudimages"
 
 // selectionHelp documents the listing options, flags and /probe parameters alike.
 var selectionHelp = map[string]string{
@@ -53,7 +57,7 @@ var selectionHelp = map[string]string{
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	var cfg config
-	app := kingpin.New(exporterName, "Prometheus exporter for the image inventory of Nova-compatible clouds (images/detail).")
+	app := kingpin.New(exporterName, description+".")
 	app.UsageWriter(stderr)
 	app.ErrorWriter(stderr)
 	app.Version(version.Print(exporterName))
@@ -100,6 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	app.Flag("web.write-margin", "How long past its listing deadline a scrape's answer may take to be sent; a scraper reading slower is cut off.").
 		Default("10s").DurationVar(&cfg.writeMargin)
 	cfg.web = kingpinflag.AddFlags(app, ":9879")
+	cfg.flags = app.Model()
 	if _, err := app.Parse(args); err != nil {
 		return nil, err
 	}
