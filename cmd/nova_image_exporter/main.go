@@ -85,6 +85,7 @@ func serve(ctx context.Context, cfg *config, logger, bareLogger log.Logger) erro
 	server := newServer(cfg, newMux(cfg, set, own, metrics, logger), logger)
 	go func() {
 		<-ctx.Done()
+		level.Info(logger).Log("msg", "shutting down", "reason", context.Cause(ctx))
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if err := server.Shutdown(shutdownCtx); err != nil {
