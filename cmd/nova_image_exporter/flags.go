@@ -22,6 +22,7 @@ import (
 type config struct {
 	cloud       string
 	demo        bool
+	demoAddress string // --demo.listen-address: where --demo serves its simulated cloud
 	check       bool
 	metricsPath string
 	logLevel    string
@@ -65,6 +66,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	app.Flag("cloud", "Entry of clouds.yaml that /metrics lists (the file: OS_CLIENT_CONFIG_FILE, else ./clouds.yaml, ~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml); without it, OS_* or HUAWEICLOUD_SDK_* variables configure it. Every entry can be listed with /probe?cloud=NAME.").
 		Envar("OS_CLOUD").StringVar(&cfg.cloud)
 	app.Flag("demo", "Serve the metrics of a built-in simulated cloud instead of a real one.").BoolVar(&cfg.demo)
+	app.Flag("demo.listen-address", "Address the --demo simulated cloud (Keystone, Nova, Glance, IMS) listens on, for a clouds.yaml of one's own; port 0 takes a free port, logged at start.").
+		Default("127.0.0.1:0").StringVar(&cfg.demoAddress)
 	app.Flag("config.check", "Load and check the configuration of every cloud, without calling any, and exit.").BoolVar(&cfg.check)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&cfg.metricsPath)
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").

@@ -10,12 +10,14 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-kit/log"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // readme is README.md's text.
@@ -237,4 +239,51 @@ func normalDefault(s string) string {
 		return fmt.Sprint(n << (10 * (strings.Index("KMG", m[2]) + 1)))
 	}
 	return s
+}
+
+// TestREADMEDemoCloudsYAML writes the clouds.yaml entry README gives for the --demo
+// simulator, with the address README says to start it on, and lists the demo's images
+// through it from a second exporter.
+func TestREADMEDemoCloudsYAML(t *testing.T) {
+	text := readme(t)
+	block := regexp.MustCompile("(?s)```yaml\\n(clouds:\\n  demo:\\n.*?)```").FindStringSubmatch(text)
+	address := regexp.MustCompile("--demo --demo\\.listen-address=([^\\s`]+)").FindStringSubmatch(text)
+	if block == nil || address == nil {
+		t.Fatal("README gives no clouds.yaml entry `demo` for the --demo simulator, or no --demo.listen-address to start it on")
+	}
+	free := freeAddress(t)
+	demo, _ := startExporter(t, "--demo", "--demo.listen-address="+free)
+	entry := strings.ReplaceAll(block[1], address[1], free)
+	// The same entry read through Glance and IMS, with the keys README says they need.
+	clouds := entry +
+		strings.Replace(entry, "clouds:\n  demo:\n", "  demo-glance:\n    image_api: glance\n", 1) +
+		strings.Replace(entry, "clouds:\n  demo:\n", "  demo-ims:\n    image_api: ims\n    image_endpoint_override: http://"+free+"\n", 1)
+	t.Setenv("OS_CLIENT_CONFIG_FILE", writeClouds(t, clouds))
+	t.Setenv("OS_CLOUD", "demo")
+	own, logs := startExporter(t)
+	want := imageIDs(scrape(t, demo+"/metrics"))
+	for _, path := range []string{"/metrics", "/probe?cloud=demo-glance", "/probe?cloud=demo-ims"} {
+		got := scrape(t, own+path)
+		if up, _ := value(got, "nova_up", nil); up != 1 {
+			t.Fatalf("%s of README's clouds.yaml for the demo:\n%s\nnova_up %v; log:\n%s", path, clouds, up, logs)
+		}
+		// Glance and IMS list the demo's hidden image too, which Nova leaves out.
+		ids := imageIDs(got)
+		if missing := slices.DeleteFunc(slices.Clone(want), func(id string) bool { return slices.Contains(ids, id) }); len(want) == 0 || len(missing) > 0 {
+			t.Errorf("%s: through README's clouds.yaml %d images, missing %v of the %d --demo lists", path, len(ids), missing, len(want))
+		}
+	}
+}
+
+// imageIDs are the ids of nova_image_status.
+func imageIDs(families map[string]*dto.MetricFamily) []string {
+	var ids []string
+	for _, m := range families["nova_image_status"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "id" {
+				ids = append(ids, l.GetValue())
+			}
+		}
+	}
+	return ids
 }
