@@ -18,6 +18,9 @@ import (
 
 	"github.com/go-kit/log"
 	dto "github.com/prometheus/client_model/go"
+	"go.yaml.in/yaml/v2"
+
+	"github.com/nova-image-exporter/nova_image_exporter/simulator"
 )
 
 // readme is README.md's text.
@@ -286,4 +289,73 @@ func imageIDs(families map[string]*dto.MetricFamily) []string {
 		}
 	}
 	return ids
+}
+
+// TestREADMEServerBounds compares the bounds README gives the exporter's own HTTP server and
+// --client.max-retries with the exporter's.
+func TestREADMEServerBounds(t *testing.T) {
+	cfg, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := newServer(cfg, http.NotFoundHandler(), log.NewNopLogger())
+	for _, claim := range readmeClaims(t, `headers must arrive within (\d+s)`, 2) {
+		if d, _ := time.ParseDuration(claim); d != server.ReadHeaderTimeout {
+			t.Errorf("README: request headers must arrive within %s; the server waits %s", claim, server.ReadHeaderTimeout)
+		}
+	}
+	for _, claim := range readmeClaims(t, `keep-alive connections? (?:is|are) closed after (\d+) minutes`, 3) {
+		if minutes, _ := strconv.Atoi(claim); time.Duration(minutes)*time.Minute != server.IdleTimeout {
+			t.Errorf("README: idle keep-alive connections are closed after %s minutes; the server after %s", claim, server.IdleTimeout)
+		}
+	}
+	most, _ := strconv.Atoi(readmeClaims(t, `0 never retries; at most (\d+)`, 1)[0])
+	if _, err := parseFlags([]string{fmt.Sprintf("--client.max-retries=%d", most)}, io.Discard); err != nil {
+		t.Errorf("--client.max-retries=%d, README's most: %v", most, err)
+	}
+	if _, err := parseFlags([]string{fmt.Sprintf("--client.max-retries=%d", most+1)}, io.Discard); err == nil {
+		t.Errorf("--client.max-retries=%d accepted; README says at most %d", most+1, most)
+	}
+}
+
+// TestREADMECrossbuildPlatforms compares the platforms README lists with .promu.yml's and
+// the Makefile's.
+func TestREADMECrossbuildPlatforms(t *testing.T) {
+	var promu struct {
+		Crossbuild struct{ Platforms []string } `yaml:"crossbuild"`
+	}
+	if err := yaml.Unmarshal(readFile(t, repoRoot+"/.promu.yml"), &promu); err != nil {
+		t.Fatal(err)
+	}
+	makefile := regexp.MustCompile(`(?m)^CROSSBUILD_PLATFORMS \?= (.*)$`).FindStringSubmatch(string(readFile(t, repoRoot+"/Makefile")))
+	if makefile == nil || strings.Join(promu.Crossbuild.Platforms, " ") != makefile[1] {
+		t.Errorf(".promu.yml builds %v, the Makefile %v", promu.Crossbuild.Platforms, makefile)
+	}
+	// README: "every platform of `.promu.yml` (linux amd64, arm64; darwin amd64; ...)".
+	list := readmeClaims(t, "every platform of `.promu.yml` \\(([^)]*)\\)", 1)[0]
+	var documented []string
+	for group := range strings.SplitSeq(strings.Join(strings.Fields(list), " "), "; ") {
+		osName, arches, _ := strings.Cut(group, " ")
+		for arch := range strings.SplitSeq(arches, ", ") {
+			documented = append(documented, osName+"/"+arch)
+		}
+	}
+	if !slices.Equal(documented, promu.Crossbuild.Platforms) {
+		t.Errorf("README lists %v, .promu.yml %v", documented, promu.Crossbuild.Platforms)
+	}
+}
+
+// TestREADMEPageSizeHint: a 403 to a listing with a page size set logs that the page size
+// may be too large, as README says of Huawei.
+func TestREADMEPageSizeHint(t *testing.T) {
+	readmeClaims(t, `(`+regexp.QuoteMeta("a `limit` above its (undocumented) maximum: the log then says to lower the page size")+`)`, 1)
+	sim := faultyCloud(t, nil)
+	sim.SetFaults(func(int, *http.Request) simulator.Fault { return simulator.Fault{Status: http.StatusForbidden} })
+	base, logs := startExporter(t, "--cloud=faulty", "--images.page-size=10")
+	if up, _ := value(scrape(t, base+"/metrics"), "nova_up", nil); up != 0 {
+		t.Errorf("nova_up %v after a 403, want 0", up)
+	}
+	if lines := linesWith(logs.String(), "try a smaller page-size"); len(lines) != 1 || !strings.Contains(lines[0], "HTTP 403") {
+		t.Errorf("want one line saying to try a smaller page-size, log:\n%s", logs)
+	}
 }
