@@ -23,6 +23,9 @@ EXE                  := $(if $(filter windows,$(GOOS)),.exe,)
 BUILD_DIR            := .build
 TARBALL_DIR          := .tarballs
 TARBALL_NAME          = nova_image_exporter-$(VERSION).$(GOOS)-$(GOARCH)
+# What the tarball holds beside the binary, as .promu.yml's tarball files (each copied whole):
+# the rules and their tests, the dashboard, the docs and the examples that README links to.
+TARBALL_FILES        := LICENSE README.md CHANGELOG.md CONTRIBUTING.md alerts dashboards docs examples
 CROSSBUILD_PLATFORMS ?= linux/amd64 linux/arm64 linux/ppc64le linux/s390x darwin/amd64 darwin/arm64 windows/amd64 freebsd/amd64
 DOCKER               ?= docker
 DOCKER_ARCH          ?= $(GOARCH)
@@ -31,7 +34,7 @@ DOCKER_IMAGE_NAME    ?= nova-image-exporter
 DOCKER_IMAGE_TAG     ?= $(VERSION)
 
 .PHONY: all build test lint vet demo realstack-up realstack-down test-integration prometheus test-rules test-dashboards bench
-.PHONY: build-platform crossbuild tarball docker prometheusrule test-examples clean
+.PHONY: build-platform crossbuild tarball tarball-pack docker prometheusrule test-examples clean
 all: vet lint test build
 
 build:
@@ -93,14 +96,17 @@ crossbuild:
 	  $(MAKE) --no-print-directory build-platform GOOS=$${p%/*} GOARCH=$${p#*/}; \
 	done
 
-# .tarballs/nova_image_exporter-$(VERSION).$(GOOS)-$(GOARCH).tar.gz: the binary, LICENSE, README,
-# CHANGELOG, examples/, the rules and the dashboard.
+# .tarballs/nova_image_exporter-$(VERSION).$(GOOS)-$(GOARCH).tar.gz: the binary and TARBALL_FILES
+# at the paths they have here, so that every path README names is there too.
 tarball: build-platform
+	$(MAKE) --no-print-directory tarball-pack
+
+# The tarball of the binary build-platform made; a test packs one with a stand-in binary.
+tarball-pack:
 	rm -rf $(TARBALL_DIR)/$(TARBALL_NAME)
 	mkdir -p $(TARBALL_DIR)/$(TARBALL_NAME)
-	cp $(BUILD_DIR)/$(GOOS)-$(GOARCH)/nova_image_exporter$(EXE) LICENSE README.md CHANGELOG.md \
-	  alerts/nova_image_exporter.rules.yml dashboards/nova-image-capacity.json $(TARBALL_DIR)/$(TARBALL_NAME)/
-	cp -R examples $(TARBALL_DIR)/$(TARBALL_NAME)/examples
+	cp $(BUILD_DIR)/$(GOOS)-$(GOARCH)/nova_image_exporter$(EXE) $(TARBALL_DIR)/$(TARBALL_NAME)/
+	cp -R $(TARBALL_FILES) $(TARBALL_DIR)/$(TARBALL_NAME)/
 	tar -C $(TARBALL_DIR) --owner=0 --group=0 --sort=name -czf $(TARBALL_DIR)/$(TARBALL_NAME).tar.gz $(TARBALL_NAME)
 	rm -rf $(TARBALL_DIR)/$(TARBALL_NAME)
 	@echo ">> $(TARBALL_DIR)/$(TARBALL_NAME).tar.gz"

@@ -75,7 +75,7 @@ const maxEchoBytes = 1024
 
 // ServeHTTP lists images and writes the exposition; a failed listing still answers 200
 // with nova_up 0. When the Limiter has no slot for its work, a scrape with Own set serves
-// the exporter's own metrics and nova_up 0; one without answers 503.
+// the exporter's own metrics and nova_up 0; one without answers 503. HEAD lists nothing.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	w.Header().Set("Vary", "Accept-Encoding") // on every answer, errors included
@@ -83,6 +83,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target, found, err := h.Resolve(r)
 	if err != nil {
 		h.badRequest(w, logger, err)
+		return
+	}
+	if r.Method == http.MethodHead {
+		h.head(w, r)
 		return
 	}
 	timeout, err := h.Timeouts.Timeout(r)

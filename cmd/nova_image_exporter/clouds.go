@@ -26,7 +26,7 @@ import (
 // cloud the environment variables describe.
 func cloudSources(ctx context.Context, cfg *config, logger log.Logger) (targets.Options, error) {
 	if cfg.demo {
-		url, err := startDemo(ctx, logger)
+		url, err := startDemo(ctx, cfg.demoAddress, logger)
 		if err != nil {
 			return targets.Options{}, err
 		}
@@ -135,11 +135,11 @@ var demoGlanceQuotas = map[string]int64{
 	simulator.GlanceImageSizeTotal: 4096, simulator.GlanceImageStageTotal: 2048,
 }
 
-// startDemo serves a simulated cloud on a loopback port until ctx ends: Keystone, Nova,
-// Glance and IMS over one image set with every status, a hidden image and an importing
-// one, and their quotas, so that --images.api shows what each API gives.
-func startDemo(ctx context.Context, logger log.Logger) (string, error) {
-	listener, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+// startDemo serves a simulated cloud on address until ctx ends: Keystone, Nova, Glance and
+// IMS over one image set with every status, a hidden image and an importing one, and their
+// quotas, so that --images.api shows what each API gives.
+func startDemo(ctx context.Context, address string, logger log.Logger) (string, error) {
+	listener, err := (&net.ListenConfig{}).Listen(ctx, "tcp", address)
 	if err != nil {
 		return "", fmt.Errorf("starting the demo cloud: %w", err)
 	}

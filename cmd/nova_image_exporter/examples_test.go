@@ -5,7 +5,9 @@ package main
 // tests that need them skip with a message, or fail with E2E_REQUIRED=1 (as .ci/run sets).
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -21,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -305,9 +308,9 @@ func runIn(t *testing.T, dir, name string, args ...string) string {
 	return string(out)
 }
 
-// TestExamplePrometheusConfig runs promtool check config on examples/prometheus.yml with the
-// shipped rules beside it, as the file's comment says to install them, and promtool check rules
-// on the PrometheusRule's spec.
+// TestExamplePrometheusConfig runs promtool check config on examples/prometheus.yml where it
+// lies, which loads the shipped rules from alerts/ (as in the tarball), and promtool check
+// rules on the PrometheusRule's spec.
 func TestExamplePrometheusConfig(t *testing.T) {
 	var prom struct {
 		RuleFiles     []string `yaml:"rule_files"`
@@ -322,8 +325,8 @@ func TestExamplePrometheusConfig(t *testing.T) {
 	if err := yaml.Unmarshal(readFile(t, examplesDir+"/prometheus.yml"), &prom); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(prom.RuleFiles, []string{"nova_image_exporter.rules.yml"}) {
-		t.Fatalf("rule_files = %v; want [nova_image_exporter.rules.yml]", prom.RuleFiles)
+	if !reflect.DeepEqual(prom.RuleFiles, []string{"../alerts/nova_image_exporter.rules.yml"}) {
+		t.Fatalf("rule_files = %v; want the shipped rules where they lie, [../alerts/nova_image_exporter.rules.yml]", prom.RuleFiles)
 	}
 	// Every /probe target is an entry of the example clouds.yaml files.
 	clouds := exampleCloudNames(t)
@@ -346,10 +349,8 @@ func TestExamplePrometheusConfig(t *testing.T) {
 	}
 
 	tool := promtool(t)
+	t.Log(runIn(t, examplesDir, tool, "check", "config", "prometheus.yml"))
 	dir := t.TempDir()
-	copyFile(t, examplesDir+"/prometheus.yml", filepath.Join(dir, "prometheus.yml"))
-	copyFile(t, repoRoot+"/alerts/nova_image_exporter.rules.yml", filepath.Join(dir, "nova_image_exporter.rules.yml"))
-	t.Log(runIn(t, dir, tool, "check", "config", "prometheus.yml"))
 
 	spec := field(yamlDocuments(t, examplesDir+"/kubernetes/prometheusrule.yaml")[0], "spec")
 	data, err := yaml.Marshal(spec)
@@ -718,6 +719,127 @@ func TestExamplePackagingFilesAgree(t *testing.T) {
 	for _, v := range []string{"Version", "Revision", "Branch", "BuildUser", "BuildDate"} {
 		if !strings.Contains(promu, "github.com/prometheus/common/version."+v+"=") || !strings.Contains(makefile, "-X $(PKG)."+v+"=") {
 			t.Errorf(".promu.yml and the Makefile must both set version.%s", v)
+		}
+	}
+}
+
+// TestExampleTarballHoldsWhatREADMEReferences packs the release tarball as `make tarball`
+// does (make tarball-pack, with a stand-in binary), and finds in it every file README links
+// to or names by its path, and the rules examples/prometheus.yml loads; .promu.yml packs the
+// same files.
+func TestExampleTarballHoldsWhatREADMEReferences(t *testing.T) {
+	for _, tool := range []string{"make", "tar"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			skipUnlessRequired(t, "no "+tool+" in $PATH")
+		}
+	}
+	dir := t.TempDir()
+	binary := filepath.Join(dir, "build", "linux-amd64", "nova_image_exporter")
+	if err := os.MkdirAll(filepath.Dir(binary), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(binary, []byte("stand-in"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runIn(t, repoRoot, "make", "--no-print-directory", "tarball-pack", "GOOS=linux", "GOARCH=amd64", "VERSION=test",
+		"BUILD_DIR="+filepath.Join(dir, "build"), "TARBALL_DIR="+filepath.Join(dir, "tarballs"))
+	packed := tarballPaths(t, filepath.Join(dir, "tarballs", "nova_image_exporter-test.linux-amd64.tar.gz"))
+	if !packed["nova_image_exporter"] {
+		t.Error("the tarball has no binary")
+	}
+	for _, ref := range readmePaths(t) {
+		if !packed[ref] {
+			t.Errorf("README names %s, which is not in the tarball", ref)
+		}
+	}
+	var prom struct {
+		RuleFiles []string `yaml:"rule_files"`
+	}
+	if err := yaml.Unmarshal(readFile(t, examplesDir+"/prometheus.yml"), &prom); err != nil {
+		t.Fatal(err)
+	}
+	for _, rules := range prom.RuleFiles {
+		if p := path.Join("examples", rules); !packed[p] {
+			t.Errorf("examples/prometheus.yml loads %s, which is not in the tarball at %s", rules, p)
+		}
+	}
+	var promu struct {
+		Tarball struct{ Files []string } `yaml:"tarball"`
+	}
+	if err := yaml.Unmarshal(readFile(t, repoRoot+"/.promu.yml"), &promu); err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range promu.Tarball.Files {
+		if !packed[file] {
+			t.Errorf(".promu.yml packs %s, which make tarball does not", file)
+		}
+	}
+}
+
+// notShipped are paths README names that only a checkout needs, for building.
+var notShipped = map[string]bool{"scripts/prometheusrule.sh": true}
+
+// readmePaths are the repository's files and directories README links to or names in
+// code (`examples/prometheus.yml`, `alerts/tests/*.yml`), without what only a build needs.
+func readmePaths(t *testing.T) []string {
+	t.Helper()
+	text := string(readFile(t, repoRoot+"/README.md"))
+	var candidates []string
+	for _, m := range regexp.MustCompile(`\]\(([^)#:]+)(?:#[^)]*)?\)`).FindAllStringSubmatch(text, -1) {
+		candidates = append(candidates, m[1])
+	}
+	fenced := regexp.MustCompile("(?s)\n```[a-z]*\n.*?\n```")
+	for _, block := range fenced.FindAllString(text, -1) {
+		candidates = append(candidates, strings.Fields(block)...)
+	}
+	for _, m := range regexp.MustCompile("`([^`\n]+)`").FindAllStringSubmatch(fenced.ReplaceAllString(text, ""), -1) {
+		candidates = append(candidates, strings.Fields(m[1])...)
+	}
+	var paths []string
+	for _, c := range candidates {
+		c = strings.TrimSuffix(c, "/")
+		if c == "" || strings.ContainsAny(c[:1], "./-$%") || strings.Contains(c, "=") || !strings.ContainsAny(c, "./") || notShipped[c] {
+			continue
+		}
+		matches, _ := filepath.Glob(filepath.Join(repoRoot, c))
+		for _, m := range matches {
+			rel, _ := filepath.Rel(repoRoot, m)
+			paths = append(paths, filepath.ToSlash(rel))
+		}
+	}
+	slices.Sort(paths)
+	paths = slices.Compact(paths)
+	if !slices.Contains(paths, "alerts/tests/nova_image_exporter.rules.test.yml") || !slices.Contains(paths, "docs/testing.md") {
+		t.Fatalf("README's paths, as read here, lack alerts/tests/ or docs/: %v", paths)
+	}
+	return paths
+}
+
+// tarballPaths lists the files and directories of the .tar.gz at file, without the
+// directory they all lie in.
+func tarballPaths(t *testing.T, file string) map[string]bool {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]bool{}
+	archive := tar.NewReader(gz)
+	for {
+		h, err := archive.Next()
+		if errors.Is(err, io.EOF) {
+			return paths
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, rest, found := strings.Cut(strings.TrimSuffix(h.Name, "/"), "/"); found {
+			paths[rest] = true
 		}
 	}
 }

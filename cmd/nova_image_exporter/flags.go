@@ -22,6 +22,7 @@ import (
 type config struct {
 	cloud       string
 	demo        bool
+	demoAddress string // --demo.listen-address: where --demo serves its simulated cloud
 	check       bool
 	metricsPath string
 	logLevel    string
@@ -36,7 +37,11 @@ type config struct {
 	exports     *exposition.ImageExports
 	client      client.Options
 	web         *web.FlagConfig
+	flags       *kingpin.ApplicationModel // the command line as declared: --help's text
 }
+
+// description says what the exporter does, in --help and on the landing page.
+const description = "Prometheus exporter for the image inventory of OpenStack and Huawei clouds, listed through Nova's images/detail, Glance v2's /v2/images or Huawei IMS's /v2/cloudimages"
 
 // selectionHelp documents the listing options, flags and /probe parameters alike.
 var selectionHelp = map[string]string{
@@ -53,7 +58,7 @@ var selectionHelp = map[string]string{
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	var cfg config
-	app := kingpin.New(exporterName, "Prometheus exporter for the image inventory of Nova-compatible clouds (images/detail).")
+	app := kingpin.New(exporterName, description+".")
 	app.UsageWriter(stderr)
 	app.ErrorWriter(stderr)
 	app.Version(version.Print(exporterName))
@@ -61,6 +66,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	app.Flag("cloud", "Entry of clouds.yaml that /metrics lists (the file: OS_CLIENT_CONFIG_FILE, else ./clouds.yaml, ~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml); without it, OS_* or HUAWEICLOUD_SDK_* variables configure it. Every entry can be listed with /probe?cloud=NAME.").
 		Envar("OS_CLOUD").StringVar(&cfg.cloud)
 	app.Flag("demo", "Serve the metrics of a built-in simulated cloud instead of a real one.").BoolVar(&cfg.demo)
+	app.Flag("demo.listen-address", "Address the --demo simulated cloud (Keystone, Nova, Glance, IMS) listens on, for a clouds.yaml of one's own; port 0 takes a free port, logged at start.").
+		Default("127.0.0.1:0").StringVar(&cfg.demoAddress)
 	app.Flag("config.check", "Load and check the configuration of every cloud, without calling any, and exit.").BoolVar(&cfg.check)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&cfg.metricsPath)
 	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").
@@ -100,6 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	app.Flag("web.write-margin", "How long past its listing deadline a scrape's answer may take to be sent; a scraper reading slower is cut off.").
 		Default("10s").DurationVar(&cfg.writeMargin)
 	cfg.web = kingpinflag.AddFlags(app, ":9879")
+	cfg.flags = app.Model()
 	if _, err := app.Parse(args); err != nil {
 		return nil, err
 	}

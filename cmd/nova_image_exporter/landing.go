@@ -28,7 +28,7 @@ func newLandingPage(metricsPath string, clouds func() []string, logger log.Logge
 	return &landingPage{
 		config: web.LandingConfig{
 			Name:        "Nova Image Exporter",
-			Description: "Prometheus exporter for the image inventory of Nova-compatible clouds",
+			Description: description,
 			Version:     version.Info(),
 			Links: []web.LandingLinks{
 				{Address: metricsPath, Text: "Metrics", Description: "the exporter's own metrics, and the default cloud's images"},

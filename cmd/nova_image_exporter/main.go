@@ -1,6 +1,7 @@
-// Command nova_image_exporter exports the image inventory of Nova-compatible clouds
-// (OpenStack Nova up to microversion 2.35, Huawei Cloud ECS, Open Telekom Cloud) to
-// Prometheus, listing GET /v2.1/{project_id}/images/detail on every scrape.
+// Command nova_image_exporter exports the image inventory of OpenStack and Huawei clouds
+// to Prometheus, listing every image on every scrape through the API chosen per cloud:
+// Nova's images/detail (OpenStack Nova up to microversion 2.35, Huawei Cloud ECS, Open
+// Telekom Cloud), Glance v2's /v2/images or Huawei IMS's /v2/cloudimages.
 package main
 
 import (
@@ -84,6 +85,7 @@ func serve(ctx context.Context, cfg *config, logger, bareLogger log.Logger) erro
 	server := newServer(cfg, newMux(cfg, set, own, metrics, logger), logger)
 	go func() {
 		<-ctx.Done()
+		level.Info(logger).Log("msg", "shutting down", "reason", context.Cause(ctx))
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if err := server.Shutdown(shutdownCtx); err != nil {
@@ -103,6 +105,9 @@ const (
 	readHeaderTimeout = 10 * time.Second
 	idleTimeout       = 2 * time.Minute // a keep-alive connection idle this long is closed
 	maxHeaderBytes    = 64 << 10        // request line and headers; more answers 431
+	// netHTTPHeaderSlack is what net/http reads past http.Server.MaxHeaderBytes before it
+	// answers 431.
+	netHTTPHeaderSlack = 4 << 10
 )
 
 // newServer is the exporter's HTTP server: no connection is held longer than the longest
@@ -114,7 +119,7 @@ func newServer(cfg *config, handler http.Handler, logger log.Logger) *http.Serve
 		ReadHeaderTimeout: readHeaderTimeout,
 		WriteTimeout:      cfg.timeouts.Default + cfg.writeMargin,
 		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
+		MaxHeaderBytes:    maxHeaderBytes - netHTTPHeaderSlack,
 		ErrorLog:          stdlog.New(serverErrorWriter{logger}, "", 0),
 	}
 }

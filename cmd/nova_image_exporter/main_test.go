@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -11,9 +12,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -419,5 +422,52 @@ func TestConfigErrorsStopStartup(t *testing.T) {
 		if err != nil && strings.Contains(tt.want, "cloud") && !strings.Contains(err.Error(), clouds) {
 			t.Errorf("run(%v) = %v, want the file named", tt.args, err)
 		}
+	}
+}
+
+// runMainEnv, set in the environment of a run of the test binary, makes TestSignalsAreLogged
+// run main with the arguments it holds instead of testing.
+const runMainEnv = "NOVA_IMAGE_EXPORTER_TEST_MAIN_ARGS"
+
+// TestSignalsAreLogged runs the exporter as a process of its own, sends it SIGTERM or
+// SIGINT once it listens, and finds one line saying that it shuts down and which signal
+// made it; it exits 0.
+func TestSignalsAreLogged(t *testing.T) {
+	if args, ok := os.LookupEnv(runMainEnv); ok {
+		os.Args = append([]string{exporterName}, strings.Fields(args)...)
+		main()
+		return
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestSignalsAreLogged$")
+			cmd.Env = append(os.Environ(), runMainEnv+"=--demo --web.listen-address="+freeAddress(t))
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var log strings.Builder
+			lines := bufio.NewScanner(stderr)
+			for lines.Scan() && !strings.Contains(lines.Text(), "Listening on") {
+				log.WriteString(lines.Text() + "\n")
+			}
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			var after []string
+			for lines.Scan() {
+				after = append(after, lines.Text())
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("the exporter exited with %v after %s:\n%s%s", err, sig, log.String(), strings.Join(after, "\n"))
+			}
+			want := fmt.Sprintf(`msg="shutting down" reason="%s signal received"`, sig)
+			if got := linesWith(strings.Join(after, "\n"), want); len(got) != 1 {
+				t.Errorf("after %s, want one line with %s, got:\n%s", sig, want, strings.Join(after, "\n"))
+			}
+		})
 	}
 }

@@ -265,3 +265,46 @@ func TestConfigCheck(t *testing.T) {
 		t.Error("--config.check called a cloud")
 	}
 }
+
+// HEAD answers with the headers a GET would have, without a body and without listing:
+// the cloud gets no request.
+func TestHeadListsNothing(t *testing.T) {
+	a, b, _, _ := twoClouds(t)
+	t.Setenv("OS_CLOUD", "cloud-b")
+	base, _ := startExporter(t)
+	for _, path := range []string{"/probe?cloud=cloud-a", "/metrics"} {
+		for _, encoding := range []string{"gzip", "identity"} {
+			req, err := http.NewRequest(http.MethodHead, base+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Accept-Encoding", encoding)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			wantEncoding := map[string]string{"gzip": "gzip", "identity": ""}[encoding]
+			if resp.StatusCode != http.StatusOK || len(body) != 0 || resp.Header.Get("Content-Encoding") != wantEncoding ||
+				!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain; version=0.0.4") || resp.Header.Get("Vary") != "Accept-Encoding" {
+				t.Errorf("HEAD %s (Accept-Encoding %s): %d, %d bytes, headers %v", path, encoding, resp.StatusCode, len(body), resp.Header)
+			}
+		}
+	}
+	if n := a.TokenRequests() + b.TokenRequests() + len(a.Requests()) + len(b.Requests()); n != 0 {
+		t.Errorf("HEAD sent %d requests to the clouds, want none", n)
+	}
+	req, err := http.NewRequest(http.MethodHead, base+"/probe?cloud=nope", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("HEAD of an unknown cloud: %d, want 400 as for GET", resp.StatusCode)
+	}
+}
