@@ -184,20 +184,16 @@ func ReadClouds(file string, readFile func(name string) ([]byte, error)) (*Cloud
 	if readFile == nil {
 		readFile = os.ReadFile
 	}
-	entries, mistakes, err := readEntries(file, readFile)
+	entries, nodes, err := readEntries(file, readFile)
 	if err != nil {
 		return nil, err
 	}
 	secureFile := filepath.Join(filepath.Dir(file), "secure.yaml")
-	secure, secureMistakes, err := readEntries(secureFile, readFile)
+	secure, secureNodes, err := readEntries(secureFile, readFile)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	for name, err := range secureMistakes {
-		if mistakes[name] == nil {
-			mistakes[name] = err
-		}
-	}
+	mistakes := checkEntries(nodes, secureNodes)
 	return &Clouds{File: file, secureFile: secureFile, entries: entries, secure: secure, mistakes: mistakes}, nil
 }
 
@@ -258,20 +254,20 @@ func (c *Clouds) Load(name string) (*Config, error) {
 	return cfg, nil
 }
 
-// readEntries reads the entries under clouds: of file, each as generic YAML, and the
-// first mistake of each (checkEntries), by cloud.
-func readEntries(file string, readFile func(string) ([]byte, error)) (map[string]any, map[string]error, error) {
+// readEntries reads the entries under clouds: of file, each as generic YAML and as
+// parsed nodes, which know their lines.
+func readEntries(file string, readFile func(string) ([]byte, error)) (map[string]any, entryNodes, error) {
 	raw, err := readFile(file)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading clouds configuration: %w", err)
+		return nil, entryNodes{}, fmt.Errorf("reading clouds configuration: %w", err)
 	}
 	var doc struct {
 		Clouds map[string]any `yaml:"clouds"`
 	}
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, nil, fmt.Errorf("%s: %s", file, redactYAMLError(err))
+		return nil, entryNodes{}, fmt.Errorf("%s: %s", file, redactYAMLError(err))
 	}
-	return doc.Clouds, checkEntries(file, raw), nil
+	return doc.Clouds, parseEntryNodes(file, raw), nil
 }
 
 // decodeEntry decodes one entry's generic YAML into e; nil leaves e empty.

@@ -51,43 +51,70 @@ func yamlTypes(structs ...any) map[string]reflect.Type {
 	return types
 }
 
-// entryChecker finds, in the text of a clouds.yaml or secure.yaml, the keys that are
-// given twice or hold a value of the wrong type, by entry, naming the file's own line.
-type entryChecker struct {
-	file string
+// entryNodes are the entries under clouds: of a clouds.yaml or secure.yaml, as parsed
+// nodes, which know their line in the file.
+type entryNodes struct {
+	file    string
+	entries fieldList
+	twice   []*yamlv3.Node // the key nodes of entries given a second time
 }
 
-// checkEntries returns, by cloud, the first mistake of each entry of the YAML text: a key
-// given twice, or a value that its key cannot take. Text that does not parse gives none
-// (reading it fails on its own).
-func checkEntries(file string, text []byte) map[string]error {
-	problems := map[string]error{}
+// parseEntryNodes parses the entries of the YAML text of file. Text that does not parse
+// has none (reading it fails on its own).
+func parseEntryNodes(file string, text []byte) entryNodes {
+	nodes := entryNodes{file: file}
 	var doc yamlv3.Node
 	if yamlv3.Unmarshal(text, &doc) != nil || len(doc.Content) == 0 {
-		return problems
+		return nodes
 	}
 	root := deref(doc.Content[0])
 	if root.Kind != yamlv3.MappingNode {
-		return problems
+		return nodes
 	}
 	top, _ := fields(root)
 	cloudsNode := top.get("clouds")
 	if cloudsNode == nil || deref(cloudsNode).Kind != yamlv3.MappingNode {
-		return problems
+		return nodes
 	}
-	c := entryChecker{file: file}
-	entries, twice := fields(deref(cloudsNode))
-	for _, key := range twice {
-		problems[key.Value] = c.errorf(key, "clouds."+showName(key.Value), "given twice (first at line %d)", entries.key(key.Value).Line)
+	nodes.entries, nodes.twice = fields(deref(cloudsNode))
+	return nodes
+}
+
+// checkEntries returns, by cloud, the first mistake of its entry in the first of files
+// that has one: an entry or a key given twice, or a value that its key cannot take. A
+// value an error shows is redacted of the secrets under auth: of the cloud's entries in
+// every file.
+func checkEntries(files ...entryNodes) map[string]error {
+	problems := map[string]error{}
+	for _, f := range files {
+		for _, key := range f.twice {
+			if problems[key.Value] == nil {
+				problems[key.Value] = errorAt(f.file, key, "clouds."+showName(key.Value), "given twice (first at line %d)", f.entries.key(key.Value).Line)
+			}
+		}
 	}
-	for _, f := range entries {
-		if problems[f.name] == nil {
-			if err := c.entry(f.name, deref(f.value)); err != nil {
-				problems[f.name] = err
+	for _, f := range files {
+		for _, e := range f.entries {
+			if problems[e.name] != nil {
+				continue
+			}
+			var secrets []string
+			for _, other := range files {
+				secrets = append(secrets, authSecrets(other.entries.get(e.name))...)
+			}
+			c := entryChecker{file: f.file, redactor: client.NewRedactor(secrets...)}
+			if err := c.entry(e.name, deref(e.value)); err != nil {
+				problems[e.name] = err
 			}
 		}
 	}
 	return problems
+}
+
+// entryChecker checks the entries of one file.
+type entryChecker struct {
+	file     string
+	redactor client.Redactor // of the secrets of the entry checked
 }
 
 // entry checks one entry's keys, and those of its auth:.
@@ -100,7 +127,6 @@ func (c entryChecker) entry(name string, node *yamlv3.Node) error {
 	if len(twice) > 0 {
 		return c.twice(path, keys, twice[0])
 	}
-	redactor := client.NewRedactor(secrets(keys.get("auth"))...)
 	for _, f := range keys {
 		if f.name == "auth" {
 			if err := c.auth(path+".auth", f); err != nil {
@@ -109,7 +135,7 @@ func (c entryChecker) entry(name string, node *yamlv3.Node) error {
 			continue
 		}
 		if t := keyTypes[f.name]; t != nil {
-			if err := c.value(path+"."+showName(f.name), f, t, &redactor); err != nil {
+			if err := c.value(path+"."+showName(f.name), f, t, &c.redactor); err != nil {
 				return err
 			}
 		}
@@ -170,7 +196,12 @@ func (c entryChecker) twice(path string, keys fieldList, second *yamlv3.Node) er
 
 // errorf is an error at node's line of the file, about the key at path.
 func (c entryChecker) errorf(node *yamlv3.Node, path, format string, args ...any) error {
-	return fmt.Errorf("%s:%d: %s: %s", c.file, node.Line, path, fmt.Sprintf(format, args...))
+	return errorAt(c.file, node, path, format, args...)
+}
+
+// errorAt is an error at node's line of file, about the key at path.
+func errorAt(file string, node *yamlv3.Node, path, format string, args ...any) error {
+	return fmt.Errorf("%s:%d: %s: %s", file, node.Line, path, fmt.Sprintf(format, args...))
 }
 
 // want says what a key of type t takes.
@@ -207,14 +238,20 @@ func kindOf(node *yamlv3.Node, redactor *client.Redactor) string {
 	return client.QuoteTruncated(redactor.Redact(node.Value), maxShownValue)
 }
 
-// secrets are the scalar values of the secret keys under an entry's auth:.
-func secrets(auth *yamlv3.Node) []string {
+// authSecrets are the scalar values of the secret keys under the auth: of an entry's
+// node; none for nil.
+func authSecrets(entry *yamlv3.Node) []string {
+	if entry == nil || deref(entry).Kind != yamlv3.MappingNode {
+		return nil
+	}
+	keys, _ := fields(deref(entry))
+	auth := keys.get("auth")
 	if auth == nil || deref(auth).Kind != yamlv3.MappingNode {
 		return nil
 	}
-	keys, _ := fields(deref(auth))
+	authKeys, _ := fields(deref(auth))
 	var values []string
-	for _, k := range keys {
+	for _, k := range authKeys {
 		if v := deref(k.value); v.Kind == yamlv3.ScalarNode && slices.Contains(secretAuthKeys, k.name) {
 			values = append(values, v.Value)
 		}

@@ -59,6 +59,13 @@ func TestTypeErrorsInSecureYAML(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("error %v, want %q", err, want)
 	}
+	// A secret of secure.yaml is redacted from a value of clouds.yaml.
+	writeFile(t, dir, "clouds.yaml", "clouds:\n  c:\n    verify: hunter2\n    auth:\n      auth_url: https://k.example.com/v3\n")
+	_, err = LoadCloud(file, "c")
+	want = file + `:3: clouds.c.verify: want true or false, got "` + client.Redacted + `"`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want %q", err, want)
+	}
 }
 
 // A key given twice in one entry (or in its auth:) is an error naming the line of the
