@@ -121,7 +121,10 @@ type entryChecker struct {
 func (c entryChecker) entry(name string, node *yamlv3.Node) error {
 	path := "clouds." + showName(name)
 	if node.Kind != yamlv3.MappingNode {
-		return nil // Load says that an entry must be a mapping
+		if isNull(node) {
+			return nil // an empty entry: Load says what it lacks
+		}
+		return c.errorf(node, path, "want a mapping, got %s", kindOf(node, nil))
 	}
 	keys, twice := fields(node)
 	if len(twice) > 0 {

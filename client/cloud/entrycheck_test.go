@@ -69,8 +69,9 @@ func TestTypeErrorsInSecureYAML(t *testing.T) {
 }
 
 // A key given twice in one entry (or in its auth:) is an error naming the line of the
-// second and the first; an entry given twice is too.
-func TestKeysGivenTwice(t *testing.T) {
+// second and the first; an entry given twice is too; an entry that is no mapping is named
+// by its line.
+func TestKeysGivenTwiceAndEntriesThatAreNoMapping(t *testing.T) {
 	for _, tc := range []struct {
 		name, doc, cloud, want string
 	}{
@@ -80,6 +81,8 @@ func TestKeysGivenTwice(t *testing.T) {
 			`:6: clouds.c.auth.password: given twice (first at line 4)`},
 		{"entry", "clouds:\n  c:\n    auth: {auth_url: https://k/v3}\n  c:\n    auth: {auth_url: https://k/v3}\n", "c",
 			`:4: clouds.c: given twice (first at line 2)`},
+		{"an entry that is no mapping", "clouds:\n  a:\n    auth: {auth_url: https://k/v3}\n  c: x1\n", "c",
+			`:4: clouds.c: want a mapping, got a string`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := writeFile(t, t.TempDir(), "clouds.yaml", tc.doc)
