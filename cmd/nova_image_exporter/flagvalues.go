@@ -101,7 +101,7 @@ func (v namedValue) Set(s string) error {
 		return nil
 	}
 	if want, ok := errors.AsType[wantError](err); ok {
-		return fmt.Errorf("--%s: %s is %s", v.name, client.QuoteTruncated(s, maxShownFlagValue), want)
+		return fmt.Errorf("--%s: %s is %s", v.name, client.QuoteTruncated(s, maxShownFlagValue), want.Error())
 	}
 	return fmt.Errorf("--%s: %s: %w", v.name, client.QuoteTruncated(s, maxShownFlagValue), err)
 }
