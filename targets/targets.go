@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -48,6 +49,9 @@ type Options struct {
 	// Forget, when set, is called with each cloud a reload removes, and with each cloud a
 	// refused reload built but the configuration in force does not have.
 	Forget func(cloud string)
+	// Check is for --config.check: a file with entries none of which loads is not refused,
+	// so that Problems lists each with its reason.
+	Check bool
 	// ReadFile reads File and the secure.yaml beside it; nil for os.ReadFile.
 	ReadFile func(name string) ([]byte, error)
 	Logger   log.Logger
@@ -74,9 +78,9 @@ type Set struct {
 	unknownKeys   []cloud.UnknownKey
 }
 
-// New loads every cloud. It fails if File cannot be read, holds no entry and no other
-// cloud is configured, or the default cloud does not load; other entries that do not load
-// are logged and answer /probe with their error.
+// New loads every cloud. It fails if File cannot be read, holds entries none of which
+// loads, holds none and no other cloud is configured, or the default cloud does not load;
+// other entries that do not load are logged and answer /probe with their error.
 func New(opts Options) (*Set, error) {
 	if opts.Logger == nil {
 		opts.Logger = log.NewNopLogger()
@@ -85,11 +89,11 @@ func New(opts Options) (*Set, error) {
 		opts: opts,
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: exposition.Namespace, Subsystem: collector.ExporterSubsystem, Name: "config_last_reload_successful",
-			Help: "1 if the last load of clouds.yaml succeeded (a failed reload keeps the previous configuration), else 0.",
+			Help: "1 if the last load of clouds.yaml loaded every cloud; 0 if it was refused (the previous configuration stays) or left entries that do not load (those clouds answer /probe with their error, the others are loaded).",
 		}),
 		reloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: exposition.Namespace, Subsystem: collector.ExporterSubsystem, Name: "config_last_reload_success_timestamp_seconds",
-			Help: "When clouds.yaml was last loaded successfully, in Unix seconds.",
+			Help: "When clouds.yaml last loaded with every cloud, in Unix seconds.",
 		}),
 	}
 	if err := s.Reload(); err != nil {
@@ -111,8 +115,10 @@ type loaded struct {
 	built       []string // clouds whose targets this load built
 }
 
-// Reload re-reads clouds.yaml. On failure the previous configuration stays in force.
-// The load is checked before any target is built, and again after.
+// Reload re-reads clouds.yaml. An entry that does not load fails alone; the load is
+// refused, and the previous configuration stays in force, when the default cloud does not
+// load or no cloud of a file with entries does. It is checked before any target is built,
+// and again after.
 func (s *Set) Reload() error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
@@ -134,16 +140,29 @@ func (s *Set) Reload() error {
 	}
 	s.logProblems(next)
 	s.mu.Lock()
-	for name := range old {
-		if _, kept := next.clouds[name]; !kept && s.opts.Forget != nil {
-			s.opts.Forget(name)
-		}
-	}
+	s.forgetDropped(old, next)
 	s.clouds, s.broken, s.unknownKeys = next.clouds, next.broken, next.unknownKeys
 	s.mu.Unlock()
+	if len(next.broken) > 0 {
+		s.reloadOK.Set(0)
+		return nil
+	}
 	s.reloadOK.Set(1)
 	s.reloadSuccess.SetToCurrentTime()
 	return nil
+}
+
+// forgetDropped forgets the clouds of old, and those that next built, that next does not
+// keep.
+func (s *Set) forgetDropped(old map[string]*member, next *loaded) {
+	if s.opts.Forget == nil {
+		return
+	}
+	for _, name := range append(slices.Collect(maps.Keys(old)), next.built...) {
+		if _, kept := next.clouds[name]; !kept {
+			s.opts.Forget(name)
+		}
+	}
 }
 
 // read reads clouds.yaml and secure.yaml once each, and keeps the clouds of old whose
@@ -184,12 +203,18 @@ func (s *Set) read(old map[string]*member) (*loaded, error) {
 	return next, nil
 }
 
-// build makes the targets of new or changed clouds; a cloud whose target cannot be made
-// moves to broken.
+// build makes the targets of new or changed clouds; a cloud whose target cannot be made,
+// or whose image API cannot express an option of the default selection (the --images.*
+// flags, which would otherwise be dropped or fail every scrape of it), moves to broken.
 func (s *Set) build(next *loaded) {
 	for _, name := range next.toBuild {
 		next.built = append(next.built, name)
 		target, err := s.opts.Build(next.clouds[name].config)
+		if err == nil {
+			if err = checkOptions(target, s.opts.Defaults); err != nil {
+				err = fmt.Errorf("cloud %q: --images.%w", name, err)
+			}
+		}
 		if err != nil {
 			delete(next.clouds, name)
 			next.broken[name] = err
@@ -199,23 +224,11 @@ func (s *Set) build(next *loaded) {
 	}
 }
 
-// check refuses a load that would lose the default cloud, lose a cloud that loaded before
-// to an entry that no longer loads, or leave nothing to probe where clouds.yaml had clouds
-// (a file emptied or truncated while being rewritten in place).
+// check refuses a load that would lose the default cloud, or leave nothing to probe where
+// clouds.yaml has entries (none of which loads) or had clouds (a file emptied or
+// truncated while being rewritten in place).
 func (s *Set) check(old map[string]*member, next *loaded) error {
-	return cmp.Or(s.checkDefault(next), checkNoneLost(old, next), s.checkNotEmptied(old, next), s.checkDefaults(next))
-}
-
-// checkDefaults refuses a load in which a cloud's image API cannot express an option of
-// the default selection (the --images.* flags): the option would otherwise be dropped, or
-// fail every scrape of that cloud.
-func (s *Set) checkDefaults(next *loaded) error {
-	for _, name := range sortedKeys(next.clouds) {
-		if err := checkOptions(next.clouds[name].target, s.opts.Defaults); err != nil {
-			return fmt.Errorf("cloud %q: --images.%w", name, err)
-		}
-	}
-	return nil
+	return cmp.Or(s.checkDefault(next), s.checkNotEmptied(old, next))
 }
 
 func (s *Set) checkDefault(next *loaded) error {
@@ -229,41 +242,24 @@ func (s *Set) checkDefault(next *loaded) error {
 	return fmt.Errorf("%s: no cloud %q under clouds: (have %s)", s.opts.File, name, cloud.QuotedNames(next.names))
 }
 
-// checkNotEmptied refuses a clouds.yaml that yields no cloud where the configuration in
-// force has some from it, or, at start-up, where it is the only source of clouds and has
-// no entry at all.
+// checkNotEmptied refuses a clouds.yaml with entries none of which loads; and one with no
+// entry where the configuration in force has clouds from it, or, at start-up, where it is
+// the only source of clouds.
 func (s *Set) checkNotEmptied(old map[string]*member, next *loaded) error {
-	hadFileClouds := countFromFile(old) > 0
-	startingWithFileOnly := old == nil && len(s.opts.Fixed) == 0
-	if s.opts.File == "" || countFromFile(next.clouds) > 0 || !hadFileClouds && !startingWithFileOnly {
+	if s.opts.File == "" || countFromFile(next.clouds) > 0 {
 		return nil
 	}
-	if len(next.names) == 0 {
+	if len(next.names) > 0 {
+		if s.opts.Check {
+			return nil
+		}
+		return fmt.Errorf("%s: none of its %d clouds loads; %w", s.opts.File, len(next.names), next.broken[next.names[0]])
+	}
+	startingWithFileOnly := old == nil && len(s.opts.Fixed) == 0
+	if countFromFile(old) > 0 || startingWithFileOnly {
 		return fmt.Errorf("%s: no cloud under clouds: (an empty or truncated file?)", s.opts.File)
 	}
-	if !hadFileClouds {
-		return nil // at start-up, entries that do not load answer /probe with their error
-	}
-	return fmt.Errorf("%s: none of its %d clouds loads; %w", s.opts.File, len(next.names), next.broken[next.names[0]])
-}
-
-// checkNoneLost refuses a load in which a cloud of clouds.yaml that loaded no longer does.
-func checkNoneLost(old map[string]*member, next *loaded) error {
-	var lost []string
-	for name, c := range old {
-		if _, nowBroken := next.broken[name]; nowBroken && c.fromFile {
-			lost = append(lost, name)
-		}
-	}
-	if len(lost) == 0 {
-		return nil
-	}
-	slices.Sort(lost)
-	more := ""
-	if len(lost) > 1 {
-		more = fmt.Sprintf(" (and %d more: %s)", len(lost)-1, cloud.QuotedNames(lost[1:]))
-	}
-	return fmt.Errorf("a cloud that loaded no longer does: %w%s", next.broken[lost[0]], more)
+	return nil
 }
 
 func countFromFile(clouds map[string]*member) int {
@@ -423,6 +419,10 @@ func (s *Set) ReloadHandler() http.Handler {
 		}
 		if err := s.ReloadAndLog(); err != nil {
 			http.Error(w, "reload failed, previous configuration kept: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if n := len(s.Problems()); n > 0 {
+			_, _ = fmt.Fprintf(w, "reloaded; %d clouds do not load (the log says why; /probe of each answers its error)\n", n)
 			return
 		}
 		_, _ = fmt.Fprintln(w, "reloaded")

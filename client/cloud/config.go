@@ -173,6 +173,9 @@ type Clouds struct {
 	DefaultImageAPI string
 	entries         map[string]any // under clouds: of File, each as generic YAML
 	secure          map[string]any // under clouds: of secureFile; nil without one
+	// mistakes are, by cloud, the first key given twice or of the wrong type of its entry
+	// in File, else in secureFile.
+	mistakes map[string]error
 }
 
 // ReadClouds reads the clouds.yaml at file and the secure.yaml beside it, if any, with
@@ -181,40 +184,17 @@ func ReadClouds(file string, readFile func(name string) ([]byte, error)) (*Cloud
 	if readFile == nil {
 		readFile = os.ReadFile
 	}
-	entries, err := readEntries(file, readFile)
+	entries, nodes, err := readEntries(file, readFile)
 	if err != nil {
 		return nil, err
 	}
 	secureFile := filepath.Join(filepath.Dir(file), "secure.yaml")
-	secure, err := readEntries(secureFile, readFile)
+	secure, secureNodes, err := readEntries(secureFile, readFile)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	if err := checkImageAPIs(file, entries); err != nil {
-		return nil, err
-	}
-	if err := checkImageAPIs(secureFile, secure); err != nil {
-		return nil, err
-	}
-	return &Clouds{File: file, secureFile: secureFile, entries: entries, secure: secure}, nil
-}
-
-// checkImageAPIs fails on the first entry, by name, whose image_api is not an API the
-// exporter speaks: a cloud read through the wrong API would go dark, so a mistake here
-// stops start-up (and a reload) rather than one cloud.
-func checkImageAPIs(file string, entries map[string]any) error {
-	for _, name := range slices.Sorted(maps.Keys(entries)) {
-		var e struct {
-			ImageAPI any `yaml:"image_api"`
-		}
-		if decodeEntry(entries[name], &e) != nil || e.ImageAPI == nil {
-			continue // an unreadable entry is reported by Load
-		}
-		if err := CheckImageAPI(fmt.Sprint(e.ImageAPI)); err != nil {
-			return fmt.Errorf("%s: cloud %q: image_api %w", file, name, err)
-		}
-	}
-	return nil
+	mistakes := checkEntries(nodes, secureNodes)
+	return &Clouds{File: file, secureFile: secureFile, entries: entries, secure: secure, mistakes: mistakes}, nil
 }
 
 // regionPattern is what a region name that goes into a host name may be.
@@ -240,6 +220,9 @@ func (c *Clouds) Load(name string) (*Config, error) {
 	raw, ok := c.entries[name]
 	if !ok {
 		return nil, fmt.Errorf("%s: no cloud %q under clouds: (have %s)", file, name, QuotedNames(c.Names()))
+	}
+	if err := c.mistakes[name]; err != nil {
+		return nil, err
 	}
 	secureRaw := c.secure[name]
 	// Each entry is decoded on its own: a mistake in one is that cloud's error only.
@@ -271,19 +254,20 @@ func (c *Clouds) Load(name string) (*Config, error) {
 	return cfg, nil
 }
 
-// readEntries reads the entries under clouds: of file, each as generic YAML.
-func readEntries(file string, readFile func(string) ([]byte, error)) (map[string]any, error) {
+// readEntries reads the entries under clouds: of file, each as generic YAML and as
+// parsed nodes, which know their lines.
+func readEntries(file string, readFile func(string) ([]byte, error)) (map[string]any, entryNodes, error) {
 	raw, err := readFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("reading clouds configuration: %w", err)
+		return nil, entryNodes{}, fmt.Errorf("reading clouds configuration: %w", err)
 	}
 	var doc struct {
 		Clouds map[string]any `yaml:"clouds"`
 	}
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %s", file, redactYAMLError(err))
+		return nil, entryNodes{}, fmt.Errorf("%s: %s", file, redactYAMLError(err))
 	}
-	return doc.Clouds, nil
+	return doc.Clouds, parseEntryNodes(file, raw), nil
 }
 
 // decodeEntry decodes one entry's generic YAML into e; nil leaves e empty.
@@ -458,6 +442,9 @@ func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOpti
 // field names a field in the configuration's own terms (a clouds.yaml key or a variable).
 // It changes nothing.
 func (c *Config) check(field func(string) string) error {
+	if err := CheckImageAPI(c.ImageAPI); err != nil {
+		return fmt.Errorf("%s %w", field("image_api"), err)
+	}
 	t, ok := lookupAuthType(c.AuthType)
 	if !ok {
 		return unsupported(field, c.AuthType)
@@ -474,9 +461,6 @@ func (c *Config) check(field func(string) string) error {
 	if c.hostRegion != "" && !regionPattern.MatchString(c.hostRegion) {
 		return fmt.Errorf("%s %s: want letters, digits and dashes (it names the endpoint's host, e.g. cn-north-4)",
 			field("region_name"), client.QuoteTruncated(c.hostRegion, 64))
-	}
-	if err := CheckImageAPI(c.ImageAPI); err != nil {
-		return fmt.Errorf("%s %w", field("image_api"), err)
 	}
 	if c.ImageQuota != nil && *c.ImageQuota && c.ImageAPI == client.APINova {
 		return fmt.Errorf("%s: the nova image API reports no quota (image_api glance and ims do)", field("image_quota"))

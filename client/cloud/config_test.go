@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -351,9 +352,13 @@ func TestConfigErrorsHideValues(t *testing.T) {
 	}
 }
 
+// yamlLine is how an error names a line of clouds.yaml: the file's own (file:3:), or
+// yaml's for what the file's own does not find (line 3:).
+var yamlLine = regexp.MustCompile(`\.yaml:\d+: |line \d+: `)
+
 func TestYAMLErrorsHideValuesWithBackticks(t *testing.T) {
 	dir := t.TempDir()
-	for _, secret := range []string{"pa`ss`wd", "`x`y`", "a`b", "ab`cdefghijklmno"} {
+	for _, secret := range []string{"qz`kx`jv", "`x`y`", "a`b", "ab`cdefghijklmno"} {
 		for _, doc := range []string{
 			"clouds:\n  c:\n    auth: SECRET\n",                            // clouds.yaml's own decoding
 			"clouds:\n  c:\n    auth_type: [SECRET]\n    auth: {}\n",       // the entry's decoding
@@ -371,7 +376,7 @@ func TestYAMLErrorsHideValuesWithBackticks(t *testing.T) {
 					t.Errorf("clouds.yaml %q: error %q shows %q of the value", content, err, part)
 				}
 			}
-			if !strings.Contains(err.Error(), "line ") {
+			if !yamlLine.MatchString(err.Error()) {
 				t.Errorf("clouds.yaml %q: error %q lost the line", content, err)
 			}
 		}

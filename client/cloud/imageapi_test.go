@@ -107,19 +107,29 @@ func TestImageAPIKeys(t *testing.T) {
 	}
 }
 
-// An unknown image_api stops the load of the whole file, naming the cloud and the value:
-// a cloud read through the wrong API must not start half configured.
-func TestUnknownImageAPIFailsTheFile(t *testing.T) {
+// An unknown image_api fails its entry alone, naming the cloud and the value; the other
+// entries load.
+func TestUnknownImageAPIFailsItsEntry(t *testing.T) {
 	dir := t.TempDir()
 	file := writeFile(t, dir, "clouds.yaml", imageAPIsYAML+"  typo:\n    image_api: glace\n    auth:\n      auth_url: https://k.example.com/v3\n")
-	_, err := ReadClouds(file, nil)
-	if err == nil || !strings.Contains(err.Error(), `cloud "typo": image_api "glace" is not supported (want nova, glance, ims)`) {
+	clouds, err := ReadClouds(file, nil)
+	if err != nil {
+		t.Fatalf("ReadClouds: %v, want the mistake to be the entry's alone", err)
+	}
+	if _, err := clouds.Load("typo"); err == nil || !strings.Contains(err.Error(), `cloud "typo": image_api "glace" is not supported (want nova, glance, ims)`) {
 		t.Errorf("error %v, want one naming the cloud and the value", err)
+	}
+	if _, err := clouds.Load("glance"); err != nil {
+		t.Errorf("another entry: %v", err)
 	}
 	writeFile(t, dir, "clouds.yaml", imageAPIsYAML)
 	writeFile(t, dir, "secure.yaml", "clouds:\n  glance:\n    image_api: [glance]\n")
-	if _, err := ReadClouds(file, nil); err == nil || !strings.Contains(err.Error(), `secure.yaml: cloud "glance": image_api "[glance]" is not supported`) {
-		t.Errorf("secure.yaml: error %v, want one naming the file, the cloud and the value", err)
+	clouds, err = ReadClouds(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clouds.Load("glance"); err == nil || !strings.Contains(err.Error(), `secure.yaml:3: clouds.glance.image_api: want a string, got a list`) {
+		t.Errorf("secure.yaml: error %v, want one naming the file, the line and the key", err)
 	}
 }
 

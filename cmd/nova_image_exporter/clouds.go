@@ -63,6 +63,7 @@ func loadClouds(ctx context.Context, cfg *config, reg prometheus.Registerer, met
 	if err != nil {
 		return nil, err
 	}
+	opts.Check = cfg.check
 	opts.Defaults, opts.ImageAPI, opts.Logger, opts.Registerer = cfg.selection, cfg.imageAPI, logger, reg
 	if metrics != nil {
 		opts.Forget = metrics.ForgetCloud

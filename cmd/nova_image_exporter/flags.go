@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/alecthomas/units"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
@@ -56,8 +57,43 @@ var selectionHelp = map[string]string{
 	"page-size":     "Images per request (the API's limit); 0 lets the server choose.",
 }
 
+// flagValues are the values of the flags as parsed, before they are checked and turned
+// into a config.
+type flagValues struct {
+	cfg             config
+	selection       map[string]*string
+	metadataLabels  *[]string
+	perImage        *bool
+	perImageFilters *[]string
+}
+
+// parseFlags parses and checks the command line. Every error names the flag and points at
+// --help.
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
-	var cfg config
+	cfg, err := parseCommandLine(args, stderr)
+	if err != nil {
+		return nil, fmt.Errorf("%w; see --help", err)
+	}
+	return cfg, nil
+}
+
+func parseCommandLine(args []string, stderr io.Writer) (*config, error) {
+	app, values := newApp(stderr)
+	args, err := boolArgs(app, args)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := app.Parse(args); err != nil {
+		return nil, err
+	}
+	return values.config()
+}
+
+// newApp defines the command line: every flag, its value named in its errors
+// (nameFlagErrors).
+func newApp(stderr io.Writer) (*kingpin.Application, *flagValues) {
+	values := &flagValues{selection: map[string]*string{}}
+	cfg := &values.cfg
 	app := kingpin.New(exporterName, description+".")
 	app.UsageWriter(stderr)
 	app.ErrorWriter(stderr)
@@ -70,59 +106,61 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		Default("127.0.0.1:0").StringVar(&cfg.demoAddress)
 	app.Flag("config.check", "Load and check the configuration of every cloud, without calling any, and exit.").BoolVar(&cfg.check)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&cfg.metricsPath)
-	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").
-		Default("info").EnumVar(&cfg.logLevel, "debug", "info", "warn", "error")
-	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").
-		Default("logfmt").EnumVar(&cfg.logFormat, "logfmt", "json")
-	app.Flag("scrape.timeout", "Longest a listing may take; the deadline when a scrape sends no X-Prometheus-Scrape-Timeout-Seconds.").
-		Default("60s").DurationVar(&cfg.timeouts.Default)
-	app.Flag("scrape.timeout-offset", "Subtracted from X-Prometheus-Scrape-Timeout-Seconds to leave time for sending the answer.").
-		Default("500ms").DurationVar(&cfg.timeouts.Offset)
-	app.Flag("images.api", "Image API of every cloud whose clouds.yaml entry sets no image_api: nova (images/detail of Nova, Huawei ECS, Open Telekom Cloud), glance (Glance v2 /v2/images) or ims (Huawei IMS /v2/cloudimages).").
-		Default(client.APINova).EnumVar(&cfg.imageAPI, client.ImageAPIs...)
+	enumFlag(app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").
+		Default("info"), &cfg.logLevel, "debug", "info", "warn", "error")
+	enumFlag(app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").
+		Default("logfmt"), &cfg.logFormat, "logfmt", "json")
+	durationFlag(app.Flag("scrape.timeout", "Longest a listing may take; the deadline when a scrape sends no X-Prometheus-Scrape-Timeout-Seconds.").
+		Default("60s"), &cfg.timeouts.Default)
+	durationFlag(app.Flag("scrape.timeout-offset", "Subtracted from X-Prometheus-Scrape-Timeout-Seconds to leave time for sending the answer.").
+		Default("500ms"), &cfg.timeouts.Offset)
+	enumFlag(app.Flag("images.api", "Image API of every cloud whose clouds.yaml entry sets no image_api: nova (images/detail of Nova, Huawei ECS, Open Telekom Cloud), glance (Glance v2 /v2/images) or ims (Huawei IMS /v2/cloudimages).").
+		Default(client.APINova), &cfg.imageAPI, client.ImageAPIs...)
 	app.Flag("images.quota", "Export the image quotas (nova_image_quota_*) of every cloud whose image API reports them (glance, ims), unless its clouds.yaml entry says image_quota: false; --no-images.quota turns them off for all.").
 		Default("true").BoolVar(&cfg.quotas)
-	selection := map[string]*string{}
 	for _, name := range client.SelectionParams {
-		selection[name] = app.Flag("images."+name, selectionHelp[name]+" A /probe parameter of the same name overrides it.").String()
+		values.selection[name] = app.Flag("images."+name, selectionHelp[name]+" A /probe parameter of the same name overrides it.").String()
 	}
-	metadataLabels := app.Flag("images.metadata-label", "Metadata key exported as a label of nova_image_info (metadata_KEY). Repeatable; --images.metadata-label= for none.").
+	values.metadataLabels = app.Flag("images.metadata-label", "Metadata key exported as a label of nova_image_info (metadata_KEY). Repeatable; --images.metadata-label= for none.").
 		Default("image_type").Strings()
-	perImage := app.Flag("images.per-image-metrics", "Export per-image series; off, only nova_images{status} counts images.").Default("true").Bool()
-	perImageFilters := app.Flag("images.per-image-filter", "Export per-image series only for images whose metadata match KEY=VALUE or KEY!=VALUE (an absent key is empty). Repeatable; all must match.").Strings()
-	app.Flag("client.timeout", "Longest one HTTP request to the cloud may take.").
-		Default(client.DefaultRequestTimeout.String()).DurationVar(&cfg.client.RequestTimeout)
-	app.Flag("client.max-response-bytes", "A page of images larger than this (after decompression) is cut off and the listing fails.").
-		Default(fmt.Sprint(client.DefaultMaxResponseBytes)).Int64Var(&cfg.client.MaxResponseBytes)
-	app.Flag("client.max-listing-bytes", "A listing whose images take more memory than this (their ids, names, statuses, server ids and metadata values, plus 256 bytes each) fails.").
-		Default(fmt.Sprint(client.DefaultMaxListingBytes)).Int64Var(&cfg.client.MaxListingBytes)
-	app.Flag("client.max-pages", "A listing that needs more pages than this fails.").
-		Default(fmt.Sprint(client.DefaultMaxPages)).IntVar(&cfg.client.MaxPages)
-	app.Flag("client.max-retries", "How often a throttled (429, 413) or briefly failing (502, 503, 504) request is retried, with backoff and within the scrape deadline; 0 never retries, at most 10.").
-		Default(fmt.Sprint(client.DefaultMaxRetries)).IntVar(&cfg.client.MaxRetries)
-	app.Flag("cache.ttl", "Serve a listing younger than this without calling the API (nova_listing_age_seconds tells its age); 0 lists on every scrape.").
-		Default("0s").DurationVar(&cfg.cacheTTL)
-	app.Flag("web.max-requests", "Maximum number of listings and renderings of image metrics running at once; scrapes waiting for a listing in flight do not count. A /probe whose listing finds no free slot answers 503 at once; /metrics then serves the exporter's own metrics with nova_up 0. 0 means no limit.").
-		Default("40").IntVar(&cfg.maxRequests)
-	app.Flag("web.write-margin", "How long past its listing deadline a scrape's answer may take to be sent; a scraper reading slower is cut off.").
-		Default("10s").DurationVar(&cfg.writeMargin)
+	values.perImage = app.Flag("images.per-image-metrics", "Export per-image series; off, only nova_images{status} counts images.").Default("true").Bool()
+	values.perImageFilters = app.Flag("images.per-image-filter", "Export per-image series only for images whose metadata match KEY=VALUE or KEY!=VALUE (an absent key is empty). Repeatable; all must match.").Strings()
+	durationFlag(app.Flag("client.timeout", "Longest one HTTP request to the cloud may take.").
+		Default(client.DefaultRequestTimeout.String()), &cfg.client.RequestTimeout)
+	bytesFlag(app.Flag("client.max-response-bytes", "A page of images larger than this (after decompression) is cut off and the listing fails. Bytes, or with a unit: 8MiB, 512KiB.").
+		Default(units.Base2Bytes(client.DefaultMaxResponseBytes).String()), &cfg.client.MaxResponseBytes)
+	bytesFlag(app.Flag("client.max-listing-bytes", "A listing whose images take more memory than this (their ids, names, statuses, server ids and metadata values, plus 256 bytes each) fails. Bytes, or with a unit: 128MiB, 1GiB.").
+		Default(units.Base2Bytes(client.DefaultMaxListingBytes).String()), &cfg.client.MaxListingBytes)
+	intFlag(app.Flag("client.max-pages", "A listing that needs more pages than this fails.").
+		Default(fmt.Sprint(client.DefaultMaxPages)), &cfg.client.MaxPages)
+	intFlag(app.Flag("client.max-retries", "How often a throttled (429, 413) or briefly failing (502, 503, 504) request is retried, with backoff and within the scrape deadline; 0 never retries, at most 10.").
+		Default(fmt.Sprint(client.DefaultMaxRetries)), &cfg.client.MaxRetries)
+	durationFlag(app.Flag("cache.ttl", "Serve a listing younger than this without calling the API (nova_listing_age_seconds tells its age); 0 lists on every scrape.").
+		Default("0s"), &cfg.cacheTTL)
+	intFlag(app.Flag("web.max-requests", "Maximum number of listings and renderings of image metrics running at once; scrapes waiting for a listing in flight do not count. A /probe whose listing finds no free slot answers 503 at once; /metrics then serves the exporter's own metrics with nova_up 0. 0 means no limit.").
+		Default("40"), &cfg.maxRequests)
+	durationFlag(app.Flag("web.write-margin", "How long past its listing deadline a scrape's answer may take to be sent; a scraper reading slower is cut off.").
+		Default("10s"), &cfg.writeMargin)
 	cfg.web = kingpinflag.AddFlags(app, ":9879")
+	nameFlagErrors(app)
 	cfg.flags = app.Model()
-	if _, err := app.Parse(args); err != nil {
-		return nil, err
-	}
+	return app, values
+}
 
-	values := url.Values{}
-	for name, value := range selection {
+// config checks the parsed flags and turns them into a config.
+func (v *flagValues) config() (*config, error) {
+	cfg := &v.cfg
+	query := url.Values{}
+	for name, value := range v.selection {
 		if *value != "" {
-			values.Set(name, *value)
+			query.Set(name, *value)
 		}
 	}
 	var err error
-	if cfg.selection, err = client.ParseSelection(client.Selection{}, values); err != nil {
+	if cfg.selection, err = client.ParseSelection(client.Selection{}, query); err != nil {
 		return nil, fmt.Errorf("--images.%w", err)
 	}
-	if cfg.exports, err = exposition.NewImageExports(*perImage, *metadataLabels, *perImageFilters); err != nil {
+	if cfg.exports, err = exposition.NewImageExports(*v.perImage, *v.metadataLabels, *v.perImageFilters); err != nil {
 		return nil, err
 	}
 	cfg.client.MetadataKeys = cfg.exports.MetadataKeys()
@@ -144,7 +182,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if cfg.timeouts.Default <= 0 {
 		return nil, fmt.Errorf("--scrape.timeout must be positive, not %s", cfg.timeouts.Default)
 	}
-	return &cfg, nil
+	return cfg, nil
 }
 
 // checkTelemetryPath refuses a --web.telemetry-path that the HTTP mux cannot serve or that

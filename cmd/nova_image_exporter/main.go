@@ -39,7 +39,7 @@ func main() {
 	stop()
 	if err != nil {
 		if !errors.As(err, new(loggedError)) {
-			fmt.Fprintln(os.Stderr, err) // a command line error, before there is a logger
+			fmt.Fprintf(os.Stderr, "%s: error: %v\n", exporterName, err) // a command line error, before there is a logger
 		}
 		os.Exit(1)
 	}

@@ -404,7 +404,7 @@ func TestConfigErrorsStopStartup(t *testing.T) {
 		{[]string{"--cloud=broken", "--images.page-size=-1"}, `--images.page-size="-1": want a whole number, 0 or more`},
 		{[]string{"--cloud=broken", "--images.status=SAVINGS"}, `--images.status="SAVINGS": want a Glance status`},
 		{[]string{"--cloud=broken", "--images.per-image-filter=oops"}, "want KEY=VALUE or KEY!=VALUE"},
-		{[]string{"--log.level=loud"}, "enum value must be one of debug,info,warn,error"},
+		{[]string{"--log.level=loud"}, `--log.level: "loud" is not one of debug, info, warn, error; see --help`},
 		{[]string{"--cloud=broken", "--web.telemetry-path=metrics"}, `--web.telemetry-path "metrics": want an absolute path`},
 		{[]string{"--cloud=broken", "--web.telemetry-path=/probe"}, "taken by the exporter's own endpoint"},
 		{[]string{"--cloud=broken", "--client.timeout=-1s"}, "--client.timeout must be positive"},

@@ -264,6 +264,17 @@ func TestConfigCheck(t *testing.T) {
 	if a.TokenRequests() != 0 || len(a.Requests()) != 0 {
 		t.Error("--config.check called a cloud")
 	}
+	// With no entry loading, each is still listed with its reason.
+	if err := os.WriteFile(clouds, []byte("clouds:\n  x:\n    auth_type: v2password\n    auth: {}\n  y:\n    image_api: cinder\n    auth: {}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	err = run(t.Context(), []string{"--config.check"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "2 of 2 clouds do not load") ||
+		!strings.Contains(stdout.String(), `FAILED  `+clouds+`: cloud "x": auth_type "v2password"`) ||
+		!strings.Contains(stdout.String(), `FAILED  `+clouds+`: cloud "y": image_api "cinder"`) {
+		t.Errorf("check with no entry loading: %v\n%s", err, stdout.String())
+	}
 }
 
 // HEAD answers with the headers a GET would have, without a body and without listing:
