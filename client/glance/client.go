@@ -3,8 +3,10 @@
 //
 // Paging: each answer names the next page in "next", a path that Glance writes relative to
 // the root of its endpoint and without the endpoint's path prefix ("/v2/images?limit=2&marker=…"
-// behind http://host/image), so the client keeps its own URL and takes only next's query. An
-// absolute next on another scheme, host or port is refused: the token goes nowhere else.
+// behind http://host/image), so the client keeps its own URL and takes only next's query,
+// as it does with Nova's next links: a next naming another scheme, host or port is followed
+// on the image endpoint, and the token goes nowhere else. A next link longer than
+// client.MaxNextLinkBytes fails the listing.
 //
 // Hidden images: Glance leaves images with os_hidden=true out of a listing unless asked for
 // them, and with os_hidden=true lists only them; the client lists both, one after the other,
@@ -48,7 +50,7 @@ func New(auth client.Authenticator, opts client.Options) *Client {
 
 // EachImage calls fn for every image matching opts, the listed ones then the hidden ones,
 // page by page. It renews the credential once if Glance answers 401, and fails when a page
-// is malformed, pagination loops, leaves the endpoint or exceeds Options.MaxPages, or ctx
+// is malformed, pagination loops or exceeds Options.MaxPages, or ctx
 // ends. An error from fn stops the listing and is returned.
 func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func(client.Image) error) error {
 	if err := c.CheckOptions(opts); err != nil {
@@ -78,7 +80,7 @@ func pass(ctx context.Context, listing *paging.Listing, base *url.URL, query url
 		}
 		next, err := page(ctx, listing, paging.WithQuery(base, query), fn)
 		if err == nil && next != "" {
-			query, marker, err = nextQuery(base, next)
+			query, marker, err = nextQuery(next)
 		}
 		if err != nil {
 			return fmt.Errorf("listing images, page %d: %w", listing.Page(), err)
@@ -131,15 +133,16 @@ func v2URL(endpoint *url.URL, path string) *url.URL {
 	return &u
 }
 
-// nextQuery is the query of the next link next, and the marker in it, an image id. A
-// relative next is taken for base's; an absolute one must name base's scheme, host and port.
-func nextQuery(base *url.URL, next string) (url.Values, string, error) {
+// nextQuery is the query of the next link next, and the marker in it, an image id. Only the
+// query is taken, onto base: whatever scheme, host, port or path next names, the token goes
+// to the image endpoint alone, as with Nova's next links.
+func nextQuery(next string) (url.Values, string, error) {
+	if len(next) > client.MaxNextLinkBytes {
+		return nil, "", fmt.Errorf("next link of %d bytes: longer than %d bytes (a fixed bound)", len(next), client.MaxNextLinkBytes)
+	}
 	u, err := url.Parse(next)
 	if err != nil {
 		return nil, "", fmt.Errorf("next link %q is not a URL", client.Sanitize(next, 128))
-	}
-	if (u.Scheme != "" || u.Host != "") && !sameOrigin(u, base) {
-		return nil, "", fmt.Errorf("next link %q leaves the image endpoint %s://%s: not followed", client.RedactURLText(next), base.Scheme, base.Host)
 	}
 	query := u.Query()
 	marker := query.Get("marker")
@@ -151,17 +154,6 @@ func nextQuery(base *url.URL, next string) (url.Values, string, error) {
 		return nil, "", fmt.Errorf("next link %q: marker longer than %d bytes", client.RedactURLText(next), client.MaxIDBytes)
 	}
 	return query, marker, nil
-}
-
-// sameOrigin reports whether u has base's scheme, host and port, default ports spelled or not.
-func sameOrigin(u, base *url.URL) bool {
-	port := func(u *url.URL) string {
-		if p := u.Port(); p != "" {
-			return p
-		}
-		return map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
-	}
-	return strings.EqualFold(u.Scheme, base.Scheme) && strings.EqualFold(u.Hostname(), base.Hostname()) && port(u) == port(base)
 }
 
 // queryNames are the options in Glance's query parameters: min_ram and min_disk (exact
