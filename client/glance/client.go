@@ -56,7 +56,7 @@ func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func
 	if err := c.CheckOptions(opts); err != nil {
 		return err
 	}
-	return c.Requester.Run(ctx, opts.PageSize, client.ServiceImage, "image endpoint", "", func(ctx context.Context, listing *paging.Listing, endpoint *url.URL) error {
+	return c.Requester.Run(ctx, queryNames.PageSize(opts), client.ServiceImage, "image endpoint", "", func(ctx context.Context, listing *paging.Listing, endpoint *url.URL) error {
 		base := imagesURL(endpoint)
 		for _, hidden := range []bool{false, true} {
 			query := filters(opts)
@@ -156,11 +156,15 @@ func nextQuery(next string) (url.Values, string, error) {
 	return query, marker, nil
 }
 
+// defaultPageSize is the limit sent when no page size is set: Glance's default
+// api_limit_max (its own default page is 25 images).
+const defaultPageSize = 1000
+
 // queryNames are the options in Glance's query parameters: min_ram and min_disk (exact
 // matches), changes-since as updated_at=gte:, the type and the server as the image_type and
 // instance_uuid properties (checked on the realstack).
 var queryNames = paging.QueryNames{Name: "name", Status: "status", Type: "image_type", Server: "instance_uuid",
-	MinRAM: "min_ram", MinDisk: "min_disk", Limit: "limit", ChangesSince: "updated_at", SinceOperator: "gte:"}
+	MinRAM: "min_ram", MinDisk: "min_disk", Limit: "limit", DefaultLimit: defaultPageSize, ChangesSince: "updated_at", SinceOperator: "gte:"}
 
 // filters are opts in Glance's query parameters.
 func filters(opts client.ListOptions) url.Values { return paging.Query(opts, queryNames) }

@@ -330,8 +330,8 @@ func TestListsHiddenImagesWithTheSameFilters(t *testing.T) {
 	if got := filters(opts).Encode(); got != want {
 		t.Errorf("query %s, want %s", got, want)
 	}
-	if got := filters(client.ListOptions{}).Encode(); got != "" {
-		t.Errorf("the zero options give %q, want no filter", got)
+	if got := filters(client.ListOptions{}).Encode(); got != "limit=1000" {
+		t.Errorf("the zero options give %q, want only the default page size", got)
 	}
 	c, g, _ := newTestClient(t, "", answers(map[string]string{"": `{"images": []}`}, noHidden))
 	if _, err := client.Collect(context.Background(), c, opts); err != nil {
@@ -521,5 +521,19 @@ func TestPropertiesNamedLikeFieldsInAnotherCaseAreProperties(t *testing.T) {
 		Metadata: client.Metadata{{Key: "Name", Value: "spoofed"}}}
 	if len(images) != 1 || !reflect.DeepEqual(images[0], want) {
 		t.Errorf("got %+v, want %+v", images, want)
+	}
+}
+
+// With no page size set, the listing asks for Glance's usual maximum (api_limit_max 1000)
+// rather than its default of 25 a page.
+func TestSendsTheDefaultPageSize(t *testing.T) {
+	c, g, _ := newTestClient(t, "", answers(map[string]string{"": `{"images": []}`}, noHidden))
+	if _, err := client.Collect(context.Background(), c, client.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range g.requests {
+		if got := r.URL.Query().Get("limit"); got != "1000" {
+			t.Errorf("request %d: limit %q, want 1000", i, got)
+		}
 	}
 }

@@ -278,8 +278,8 @@ func TestFiltersInIMSTerms(t *testing.T) {
 	if _, err := list(c, client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.queries) != 1 || len(s.queries[0]) != 0 {
-		t.Errorf("queries %v, want one without parameters", s.queries)
+	if len(s.queries) != 1 || len(s.queries[0]) != 1 || s.queries[0].Get("limit") != "500" {
+		t.Errorf("queries %v, want one with only the default page size", s.queries)
 	}
 }
 
@@ -429,5 +429,17 @@ func TestPropertiesNamedLikeFieldsInAnotherCaseAreProperties(t *testing.T) {
 	if len(images) != 1 || images[0].ID != "i" || images[0].Status != "ACTIVE" || images[0].Size != 7 || images[0].ServerID != "s1" ||
 		images[0].MinRAM != client.Absent || images[0].Metadata.Get("STATUS") != "killed" {
 		t.Errorf("got %+v, want image i, ACTIVE, size 7, server s1, no min_ram, metadata STATUS=killed", images)
+	}
+}
+
+// With no page size set, the listing asks for IMS's documented default, 500: Huawei
+// documents no maximum, and answers 403 to a limit above it.
+func TestSendsTheDefaultPageSize(t *testing.T) {
+	c, s := newClient(t, client.Options{}, "", func(url.Values) (int, string) { return 200, `{"images": []}` })
+	if _, err := list(c, client.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.queries) != 1 || s.queries[0].Get("limit") != "500" {
+		t.Errorf("queries %v, want one with limit=500", s.queries)
 	}
 }

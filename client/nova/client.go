@@ -46,7 +46,7 @@ func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func
 	if err := c.CheckOptions(opts); err != nil {
 		return err
 	}
-	return c.Requester.Run(ctx, opts.PageSize, client.ServiceCompute, "compute endpoint", detailPath,
+	return c.Requester.Run(ctx, queryNames.PageSize(opts), client.ServiceCompute, "compute endpoint", detailPath,
 		func(ctx context.Context, listing *paging.Listing, base *url.URL) error {
 			return paging.ByMarker(ctx, listing, base, filters(opts), func(ctx context.Context, u *url.URL) (string, bool, error) {
 				return page(ctx, listing, u, fn)
@@ -89,12 +89,17 @@ func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn f
 	return hasNext && err == nil, err
 }
 
+// defaultPageSize is the limit sent when no page size is set: Nova's default max_limit.
+// Without a limit Nova answers max_limit images a page, and a cloud that raised it (20 000
+// images, 25 MB) would answer past --client.max-response-bytes on every scrape.
+const defaultPageSize = 1000
+
 // queryNames are the options in images-detail's query parameters. Nova hands them to
 // Glance v2: minRam and minDisk become min_ram and min_disk (exact matches), changes-since
 // becomes updated_at=gte:, type and server become the image_type and instance_uuid
 // properties.
 var queryNames = paging.QueryNames{Name: "name", Status: "status", Type: "type", Server: "server",
-	MinRAM: "minRam", MinDisk: "minDisk", Limit: "limit", ChangesSince: "changes-since"}
+	MinRAM: "minRam", MinDisk: "minDisk", Limit: "limit", DefaultLimit: defaultPageSize, ChangesSince: "changes-since"}
 
 // filters are opts in images-detail's query parameters.
 func filters(opts client.ListOptions) url.Values { return paging.Query(opts, queryNames) }

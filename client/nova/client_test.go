@@ -610,8 +610,8 @@ func TestFiltersInNovasTerms(t *testing.T) {
 	if got != want {
 		t.Errorf("query %s, want %s", got, want)
 	}
-	if got := filters(client.ListOptions{}).Encode(); got != "" {
-		t.Errorf("the zero options give %q, want no filter", got)
+	if got := filters(client.ListOptions{}).Encode(); got != "limit=1000" {
+		t.Errorf("the zero options give %q, want only the default page size", got)
 	}
 }
 

@@ -40,7 +40,7 @@ func NewRequester(auth client.Authenticator, opts client.Options) *Requester {
 // has handed over, and whether it renewed its credential.
 type Listing struct {
 	r *Requester
-	// PageSize is the limit the listing asks for, 0 for the server's; a 403 then hints at it.
+	// PageSize is the limit the listing asks for; a 403 hints at it.
 	PageSize int
 	pages    int
 	seen     map[string]bool // markers already requested, to stop a pagination loop
@@ -293,13 +293,26 @@ func ByMarker(ctx context.Context, l *Listing, base *url.URL, query url.Values,
 // API has no filter for (its client's CheckOptions refuses the option first).
 type QueryNames struct {
 	Name, Status, Type, Server, ImageType, MinRAM, MinDisk, Limit string
+	// DefaultLimit is the limit sent when the listing sets no page size: the API's usual
+	// largest page, so that a server configured for larger pages still answers pages
+	// within --client.max-response-bytes.
+	DefaultLimit int
 	// ChangesSince is the parameter of the changes-since time, and SinceOperator what goes
 	// before the time in its value: Nova takes changes-since=T, Glance and IMS
 	// updated_at=gte:T.
 	ChangesSince, SinceOperator string
 }
 
-// Query is opts in an API's query parameters, named by names: the options that are set.
+// PageSize is the limit a listing with opts sends: its page size, or the API's default.
+func (names QueryNames) PageSize(opts client.ListOptions) int {
+	if opts.PageSize > 0 {
+		return opts.PageSize
+	}
+	return names.DefaultLimit
+}
+
+// Query is opts in an API's query parameters, named by names: the options that are set, and
+// the page size.
 func Query(opts client.ListOptions, names QueryNames) url.Values {
 	query := url.Values{}
 	set := func(name, value string) {
@@ -319,9 +332,8 @@ func Query(opts client.ListOptions, names QueryNames) url.Values {
 	set(names.ImageType, opts.ImageType)
 	number(names.MinRAM, opts.MinRAM)
 	number(names.MinDisk, opts.MinDisk)
-	if opts.PageSize > 0 {
-		number(names.Limit, &opts.PageSize)
-	}
+	limit := names.PageSize(opts)
+	number(names.Limit, &limit)
 	if !opts.ChangesSince.IsZero() {
 		set(names.ChangesSince, names.SinceOperator+opts.ChangesSince.UTC().Format(time.RFC3339))
 	}
