@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
@@ -80,7 +81,7 @@ func pass(ctx context.Context, listing *paging.Listing, base *url.URL, query url
 		}
 		next, err := page(ctx, listing, paging.WithQuery(base, query), fn)
 		if err == nil && next != "" {
-			query, marker, err = nextQuery(next)
+			query, marker, err = nextQuery(listing.Decoding().Redact, next)
 		}
 		if err != nil {
 			return fmt.Errorf("listing images, page %d: %w", listing.Page(), err)
@@ -94,7 +95,7 @@ func pass(ctx context.Context, listing *paging.Listing, base *url.URL, query url
 // page fetches and hands over one page; it returns the page's next link, "" for none.
 func page(ctx context.Context, listing *paging.Listing, u *url.URL, fn func(client.Image) error) (next string, err error) {
 	err = listing.Fetch(ctx, u, func(resp *http.Response) error {
-		next, err = decodePage(resp, listing.Options().MaxResponseBytes, listing.Options().MetadataKeys, func(img client.Image) error {
+		next, err = decodePage(resp, listing.Decoding(), func(img client.Image) error {
 			return listing.Hand(img, fn)
 		})
 		return err
@@ -103,7 +104,7 @@ func page(ctx context.Context, listing *paging.Listing, u *url.URL, fn func(clie
 }
 
 // decodePage streams one page, handing each image to fn. It returns the page's next link.
-func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn func(client.Image) error) (next string, err error) {
+func decodePage(resp *http.Response, d paging.Decoding, fn func(client.Image) error) (next string, err error) {
 	nextLink := func(p *paging.Page, key string) error {
 		if key != "next" {
 			return p.Skip(key)
@@ -113,7 +114,7 @@ func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn f
 		}
 		return nil
 	}
-	if err := paging.DecodeWire(resp, maxBytes, metadataKeys, &wireImage{}, nextLink, fn); err != nil {
+	if err := paging.DecodeWire(resp, d, &wireImage{}, nextLink, fn); err != nil {
 		return "", err
 	}
 	return next, nil
@@ -135,25 +136,32 @@ func v2URL(endpoint *url.URL, path string) *url.URL {
 
 // nextQuery is the query of the next link next, and the marker in it, an image id. Only the
 // query is taken, onto base: whatever scheme, host, port or path next names, the token goes
-// to the image endpoint alone, as with Nova's next links.
-func nextQuery(next string) (url.Values, string, error) {
+// to the image endpoint alone, as with Nova's next links. An error quotes next without
+// redact's secrets.
+func nextQuery(redact client.Redactor, next string) (url.Values, string, error) {
 	if len(next) > client.MaxNextLinkBytes {
 		return nil, "", fmt.Errorf("next link of %d bytes: longer than %d bytes (a fixed bound)", len(next), client.MaxNextLinkBytes)
 	}
 	u, err := url.Parse(next)
 	if err != nil {
-		return nil, "", fmt.Errorf("next link %q is not a URL", client.Sanitize(next, 128))
+		return nil, "", fmt.Errorf("next link %s is not a URL", redact.Quote(next, 128))
 	}
 	query := u.Query()
 	marker := query.Get("marker")
 	if marker == "" {
-		return nil, "", fmt.Errorf("next link %q has no marker", client.RedactURLText(next))
+		return nil, "", fmt.Errorf("next link %s has no marker", quoteLink(redact, next))
 	}
 	if len(marker) > client.MaxIDBytes {
 		// The listing keeps every marker to stop a loop: each is bounded as an image id.
-		return nil, "", fmt.Errorf("next link %q: marker longer than %d bytes", client.RedactURLText(next), client.MaxIDBytes)
+		return nil, "", fmt.Errorf("next link %s: marker longer than %d bytes", quoteLink(redact, next), client.MaxIDBytes)
 	}
 	return query, marker, nil
+}
+
+// quoteLink quotes a next link for an error: without redact's secrets nor user information,
+// then cut.
+func quoteLink(redact client.Redactor, next string) string {
+	return strconv.Quote(client.RedactURLText(redact.Redact(next)))
 }
 
 // defaultPageSize is the limit sent when no page size is set: Glance's default

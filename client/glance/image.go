@@ -51,9 +51,10 @@ func (w *wireImage) UnmarshalJSON(data []byte) error {
 	})
 }
 
-// Image validates w and converts it; the error names the image and the field at fault.
-func (w *wireImage) Image() (client.Image, error) {
-	return w.GlanceFields.Image(paging.Field{Name: "size", Value: w.Size}, string(w.Server), w.properties.Values())
+// Image validates w and converts it; the error names the image and the field at fault,
+// without redact's secrets.
+func (w *wireImage) Image(redact client.Redactor) (client.Image, error) {
+	return w.GlanceFields.Image(redact, paging.Field{Name: "size", Value: w.Size}, string(w.Server), w.properties.Values())
 }
 
 // property is an image property read as a string: any other JSON value leaves it empty.

@@ -40,16 +40,16 @@ func (c *Client) Quotas(ctx context.Context) ([]client.Quota, error) {
 	quotas := make([]client.Quota, 0, len(*answer.Usage))
 	seen := map[string]bool{} // by label value: keys alike once cut or redacted are one series
 	for resource, q := range *answer.Usage {
-		label := redact.Redact(client.CutLabel(resource, client.MaxStatusBytes))
+		label := redact.Label(resource, client.MaxStatusBytes)
 		if seen[label] {
-			return nil, redact.Err(fmt.Errorf("quota usage: resource %s listed twice", client.QuoteTruncated(resource, 64)))
+			return nil, redact.Err(fmt.Errorf("quota usage: resource %s listed twice", redact.Quote(resource, 64)))
 		}
 		seen[label] = true
-		limit, err := paging.QuotaNumber(resource, "limit", q.Limit, true)
+		limit, err := paging.QuotaNumber(redact, resource, "limit", q.Limit, true)
 		if err != nil {
 			return nil, redact.Err(err)
 		}
-		usage, err := paging.QuotaNumber(resource, "usage", q.Usage, false)
+		usage, err := paging.QuotaNumber(redact, resource, "usage", q.Usage, false)
 		if err != nil {
 			return nil, redact.Err(err)
 		}

@@ -103,7 +103,7 @@ func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func
 // images.
 func page(ctx context.Context, listing *paging.Listing, u *url.URL, fn func(client.Image) error) (last string, err error) {
 	err = listing.Fetch(ctx, u, func(resp *http.Response) error {
-		return paging.DecodeWire(resp, listing.Options().MaxResponseBytes, listing.Options().MetadataKeys, &wireImage{}, nil, func(img client.Image) error {
+		return paging.DecodeWire(resp, listing.Decoding(), &wireImage{}, nil, func(img client.Image) error {
 			last = img.ID
 			return listing.Hand(img, fn)
 		})

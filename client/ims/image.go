@@ -47,17 +47,17 @@ func (w *wireImage) UnmarshalJSON(data []byte) error {
 	})
 }
 
-// Image validates w and converts it; the error names the image and the field at fault.
-// IMS's size is __image_size; its size key is an unused 0.
-func (w *wireImage) Image() (client.Image, error) {
-	if err := paging.CheckID(w.ID, string(w.Status)); err != nil {
+// Image validates w and converts it; the error names the image and the field at fault,
+// without redact's secrets. IMS's size is __image_size; its size key is an unused 0.
+func (w *wireImage) Image(redact client.Redactor) (client.Image, error) {
+	if err := paging.CheckID(redact, w.ID, string(w.Status)); err != nil {
 		return client.Image{}, err
 	}
 	if w.ImageSize.unreadable != "" {
-		return client.Image{}, fmt.Errorf("image %s: __image_size is not a number of bytes: %q",
-			client.Sanitize(w.ID, 64), client.Shorten(w.ImageSize.unreadable, 64))
+		return client.Image{}, fmt.Errorf("image %s: __image_size is not a number of bytes: %s",
+			redact.Text(w.ID, 64), redact.Quote(w.ImageSize.unreadable, 64))
 	}
-	return w.GlanceFields.Image(paging.Field{Name: "__image_size", Value: w.ImageSize.value}, serverID(w.DataOrigin), w.Metadata.Values())
+	return w.GlanceFields.Image(redact, paging.Field{Name: "__image_size", Value: w.ImageSize.value}, serverID(w.DataOrigin), w.Metadata.Values())
 }
 
 // serverID is the instance an image was made from, by its __data_origin: "instance,<id>"

@@ -58,7 +58,7 @@ func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func
 // follows.
 func page(ctx context.Context, listing *paging.Listing, u *url.URL, fn func(client.Image) error) (last string, hasNext bool, err error) {
 	err = listing.Fetch(ctx, u, func(resp *http.Response) error {
-		hasNext, err = decodePage(resp, listing.Options().MaxResponseBytes, listing.Options().MetadataKeys, func(img client.Image) error {
+		hasNext, err = decodePage(resp, listing.Decoding(), func(img client.Image) error {
 			last = img.ID
 			return listing.Hand(img, fn)
 		})
@@ -69,7 +69,7 @@ func page(ctx context.Context, listing *paging.Listing, u *url.URL, fn func(clie
 
 // decodePage streams one page, handing each image to fn. It reports whether the page
 // carries a next link.
-func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn func(client.Image) error) (hasNext bool, err error) {
+func decodePage(resp *http.Response, d paging.Decoding, fn func(client.Image) error) (hasNext bool, err error) {
 	links := func(p *paging.Page, key string) error {
 		if key != "images_links" {
 			return p.Skip(key)
@@ -85,7 +85,7 @@ func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn f
 		}
 		return nil
 	}
-	err = paging.DecodeWire(resp, maxBytes, metadataKeys, &wireImage{}, links, fn)
+	err = paging.DecodeWire(resp, d, &wireImage{}, links, fn)
 	return hasNext && err == nil, err
 }
 

@@ -33,12 +33,13 @@ func (w *wireImage) Reset(metadataKeys []string) {
 	}
 }
 
-// Image validates w and converts it; the error names the image and the field at fault.
-func (w *wireImage) Image() (client.Image, error) {
-	if err := paging.CheckID(w.ID, string(w.Status)); err != nil {
+// Image validates w and converts it; the error names the image and the field at fault,
+// without redact's secrets.
+func (w *wireImage) Image(redact client.Redactor) (client.Image, error) {
+	if err := paging.CheckID(redact, w.ID, string(w.Status)); err != nil {
 		return client.Image{}, err
 	}
-	err := paging.CheckFields(w.ID,
+	err := paging.CheckFields(redact, w.ID,
 		paging.Field{Name: "OS-EXT-IMG-SIZE:size", Value: w.Size, Max: paging.MaxSizeBytes},
 		paging.Field{Name: "minDisk", Value: w.MinDisk, Max: paging.MaxMinDiskGiB},
 		paging.Field{Name: "minRam", Value: w.MinRAM, Max: paging.MaxMinRAMMiB},
@@ -47,14 +48,11 @@ func (w *wireImage) Image() (client.Image, error) {
 		return client.Image{}, err
 	}
 	return client.Image{
-		ID: w.ID, ServerID: client.CutLabel(w.Server.ID, client.MaxIDBytes),
-		Name:      client.CutLabel(w.Name, client.MaxLabelBytes),
-		Status:    client.CutLabel(w.Status.Upper(), client.MaxStatusBytes),
-		APIStatus: client.CutLabel(string(w.Status), client.MaxStatusBytes),
-		Size:      w.Size, MinDisk: w.MinDisk, MinRAM: w.MinRAM, Progress: w.Progress, VirtualSize: client.Absent,
+		ID: w.ID, ServerID: w.Server.ID, Name: w.Name, Status: w.Status.Upper(), APIStatus: string(w.Status),
+		Size: w.Size, MinDisk: w.MinDisk, MinRAM: w.MinRAM, Progress: w.Progress, VirtualSize: client.Absent,
 		Created: w.Created.Millis(), Updated: w.Updated.Millis(),
 		Metadata: w.Metadata.Values(),
 		// An unreadable time costs only its own sample, not the whole listing.
-		Problems: paging.TimeProblems(paging.NamedTime{Name: "created", Time: w.Created}, paging.NamedTime{Name: "updated", Time: w.Updated}),
+		Problems: paging.TimeProblems(redact, paging.NamedTime{Name: "created", Time: w.Created}, paging.NamedTime{Name: "updated", Time: w.Updated}),
 	}, nil
 }

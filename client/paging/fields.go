@@ -29,11 +29,12 @@ type Field struct {
 }
 
 // CheckFields fails on the first field that is negative or beyond its bound; the error
-// names the image (id as the API sent it) and the field. Absent fields pass.
-func CheckFields(id string, fields ...Field) error {
+// names the image (id as the API sent it, without redact's secrets) and the field. Absent
+// fields pass.
+func CheckFields(redact client.Redactor, id string, fields ...Field) error {
 	for _, f := range fields {
 		if err := checkInt(f.Value, f.Max); err != nil {
-			return fmt.Errorf("image %s: %s %w", client.Sanitize(id, 64), f.Name, err)
+			return fmt.Errorf("image %s: %s %w", redact.Text(id, 64), f.Name, err)
 		}
 	}
 	return nil
@@ -51,15 +52,16 @@ func checkInt(value, limit int64) error {
 	return nil
 }
 
-// CheckID fails on an image with no id, no status or an id too long to be a label.
-func CheckID(id, status string) error {
+// CheckID fails on an image with no id, no status or an id too long to be a label; the
+// error names the image without redact's secrets.
+func CheckID(redact client.Redactor, id, status string) error {
 	switch {
 	case id == "":
 		return fmt.Errorf("image without an id")
 	case status == "":
-		return fmt.Errorf("image %s: no status", client.Sanitize(id, 64))
+		return fmt.Errorf("image %s: no status", redact.Text(id, 64))
 	case len(id) > client.MaxIDBytes:
-		return fmt.Errorf("image %s: id longer than %d bytes", client.Sanitize(id, 64), client.MaxIDBytes)
+		return fmt.Errorf("image %s: id longer than %d bytes", redact.Text(id, 64), client.MaxIDBytes)
 	}
 	return nil
 }
@@ -189,12 +191,13 @@ var AbsentTime = Time{ms: client.Absent}
 // Millis is the time in Unix milliseconds; client.Absent when not sent, null or unreadable.
 func (t Time) Millis() int64 { return t.ms }
 
-// Problem describes an unreadable time of the field name; "" when it was read.
-func (t Time) Problem(name string) string {
+// Problem describes an unreadable time of the field name, quoting it without redact's
+// secrets; "" when it was read.
+func (t Time) Problem(redact client.Redactor, name string) string {
 	if t.unreadable == "" {
 		return ""
 	}
-	return fmt.Sprintf("%s is not an ISO 8601 time: %q", name, client.Shorten(t.unreadable, 64))
+	return fmt.Sprintf("%s is not an ISO 8601 time: %s", name, redact.Quote(t.unreadable, 64))
 }
 
 // UnmarshalJSON reads Nova's and Glance's form (2014-02-10T17:05:01Z) without allocating,
@@ -234,11 +237,12 @@ var timeLayouts = []string{
 	time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05",
 }
 
-// TimeProblems lists the unreadable ones of named times; nil when every one was read.
-func TimeProblems(times ...NamedTime) []string {
+// TimeProblems lists the unreadable ones of named times, without redact's secrets; nil
+// when every one was read.
+func TimeProblems(redact client.Redactor, times ...NamedTime) []string {
 	var problems []string
 	for _, t := range times {
-		if p := t.Time.Problem(t.Name); p != "" {
+		if p := t.Time.Problem(redact, t.Name); p != "" {
 			problems = append(problems, p)
 		}
 	}

@@ -49,14 +49,14 @@ var AbsentGlanceFields = GlanceFields{
 
 // Image validates the fields with size (the API's own size field) and converts them, with
 // the server id and metadata the API found; the error names the image and the field at
-// fault. Status and progress are Nova's, as its images proxy derives them; APIStatus is
-// the status as sent.
-func (f *GlanceFields) Image(size Field, serverID string, metadata client.Metadata) (client.Image, error) {
-	if err := CheckID(f.ID, string(f.Status)); err != nil {
+// fault, without redact's secrets. Status and progress are Nova's, as its images proxy
+// derives them; APIStatus is the status as sent.
+func (f *GlanceFields) Image(redact client.Redactor, size Field, serverID string, metadata client.Metadata) (client.Image, error) {
+	if err := CheckID(redact, f.ID, string(f.Status)); err != nil {
 		return client.Image{}, err
 	}
 	size.Max = MaxSizeBytes
-	err := CheckFields(f.ID, size,
+	err := CheckFields(redact, f.ID, size,
 		Field{Name: "virtual_size", Value: f.VirtualSize, Max: MaxSizeBytes},
 		Field{Name: "min_disk", Value: f.MinDisk, Max: MaxMinDiskGiB},
 		Field{Name: "min_ram", Value: f.MinRAM, Max: MaxMinRAMMiB})
@@ -65,15 +65,11 @@ func (f *GlanceFields) Image(size Field, serverID string, metadata client.Metada
 	}
 	status, progress := NovaStatus(string(f.Status))
 	return client.Image{
-		ID: f.ID, ServerID: client.CutLabel(serverID, client.MaxIDBytes),
-		Name:       client.CutLabel(f.Name, client.MaxLabelBytes),
-		Status:     status,
-		APIStatus:  client.CutLabel(string(f.Status), client.MaxStatusBytes),
-		Visibility: client.CutLabel(f.Visibility, client.MaxStatusBytes),
-		Size:       size.Value, VirtualSize: f.VirtualSize, MinDisk: f.MinDisk, MinRAM: f.MinRAM, Progress: progress,
+		ID: f.ID, ServerID: serverID, Name: f.Name, Status: status, APIStatus: string(f.Status), Visibility: f.Visibility,
+		Size: size.Value, VirtualSize: f.VirtualSize, MinDisk: f.MinDisk, MinRAM: f.MinRAM, Progress: progress,
 		Created: f.Created.Millis(), Updated: f.Updated.Millis(),
 		Metadata: metadata,
 		// An unreadable time costs only its own sample, not the whole listing.
-		Problems: TimeProblems(NamedTime{Name: "created_at", Time: f.Created}, NamedTime{Name: "updated_at", Time: f.Updated}),
+		Problems: TimeProblems(redact, NamedTime{Name: "created_at", Time: f.Created}, NamedTime{Name: "updated_at", Time: f.Updated}),
 	}, nil
 }

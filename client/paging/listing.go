@@ -72,13 +72,13 @@ func (l *Listing) Options() client.Options { return l.r.Opts }
 func (l *Listing) NextPage(marker string) error {
 	l.pages++
 	if l.pages > l.r.Opts.MaxPages {
-		return fmt.Errorf("listing images: more than %d pages (--client.max-pages); stopped at marker %s", l.r.Opts.MaxPages, client.Sanitize(marker, 64))
+		return fmt.Errorf("listing images: more than %d pages (--client.max-pages); stopped at marker %s", l.r.Opts.MaxPages, l.redact.Text(marker, 64))
 	}
 	if marker == "" {
 		return nil
 	}
 	if l.seen[marker] {
-		return fmt.Errorf("listing images, page %d: pagination loop: marker %s was already requested", l.pages, client.Sanitize(marker, 64))
+		return fmt.Errorf("listing images, page %d: pagination loop: marker %s was already requested", l.pages, l.redact.Text(marker, 64))
 	}
 	l.seen[marker] = true
 	return nil
@@ -91,12 +91,21 @@ func (l *Listing) NewPass() { clear(l.seen) }
 // Page is the number of the page last counted by NextPage, from 1.
 func (l *Listing) Page() int { return l.pages }
 
-// Hand hands img over to fn, without secrets, once the listing's bytes allow it.
+// Hand hands img over to fn, its label values without secrets and then cut to their
+// bounds, once the listing's bytes allow it. img's id is as the API sent it until then: it
+// is the next page's marker.
 func (l *Listing) Hand(img client.Image, fn func(client.Image) error) error {
+	img = l.redact.Image(img)
 	if l.listed += client.ImageBytes(img); l.listed > l.r.Opts.MaxListingBytes {
 		return fmt.Errorf("the listing holds more than %d bytes of images (--client.max-listing-bytes)", l.r.Opts.MaxListingBytes)
 	}
-	return fn(l.redact.Image(img))
+	return fn(img)
+}
+
+// Decoding is how the listing decodes a page: its bounds, the metadata keys wanted, and the
+// secrets of the request that fetched it.
+func (l *Listing) Decoding() Decoding {
+	return Decoding{MaxBytes: l.r.Opts.MaxResponseBytes, MetadataKeys: l.r.Opts.MetadataKeys, Redact: l.redact}
 }
 
 // Get requests u and returns the answer if it is a 200. It renews the credential and
@@ -251,7 +260,7 @@ func (r *Requester) Run(ctx context.Context, pageSize int, service, what, suffix
 	}
 	base, err := BaseURL(what, endpoint, suffix)
 	if err != nil {
-		return err
+		return listing.Err(err)
 	}
 	return listing.Err(walk(ctx, listing, base))
 }
