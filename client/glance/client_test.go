@@ -116,17 +116,15 @@ func TestDecodesFieldsAndProperties(t *testing.T) {
 	}
 	want := []client.Image{
 		{ID: "97b81eca-9106-4ea1-9cf8-a2590026cd1d", Name: "server-snapshot-1", Status: "ACTIVE", APIStatus: "active", Visibility: "shared",
-			ServerID: "8f3bd1a2-5c6e-4c1d-9a7b-2f0e6d4c1b10", Size: 3072, VirtualSize: client.Absent, MinDisk: 1, MinRAM: 64, Progress: 100,
+			ServerID: "8f3bd1a2-5c6e-4c1d-9a7b-2f0e6d4c1b10", Size: 3072, MinDisk: 1, MinRAM: 64, Progress: 100,
 			Created: ms("2026-12-02T19:53:42Z"), Updated: ms("2026-12-02T19:53:43Z"),
-			Metadata: client.Metadata{{Key: "image_type", Value: "snapshot"}, {Key: "os_hidden", Value: "false"}}},
+			Metadata: client.Metadata{{Key: "image_type", Value: "snapshot"}, {Key: "os_hidden", Value: "false"}}, Missing: client.FieldVirtualSize},
 		{ID: "n", Status: "UNKNOWN", APIStatus: "importing", Visibility: "community", Size: 10, VirtualSize: 1 << 30,
-			MinDisk: client.Absent, MinRAM: client.Absent, Progress: 0, Created: ms("2026-12-02T18:54:32.5Z"), Updated: client.Absent,
-			Metadata: client.Metadata{{Key: "hw_qemu_guest_agent", Value: "yes"}, {Key: "os_distro", Value: ""}, {Key: "owner_specified.openstack.object", Value: `{"a": [1]}`}}},
-		{ID: "m", Status: "SAVING", APIStatus: "saving", Size: client.Absent, VirtualSize: client.Absent, MinDisk: client.Absent, MinRAM: client.Absent,
-			Progress: 50, Created: client.Absent, Updated: client.Absent},
+			Progress: 0, Created: ms("2026-12-02T18:54:32.5Z"), Metadata: client.Metadata{{Key: "hw_qemu_guest_agent", Value: "yes"}, {Key: "os_distro", Value: ""}, {Key: "owner_specified.openstack.object", Value: `{"a": [1]}`}}, Missing: client.FieldMinDisk | client.FieldMinRAM | client.FieldUpdated},
+		{ID: "m", Status: "SAVING", APIStatus: "saving", Progress: 50, Missing: client.FieldSize | client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldCreated | client.FieldUpdated},
 		{ID: "8c5d9333-1850-4359-b71b-83f204b6326a", Name: "hidden-one", Status: "SAVING", APIStatus: "queued", Visibility: "private",
-			Size: client.Absent, VirtualSize: client.Absent, MinDisk: 0, MinRAM: 128, Progress: 25,
-			Created: ms("2026-12-02T19:54:32Z"), Updated: ms("2026-12-02T19:54:32Z"), Metadata: client.Metadata{{Key: "os_hidden", Value: "true"}}},
+			MinDisk: 0, MinRAM: 128, Progress: 25,
+			Created: ms("2026-12-02T19:54:32Z"), Updated: ms("2026-12-02T19:54:32Z"), Metadata: client.Metadata{{Key: "os_hidden", Value: "true"}}, Missing: client.FieldSize | client.FieldVirtualSize},
 	}
 	if len(images) != len(want) {
 		t.Fatalf("got %d images, want %d: %+v", len(images), len(want), images)
@@ -483,7 +481,7 @@ func TestReadsBadTimesAsProblems(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{`created_at is not an ISO 8601 time: "yesterday"`, `updated_at is not an ISO 8601 time: "5"`}
-	if img := images[0]; img.Created != client.Absent || img.Updated != client.Absent || !reflect.DeepEqual(img.Problems, want) {
+	if img := images[0]; !img.Missing.Has(client.FieldCreated|client.FieldUpdated) || !reflect.DeepEqual(img.Problems, want) {
 		t.Errorf("created %d updated %d problems %q, want both Absent and %q", img.Created, img.Updated, img.Problems, want)
 	}
 }
@@ -517,8 +515,7 @@ func TestPropertiesNamedLikeFieldsInAnotherCaseAreProperties(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := client.Image{ID: "a", Name: "real", Status: "ACTIVE", APIStatus: "active", ServerID: "s1", Size: 5,
-		VirtualSize: client.Absent, MinDisk: 1, MinRAM: client.Absent, Progress: 100, Created: client.Absent, Updated: client.Absent,
-		Metadata: client.Metadata{{Key: "Name", Value: "spoofed"}}}
+		MinDisk: 1, Progress: 100, Metadata: client.Metadata{{Key: "Name", Value: "spoofed"}}, Missing: client.FieldVirtualSize | client.FieldMinRAM | client.FieldCreated | client.FieldUpdated}
 	if len(images) != 1 || !reflect.DeepEqual(images[0], want) {
 		t.Errorf("got %+v, want %+v", images, want)
 	}

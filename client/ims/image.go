@@ -20,12 +20,9 @@ type wireImage struct {
 }
 
 // Reset prepares w for the next image: a field is left untouched both for a missing key and
-// for null, so untouched means Absent.
+// for null, so untouched means not sent.
 func (w *wireImage) Reset(metadataKeys []string) {
-	*w = wireImage{
-		GlanceFields: paging.AbsentGlanceFields, ImageSize: byteCount{value: client.Absent},
-		Metadata: paging.NewPicker(metadataKeys),
-	}
+	*w = wireImage{Metadata: paging.NewPicker(metadataKeys)}
 }
 
 // UnmarshalJSON decodes the fields and picks the wanted metadata keys among all the image's
@@ -72,13 +69,14 @@ func serverID(dataOrigin string) string {
 }
 
 // byteCount is __image_size: a string of decimal bytes as IMS documents it, or a number;
-// an empty string or null is Absent, anything else is kept as unreadable.
+// an empty string or null is not sent, anything else not a whole number is kept as
+// unreadable.
 type byteCount struct {
-	value      int64
+	value      paging.Number
 	unreadable string
 }
 
-// UnmarshalJSON reads the count; null leaves it Absent.
+// UnmarshalJSON reads the count; null leaves it not sent.
 func (b *byteCount) UnmarshalJSON(data []byte) error {
 	text := string(data)
 	switch {
@@ -97,6 +95,6 @@ func (b *byteCount) UnmarshalJSON(data []byte) error {
 		b.unreadable = text
 		return nil
 	}
-	b.value = n
+	b.value = paging.Sent(n)
 	return nil
 }

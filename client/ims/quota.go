@@ -46,15 +46,15 @@ func (c *Client) Quotas(ctx context.Context) ([]client.Quota, error) {
 			return nil, redact.Err(fmt.Errorf("image quota: resource %s listed twice", redact.Quote(r.Type, 64)))
 		}
 		seen[resource] = true
-		limit, err := paging.QuotaNumber(redact, r.Type, "quota", r.Quota, true)
+		limit, unlimited, err := paging.QuotaNumber(redact, r.Type, "quota", r.Quota, true)
 		if err != nil {
 			return nil, redact.Err(err)
 		}
-		used, err := paging.QuotaNumber(redact, r.Type, "used", r.Used, false)
+		used, _, err := paging.QuotaNumber(redact, r.Type, "used", r.Used, false)
 		if err != nil {
 			return nil, redact.Err(err)
 		}
-		quotas = append(quotas, client.Quota{Resource: resource, Limit: limit, Usage: used})
+		quotas = append(quotas, client.Quota{Resource: resource, Limit: limit, Usage: used, Unlimited: unlimited})
 	}
 	return quotas, nil
 }

@@ -60,16 +60,17 @@ const MaxQuotas = 64
 const MaxQuota = 1 << 42
 
 // QuotaNumber checks a quota's limit or usage as the API sent it: a whole number from 0 to
-// MaxQuota, or -1 for a limit that is unlimited (client.Absent); nil (not sent) is Absent.
-// An error names the resource without redact's secrets.
-func QuotaNumber(redact client.Redactor, resource, field string, value *int64, unlimitedAllowed bool) (int64, error) {
+// MaxQuota, or -1 for a limit that is unlimited. One not sent, or sent as null, is an error:
+// taken as unlimited or as nothing used, it would say what the API did not. An error names
+// the resource without redact's secrets.
+func QuotaNumber(redact client.Redactor, resource, field string, value *int64, unlimitedAllowed bool) (n int64, unlimited bool, err error) {
 	switch {
 	case value == nil:
-		return client.Absent, nil
+		return 0, false, fmt.Errorf("quota %s: no %s", redact.Text(resource, 64), field)
 	case *value == -1 && unlimitedAllowed:
-		return client.Absent, nil
+		return 0, true, nil
 	case *value < 0 || *value > MaxQuota:
-		return 0, fmt.Errorf("quota %s: %s is out of range (%d)", redact.Text(resource, 64), field, *value)
+		return 0, false, fmt.Errorf("quota %s: %s is out of range (%d)", redact.Text(resource, 64), field, *value)
 	}
-	return *value, nil
+	return *value, false, nil
 }
