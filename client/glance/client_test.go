@@ -482,7 +482,7 @@ func TestReadsBadTimesAsProblems(t *testing.T) {
 	}
 	want := []string{`created_at is not an ISO 8601 time: "yesterday"`, `updated_at is not an ISO 8601 time: "5"`}
 	if img := images[0]; !img.Missing.Has(client.FieldCreated|client.FieldUpdated) || !reflect.DeepEqual(img.Problems, want) {
-		t.Errorf("created %d updated %d problems %q, want both Absent and %q", img.Created, img.Updated, img.Problems, want)
+		t.Errorf("created %d updated %d problems %q, want both missing and %q", img.Created, img.Updated, img.Problems, want)
 	}
 }
 
