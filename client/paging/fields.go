@@ -39,13 +39,21 @@ func (n *Number) UnmarshalJSON(data []byte) error {
 	if string(data) == "null" {
 		return nil
 	}
-	v, ok := parseInt(data)
-	if !ok {
-		if err := json.Unmarshal(data, &v); err != nil {
-			return err
-		}
+	if v, ok := parseInt(data); ok {
+		*n = Sent(v)
+		return nil
 	}
-	n.value, n.sent = v, true
+	return n.decode(data)
+}
+
+// decode reads what parseInt does not with encoding/json, apart so that the common case
+// allocates nothing.
+func (n *Number) decode(data []byte) error {
+	var v int64
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*n = Sent(v)
 	return nil
 }
 
@@ -133,7 +141,10 @@ func DecodeString(name string, value []byte, s *string) error {
 // DecodeNumber decodes value, the JSON value of the field name, into n; null leaves n as it
 // is.
 func DecodeNumber(name string, value []byte, n *Number) error {
-	return fieldError(name, n.UnmarshalJSON(value))
+	if err := n.UnmarshalJSON(value); err != nil {
+		return fieldError(name, err)
+	}
+	return nil
 }
 
 // decodeValue decodes value, the JSON value of the field name, into v with encoding/json;
