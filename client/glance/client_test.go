@@ -208,7 +208,7 @@ func TestImagesURL(t *testing.T) {
 		"http://user:pw@glance.example/v2?x=1#f":  "http://glance.example/v2/images",
 		"https://cloud.example/image/v2.1-compat": "https://cloud.example/image/v2.1-compat/v2/images",
 	} {
-		base, err := paging.BaseURL("image endpoint", endpoint, "")
+		base, err := paging.BaseURL(client.Redactor{}, "image endpoint", endpoint, "")
 		if err != nil {
 			t.Fatalf("%q: %v", endpoint, err)
 		}
@@ -218,7 +218,7 @@ func TestImagesURL(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "glance.example:9292", "ftp://x/", "http://%zz", "https://user:hunter2@host%zz/"} {
-		if _, err := paging.BaseURL("image endpoint", bad, ""); err == nil || strings.Contains(err.Error(), "hunter2") {
+		if _, err := paging.BaseURL(client.Redactor{}, "image endpoint", bad, ""); err == nil || strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("imagesURL(%q): %v, want a bad endpoint refused without its password", bad, err)
 		}
 	}

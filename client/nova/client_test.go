@@ -616,5 +616,5 @@ func TestFiltersInNovasTerms(t *testing.T) {
 
 // imagesURL is the images-detail URL of a compute endpoint, as EachImage builds it.
 func imagesURL(endpoint string) (*url.URL, error) {
-	return paging.BaseURL("compute endpoint", endpoint, detailPath)
+	return paging.BaseURL(client.Redactor{}, "compute endpoint", endpoint, detailPath)
 }

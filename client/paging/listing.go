@@ -225,14 +225,14 @@ func (r *Requester) wait(ctx context.Context, retries int, apiErr *client.APIErr
 
 // BaseURL parses an API endpoint (what the catalog or an override gives) into a URL with no
 // user information, query or fragment, and path joined with suffix. what names the
-// endpoint in errors ("compute endpoint").
-func BaseURL(what, endpoint, suffix string) (*url.URL, error) {
+// endpoint in errors ("compute endpoint"), which quote it without redact's secrets.
+func BaseURL(redact client.Redactor, what, endpoint, suffix string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(endpoint))
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a URL (%s)", what, client.RedactURLText(endpoint))
+		return nil, fmt.Errorf("%s: not a URL (%s)", what, client.RedactURLText(redact.Redact(endpoint)))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("%s %q: want an http or https URL", what, u.Redacted())
+		return nil, fmt.Errorf("%s %s: want an http or https URL", what, redact.Quote(u.Redacted(), client.MaxEndpointBytes))
 	}
 	u.User = nil
 	u.RawQuery, u.Fragment = "", ""
@@ -258,7 +258,7 @@ func (r *Requester) Run(ctx context.Context, pageSize int, service, what, suffix
 	if err != nil {
 		return err
 	}
-	base, err := BaseURL(what, endpoint, suffix)
+	base, err := BaseURL(listing.redact, what, endpoint, suffix)
 	if err != nil {
 		return listing.Err(err)
 	}

@@ -270,3 +270,22 @@ func leaked(text, secret string) string {
 	}
 	return ""
 }
+
+// An endpoint (the catalog's, which a hostile identity service writes) that is not one
+// fails the listing, quoting it without the secrets.
+func TestSecretsInABadEndpointAreRedacted(t *testing.T) {
+	for _, cut := range []int{64, 256} {
+		for n := cut - 3; n <= cut+3; n++ {
+			secret := hostileSecret(n)
+			for _, endpoint := range []string{"ftp://x.example/" + secret, "http://x.example/%zz" + secret, "pad" + secret} {
+				auth := &secretAuth{endpoint: endpoint, token: "tok", password: secret}
+				for _, c := range []source{novaWithQuotas{nova.New(auth, client.Options{})}, glance.New(auth, client.Options{}), ims.New(auth, client.Options{}, "")} {
+					text := tellAll(c, false)
+					if leak := leaked(text, secret); leak != "" || !strings.Contains(text, "endpoint") {
+						t.Fatalf("endpoint %q: %q is in %s, or it names no endpoint", endpoint, leak, text)
+					}
+				}
+			}
+		}
+	}
+}
