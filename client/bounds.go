@@ -39,6 +39,11 @@ const (
 	MaxStatusBytes = 64
 )
 
+// MaxNextLinkBytes bounds a page's next link (Glance's next) as a whole: its marker is an
+// image id and the rest the listing's own filters, well under it. A longer one fails the
+// listing rather than being followed, and sent back, page after page.
+const MaxNextLinkBytes = 8 << 10
+
 // identityTransport bounds the answers of Keystone or IAM before gophercloud, which reads
 // whole bodies, sees them: an error answer is cut at MaxErrorBodyBytes (what CheckResponse
 // reads of the compute API's), and a token answer larger than maxIdentityResponseBytes or

@@ -242,8 +242,8 @@ type ListOptions struct {
 	MinRAM, MinDisk *int
 	// ChangesSince lists the images updated at or after it; zero for no filter.
 	ChangesSince time.Time
-	// PageSize is the limit of each request; 0 lets the server choose (Nova then caps at its
-	// max_limit, 1000 by default).
+	// PageSize is the limit of each request; 0 sends the image API's default (1000 for Nova
+	// and Glance, their usual largest page; 500 for IMS, its documented default).
 	PageSize int
 }
 

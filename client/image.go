@@ -1,8 +1,21 @@
 package client
 
-// Absent is the value of an Image's number or time that the API did not send, or sent as
-// null. (The numbers the API sends are checked to be 0 or more.)
-const Absent int64 = -1 << 63
+// Fields is a set of an Image's numbers and times, one bit each: those the API may leave out.
+type Fields uint8
+
+// An Image's numbers and times, as Fields.
+const (
+	FieldSize Fields = 1 << iota
+	FieldVirtualSize
+	FieldMinDisk
+	FieldMinRAM
+	FieldProgress
+	FieldCreated
+	FieldUpdated
+)
+
+// Has reports whether every field of g is in f.
+func (f Fields) Has(g Fields) bool { return f&g == g }
 
 // Image is one image of the images-detail listing, reduced to the fields the exporter
 // exports. It is kept small: a listing can hold 100 000 of them.
@@ -21,18 +34,22 @@ type Image struct {
 	// other images.
 	ServerID string
 	// Size (bytes, OS-EXT-IMG-SIZE:size), MinDisk (GiB), MinRAM (MiB) and Progress
-	// (percent, 0 to 100); Absent when not sent.
+	// (percent, 0 to 100), each 0 or more as sent.
 	Size, MinDisk, MinRAM, Progress int64
-	// VirtualSize (bytes) is the size of the image's virtual disk; Absent where the API has
-	// none, as Nova's.
+	// VirtualSize (bytes) is the size of the image's virtual disk; missing where the API
+	// has none, as Nova's.
 	VirtualSize int64
-	// Created and Updated in Unix milliseconds; Absent when not sent or unreadable.
+	// Created and Updated in Unix milliseconds.
 	Created, Updated int64
+	// Missing are the numbers and times the API did not send, sent as null, or (a time) sent
+	// unreadable: their values are 0 and mean nothing. A flag of its own rather than a value
+	// of the number, so that no value the API sends can pass for "not sent".
+	Missing Fields
 	// Metadata holds the values of the keys of Options.MetadataKeys that the image has,
 	// each cut at 1024 bytes; nil when it has none of them.
 	Metadata Metadata
 	// Problems describe the fields the API sent in a form that could not be read (an
-	// unparsable time), which are left Absent; nil when every field was read.
+	// unparsable time), which are Missing; nil when every field was read.
 	Problems []string
 }
 

@@ -11,8 +11,10 @@ type Quota struct {
 	// Bytes says that Limit and Usage are sizes in bytes (Glance reports MiB, converted);
 	// otherwise they are counts.
 	Bytes bool
-	// Limit is Absent when the quota is unlimited (the API's -1); Usage when not reported.
+	// Limit and Usage are 0 or more; Limit means nothing when Unlimited.
 	Limit, Usage int64
+	// Unlimited is a quota without a limit (the API's -1).
+	Unlimited bool
 }
 
 // QuotaSource reports the image quotas of one cloud project, as the image API that has

@@ -56,10 +56,23 @@ func requestCredentials(h http.Header) []string {
 	return credentials
 }
 
-// Text is s, a server's text, without secrets, safe for a log line and cut at max runes.
-// Secrets go before the cut, so that no prefix of one is left.
+// Every text a server sent goes through the Redactor before it is quoted, escaped or cut:
+// a cut could leave a secret's first bytes, which no longer match it, and quoting could
+// escape a secret's quotes and backslashes, so that its text no longer matches it.
+
+// Text is s, a server's text, without secrets, safe for a log line and cut at max bytes.
 func (r Redactor) Text(s string, max int) string {
 	return Sanitize(r.Redact(s), max)
+}
+
+// Quote is s, a server's text, without secrets, cut at max bytes and quoted as %q does.
+func (r Redactor) Quote(s string, max int) string {
+	return QuoteTruncated(r.Redact(s), max)
+}
+
+// Label is v, a server's text, without secrets and cut at max bytes: a label value.
+func (r Redactor) Label(v string, max int) string {
+	return CutLabel(r.label(v), max)
 }
 
 // Redact replaces every secret in s.
@@ -95,16 +108,19 @@ func (e *redactedError) Error() string { return e.text }
 // Unwrap returns the original error, for errors.Is and errors.As; its text may hold secrets.
 func (e *redactedError) Unwrap() error { return e.err }
 
-// Image is img with every secret removed from its label values: a server may name an image
-// after the token it was sent.
+// Image is img with every secret removed from its label values, which are then cut to
+// their bounds (MaxLabelBytes, MaxIDBytes, MaxStatusBytes): a server may name an image after
+// the token it was sent. The id is not cut: one longer than MaxIDBytes fails the listing.
 func (r Redactor) Image(img Image) Image {
-	img.ID, img.Name, img.ServerID = r.label(img.ID), r.label(img.Name), r.label(img.ServerID)
+	img.ID = r.label(img.ID)
+	img.Name, img.ServerID = r.Label(img.Name, MaxLabelBytes), r.Label(img.ServerID, MaxIDBytes)
 	if holds(img.Status, r.upper) {
 		img.Status = Redacted
 	}
-	img.APIStatus, img.Visibility = r.label(img.APIStatus), r.label(img.Visibility)
+	img.Status = CutLabel(img.Status, MaxStatusBytes)
+	img.APIStatus, img.Visibility = r.Label(img.APIStatus, MaxStatusBytes), r.Label(img.Visibility, MaxStatusBytes)
 	for i, v := range img.Metadata {
-		if clean := r.label(v.Value); clean != v.Value {
+		if clean := r.Label(v.Value, MaxLabelBytes); clean != v.Value {
 			img.Metadata = slices.Clone(img.Metadata)
 			img.Metadata[i].Value = clean
 		}

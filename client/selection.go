@@ -32,7 +32,7 @@ type Selection struct {
 	// minRAM and minDisk are the API's minRam and minDisk filters; nil for none.
 	minRAM, minDisk *int
 	since           changesSince
-	pageSize        *int // nil, or 0, lets the server choose
+	pageSize        *int // nil, or 0, sends the API's default
 	// written holds each option set as the user wrote it (trimmed), by SelectionParams
 	// index: the selection's key.
 	written [len(selectionParams)]string

@@ -46,8 +46,6 @@ func (f *fakeLister) EachImage(ctx context.Context, opts client.ListOptions, fn 
 	return nil
 }
 
-const absent = client.Absent
-
 var (
 	created = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC).UnixMilli() // 1795773600
 	updated = time.Date(2026, 11, 28, 10, 0, 0, 500e6, time.UTC).UnixMilli()
@@ -58,11 +56,11 @@ var (
 var testImages = []client.Image{
 	{ID: "a1", Name: "cirros", Status: "ACTIVE", APIStatus: "active", Visibility: "public", Size: 4096, VirtualSize: 117440512,
 		MinDisk: 1, MinRAM: 512, Progress: 100, Created: created, Updated: updated},
-	{ID: "s1", Name: "Ubuntu 22.04 LTS – Ünïcödé 名前", Status: "SAVING", APIStatus: "queued", Size: 0, VirtualSize: absent, MinDisk: 0, MinRAM: 0, Progress: 25, Created: created, Updated: absent},
-	{ID: "n1", Status: "ACTIVE", Size: 2048, VirtualSize: absent, MinDisk: absent, MinRAM: absent, Progress: absent, Created: created, Updated: updated,
-		ServerID: "srv-1", Metadata: client.Metadata{{Key: "image_type", Value: "snapshot"}}},
-	{ID: "o1", Name: "odd", Status: "PENDING_UPLOAD", Size: absent, VirtualSize: absent, MinDisk: absent, MinRAM: absent, Progress: absent, Created: absent, Updated: absent},
-	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: 4096, VirtualSize: absent, MinDisk: absent, MinRAM: absent, Progress: absent, Created: absent, Updated: absent},
+	{ID: "s1", Name: "Ubuntu 22.04 LTS – Ünïcödé 名前", Status: "SAVING", APIStatus: "queued", Size: 0, MinDisk: 0, MinRAM: 0, Progress: 25, Created: created, Missing: client.FieldVirtualSize | client.FieldUpdated},
+	{ID: "n1", Status: "ACTIVE", Size: 2048, Created: created, Updated: updated,
+		ServerID: "srv-1", Metadata: client.Metadata{{Key: "image_type", Value: "snapshot"}}, Missing: client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldProgress},
+	{ID: "o1", Name: "odd", Status: "PENDING_UPLOAD", Missing: client.FieldSize | client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldProgress | client.FieldCreated | client.FieldUpdated},
+	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: 4096, Missing: client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldProgress | client.FieldCreated | client.FieldUpdated},
 }
 
 const wantTestImages = `

@@ -32,7 +32,7 @@ func (f *fakeQuotas) Quotas(context.Context) ([]client.Quota, error) {
 // glanceQuotas are the four quotas of a Glance with unified limits, one unlimited.
 var glanceQuotas = []client.Quota{
 	{Resource: "image_count_total", Limit: 100, Usage: 4},
-	{Resource: "image_count_uploading", Limit: client.Absent, Usage: 1},
+	{Resource: "image_count_uploading", Unlimited: true, Usage: 1},
 	{Resource: "image_size_total", Bytes: true, Limit: 1000 << 20, Usage: 210 << 20},
 	{Resource: "image_stage_total", Bytes: true, Limit: 500 << 20, Usage: 0},
 }

@@ -3,8 +3,10 @@
 //
 // Paging: each answer names the next page in "next", a path that Glance writes relative to
 // the root of its endpoint and without the endpoint's path prefix ("/v2/images?limit=2&marker=…"
-// behind http://host/image), so the client keeps its own URL and takes only next's query. An
-// absolute next on another scheme, host or port is refused: the token goes nowhere else.
+// behind http://host/image), so the client keeps its own URL and takes only next's query,
+// as it does with Nova's next links: a next naming another scheme, host or port is followed
+// on the image endpoint, and the token goes nowhere else. A next link longer than
+// client.MaxNextLinkBytes fails the listing.
 //
 // Hidden images: Glance leaves images with os_hidden=true out of a listing unless asked for
 // them, and with os_hidden=true lists only them; the client lists both, one after the other,
@@ -27,6 +29,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
@@ -48,13 +51,13 @@ func New(auth client.Authenticator, opts client.Options) *Client {
 
 // EachImage calls fn for every image matching opts, the listed ones then the hidden ones,
 // page by page. It renews the credential once if Glance answers 401, and fails when a page
-// is malformed, pagination loops, leaves the endpoint or exceeds Options.MaxPages, or ctx
+// is malformed, pagination loops or exceeds Options.MaxPages, or ctx
 // ends. An error from fn stops the listing and is returned.
 func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func(client.Image) error) error {
 	if err := c.CheckOptions(opts); err != nil {
 		return err
 	}
-	return c.Requester.Run(ctx, opts.PageSize, client.ServiceImage, "image endpoint", "", func(ctx context.Context, listing *paging.Listing, endpoint *url.URL) error {
+	return c.Requester.Run(ctx, queryNames.PageSize(opts), client.ServiceImage, "image endpoint", "", func(ctx context.Context, listing *paging.Listing, endpoint *url.URL) error {
 		base := imagesURL(endpoint)
 		for _, hidden := range []bool{false, true} {
 			query := filters(opts)
@@ -78,7 +81,7 @@ func pass(ctx context.Context, listing *paging.Listing, base *url.URL, query url
 		}
 		next, err := page(ctx, listing, paging.WithQuery(base, query), fn)
 		if err == nil && next != "" {
-			query, marker, err = nextQuery(base, next)
+			query, marker, err = nextQuery(listing.Decoding().Redact, next)
 		}
 		if err != nil {
 			return fmt.Errorf("listing images, page %d: %w", listing.Page(), err)
@@ -92,7 +95,7 @@ func pass(ctx context.Context, listing *paging.Listing, base *url.URL, query url
 // page fetches and hands over one page; it returns the page's next link, "" for none.
 func page(ctx context.Context, listing *paging.Listing, u *url.URL, fn func(client.Image) error) (next string, err error) {
 	err = listing.Fetch(ctx, u, func(resp *http.Response) error {
-		next, err = decodePage(resp, listing.Options().MaxResponseBytes, listing.Options().MetadataKeys, func(img client.Image) error {
+		next, err = decodePage(resp, listing.Decoding(), func(img client.Image) error {
 			return listing.Hand(img, fn)
 		})
 		return err
@@ -101,7 +104,7 @@ func page(ctx context.Context, listing *paging.Listing, u *url.URL, fn func(clie
 }
 
 // decodePage streams one page, handing each image to fn. It returns the page's next link.
-func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn func(client.Image) error) (next string, err error) {
+func decodePage(resp *http.Response, d paging.Decoding, fn func(client.Image) error) (next string, err error) {
 	nextLink := func(p *paging.Page, key string) error {
 		if key != "next" {
 			return p.Skip(key)
@@ -111,7 +114,7 @@ func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn f
 		}
 		return nil
 	}
-	if err := paging.DecodeWire(resp, maxBytes, metadataKeys, &wireImage{}, nextLink, fn); err != nil {
+	if err := paging.DecodeWire(resp, d, &wireImage{}, nextLink, fn); err != nil {
 		return "", err
 	}
 	return next, nil
@@ -131,44 +134,45 @@ func v2URL(endpoint *url.URL, path string) *url.URL {
 	return &u
 }
 
-// nextQuery is the query of the next link next, and the marker in it, an image id. A
-// relative next is taken for base's; an absolute one must name base's scheme, host and port.
-func nextQuery(base *url.URL, next string) (url.Values, string, error) {
+// nextQuery is the query of the next link next, and the marker in it, an image id. Only the
+// query is taken, onto base: whatever scheme, host, port or path next names, the token goes
+// to the image endpoint alone, as with Nova's next links. An error quotes next without
+// redact's secrets.
+func nextQuery(redact client.Redactor, next string) (url.Values, string, error) {
+	if len(next) > client.MaxNextLinkBytes {
+		return nil, "", fmt.Errorf("next link of %d bytes: longer than %d bytes (a fixed bound)", len(next), client.MaxNextLinkBytes)
+	}
 	u, err := url.Parse(next)
 	if err != nil {
-		return nil, "", fmt.Errorf("next link %q is not a URL", client.Sanitize(next, 128))
-	}
-	if (u.Scheme != "" || u.Host != "") && !sameOrigin(u, base) {
-		return nil, "", fmt.Errorf("next link %q leaves the image endpoint %s://%s: not followed", client.RedactURLText(next), base.Scheme, base.Host)
+		return nil, "", fmt.Errorf("next link %s is not a URL", redact.Quote(next, 128))
 	}
 	query := u.Query()
 	marker := query.Get("marker")
 	if marker == "" {
-		return nil, "", fmt.Errorf("next link %q has no marker", client.RedactURLText(next))
+		return nil, "", fmt.Errorf("next link %s has no marker", quoteLink(redact, next))
 	}
 	if len(marker) > client.MaxIDBytes {
 		// The listing keeps every marker to stop a loop: each is bounded as an image id.
-		return nil, "", fmt.Errorf("next link %q: marker longer than %d bytes", client.RedactURLText(next), client.MaxIDBytes)
+		return nil, "", fmt.Errorf("next link %s: marker longer than %d bytes", quoteLink(redact, next), client.MaxIDBytes)
 	}
 	return query, marker, nil
 }
 
-// sameOrigin reports whether u has base's scheme, host and port, default ports spelled or not.
-func sameOrigin(u, base *url.URL) bool {
-	port := func(u *url.URL) string {
-		if p := u.Port(); p != "" {
-			return p
-		}
-		return map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
-	}
-	return strings.EqualFold(u.Scheme, base.Scheme) && strings.EqualFold(u.Hostname(), base.Hostname()) && port(u) == port(base)
+// quoteLink quotes a next link for an error: without redact's secrets nor user information,
+// then cut.
+func quoteLink(redact client.Redactor, next string) string {
+	return strconv.Quote(client.RedactURLText(redact.Redact(next)))
 }
+
+// defaultPageSize is the limit sent when no page size is set: Glance's default
+// api_limit_max (its own default page is 25 images).
+const defaultPageSize = 1000
 
 // queryNames are the options in Glance's query parameters: min_ram and min_disk (exact
 // matches), changes-since as updated_at=gte:, the type and the server as the image_type and
 // instance_uuid properties (checked on the realstack).
 var queryNames = paging.QueryNames{Name: "name", Status: "status", Type: "image_type", Server: "instance_uuid",
-	MinRAM: "min_ram", MinDisk: "min_disk", Limit: "limit", ChangesSince: "updated_at", SinceOperator: "gte:"}
+	MinRAM: "min_ram", MinDisk: "min_disk", Limit: "limit", DefaultLimit: defaultPageSize, ChangesSince: "updated_at", SinceOperator: "gte:"}
 
 // filters are opts in Glance's query parameters.
 func filters(opts client.ListOptions) url.Values { return paging.Query(opts, queryNames) }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -117,17 +116,15 @@ func TestDecodesFieldsAndProperties(t *testing.T) {
 	}
 	want := []client.Image{
 		{ID: "97b81eca-9106-4ea1-9cf8-a2590026cd1d", Name: "server-snapshot-1", Status: "ACTIVE", APIStatus: "active", Visibility: "shared",
-			ServerID: "8f3bd1a2-5c6e-4c1d-9a7b-2f0e6d4c1b10", Size: 3072, VirtualSize: client.Absent, MinDisk: 1, MinRAM: 64, Progress: 100,
+			ServerID: "8f3bd1a2-5c6e-4c1d-9a7b-2f0e6d4c1b10", Size: 3072, MinDisk: 1, MinRAM: 64, Progress: 100,
 			Created: ms("2026-12-02T19:53:42Z"), Updated: ms("2026-12-02T19:53:43Z"),
-			Metadata: client.Metadata{{Key: "image_type", Value: "snapshot"}, {Key: "os_hidden", Value: "false"}}},
+			Metadata: client.Metadata{{Key: "image_type", Value: "snapshot"}, {Key: "os_hidden", Value: "false"}}, Missing: client.FieldVirtualSize},
 		{ID: "n", Status: "UNKNOWN", APIStatus: "importing", Visibility: "community", Size: 10, VirtualSize: 1 << 30,
-			MinDisk: client.Absent, MinRAM: client.Absent, Progress: 0, Created: ms("2026-12-02T18:54:32.5Z"), Updated: client.Absent,
-			Metadata: client.Metadata{{Key: "hw_qemu_guest_agent", Value: "yes"}, {Key: "os_distro", Value: ""}, {Key: "owner_specified.openstack.object", Value: `{"a": [1]}`}}},
-		{ID: "m", Status: "SAVING", APIStatus: "saving", Size: client.Absent, VirtualSize: client.Absent, MinDisk: client.Absent, MinRAM: client.Absent,
-			Progress: 50, Created: client.Absent, Updated: client.Absent},
+			Progress: 0, Created: ms("2026-12-02T18:54:32.5Z"), Metadata: client.Metadata{{Key: "hw_qemu_guest_agent", Value: "yes"}, {Key: "os_distro", Value: ""}, {Key: "owner_specified.openstack.object", Value: `{"a": [1]}`}}, Missing: client.FieldMinDisk | client.FieldMinRAM | client.FieldUpdated},
+		{ID: "m", Status: "SAVING", APIStatus: "saving", Progress: 50, Missing: client.FieldSize | client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldCreated | client.FieldUpdated},
 		{ID: "8c5d9333-1850-4359-b71b-83f204b6326a", Name: "hidden-one", Status: "SAVING", APIStatus: "queued", Visibility: "private",
-			Size: client.Absent, VirtualSize: client.Absent, MinDisk: 0, MinRAM: 128, Progress: 25,
-			Created: ms("2026-12-02T19:54:32Z"), Updated: ms("2026-12-02T19:54:32Z"), Metadata: client.Metadata{{Key: "os_hidden", Value: "true"}}},
+			MinDisk: 0, MinRAM: 128, Progress: 25,
+			Created: ms("2026-12-02T19:54:32Z"), Updated: ms("2026-12-02T19:54:32Z"), Metadata: client.Metadata{{Key: "os_hidden", Value: "true"}}, Missing: client.FieldSize | client.FieldVirtualSize},
 	}
 	if len(images) != len(want) {
 		t.Fatalf("got %d images, want %d: %+v", len(images), len(want), images)
@@ -211,7 +208,7 @@ func TestImagesURL(t *testing.T) {
 		"http://user:pw@glance.example/v2?x=1#f":  "http://glance.example/v2/images",
 		"https://cloud.example/image/v2.1-compat": "https://cloud.example/image/v2.1-compat/v2/images",
 	} {
-		base, err := paging.BaseURL("image endpoint", endpoint, "")
+		base, err := paging.BaseURL(client.Redactor{}, "image endpoint", endpoint, "")
 		if err != nil {
 			t.Fatalf("%q: %v", endpoint, err)
 		}
@@ -221,13 +218,15 @@ func TestImagesURL(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "glance.example:9292", "ftp://x/", "http://%zz", "https://user:hunter2@host%zz/"} {
-		if _, err := paging.BaseURL("image endpoint", bad, ""); err == nil || strings.Contains(err.Error(), "hunter2") {
+		if _, err := paging.BaseURL(client.Redactor{}, "image endpoint", bad, ""); err == nil || strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("imagesURL(%q): %v, want a bad endpoint refused without its password", bad, err)
 		}
 	}
 }
 
-func TestRefusesANextLinkElsewhere(t *testing.T) {
+// A next link is followed as Nova's are: its query goes to the image endpoint, whatever
+// scheme, host or port it names, so that the token goes nowhere else.
+func TestFollowsANextLinkElsewhereOnTheImageEndpoint(t *testing.T) {
 	var leaked []string
 	var mu sync.Mutex
 	elsewhere := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
@@ -236,34 +235,56 @@ func TestRefusesANextLinkElsewhere(t *testing.T) {
 		leaked = append(leaked, r.Header.Get("X-Auth-Token"))
 	}))
 	defer elsewhere.Close()
+	for name, next := range map[string]string{
+		"another host":           elsewhere.URL + "/v2/images?limit=1&marker=i1",
+		"a scheme-relative host": "//" + strings.TrimPrefix(elsewhere.URL, "http://") + "/v2/images?limit=1&marker=i1",
+		"another scheme":         "https://HOST/v2/images?limit=1&marker=i1",
+		"another port":           "http://HOST:1/other/path?limit=1&marker=i1",
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, g, _ := newTestClient(t, "/image", func(n int, r *http.Request) (int, string) {
+				if n == 0 {
+					next := strings.ReplaceAll(next, "HOST", r.Host[:strings.LastIndex(r.Host, ":")])
+					return http.StatusOK, fmt.Sprintf(`{"images": [{"id": "i1", "status": "active"}], "next": %q}`, next)
+				}
+				return http.StatusOK, `{"images": []}`
+			})
+			images, err := client.Collect(context.Background(), c, client.ListOptions{})
+			if err != nil || len(images) != 1 {
+				t.Fatalf("%d images, %v; want the listing to follow the link", len(images), err)
+			}
+			if len(g.requests) != 3 || g.requests[1].URL.String() != "/image/v2/images?limit=1&marker=i1" {
+				t.Errorf("%d requests, the second %v; want /image/v2/images?limit=1&marker=i1 then the hidden listing", len(g.requests), g.requests[1].URL)
+			}
+		})
+	}
+	if len(leaked) != 0 {
+		t.Errorf("the other host was sent %d requests (tokens %q), want none", len(leaked), leaked)
+	}
+}
+
+func TestRefusesABadNextLink(t *testing.T) {
 	for _, tt := range []struct{ name, next, wantErr string }{
-		{"another host", elsewhere.URL + "/v2/images?marker=i1", "leaves the image endpoint"},
-		{"a scheme-relative host", "//" + strings.TrimPrefix(elsewhere.URL, "http://") + "/v2/images?marker=i1", "leaves the image endpoint"},
-		{"another scheme", "https://HOST/v2/images?marker=i1", "leaves the image endpoint"},
-		{"another port", "http://HOST:1/v2/images?marker=i1", "leaves the image endpoint"},
 		{"no marker", "/v2/images?limit=1", "has no marker"},
 		{"not a URL", "/v2/%zz/images?marker=i1", "is not a URL"},
 		{"a secret", "http://x.example/?tok", "<redacted>"},
+		{"longer than its bound", "/v2/images?marker=i1&x=" + strings.Repeat("x", 900<<10), fmt.Sprintf("longer than %d bytes", client.MaxNextLinkBytes)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c, g, _ := newTestClient(t, "", func(_ int, r *http.Request) (int, string) {
-				next := strings.ReplaceAll(tt.next, "HOST", r.Host[:strings.LastIndex(r.Host, ":")])
-				return http.StatusOK, fmt.Sprintf(`{"images": [{"id": "i1", "status": "active"}], "next": %q}`, next)
+				return http.StatusOK, fmt.Sprintf(`{"images": [{"id": "i1", "status": "active"}], "next": %q}`, tt.next)
 			})
 			_, err := client.Collect(context.Background(), c, client.ListOptions{})
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "page 1") {
-				t.Errorf("error %v, want one containing %q", err, tt.wantErr)
+				t.Errorf("error %.300v, want one containing %q", err, tt.wantErr)
 			}
-			if strings.Contains(fmt.Sprint(err), "?tok") {
-				t.Errorf("error %q holds a secret", err)
+			if strings.Contains(fmt.Sprint(err), "?tok") || len(fmt.Sprint(err)) > 1024 {
+				t.Errorf("error %.300q holds a secret or runs long (%d bytes)", err, len(fmt.Sprint(err)))
 			}
 			if len(g.requests) != 1 {
 				t.Errorf("%d requests, want only the first", len(g.requests))
 			}
 		})
-	}
-	if len(leaked) != 0 {
-		t.Errorf("the token went elsewhere: %q", leaked)
 	}
 }
 
@@ -280,12 +301,6 @@ func TestFollowsAnAbsoluteNextOnItsOwnEndpoint(t *testing.T) {
 	}
 	if len(g.requests) != 3 || g.requests[1].URL.String() != "/image/v2/images?marker=i1" {
 		t.Errorf("%d requests, the second %v; want /image/v2/images?marker=i1 then the hidden listing", len(g.requests), g.requests[1].URL)
-	}
-	u, _ := url.Parse("https://glance.example/v2/images")
-	for next, same := range map[string]bool{"https://glance.example:443/x?marker=a": true, "http://glance.example:443/?marker=a": false, "https://glance.example:8443/?marker=a": false} {
-		if _, _, err := nextQuery(u, next); (err == nil) != same {
-			t.Errorf("nextQuery(%s): %v, want followed %v", next, err, same)
-		}
 	}
 }
 
@@ -313,8 +328,8 @@ func TestListsHiddenImagesWithTheSameFilters(t *testing.T) {
 	if got := filters(opts).Encode(); got != want {
 		t.Errorf("query %s, want %s", got, want)
 	}
-	if got := filters(client.ListOptions{}).Encode(); got != "" {
-		t.Errorf("the zero options give %q, want no filter", got)
+	if got := filters(client.ListOptions{}).Encode(); got != "limit=1000" {
+		t.Errorf("the zero options give %q, want only the default page size", got)
 	}
 	c, g, _ := newTestClient(t, "", answers(map[string]string{"": `{"images": []}`}, noHidden))
 	if _, err := client.Collect(context.Background(), c, opts); err != nil {
@@ -466,8 +481,8 @@ func TestReadsBadTimesAsProblems(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{`created_at is not an ISO 8601 time: "yesterday"`, `updated_at is not an ISO 8601 time: "5"`}
-	if img := images[0]; img.Created != client.Absent || img.Updated != client.Absent || !reflect.DeepEqual(img.Problems, want) {
-		t.Errorf("created %d updated %d problems %q, want both Absent and %q", img.Created, img.Updated, img.Problems, want)
+	if img := images[0]; !img.Missing.Has(client.FieldCreated|client.FieldUpdated) || !reflect.DeepEqual(img.Problems, want) {
+		t.Errorf("created %d updated %d problems %q, want both missing and %q", img.Created, img.Updated, img.Problems, want)
 	}
 }
 
@@ -500,9 +515,22 @@ func TestPropertiesNamedLikeFieldsInAnotherCaseAreProperties(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := client.Image{ID: "a", Name: "real", Status: "ACTIVE", APIStatus: "active", ServerID: "s1", Size: 5,
-		VirtualSize: client.Absent, MinDisk: 1, MinRAM: client.Absent, Progress: 100, Created: client.Absent, Updated: client.Absent,
-		Metadata: client.Metadata{{Key: "Name", Value: "spoofed"}}}
+		MinDisk: 1, Progress: 100, Metadata: client.Metadata{{Key: "Name", Value: "spoofed"}}, Missing: client.FieldVirtualSize | client.FieldMinRAM | client.FieldCreated | client.FieldUpdated}
 	if len(images) != 1 || !reflect.DeepEqual(images[0], want) {
 		t.Errorf("got %+v, want %+v", images, want)
+	}
+}
+
+// With no page size set, the listing asks for Glance's usual maximum (api_limit_max 1000)
+// rather than its default of 25 a page.
+func TestSendsTheDefaultPageSize(t *testing.T) {
+	c, g, _ := newTestClient(t, "", answers(map[string]string{"": `{"images": []}`}, noHidden))
+	if _, err := client.Collect(context.Background(), c, client.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range g.requests {
+		if got := r.URL.Query().Get("limit"); got != "1000" {
+			t.Errorf("request %d: limit %q, want 1000", i, got)
+		}
 	}
 }

@@ -18,18 +18,15 @@ type wireImage struct {
 // fields are the image's fields Image needs; everything else is skipped by the decoder.
 type fields struct {
 	paging.GlanceFields
-	Size int64
+	Size paging.Number
 	// Server is the instance_uuid property of a snapshot.
 	Server property
 }
 
 // Reset prepares w for the next image: a field is left untouched both for a missing key and
-// for null, so untouched means Absent.
+// for null, so untouched means not sent.
 func (w *wireImage) Reset(metadataKeys []string) {
-	*w = wireImage{
-		fields:     fields{GlanceFields: paging.AbsentGlanceFields, Size: client.Absent},
-		properties: paging.NewPicker(metadataKeys),
-	}
+	*w = wireImage{properties: paging.NewPicker(metadataKeys)}
 }
 
 // UnmarshalJSON decodes the fields and picks the wanted properties from the same bytes:
@@ -43,7 +40,7 @@ func (w *wireImage) UnmarshalJSON(data []byte) error {
 		}
 		switch string(key) {
 		case "size":
-			return paging.DecodeInt("size", value, &w.Size)
+			return paging.DecodeNumber("size", value, &w.Size)
 		case "instance_uuid":
 			return w.Server.UnmarshalJSON(value)
 		}
@@ -51,9 +48,10 @@ func (w *wireImage) UnmarshalJSON(data []byte) error {
 	})
 }
 
-// Image validates w and converts it; the error names the image and the field at fault.
-func (w *wireImage) Image() (client.Image, error) {
-	return w.GlanceFields.Image(paging.Field{Name: "size", Value: w.Size}, string(w.Server), w.properties.Values())
+// Image validates w and converts it; the error names the image and the field at fault,
+// without redact's secrets.
+func (w *wireImage) Image(redact client.Redactor) (client.Image, error) {
+	return w.GlanceFields.Image(redact, paging.Field{Name: "size", Value: w.Size}, string(w.Server), w.properties.Values())
 }
 
 // property is an image property read as a string: any other JSON value leaves it empty.

@@ -40,35 +40,27 @@ func (c *Client) Quotas(ctx context.Context) ([]client.Quota, error) {
 	quotas := make([]client.Quota, 0, len(*answer.Usage))
 	seen := map[string]bool{} // by label value: keys alike once cut or redacted are one series
 	for resource, q := range *answer.Usage {
-		label := redact.Redact(client.CutLabel(resource, client.MaxStatusBytes))
+		label := redact.Label(resource, client.MaxStatusBytes)
 		if seen[label] {
-			return nil, redact.Err(fmt.Errorf("quota usage: resource %s listed twice", client.QuoteTruncated(resource, 64)))
+			return nil, redact.Err(fmt.Errorf("quota usage: resource %s listed twice", redact.Quote(resource, 64)))
 		}
 		seen[label] = true
-		limit, err := paging.QuotaNumber(resource, "limit", q.Limit, true)
+		limit, unlimited, err := paging.QuotaNumber(redact, resource, "limit", q.Limit, true)
 		if err != nil {
 			return nil, redact.Err(err)
 		}
-		usage, err := paging.QuotaNumber(resource, "usage", q.Usage, false)
+		usage, _, err := paging.QuotaNumber(redact, resource, "usage", q.Usage, false)
 		if err != nil {
 			return nil, redact.Err(err)
 		}
-		quota := client.Quota{Resource: label, Limit: limit, Usage: usage}
+		quota := client.Quota{Resource: label, Limit: limit, Usage: usage, Unlimited: unlimited}
 		if slices.Contains(sizeResources, resource) {
-			quota.Bytes, quota.Limit, quota.Usage = true, mebibytes(limit), mebibytes(usage)
+			quota.Bytes, quota.Limit, quota.Usage = true, limit<<20, usage<<20 // MiB; at most MaxQuota
 		}
 		quotas = append(quotas, quota)
 	}
 	slices.SortFunc(quotas, func(a, b client.Quota) int { return strings.Compare(a.Resource, b.Resource) })
 	return quotas, nil
-}
-
-// mebibytes is n MiB in bytes; Absent stays Absent.
-func mebibytes(n int64) int64 {
-	if n == client.Absent {
-		return n
-	}
-	return n << 20
 }
 
 // usageURL is the quota usage URL of an image endpoint.

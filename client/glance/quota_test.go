@@ -27,7 +27,7 @@ func TestQuotas(t *testing.T) {
 	}
 	want := []client.Quota{
 		{Resource: "image_count_total", Limit: 100, Usage: 4},
-		{Resource: "image_count_uploading", Limit: client.Absent, Usage: 1},
+		{Resource: "image_count_uploading", Unlimited: true, Usage: 1},
 		{Resource: "image_size_total", Bytes: true, Limit: 1000 << 20, Usage: 210 << 20},
 		{Resource: "image_stage_total", Bytes: true, Limit: 500 << 20, Usage: 0},
 	}
@@ -57,7 +57,7 @@ func TestQuotasRefuseBadAnswers(t *testing.T) {
 		`{"usage": {"tok-secret-renewed": {"limit": -7}}}`:                         "quota <redacted>",
 		`{"usage": []}`: "wrong JSON type",
 		// Two keys alike in their first 64 bytes, the most a label keeps: one series twice.
-		`{"usage": {"` + strings.Repeat("a", 64) + `x": {"usage": 1}, "` + strings.Repeat("a", 64) + `y": {"usage": 1}}}`: "listed twice",
+		`{"usage": {"` + strings.Repeat("a", 64) + `x": {"limit": 1, "usage": 1}, "` + strings.Repeat("a", 64) + `y": {"limit": 1, "usage": 1}}}`: "listed twice",
 		`<html>`: "not JSON",
 		`{"usage": {"image_count_total": {"limit": 1}}}` + strings.Repeat(" ", 2<<20): "larger than 1048576 bytes",
 	} {

@@ -88,7 +88,7 @@ func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func
 	if err := c.CheckOptions(opts); err != nil {
 		return err
 	}
-	return c.Requester.Run(ctx, opts.PageSize, client.ServiceImage, "image endpoint", "/v2/cloudimages",
+	return c.Requester.Run(ctx, queryNames.PageSize(opts), client.ServiceImage, "image endpoint", "/v2/cloudimages",
 		func(ctx context.Context, listing *paging.Listing, base *url.URL) error {
 			// A page with images may be followed by more, whatever its length: the server
 			// may cap the limit. Only a page with none ends the listing.
@@ -103,7 +103,7 @@ func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func
 // images.
 func page(ctx context.Context, listing *paging.Listing, u *url.URL, fn func(client.Image) error) (last string, err error) {
 	err = listing.Fetch(ctx, u, func(resp *http.Response) error {
-		return paging.DecodeWire(resp, listing.Options().MaxResponseBytes, listing.Options().MetadataKeys, &wireImage{}, nil, func(img client.Image) error {
+		return paging.DecodeWire(resp, listing.Decoding(), &wireImage{}, nil, func(img client.Image) error {
 			last = img.ID
 			return listing.Hand(img, fn)
 		})
@@ -111,11 +111,15 @@ func page(ctx context.Context, listing *paging.Listing, u *url.URL, fn func(clie
 	return last, err
 }
 
+// defaultPageSize is the limit sent when no page size is set: IMS's documented default
+// (Huawei documents no maximum, and a limit above it answers 403).
+const defaultPageSize = 500
+
 // queryNames are the options in IMS's query parameters (Huawei's "Querying Images"):
 // min_ram and min_disk, changes-since as updated_at=gte:<UTC time>, the IMS image type as
 // __imagetype.
 var queryNames = paging.QueryNames{Name: "name", Status: "status", ImageType: "__imagetype",
-	MinRAM: "min_ram", MinDisk: "min_disk", Limit: "limit", ChangesSince: "updated_at", SinceOperator: "gte:"}
+	MinRAM: "min_ram", MinDisk: "min_disk", Limit: "limit", DefaultLimit: defaultPageSize, ChangesSince: "updated_at", SinceOperator: "gte:"}
 
 // filters are opts in IMS's query parameters, with the enterprise project when set.
 func (c *Client) filters(opts client.ListOptions) url.Values {

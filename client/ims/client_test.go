@@ -91,21 +91,16 @@ func TestDecodesIMSFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	ms := func(h, m, s int) int64 { return time.Date(2026, 11, 28, h, m, s, 0, time.UTC).UnixMilli() }
-	absent := client.Absent
 	want := []client.Image{
 		{ID: "img-1", Name: "web-snap", Status: "ACTIVE", APIStatus: "active", Visibility: "private",
 			ServerID: "5b1c3e3e-6d3a-4bc8-9c47-1a2b3c4d5e6f", Size: 1848573952, VirtualSize: 42949672960,
 			MinDisk: 40, MinRAM: 1024, Progress: 100, Created: ms(10, 47, 20), Updated: ms(11, 25, 17),
 			Metadata: client.Metadata{{Key: "__os_type", Value: "Linux"}, {Key: "__support_kvm", Value: "true"},
 				{Key: "size", Value: "0"}, {Key: "os_distro", Value: `{"x": [1, 2]}`}}},
-		{ID: "img-2", Status: "SAVING", APIStatus: "queued", Size: absent, VirtualSize: absent, MinDisk: absent, MinRAM: absent,
-			Progress: 25, Created: absent, Updated: absent, Metadata: client.Metadata{{Key: "size", Value: "0"}}, Problems: []string{`updated_at is not an ISO 8601 time: "not a time"`}},
-		{ID: "img-3", Status: "SAVING", APIStatus: "saving", Size: 2048, VirtualSize: absent, MinDisk: absent, MinRAM: absent,
-			Progress: 50, Created: absent, Updated: absent},
-		{ID: "img-4", Status: "ERROR", APIStatus: "killed", Size: absent, VirtualSize: absent, MinDisk: absent, MinRAM: absent,
-			Created: absent, Updated: absent},
-		{ID: "img-5", Status: "DELETED", APIStatus: "deleted", Size: absent, VirtualSize: absent, MinDisk: absent, MinRAM: absent,
-			Created: absent, Updated: absent},
+		{ID: "img-2", Status: "SAVING", APIStatus: "queued", Progress: 25, Metadata: client.Metadata{{Key: "size", Value: "0"}}, Problems: []string{`updated_at is not an ISO 8601 time: "not a time"`}, Missing: client.FieldSize | client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldCreated | client.FieldUpdated},
+		{ID: "img-3", Status: "SAVING", APIStatus: "saving", Size: 2048, Progress: 50, Missing: client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldCreated | client.FieldUpdated},
+		{ID: "img-4", Status: "ERROR", APIStatus: "killed", Missing: client.FieldSize | client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldCreated | client.FieldUpdated},
+		{ID: "img-5", Status: "DELETED", APIStatus: "deleted", Missing: client.FieldSize | client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldCreated | client.FieldUpdated},
 	}
 	if len(images) != len(want) {
 		t.Fatalf("got %d images, want %d", len(images), len(want))
@@ -278,8 +273,8 @@ func TestFiltersInIMSTerms(t *testing.T) {
 	if _, err := list(c, client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.queries) != 1 || len(s.queries[0]) != 0 {
-		t.Errorf("queries %v, want one without parameters", s.queries)
+	if len(s.queries) != 1 || len(s.queries[0]) != 1 || s.queries[0].Get("limit") != "500" {
+		t.Errorf("queries %v, want one with only the default page size", s.queries)
 	}
 }
 
@@ -427,7 +422,19 @@ func TestPropertiesNamedLikeFieldsInAnotherCaseAreProperties(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(images) != 1 || images[0].ID != "i" || images[0].Status != "ACTIVE" || images[0].Size != 7 || images[0].ServerID != "s1" ||
-		images[0].MinRAM != client.Absent || images[0].Metadata.Get("STATUS") != "killed" {
+		!images[0].Missing.Has(client.FieldMinRAM) || images[0].Metadata.Get("STATUS") != "killed" {
 		t.Errorf("got %+v, want image i, ACTIVE, size 7, server s1, no min_ram, metadata STATUS=killed", images)
+	}
+}
+
+// With no page size set, the listing asks for IMS's documented default, 500: Huawei
+// documents no maximum, and answers 403 to a limit above it.
+func TestSendsTheDefaultPageSize(t *testing.T) {
+	c, s := newClient(t, client.Options{}, "", func(url.Values) (int, string) { return 200, `{"images": []}` })
+	if _, err := list(c, client.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.queries) != 1 || s.queries[0].Get("limit") != "500" {
+		t.Errorf("queries %v, want one with limit=500", s.queries)
 	}
 }

@@ -20,12 +20,9 @@ type wireImage struct {
 }
 
 // Reset prepares w for the next image: a field is left untouched both for a missing key and
-// for null, so untouched means Absent.
+// for null, so untouched means not sent.
 func (w *wireImage) Reset(metadataKeys []string) {
-	*w = wireImage{
-		GlanceFields: paging.AbsentGlanceFields, ImageSize: byteCount{value: client.Absent},
-		Metadata: paging.NewPicker(metadataKeys),
-	}
+	*w = wireImage{Metadata: paging.NewPicker(metadataKeys)}
 }
 
 // UnmarshalJSON decodes the fields and picks the wanted metadata keys among all the image's
@@ -47,17 +44,17 @@ func (w *wireImage) UnmarshalJSON(data []byte) error {
 	})
 }
 
-// Image validates w and converts it; the error names the image and the field at fault.
-// IMS's size is __image_size; its size key is an unused 0.
-func (w *wireImage) Image() (client.Image, error) {
-	if err := paging.CheckID(w.ID, string(w.Status)); err != nil {
+// Image validates w and converts it; the error names the image and the field at fault,
+// without redact's secrets. IMS's size is __image_size; its size key is an unused 0.
+func (w *wireImage) Image(redact client.Redactor) (client.Image, error) {
+	if err := paging.CheckID(redact, w.ID, string(w.Status)); err != nil {
 		return client.Image{}, err
 	}
 	if w.ImageSize.unreadable != "" {
-		return client.Image{}, fmt.Errorf("image %s: __image_size is not a number of bytes: %q",
-			client.Sanitize(w.ID, 64), client.Shorten(w.ImageSize.unreadable, 64))
+		return client.Image{}, fmt.Errorf("image %s: __image_size is not a number of bytes: %s",
+			redact.Text(w.ID, 64), redact.Quote(w.ImageSize.unreadable, 64))
 	}
-	return w.GlanceFields.Image(paging.Field{Name: "__image_size", Value: w.ImageSize.value}, serverID(w.DataOrigin), w.Metadata.Values())
+	return w.GlanceFields.Image(redact, paging.Field{Name: "__image_size", Value: w.ImageSize.value}, serverID(w.DataOrigin), w.Metadata.Values())
 }
 
 // serverID is the instance an image was made from, by its __data_origin: "instance,<id>"
@@ -72,13 +69,14 @@ func serverID(dataOrigin string) string {
 }
 
 // byteCount is __image_size: a string of decimal bytes as IMS documents it, or a number;
-// an empty string or null is Absent, anything else is kept as unreadable.
+// an empty string or null is not sent, anything else not a whole number is kept as
+// unreadable.
 type byteCount struct {
-	value      int64
+	value      paging.Number
 	unreadable string
 }
 
-// UnmarshalJSON reads the count; null leaves it Absent.
+// UnmarshalJSON reads the count; null leaves it not sent.
 func (b *byteCount) UnmarshalJSON(data []byte) error {
 	text := string(data)
 	switch {
@@ -97,6 +95,6 @@ func (b *byteCount) UnmarshalJSON(data []byte) error {
 		b.unreadable = text
 		return nil
 	}
-	b.value = n
+	b.value = paging.Sent(n)
 	return nil
 }

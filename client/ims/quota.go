@@ -38,23 +38,23 @@ func (c *Client) Quotas(ctx context.Context) ([]client.Quota, error) {
 	quotas := make([]client.Quota, 0, len(resources))
 	seen := map[string]bool{} // by label value: types alike once cut or redacted are one series
 	for _, r := range resources {
-		resource := redact.Redact(client.CutLabel(r.Type, client.MaxStatusBytes))
+		resource := redact.Label(r.Type, client.MaxStatusBytes)
 		switch {
 		case r.Type == "":
 			return nil, errors.New("image quota: a resource without a type")
 		case seen[resource]:
-			return nil, redact.Err(fmt.Errorf("image quota: resource %s listed twice", client.QuoteTruncated(r.Type, 64)))
+			return nil, redact.Err(fmt.Errorf("image quota: resource %s listed twice", redact.Quote(r.Type, 64)))
 		}
 		seen[resource] = true
-		limit, err := paging.QuotaNumber(r.Type, "quota", r.Quota, true)
+		limit, unlimited, err := paging.QuotaNumber(redact, r.Type, "quota", r.Quota, true)
 		if err != nil {
 			return nil, redact.Err(err)
 		}
-		used, err := paging.QuotaNumber(r.Type, "used", r.Used, false)
+		used, _, err := paging.QuotaNumber(redact, r.Type, "used", r.Used, false)
 		if err != nil {
 			return nil, redact.Err(err)
 		}
-		quotas = append(quotas, client.Quota{Resource: resource, Limit: limit, Usage: used})
+		quotas = append(quotas, client.Quota{Resource: resource, Limit: limit, Usage: used, Unlimited: unlimited})
 	}
 	return quotas, nil
 }

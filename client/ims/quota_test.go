@@ -23,7 +23,7 @@ func TestQuotas(t *testing.T) {
 	}
 	want := []client.Quota{
 		{Resource: "image", Limit: 100, Usage: 3},
-		{Resource: "image_shared", Limit: client.Absent, Usage: 0},
+		{Resource: "image_shared", Unlimited: true, Usage: 0},
 		{Resource: "image_member", Limit: 128, Usage: 12},
 	}
 	if !reflect.DeepEqual(quotas, want) {
@@ -43,7 +43,7 @@ func TestQuotasRefuseBadAnswers(t *testing.T) {
 		`{"quotas": {"resources": [{"type": "tok-secret", "used": 1, "quota": -2}]}}`:                                     "quota <redacted>: quota is out of range (-2)",
 		`{"quotas": {"resources": "image"}}`:                                                                              "wrong JSON type",
 		// Two types alike in their first 64 bytes, the most a label keeps: one series twice.
-		`{"quotas": {"resources": [{"type": "` + strings.Repeat("a", 64) + `x", "used": 1}, {"type": "` + strings.Repeat("a", 64) + `y", "used": 1}]}}`: "listed twice",
+		`{"quotas": {"resources": [{"type": "` + strings.Repeat("a", 64) + `x", "used": 1, "quota": 2}, {"type": "` + strings.Repeat("a", 64) + `y", "used": 1, "quota": 2}]}}`: "listed twice",
 	} {
 		c, _ := newClient(t, client.Options{}, "", func(url.Values) (int, string) { return http.StatusOK, body })
 		_, err := c.Quotas(context.Background())

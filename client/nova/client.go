@@ -46,7 +46,7 @@ func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func
 	if err := c.CheckOptions(opts); err != nil {
 		return err
 	}
-	return c.Requester.Run(ctx, opts.PageSize, client.ServiceCompute, "compute endpoint", detailPath,
+	return c.Requester.Run(ctx, queryNames.PageSize(opts), client.ServiceCompute, "compute endpoint", detailPath,
 		func(ctx context.Context, listing *paging.Listing, base *url.URL) error {
 			return paging.ByMarker(ctx, listing, base, filters(opts), func(ctx context.Context, u *url.URL) (string, bool, error) {
 				return page(ctx, listing, u, fn)
@@ -58,7 +58,7 @@ func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func
 // follows.
 func page(ctx context.Context, listing *paging.Listing, u *url.URL, fn func(client.Image) error) (last string, hasNext bool, err error) {
 	err = listing.Fetch(ctx, u, func(resp *http.Response) error {
-		hasNext, err = decodePage(resp, listing.Options().MaxResponseBytes, listing.Options().MetadataKeys, func(img client.Image) error {
+		hasNext, err = decodePage(resp, listing.Decoding(), func(img client.Image) error {
 			last = img.ID
 			return listing.Hand(img, fn)
 		})
@@ -69,7 +69,7 @@ func page(ctx context.Context, listing *paging.Listing, u *url.URL, fn func(clie
 
 // decodePage streams one page, handing each image to fn. It reports whether the page
 // carries a next link.
-func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn func(client.Image) error) (hasNext bool, err error) {
+func decodePage(resp *http.Response, d paging.Decoding, fn func(client.Image) error) (hasNext bool, err error) {
 	links := func(p *paging.Page, key string) error {
 		if key != "images_links" {
 			return p.Skip(key)
@@ -85,16 +85,21 @@ func decodePage(resp *http.Response, maxBytes int64, metadataKeys []string, fn f
 		}
 		return nil
 	}
-	err = paging.DecodeWire(resp, maxBytes, metadataKeys, &wireImage{}, links, fn)
+	err = paging.DecodeWire(resp, d, &wireImage{}, links, fn)
 	return hasNext && err == nil, err
 }
+
+// defaultPageSize is the limit sent when no page size is set: Nova's default max_limit.
+// Without a limit Nova answers max_limit images a page, and a cloud that raised it (20 000
+// images, 25 MB) would answer past --client.max-response-bytes on every scrape.
+const defaultPageSize = 1000
 
 // queryNames are the options in images-detail's query parameters. Nova hands them to
 // Glance v2: minRam and minDisk become min_ram and min_disk (exact matches), changes-since
 // becomes updated_at=gte:, type and server become the image_type and instance_uuid
 // properties.
 var queryNames = paging.QueryNames{Name: "name", Status: "status", Type: "type", Server: "server",
-	MinRAM: "minRam", MinDisk: "minDisk", Limit: "limit", ChangesSince: "changes-since"}
+	MinRAM: "minRam", MinDisk: "minDisk", Limit: "limit", DefaultLimit: defaultPageSize, ChangesSince: "changes-since"}
 
 // filters are opts in images-detail's query parameters.
 func filters(opts client.ListOptions) url.Values { return paging.Query(opts, queryNames) }

@@ -134,12 +134,11 @@ func TestListImagesDecodesFields(t *testing.T) {
 		return time.Date(year, time.Month(month), day, hour, minute, second, nsec, time.UTC).UnixMilli()
 	}
 	want := []client.Image{
-		{ID: "a", Name: "alpha", Status: "ACTIVE", APIStatus: "ACTIVE", VirtualSize: client.Absent, Size: 4096, MinDisk: 1, MinRAM: 512, Progress: 100,
-			Created: ms(2026, 11, 28, 20, 5, 16, 0), Updated: ms(2026, 11, 28, 20, 5, 17, 0)},
-		{ID: "b", Status: "SAVING", APIStatus: "saving", VirtualSize: client.Absent, Size: 0, MinDisk: 0, MinRAM: 0, Progress: 25,
-			Created: ms(2026, 11, 28, 19, 5, 16, 5e8), Updated: client.Absent, ServerID: "srv-1"},
-		{ID: "c", Status: "UNKNOWN", APIStatus: "UNKNOWN", VirtualSize: client.Absent, Size: client.Absent, MinDisk: client.Absent, MinRAM: client.Absent, Progress: client.Absent,
-			Created: ms(2026, 11, 28, 20, 5, 16, 0), Updated: client.Absent},
+		{ID: "a", Name: "alpha", Status: "ACTIVE", APIStatus: "ACTIVE", Size: 4096, MinDisk: 1, MinRAM: 512, Progress: 100,
+			Created: ms(2026, 11, 28, 20, 5, 16, 0), Updated: ms(2026, 11, 28, 20, 5, 17, 0), Missing: client.FieldVirtualSize},
+		{ID: "b", Status: "SAVING", APIStatus: "saving", Size: 0, MinDisk: 0, MinRAM: 0, Progress: 25,
+			Created: ms(2026, 11, 28, 19, 5, 16, 5e8), ServerID: "srv-1", Missing: client.FieldVirtualSize | client.FieldUpdated},
+		{ID: "c", Status: "UNKNOWN", APIStatus: "UNKNOWN", Created: ms(2026, 11, 28, 20, 5, 16, 0), Missing: client.FieldVirtualSize | client.FieldSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldProgress | client.FieldUpdated},
 	}
 	if len(images) != len(want) {
 		t.Fatalf("got %d images, want %d", len(images), len(want))
@@ -517,7 +516,7 @@ func TestListImagesReadsOddTimesAndDropsBadOnes(t *testing.T) {
 		}
 	}
 	bad := images[3]
-	if bad.Created != client.Absent || bad.Updated != ten || len(bad.Problems) != 1 || bad.Problems[0] != `created is not an ISO 8601 time: "yesterday"` {
+	if !bad.Missing.Has(client.FieldCreated) || bad.Updated != ten || len(bad.Problems) != 1 || bad.Problems[0] != `created is not an ISO 8601 time: "yesterday"` {
 		t.Errorf("image b: created %v updated %v problems %q; want created left out, updated kept", bad.Created, bad.Updated, bad.Problems)
 	}
 	if bad.Name != "bad-\uFFFD\uFFFD-name" {
@@ -610,12 +609,12 @@ func TestFiltersInNovasTerms(t *testing.T) {
 	if got != want {
 		t.Errorf("query %s, want %s", got, want)
 	}
-	if got := filters(client.ListOptions{}).Encode(); got != "" {
-		t.Errorf("the zero options give %q, want no filter", got)
+	if got := filters(client.ListOptions{}).Encode(); got != "limit=1000" {
+		t.Errorf("the zero options give %q, want only the default page size", got)
 	}
 }
 
 // imagesURL is the images-detail URL of a compute endpoint, as EachImage builds it.
 func imagesURL(endpoint string) (*url.URL, error) {
-	return paging.BaseURL("compute endpoint", endpoint, detailPath)
+	return paging.BaseURL(client.Redactor{}, "compute endpoint", endpoint, detailPath)
 }

@@ -23,9 +23,9 @@ func (r *Requester) GetDocument(ctx context.Context, service, what string, locat
 	var redact client.Redactor
 	err := r.Run(ctx, 0, service, service+" endpoint", "", func(ctx context.Context, l *Listing, endpoint *url.URL) error {
 		u := locate(endpoint)
-		err := l.Fetch(ctx, u, func(resp *http.Response) error { return decodeDocument(resp, v) })
+		err := l.Fetch(ctx, u, func(resp *http.Response) error { return decodeDocument(resp, v, l.redact) })
 		if err != nil {
-			return fmt.Errorf("%s (GET %s): %w", what, client.Sanitize(u.Path, 256), err)
+			return fmt.Errorf("%s (GET %s): %w", what, l.redact.Text(u.Path, 256), err)
 		}
 		redact = l.redact
 		return nil
@@ -33,9 +33,10 @@ func (r *Requester) GetDocument(ctx context.Context, service, what string, locat
 	return redact, err
 }
 
-// decodeDocument decodes a JSON answer of at most maxDocumentBytes into v.
-func decodeDocument(resp *http.Response, v any) error {
-	if err := checkJSON(resp); err != nil {
+// decodeDocument decodes a JSON answer of at most maxDocumentBytes into v; an error quotes
+// none of it but without redact's secrets.
+func decodeDocument(resp *http.Response, v any, redact client.Redactor) error {
+	if err := checkJSON(resp, redact); err != nil {
 		return err
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocumentBytes+1))
@@ -59,15 +60,17 @@ const MaxQuotas = 64
 const MaxQuota = 1 << 42
 
 // QuotaNumber checks a quota's limit or usage as the API sent it: a whole number from 0 to
-// MaxQuota, or -1 for a limit that is unlimited (client.Absent); nil (not sent) is Absent.
-func QuotaNumber(resource, field string, value *int64, unlimitedAllowed bool) (int64, error) {
+// MaxQuota, or -1 for a limit that is unlimited. One not sent, or sent as null, is an error:
+// taken as unlimited or as nothing used, it would say what the API did not. An error names
+// the resource without redact's secrets.
+func QuotaNumber(redact client.Redactor, resource, field string, value *int64, unlimitedAllowed bool) (n int64, unlimited bool, err error) {
 	switch {
 	case value == nil:
-		return client.Absent, nil
+		return 0, false, fmt.Errorf("quota %s: no %s", redact.Text(resource, 64), field)
 	case *value == -1 && unlimitedAllowed:
-		return client.Absent, nil
+		return 0, true, nil
 	case *value < 0 || *value > MaxQuota:
-		return 0, fmt.Errorf("quota %s: %s is out of range (%d)", client.Sanitize(resource, 64), field, *value)
+		return 0, false, fmt.Errorf("quota %s: %s is out of range (%d)", redact.Text(resource, 64), field, *value)
 	}
-	return *value, nil
+	return *value, false, nil
 }

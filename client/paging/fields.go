@@ -21,28 +21,69 @@ const (
 	MaxMinRAMMiB  = 1 << 30
 )
 
-// Field is a number of an image with its name in the API and its bound.
-type Field struct {
-	Name  string
-	Value int64
-	Max   int64
+// Number is a number of an image as the API sent it, and whether it did: a missing key and
+// null leave the zero Number, not sent.
+type Number struct {
+	value int64
+	sent  bool
 }
 
-// CheckFields fails on the first field that is negative or beyond its bound; the error
-// names the image (id as the API sent it) and the field. Absent fields pass.
-func CheckFields(id string, fields ...Field) error {
+// Sent is the number v, sent.
+func Sent(v int64) Number { return Number{value: v, sent: true} }
+
+// Int is the number; 0 when it was not sent.
+func (n Number) Int() int64 { return n.value }
+
+// UnmarshalJSON reads a JSON integer; null leaves n not sent.
+func (n *Number) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	if v, ok := parseInt(data); ok {
+		*n = Sent(v)
+		return nil
+	}
+	return n.decode(data)
+}
+
+// decode reads what parseInt does not with encoding/json, apart so that the common case
+// allocates nothing.
+func (n *Number) decode(data []byte) error {
+	var v int64
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*n = Sent(v)
+	return nil
+}
+
+// Field is a number of an image with its name in the API, its bound, and which of the
+// image's numbers it is.
+type Field struct {
+	Name  string
+	Value Number
+	Max   int64
+	Of    client.Fields
+}
+
+// CheckFields fails on the first field sent negative or beyond its bound; the error names
+// the image (id as the API sent it, without redact's secrets) and the field. It returns the
+// fields not sent.
+func CheckFields(redact client.Redactor, id string, fields ...Field) (missing client.Fields, err error) {
 	for _, f := range fields {
-		if err := checkInt(f.Value, f.Max); err != nil {
-			return fmt.Errorf("image %s: %s %w", client.Sanitize(id, 64), f.Name, err)
+		if !f.Value.sent {
+			missing |= f.Of
+			continue
+		}
+		if err := checkInt(f.Value.value, f.Max); err != nil {
+			return 0, fmt.Errorf("image %s: %s %w", redact.Text(id, 64), f.Name, err)
 		}
 	}
-	return nil
+	return missing, nil
 }
 
 func checkInt(value, limit int64) error {
 	switch {
-	case value == client.Absent:
-		return nil
 	case value < 0:
 		return fmt.Errorf("is negative (%d)", value)
 	case value > limit:
@@ -51,15 +92,16 @@ func checkInt(value, limit int64) error {
 	return nil
 }
 
-// CheckID fails on an image with no id, no status or an id too long to be a label.
-func CheckID(id, status string) error {
+// CheckID fails on an image with no id, no status or an id too long to be a label; the
+// error names the image without redact's secrets.
+func CheckID(redact client.Redactor, id, status string) error {
 	switch {
 	case id == "":
 		return fmt.Errorf("image without an id")
 	case status == "":
-		return fmt.Errorf("image %s: no status", client.Sanitize(id, 64))
+		return fmt.Errorf("image %s: no status", redact.Text(id, 64))
 	case len(id) > client.MaxIDBytes:
-		return fmt.Errorf("image %s: id longer than %d bytes", client.Sanitize(id, 64), client.MaxIDBytes)
+		return fmt.Errorf("image %s: id longer than %d bytes", redact.Text(id, 64), client.MaxIDBytes)
 	}
 	return nil
 }
@@ -96,19 +138,23 @@ func DecodeString(name string, value []byte, s *string) error {
 	return decodeValue(name, value, s)
 }
 
-// DecodeInt decodes value, the JSON value of the field name, into n; null leaves n as it is.
-func DecodeInt(name string, value []byte, n *int64) error {
-	if v, ok := parseInt(value); ok {
-		*n = v
-		return nil
+// DecodeNumber decodes value, the JSON value of the field name, into n; null leaves n as it
+// is.
+func DecodeNumber(name string, value []byte, n *Number) error {
+	if err := n.UnmarshalJSON(value); err != nil {
+		return fieldError(name, err)
 	}
-	return decodeValue(name, value, n)
+	return nil
 }
 
 // decodeValue decodes value, the JSON value of the field name, into v with encoding/json;
 // a type error names the field.
 func decodeValue(name string, value []byte, v any) error {
-	err := json.Unmarshal(value, v)
+	return fieldError(name, json.Unmarshal(value, v))
+}
+
+// fieldError is err, naming the field name when it is a type error that names none.
+func fieldError(name string, err error) error {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) && typeErr.Field == "" {
 		typeErr.Field = name
@@ -177,30 +223,41 @@ func (s Status) Upper() string {
 	return strings.ToUpper(string(s))
 }
 
-// Time is an image's time: Unix milliseconds, or the text that could not be read.
+// Time is an image's time: Unix milliseconds if it was read, or the text that could not be
+// read. The zero Time is not sent.
 type Time struct {
 	ms         int64
+	read       bool
 	unreadable string
 }
 
-// AbsentTime is the Time of a field not sent (yet): set fields to it before decoding.
-var AbsentTime = Time{ms: client.Absent}
-
-// Millis is the time in Unix milliseconds; client.Absent when not sent, null or unreadable.
+// Millis is the time in Unix milliseconds; 0 when not sent, null or unreadable.
 func (t Time) Millis() int64 { return t.ms }
 
-// Problem describes an unreadable time of the field name; "" when it was read.
-func (t Time) Problem(name string) string {
+// Missing is f when the time was not read (not sent, null or unreadable), else none.
+func (t Time) Missing(f client.Fields) client.Fields {
+	if t.read {
+		return 0
+	}
+	return f
+}
+
+// Problem describes an unreadable time of the field name, quoting it without redact's
+// secrets; "" when it was read.
+func (t Time) Problem(redact client.Redactor, name string) string {
 	if t.unreadable == "" {
 		return ""
 	}
-	return fmt.Sprintf("%s is not an ISO 8601 time: %q", name, client.Shorten(t.unreadable, 64))
+	return fmt.Sprintf("%s is not an ISO 8601 time: %s", name, redact.Quote(t.unreadable, 64))
 }
 
 // UnmarshalJSON reads Nova's and Glance's form (2014-02-10T17:05:01Z) without allocating,
 // and the other ISO 8601 forms the API family uses through timeLayouts; null leaves the
-// time Absent.
+// time not sent.
 func (t *Time) UnmarshalJSON(data []byte) error {
+	if string(data) != "null" {
+		*t = Time{} // a key sent twice: the last one counts
+	}
 	if data[0] != '"' {
 		if string(data) != "null" {
 			t.unreadable = string(data) // a number or an object: unreadable, like a bad string
@@ -208,7 +265,7 @@ func (t *Time) UnmarshalJSON(data []byte) error {
 		return nil
 	}
 	if ms, ok := parseNovaTime(data[1 : len(data)-1]); ok {
-		t.ms = ms
+		t.ms, t.read = ms, true
 		return nil
 	}
 	var s string
@@ -220,7 +277,7 @@ func (t *Time) UnmarshalJSON(data []byte) error {
 	}
 	for _, layout := range timeLayouts {
 		if parsed, err := time.Parse(layout, s); err == nil {
-			t.ms = parsed.UnixMilli()
+			t.ms, t.read = parsed.UnixMilli(), true
 			return nil
 		}
 	}
@@ -234,11 +291,12 @@ var timeLayouts = []string{
 	time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05",
 }
 
-// TimeProblems lists the unreadable ones of named times; nil when every one was read.
-func TimeProblems(times ...NamedTime) []string {
+// TimeProblems lists the unreadable ones of named times, without redact's secrets; nil
+// when every one was read.
+func TimeProblems(redact client.Redactor, times ...NamedTime) []string {
 	var problems []string
 	for _, t := range times {
-		if p := t.Time.Problem(t.Name); p != "" {
+		if p := t.Time.Problem(redact, t.Name); p != "" {
 			problems = append(problems, p)
 		}
 	}

@@ -8,7 +8,7 @@ import "github.com/nova-image-exporter/nova_image_exporter/client"
 type GlanceFields struct {
 	ID, Name, Visibility         string
 	Status                       Status
-	VirtualSize, MinDisk, MinRAM int64
+	VirtualSize, MinDisk, MinRAM Number
 	Created, Updated             Time
 }
 
@@ -26,11 +26,11 @@ func (f *GlanceFields) DecodeField(key, value []byte) (bool, error) {
 	case "visibility":
 		err = DecodeString("visibility", value, &f.Visibility)
 	case "virtual_size":
-		err = DecodeInt("virtual_size", value, &f.VirtualSize)
+		err = DecodeNumber("virtual_size", value, &f.VirtualSize)
 	case "min_disk":
-		err = DecodeInt("min_disk", value, &f.MinDisk)
+		err = DecodeNumber("min_disk", value, &f.MinDisk)
 	case "min_ram":
-		err = DecodeInt("min_ram", value, &f.MinRAM)
+		err = DecodeNumber("min_ram", value, &f.MinRAM)
 	case "created_at":
 		err = f.Created.UnmarshalJSON(value)
 	case "updated_at":
@@ -41,39 +41,30 @@ func (f *GlanceFields) DecodeField(key, value []byte) (bool, error) {
 	return true, err
 }
 
-// AbsentGlanceFields are GlanceFields before decoding: a field is left untouched both for a
-// missing key and for null, so untouched means Absent.
-var AbsentGlanceFields = GlanceFields{
-	VirtualSize: client.Absent, MinDisk: client.Absent, MinRAM: client.Absent, Created: AbsentTime, Updated: AbsentTime,
-}
-
 // Image validates the fields with size (the API's own size field) and converts them, with
 // the server id and metadata the API found; the error names the image and the field at
-// fault. Status and progress are Nova's, as its images proxy derives them; APIStatus is
-// the status as sent.
-func (f *GlanceFields) Image(size Field, serverID string, metadata client.Metadata) (client.Image, error) {
-	if err := CheckID(f.ID, string(f.Status)); err != nil {
+// fault, without redact's secrets. Status and progress are Nova's, as its images proxy
+// derives them; APIStatus is the status as sent.
+func (f *GlanceFields) Image(redact client.Redactor, size Field, serverID string, metadata client.Metadata) (client.Image, error) {
+	if err := CheckID(redact, f.ID, string(f.Status)); err != nil {
 		return client.Image{}, err
 	}
-	size.Max = MaxSizeBytes
-	err := CheckFields(f.ID, size,
-		Field{Name: "virtual_size", Value: f.VirtualSize, Max: MaxSizeBytes},
-		Field{Name: "min_disk", Value: f.MinDisk, Max: MaxMinDiskGiB},
-		Field{Name: "min_ram", Value: f.MinRAM, Max: MaxMinRAMMiB})
+	size.Max, size.Of = MaxSizeBytes, client.FieldSize
+	missing, err := CheckFields(redact, f.ID, size,
+		Field{Name: "virtual_size", Value: f.VirtualSize, Max: MaxSizeBytes, Of: client.FieldVirtualSize},
+		Field{Name: "min_disk", Value: f.MinDisk, Max: MaxMinDiskGiB, Of: client.FieldMinDisk},
+		Field{Name: "min_ram", Value: f.MinRAM, Max: MaxMinRAMMiB, Of: client.FieldMinRAM})
 	if err != nil {
 		return client.Image{}, err
 	}
 	status, progress := NovaStatus(string(f.Status))
 	return client.Image{
-		ID: f.ID, ServerID: client.CutLabel(serverID, client.MaxIDBytes),
-		Name:       client.CutLabel(f.Name, client.MaxLabelBytes),
-		Status:     status,
-		APIStatus:  client.CutLabel(string(f.Status), client.MaxStatusBytes),
-		Visibility: client.CutLabel(f.Visibility, client.MaxStatusBytes),
-		Size:       size.Value, VirtualSize: f.VirtualSize, MinDisk: f.MinDisk, MinRAM: f.MinRAM, Progress: progress,
+		ID: f.ID, ServerID: serverID, Name: f.Name, Status: status, APIStatus: string(f.Status), Visibility: f.Visibility,
+		Size: size.Value.Int(), VirtualSize: f.VirtualSize.Int(), MinDisk: f.MinDisk.Int(), MinRAM: f.MinRAM.Int(), Progress: progress,
 		Created: f.Created.Millis(), Updated: f.Updated.Millis(),
+		Missing:  missing | f.Created.Missing(client.FieldCreated) | f.Updated.Missing(client.FieldUpdated),
 		Metadata: metadata,
 		// An unreadable time costs only its own sample, not the whole listing.
-		Problems: TimeProblems(NamedTime{Name: "created_at", Time: f.Created}, NamedTime{Name: "updated_at", Time: f.Updated}),
+		Problems: TimeProblems(redact, NamedTime{Name: "created_at", Time: f.Created}, NamedTime{Name: "updated_at", Time: f.Updated}),
 	}, nil
 }

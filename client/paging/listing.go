@@ -40,7 +40,7 @@ func NewRequester(auth client.Authenticator, opts client.Options) *Requester {
 // has handed over, and whether it renewed its credential.
 type Listing struct {
 	r *Requester
-	// PageSize is the limit the listing asks for, 0 for the server's; a 403 then hints at it.
+	// PageSize is the limit the listing asks for; a 403 hints at it.
 	PageSize int
 	pages    int
 	seen     map[string]bool // markers already requested, to stop a pagination loop
@@ -72,13 +72,13 @@ func (l *Listing) Options() client.Options { return l.r.Opts }
 func (l *Listing) NextPage(marker string) error {
 	l.pages++
 	if l.pages > l.r.Opts.MaxPages {
-		return fmt.Errorf("listing images: more than %d pages (--client.max-pages); stopped at marker %s", l.r.Opts.MaxPages, client.Sanitize(marker, 64))
+		return fmt.Errorf("listing images: more than %d pages (--client.max-pages); stopped at marker %s", l.r.Opts.MaxPages, l.redact.Text(marker, 64))
 	}
 	if marker == "" {
 		return nil
 	}
 	if l.seen[marker] {
-		return fmt.Errorf("listing images, page %d: pagination loop: marker %s was already requested", l.pages, client.Sanitize(marker, 64))
+		return fmt.Errorf("listing images, page %d: pagination loop: marker %s was already requested", l.pages, l.redact.Text(marker, 64))
 	}
 	l.seen[marker] = true
 	return nil
@@ -91,12 +91,21 @@ func (l *Listing) NewPass() { clear(l.seen) }
 // Page is the number of the page last counted by NextPage, from 1.
 func (l *Listing) Page() int { return l.pages }
 
-// Hand hands img over to fn, without secrets, once the listing's bytes allow it.
+// Hand hands img over to fn, its label values without secrets and then cut to their
+// bounds, once the listing's bytes allow it. img's id is as the API sent it until then: it
+// is the next page's marker.
 func (l *Listing) Hand(img client.Image, fn func(client.Image) error) error {
+	img = l.redact.Image(img)
 	if l.listed += client.ImageBytes(img); l.listed > l.r.Opts.MaxListingBytes {
 		return fmt.Errorf("the listing holds more than %d bytes of images (--client.max-listing-bytes)", l.r.Opts.MaxListingBytes)
 	}
-	return fn(l.redact.Image(img))
+	return fn(img)
+}
+
+// Decoding is how the listing decodes a page: its bounds, the metadata keys wanted, and the
+// secrets of the request that fetched it.
+func (l *Listing) Decoding() Decoding {
+	return Decoding{MaxBytes: l.r.Opts.MaxResponseBytes, MetadataKeys: l.r.Opts.MetadataKeys, Redact: l.redact}
 }
 
 // Get requests u and returns the answer if it is a 200. It renews the credential and
@@ -216,14 +225,14 @@ func (r *Requester) wait(ctx context.Context, retries int, apiErr *client.APIErr
 
 // BaseURL parses an API endpoint (what the catalog or an override gives) into a URL with no
 // user information, query or fragment, and path joined with suffix. what names the
-// endpoint in errors ("compute endpoint").
-func BaseURL(what, endpoint, suffix string) (*url.URL, error) {
+// endpoint in errors ("compute endpoint"), which quote it without redact's secrets.
+func BaseURL(redact client.Redactor, what, endpoint, suffix string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(endpoint))
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a URL (%s)", what, client.RedactURLText(endpoint))
+		return nil, fmt.Errorf("%s: not a URL (%s)", what, client.RedactURLText(redact.Redact(endpoint)))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("%s %q: want an http or https URL", what, u.Redacted())
+		return nil, fmt.Errorf("%s %s: want an http or https URL", what, redact.Quote(u.Redacted(), client.MaxEndpointBytes))
 	}
 	u.User = nil
 	u.RawQuery, u.Fragment = "", ""
@@ -249,9 +258,9 @@ func (r *Requester) Run(ctx context.Context, pageSize int, service, what, suffix
 	if err != nil {
 		return err
 	}
-	base, err := BaseURL(what, endpoint, suffix)
+	base, err := BaseURL(listing.redact, what, endpoint, suffix)
 	if err != nil {
-		return err
+		return listing.Err(err)
 	}
 	return listing.Err(walk(ctx, listing, base))
 }
@@ -293,13 +302,26 @@ func ByMarker(ctx context.Context, l *Listing, base *url.URL, query url.Values,
 // API has no filter for (its client's CheckOptions refuses the option first).
 type QueryNames struct {
 	Name, Status, Type, Server, ImageType, MinRAM, MinDisk, Limit string
+	// DefaultLimit is the limit sent when the listing sets no page size: the API's usual
+	// largest page, so that a server configured for larger pages still answers pages
+	// within --client.max-response-bytes.
+	DefaultLimit int
 	// ChangesSince is the parameter of the changes-since time, and SinceOperator what goes
 	// before the time in its value: Nova takes changes-since=T, Glance and IMS
 	// updated_at=gte:T.
 	ChangesSince, SinceOperator string
 }
 
-// Query is opts in an API's query parameters, named by names: the options that are set.
+// PageSize is the limit a listing with opts sends: its page size, or the API's default.
+func (names QueryNames) PageSize(opts client.ListOptions) int {
+	if opts.PageSize > 0 {
+		return opts.PageSize
+	}
+	return names.DefaultLimit
+}
+
+// Query is opts in an API's query parameters, named by names: the options that are set, and
+// the page size.
 func Query(opts client.ListOptions, names QueryNames) url.Values {
 	query := url.Values{}
 	set := func(name, value string) {
@@ -319,9 +341,8 @@ func Query(opts client.ListOptions, names QueryNames) url.Values {
 	set(names.ImageType, opts.ImageType)
 	number(names.MinRAM, opts.MinRAM)
 	number(names.MinDisk, opts.MinDisk)
-	if opts.PageSize > 0 {
-		number(names.Limit, &opts.PageSize)
-	}
+	limit := names.PageSize(opts)
+	number(names.Limit, &limit)
 	if !opts.ChangesSince.IsZero() {
 		set(names.ChangesSince, names.SinceOperator+opts.ChangesSince.UTC().Format(time.RFC3339))
 	}

@@ -30,22 +30,32 @@ var errValueTooLarge = fmt.Errorf("larger than %d bytes of JSON in one image, va
 // Page is one answer of an images API being decoded, streaming: each image is decoded,
 // checked and handed over before the next is read, and nothing else of the body is kept.
 type Page struct {
-	body  *cappedReader
-	guard *valueGuard
-	dec   *json.Decoder
+	body   *cappedReader
+	guard  *valueGuard
+	dec    *json.Decoder
+	redact client.Redactor
 }
 
-// decodeImages decodes the page resp, at most maxBytes of it: the object's "images" list
+// Decoding is how a page is decoded: at most MaxBytes of it, the values of MetadataKeys
+// picked, and Redact's secrets removed from every text of it that an error or a label
+// quotes or cuts.
+type Decoding struct {
+	MaxBytes     int64
+	MetadataKeys []string
+	Redact       client.Redactor
+}
+
+// decodeImages decodes the page resp as d says: the object's "images" list
 // goes image by image to image (which decodes one with Decode), every other key to other
 // (which must consume its value, with Decode or Skip; nil skips them all). A page without
 // an "images" list is an error, not an empty page.
-func decodeImages(resp *http.Response, maxBytes int64, image func(p *Page, i int) error, other func(p *Page, key string) error) error {
-	if err := checkJSON(resp); err != nil {
+func decodeImages(resp *http.Response, d Decoding, image func(p *Page, i int) error, other func(p *Page, key string) error) error {
+	if err := checkJSON(resp, d.Redact); err != nil {
 		return err
 	}
-	body := &cappedReader{r: resp.Body, left: maxBytes}
+	body := &cappedReader{r: resp.Body, left: d.MaxBytes}
 	guard := &valueGuard{r: body}
-	p := &Page{body: body, guard: guard, dec: json.NewDecoder(guard)}
+	p := &Page{body: body, guard: guard, dec: json.NewDecoder(guard), redact: d.Redact}
 	var sawImages bool
 	err := p.object(func(key string) error {
 		switch {
@@ -59,7 +69,7 @@ func decodeImages(resp *http.Response, maxBytes int64, image func(p *Page, i int
 		}
 	})
 	if body.exceeded {
-		return fmt.Errorf("response body larger than %d bytes (--client.max-response-bytes)", maxBytes)
+		return fmt.Errorf("response body larger than %d bytes (--client.max-response-bytes)", d.MaxBytes)
 	}
 	if err == nil && !sawImages {
 		// A 200 without the list (a gateway's error page in JSON, say) is no listing at all,
@@ -75,31 +85,32 @@ type Wire interface {
 	// Reset prepares the Wire for the next image, whose metadataKeys are wanted.
 	Reset(metadataKeys []string)
 	// Image validates the image decoded and converts it; the error names the image and the
-	// field at fault.
-	Image() (client.Image, error)
+	// field at fault, and every text of the image it quotes or cuts is without redact's
+	// secrets first. Label values are left whole, for Listing.Hand to redact and cut.
+	Image(redact client.Redactor) (client.Image, error)
 }
 
 // DecodeWire is decodeImages with each image decoded into w and handed, converted, to fn.
-func DecodeWire(resp *http.Response, maxBytes int64, metadataKeys []string, w Wire, other func(p *Page, key string) error, fn func(client.Image) error) error {
+func DecodeWire(resp *http.Response, d Decoding, w Wire, other func(p *Page, key string) error, fn func(client.Image) error) error {
 	image := func(p *Page, i int) error {
-		w.Reset(metadataKeys)
+		w.Reset(d.MetadataKeys)
 		if err := p.Decode(w); err != nil {
 			return fmt.Errorf("images[%d]: %w", i, err)
 		}
-		img, err := w.Image()
+		img, err := w.Image(d.Redact)
 		if err != nil {
 			return fmt.Errorf("images[%d]: %w", i, err)
 		}
 		return fn(img)
 	}
-	return decodeImages(resp, maxBytes, image, other)
+	return decodeImages(resp, d, image, other)
 }
 
 // checkJSON fails on an answer that says it is not JSON (a proxy's HTML page, say).
-func checkJSON(resp *http.Response) error {
+func checkJSON(resp *http.Response, redact client.Redactor) error {
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		if mediaType, _, _ := mime.ParseMediaType(ct); !strings.HasSuffix(mediaType, "json") {
-			return fmt.Errorf("response is %s, not JSON", client.Sanitize(ct, 64))
+			return fmt.Errorf("response is %s, not JSON", redact.Text(ct, 64))
 		}
 	}
 	return nil
@@ -117,7 +128,7 @@ func (p *Page) Decode(v any) error {
 func (p *Page) Skip(key string) error {
 	var skip json.RawMessage
 	if err := p.dec.Decode(&skip); err != nil {
-		return fmt.Errorf("%q: %w", client.Sanitize(key, 64), Malformed(err))
+		return fmt.Errorf("%s: %w", p.redact.Quote(key, 64), Malformed(err))
 	}
 	return nil
 }

@@ -138,7 +138,7 @@ func metadataValue(raw []byte) string {
 	default: // the JSON text of a number, boolean, object or array, whose strings may hold any bytes
 		s = strings.ToValidUTF8(string(raw), "\uFFFD")
 	}
-	return client.CutLabel(s, client.MaxLabelBytes)
+	return s // cut by Listing.Hand once its secrets are removed
 }
 
 func skipSpace(data []byte, i int) int {

@@ -50,17 +50,18 @@ func BenchmarkMetadataPicker(b *testing.B) {
 	}
 }
 
-func TestDecodeInt(t *testing.T) {
-	for value, want := range map[string]int64{"0": 0, "-0": 0, "42": 42, "-7": -7, "999999999999999999": 999999999999999999,
-		"9223372036854775807": 9223372036854775807, "null": -1} {
-		n := int64(-1)
-		if err := DecodeInt("f", []byte(value), &n); err != nil || n != want {
-			t.Errorf("%s: %d, %v; want %d", value, n, err, want)
+func TestDecodeNumber(t *testing.T) {
+	for value, want := range map[string]Number{"0": Sent(0), "-0": Sent(0), "42": Sent(42), "-7": Sent(-7),
+		"999999999999999999": Sent(999999999999999999), "9223372036854775807": Sent(9223372036854775807),
+		"-9223372036854775808": Sent(-9223372036854775808), "null": {}} {
+		var n Number
+		if err := DecodeNumber("f", []byte(value), &n); err != nil || n != want {
+			t.Errorf("%s: %+v, %v; want %+v", value, n, err, want)
 		}
 	}
 	for _, value := range []string{`1.5`, `1e3`, `"1"`, `true`, `9223372036854775808`} {
-		var n int64
-		if err := DecodeInt("f", []byte(value), &n); err == nil || !strings.Contains(Malformed(err).Error(), "field f") {
+		var n Number
+		if err := DecodeNumber("f", []byte(value), &n); err == nil || !strings.Contains(Malformed(err).Error(), "field f") {
 			t.Errorf("%s: %v, want an error naming field f", value, err)
 		}
 	}

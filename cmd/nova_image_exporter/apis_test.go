@@ -277,9 +277,9 @@ func TestOptionsPerAPI(t *testing.T) {
 		}
 	}
 	for _, tt := range []struct{ query, api, wantQuery string }{
-		{"cloud=glance&type=snapshot&changes-since=2026-11-01T00:00:00Z", simulator.APIGlance, "image_type=snapshot&updated_at=gte%3A2026-11-01T00%3A00%3A00Z"},
-		{"cloud=glance&server=" + simulator.DefaultSnapshotServerID, simulator.APIGlance, "instance_uuid=" + simulator.DefaultSnapshotServerID},
-		{"cloud=ims&imagetype=private&min-ram=512", simulator.APIIMS, "__imagetype=private&min_ram=512"},
+		{"cloud=glance&type=snapshot&changes-since=2026-11-01T00:00:00Z", simulator.APIGlance, "image_type=snapshot&limit=1000&updated_at=gte%3A2026-11-01T00%3A00%3A00Z"},
+		{"cloud=glance&server=" + simulator.DefaultSnapshotServerID, simulator.APIGlance, "instance_uuid=" + simulator.DefaultSnapshotServerID + "&limit=1000"},
+		{"cloud=ims&imagetype=private&min-ram=512", simulator.APIIMS, "__imagetype=private&limit=500&min_ram=512"},
 	} {
 		before := len(sim.Requests())
 		if code, body := probe(t, base, tt.query); code != 200 || !strings.Contains(body, "nova_up 1") {

@@ -54,7 +54,7 @@ var selectionHelp = map[string]string{
 	"type":          "List only images of this type (snapshot, backup); not with image_api ims.",
 	"server":        "List only snapshots of this server (instance id); not with image_api ims.",
 	"imagetype":     "List only images of this Huawei IMS image type (gold, private, shared, market); image_api ims only.",
-	"page-size":     "Images per request (the API's limit); 0 lets the server choose.",
+	"page-size":     "Images per request (the API's limit); 0 sends the API's default: 1000 (nova, glance), 500 (ims).",
 }
 
 // flagValues are the values of the flags as parsed, before they are checked and turned

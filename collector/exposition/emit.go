@@ -45,20 +45,21 @@ func emitImages(s sink, r *Scrape) {
 	}
 	for _, v := range []struct {
 		f     *family
+		field client.Fields
 		value func(*client.Image) int64
 		per   float64 // the sample is value / per: exact for these divisors
 	}{
-		{imageSizeFamily, func(img *client.Image) int64 { return img.Size }, 1},
-		{imageVirtualSizeFamily, func(img *client.Image) int64 { return img.VirtualSize }, 1},
-		{imageMinDiskFamily, func(img *client.Image) int64 { return img.MinDisk }, 1.0 / (1 << 30)},
-		{imageMinRAMFamily, func(img *client.Image) int64 { return img.MinRAM }, 1.0 / (1 << 20)},
-		{imageProgressFamily, func(img *client.Image) int64 { return img.Progress }, 100},
-		{imageCreatedFamily, func(img *client.Image) int64 { return img.Created }, 1000},
-		{imageUpdatedFamily, func(img *client.Image) int64 { return img.Updated }, 1000},
+		{imageSizeFamily, client.FieldSize, func(img *client.Image) int64 { return img.Size }, 1},
+		{imageVirtualSizeFamily, client.FieldVirtualSize, func(img *client.Image) int64 { return img.VirtualSize }, 1},
+		{imageMinDiskFamily, client.FieldMinDisk, func(img *client.Image) int64 { return img.MinDisk }, 1.0 / (1 << 30)},
+		{imageMinRAMFamily, client.FieldMinRAM, func(img *client.Image) int64 { return img.MinRAM }, 1.0 / (1 << 20)},
+		{imageProgressFamily, client.FieldProgress, func(img *client.Image) int64 { return img.Progress }, 100},
+		{imageCreatedFamily, client.FieldCreated, func(img *client.Image) int64 { return img.Created }, 1000},
+		{imageUpdatedFamily, client.FieldUpdated, func(img *client.Image) int64 { return img.Updated }, 1000},
 	} {
 		for i, img := range r.images {
-			if n := v.value(img); n != client.Absent {
-				s.imageSample(v.f, i, float64(n)/v.per)
+			if !img.Missing.Has(v.field) {
+				s.imageSample(v.f, i, float64(v.value(img))/v.per)
 			}
 		}
 	}

@@ -42,16 +42,20 @@ func emitQuotas(s sink, q *Quotas) {
 	for _, f := range []struct {
 		family *family
 		bytes  bool
-		value  func(client.Quota) int64
+		limit  bool
 	}{
-		{quotaLimitFamily, false, func(q client.Quota) int64 { return q.Limit }},
-		{quotaUsageFamily, false, func(q client.Quota) int64 { return q.Usage }},
-		{quotaLimitBytesFamily, true, func(q client.Quota) int64 { return q.Limit }},
-		{quotaUsageBytesFamily, true, func(q client.Quota) int64 { return q.Usage }},
+		{quotaLimitFamily, false, true},
+		{quotaUsageFamily, false, false},
+		{quotaLimitBytesFamily, true, true},
+		{quotaUsageBytesFamily, true, false},
 	} {
 		for _, quota := range q.Quotas {
-			if v := f.value(quota); quota.Bytes == f.bytes && v != client.Absent {
-				s.sample(f.family, float64(v), quota.Resource)
+			switch {
+			case quota.Bytes != f.bytes || f.limit && quota.Unlimited:
+			case f.limit:
+				s.sample(f.family, float64(quota.Limit), quota.Resource)
+			default:
+				s.sample(f.family, float64(quota.Usage), quota.Resource)
 			}
 		}
 	}

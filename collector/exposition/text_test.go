@@ -16,8 +16,6 @@ import (
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
 
-const absent = client.Absent
-
 var (
 	created = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC).UnixMilli()
 	updated = time.Date(2026, 11, 28, 10, 0, 0, 500e6, time.UTC).UnixMilli()
@@ -28,11 +26,11 @@ var (
 var testImages = []client.Image{
 	{ID: "q1", Name: `quote " backslash \ newline` + "\n" + `end`, Status: "ACTIVE", Size: 5, Metadata: client.Metadata{{Key: "image_type", Value: `a "b"`}}},
 	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: 4096, MinDisk: 1, MinRAM: 512, Progress: 100, Created: created, Updated: updated},
-	{ID: "s1", Name: "Ubuntu 22.04 LTS – Ünïcödé 名前", Status: "SAVING", Size: 0, MinDisk: 0, MinRAM: 0, Progress: 25, Created: created, Updated: absent},
-	{ID: "n1", Status: "ACTIVE", Size: 2048, MinDisk: absent, MinRAM: absent, Progress: absent, Created: created, Updated: updated,
-		ServerID: "srv-1", Metadata: client.Metadata{{Key: "image_type", Value: "snapshot"}}},
-	{ID: "o1", Name: "odd", Status: "PENDING_UPLOAD", Size: absent, MinDisk: absent, MinRAM: absent, Progress: absent, Created: absent, Updated: absent},
-	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: 4096, MinDisk: absent, MinRAM: absent, Progress: absent, Created: absent, Updated: absent},
+	{ID: "s1", Name: "Ubuntu 22.04 LTS – Ünïcödé 名前", Status: "SAVING", Size: 0, MinDisk: 0, MinRAM: 0, Progress: 25, Created: created, Missing: client.FieldUpdated},
+	{ID: "n1", Status: "ACTIVE", Size: 2048, Created: created, Updated: updated,
+		ServerID: "srv-1", Metadata: client.Metadata{{Key: "image_type", Value: "snapshot"}}, Missing: client.FieldMinDisk | client.FieldMinRAM | client.FieldProgress},
+	{ID: "o1", Name: "odd", Status: "PENDING_UPLOAD", Missing: client.FieldSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldProgress | client.FieldCreated | client.FieldUpdated},
+	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: 4096, Missing: client.FieldMinDisk | client.FieldMinRAM | client.FieldProgress | client.FieldCreated | client.FieldUpdated},
 }
 
 // pointers are pointers to copies of images, as a listing hands them over.
