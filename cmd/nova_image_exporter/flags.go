@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/alecthomas/units"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
@@ -36,6 +37,9 @@ type config struct {
 	exports     *exposition.ImageExports
 	client      client.Options
 	web         *web.FlagConfig
+
+	// maxListingsBytes bounds what every listing held takes, maxCacheBytes the cached ones.
+	maxListingsBytes, maxCacheBytes units.Base2Bytes
 }
 
 // selectionHelp documents the listing options, flags and /probe parameters alike.
@@ -95,7 +99,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		Default(fmt.Sprint(client.DefaultMaxRetries)).IntVar(&cfg.client.MaxRetries)
 	app.Flag("cache.ttl", "Serve a listing younger than this without calling the API (nova_listing_age_seconds tells its age); 0 lists on every scrape.").
 		Default("0s").DurationVar(&cfg.cacheTTL)
-	app.Flag("web.max-requests", "Maximum number of listings and renderings of image metrics running at once; scrapes waiting for a listing in flight do not count. A /probe whose listing finds no free slot answers 503 at once; /metrics then serves the exporter's own metrics with nova_up 0. 0 means no limit.").
+	app.Flag("cache.max-bytes", "Largest size of the --cache.ttl cache, across every cloud: its listings' images, counted as --client.max-listing-bytes counts them, plus 512 bytes an entry. The oldest entries are dropped to store a new one; a larger listing is not cached. The default holds a listing of 100 000 images (34-40 MiB).").
+		Default("48MiB").BytesVar(&cfg.maxCacheBytes)
+	app.Flag("listings.max-bytes", "Largest size of all listings held at once, across every cloud: in flight, being answered or cached (counted as --client.max-listing-bytes counts them), with the renderings gzip scrapes share. A listing that would pass it fails, and a rendering is not kept. The default keeps the process within a 256 MiB memory limit: it takes about 1.8 times what is counted, plus some 20 MiB of its own (96 MiB x 1.8 + 20 MiB, about 195 MiB).").
+		Default("96MiB").BytesVar(&cfg.maxListingsBytes)
+	app.Flag("web.max-requests", "Maximum number of listings and renderings of image metrics running at once; scrapes waiting for a listing in flight, or for their scraper to read the answer, do not count. A /probe whose listing finds no free slot answers 503 at once; /metrics then serves the exporter's own metrics with nova_up 0. 0 means no limit.").
 		Default("40").IntVar(&cfg.maxRequests)
 	app.Flag("web.write-margin", "How long past its listing deadline a scrape's answer may take to be sent; a scraper reading slower is cut off.").
 		Default("10s").DurationVar(&cfg.writeMargin)
@@ -129,6 +137,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if cfg.client.MaxRetries == 0 {
 		cfg.client.MaxRetries = -1 // client.Options: 0 takes the default, negative never retries
+	}
+	if cfg.maxCacheBytes <= 0 || cfg.maxListingsBytes <= 0 {
+		return nil, fmt.Errorf("--cache.max-bytes and --listings.max-bytes must be positive, not %s and %s", cfg.maxCacheBytes, cfg.maxListingsBytes)
 	}
 	if cfg.writeMargin <= 0 {
 		return nil, fmt.Errorf("--web.write-margin must be positive, not %s", cfg.writeMargin)
