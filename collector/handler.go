@@ -2,10 +2,10 @@
 // top-down in handler.go: the request names its target and selection, the scrape takes the
 // target's shared listing under its deadline and the work limits, and the exposition streams
 // the listing into the answer, gzipped if the scraper accepts it. Beside it: the deadlines and
-// work limits (limits.go), the listings shared by concurrent scrapes and their cache
-// (shared.go), the compressed rendering those scrapes share (rendering.go), and the
-// exporter's own metrics and transport instrumentation (exporter_metrics.go). The families
-// and the text format are in collector/exposition.
+// work limits (limits.go), the listings shared by concurrent scrapes (shared.go), the memory
+// bound on the listings held and their cache (memory.go), the compressed rendering those
+// scrapes share (rendering.go), and the exporter's own metrics and transport instrumentation
+// (exporter_metrics.go). The families and the text format are in collector/exposition.
 //
 // Image metrics are built from each scrape's listing and kept nowhere but with it: an image
 // deleted in the cloud disappears from the next scrape.

@@ -244,3 +244,16 @@ func TestMemoryFlags(t *testing.T) {
 		t.Errorf("--cache.max-bytes=0: %v, want an error naming the flag", err)
 	}
 }
+
+// A listing that would take the listings held at once past --listings.max-bytes fails,
+// saying so.
+func TestListingBeyondTheMemoryBoundFails(t *testing.T) {
+	tokenClouds(t, map[string]*simulator.Simulator{"c": simulator.New(simulator.Options{Images: simulator.DefaultImages(testNow)})})
+	base, logs := startExporter(t, "--listings.max-bytes=1KiB")
+	if code, body := probe(t, base, "cloud=c"); code != http.StatusOK || !strings.Contains(body, "\nnova_up 0\n") {
+		t.Errorf("probe: %d\n%.300s", code, body)
+	}
+	if !strings.Contains(logs.String(), "would take more than 1024 bytes of images (--listings.max-bytes)") {
+		t.Errorf("no log line naming the flag:\n%s", logs)
+	}
+}
