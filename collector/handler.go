@@ -156,12 +156,12 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 	})
 	if err == nil {
 		served, err = h.render(ctx, listing, gzipped, time.Since(start))
+		served.listing = listing
 	}
-	served.listing = listing
 	if err != nil {
 		logWait(logger, err)
 		failed := exposition.Failed(time.Since(start).Seconds()).WithQuotas(listing.Quotas)
-		return answer{scrape: failed, listing: listing}, errors.Is(err, ErrBusy)
+		return answer{scrape: failed, listing: served.listing}, errors.Is(err, ErrBusy)
 	}
 	problems := served.scrape.Problems()
 	if served.shared != nil {

@@ -7,6 +7,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
 )
 
 // Memory bounds what the listings of every cloud hold at once, and keeps the cache of them.
@@ -206,4 +210,23 @@ func (m *Memory) dropLocked(element *list.Element) {
 		entry.expiry.Stop()
 	}
 	entry.listing.charge.release()
+}
+
+var (
+	listingsHeldBytesDesc = prometheus.NewDesc(prometheus.BuildFQName(exposition.Namespace, ExporterSubsystem, "listings_held_bytes"),
+		"What the listings held at once count, across every cloud: in flight, being answered or cached, as --client.max-listing-bytes counts them, with the renderings gzip scrapes share; at most --listings.max-bytes.", nil, nil)
+	cacheBytesDesc = prometheus.NewDesc(prometheus.BuildFQName(exposition.Namespace, ExporterSubsystem, "cache_bytes"),
+		"What the --cache.ttl cache counts, across every cloud: its listings' images, as --client.max-listing-bytes counts them, plus 512 bytes an entry; at most --cache.max-bytes.", nil, nil)
+)
+
+// Describe says what m exports.
+func (m *Memory) Describe(ch chan<- *prometheus.Desc) {
+	ch <- listingsHeldBytesDesc
+	ch <- cacheBytesDesc
+}
+
+// Collect exports what m counts now.
+func (m *Memory) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(listingsHeldBytesDesc, prometheus.GaugeValue, float64(m.heldBytes()))
+	ch <- prometheus.MustNewConstMetric(cacheBytesDesc, prometheus.GaugeValue, float64(m.cachedBytes()))
 }

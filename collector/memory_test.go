@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
@@ -250,5 +252,30 @@ func TestSlowReadersHoldNoWorkSlot(t *testing.T) {
 		if memory.heldBytes() != 0 {
 			t.Errorf("%d bytes held once every scrape is answered, want 0", memory.heldBytes())
 		}
+	})
+}
+
+// What Memory counts is exported, fresh on every scrape.
+func TestMemoryIsExported(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		memory := NewMemory(0, 0)
+		lister := &gatedLister{release: make(chan struct{})}
+		close(lister.release)
+		listing, err := NewShared(lister, time.Hour).WithMemory(memory).Listing(context.Background(), ListingRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf(`
+# HELP nova_image_exporter_cache_bytes What the --cache.ttl cache counts, across every cloud: its listings' images, as --client.max-listing-bytes counts them, plus 512 bytes an entry; at most --cache.max-bytes.
+# TYPE nova_image_exporter_cache_bytes gauge
+nova_image_exporter_cache_bytes %d
+# HELP nova_image_exporter_listings_held_bytes What the listings held at once count, across every cloud: in flight, being answered or cached, as --client.max-listing-bytes counts them, with the renderings gzip scrapes share; at most --listings.max-bytes.
+# TYPE nova_image_exporter_listings_held_bytes gauge
+nova_image_exporter_listings_held_bytes %d
+`, entry, listed)
+		if err := testutil.CollectAndCompare(memory, strings.NewReader(want)); err != nil {
+			t.Error(err)
+		}
+		listing.Release()
 	})
 }

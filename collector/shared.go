@@ -229,7 +229,7 @@ func (s *Shared) finish(key string, f *flight, listing Listing, err error, req L
 			s.memory.store(s, key, listing, s.ttl)
 		}
 	} else {
-		listing.chunks = nil // the images of a failed listing go with its charge
+		listing.chunks, listing.charge = nil, nil // a failed listing's images go with its charge
 	}
 	s.mu.Unlock()
 	// Before the waiters answer, so that a scrape's answer never precedes its log line.

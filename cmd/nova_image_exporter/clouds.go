@@ -68,6 +68,9 @@ func loadClouds(ctx context.Context, cfg *config, reg prometheus.Registerer, met
 		opts.Forget = metrics.ForgetCloud
 	}
 	memory := collector.NewMemory(int64(cfg.maxListingsBytes), int64(cfg.maxCacheBytes))
+	if reg != nil {
+		reg.MustRegister(memory)
+	}
 	opts.Build = func(cloud *cloud.Config) (collector.Target, error) {
 		clientOpts := cfg.client
 		clientOpts.Logger = log.With(logger, "cloud", cloud.Name)

@@ -256,4 +256,13 @@ func TestListingBeyondTheMemoryBoundFails(t *testing.T) {
 	if !strings.Contains(logs.String(), "would take more than 1024 bytes of images (--listings.max-bytes)") {
 		t.Errorf("no log line naming the flag:\n%s", logs)
 	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "\nnova_image_exporter_listings_held_bytes 0\n") {
+		t.Errorf("/metrics: the failed listing is still counted, or not exported:\n%s", body)
+	}
 }
