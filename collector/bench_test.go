@@ -508,3 +508,60 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	*c += countingWriter(len(p))
 	return len(p), nil
 }
+
+// BenchmarkProbesByPageSize probes a cloud of 100 000 images as /probe?page-size=N does,
+// gzipped: five probes in a row with page-size=1..5 and --cache.ttl (sequential), and four
+// at once with page-size=6..9 and no cache (concurrent). The page size changes how the
+// images are listed, not which (the rendered pages here are of 1 000 whatever the limit).
+// It reports the live heap held once the probes are answered (the cache), and the peak of
+// the resident set and of the heap above what they were before.
+func BenchmarkProbesByPageSize(b *testing.B) {
+	const n = 100000
+	p := simulatorPages(b, n)
+	api := httptest.NewServer(http.HandlerFunc(p.serve))
+	b.Cleanup(api.Close)
+	httpClient := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	for _, run := range []struct {
+		name       string
+		ttl        time.Duration
+		sizes      []int
+		concurrent bool
+	}{
+		{"sequential", time.Hour, []int{1, 2, 3, 4, 5}, false},
+		{"concurrent", 0, []int{6, 7, 8, 9}, true},
+	} {
+		b.Run(run.name, func(b *testing.B) {
+			m := measure(b)
+			var held uint64
+			for b.Loop() {
+				shared := collector.NewShared(clientFor(api.URL), run.ttl)
+				exporter := httptest.NewServer(&collector.Handler{
+					Resolve: func(r *http.Request) (collector.Target, bool, error) {
+						selection, err := client.ParseSelection(client.Selection{}, r.URL.Query())
+						return collector.Target{Cloud: "bench", Listings: shared, Selection: selection}, true, err
+					},
+					Timeouts: collector.ScrapeTimeouts{Default: 5 * time.Minute},
+					Logger:   log.NewNopLogger(),
+				})
+				var probes sync.WaitGroup
+				for _, size := range run.sizes {
+					probe := func() { scrapeOnce(b, httpClient, fmt.Sprintf("%s/probe?page-size=%d", exporter.URL, size), n, true) }
+					if run.concurrent {
+						probes.Go(probe)
+					} else {
+						probe()
+					}
+				}
+				probes.Wait()
+				exporter.Close()
+				runtime.GC()
+				sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+				metrics.Read(sample)
+				held = sample[0].Value.Uint64() - min(m.baseline, sample[0].Value.Uint64())
+				runtime.KeepAlive(shared)
+			}
+			m.report(n, p.total)
+			b.ReportMetric(float64(held), "held-heap-B")
+		})
+	}
+}

@@ -2,10 +2,10 @@
 // top-down in handler.go: the request names its target and selection, the scrape takes the
 // target's shared listing under its deadline and the work limits, and the exposition streams
 // the listing into the answer, gzipped if the scraper accepts it. Beside it: the deadlines and
-// work limits (limits.go), the listings shared by concurrent scrapes and their cache
-// (shared.go), the compressed rendering those scrapes share (rendering.go), and the
-// exporter's own metrics and transport instrumentation (exporter_metrics.go). The families
-// and the text format are in collector/exposition.
+// work limits (limits.go), the listings shared by concurrent scrapes (shared.go), the memory
+// bound on the listings held and their cache (memory.go), the compressed rendering those
+// scrapes share (rendering.go), and the exporter's own metrics and transport instrumentation
+// (exporter_metrics.go). The families and the text format are in collector/exposition.
 //
 // Image metrics are built from each scrape's listing and kept nowhere but with it: an image
 // deleted in the cloud disappears from the next scrape.
@@ -93,7 +93,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		level.Warn(logger).Log("msg", "ignoring scrape timeout header", "err", err, "timeout", timeout)
 	}
-	h.setWriteDeadline(w, logger, start.Add(timeout+h.WriteMargin))
+	writeCtx, cancelWrite := h.setWriteDeadline(w, r, logger, start.Add(timeout+h.WriteMargin))
+	defer cancelWrite()
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 
@@ -108,7 +109,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.write(w, logger, gzipped, served)
+	h.write(w, served.slot.writer(writeCtx, w), logger, gzipped, served)
 }
 
 // answer is what a scrape serves besides the exporter's own metrics: scrape, and for a
@@ -116,7 +117,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type answer struct {
 	scrape  *exposition.Scrape // nil: no image metrics
 	shared  *rendering         // nil: scrape holds the image part too
-	release func()             // frees the work slot of a rendering of its own, once answered
+	slot    *workSlot          // the slot of a rendering of its own; nil for none
+	listing Listing            // held until answered
+}
+
+// release lets go of the answer's slot and listing, once it is written.
+func (a answer) release() {
+	a.slot.release()
+	a.listing.Release()
 }
 
 // logger is h.Logger, or one that logs nothing.
@@ -131,8 +139,9 @@ func (h *Handler) logger() log.Logger {
 // listing or one in flight is joined; starting a new one takes one of the Limiter's slots
 // at once or is refused. Rendering a listing takes a slot too, waited for until ctx ends:
 // once for every gzip scrape of a shared listing (held while rendering), or a scrape's own
-// (held until release is called, once the answer is written). A failed listing is logged
-// here, once, and counted.
+// (held while rendering as the answer is written, let go while it is sent: workSlot). A
+// failed listing is logged here, once, and counted. The answer holds the listing until
+// released.
 func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logger log.Logger) (served answer, refused bool) {
 	start := time.Now()
 	// A listing shared by several scrapes reports its failure once, through the scrape
@@ -149,14 +158,14 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 			level.Error(logger).Log("msg", "image quota request failed (nova_image_quota_up 0); nova_up is the listing's", "err", err)
 		},
 	})
-	served = answer{release: func() {}}
 	if err == nil {
 		served, err = h.render(ctx, listing, gzipped, time.Since(start))
+		served.listing = listing
 	}
 	if err != nil {
 		logWait(logger, err)
 		failed := exposition.Failed(time.Since(start).Seconds()).WithQuotas(listing.Quotas)
-		return answer{scrape: failed, release: served.release}, errors.Is(err, ErrBusy)
+		return answer{scrape: failed, listing: served.listing}, errors.Is(err, ErrBusy)
 	}
 	problems := served.scrape.Problems()
 	if served.shared != nil {
@@ -170,8 +179,9 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 }
 
 // render sorts out the listing for a gzip scrape, sharing its rendering with the other
-// gzip scrapes of the listing, or, for another scrape or the only one given the listing,
-// renders its own, written as it is rendered.
+// gzip scrapes of the listing, or, for another scrape, the only one given the listing, or
+// one of a listing whose rendering does not fit its Memory, renders its own, written as it
+// is rendered.
 func (h *Handler) render(ctx context.Context, listing Listing, gzipped bool, listed time.Duration) (answer, error) {
 	exports := h.Exports
 	if exports == nil {
@@ -185,19 +195,22 @@ func (h *Handler) render(ctx context.Context, listing Listing, gzipped bool, lis
 				return nil, err
 			}
 			defer h.Limiter.release()
-			return renderDeflated(exposition.Listed(listing.Images(), exports, 0, 0).WithQuotas(listing.Quotas)), nil
+			return renderDeflated(exposition.Listed(listing.Images(), exports, 0, 0).WithQuotas(listing.Quotas), listing.charge)
 		})
-		if err != nil {
-			return answer{release: func() {}}, err
+		if err == nil {
+			scrape := exposition.Shared(listed.Seconds(), time.Since(listing.At).Seconds())
+			return answer{scrape: scrape, shared: shared}, nil
 		}
-		scrape := exposition.Shared(listed.Seconds(), time.Since(listing.At).Seconds())
-		return answer{scrape: scrape, shared: shared, release: func() {}}, nil
+		if !errors.As(err, new(*MemoryError)) {
+			return answer{}, err
+		}
 	}
-	if err := h.Limiter.acquire(ctx); err != nil {
-		return answer{release: func() {}}, err
+	slot, err := takeSlot(ctx, h.Limiter)
+	if err != nil {
+		return answer{}, err
 	}
 	scrape := exposition.Listed(listing.Images(), exports, listed.Seconds(), time.Since(listing.At).Seconds()).WithQuotas(listing.Quotas)
-	return answer{scrape: scrape, release: h.Limiter.release}, nil
+	return answer{scrape: scrape, slot: slot}, nil
 }
 
 // untilGone is a context that ends when ctx is cancelled (the scraper went away), not when
@@ -255,26 +268,27 @@ func (h *Handler) refuse(w http.ResponseWriter, logger log.Logger) (serveOwn boo
 	return false
 }
 
-// setWriteDeadline bounds how long a slow scraper can hold the connection and the work
-// slot of its rendering.
-func (h *Handler) setWriteDeadline(w http.ResponseWriter, logger log.Logger, deadline time.Time) {
+// setWriteDeadline bounds how long a slow scraper can hold the connection and the listing
+// it is sent; the context returned ends then, or when the scraper goes away.
+func (h *Handler) setWriteDeadline(w http.ResponseWriter, r *http.Request, logger log.Logger, deadline time.Time) (context.Context, context.CancelFunc) {
 	if h.WriteMargin <= 0 {
-		return
+		return context.WithCancel(r.Context())
 	}
 	err := http.NewResponseController(w).SetWriteDeadline(deadline)
 	if err != nil && !errors.Is(err, http.ErrNotSupported) {
 		level.Debug(logger).Log("msg", "setting the write deadline", "err", err)
 	}
+	return context.WithDeadline(r.Context(), deadline)
 }
 
-// write answers in the text format: the exporter's own metrics first (gathered after the
-// listing, so that they count it), then the scrape's (none when served.scrape is nil). A
-// gzip answer is one gzip member, the listing's shared rendering (if any) ending it
-// (writeMember).
-func (h *Handler) write(w http.ResponseWriter, logger log.Logger, gzipped bool, served answer) {
+// write answers in the text format, into body, which writes to w: the exporter's own
+// metrics first (gathered after the listing, so that they count it), then the scrape's
+// (none when served.scrape is nil). A gzip answer is one gzip member, the listing's shared
+// rendering (if any) ending it (writeMember).
+func (h *Handler) write(w http.ResponseWriter, body io.Writer, logger log.Logger, gzipped bool, served answer) {
 	w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
 	if !gzipped {
-		if err := h.writeText(w, logger, served); err != nil {
+		if err := h.writeText(body, logger, served); err != nil {
 			level.Debug(logger).Log("msg", "writing the scrape's answer", "err", err)
 		}
 		return
@@ -282,9 +296,9 @@ func (h *Handler) write(w http.ResponseWriter, logger log.Logger, gzipped bool, 
 	w.Header().Set("Content-Encoding", "gzip")
 	var err error
 	if served.shared != nil {
-		err = writeMember(w, func(out io.Writer) error { return h.writeText(out, logger, served) }, served.shared.part)
+		err = writeMember(body, func(out io.Writer) error { return h.writeText(out, logger, served) }, served.shared.part)
 	} else {
-		gz := takeGzip(w)
+		gz := takeGzip(body)
 		defer putGzip(gz)
 		if err = h.writeText(gz, logger, served); err == nil {
 			err = gz.Close()

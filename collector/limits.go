@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -84,4 +85,57 @@ func (l Limiter) release() {
 	if l != nil {
 		<-l
 	}
+}
+
+// workSlot is the slot a scrape renders its own answer under. It is let go while the answer
+// is sent and taken again to render more, so that a scraper that reads slowly holds none;
+// what the scraper is sent meanwhile is its listing, held and charged to Memory.
+type workSlot struct {
+	limiter Limiter
+	held    bool
+}
+
+// takeSlot waits for a slot of limiter until ctx ends (ErrBusy if its deadline passed first).
+func takeSlot(ctx context.Context, limiter Limiter) (*workSlot, error) {
+	if err := limiter.acquire(ctx); err != nil {
+		return nil, err
+	}
+	return &workSlot{limiter: limiter, held: true}, nil
+}
+
+// release lets go of the slot if held; nil holds none.
+func (s *workSlot) release() {
+	if s != nil && s.held {
+		s.held = false
+		s.limiter.release()
+	}
+}
+
+// writer is w, which lets go of the slot while each write to w lasts and takes it again,
+// waiting until ctx ends, before the answer is rendered further; w itself for a nil slot.
+func (s *workSlot) writer(ctx context.Context, w io.Writer) io.Writer {
+	if s == nil {
+		return w
+	}
+	return &slotFreeWriter{ctx: ctx, slot: s, w: w}
+}
+
+// slotFreeWriter writes without holding its slot.
+type slotFreeWriter struct {
+	ctx  context.Context
+	slot *workSlot
+	w    io.Writer
+}
+
+func (f *slotFreeWriter) Write(p []byte) (int, error) {
+	f.slot.release()
+	n, err := f.w.Write(p)
+	if err != nil {
+		return n, err
+	}
+	if err := f.slot.limiter.acquire(f.ctx); err != nil {
+		return n, fmt.Errorf("waiting for a work slot to render the rest of the answer: %w", err)
+	}
+	f.slot.held = true
+	return n, nil
 }

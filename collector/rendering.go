@@ -3,6 +3,7 @@ package collector
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"sync"
 
@@ -14,14 +15,15 @@ import (
 // renderings hold a listing's image part (exposition.WriteImages), rendered and compressed
 // once for every gzip scrape given the listing, one rendering per set of exports. They live
 // as long as the listing: until the last scrape given it is answered, or, with --cache.ttl,
-// as long as the cache keeps it.
+// as long as the cache keeps it; the listing's charge in Memory counts them.
 type renderings struct {
 	mu        sync.Mutex
 	byExports map[*exposition.ImageExports]*rendering
 }
 
 // rendering is one compressed image part: ready when done is closed, failed if err is set
-// (no slot to render it before the deadline of the scrape that was to render it).
+// (no slot to render it before the deadline of the scrape that was to render it, or no room
+// for it in Memory).
 type rendering struct {
 	done     chan struct{}
 	part     *deflated // the image part, to end a gzip member (writeMember)
@@ -37,7 +39,8 @@ func newRenderings() *renderings {
 // it. A scrape that waits for another's rendering waits until it is made (rendering needs
 // no network: it ends) or gone ends (the scraper went away), not until its listing deadline:
 // a listing that ends near the deadline is still served. If the scrape that was making it
-// fails (no slot before its deadline), the next waiter makes it.
+// fails for want of a slot before its deadline, the next waiter makes it; one that found no
+// room in Memory fails every scrape of the listing at once (each renders its own).
 func (r *renderings) get(gone context.Context, exports *exposition.ImageExports, render func() (*rendering, error)) (*rendering, error) {
 	for {
 		r.mu.Lock()
@@ -55,6 +58,9 @@ func (r *renderings) get(gone context.Context, exports *exposition.ImageExports,
 			if current.err == nil {
 				return current, nil
 			}
+			if errors.As(current.err, new(*MemoryError)) {
+				return nil, current.err
+			}
 		case <-gone.Done():
 			return nil, gone.Err()
 		}
@@ -66,7 +72,7 @@ func (r *renderings) make(exports *exposition.ImageExports, slot *rendering, ren
 	made, err := render()
 	if err != nil {
 		r.mu.Lock()
-		if r.byExports[exports] == slot {
+		if r.byExports[exports] == slot && !errors.As(err, new(*MemoryError)) {
 			delete(r.byExports, exports)
 		}
 		r.mu.Unlock()
@@ -79,16 +85,24 @@ func (r *renderings) make(exports *exposition.ImageExports, slot *rendering, ren
 	return slot, nil
 }
 
-// renderDeflated renders the image part of scrape, compressed to end a gzip member.
-func renderDeflated(scrape *exposition.Scrape) *rendering {
+// renderDeflated renders the image part of scrape, compressed to end a gzip member and
+// charged to charge: a MemoryError if it does not fit.
+func renderDeflated(scrape *exposition.Scrape, charge *charge) (*rendering, error) {
 	part := &deflated{}
-	d := newDeflater(&part.data)
+	out := &chargedWriter{w: &part.data, charge: charge}
+	d := newDeflater(out)
 	buffered := bufio.NewWriterSize(d, 64<<10)
 	exposition.WriteImages(buffered, scrape)
-	_ = buffered.Flush() // chunks never fail
-	_ = d.finish()
+	err := buffered.Flush()
+	if finishErr := d.finish(); err == nil {
+		err = finishErr
+	}
+	if err != nil {
+		charge.sub(out.charged)
+		return nil, err
+	}
 	part.crc, part.size = d.crc, d.size
-	return &rendering{part: part, problems: scrape.Problems()}
+	return &rendering{part: part, problems: scrape.Problems()}, nil
 }
 
 // gzipWriters are reused: a compressor's state is about a megabyte.

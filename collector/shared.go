@@ -11,9 +11,6 @@ import (
 	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
 )
 
-// maxCachedListings bounds the cache: one entry per distinct set of listing options.
-const maxCachedListings = 64
-
 // Listing is one listing of a cloud's images and when it was made.
 type Listing struct {
 	// chunks hold the images in fixed-size slices: a growing single slice would copy
@@ -30,7 +27,14 @@ type Listing struct {
 	// quotas are off for the cloud. quotaErr is why the request failed.
 	Quotas   *exposition.Quotas
 	quotaErr error
+	// bytes are what the images count by client.ImageBytes; charge is what the listing is
+	// charged in its Memory, renderings included, while held (nil: nothing charged).
+	bytes  int64
+	charge *charge
 }
+
+// Release lets go of a listing that Shared.Listing returned, once it is answered.
+func (l Listing) Release() { l.charge.release() }
 
 const listingChunk = 1024
 
@@ -69,13 +73,15 @@ func (l Listing) Images() []*client.Image {
 // A listing in flight belongs to no scrape: it runs detached, under ListingRequest's
 // MaxDuration, for as long as one scrape waits for it. Each scrape waits until its own
 // deadline; when the last one leaves, the listing is stopped.
+//
+// What the listings hold is charged to a Memory, which keeps the cache too.
 type Shared struct {
 	lister client.ImageSource
 	ttl    time.Duration
 	quotas client.QuotaSource // nil: quotas are off
+	memory *Memory
 
 	mu      sync.Mutex
-	cache   map[string]Listing
 	flights map[string]*flight // the listing in flight, by key
 }
 
@@ -84,13 +90,24 @@ type flight struct {
 	done    chan struct{} // closed when listing and err are set
 	listing Listing
 	err     error
-	waiters int // guarded by Shared.mu
-	stop    context.CancelFunc
+	// waiters are the scrapes waiting, each of which is given the listing once finished
+	// is set; both guarded by Shared.mu.
+	waiters  int
+	finished bool
+	stop     context.CancelFunc
 }
 
-// NewShared wraps lister; ttl 0 turns the cache off.
+// NewShared wraps lister; ttl 0 turns the cache off. Its listings are charged to a Memory
+// of their own, with no bound, unless WithMemory gives one.
 func NewShared(lister client.ImageSource, ttl time.Duration) *Shared {
-	return &Shared{lister: lister, ttl: ttl, cache: map[string]Listing{}, flights: map[string]*flight{}}
+	return &Shared{lister: lister, ttl: ttl, memory: NewMemory(0, 0), flights: map[string]*flight{}}
+}
+
+// WithMemory charges the listings to memory, shared with other clouds' Shared, and caches
+// them there; it returns s.
+func (s *Shared) WithMemory(memory *Memory) *Shared {
+	s.memory = memory
+	return s
 }
 
 // WithQuotas makes every listing ask quotas for the cloud's image quotas too, in parallel
@@ -142,15 +159,18 @@ func (e *WaitError) Error() string {
 func (e *WaitError) Unwrap() error { return e.Err }
 
 // Listing returns a cached listing younger than the TTL, or joins or starts the one listing
-// in flight for the selection (as the user wrote it, so that "changes-since=720h" is one
-// listing however the seconds pass). It returns when the listing ends or ctx does,
-// whichever comes first; ErrBusy when a listing must start but req.Slots has no free slot.
+// in flight for the selection (its Key: as the user wrote it, so that "changes-since=720h"
+// is one listing however the seconds pass, and whatever the page size). It returns when the
+// listing ends or ctx does, whichever comes first; ErrBusy when a listing must start but
+// req.Slots has no free slot. A listing returned is held until its Release.
 func (s *Shared) Listing(ctx context.Context, req ListingRequest) (Listing, error) {
 	key := req.Selection.Key()
 	s.mu.Lock()
-	if listing, ok := s.cachedLocked(key); ok {
-		s.mu.Unlock()
-		return listing, nil
+	if s.ttl > 0 {
+		if listing, ok := s.memory.cached(s, key); ok {
+			s.mu.Unlock()
+			return listing, nil
+		}
 	}
 	f, inFlight := s.flights[key]
 	if !inFlight {
@@ -183,16 +203,19 @@ func (s *Shared) startLocked(ctx context.Context, key string, req ListingRequest
 	go func() {
 		defer req.Slots.release()
 		defer stop()
-		listing, err := s.list(listCtx, req.Selection, deadline)
+		listing, err := s.list(listCtx, req.Selection, deadline, s.memory.newCharge())
 		s.finish(key, f, listing, err, req)
 	}()
 	return f
 }
 
 // finish caches a success, reports a failure (once, and not when every scrape had left),
-// then hands the outcome to the waiters.
+// then hands the outcome to the waiters, each of which holds a listing given it, and lets
+// go of the flight's hold.
 func (s *Shared) finish(key string, f *flight, listing Listing, err error, req ListingRequest) {
+	defer listing.Release()
 	s.mu.Lock()
+	f.finished = true
 	abandoned := s.flights[key] != f
 	if !abandoned {
 		delete(s.flights, key)
@@ -201,7 +224,12 @@ func (s *Shared) finish(key string, f *flight, listing Listing, err error, req L
 		if f.waiters > 1 || s.ttl > 0 {
 			listing.renderings = newRenderings()
 		}
-		s.storeLocked(key, listing)
+		listing.charge.retain(f.waiters)
+		if s.ttl > 0 {
+			s.memory.store(s, key, listing, s.ttl)
+		}
+	} else {
+		listing.chunks, listing.charge = nil, nil // a failed listing's images go with its charge
 	}
 	s.mu.Unlock()
 	// Before the waiters answer, so that a scrape's answer never precedes its log line.
@@ -219,12 +247,12 @@ func (s *Shared) finish(key string, f *flight, listing Listing, err error, req L
 // if it was the last.
 func (s *Shared) leave(ctx context.Context, key string, f *flight) (Listing, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	select {
-	case <-f.done: // the listing ended at the same moment: take its outcome
+	if f.finished { // the listing ended at the same moment: take its outcome, given this scrape
+		s.mu.Unlock()
+		<-f.done
 		return f.listing, f.err
-	default:
 	}
+	defer s.mu.Unlock()
 	f.waiters--
 	if f.waiters == 0 {
 		if s.flights[key] == f {
@@ -235,13 +263,18 @@ func (s *Shared) leave(ctx context.Context, key string, f *flight) (Listing, err
 	return Listing{}, &WaitError{Err: ctx.Err(), Others: f.waiters}
 }
 
-// list lists the images of selection and, when quotas are on, asks for the quotas at the
-// same time.
-func (s *Shared) list(ctx context.Context, selection client.Selection, deadline time.Time) (Listing, error) {
-	var listing Listing
+// list lists the images of selection, charging each to charge, and, when quotas are on,
+// asks for the quotas at the same time.
+func (s *Shared) list(ctx context.Context, selection client.Selection, deadline time.Time, charge *charge) (Listing, error) {
+	listing := Listing{charge: charge}
 	start := time.Now()
 	quotas := s.askQuotas(ctx)
 	err := s.lister.EachImage(ctx, selection.ListOptions(time.Now()), func(img client.Image) error {
+		n := client.ImageBytes(img)
+		if err := charge.add(n); err != nil {
+			return err
+		}
+		listing.bytes += n
 		listing.add(img)
 		return nil
 	})
@@ -306,33 +339,4 @@ func (q *quotaRequest) wait(wait time.Duration) (*exposition.Quotas, error) {
 		}
 	}
 	return &exposition.Quotas{Up: q.err == nil, Quotas: q.quotas}, q.err
-}
-
-func (s *Shared) cachedLocked(key string) (Listing, bool) {
-	if s.ttl <= 0 {
-		return Listing{}, false
-	}
-	listing, ok := s.cache[key]
-	if ok && time.Since(listing.At) >= s.ttl {
-		// Expired: dropped now, with its rendering, not when a later listing succeeds (a
-		// cloud that stays down would keep it until then).
-		delete(s.cache, key)
-		return Listing{}, false
-	}
-	return listing, ok
-}
-
-func (s *Shared) storeLocked(key string, listing Listing) {
-	if s.ttl <= 0 {
-		return
-	}
-	for k, old := range s.cache {
-		if time.Since(old.At) >= s.ttl {
-			delete(s.cache, k)
-		}
-	}
-	if len(s.cache) >= maxCachedListings {
-		return
-	}
-	s.cache[key] = listing
 }

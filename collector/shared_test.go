@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -117,7 +118,8 @@ func TestSharedCache(t *testing.T) {
 		if err != nil || lister.calls != 1 || !second.At.Equal(first.At) {
 			t.Fatalf("second listing within the TTL: %d API listings, %v; want 1, served from the cache", lister.calls, err)
 		}
-		if _, err := shared.Listing(context.Background(), ListingRequest{Selection: pageSize7}); err != nil || lister.calls != 2 {
+		named, _ := client.ParseSelection(client.Selection{}, url.Values{"name": {"ubuntu"}})
+		if _, err := shared.Listing(context.Background(), ListingRequest{Selection: named}); err != nil || lister.calls != 2 {
 			t.Errorf("other options must not share the cache entry: %d listings", lister.calls)
 		}
 		time.Sleep(1100 * time.Millisecond)

@@ -68,6 +68,10 @@ func loadClouds(ctx context.Context, cfg *config, reg prometheus.Registerer, met
 	if metrics != nil {
 		opts.Forget = metrics.ForgetCloud
 	}
+	memory := collector.NewMemory(int64(cfg.maxListingsBytes), int64(cfg.maxCacheBytes))
+	if reg != nil {
+		reg.MustRegister(memory)
+	}
 	opts.Build = func(cloud *cloud.Config) (collector.Target, error) {
 		clientOpts := cfg.client
 		clientOpts.Logger = log.With(logger, "cloud", cloud.Name)
@@ -82,7 +86,7 @@ func loadClouds(ctx context.Context, cfg *config, reg prometheus.Registerer, met
 		if err != nil {
 			return collector.Target{}, fmt.Errorf("cloud %q: %w", cloud.Name, err)
 		}
-		listings := collector.NewShared(c, cfg.cacheTTL)
+		listings := collector.NewShared(c, cfg.cacheTTL).WithMemory(memory)
 		quotas, hasQuotas := c.(client.QuotaSource)
 		quotasOn := hasQuotas && cloud.QuotasOn(cfg.quotas)
 		if quotasOn {

@@ -39,6 +39,9 @@ type config struct {
 	client      client.Options
 	web         *web.FlagConfig
 	flags       *kingpin.ApplicationModel // the command line as declared: --help's text
+
+	// maxListingsBytes bounds what every listing held takes, maxCacheBytes the cached ones.
+	maxListingsBytes, maxCacheBytes int64
 }
 
 // description says what the exporter does, in --help and on the landing page.
@@ -137,7 +140,11 @@ func newApp(stderr io.Writer) (*kingpin.Application, *flagValues) {
 		Default(fmt.Sprint(client.DefaultMaxRetries)), &cfg.client.MaxRetries)
 	durationFlag(app.Flag("cache.ttl", "Serve a listing younger than this without calling the API (nova_listing_age_seconds tells its age); 0 lists on every scrape.").
 		Default("0s"), &cfg.cacheTTL)
-	intFlag(app.Flag("web.max-requests", "Maximum number of listings and renderings of image metrics running at once; scrapes waiting for a listing in flight do not count. A /probe whose listing finds no free slot answers 503 at once; /metrics then serves the exporter's own metrics with nova_up 0. 0 means no limit.").
+	bytesFlag(app.Flag("cache.max-bytes", "Largest size of the --cache.ttl cache, across every cloud: its listings' images, counted as --client.max-listing-bytes counts them, plus 512 bytes an entry. The oldest entries are dropped to store a new one; a larger listing is not cached. The default holds a listing of 100 000 images (34-40 MiB).").
+		Default("48MiB"), &cfg.maxCacheBytes)
+	bytesFlag(app.Flag("listings.max-bytes", "Largest size of all listings held at once, across every cloud: in flight, being answered or cached (counted as --client.max-listing-bytes counts them), with the renderings gzip scrapes share. A listing that would pass it fails, and a rendering is not kept. The default keeps the process within a 256 MiB memory limit: it takes about 1.8 times what is counted, plus some 20 MiB of its own (96 MiB x 1.8 + 20 MiB, about 195 MiB).").
+		Default("96MiB"), &cfg.maxListingsBytes)
+	intFlag(app.Flag("web.max-requests", "Maximum number of listings and renderings of image metrics running at once; scrapes waiting for a listing in flight, or for their scraper to read the answer, do not count. A /probe whose listing finds no free slot answers 503 at once; /metrics then serves the exporter's own metrics with nova_up 0. 0 means no limit.").
 		Default("40"), &cfg.maxRequests)
 	durationFlag(app.Flag("web.write-margin", "How long past its listing deadline a scrape's answer may take to be sent; a scraper reading slower is cut off.").
 		Default("10s"), &cfg.writeMargin)
@@ -175,6 +182,12 @@ func (v *flagValues) config() (*config, error) {
 	}
 	if cfg.client.MaxRetries == 0 {
 		cfg.client.MaxRetries = -1 // client.Options: 0 takes the default, negative never retries
+	}
+	if cfg.maxCacheBytes <= 0 {
+		return nil, fmt.Errorf("--cache.max-bytes: must be positive, not %d", cfg.maxCacheBytes)
+	}
+	if cfg.maxListingsBytes <= 0 {
+		return nil, fmt.Errorf("--listings.max-bytes: must be positive, not %d", cfg.maxListingsBytes)
 	}
 	if cfg.writeMargin <= 0 {
 		return nil, fmt.Errorf("--web.write-margin must be positive, not %s", cfg.writeMargin)

@@ -59,9 +59,9 @@ func waitFor(t *testing.T, what string, check func() bool) {
 	}
 }
 
-// Scrapers that ask for a probe and never read the answer hold its rendering's slot only
-// until the write deadline (--scrape.timeout + --web.write-margin), and never keep
-// /metrics from answering.
+// Scrapers that ask for a probe and never read the answer hold no work slot: probes that
+// need listings of their own, more than --web.max-requests of them, and /metrics are
+// answered meanwhile.
 func TestSlowReadersDoNotBlockMetrics(t *testing.T) {
 	tokenClouds(t, map[string]*simulator.Simulator{
 		"big":   simulator.New(simulator.Options{Images: bigImages()}),
@@ -69,32 +69,31 @@ func TestSlowReadersDoNotBlockMetrics(t *testing.T) {
 	})
 	base, logs := startExporter(t, "--web.max-requests=2", "--cache.ttl=1h", "--web.write-margin=200ms")
 	// Listed once, however long that takes here; the slow probes are served from the cache.
-	if code, body := probe(t, base, "cloud=big"); code != http.StatusOK || !strings.Contains(body, "\nnova_up 1\n") {
-		t.Fatalf("probe of the big cloud: %d\n%.500s", code, body)
+	code, whole := probe(t, base, "cloud=big")
+	if code != http.StatusOK || !strings.Contains(whole, "\nnova_up 1\n") {
+		t.Fatalf("probe of the big cloud: %d\n%.500s", code, whole)
 	}
 	addr := strings.TrimPrefix(base, "http://")
-	for range 2 {
+	for range 5 {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { conn.Close() })
 		_ = conn.(*net.TCPConn).SetReadBuffer(4096)
-		if _, err := io.WriteString(conn, "GET /probe?cloud=big HTTP/1.1\r\nHost: exporter\r\nX-Prometheus-Scrape-Timeout-Seconds: 1\r\n\r\n"); err != nil {
+		if _, err := io.WriteString(conn, "GET /probe?cloud=big HTTP/1.1\r\nHost: exporter\r\nX-Prometheus-Scrape-Timeout-Seconds: 30\r\n\r\n"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// A probe that needs a listing of its own (options never asked before) is refused
-	// when it finds no slot to list, or none to render within its 0.1s: then the slow
-	// probes hold both slots.
-	pageSize := 0
-	newListing := func() (int, string) {
-		pageSize++
-		return scrapeWithTimeout(fmt.Sprintf("%s/probe?cloud=small&page-size=%d", base, pageSize), "0.1")
-	}
-	waitFor(t, "the two slow probes hold both slots", func() bool {
-		code, _ := newListing()
-		return code == http.StatusServiceUnavailable
+	// A probe of options never asked before needs a listing of its own and a slot to render.
+	// Once the slow scrapers' answers are rendered as far as their connections take, they
+	// wait for their scrapers, which read nothing for the 30s of their write deadline,
+	// holding no slot (before, they held both until then).
+	newListing := 0
+	waitFor(t, "a new listing is answered while five scrapers read nothing", func() bool {
+		newListing++
+		code, body := probe(t, base, fmt.Sprintf("cloud=small&name=n%d", newListing))
+		return code == http.StatusOK && strings.Contains(body, "\nnova_up 1\n")
 	})
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
@@ -103,13 +102,8 @@ func TestSlowReadersDoNotBlockMetrics(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "nova_image_exporter_build_info") {
-		t.Fatalf("/metrics while slow readers hold every slot: %d\n%s", resp.StatusCode, body)
+		t.Errorf("/metrics while five scrapers read nothing: %d\n%s", resp.StatusCode, body)
 	}
-	// The slow readers still do not read: the write deadline frees their slots.
-	waitFor(t, "the write deadline frees the slow readers' slots", func() bool {
-		code, body := newListing()
-		return code == http.StatusOK && strings.Contains(body, "\nnova_up 1\n")
-	})
 	if strings.Contains(logs.String(), "level=error") {
 		t.Errorf("errors logged:\n%s", logs)
 	}
@@ -232,5 +226,43 @@ func TestProbeBoundsWhatItEchoes(t *testing.T) {
 	}
 	if code, _ := probe(t, base, "cloud=cloud-a&name="+strings.Repeat("x", 900_000)); code != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("a 900 KB query: %d, want 431", code)
+	}
+}
+
+// The memory bounds take byte units, have defaults that keep the Kubernetes example's 256 MiB
+// limit, and must be positive.
+func TestMemoryFlags(t *testing.T) {
+	cfg, err := parseFlags(nil, io.Discard)
+	if err != nil || cfg.maxListingsBytes != 96<<20 || cfg.maxCacheBytes != 48<<20 {
+		t.Fatalf("defaults: %v, --listings.max-bytes %d, --cache.max-bytes %d", err, cfg.maxListingsBytes, cfg.maxCacheBytes)
+	}
+	cfg, err = parseFlags([]string{"--listings.max-bytes=1GiB", "--cache.max-bytes=512KiB"}, io.Discard)
+	if err != nil || cfg.maxListingsBytes != 1<<30 || cfg.maxCacheBytes != 512<<10 {
+		t.Errorf("1GiB and 512KiB: %v, %d, %d", err, cfg.maxListingsBytes, cfg.maxCacheBytes)
+	}
+	if _, err := parseFlags([]string{"--cache.max-bytes=0"}, io.Discard); err == nil || !strings.Contains(err.Error(), "--cache.max-bytes") {
+		t.Errorf("--cache.max-bytes=0: %v, want an error naming the flag", err)
+	}
+}
+
+// A listing that would take the listings held at once past --listings.max-bytes fails,
+// saying so.
+func TestListingBeyondTheMemoryBoundFails(t *testing.T) {
+	tokenClouds(t, map[string]*simulator.Simulator{"c": simulator.New(simulator.Options{Images: simulator.DefaultImages(testNow)})})
+	base, logs := startExporter(t, "--listings.max-bytes=1KiB")
+	if code, body := probe(t, base, "cloud=c"); code != http.StatusOK || !strings.Contains(body, "\nnova_up 0\n") {
+		t.Errorf("probe: %d\n%.300s", code, body)
+	}
+	if !strings.Contains(logs.String(), "would take more than 1024 bytes of images (--listings.max-bytes)") {
+		t.Errorf("no log line naming the flag:\n%s", logs)
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "\nnova_image_exporter_listings_held_bytes 0\n") {
+		t.Errorf("/metrics: the failed listing is still counted, or not exported:\n%s", body)
 	}
 }
