@@ -3,7 +3,8 @@
 // target's shared listing under its deadline and the work limits, and the exposition streams
 // the listing into the answer, gzipped if the scraper accepts it. Beside it: the deadlines and
 // work limits (limits.go), the listings shared by concurrent scrapes and their cache
-// (shared.go), the compressed rendering those scrapes share (rendering.go), and the
+// (shared.go) with the back-off on credentials the cloud refused (backoff.go), the
+// compressed rendering those scrapes share (rendering.go), and the
 // exporter's own metrics and transport instrumentation (exporter_metrics.go). The families
 // and the text format are in collector/exposition.
 //
