@@ -273,7 +273,7 @@ func TestAuthFailuresAndIdentityErrorsAreCountedApart(t *testing.T) {
 		scrapeText(t, listerHandler(lister, metrics, log.NewNopLogger()))
 	}
 	const want = `
-# HELP nova_image_exporter_auth_failures_total Listings that failed because the cloud refused the credentials: Keystone/IAM answered the token request with 401 or 403, or the API refused a pre-issued token, an AK/SK signature, or a token again right after its renewal. Not counted here: an identity service that cannot be reached or fails (nova_image_exporter_identity_errors_total).
+# HELP nova_image_exporter_auth_failures_total Refusals of the cloud's credentials, each starting a back-off in which they are not sent: a listing failed because Keystone/IAM answered the token request with 401 or 403, or the API refused a pre-issued token, an AK/SK signature, or a token again right after its renewal; or the quota endpoint answered 401 to the credential the listing beside it had had accepted. Not counted here: an identity service that cannot be reached or fails (nova_image_exporter_identity_errors_total).
 # TYPE nova_image_exporter_auth_failures_total counter
 nova_image_exporter_auth_failures_total{cloud="c1"} 2
 nova_image_exporter_auth_failures_total{cloud="c2"} 0

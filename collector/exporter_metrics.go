@@ -37,7 +37,7 @@ func NewExporterMetrics(reg prometheus.Registerer) *ExporterMetrics {
 	m := &ExporterMetrics{
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: exposition.Namespace, Subsystem: ExporterSubsystem, Name: "auth_failures_total",
-			Help: "Listings that failed because the cloud refused the credentials: Keystone/IAM answered the token request with 401 or 403, or the API refused a pre-issued token, an AK/SK signature, or a token again right after its renewal. Not counted here: an identity service that cannot be reached or fails (nova_image_exporter_identity_errors_total).",
+			Help: "Refusals of the cloud's credentials, each starting a back-off in which they are not sent: a listing failed because Keystone/IAM answered the token request with 401 or 403, or the API refused a pre-issued token, an AK/SK signature, or a token again right after its renewal; or the quota endpoint answered 401 to the credential the listing beside it had had accepted. Not counted here: an identity service that cannot be reached or fails (nova_image_exporter_identity_errors_total).",
 		}, []string{"cloud"}),
 		identityErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: exposition.Namespace, Subsystem: ExporterSubsystem, Name: "identity_errors_total",
@@ -91,8 +91,8 @@ func (m *ExporterMetrics) ForgetCloud(cloud string) {
 	m.apiRequests.DeletePartialMatch(prometheus.Labels{"cloud": cloud})
 }
 
-// observeListing counts a failed listing by its kind.
-func (m *ExporterMetrics) observeListing(cloud string, err error) {
+// observeFailure counts a failed listing or quota request by its kind.
+func (m *ExporterMetrics) observeFailure(cloud string, err error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.forgotten[cloud] {

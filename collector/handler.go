@@ -2,9 +2,10 @@
 // top-down in handler.go: the request names its target and selection, the scrape takes the
 // target's shared listing under its deadline and the work limits, and the exposition streams
 // the listing into the answer, gzipped if the scraper accepts it. Beside it: the deadlines and
-// work limits (limits.go), the listings shared by concurrent scrapes (shared.go), the memory
-// bound on the listings held and their cache (memory.go), the compressed rendering those
-// scrapes share (rendering.go), and the exporter's own metrics and transport instrumentation
+// work limits (limits.go), the listings shared by concurrent scrapes (shared.go) with the
+// back-off on credentials the cloud refused (backoff.go), the memory bound on the listings
+// held and their cache (memory.go), the compressed rendering those scrapes share
+// (rendering.go), and the exporter's own metrics and transport instrumentation
 // (exporter_metrics.go). The families and the text format are in collector/exposition.
 //
 // Image metrics are built from each scrape's listing and kept nowhere but with it: an image
@@ -151,11 +152,14 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 		OnFailure: func(err error) {
 			level.Error(logger).Log("msg", "listing images failed", "err", err, "duration_seconds", time.Since(start).Seconds())
 			if h.Metrics != nil {
-				h.Metrics.observeListing(target.Cloud, err)
+				h.Metrics.observeFailure(target.Cloud, err)
 			}
 		},
 		OnQuotaFailure: func(err error) {
 			level.Error(logger).Log("msg", "image quota request failed (nova_image_quota_up 0); nova_up is the listing's", "err", err)
+			if h.Metrics != nil {
+				h.Metrics.observeFailure(target.Cloud, err)
+			}
 		},
 	})
 	if err == nil {
@@ -229,10 +233,15 @@ func untilGone(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // logWait logs a scrape that stopped waiting for its listing: its own timeout, which the
-// listing (going on for others, or stopped) does not report.
+// listing (going on for others, or stopped) does not report. A scrape that listed nothing
+// because of the back-off on refused credentials adds a debug line: the refusal had its
+// line.
 func logWait(logger log.Logger, err error) {
 	var waitErr *WaitError
+	var backoffErr *BackoffError
 	switch {
+	case errors.As(err, &backoffErr):
+		level.Debug(logger).Log("msg", "not listing: the cloud refused the credentials", "err", err)
 	case !errors.As(err, &waitErr):
 	case errors.Is(err, context.Canceled):
 		level.Debug(logger).Log("msg", "the scraper went away before the listing ended", "err", err)

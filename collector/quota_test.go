@@ -117,9 +117,10 @@ nova_up 1
 		t.Errorf("log lines %q, want one error line naming the quota failure", lines)
 	}
 
-	// The other way round: a failed listing still tells what the quota request found.
+	// The other way round: a listing that fails once the cloud accepted its credentials still
+	// tells what the quota request found.
 	logs.Reset()
-	h = quotaHandler(&fakeLister{err: errors.New("HTTP 503")}, &fakeQuotas{quotas: glanceQuotas[:1]}, &logs)
+	h = quotaHandler(&halfLister{images: testImages[:1], err: errors.New("HTTP 503")}, &fakeQuotas{quotas: glanceQuotas[:1]}, &logs)
 	const wantDown = `
 # HELP nova_image_quota_limit Limit of an image quota that counts (Glance's image_count_total, image_count_uploading; IMS's image, image_shared, image_member); absent when unlimited.
 # TYPE nova_image_quota_limit gauge

@@ -81,6 +81,10 @@ type Shared struct {
 	quotas client.QuotaSource // nil: quotas are off
 	memory *Memory
 
+	// refusals holds back the cloud's credentials once the cloud refused them, for every
+	// listing; quotaRefusals the quota request once its endpoint did (backoff.go).
+	refusals, quotaRefusals *backoff
+
 	mu      sync.Mutex
 	flights map[string]*flight // the listing in flight, by key
 }
@@ -100,7 +104,8 @@ type flight struct {
 // NewShared wraps lister; ttl 0 turns the cache off. Its listings are charged to a Memory
 // of their own, with no bound, unless WithMemory gives one.
 func NewShared(lister client.ImageSource, ttl time.Duration) *Shared {
-	return &Shared{lister: lister, ttl: ttl, memory: NewMemory(0, 0), flights: map[string]*flight{}}
+	return &Shared{lister: lister, ttl: ttl, memory: NewMemory(0, 0), flights: map[string]*flight{},
+		refusals: newBackoff(time.Now), quotaRefusals: newBackoff(time.Now)}
 }
 
 // WithMemory charges the listings to memory, shared with other clouds' Shared, and caches
@@ -110,8 +115,8 @@ func (s *Shared) WithMemory(memory *Memory) *Shared {
 	return s
 }
 
-// WithQuotas makes every listing ask quotas for the cloud's image quotas too, in parallel
-// and under the same deadline; it returns s.
+// WithQuotas makes every listing ask quotas for the cloud's image quotas too, under the same
+// deadline, once the cloud has accepted the listing's credentials; it returns s.
 func (s *Shared) WithQuotas(quotas client.QuotaSource) *Shared {
 	s.quotas = quotas
 	return s
@@ -162,7 +167,9 @@ func (e *WaitError) Unwrap() error { return e.Err }
 // in flight for the selection (its Key: as the user wrote it, so that "changes-since=720h"
 // is one listing however the seconds pass, and whatever the page size). It returns when the
 // listing ends or ctx does, whichever comes first; ErrBusy when a listing must start but
-// req.Slots has no free slot. A listing returned is held until its Release.
+// req.Slots has no free slot; a *BackoffError, at once, when a listing must start but the
+// cloud refused the credentials and their back-off lasts. A listing returned is held until
+// its Release.
 func (s *Shared) Listing(ctx context.Context, req ListingRequest) (Listing, error) {
 	key := req.Selection.Key()
 	s.mu.Lock()
@@ -174,11 +181,16 @@ func (s *Shared) Listing(ctx context.Context, req ListingRequest) (Listing, erro
 	}
 	f, inFlight := s.flights[key]
 	if !inFlight {
+		ticket, err := s.refusals.admit()
+		if err != nil {
+			s.mu.Unlock()
+			return Listing{Quotas: s.quotasNotRead()}, err
+		}
 		if !req.Slots.tryAcquire() {
 			s.mu.Unlock()
 			return Listing{}, ErrBusy
 		}
-		f = s.startLocked(ctx, key, req)
+		f = s.startLocked(ctx, key, req, ticket)
 	}
 	f.waiters++
 	s.mu.Unlock()
@@ -191,8 +203,9 @@ func (s *Shared) Listing(ctx context.Context, req ListingRequest) (Listing, erro
 	}
 }
 
-// startLocked starts the listing of key, detached from ctx's cancellation and deadline.
-func (s *Shared) startLocked(ctx context.Context, key string, req ListingRequest) *flight {
+// startLocked starts the listing of key, detached from ctx's cancellation and deadline;
+// ticket is its admission by the back-off, which takes its outcome.
+func (s *Shared) startLocked(ctx context.Context, key string, req ListingRequest, ticket int) *flight {
 	listCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	if req.MaxDuration > 0 {
 		listCtx, stop = context.WithTimeout(context.WithoutCancel(ctx), req.MaxDuration)
@@ -204,6 +217,7 @@ func (s *Shared) startLocked(ctx context.Context, key string, req ListingRequest
 		defer req.Slots.release()
 		defer stop()
 		listing, err := s.list(listCtx, req.Selection, deadline, s.memory.newCharge())
+		err = s.refusals.done(ticket, err, accepted(listing, err))
 		s.finish(key, f, listing, err, req)
 	}()
 	return f
@@ -236,7 +250,7 @@ func (s *Shared) finish(key string, f *flight, listing Listing, err error, req L
 	if !abandoned && err != nil && req.OnFailure != nil {
 		req.OnFailure(err)
 	}
-	if !abandoned && listing.quotaErr != nil && req.OnQuotaFailure != nil {
+	if !abandoned && listing.quotaErr != nil && req.OnQuotaFailure != nil && !sameCause(err, listing.quotaErr) {
 		req.OnQuotaFailure(listing.quotaErr)
 	}
 	f.listing, f.err = listing, err
@@ -264,20 +278,25 @@ func (s *Shared) leave(ctx context.Context, key string, f *flight) (Listing, err
 }
 
 // list lists the images of selection, charging each to charge, and, when quotas are on,
-// asks for the quotas at the same time.
+// asks for the quotas too, with the listing's credentials once the cloud has accepted them
+// (accepted): never when it refused them.
 func (s *Shared) list(ctx context.Context, selection client.Selection, deadline time.Time, charge *charge) (Listing, error) {
 	listing := Listing{charge: charge}
 	start := time.Now()
-	quotas := s.askQuotas(ctx)
+	quotas := s.quotaRequest()
 	err := s.lister.EachImage(ctx, selection.ListOptions(time.Now()), func(img client.Image) error {
 		n := client.ImageBytes(img)
 		if err := charge.add(n); err != nil {
 			return err
 		}
 		listing.bytes += n
+		quotas.send(ctx)
 		listing.add(img)
 		return nil
 	})
+	if err == nil {
+		quotas.send(ctx)
+	}
 	listing.Quotas, listing.quotaErr = quotas.wait(quotaWait(time.Since(start), deadline))
 	listing.At = time.Now()
 	return listing, err
@@ -298,33 +317,56 @@ func quotaWait(took time.Duration, deadline time.Time) time.Duration {
 	return wait
 }
 
-// quotaRequest is a quota request running beside a listing.
+// quotaRequest is a quota request beside a listing, sent once the listing's credentials
+// were accepted.
 type quotaRequest struct {
-	done   chan struct{} // closed when quotas and err are set
-	cancel context.CancelFunc
-	quotas []client.Quota
-	err    error
+	source  client.QuotaSource
+	backoff *backoff
+	ticket  int
+	sent    bool          // send was called, whether or not the back-off let the request go
+	done    chan struct{} // nil: not sent; closed when quotas and err are set
+	cancel  context.CancelFunc
+	quotas  []client.Quota
+	err     error
 }
 
-// askQuotas starts the quota request under ctx; nil when quotas are off.
-func (s *Shared) askQuotas(ctx context.Context) *quotaRequest {
+// quotaRequest is the quota request of a listing, not sent yet; nil when quotas are off.
+func (s *Shared) quotaRequest() *quotaRequest {
 	if s.quotas == nil {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	q := &quotaRequest{done: make(chan struct{}), cancel: cancel}
+	return &quotaRequest{source: s.quotas, backoff: s.quotaRefusals}
+}
+
+// send starts the quota request under ctx, unless it was sent or its endpoint refused the
+// credentials and their back-off lasts. The listing calls it, from its own goroutine, once
+// the cloud has accepted its credentials.
+func (q *quotaRequest) send(ctx context.Context) {
+	if q == nil || q.sent {
+		return
+	}
+	q.sent = true
+	ticket, err := q.backoff.admit()
+	if err != nil {
+		return
+	}
+	ctx, q.cancel = context.WithCancel(ctx)
+	q.ticket, q.done = ticket, make(chan struct{})
 	go func() {
 		defer close(q.done)
-		q.quotas, q.err = s.quotas.Quotas(ctx)
+		q.quotas, q.err = q.source.Quotas(ctx)
 	}()
-	return q
 }
 
 // wait returns what the quota request found, abandoning it after waiting for it so long;
-// nil when quotas are off.
+// nil when quotas are off, and nova_image_quota_up 0 without an error when it was not
+// sent.
 func (q *quotaRequest) wait(wait time.Duration) (*exposition.Quotas, error) {
 	if q == nil {
 		return nil, nil
+	}
+	if q.done == nil {
+		return &exposition.Quotas{}, nil
 	}
 	defer q.cancel()
 	timer := time.NewTimer(wait)
@@ -338,5 +380,5 @@ func (q *quotaRequest) wait(wait time.Duration) (*exposition.Quotas, error) {
 			q.err = fmt.Errorf("the quota request was abandoned %s after the listing ended: %w", wait.Round(time.Millisecond), q.err)
 		}
 	}
-	return &exposition.Quotas{Up: q.err == nil, Quotas: q.quotas}, q.err
+	return &exposition.Quotas{Up: q.err == nil, Quotas: q.quotas}, q.backoff.done(q.ticket, q.err, q.err == nil)
 }

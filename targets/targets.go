@@ -339,6 +339,17 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
+// Targets returns the target of every cloud that can be probed, sorted by cloud.
+func (s *Set) Targets() []collector.Target {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	targets := make([]collector.Target, 0, len(s.clouds))
+	for _, name := range sortedKeys(s.clouds) {
+		targets = append(targets, s.clouds[name].target)
+	}
+	return targets
+}
+
 // Get returns the target of a configured cloud, with the default selection.
 func (s *Set) Get(name string) (collector.Target, error) {
 	s.mu.RLock()

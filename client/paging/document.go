@@ -16,12 +16,17 @@ import (
 const maxDocumentBytes = 1 << 20
 
 // GetDocument requests one small JSON document of service's endpoint (path joined to it
-// by locate) and decodes it into v, under the listing machinery's credentials, retries,
-// renewal and redaction. what names the document in errors ("quota usage"). It returns
-// the redactor of the request's secrets, for the texts of v that become label values.
+// by locate) and decodes it into v, under the listing machinery's credentials, retries
+// and redaction. It is sent beside a listing whose credential the cloud accepted, and
+// never authenticates on its own: it renews no token, not even one about to expire, and
+// a 401 is final (a client.AuthError). what names the document in errors ("quota
+// usage"). It returns the redactor of the request's secrets, for the texts of v that
+// become label values.
 func (r *Requester) GetDocument(ctx context.Context, service, what string, locate func(endpoint *url.URL) *url.URL, v any) (client.Redactor, error) {
 	var redact client.Redactor
 	err := r.Run(ctx, 0, service, service+" endpoint", "", func(ctx context.Context, l *Listing, endpoint *url.URL) error {
+		l.borrowed = true
+		client.ClaimExpiryRenewal(ctx) // taken up front: the token is the listing's
 		u := locate(endpoint)
 		err := l.Fetch(ctx, u, func(resp *http.Response) error { return decodeDocument(resp, v, l.redact) })
 		if err != nil {

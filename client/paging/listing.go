@@ -45,6 +45,9 @@ type Listing struct {
 	pages    int
 	seen     map[string]bool // markers already requested, to stop a pagination loop
 	renewed  bool            // the credential was renewed once in this listing
+	// borrowed says that the credential was accepted by the listing beside this request
+	// (GetDocument): it is never renewed here, and a 401 is final.
+	borrowed bool
 	redact   client.Redactor // the secrets of the last request: its credentials and the authenticator's
 	listed   int64           // ImageBytes of the images handed over so far
 }
@@ -169,6 +172,9 @@ func (l *Listing) send(ctx context.Context, u *url.URL) (*http.Response, string,
 
 // renew replaces a credential refused with 401, once per listing.
 func (l *Listing) renew(ctx context.Context, credential string, refusal error) error {
+	if l.borrowed {
+		return client.AuthFailure(fmt.Errorf("%w; not renewing the credential, which the image listing had just had accepted", refusal))
+	}
 	if l.renewed {
 		return client.AuthFailure(fmt.Errorf("refused again after renewal: %w", refusal))
 	}

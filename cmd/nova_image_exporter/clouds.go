@@ -96,7 +96,11 @@ func loadClouds(ctx context.Context, cfg *config, reg prometheus.Registerer, met
 			"image_api", cloud.ImageAPI, "quotas", quotasOn)
 		return collector.Target{Cloud: cloud.Name, Listings: listings, API: c}, nil
 	}
-	return targets.New(opts)
+	set, err := targets.New(opts)
+	if err == nil && reg != nil {
+		reg.MustRegister(collector.NewAuthBackoffCollector(set.Targets))
+	}
+	return set, err
 }
 
 // checkConfig is --config.check: load every cloud without calling any, and report.

@@ -344,6 +344,8 @@ func TestIntegrationRevokedTokenIsRenewed(t *testing.T) {
 // service error.
 func TestIntegrationRefusedCredentialsAreAuthFailures(t *testing.T) {
 	rs := loadRealstack(t)
+	u := loadLockoutUser(t) // Keystone locks a user after 3 refused logins: never the demo user
+	rs.unlock(t, u)
 	clouds := writeClouds(t, fmt.Sprintf(`clouds:
   refused:
     auth:
@@ -353,7 +355,7 @@ func TestIntegrationRefusedCredentialsAreAuthFailures(t *testing.T) {
       user_domain_name: Default
       project_name: %s
       project_domain_name: Default
-`, rs.authURL, rs.username, rs.projectName))
+`, rs.authURL, u.name, rs.projectName))
 	t.Setenv("OS_CLIENT_CONFIG_FILE", clouds)
 	base, logs := startExporter(t, "--cloud=refused")
 	families := scrape(t, base+"/metrics")

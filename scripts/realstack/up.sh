@@ -32,6 +32,12 @@ SERVICE_PASS=${REALSTACK_SERVICE_PASSWORD:-service-secret}
 PROJECT=${REALSTACK_PROJECT:-demo}
 MEMBER_USER=${REALSTACK_USER:-demo}
 MEMBER_PASS=${REALSTACK_PASSWORD:-demo-secret}
+# a user of its own for the lockout test, which sends it a wrong password: the
+# admin and the member user are never locked
+LOCKOUT_USER=${REALSTACK_LOCKOUT_USER:-lockout}
+LOCKOUT_PASS=${REALSTACK_LOCKOUT_PASSWORD:-lockout-secret}
+LOCKOUT_ATTEMPTS=${REALSTACK_LOCKOUT_ATTEMPTS:-3}
+LOCKOUT_DURATION=${REALSTACK_LOCKOUT_DURATION:-1800}
 HOST=127.0.0.1
 DEBUG=${REALSTACK_DEBUG:-false}   # true: oslo debug logging in $DIR/log/*.log
 # sqlite + uwsgi: a connection may be closed by another thread; wait on locks
@@ -130,6 +136,11 @@ key_repository = $DIR/data/keystone-credential-keys
 enabled = false
 [oslo_policy]
 policy_file = $DIR/etc/keystone/policy.yaml
+# a user is locked after this many failed logins in a row, as a production
+# Keystone is often configured; the exporter must never get there
+[security_compliance]
+lockout_failure_attempts = $LOCKOUT_ATTEMPTS
+lockout_duration = $LOCKOUT_DURATION
 EOF
 
 authtoken() {  # $1 = service user
@@ -390,6 +401,8 @@ done
 MEMBER_ID=$(user "$MEMBER_USER" "$MEMBER_PASS" "$DEMO_PROJECT")
 grant "$DEMO_PROJECT" "$MEMBER_ID" "$MEMBER_ROLE"
 grant "$DEMO_PROJECT" "$MEMBER_ID" "$READER_ROLE"
+LOCKOUT_ID=$(user "$LOCKOUT_USER" "$LOCKOUT_PASS" "$DEMO_PROJECT")
+grant "$DEMO_PROJECT" "$LOCKOUT_ID" "$READER_ROLE"
 IMG_SVC=$(service image glance)
 NOVA_SVC=$(service compute nova)
 for i in public internal admin; do
@@ -558,6 +571,12 @@ QUOTA_IMAGE_SIZE_TOTAL_MIB=$QUOTA_IMAGE_SIZE_TOTAL
 QUOTA_IMAGE_STAGE_TOTAL_MIB=$QUOTA_IMAGE_STAGE_TOTAL
 QUOTA_IMAGE_COUNT_TOTAL=$QUOTA_IMAGE_COUNT_TOTAL
 QUOTA_IMAGE_COUNT_UPLOADING=$QUOTA_IMAGE_COUNT_UPLOADING
+ADMIN_PASSWORD=$ADMIN_PASS
+LOCKOUT_USER=$LOCKOUT_USER
+LOCKOUT_USER_ID=$LOCKOUT_ID
+LOCKOUT_PASSWORD=$LOCKOUT_PASS
+LOCKOUT_FAILURE_ATTEMPTS=$LOCKOUT_ATTEMPTS
+LOCKOUT_DURATION=$LOCKOUT_DURATION
 EOF
 
 ###############################################################################
