@@ -64,7 +64,7 @@ realstack-down:
 # The integration test against the real stack; it must be up (make realstack-up).
 test-integration:
 	set -a && . $(REALSTACK_DIR)/env.sh && . $(REALSTACK_DIR)/images.env && set +a && \
-	  $(GO) test -race -count=1 -tags integration -run Integration -v ./cmd/nova_image_exporter/
+	  $(GO) test -race -count=1 -timeout 30m -tags integration -run Integration -v ./cmd/nova_image_exporter/
 
 # Debian's prometheus + promtool, unpacked into $(PROMETHEUS_DIR); starts nothing (apt-get: root).
 prometheus:
