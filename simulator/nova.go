@@ -438,6 +438,11 @@ func (s *Simulator) listImages(w http.ResponseWriter, r *http.Request, pathProje
 		}
 		limit, limitGiven = n, true
 	}
+	if above := s.opts.NovaForbiddenLimitAbove; above > 0 && limit > above {
+		// The fault's message is the simulator's own: Huawei documents only the status.
+		novaFault(w, http.StatusForbidden, "forbidden", fmt.Sprintf("limit %d exceeds the maximum page size %d", limit, above))
+		return
+	}
 	marker, hasMarker := last(q, "marker")
 
 	f, msg := parseFilters(q)

@@ -60,6 +60,10 @@ type Options struct {
 	Images []Image
 	// MaxLimit is Nova's [api]max_limit; default 1000.
 	MaxLimit int
+	// NovaForbiddenLimitAbove makes images/detail answer 403 to a limit above it, as
+	// Huawei's Nova-compatible ECS API does above its largest page (ECS API reference,
+	// "Querying Data in Pages": the maximum itself is undocumented); 0 never does.
+	NovaForbiddenLimitAbove int
 	// GlancePrefix is the path Glance is served under, which the catalog's image endpoint
 	// ends in: Glance's listing is GET {GlancePrefix}/v2/images. "" means "/image", as
 	// devstack serves it; "/" serves Glance at the root, as the realstack does.

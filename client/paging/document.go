@@ -24,7 +24,7 @@ const maxDocumentBytes = 1 << 20
 // become label values.
 func (r *Requester) GetDocument(ctx context.Context, service, what string, locate func(endpoint *url.URL) *url.URL, v any) (client.Redactor, error) {
 	var redact client.Redactor
-	err := r.Run(ctx, 0, service, service+" endpoint", "", func(ctx context.Context, l *Listing, endpoint *url.URL) error {
+	err := r.Run(ctx, PageSize{}, service, service+" endpoint", "", func(ctx context.Context, l *Listing, endpoint *url.URL) error {
 		l.borrowed = true
 		client.ClaimExpiryRenewal(ctx) // taken up front: the token is the listing's
 		u := locate(endpoint)

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log/level"
@@ -29,6 +30,9 @@ const maxBackoff = 30 * time.Second
 type Requester struct {
 	Auth client.Authenticator
 	Opts client.Options
+	// defaultRefused says that the cloud answered 403 to the API's default page size: its
+	// listings then send no limit and take the server's page size.
+	defaultRefused atomic.Bool
 }
 
 // NewRequester returns a Requester with opts' defaults filled in.
@@ -42,9 +46,12 @@ type Listing struct {
 	r *Requester
 	// PageSize is the limit the listing asks for; a 403 hints at it.
 	PageSize int
-	pages    int
-	seen     map[string]bool // markers already requested, to stop a pagination loop
-	renewed  bool            // the credential was renewed once in this listing
+	// defaultLimit says that PageSize is the API's default, not the user's: a 403 to it is
+	// answered by asking again without a limit.
+	defaultLimit bool
+	pages        int
+	seen         map[string]bool // markers already requested, to stop a pagination loop
+	renewed      bool            // the credential was renewed once in this listing
 	// borrowed says that the credential was accepted by the listing beside this request
 	// (GetDocument): it is never renewed here, and a 401 is final.
 	borrowed bool
@@ -53,8 +60,8 @@ type Listing struct {
 }
 
 // begin starts a listing: the context it must run under, and its state.
-func (r *Requester) begin(ctx context.Context, pageSize int) (context.Context, *Listing) {
-	return client.WithListing(ctx), &Listing{r: r, PageSize: pageSize, seen: map[string]bool{},
+func (r *Requester) begin(ctx context.Context, size PageSize) (context.Context, *Listing) {
+	return client.WithListing(ctx), &Listing{r: r, PageSize: size.Limit, defaultLimit: size.Default, seen: map[string]bool{},
 		redact: client.NewRedactor(r.Auth.Secrets()...)}
 }
 
@@ -117,6 +124,9 @@ func (l *Listing) Decoding() Decoding {
 // the retry fits before ctx's deadline.
 func (l *Listing) Get(ctx context.Context, u *url.URL) (*http.Response, error) {
 	for retries := 0; ; {
+		if l.defaultLimit && l.r.defaultRefused.Load() {
+			u = withoutLimit(u)
+		}
 		resp, credential, err := l.send(ctx, u)
 		if err == nil {
 			return resp, nil
@@ -135,12 +145,34 @@ func (l *Listing) Get(ctx context.Context, u *url.URL) (*http.Response, error) {
 				return nil, err
 			}
 			retries++
-		case apiErr.StatusCode == http.StatusForbidden && l.PageSize > 0:
+		case apiErr.StatusCode == http.StatusForbidden && l.defaultLimit && u.Query().Has("limit"):
+			l.refuseDefault()
+		case apiErr.StatusCode == http.StatusForbidden && l.PageSize > 0 && u.Query().Has("limit"):
 			return nil, fmt.Errorf("%w (limit=%d may be above the cloud's largest page size: try a smaller page-size)", err, l.PageSize)
 		default:
 			return nil, err
 		}
 	}
+}
+
+// refuseDefault notes that the cloud refused the API's default page size with 403, as
+// Huawei's Nova-compatible API does above its undocumented largest page: this cloud's
+// listings ask again, and from now on, without a limit. It costs one request, once.
+func (l *Listing) refuseDefault() {
+	if l.r.defaultRefused.CompareAndSwap(false, true) {
+		level.Warn(l.r.Opts.Logger).Log("msg", "the cloud answered 403 to the default page size; listing without a limit from now on (set page-size to choose one)",
+			"limit", l.PageSize)
+	}
+}
+
+// withoutLimit is u without its limit parameter.
+func withoutLimit(u *url.URL) *url.URL {
+	query := u.Query()
+	if !query.Has("limit") {
+		return u
+	}
+	query.Del("limit")
+	return WithQuery(u, query)
 }
 
 // send makes one request and returns the response if it is a 200.
@@ -257,9 +289,9 @@ func WithQuery(base *url.URL, query url.Values) *url.URL {
 // Run runs one listing at suffix below the endpoint of service (what names the endpoint in
 // errors): it begins the listing, builds the base URL and calls walk with them, and
 // returns walk's error without the listing's secrets.
-func (r *Requester) Run(ctx context.Context, pageSize int, service, what, suffix string,
+func (r *Requester) Run(ctx context.Context, size PageSize, service, what, suffix string,
 	walk func(ctx context.Context, l *Listing, base *url.URL) error) error {
-	ctx, listing := r.begin(ctx, pageSize)
+	ctx, listing := r.begin(ctx, size)
 	endpoint, err := listing.Endpoint(ctx, service)
 	if err != nil {
 		return err
@@ -318,12 +350,18 @@ type QueryNames struct {
 	ChangesSince, SinceOperator string
 }
 
+// PageSize is the limit a listing sends, and whether it is the API's default.
+type PageSize struct {
+	Limit   int
+	Default bool // not set by the user: the API's DefaultLimit
+}
+
 // PageSize is the limit a listing with opts sends: its page size, or the API's default.
-func (names QueryNames) PageSize(opts client.ListOptions) int {
+func (names QueryNames) PageSize(opts client.ListOptions) PageSize {
 	if opts.PageSize > 0 {
-		return opts.PageSize
+		return PageSize{Limit: opts.PageSize}
 	}
-	return names.DefaultLimit
+	return PageSize{Limit: names.DefaultLimit, Default: true}
 }
 
 // Query is opts in an API's query parameters, named by names: the options that are set, and
@@ -347,7 +385,7 @@ func Query(opts client.ListOptions, names QueryNames) url.Values {
 	set(names.ImageType, opts.ImageType)
 	number(names.MinRAM, opts.MinRAM)
 	number(names.MinDisk, opts.MinDisk)
-	limit := names.PageSize(opts)
+	limit := names.PageSize(opts).Limit
 	number(names.Limit, &limit)
 	if !opts.ChangesSince.IsZero() {
 		set(names.ChangesSince, names.SinceOperator+opts.ChangesSince.UTC().Format(time.RFC3339))

@@ -68,7 +68,7 @@ func loadClouds(ctx context.Context, cfg *config, reg prometheus.Registerer, met
 	if metrics != nil {
 		opts.Forget = metrics.ForgetCloud
 	}
-	memory := collector.NewMemory(int64(cfg.maxListingsBytes), int64(cfg.maxCacheBytes))
+	memory := collector.NewMemory(cfg.maxListingsBytes, cfg.maxCacheBytes)
 	if reg != nil {
 		reg.MustRegister(memory)
 	}
