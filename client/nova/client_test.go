@@ -436,13 +436,14 @@ func TestListImagesRetriesThrottlingAndTransientFaults(t *testing.T) {
 		header       http.Header
 		wantRequests int
 		wantErr      string
+		pageSize     int // 0: the default, which a 403 drops once (TestARefusedDefaultPageSizeIsDroppedOnce)
 	}{
 		{name: "429 twice", failures: []int{429, 429}, wantRequests: 3},
 		{name: "502, 503, 504", failures: []int{502, 503, 504}, wantRequests: 4},
 		{name: "413 overLimit", failures: []int{413}, wantRequests: 2},
 		{name: "always throttled", failures: []int{429, 429, 429, 429, 429}, wantRequests: 4, wantErr: "HTTP 429"},
 		{name: "400 is not retried", failures: []int{400}, wantRequests: 1, wantErr: "HTTP 400"},
-		{name: "403 is not retried", failures: []int{403}, wantRequests: 1, wantErr: "HTTP 403"},
+		{name: "403 is not retried", failures: []int{403}, wantRequests: 1, wantErr: "HTTP 403", pageSize: 100},
 		{name: "500 is not retried", failures: []int{500}, wantRequests: 1, wantErr: "HTTP 500"},
 		{name: "Retry-After past the deadline", failures: []int{429}, header: http.Header{"Retry-After": {"30"}}, wantRequests: 1,
 			wantErr: "not retried: waiting 30s would pass the scrape deadline"},
@@ -460,7 +461,7 @@ func TestListImagesRetriesThrottlingAndTransientFaults(t *testing.T) {
 			})
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			images, err := c.ListImages(ctx, client.ListOptions{})
+			images, err := c.ListImages(ctx, client.ListOptions{PageSize: tt.pageSize})
 			if len(p.requests) != tt.wantRequests {
 				t.Errorf("%d requests, want %d", len(p.requests), tt.wantRequests)
 			}
