@@ -348,7 +348,7 @@ func TestREADMECrossbuildPlatforms(t *testing.T) {
 // TestREADMEPageSizeHint: a 403 to a listing with a page size set logs that the page size
 // may be too large, as README says of Huawei.
 func TestREADMEPageSizeHint(t *testing.T) {
-	readmeClaims(t, `(`+regexp.QuoteMeta("a `limit` above its (undocumented) maximum: the log then says to lower the page size")+`)`, 1)
+	readmeClaims(t, `(`+regexp.QuoteMeta("refused a page size you set, the listing fails and the log says to lower it")+`)`, 1)
 	sim := faultyCloud(t, nil)
 	sim.SetFaults(func(int, *http.Request) simulator.Fault { return simulator.Fault{Status: http.StatusForbidden} })
 	base, logs := startExporter(t, "--cloud=faulty", "--images.page-size=10")
