@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 )
 
 // What one answer of the cloud can make the exporter hold or do is bounded, whatever the
@@ -116,3 +117,8 @@ func jsonValues(b []byte) int {
 	}
 	return n
 }
+
+// RefusalHold is how long an authenticator sends no credentials the cloud refused, for the
+// listings already under way when the refusal came: new listings are held back by the
+// collector's back-off, which starts at the same refusal and lasts at least as long.
+const RefusalHold = time.Minute

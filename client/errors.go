@@ -240,3 +240,15 @@ func retryAfterSeconds(secs int64) time.Duration {
 	}
 	return time.Duration(min(secs, int64(MaxRetryAfter/time.Second))) * time.Second
 }
+
+// HeldBackError says that a request was not sent: the cloud refused these credentials a
+// moment ago, in a request of another listing, and they are held back for RefusalHold. It
+// is no AuthError (the cloud refused nothing more) and does not unwrap to one.
+type HeldBackError struct {
+	Refusal error // the refusal, already without secrets
+}
+
+// Error says that nothing was sent, and why.
+func (e *HeldBackError) Error() string {
+	return "not sent: the cloud refused these credentials a moment ago (" + e.Refusal.Error() + ")"
+}

@@ -288,3 +288,36 @@ func TestOneFailureOneLine(t *testing.T) {
 		t.Errorf("a failed listing beside a quota request refused on its own: log %q, want both lines", text)
 	}
 }
+
+// refusingLate refuses the credentials only once its listing is stopped, as Keystone's
+// answer to a renewal (sent detached from the listing) can arrive after the last scrape
+// waiting for the listing has left.
+type refusingLate struct{}
+
+func (refusingLate) EachImage(ctx context.Context, _ client.ListOptions, _ func(client.Image) error) error {
+	<-ctx.Done()
+	return &client.AuthError{Err: errors.New("HTTP 401 Unauthorized")}
+}
+
+// A refusal that arrives after every scrape left its listing starts a back-off, and so is
+// reported all the same: counted in auth_failures_total and logged once. Before, the
+// back-off started unreported (nova_up 0 at every scrape, with a debug line only).
+func TestARefusalAfterTheScrapeLeftIsReported(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		own := prometheus.NewRegistry()
+		metrics := NewExporterMetrics(own)
+		metrics.InitCloud("c1")
+		var logs bytes.Buffer
+		shared := NewShared(refusingLate{}, 0)
+		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: shared}), Metrics: metrics,
+			Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewLogfmtLogger(&logs)}
+		scrapeText(t, h)
+		synctest.Wait()
+		if v := testutil.ToFloat64(metrics.authFailures.WithLabelValues("c1")); v != 1 || shared.AuthBackoff() <= 0 {
+			t.Errorf("auth failures %v, back-off %v; want the refusal counted once, and the back-off", v, shared.AuthBackoff())
+		}
+		if n := strings.Count(logs.String(), "authentication failed"); n != 1 {
+			t.Errorf("%d lines say authentication failed, want 1:\n%s", n, logs.String())
+		}
+	})
+}

@@ -74,7 +74,7 @@ func BenchmarkAPIs(b *testing.B) {
 	} {
 		b.Run("api="+tt.api, func(b *testing.B) {
 			pages := &replay{bodies: map[string][]byte{}, base: http.DefaultTransport}
-			a := *auth
+			a := cloud.StaticToken{Token: auth.Token, ComputeEndpoint: auth.ComputeEndpoint, ImageEndpoint: auth.ImageEndpoint}
 			a.ImageEndpoint += tt.endpoint
 			source := tt.source(&a, client.Options{HTTPClient: &http.Client{Transport: pages}, MetadataKeys: exposition.DefaultImageExports().MetadataKeys()})
 			opts := client.ListOptions{PageSize: benchPageSize}

@@ -223,8 +223,9 @@ func (s *Shared) startLocked(ctx context.Context, key string, req ListingRequest
 	return f
 }
 
-// finish caches a success, reports a failure (once, and not when every scrape had left),
-// then hands the outcome to the waiters, each of which holds a listing given it, and lets
+// finish caches a success, reports a failure (once, and not when every scrape had left,
+// unless the cloud refused the credentials: that starts a back-off, which must not go
+// unreported), then hands the outcome to the waiters, each of which holds a listing given it, and lets
 // go of the flight's hold.
 func (s *Shared) finish(key string, f *flight, listing Listing, err error, req ListingRequest) {
 	defer listing.Release()
@@ -247,7 +248,7 @@ func (s *Shared) finish(key string, f *flight, listing Listing, err error, req L
 	}
 	s.mu.Unlock()
 	// Before the waiters answer, so that a scrape's answer never precedes its log line.
-	if !abandoned && err != nil && req.OnFailure != nil {
+	if err != nil && req.OnFailure != nil && (!abandoned || errors.As(err, new(*client.AuthError))) {
 		req.OnFailure(err)
 	}
 	if !abandoned && listing.quotaErr != nil && req.OnQuotaFailure != nil && !sameCause(err, listing.quotaErr) {

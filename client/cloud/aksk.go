@@ -33,8 +33,10 @@ type AKSK struct {
 	ProjectID       string // sent as X-Project-Id
 	ComputeEndpoint string // the ECS endpoint
 	ImageEndpoint   string // the IMS endpoint
-	// Now is the signing clock; nil means time.Now.
+	// Now is the signing clock, and that of refusals; nil means time.Now.
 	Now func() time.Time
+
+	refusals refusals // the gateway's last refusal of the signature
 }
 
 // Endpoint returns the configured endpoint of service.
@@ -44,9 +46,9 @@ func (a *AKSK) Endpoint(_ context.Context, service string) (string, error) {
 
 // Authorize signs req and returns the access key (not a secret) as the credential.
 func (a *AKSK) Authorize(_ context.Context, req *http.Request) (string, error) {
-	now := time.Now
-	if a.Now != nil {
-		now = a.Now
+	now := a.clock()
+	if err := a.refusals.held(now()); err != nil {
+		return "", err
 	}
 	req.Header.Set(sdkDateHeader, now().UTC().Format(sdkDateLayout))
 	req.Header.Set("X-Project-Id", a.ProjectID)
@@ -67,7 +69,15 @@ func (a *AKSK) Authorize(_ context.Context, req *http.Request) (string, error) {
 // Renew fails: a refused signature is a wrong key or a skewed clock, and retrying would
 // count towards the gateway's lock-out of the key after 5 failures.
 func (a *AKSK) Renew(context.Context, string) error {
-	return fmt.Errorf("aksk: the signature of access key %s was refused (wrong secret key, or a clock more than 15 minutes off); not retrying, the gateway locks a key after 5 failures", a.AccessKey)
+	return a.refusals.note(a.clock()(), client.AuthFailure(fmt.Errorf("aksk: the signature of access key %s was refused (wrong secret key, or a clock more than 15 minutes off); not retrying, the gateway locks a key after 5 failures", a.AccessKey)))
+}
+
+// clock is Now, or time.Now.
+func (a *AKSK) clock() func() time.Time {
+	if a.Now != nil {
+		return a.Now
+	}
+	return time.Now
 }
 
 // Secrets returns the secret key and the security token; each request's signature is taken

@@ -27,6 +27,8 @@ type StaticToken struct {
 	Token           string
 	ComputeEndpoint string // compute_endpoint_override, project id filled in
 	ImageEndpoint   string // image_endpoint_override, project id filled in
+
+	refusals refusals
 }
 
 // Endpoint returns the configured endpoint of service.
@@ -47,15 +49,18 @@ func fixedEndpoint(service, compute, image string) (string, error) {
 	return endpoint, nil
 }
 
-// Authorize sets X-Auth-Token.
+// Authorize sets X-Auth-Token, unless the API refused the token a moment ago.
 func (s *StaticToken) Authorize(_ context.Context, req *http.Request) (string, error) {
+	if err := s.refusals.held(time.Now()); err != nil {
+		return "", err
+	}
 	req.Header.Set("X-Auth-Token", s.Token)
 	return "", nil
 }
 
-// Renew fails: a pre-issued token cannot be renewed.
+// Renew fails: a pre-issued token cannot be renewed. The refusal holds the token back.
 func (s *StaticToken) Renew(context.Context, string) error {
-	return errors.New("auth_type token: the pre-issued token was refused and cannot be renewed")
+	return s.refusals.note(time.Now(), client.AuthFailure(errors.New("auth_type token: the pre-issued token was refused and cannot be renewed")))
 }
 
 // Secrets returns the token.
@@ -79,7 +84,12 @@ type Keystone struct {
 	provider  *gophercloud.ProviderClient
 	endpoints map[string]string // by service, once found
 
-	now func() time.Time // the clock of token expiry; nil means time.Now
+	now func() time.Time // the clock of token expiry and of refusals; nil means time.Now
+
+	// refusals holds the credentials back from listings under way when Keystone refused
+	// them; renewMu makes checking it and renewing one step.
+	refusals refusals
+	renewMu  sync.Mutex
 
 	seenMu      sync.Mutex
 	seenToken   string    // the last token handed out
@@ -195,10 +205,15 @@ func (k *Keystone) expiredOnArrival(token string) bool {
 // client's timeout), not under the deadline of whichever listing asked first: a scrape with
 // a short deadline must not fail the renewal for the others.
 func (k *Keystone) renew(ctx context.Context, provider *gophercloud.ProviderClient, refused string) error {
+	k.renewMu.Lock()
+	defer k.renewMu.Unlock()
+	if err := k.refusals.held(k.clock()); err != nil {
+		return err
+	}
 	renewCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(k.httpClient.Timeout, client.DefaultRequestTimeout))
 	defer cancel()
 	if err := provider.Reauthenticate(renewCtx, refused); err != nil {
-		return k.authError(err)
+		return k.refusals.note(k.clock(), k.authError(err))
 	}
 	return nil
 }
@@ -225,6 +240,9 @@ func (k *Keystone) authenticated(ctx context.Context) (*gophercloud.ProviderClie
 	if k.provider != nil {
 		return k.provider, nil
 	}
+	if err := k.refusals.held(k.clock()); err != nil {
+		return nil, err
+	}
 	provider, err := openstack.NewClient(k.authOptions.IdentityEndpoint)
 	if err != nil {
 		return nil, fmt.Errorf("auth_url %s: not a usable URL", client.RedactURLText(k.authOptions.IdentityEndpoint))
@@ -232,7 +250,7 @@ func (k *Keystone) authenticated(ctx context.Context) (*gophercloud.ProviderClie
 	provider.HTTPClient = client.BoundIdentity(k.httpClient)
 	provider.UserAgent.Prepend(cmp.Or(k.UserAgent, client.DefaultUserAgent))
 	if err := openstack.Authenticate(ctx, provider, k.authOptions); err != nil {
-		return nil, k.authError(err)
+		return nil, k.refusals.note(k.clock(), k.authError(err))
 	}
 	k.provider = provider
 	return provider, nil
@@ -253,7 +271,8 @@ func (k *Keystone) catalogEndpoint(provider *gophercloud.ProviderClient, service
 			service, opts.Region, opts.Availability, err)
 	}
 	if len(endpoint) > client.MaxEndpointBytes {
-		return "", fmt.Errorf("the catalog's %s endpoint is longer than %d bytes: %s", service, client.MaxEndpointBytes, client.RedactURLText(endpoint))
+		redact := client.NewRedactor(append(k.configuredSecrets(), provider.Token())...)
+		return "", fmt.Errorf("the catalog's %s endpoint is longer than %d bytes: %s", service, client.MaxEndpointBytes, client.RedactURLText(redact.Redact(endpoint)))
 	}
 	if service != client.ServiceCompute {
 		return expandProjectID(endpoint, projectID), nil

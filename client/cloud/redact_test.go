@@ -3,6 +3,7 @@ package cloud
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -17,10 +18,11 @@ import (
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
 )
 
-// echoCase is an authenticator whose secrets a server echoes.
+// echoCase is an authenticator whose secrets a server echoes: each subtest builds its own,
+// for an authenticator holds back credentials refused a moment ago.
 type echoCase struct {
 	name    string
-	auth    client.Authenticator
+	newAuth func() client.Authenticator
 	secrets []string // the configured secrets
 }
 
@@ -41,18 +43,24 @@ func TestEchoedSecretsAreRedacted(t *testing.T) {
 	endpoint := srv.URL + "/v2.1/" + project
 	staticToken := sim.IssueToken()
 	cases := []echoCase{
-		{"password", NewKeystone(gophercloud.AuthOptions{
-			IdentityEndpoint: srv.URL + "/v3", Username: "demo", Password: password, DomainName: "Default",
-			Scope: &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"},
-		}, gophercloud.EndpointOpts{Region: "RegionOne"}, nil, httpClient), []string{password}},
-		{"application credential", NewKeystone(gophercloud.AuthOptions{
-			IdentityEndpoint: srv.URL + "/v3", ApplicationCredentialID: "appcred-id", ApplicationCredentialSecret: appSecret,
-		}, gophercloud.EndpointOpts{Region: "RegionOne"}, nil, httpClient), []string{appSecret}},
-		{"token", &StaticToken{Token: staticToken, ComputeEndpoint: endpoint}, []string{staticToken}},
-		{"aksk", &AKSK{AccessKey: ak, SecretKey: sk, ProjectID: project, ComputeEndpoint: endpoint}, []string{sk}},
+		{"password", func() client.Authenticator {
+			return NewKeystone(gophercloud.AuthOptions{
+				IdentityEndpoint: srv.URL + "/v3", Username: "demo", Password: password, DomainName: "Default",
+				Scope: &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"},
+			}, gophercloud.EndpointOpts{Region: "RegionOne"}, nil, httpClient)
+		}, []string{password}},
+		{"application credential", func() client.Authenticator {
+			return NewKeystone(gophercloud.AuthOptions{
+				IdentityEndpoint: srv.URL + "/v3", ApplicationCredentialID: "appcred-id", ApplicationCredentialSecret: appSecret,
+			}, gophercloud.EndpointOpts{Region: "RegionOne"}, nil, httpClient)
+		}, []string{appSecret}},
+		{"token", func() client.Authenticator { return &StaticToken{Token: staticToken, ComputeEndpoint: endpoint} }, []string{staticToken}},
+		{"aksk", func() client.Authenticator {
+			return &AKSK{AccessKey: ak, SecretKey: sk, ProjectID: project, ComputeEndpoint: endpoint}
+		}, []string{sk}},
 	}
 	for _, tc := range cases {
-		_, keystone := tc.auth.(*Keystone)
+		_, keystone := tc.newAuth().(*Keystone)
 		for _, fault := range []struct {
 			name     string
 			keystone bool
@@ -75,7 +83,8 @@ func TestEchoedSecretsAreRedacted(t *testing.T) {
 				t.Cleanup(func() { sim.SetKeystoneFaults(nil); sim.SetFaults(nil) })
 				var logs bytes.Buffer
 				before := len(sim.Requests())
-				c := nova.New(tc.auth, client.Options{Logger: log.NewLogfmtLogger(&logs)})
+				auth := tc.newAuth()
+				c := nova.New(auth, client.Options{Logger: log.NewLogfmtLogger(&logs)})
 				_, err := c.ListImages(context.Background(), client.ListOptions{})
 				if err == nil {
 					t.Fatal("the listing succeeded against a failing server")
@@ -86,7 +95,7 @@ func TestEchoedSecretsAreRedacted(t *testing.T) {
 				}
 				secrets := append(requestSecrets(sim.Requests()[before:]), tc.secrets...)
 				if keystone {
-					secrets = append(secrets, tc.auth.Secrets()...)
+					secrets = append(secrets, auth.Secrets()...)
 				}
 				for _, secret := range secrets {
 					if secret != "" && strings.Contains(exposed, secret) {
@@ -110,4 +119,29 @@ func requestSecrets(requests []simulator.RequestRecord) []string {
 		}
 	}
 	return secrets
+}
+
+// A catalog endpoint too long to use is quoted in the error without the secrets it holds:
+// before, it was cut and quoted with only its user information removed.
+func TestATooLongCatalogEndpointIsRedacted(t *testing.T) {
+	const password = "s3cr3t-P4ssw0rd-of-the-monitoring-user"
+	keystone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Subject-Token", "tok-1")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_ = json.NewEncoder(w).Encode(map[string]any{"token": map[string]any{
+			"expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+			"project":    map[string]any{"id": "p1", "name": "demo", "domain": map[string]any{"id": "default"}},
+			"catalog": []any{map[string]any{"type": "image", "name": "glance", "endpoints": []any{map[string]any{
+				"interface": "public", "region": "RegionOne", "region_id": "RegionOne",
+				"url": "http://glance.example/" + password + "/" + strings.Repeat("a", client.MaxEndpointBytes)}}}},
+		}})
+	}))
+	defer keystone.Close()
+	k := NewKeystone(gophercloud.AuthOptions{IdentityEndpoint: keystone.URL + "/v3", Username: "u", Password: password, DomainName: "Default", TenantName: "demo"},
+		gophercloud.EndpointOpts{Region: "RegionOne"}, nil, client.NewHTTPClient(5*time.Second, nil))
+	_, err := k.Endpoint(context.Background(), client.ServiceImage)
+	if err == nil || strings.Contains(err.Error(), password[:8]) || !strings.Contains(err.Error(), "longer than") {
+		t.Errorf("error: %v; want the endpoint refused without the password", err)
+	}
 }

@@ -212,6 +212,10 @@ func (l *Listing) renew(ctx context.Context, credential string, refusal error) e
 	}
 	l.renewed = true
 	if err := l.r.Auth.Renew(ctx, credential); err != nil {
+		var heldBack *client.HeldBackError
+		if errors.As(err, &heldBack) {
+			return err // refused in another listing: nothing was sent
+		}
 		var identityErr *client.IdentityError
 		if errors.As(err, &identityErr) {
 			// The identity service failed: whether the credentials are good is unknown.
@@ -294,7 +298,7 @@ func (r *Requester) Run(ctx context.Context, size PageSize, service, what, suffi
 	ctx, listing := r.begin(ctx, size)
 	endpoint, err := listing.Endpoint(ctx, service)
 	if err != nil {
-		return err
+		return listing.Err(err)
 	}
 	base, err := BaseURL(listing.redact, what, endpoint, suffix)
 	if err != nil {

@@ -6,8 +6,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
 )
@@ -223,5 +225,29 @@ func TestQuotaEndpointRefusingIsOneRequestPerBackoff(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "image quota request failed"); n != 1 {
 		t.Errorf("%d quota failure lines, want 1 (per back-off):\n%s", n, logs)
+	}
+}
+
+// Probes of one cloud with different options, arriving together, start a listing each
+// before the first refusal is taken: they send the refused password once between them.
+// Before, each sent it, one after another, after Keystone had already refused it (Keystone
+// locks a user after a few refusals in a row).
+func TestConcurrentProbesSendTheRefusedPasswordOnce(t *testing.T) {
+	sim, simURL := authSimulator(t, simulator.Options{})
+	var tokenRequests atomic.Int32
+	sim.SetKeystoneFaults(func(int, *http.Request) simulator.Fault {
+		tokenRequests.Add(1)
+		// Slow, so that the probes' listings all start before the refusal arrives.
+		return simulator.Fault{Status: http.StatusUnauthorized, Delay: 200 * time.Millisecond}
+	})
+	t.Setenv("OS_CLIENT_CONFIG_FILE", writeClouds(t, "clouds:\n"+keystoneCloud("c", "glance", simURL, "wrong-password")))
+	base, _ := startExporter(t, "--cloud=c")
+	var wg sync.WaitGroup
+	for _, name := range []string{"a", "b", "c", "d", "e"} {
+		wg.Go(func() { scrape(t, base+"/probe?cloud=c&name="+name) })
+	}
+	wg.Wait()
+	if n := tokenRequests.Load(); n != 1 {
+		t.Errorf("5 probes with different options at once sent the refused password %d times; want 1", n)
 	}
 }
