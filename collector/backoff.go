@@ -17,8 +17,9 @@ import (
 // Bounds of the back-off on refused credentials (README, "Refused credentials"): Keystone
 // locks a user, and Huawei's gateway an access key, after a few refusals in a row.
 const (
-	// firstBackoff is how long credentials the cloud refused are not sent again.
-	firstBackoff = time.Minute
+	// firstBackoff is how long credentials the cloud refused are not sent again: as long as
+	// each authenticator holds them back from the listings already under way.
+	firstBackoff = client.RefusalHold
 	// maxBackoff bounds the back-off, which doubles with every refusal in a row.
 	maxBackoff = 30 * time.Minute
 )
