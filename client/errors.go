@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -239,4 +240,13 @@ func retryAfterSeconds(secs int64) time.Duration {
 		return 0
 	}
 	return time.Duration(min(secs, int64(MaxRetryAfter/time.Second))) * time.Second
+}
+
+// UnwrapURLError drops the *url.Error wrapper, whose text repeats the method and URL.
+func UnwrapURLError(err error) error {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		return urlErr.Err
+	}
+	return err
 }
