@@ -39,7 +39,7 @@ type AKSK struct {
 
 // Endpoint returns the configured endpoint of service.
 func (a *AKSK) Endpoint(_ context.Context, service string) (string, error) {
-	return fixedEndpoint(service, a.ComputeEndpoint, a.ImageEndpoint)
+	return configuredEndpoint(service, a.ComputeEndpoint, a.ImageEndpoint)
 }
 
 // Authorize signs req and returns the access key (not a secret) as the credential.

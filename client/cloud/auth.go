@@ -31,12 +31,12 @@ type StaticToken struct {
 
 // Endpoint returns the configured endpoint of service.
 func (s *StaticToken) Endpoint(_ context.Context, service string) (string, error) {
-	return fixedEndpoint(service, s.ComputeEndpoint, s.ImageEndpoint)
+	return configuredEndpoint(service, s.ComputeEndpoint, s.ImageEndpoint)
 }
 
-// fixedEndpoint is the configured endpoint of service, or an error naming the clouds.yaml
+// configuredEndpoint is the configured endpoint of service, or an error naming the clouds.yaml
 // key that configures it.
-func fixedEndpoint(service, compute, image string) (string, error) {
+func configuredEndpoint(service, compute, image string) (string, error) {
 	endpoint, key := compute, "compute_endpoint_override"
 	if service == client.ServiceImage {
 		endpoint, key = image, "image_endpoint_override"
