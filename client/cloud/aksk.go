@@ -43,7 +43,7 @@ func (a *AKSK) Endpoint(_ context.Context, service string) (string, error) {
 }
 
 // Authorize signs req and returns the access key (not a secret) as the credential.
-func (a *AKSK) Authorize(_ context.Context, req *http.Request) (string, error) {
+func (a *AKSK) Authorize(_ context.Context, req *http.Request, _ *client.Renewals) (string, error) {
 	now := time.Now
 	if a.Now != nil {
 		now = a.Now

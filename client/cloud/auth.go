@@ -48,7 +48,7 @@ func configuredEndpoint(service, compute, image string) (string, error) {
 }
 
 // Authorize sets X-Auth-Token.
-func (s *StaticToken) Authorize(_ context.Context, req *http.Request) (string, error) {
+func (s *StaticToken) Authorize(_ context.Context, req *http.Request, _ *client.Renewals) (string, error) {
 	req.Header.Set("X-Auth-Token", s.Token)
 	return "", nil
 }
@@ -120,16 +120,16 @@ func (k *Keystone) Endpoint(ctx context.Context, service string) (string, error)
 	return endpoint, nil
 }
 
-// Authorize sets a valid token as X-Auth-Token, renewing it if it is about to expire: at
-// most once per listing, and never a token that had expired when Keystone issued it (a
-// renewal would get one just like it). Such a token is sent as it is: the API judges it.
-func (k *Keystone) Authorize(ctx context.Context, req *http.Request) (string, error) {
+// Authorize sets a valid token as X-Auth-Token, renewing it if it is about to expire: when
+// the listing's renewals allow it, and never a token that had expired when Keystone issued
+// it (a renewal would get one just like it). Such a token is sent as it is: the API judges it.
+func (k *Keystone) Authorize(ctx context.Context, req *http.Request, renewals *client.Renewals) (string, error) {
 	provider, err := k.authenticated(ctx)
 	if err != nil {
 		return "", err
 	}
 	token := provider.Token()
-	if expiring, expiredOnArrival := k.expiring(token, provider.TokenExpiry()); expiring && !expiredOnArrival && client.ClaimExpiryRenewal(ctx) {
+	if expiring, expiredOnArrival := k.expiring(token, provider.TokenExpiry()); expiring && !expiredOnArrival && renewals.ClaimExpiry() {
 		if err := k.renew(ctx, provider, token); err != nil {
 			return "", err
 		}
