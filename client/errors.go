@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -251,4 +252,13 @@ type HeldBackError struct {
 // Error says that nothing was sent, and why.
 func (e *HeldBackError) Error() string {
 	return "not sent: the cloud refused these credentials a moment ago (" + e.Refusal.Error() + ")"
+}
+
+// UnwrapURLError drops the *url.Error wrapper, whose text repeats the method and URL.
+func UnwrapURLError(err error) error {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		return urlErr.Err
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -150,4 +151,19 @@ func holds(v string, secrets []string) bool {
 		}
 	}
 	return false
+}
+
+// userinfo matches the user:password@ part of a URL in text that may not parse as one.
+var userinfo = regexp.MustCompile(`//[^/@\s]*@`)
+
+// RedactURLText removes user information from a URL that did not parse.
+func RedactURLText(raw string) string {
+	return Sanitize(userinfo.ReplaceAllString(raw, "//"), 256)
+}
+
+// RedactedURL is the request URL without user information.
+func RedactedURL(req *http.Request) string {
+	u := *req.URL
+	u.User = nil
+	return u.String()
 }

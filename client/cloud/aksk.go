@@ -41,11 +41,11 @@ type AKSK struct {
 
 // Endpoint returns the configured endpoint of service.
 func (a *AKSK) Endpoint(_ context.Context, service string) (string, error) {
-	return fixedEndpoint(service, a.ComputeEndpoint, a.ImageEndpoint)
+	return configuredEndpoint(service, a.ComputeEndpoint, a.ImageEndpoint)
 }
 
 // Authorize signs req and returns the access key (not a secret) as the credential.
-func (a *AKSK) Authorize(_ context.Context, req *http.Request) (string, error) {
+func (a *AKSK) Authorize(_ context.Context, req *http.Request, _ *client.Renewals) (string, error) {
 	now := a.clock()
 	if err := a.refusals.held(now()); err != nil {
 		return "", err

@@ -33,12 +33,12 @@ type StaticToken struct {
 
 // Endpoint returns the configured endpoint of service.
 func (s *StaticToken) Endpoint(_ context.Context, service string) (string, error) {
-	return fixedEndpoint(service, s.ComputeEndpoint, s.ImageEndpoint)
+	return configuredEndpoint(service, s.ComputeEndpoint, s.ImageEndpoint)
 }
 
-// fixedEndpoint is the configured endpoint of service, or an error naming the clouds.yaml
+// configuredEndpoint is the configured endpoint of service, or an error naming the clouds.yaml
 // key that configures it.
-func fixedEndpoint(service, compute, image string) (string, error) {
+func configuredEndpoint(service, compute, image string) (string, error) {
 	endpoint, key := compute, "compute_endpoint_override"
 	if service == client.ServiceImage {
 		endpoint, key = image, "image_endpoint_override"
@@ -50,7 +50,7 @@ func fixedEndpoint(service, compute, image string) (string, error) {
 }
 
 // Authorize sets X-Auth-Token, unless the API refused the token a moment ago.
-func (s *StaticToken) Authorize(_ context.Context, req *http.Request) (string, error) {
+func (s *StaticToken) Authorize(_ context.Context, req *http.Request, _ *client.Renewals) (string, error) {
 	if err := s.refusals.held(time.Now()); err != nil {
 		return "", err
 	}
@@ -130,16 +130,16 @@ func (k *Keystone) Endpoint(ctx context.Context, service string) (string, error)
 	return endpoint, nil
 }
 
-// Authorize sets a valid token as X-Auth-Token, renewing it if it is about to expire: at
-// most once per listing, and never a token that had expired when Keystone issued it (a
-// renewal would get one just like it). Such a token is sent as it is: the API judges it.
-func (k *Keystone) Authorize(ctx context.Context, req *http.Request) (string, error) {
+// Authorize sets a valid token as X-Auth-Token, renewing it if it is about to expire: when
+// the listing's renewals allow it, and never a token that had expired when Keystone issued
+// it (a renewal would get one just like it). Such a token is sent as it is: the API judges it.
+func (k *Keystone) Authorize(ctx context.Context, req *http.Request, renewals *client.Renewals) (string, error) {
 	provider, err := k.authenticated(ctx)
 	if err != nil {
 		return "", err
 	}
 	token := provider.Token()
-	if expiring, expiredOnArrival := k.expiring(token, provider.TokenExpiry()); expiring && !expiredOnArrival && client.ClaimExpiryRenewal(ctx) {
+	if expiring, expiredOnArrival := k.expiring(token, provider.TokenExpiry()); expiring && !expiredOnArrival && renewals.ClaimExpiry() {
 		if err := k.renew(ctx, provider, token); err != nil {
 			return "", err
 		}

@@ -94,7 +94,7 @@ var authTypes = []authType{
 		requires: func(c *Config) []required {
 			return []required{
 				{[]string{"auth.token"}, c.AuthOptions.TokenID != ""},
-				c.fixedEndpoint(),
+				c.imageAPIEndpointRequired(),
 				{[]string{"auth.project_id (" + c.endpointKey() + " has a project placeholder)"},
 					c.AuthOptions.TenantID != "" || !hasProjectPlaceholder(c.ComputeEndpointOverride) && !hasProjectPlaceholder(c.ImageEndpointOverride)},
 			}
@@ -123,7 +123,7 @@ var authTypes = []authType{
 				{[]string{"auth.ak"}, c.Auth["ak"] != ""},
 				{[]string{"auth.sk"}, c.Auth["sk"] != ""},
 				{[]string{"auth.project_id"}, c.AuthOptions.TenantID != ""},
-				c.fixedEndpoint(),
+				c.imageAPIEndpointRequired(),
 			}
 		},
 		authenticator: func(c *Config, _ client.Options) client.Authenticator {
@@ -145,9 +145,9 @@ func (c *Config) endpointKey() string {
 	return "image_endpoint_override"
 }
 
-// fixedEndpoint is the requirement of an auth type without a service catalog: the
+// imageAPIEndpointRequired is the requirement of an auth type without a service catalog: the
 // endpoint the image API reads from, configured (for Huawei, the region names it).
-func (c *Config) fixedEndpoint() required {
+func (c *Config) imageAPIEndpointRequired() required {
 	endpoint := c.ComputeEndpointOverride
 	if c.ImageAPI != client.APINova {
 		endpoint = c.ImageEndpointOverride

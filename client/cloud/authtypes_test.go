@@ -12,7 +12,7 @@ import (
 type keyAuth struct{ key, endpoint string }
 
 func (a *keyAuth) Endpoint(context.Context, string) (string, error) { return a.endpoint, nil }
-func (a *keyAuth) Authorize(_ context.Context, req *http.Request) (string, error) {
+func (a *keyAuth) Authorize(_ context.Context, req *http.Request, _ *client.Renewals) (string, error) {
 	req.Header.Set("X-Api-Key", a.key)
 	return a.key, nil
 }

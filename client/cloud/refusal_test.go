@@ -101,11 +101,11 @@ func TestARefusedSignatureIsNotSentAgain(t *testing.T) {
 	}
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "https://ecs.example/v2.1/p1/images/detail", nil)
 	var heldBack *client.HeldBackError
-	if _, err := auth.Authorize(context.Background(), req); !errors.As(err, &heldBack) || req.Header.Get("Authorization") != "" {
+	if _, err := auth.Authorize(context.Background(), req, nil); !errors.As(err, &heldBack) || req.Header.Get("Authorization") != "" {
 		t.Errorf("within the hold: %v, Authorization %q; want held back, unsigned", err, req.Header.Get("Authorization"))
 	}
 	clock.Advance(client.RefusalHold)
-	if _, err := auth.Authorize(context.Background(), req); err != nil || req.Header.Get("Authorization") == "" {
+	if _, err := auth.Authorize(context.Background(), req, nil); err != nil || req.Header.Get("Authorization") == "" {
 		t.Errorf("after the hold: %v; want signed", err)
 	}
 }

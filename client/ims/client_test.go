@@ -21,7 +21,7 @@ import (
 type tokenAuth struct{ endpoint, token string }
 
 func (a *tokenAuth) Endpoint(context.Context, string) (string, error) { return a.endpoint, nil }
-func (a *tokenAuth) Authorize(_ context.Context, req *http.Request) (string, error) {
+func (a *tokenAuth) Authorize(_ context.Context, req *http.Request, _ *client.Renewals) (string, error) {
 	req.Header.Set("X-Auth-Token", a.token)
 	return a.token, nil
 }

@@ -25,7 +25,7 @@ func TestAKSKSignsWhatGoesOnTheWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := auth.Authorize(context.Background(), req); err != nil {
+	if _, err := auth.Authorize(context.Background(), req, nil); err != nil {
 		t.Fatal(err)
 	}
 	const wantQuery = "limit=100&marker=m1&name=Ubuntu%2022.04%20LTS%20%E2%80%93%20%C3%9Cn%C3%AFc%C3%B6d%C3%A9%20%E5%90%8D%E5%89%8D%20test&status=active"

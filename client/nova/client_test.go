@@ -31,7 +31,7 @@ type fakeAuth struct {
 
 func (f *fakeAuth) Endpoint(context.Context, string) (string, error) { return f.endpoint, nil }
 
-func (f *fakeAuth) Authorize(_ context.Context, req *http.Request) (string, error) {
+func (f *fakeAuth) Authorize(_ context.Context, req *http.Request, _ *client.Renewals) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	req.Header.Set("X-Auth-Token", f.token)

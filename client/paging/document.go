@@ -25,8 +25,7 @@ const maxDocumentBytes = 1 << 20
 func (r *Requester) GetDocument(ctx context.Context, service, what string, locate func(endpoint *url.URL) *url.URL, v any) (client.Redactor, error) {
 	var redact client.Redactor
 	err := r.Run(ctx, PageSize{}, service, service+" endpoint", "", func(ctx context.Context, l *Listing, endpoint *url.URL) error {
-		l.borrowed = true
-		client.ClaimExpiryRenewal(ctx) // taken up front: the token is the listing's
+		l.borrow()
 		u := locate(endpoint)
 		err := l.Fetch(ctx, u, func(resp *http.Response) error { return decodeDocument(resp, v, l.redact) })
 		if err != nil {

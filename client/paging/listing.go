@@ -41,7 +41,7 @@ func NewRequester(auth client.Authenticator, opts client.Options) *Requester {
 }
 
 // Listing is one listing in progress: its page count, the markers it asked for, what it
-// has handed over, and whether it renewed its credential.
+// has handed over, and what it renewed of its credential.
 type Listing struct {
 	r *Requester
 	// PageSize is the limit the listing asks for; a 403 hints at it.
@@ -51,7 +51,10 @@ type Listing struct {
 	defaultLimit bool
 	pages        int
 	seen         map[string]bool // markers already requested, to stop a pagination loop
-	renewed      bool            // the credential was renewed once in this listing
+	renewed      bool            // the credential was renewed once in this listing, after a 401
+	// renewals are what the authenticator may renew before a refusal: a token about to
+	// expire, once.
+	renewals client.Renewals
 	// borrowed says that the credential was accepted by the listing beside this request
 	// (GetDocument): it is never renewed here, and a 401 is final.
 	borrowed bool
@@ -59,10 +62,17 @@ type Listing struct {
 	listed   int64           // ImageBytes of the images handed over so far
 }
 
-// begin starts a listing: the context it must run under, and its state.
-func (r *Requester) begin(ctx context.Context, size PageSize) (context.Context, *Listing) {
-	return client.WithListing(ctx), &Listing{r: r, PageSize: size.Limit, defaultLimit: size.Default, seen: map[string]bool{},
+// begin starts a listing: its state.
+func (r *Requester) begin(size PageSize) *Listing {
+	return &Listing{r: r, PageSize: size.Limit, defaultLimit: size.Default, seen: map[string]bool{},
 		redact: client.NewRedactor(r.Auth.Secrets()...)}
+}
+
+// borrow makes the listing's credential the one the listing beside it had accepted
+// (GetDocument): it is renewed neither before it expires nor on a 401, which is final.
+func (l *Listing) borrow() {
+	l.borrowed = true
+	l.renewals.ClaimExpiry()
 }
 
 // Endpoint returns the endpoint of service (client.ServiceCompute, client.ServiceImage).
@@ -183,7 +193,7 @@ func (l *Listing) send(ctx context.Context, u *url.URL) (*http.Response, string,
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", l.r.Opts.UserAgent)
-	credential, err := l.r.Auth.Authorize(ctx, req)
+	credential, err := l.r.Auth.Authorize(ctx, req, &l.renewals)
 	if err != nil {
 		return nil, "", err
 	}
@@ -295,7 +305,7 @@ func WithQuery(base *url.URL, query url.Values) *url.URL {
 // returns walk's error without the listing's secrets.
 func (r *Requester) Run(ctx context.Context, size PageSize, service, what, suffix string,
 	walk func(ctx context.Context, l *Listing, base *url.URL) error) error {
-	ctx, listing := r.begin(ctx, size)
+	listing := r.begin(size)
 	endpoint, err := listing.Endpoint(ctx, service)
 	if err != nil {
 		return listing.Err(err)

@@ -41,7 +41,7 @@ func hostileSecret(n int) string {
 type secretAuth struct{ endpoint, token, password string }
 
 func (a *secretAuth) Endpoint(context.Context, string) (string, error) { return a.endpoint, nil }
-func (a *secretAuth) Authorize(_ context.Context, req *http.Request) (string, error) {
+func (a *secretAuth) Authorize(_ context.Context, req *http.Request, _ *client.Renewals) (string, error) {
 	req.Header.Set("X-Auth-Token", a.token)
 	return a.token, nil
 }
