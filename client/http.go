@@ -150,16 +150,6 @@ const (
 	ServiceImage = "image"
 )
 
-// The image APIs, by the names of clouds.yaml's image_api and --images.api.
-const (
-	APINova   = "nova"
-	APIGlance = "glance"
-	APIIMS    = "ims"
-)
-
-// ImageAPIs are the image APIs the exporter speaks.
-var ImageAPIs = []string{APINova, APIGlance, APIIMS}
-
 // Authenticator puts credentials on requests to the cloud's APIs and knows where they are.
 type Authenticator interface {
 	// Endpoint returns the endpoint of service (ServiceCompute, ServiceImage); it may

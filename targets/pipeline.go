@@ -81,19 +81,24 @@ func (p Pipeline) Forget(cloud string) {
 // NewSource builds a cloud's image source: its authenticator and the client of its image
 // API (cfg.ImageAPI) listing through it, which share one http.Client.
 func NewSource(cfg *cloud.Config, opts client.Options) (client.ImageAPI, error) {
-	newAPI, ok := imageAPIs[cfg.ImageAPI]
+	api, err := client.LookupImageAPI(cfg.ImageAPI)
+	if err != nil {
+		return nil, fmt.Errorf("image_api %w", err)
+	}
+	newClient, ok := imageAPIClients[api.Name]
 	if !ok {
-		return nil, fmt.Errorf("image_api %q is not supported", cfg.ImageAPI)
+		return nil, fmt.Errorf("image_api %s: the exporter has no client for it", api.Name)
 	}
 	auth, opts, err := cfg.Connect(opts)
 	if err != nil {
 		return nil, err
 	}
-	return newAPI(cfg, auth, opts), nil
+	return newClient(cfg, auth, opts), nil
 }
 
-// imageAPIs build the client of each image API, by clouds.yaml's image_api.
-var imageAPIs = map[string]func(cfg *cloud.Config, auth client.Authenticator, opts client.Options) client.ImageAPI{
+// imageAPIClients build the client of each image API of client.ImageAPIs, by its name
+// (TestEveryImageAPIHasItsClient keeps them in step).
+var imageAPIClients = map[string]func(cfg *cloud.Config, auth client.Authenticator, opts client.Options) client.ImageAPI{
 	client.APINova: func(_ *cloud.Config, auth client.Authenticator, opts client.Options) client.ImageAPI {
 		return nova.New(auth, opts)
 	},

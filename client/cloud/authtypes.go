@@ -139,17 +139,23 @@ var authTypes = []authType{
 
 // endpointKey is the clouds.yaml key of the endpoint that the image API reads from.
 func (c *Config) endpointKey() string {
-	if c.ImageAPI == client.APINova {
+	if c.listsCompute() {
 		return "compute_endpoint_override"
 	}
 	return "image_endpoint_override"
+}
+
+// listsCompute reports whether the image API lists the compute service's endpoint.
+func (c *Config) listsCompute() bool {
+	api, err := client.LookupImageAPI(c.ImageAPI)
+	return err == nil && api.Service == client.ServiceCompute
 }
 
 // fixedEndpoint is the requirement of an auth type without a service catalog: the
 // endpoint the image API reads from, configured (for Huawei, the region names it).
 func (c *Config) fixedEndpoint() required {
 	endpoint := c.ComputeEndpointOverride
-	if c.ImageAPI != client.APINova {
+	if !c.listsCompute() {
 		endpoint = c.ImageEndpointOverride
 	}
 	fields := []string{c.endpointKey()}

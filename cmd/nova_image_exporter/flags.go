@@ -118,7 +118,7 @@ func newApp(stderr io.Writer) (*kingpin.Application, *flagValues) {
 	durationFlag(app.Flag("scrape.timeout-offset", "Subtracted from X-Prometheus-Scrape-Timeout-Seconds to leave time for sending the answer.").
 		Default("500ms"), &cfg.timeouts.Offset)
 	enumFlag(app.Flag("images.api", "Image API of every cloud whose clouds.yaml entry sets no image_api: nova (images/detail of Nova, Huawei ECS, Open Telekom Cloud), glance (Glance v2 /v2/images) or ims (Huawei IMS /v2/cloudimages).").
-		Default(client.APINova), &cfg.imageAPI, client.ImageAPIs...)
+		Default(client.APINova), &cfg.imageAPI, client.ImageAPINames(nil)...)
 	app.Flag("images.quota", "Export the image quotas (nova_image_quota_*) of every cloud whose image API reports them (glance, ims), unless its clouds.yaml entry says image_quota: false; --no-images.quota turns them off for all.").
 		Default("true").BoolVar(&cfg.quotas)
 	for _, name := range client.SelectionParams {

@@ -4,6 +4,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
 
 // A bad flag value is named by its flag, says what the flag takes, and points at --help,
@@ -66,5 +68,20 @@ func TestHelpShowsByteSizesWithUnits(t *testing.T) {
 		if !strings.Contains(help.String(), want) {
 			t.Errorf("--help lacks %q:\n%s", want, help.String())
 		}
+	}
+}
+
+// --images.api takes every image API of the registry the clouds.yaml check and the clients
+// read (client.ImageAPIs), and lists them in its error.
+func TestImagesAPIFlagTakesEveryImageAPI(t *testing.T) {
+	for _, name := range client.ImageAPINames(nil) {
+		cfg, err := parseFlags([]string{"--images.api=" + name}, io.Discard)
+		if err != nil || cfg.imageAPI != name {
+			t.Errorf("--images.api=%s: %v, image API %q", name, err, cfg.imageAPI)
+		}
+	}
+	_, err := parseFlags([]string{"--images.api=cinder"}, io.Discard)
+	if want := "is not one of " + strings.Join(client.ImageAPINames(nil), ", "); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("--images.api=cinder: %v, want %q", err, want)
 	}
 }
