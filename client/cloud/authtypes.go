@@ -126,12 +126,13 @@ var authTypes = []authType{
 				c.fixedEndpoint(),
 			}
 		},
-		authenticator: func(c *Config, _ client.Options) client.Authenticator {
+		authenticator: func(c *Config, opts client.Options) client.Authenticator {
 			projectID := c.AuthOptions.TenantID
 			return &AKSK{
 				AccessKey: c.Auth["ak"], SecretKey: c.Auth["sk"], SecurityToken: c.Auth["security_token"], ProjectID: projectID,
 				ComputeEndpoint: expandProjectID(c.ComputeEndpointOverride, projectID),
 				ImageEndpoint:   expandProjectID(c.ImageEndpointOverride, projectID),
+				Now:             opts.Now,
 			}
 		},
 	},
@@ -182,7 +183,7 @@ func keystone(c *Config, opts client.Options) client.Authenticator {
 	k := NewKeystone(c.AuthOptions, c.Endpoint, map[string]string{
 		client.ServiceCompute: c.ComputeEndpointOverride, client.ServiceImage: c.ImageEndpointOverride,
 	}, opts.HTTPClient)
-	k.UserAgent = opts.UserAgent
+	k.UserAgent, k.now = opts.UserAgent, opts.Now
 	return k
 }
 
