@@ -85,3 +85,24 @@ func TestImagesAPIFlagTakesEveryImageAPI(t *testing.T) {
 		t.Errorf("--images.api=cinder: %v, want %q", err, want)
 	}
 }
+
+// maxHelpChars bounds a flag's help: one short line; the whole story is in the docs.
+const maxHelpChars = 122
+
+// Each flag of the exporter's own says what it does in one short line (exporter-toolkit's
+// flags are as that library writes them).
+func TestHelpStringsAreOneShortLine(t *testing.T) {
+	cfg, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toolkit := map[string]bool{"web.listen-address": true, "web.config.file": true, "web.systemd-socket": true}
+	for _, f := range cfg.flags.Flags {
+		if toolkit[f.Name] {
+			continue
+		}
+		if len(f.Help) > maxHelpChars || strings.Contains(f.Help, "\n") {
+			t.Errorf("--%s: help of %d characters, want one line of at most %d: %s", f.Name, len(f.Help), maxHelpChars, f.Help)
+		}
+	}
+}
