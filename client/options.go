@@ -58,6 +58,9 @@ type Options struct {
 	// WrapTransport, when set, wraps the transport of the http.Client built when HTTPClient
 	// is nil, e.g. to count requests.
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// Now is the authenticator's clock, of token expiry and request signatures; nil means
+	// time.Now.
+	Now func() time.Time
 }
 
 // WithDefaults returns o with the defaults in place of its zero fields.

@@ -5,16 +5,6 @@ import (
 	"fmt"
 )
 
-// The image APIs, by the names of clouds.yaml's image_api and --images.api.
-const (
-	APINova   = "nova"
-	APIGlance = "glance"
-	APIIMS    = "ims"
-)
-
-// ImageAPIs are the image APIs the exporter speaks.
-var ImageAPIs = []string{APINova, APIGlance, APIIMS}
-
 // ImageSource lists the images of one cloud project, handing them over one by one as pages
 // arrive. An error from fn stops the listing and is returned.
 type ImageSource interface {

@@ -21,14 +21,12 @@ import (
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
-	"github.com/nova-image-exporter/nova_image_exporter/client/glance"
-	"github.com/nova-image-exporter/nova_image_exporter/client/ims"
-	"github.com/nova-image-exporter/nova_image_exporter/client/nova"
 	"github.com/nova-image-exporter/nova_image_exporter/collector"
 	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
 )
 
-// Builder makes a cloud's target (client and shared listings) from its configuration.
+// Builder makes a cloud's target (client and shared listings) from its configuration, as
+// Pipeline.Build does.
 type Builder func(cfg *cloud.Config) (collector.Target, error)
 
 // Options configure a Set.
@@ -45,7 +43,8 @@ type Options struct {
 	// ImageAPI is the image API of the clouds of File that set no image_api
 	// (--images.api); empty for nova.
 	ImageAPI string
-	Build    Builder
+	// Build makes the target of each new or changed cloud: a Pipeline's Build.
+	Build Builder
 	// Forget, when set, is called with each cloud a reload removes, and with each cloud a
 	// refused reload built but the configuration in force does not have.
 	Forget func(cloud string)
@@ -449,31 +448,4 @@ func (s *Set) ReloadAndLog() error {
 	}
 	level.Info(s.opts.Logger).Log("msg", "reloaded clouds.yaml", "clouds", strings.Join(s.Names(), ","))
 	return nil
-}
-
-// NewSource builds a cloud's image source: its authenticator and the client of its image
-// API (cfg.ImageAPI) listing through it, which share one http.Client.
-func NewSource(cfg *cloud.Config, opts client.Options) (client.ImageAPI, error) {
-	newAPI, ok := imageAPIs[cfg.ImageAPI]
-	if !ok {
-		return nil, fmt.Errorf("image_api %q is not supported", cfg.ImageAPI)
-	}
-	auth, opts, err := cfg.Connect(opts)
-	if err != nil {
-		return nil, err
-	}
-	return newAPI(cfg, auth, opts), nil
-}
-
-// imageAPIs build the client of each image API, by clouds.yaml's image_api.
-var imageAPIs = map[string]func(cfg *cloud.Config, auth client.Authenticator, opts client.Options) client.ImageAPI{
-	client.APINova: func(_ *cloud.Config, auth client.Authenticator, opts client.Options) client.ImageAPI {
-		return nova.New(auth, opts)
-	},
-	client.APIGlance: func(_ *cloud.Config, auth client.Authenticator, opts client.Options) client.ImageAPI {
-		return glance.New(auth, opts)
-	},
-	client.APIIMS: func(cfg *cloud.Config, auth client.Authenticator, opts client.Options) client.ImageAPI {
-		return ims.New(auth, opts, cfg.EnterpriseProjectID)
-	},
 }

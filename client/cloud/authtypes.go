@@ -126,12 +126,13 @@ var authTypes = []authType{
 				c.imageAPIEndpointRequired(),
 			}
 		},
-		authenticator: func(c *Config, _ client.Options) client.Authenticator {
+		authenticator: func(c *Config, opts client.Options) client.Authenticator {
 			projectID := c.AuthOptions.TenantID
 			return &AKSK{
 				AccessKey: c.Auth["ak"], SecretKey: c.Auth["sk"], SecurityToken: c.Auth["security_token"], ProjectID: projectID,
 				ComputeEndpoint: expandProjectID(c.ComputeEndpointOverride, projectID),
 				ImageEndpoint:   expandProjectID(c.ImageEndpointOverride, projectID),
+				Now:             opts.Now,
 			}
 		},
 	},
@@ -139,17 +140,23 @@ var authTypes = []authType{
 
 // endpointKey is the clouds.yaml key of the endpoint that the image API reads from.
 func (c *Config) endpointKey() string {
-	if c.ImageAPI == client.APINova {
+	if c.listsCompute() {
 		return "compute_endpoint_override"
 	}
 	return "image_endpoint_override"
+}
+
+// listsCompute reports whether the image API lists the compute service's endpoint.
+func (c *Config) listsCompute() bool {
+	api, err := client.LookupImageAPI(c.ImageAPI)
+	return err == nil && api.Service == client.ServiceCompute
 }
 
 // imageAPIEndpointRequired is the requirement of an auth type without a service catalog: the
 // endpoint the image API reads from, configured (for Huawei, the region names it).
 func (c *Config) imageAPIEndpointRequired() required {
 	endpoint := c.ComputeEndpointOverride
-	if c.ImageAPI != client.APINova {
+	if !c.listsCompute() {
 		endpoint = c.ImageEndpointOverride
 	}
 	fields := []string{c.endpointKey()}
@@ -176,7 +183,7 @@ func keystone(c *Config, opts client.Options) client.Authenticator {
 	k := NewKeystone(c.AuthOptions, c.Endpoint, map[string]string{
 		client.ServiceCompute: c.ComputeEndpointOverride, client.ServiceImage: c.ImageEndpointOverride,
 	}, opts.HTTPClient)
-	k.UserAgent = opts.UserAgent
+	k.UserAgent, k.now = opts.UserAgent, opts.Now
 	return k
 }
 

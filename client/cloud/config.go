@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"maps"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -54,14 +53,6 @@ type Config struct {
 // regionPattern is what a region name that goes into a host name may be.
 var regionPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,63}$`)
 
-// CheckImageAPI fails unless api is one of client.ImageAPIs.
-func CheckImageAPI(api string) error {
-	if !slices.Contains(client.ImageAPIs, api) {
-		return fmt.Errorf("%s is not supported (want %s)", client.QuoteTruncated(api, 64), strings.Join(client.ImageAPIs, ", "))
-	}
-	return nil
-}
-
 func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOptions, endpoint gophercloud.EndpointOpts, tlsConfig *tls.Config, defaultImageAPI string) *Config {
 	cfg := &Config{
 		Name:                    name,
@@ -95,7 +86,8 @@ func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOpti
 // field names a field in the configuration's own terms (a clouds.yaml key or a variable).
 // It changes nothing.
 func (c *Config) check(field func(string) string) error {
-	if err := CheckImageAPI(c.ImageAPI); err != nil {
+	api, err := client.LookupImageAPI(c.ImageAPI)
+	if err != nil {
 		return fmt.Errorf("%s %w", field("image_api"), err)
 	}
 	t, ok := lookupAuthType(c.AuthType)
@@ -115,11 +107,18 @@ func (c *Config) check(field func(string) string) error {
 		return fmt.Errorf("%s %s: want letters, digits and dashes (it names the endpoint's host, e.g. cn-north-4)",
 			field("region_name"), client.QuoteTruncated(c.hostRegion, 64))
 	}
-	if c.ImageQuota != nil && *c.ImageQuota && c.ImageAPI == client.APINova {
-		return fmt.Errorf("%s: the nova image API reports no quota (image_api glance and ims do)", field("image_quota"))
+	return checkImageAPIKeys(c, api, field)
+}
+
+// checkImageAPIKeys reports the first key set that the cloud's image API does not read.
+func checkImageAPIKeys(c *Config, api client.ImageAPISpec, field func(string) string) error {
+	if c.ImageQuota != nil && *c.ImageQuota && !api.Quotas {
+		return fmt.Errorf("%s: the %s image API reports no quota (image_api %s do)", field("image_quota"), api.Name,
+			strings.Join(client.ImageAPINames(func(a client.ImageAPISpec) bool { return a.Quotas }), " and "))
 	}
-	if c.EnterpriseProjectID != "" && c.ImageAPI != client.APIIMS {
-		return fmt.Errorf("%s is a filter of image_api %s only, and this cloud reads images through %s", field("enterprise_project_id"), client.APIIMS, c.ImageAPI)
+	if c.EnterpriseProjectID != "" && !api.EnterpriseProjects {
+		return fmt.Errorf("%s is a filter of image_api %s only, and this cloud reads images through %s", field("enterprise_project_id"),
+			strings.Join(client.ImageAPINames(func(a client.ImageAPISpec) bool { return a.EnterpriseProjects }), " and "), api.Name)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 
@@ -293,7 +294,7 @@ func TestOptionsPerAPI(t *testing.T) {
 
 	// As flags, an option a cloud's API cannot express fails that cloud alone, naming both.
 	var stdout, stderr strings.Builder
-	err := run(t.Context(), []string{"--config.check", "--images.imagetype=gold"}, &stdout, &stderr)
+	err := run(t.Context(), time.Now, []string{"--config.check", "--images.imagetype=gold"}, &stdout, &stderr)
 	if err == nil || !strings.Contains(stdout.String(), `FAILED  cloud "glance": --images.imagetype: the glance image API has no such filter`) ||
 		!strings.Contains(stdout.String(), "ok      ims\n") {
 		t.Errorf("--images.imagetype=gold with a glance cloud: %v\n%s, want glance FAILED and ims ok", err, stdout.String())
@@ -301,7 +302,7 @@ func TestOptionsPerAPI(t *testing.T) {
 	// An unknown image_api too, naming the cloud and the value.
 	t.Setenv("OS_CLIENT_CONFIG_FILE", writeClouds(t, threeAPIClouds(srv.URL)+"  typo:\n    image_api: cinder\n    auth: {auth_url: http://127.0.0.1:1/v3}\n"))
 	stdout.Reset()
-	err = run(t.Context(), []string{"--config.check"}, &stdout, &stderr)
+	err = run(t.Context(), time.Now, []string{"--config.check"}, &stdout, &stderr)
 	if err == nil || !strings.Contains(stdout.String(), `cloud "typo": image_api "cinder" is not supported (want nova, glance, ims)`) ||
 		!strings.Contains(stdout.String(), "ok      glance\n") {
 		t.Errorf("image_api: cinder: %v\n%s, want typo FAILED and the others ok", err, stdout.String())

@@ -278,23 +278,26 @@ func TestEnvironmentOnlyConfiguration(t *testing.T) {
 	})
 }
 
+// The simulator and the exporter share a fake clock, moved on between scrapes: 7s of it
+// pass in no time.
 func TestTokenExpiringMidRunIsRenewedWithoutAFailedScrape(t *testing.T) {
-	sim, simURL := authSimulator(t, simulator.Options{TokenTTL: 3 * time.Second})
+	clock := simtest.NewClock(time.Now())
+	sim, simURL := authSimulator(t, simulator.Options{TokenTTL: 3 * time.Second, Now: clock.Now})
 	clouds := writeClouds(t, fmt.Sprintf(`clouds:
   sim:
     auth: {auth_url: %s/v3, username: demo, password: %s, user_domain_name: Default, project_name: demo, project_domain_name: Default}
 `, simURL, testPassword))
 	t.Setenv("OS_CLIENT_CONFIG_FILE", clouds)
-	base, _ := startExporter(t, "--cloud=sim")
-	deadline := time.Now().Add(7 * time.Second)
+	base, _ := startExporterWithClock(t, clock.Now, "--cloud=sim")
+	deadline := clock.Now().Add(7 * time.Second)
 	scrapes := 0
-	for time.Now().Before(deadline) {
+	for clock.Now().Before(deadline) {
 		families := scrape(t, base+"/metrics")
 		if up, _ := value(families, "nova_up", nil); up != 1 {
 			t.Fatalf("scrape %d failed while the token expired under it", scrapes)
 		}
 		scrapes++
-		time.Sleep(250 * time.Millisecond)
+		clock.Advance(250 * time.Millisecond)
 	}
 	if n := sim.TokenRequests(); n < 2 {
 		t.Errorf("%d token requests over 7s of 3s tokens, want renewals", n)

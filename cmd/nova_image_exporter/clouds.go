@@ -14,7 +14,6 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
 	"github.com/nova-image-exporter/nova_image_exporter/collector"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
@@ -56,46 +55,22 @@ func cloudSources(ctx context.Context, cfg *config, logger log.Logger) (targets.
 	return opts, nil
 }
 
-// loadClouds builds every cloud's client once, with the exporter's metrics wrapped
-// around its transport.
+// loadClouds loads every cloud, each with its pipeline built once (targets.Pipeline), the
+// exporter's metrics registered with reg; reg and metrics are nil for --config.check.
 func loadClouds(ctx context.Context, cfg *config, reg prometheus.Registerer, metrics *collector.ExporterMetrics, logger log.Logger) (*targets.Set, error) {
 	opts, err := cloudSources(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	opts.Check = cfg.check
-	opts.Defaults, opts.ImageAPI, opts.Logger, opts.Registerer = cfg.selection, cfg.imageAPI, logger, reg
-	if metrics != nil {
-		opts.Forget = metrics.ForgetCloud
-	}
 	memory := collector.NewMemory(cfg.maxListingsBytes, cfg.maxCacheBytes)
 	if reg != nil {
 		reg.MustRegister(memory)
 	}
-	opts.Build = func(cloud *cloud.Config) (collector.Target, error) {
-		clientOpts := cfg.client
-		clientOpts.Logger = log.With(logger, "cloud", cloud.Name)
-		if metrics != nil {
-			clientOpts.WrapTransport = metrics.InstrumentTransport(cloud.Name)
-			metrics.InitCloud(cloud.Name)
-		}
-		if cloud.TLS != nil && cloud.TLS.InsecureSkipVerify {
-			level.Warn(logger).Log("msg", "TLS certificates of the cloud are not verified (verify: false); anyone on the path can read the credentials", "cloud", cloud.Name)
-		}
-		c, err := targets.NewSource(cloud, clientOpts)
-		if err != nil {
-			return collector.Target{}, fmt.Errorf("cloud %q: %w", cloud.Name, err)
-		}
-		listings := collector.NewShared(c, cfg.cacheTTL).WithMemory(memory)
-		quotas, hasQuotas := c.(client.QuotaSource)
-		quotasOn := hasQuotas && cloud.QuotasOn(cfg.quotas)
-		if quotasOn {
-			listings.WithQuotas(quotas)
-		}
-		level.Info(logger).Log("msg", "loaded cloud", "cloud", cloud.Name, "source", cloud.File, "auth_type", cloud.AuthType,
-			"image_api", cloud.ImageAPI, "quotas", quotasOn)
-		return collector.Target{Cloud: cloud.Name, Listings: listings, API: c}, nil
+	pipeline := targets.Pipeline{
+		Client: cfg.client, CacheTTL: cfg.cacheTTL, Memory: memory, Metrics: metrics, Quotas: cfg.quotas, Logger: logger,
 	}
+	opts.Build, opts.Forget = pipeline.Build, pipeline.Forget
+	opts.Defaults, opts.ImageAPI, opts.Check, opts.Logger, opts.Registerer = cfg.selection, cfg.imageAPI, cfg.check, logger, reg
 	set, err := targets.New(opts)
 	if err == nil && reg != nil {
 		reg.MustRegister(collector.NewAuthBackoffCollector(set.Targets))

@@ -236,7 +236,7 @@ func TestExampleWebConfig(t *testing.T) {
 		return resp.StatusCode, string(body), nil
 	}
 
-	logs := runUntilServing(t, []string{"--demo", "--web.config.file=" + config, "--web.listen-address=" + addr}, func() error {
+	logs := runUntilServing(t, time.Now, []string{"--demo", "--web.config.file=" + config, "--web.listen-address=" + addr}, func() error {
 		_, _, err := get("/", "", "")
 		return err
 	})
@@ -428,7 +428,7 @@ func TestExampleCloudsLoad(t *testing.T) {
 		}
 		t.Setenv("OS_CLIENT_CONFIG_FILE", abs)
 		var stdout, stderr strings.Builder
-		if err := run(t.Context(), []string{"--config.check"}, &stdout, &stderr); err != nil || !strings.Contains(stdout.String(), "configuration OK") {
+		if err := run(t.Context(), time.Now, []string{"--config.check"}, &stdout, &stderr); err != nil || !strings.Contains(stdout.String(), "configuration OK") {
 			t.Errorf("--config.check of %s: %v\n%s%s", file, err, stdout.String(), stderr.String())
 		}
 	}

@@ -49,15 +49,15 @@ const description = "Prometheus exporter for the image inventory of OpenStack an
 
 // selectionHelp documents the listing options, flags and /probe parameters alike.
 var selectionHelp = map[string]string{
-	"name":          "List only images with this name.",
-	"status":        "List only images in this Glance status (queued, saving, active, killed, deleted, pending_delete, deactivated, uploading, importing).",
-	"changes-since": "List only images updated since: an RFC 3339 time, or a duration such as 720h meaning that long ago.",
-	"min-ram":       "List only images whose minimum RAM is exactly this many MiB (Nova matches it exactly, not as a lower bound).",
-	"min-disk":      "List only images whose minimum disk is exactly this many GiB (Nova matches it exactly, not as a lower bound).",
-	"type":          "List only images of this type (snapshot, backup); not with image_api ims.",
-	"server":        "List only snapshots of this server (instance id); not with image_api ims.",
-	"imagetype":     "List only images of this Huawei IMS image type (gold, private, shared, market); image_api ims only.",
-	"page-size":     "Images per request (the API's limit); 0 sends the API's default: 1000 (nova, glance), 500 (ims).",
+	"name":          "List only images with this name",
+	"status":        "List only images in this Glance status, e.g. active",
+	"changes-since": "List only images updated since an RFC 3339 time, or this long ago (720h)",
+	"min-ram":       "List only images whose minimum RAM is exactly this many MiB",
+	"min-disk":      "List only images whose minimum disk is exactly this many GiB",
+	"type":          "List only images of this type (snapshot, backup); not with image_api ims",
+	"server":        "List only snapshots of this server (instance id); not with image_api ims",
+	"imagetype":     "List only Huawei IMS images of this type: gold, private, shared or market",
+	"page-size":     "Images per request; 0 sends the API's default: 1000 (nova, glance), 500 (ims)",
 }
 
 // flagValues are the values of the flags as parsed, before they are checked and turned
@@ -102,10 +102,10 @@ func newApp(stderr io.Writer) (*kingpin.Application, *flagValues) {
 	app.ErrorWriter(stderr)
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
-	app.Flag("cloud", "Entry of clouds.yaml that /metrics lists (the file: OS_CLIENT_CONFIG_FILE, else ./clouds.yaml, ~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml); without it, OS_* or HUAWEICLOUD_SDK_* variables configure it. Every entry can be listed with /probe?cloud=NAME.").
+	app.Flag("cloud", "Entry of clouds.yaml that /metrics lists; without it, OS_* or HUAWEICLOUD_SDK_* variables describe the cloud.").
 		Envar("OS_CLOUD").StringVar(&cfg.cloud)
 	app.Flag("demo", "Serve the metrics of a built-in simulated cloud instead of a real one.").BoolVar(&cfg.demo)
-	app.Flag("demo.listen-address", "Address the --demo simulated cloud (Keystone, Nova, Glance, IMS) listens on, for a clouds.yaml of one's own; port 0 takes a free port, logged at start.").
+	app.Flag("demo.listen-address", "Address of the --demo simulated cloud, for a clouds.yaml of one's own; port 0 takes a free port.").
 		Default("127.0.0.1:0").StringVar(&cfg.demoAddress)
 	app.Flag("config.check", "Load and check the configuration of every cloud, without calling any, and exit.").BoolVar(&cfg.check)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&cfg.metricsPath)
@@ -117,34 +117,34 @@ func newApp(stderr io.Writer) (*kingpin.Application, *flagValues) {
 		Default("60s"), &cfg.timeouts.Default)
 	durationFlag(app.Flag("scrape.timeout-offset", "Subtracted from X-Prometheus-Scrape-Timeout-Seconds to leave time for sending the answer.").
 		Default("500ms"), &cfg.timeouts.Offset)
-	enumFlag(app.Flag("images.api", "Image API of every cloud whose clouds.yaml entry sets no image_api: nova (images/detail of Nova, Huawei ECS, Open Telekom Cloud), glance (Glance v2 /v2/images) or ims (Huawei IMS /v2/cloudimages).").
-		Default(client.APINova), &cfg.imageAPI, client.ImageAPIs...)
-	app.Flag("images.quota", "Export the image quotas (nova_image_quota_*) of every cloud whose image API reports them (glance, ims), unless its clouds.yaml entry says image_quota: false; --no-images.quota turns them off for all.").
+	enumFlag(app.Flag("images.api", "Image API of every cloud whose clouds.yaml entry sets no image_api: "+strings.Join(client.ImageAPINames(nil), ", ")+".").
+		Default(client.APINova), &cfg.imageAPI, client.ImageAPINames(nil)...)
+	app.Flag("images.quota", "Export the image quotas of every cloud whose image API reports them, unless its entry sets image_quota: false.").
 		Default("true").BoolVar(&cfg.quotas)
 	for _, name := range client.SelectionParams {
-		values.selection[name] = app.Flag("images."+name, selectionHelp[name]+" A /probe parameter of the same name overrides it.").String()
+		values.selection[name] = app.Flag("images."+name, selectionHelp[name]+"; /probe's "+name+" parameter overrides it.").String()
 	}
-	values.metadataLabels = app.Flag("images.metadata-label", "Metadata key exported as a label of nova_image_info (metadata_KEY). Repeatable; --images.metadata-label= for none.").
+	values.metadataLabels = app.Flag("images.metadata-label", "Metadata key exported as label metadata_KEY of nova_image_info; repeatable, empty for none.").
 		Default("image_type").Strings()
 	values.perImage = app.Flag("images.per-image-metrics", "Export per-image series; off, only nova_images{status} counts images.").Default("true").Bool()
-	values.perImageFilters = app.Flag("images.per-image-filter", "Export per-image series only for images whose metadata match KEY=VALUE or KEY!=VALUE (an absent key is empty). Repeatable; all must match.").Strings()
+	values.perImageFilters = app.Flag("images.per-image-filter", "Export per-image series only for images whose metadata match KEY=VALUE or KEY!=VALUE; repeatable.").Strings()
 	durationFlag(app.Flag("client.timeout", "Longest one HTTP request to the cloud may take.").
 		Default(client.DefaultRequestTimeout.String()), &cfg.client.RequestTimeout)
-	bytesFlag(app.Flag("client.max-response-bytes", "A page of images larger than this (after decompression) is cut off and the listing fails. Bytes, or with a unit: 8MiB, 512KiB.").
+	bytesFlag(app.Flag("client.max-response-bytes", "A page of images larger than this, after decompression, fails the listing (bytes, or 8MiB, 512KiB).").
 		Default(units.Base2Bytes(client.DefaultMaxResponseBytes).String()), &cfg.client.MaxResponseBytes)
-	bytesFlag(app.Flag("client.max-listing-bytes", "A listing whose images take more memory than this (their ids, names, statuses, server ids and metadata values, plus 256 bytes each) fails. Bytes, or with a unit: 128MiB, 1GiB.").
+	bytesFlag(app.Flag("client.max-listing-bytes", "A listing whose images take more memory than this fails (bytes, or 128MiB, 1GiB).").
 		Default(units.Base2Bytes(client.DefaultMaxListingBytes).String()), &cfg.client.MaxListingBytes)
 	intFlag(app.Flag("client.max-pages", "A listing that needs more pages than this fails.").
 		Default(fmt.Sprint(client.DefaultMaxPages)), &cfg.client.MaxPages)
-	intFlag(app.Flag("client.max-retries", "How often a throttled (429, 413) or briefly failing (502, 503, 504) request is retried, with backoff and within the scrape deadline; 0 never retries, at most 10.").
+	intFlag(app.Flag("client.max-retries", "Retries of a throttled or briefly failing request, within the scrape deadline; 0 never retries, at most 10.").
 		Default(fmt.Sprint(client.DefaultMaxRetries)), &cfg.client.MaxRetries)
-	durationFlag(app.Flag("cache.ttl", "Serve a listing younger than this without calling the API (nova_listing_age_seconds tells its age); 0 lists on every scrape.").
+	durationFlag(app.Flag("cache.ttl", "Serve a listing younger than this without calling the API; 0 lists on every scrape.").
 		Default("0s"), &cfg.cacheTTL)
-	bytesFlag(app.Flag("cache.max-bytes", "Largest size of the --cache.ttl cache, across every cloud: its listings' images, counted as --client.max-listing-bytes counts them, plus 512 bytes an entry. The oldest entries are dropped to store a new one; a larger listing is not cached. The default holds a listing of 100 000 images (34-40 MiB).").
+	bytesFlag(app.Flag("cache.max-bytes", "Largest size of the --cache.ttl cache, across every cloud; the oldest entries are dropped to store a new one.").
 		Default("48MiB"), &cfg.maxCacheBytes)
-	bytesFlag(app.Flag("listings.max-bytes", "Largest size of all listings held at once, across every cloud: in flight, being answered or cached (counted as --client.max-listing-bytes counts them), with the renderings gzip scrapes share. A listing that would pass it fails, and a rendering is not kept. The default keeps the process within a 256 MiB memory limit: it takes about 1.8 times what is counted, plus some 20 MiB of its own (96 MiB x 1.8 + 20 MiB, about 195 MiB).").
+	bytesFlag(app.Flag("listings.max-bytes", "Largest size of all listings held at once, across every cloud; a listing that would pass it fails.").
 		Default("96MiB"), &cfg.maxListingsBytes)
-	intFlag(app.Flag("web.max-requests", "Maximum number of listings and renderings of image metrics running at once; scrapes waiting for a listing in flight, or for their scraper to read the answer, do not count. A /probe whose listing finds no free slot answers 503 at once; /metrics then serves the exporter's own metrics with nova_up 0. 0 means no limit.").
+	intFlag(app.Flag("web.max-requests", "Listings and renderings of image metrics running at once; past it, a scrape is refused. 0 means no limit.").
 		Default("40"), &cfg.maxRequests)
 	durationFlag(app.Flag("web.write-margin", "How long past its listing deadline a scrape's answer may take to be sent; a scraper reading slower is cut off.").
 		Default("10s"), &cfg.writeMargin)

@@ -4,6 +4,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
 
 // A bad flag value is named by its flag, says what the flag takes, and points at --help,
@@ -65,6 +67,42 @@ func TestHelpShowsByteSizesWithUnits(t *testing.T) {
 	for _, want := range []string{`--client.max-response-bytes=8MiB`, `--client.max-listing-bytes=128MiB`, `--[no-]images.quota`, `--scrape.timeout=60s`} {
 		if !strings.Contains(help.String(), want) {
 			t.Errorf("--help lacks %q:\n%s", want, help.String())
+		}
+	}
+}
+
+// --images.api takes every image API of the registry the clouds.yaml check and the clients
+// read (client.ImageAPIs), and lists them in its error.
+func TestImagesAPIFlagTakesEveryImageAPI(t *testing.T) {
+	for _, name := range client.ImageAPINames(nil) {
+		cfg, err := parseFlags([]string{"--images.api=" + name}, io.Discard)
+		if err != nil || cfg.imageAPI != name {
+			t.Errorf("--images.api=%s: %v, image API %q", name, err, cfg.imageAPI)
+		}
+	}
+	_, err := parseFlags([]string{"--images.api=cinder"}, io.Discard)
+	if want := "is not one of " + strings.Join(client.ImageAPINames(nil), ", "); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("--images.api=cinder: %v, want %q", err, want)
+	}
+}
+
+// maxHelpChars bounds a flag's help: one short line; the whole story is in the docs.
+const maxHelpChars = 122
+
+// Each flag of the exporter's own says what it does in one short line (exporter-toolkit's
+// flags are as that library writes them).
+func TestHelpStringsAreOneShortLine(t *testing.T) {
+	cfg, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toolkit := map[string]bool{"web.listen-address": true, "web.config.file": true, "web.systemd-socket": true}
+	for _, f := range cfg.flags.Flags {
+		if toolkit[f.Name] {
+			continue
+		}
+		if len(f.Help) > maxHelpChars || strings.Contains(f.Help, "\n") {
+			t.Errorf("--%s: help of %d characters, want one line of at most %d: %s", f.Name, len(f.Help), maxHelpChars, f.Help)
 		}
 	}
 }

@@ -89,7 +89,7 @@ func TestFatalStartupErrorIsOneLogLine(t *testing.T) {
 	t.Setenv("OS_CLIENT_CONFIG_FILE", writeClouds(t, "clouds: [broken"))
 	for _, format := range []string{"logfmt", "json"} {
 		var stderr syncBuffer
-		err := run(t.Context(), []string{"--cloud=any", "--log.format=" + format, "--web.listen-address=" + freeAddress(t)}, nil, &stderr)
+		err := run(t.Context(), time.Now, []string{"--cloud=any", "--log.format=" + format, "--web.listen-address=" + freeAddress(t)}, nil, &stderr)
 		if err == nil || !errors.As(err, new(loggedError)) {
 			t.Fatalf("%s: run = %v, want an error it has logged", format, err)
 		}

@@ -35,7 +35,7 @@ const exporterName = "nova_image_exporter"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := run(ctx, time.Now, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		if !errors.As(err, new(loggedError)) {
@@ -45,14 +45,16 @@ func main() {
 	}
 }
 
-// run starts the exporter and serves until ctx ends or the server fails. Once the command
-// line is parsed, an error that stops it is logged, and returned as a loggedError.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// run starts the exporter and serves until ctx ends or the server fails; now is the clock
+// of the clouds' tokens and signatures. Once the command line is parsed, an error that
+// stops it is logged, and returned as a loggedError.
+func run(ctx context.Context, now func() time.Time, args []string, stdout, stderr io.Writer) error {
 	fillVersionFromBuild()
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
+	cfg.client.Now = now
 	logger, bareLogger := newLogger(stderr, cfg.logLevel, cfg.logFormat)
 	if cfg.check {
 		err = checkConfig(ctx, cfg, stdout)

@@ -81,9 +81,15 @@ func freeAddress(t *testing.T) string {
 // and its log.
 func startExporter(t *testing.T, args ...string) (string, *syncBuffer) {
 	t.Helper()
+	return startExporterWithClock(t, time.Now, args...)
+}
+
+// startExporterWithClock is startExporter with now as the clock of the clouds' tokens.
+func startExporterWithClock(t *testing.T, now func() time.Time, args ...string) (string, *syncBuffer) {
+	t.Helper()
 	addr := freeAddress(t)
 	base := "http://" + addr
-	logs := runUntilServing(t, append(args, "--web.listen-address="+addr), func() error {
+	logs := runUntilServing(t, now, append(args, "--web.listen-address="+addr), func() error {
 		resp, err := http.Get(base + "/")
 		if err == nil {
 			resp.Body.Close()
@@ -93,14 +99,14 @@ func startExporter(t *testing.T, args ...string) (string, *syncBuffer) {
 	return base, logs
 }
 
-// runUntilServing runs the exporter with args until the test ends, and waits up to 10s for
-// serving to succeed; it returns the exporter's log.
-func runUntilServing(t *testing.T, args []string, serving func() error) *syncBuffer {
+// runUntilServing runs the exporter with now and args until the test ends, and waits up to
+// 10s for serving to succeed; it returns the exporter's log.
+func runUntilServing(t *testing.T, now func() time.Time, args []string, serving func() error) *syncBuffer {
 	t.Helper()
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, io.Discard, logs) }()
+	go func() { done <- run(ctx, now, args, io.Discard, logs) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -412,7 +418,7 @@ func TestConfigErrorsStopStartup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
-		err := run(context.Background(), append(tt.args, "--web.listen-address="+freeAddress(t)), &stdout, &stderr)
+		err := run(context.Background(), time.Now, append(tt.args, "--web.listen-address="+freeAddress(t)), &stdout, &stderr)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("run(%v) = %v, want an error containing %q", tt.args, err, tt.want)
 		}

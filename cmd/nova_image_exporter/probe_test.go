@@ -249,7 +249,7 @@ func TestReload(t *testing.T) {
 func TestConfigCheck(t *testing.T) {
 	a, _, clouds, yaml := twoClouds(t)
 	var stdout, stderr strings.Builder
-	err := run(t.Context(), []string{"--config.check"}, &stdout, &stderr)
+	err := run(t.Context(), time.Now, []string{"--config.check"}, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "1 of 3 clouds do not load") ||
 		!strings.Contains(stdout.String(), "ok      cloud-a") || !strings.Contains(stdout.String(), `FAILED  `+clouds+`: cloud "broken": auth_type "v2password" is not supported`) {
 		t.Errorf("check with a broken entry: %v\n%s", err, stdout.String())
@@ -258,7 +258,7 @@ func TestConfigCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	stdout.Reset()
-	if err := run(t.Context(), []string{"--config.check", "--cloud=cloud-b"}, &stdout, &stderr); err != nil || !strings.Contains(stdout.String(), "configuration OK: 2 clouds") {
+	if err := run(t.Context(), time.Now, []string{"--config.check", "--cloud=cloud-b"}, &stdout, &stderr); err != nil || !strings.Contains(stdout.String(), "configuration OK: 2 clouds") {
 		t.Errorf("check of a good file: %v\n%s", err, stdout.String())
 	}
 	if a.TokenRequests() != 0 || len(a.Requests()) != 0 {
@@ -269,7 +269,7 @@ func TestConfigCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	stdout.Reset()
-	err = run(t.Context(), []string{"--config.check"}, &stdout, &stderr)
+	err = run(t.Context(), time.Now, []string{"--config.check"}, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "2 of 2 clouds do not load") ||
 		!strings.Contains(stdout.String(), `FAILED  `+clouds+`: cloud "x": auth_type "v2password"`) ||
 		!strings.Contains(stdout.String(), `FAILED  `+clouds+`: cloud "y": image_api "cinder"`) {

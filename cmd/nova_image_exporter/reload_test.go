@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // tokenCloud is a clouds.yaml entry with a pre-issued token for the compute API at url.
@@ -73,7 +74,7 @@ func TestStartWithAnUnknownCloudListsTheClouds(t *testing.T) {
 	clouds := writeClouds(t, "clouds:\n"+tokenCloud("one", "http://127.0.0.1:1")+tokenCloud("two", "http://127.0.0.1:1"))
 	t.Setenv("OS_CLIENT_CONFIG_FILE", clouds)
 	t.Setenv("OS_CLOUD", "")
-	err := run(t.Context(), []string{"--cloud=three", "--web.listen-address=127.0.0.1:0"}, io.Discard, io.Discard)
+	err := run(t.Context(), time.Now, []string{"--cloud=three", "--web.listen-address=127.0.0.1:0"}, io.Discard, io.Discard)
 	if want := clouds + `: no cloud "three" under clouds: (have "one", "two")`; err == nil || err.Error() != want {
 		t.Errorf("start with --cloud=three: %v, want %q", err, want)
 	}
@@ -88,7 +89,7 @@ func TestUnknownKeysAreWarnedAndChecked(t *testing.T) {
 		t.Errorf("%d warnings naming the cloud and the unknown key at start-up, want 1:\n%s", n, logs)
 	}
 	var stdout strings.Builder
-	if err := run(t.Context(), []string{"--config.check"}, &stdout, io.Discard); err != nil ||
+	if err := run(t.Context(), time.Now, []string{"--config.check"}, &stdout, io.Discard); err != nil ||
 		!strings.Contains(stdout.String(), "warning "+clouds+`: cloud "one": unknown key regoin_name is ignored`) ||
 		!strings.Contains(stdout.String(), "configuration OK: 1 clouds, 1 unknown keys ignored") {
 		t.Errorf("--config.check with an unknown key: %v\n%s", err, stdout.String())
@@ -98,7 +99,7 @@ func TestUnknownKeysAreWarnedAndChecked(t *testing.T) {
 			t.Fatal(err)
 		}
 		stdout.Reset()
-		err := run(t.Context(), []string{"--config.check"}, &stdout, io.Discard)
+		err := run(t.Context(), time.Now, []string{"--config.check"}, &stdout, io.Discard)
 		if want := "configuration check failed: " + clouds + ": no cloud under clouds: (an empty or truncated file?)"; err == nil || err.Error() != want {
 			t.Errorf("--config.check of %q: %v, want %q\n%s", content, err, want, stdout.String())
 		}

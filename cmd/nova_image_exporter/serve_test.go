@@ -163,7 +163,7 @@ func TestServerErrorsAreLogged(t *testing.T) {
 	addr := freeAddress(t)
 	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	t.Cleanup(transport.CloseIdleConnections)
-	logs := runUntilServing(t, []string{"--demo", "--log.format=json", "--web.config.file=" + config, "--web.listen-address=" + addr}, func() error {
+	logs := runUntilServing(t, time.Now, []string{"--demo", "--log.format=json", "--web.config.file=" + config, "--web.listen-address=" + addr}, func() error {
 		resp, err := (&http.Client{Transport: transport}).Get("https://" + addr + "/")
 		if err == nil {
 			resp.Body.Close()

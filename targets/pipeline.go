@@ -1,0 +1,111 @@
+package targets
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
+	"github.com/nova-image-exporter/nova_image_exporter/client/glance"
+	"github.com/nova-image-exporter/nova_image_exporter/client/ims"
+	"github.com/nova-image-exporter/nova_image_exporter/client/nova"
+	"github.com/nova-image-exporter/nova_image_exporter/collector"
+)
+
+// Pipeline is what every cloud's pipeline is built with: cloud configuration →
+// authenticator → image source → shared listings. Its Build is a Builder, its Forget an
+// Options.Forget.
+type Pipeline struct {
+	// Client are the options of every cloud's client; Build sets their Logger and
+	// WrapTransport per cloud.
+	Client client.Options
+	// CacheTTL is how long a listing is served from the cache (--cache.ttl); 0 for none.
+	CacheTTL time.Duration
+	// Memory bounds the listings of every cloud held at once, and caches them; nil for no
+	// bound.
+	Memory *collector.Memory
+	// Metrics count each cloud's requests; nil for none (--config.check).
+	Metrics *collector.ExporterMetrics
+	// Quotas is --images.quota: quota metrics for every cloud whose image API reports them,
+	// unless its clouds.yaml entry turns them off.
+	Quotas bool
+	// Logger receives the line of each cloud built, and the client's, with the cloud's
+	// name; nil logs nothing.
+	Logger log.Logger
+}
+
+// Build makes the pipeline of one cloud: its image source, with the exporter's metrics
+// around its transport, under shared listings that ask its quotas when they are on.
+func (p Pipeline) Build(cfg *cloud.Config) (collector.Target, error) {
+	logger := p.Logger
+	if logger == nil {
+		logger = log.NewNopLogger()
+	}
+	clientOpts := p.Client
+	clientOpts.Logger = log.With(logger, "cloud", cfg.Name)
+	if p.Metrics != nil {
+		clientOpts.WrapTransport = p.Metrics.InstrumentTransport(cfg.Name)
+		p.Metrics.InitCloud(cfg.Name)
+	}
+	if cfg.TLS != nil && cfg.TLS.InsecureSkipVerify {
+		level.Warn(logger).Log("msg", "TLS certificates of the cloud are not verified (verify: false); anyone on the path can read the credentials", "cloud", cfg.Name)
+	}
+	source, err := NewSource(cfg, clientOpts)
+	if err != nil {
+		return collector.Target{}, fmt.Errorf("cloud %q: %w", cfg.Name, err)
+	}
+	listings := collector.NewShared(source, p.CacheTTL)
+	if p.Memory != nil {
+		listings.WithMemory(p.Memory)
+	}
+	quotas, hasQuotas := source.(client.QuotaSource)
+	quotasOn := hasQuotas && cfg.QuotasOn(p.Quotas)
+	if quotasOn {
+		listings.WithQuotas(quotas)
+	}
+	level.Info(logger).Log("msg", "loaded cloud", "cloud", cfg.Name, "source", cfg.File, "auth_type", cfg.AuthType,
+		"image_api", cfg.ImageAPI, "quotas", quotasOn)
+	return collector.Target{Cloud: cfg.Name, Listings: listings, API: source}, nil
+}
+
+// Forget drops the exporter's metrics of a cloud that the configuration no longer has.
+func (p Pipeline) Forget(cloud string) {
+	if p.Metrics != nil {
+		p.Metrics.ForgetCloud(cloud)
+	}
+}
+
+// NewSource builds a cloud's image source: its authenticator and the client of its image
+// API (cfg.ImageAPI) listing through it, which share one http.Client.
+func NewSource(cfg *cloud.Config, opts client.Options) (client.ImageAPI, error) {
+	api, err := client.LookupImageAPI(cfg.ImageAPI)
+	if err != nil {
+		return nil, fmt.Errorf("image_api %w", err)
+	}
+	newClient, ok := imageAPIClients[api.Name]
+	if !ok {
+		return nil, fmt.Errorf("image_api %s: the exporter has no client for it", api.Name)
+	}
+	auth, opts, err := cfg.Connect(opts)
+	if err != nil {
+		return nil, err
+	}
+	return newClient(cfg, auth, opts), nil
+}
+
+// imageAPIClients build the client of each image API of client.ImageAPIs, by its name
+// (TestEveryImageAPIHasItsClient keeps them in step).
+var imageAPIClients = map[string]func(cfg *cloud.Config, auth client.Authenticator, opts client.Options) client.ImageAPI{
+	client.APINova: func(_ *cloud.Config, auth client.Authenticator, opts client.Options) client.ImageAPI {
+		return nova.New(auth, opts)
+	},
+	client.APIGlance: func(_ *cloud.Config, auth client.Authenticator, opts client.Options) client.ImageAPI {
+		return glance.New(auth, opts)
+	},
+	client.APIIMS: func(cfg *cloud.Config, auth client.Authenticator, opts client.Options) client.ImageAPI {
+		return ims.New(auth, opts, cfg.EnterpriseProjectID)
+	},
+}

@@ -1,0 +1,63 @@
+package targets
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/nova-image-exporter/nova_image_exporter/collector"
+)
+
+// pipelineEntries are clouds of each image API, one with quotas turned off, one whose TLS
+// certificates are not verified.
+var pipelineEntries = "clouds:\n" +
+	tokenEntry("nova", "") +
+	tokenEntry("glance", "    image_api: glance\n    image_endpoint_override: http://127.0.0.1:1/image\n") +
+	tokenEntry("glance-no-quota", "    image_api: glance\n    image_quota: false\n    image_endpoint_override: http://127.0.0.1:1/image\n") +
+	tokenEntry("ims", "    image_api: ims\n    image_endpoint_override: http://127.0.0.1:1/ims\n") +
+	tokenEntry("unverified", "    verify: false\n")
+
+// Pipeline.Build gives each cloud its image API under shared listings, asks quotas where
+// its API reports them and neither --images.quota nor image_quota turns them off, exports
+// its counters from the start, and says so in one line.
+func TestPipelineBuildsEachCloud(t *testing.T) {
+	for _, quotas := range []bool{true, false} {
+		reg := prometheus.NewRegistry()
+		var logs strings.Builder // Build runs within New
+		pipeline := Pipeline{Metrics: collector.NewExporterMetrics(reg), Quotas: quotas, Logger: log.NewLogfmtLogger(&logs)}
+		set, _, _, _ := setWithoutDefault(t, pipelineEntries, Options{Build: pipeline.Build, Forget: pipeline.Forget})
+		for _, target := range set.Targets() {
+			if target.Listings == nil || target.API == nil {
+				t.Errorf("--images.quota=%t, cloud %s: listings %v, API %v", quotas, target.Cloud, target.Listings, target.API)
+			}
+		}
+		wantOn := map[string]bool{"nova": false, "glance": quotas, "glance-no-quota": false, "ims": quotas, "unverified": false}
+		for cloud, on := range wantOn {
+			line := logLine(logs.String(), "cloud="+cloud+" ")
+			if !strings.Contains(line, `msg="loaded cloud"`) || !strings.Contains(line, fmt.Sprintf("quotas=%t", on)) {
+				t.Errorf("--images.quota=%t, cloud %s: log line %q, want loaded cloud with quotas=%t", quotas, cloud, line, on)
+			}
+		}
+		if n := strings.Count(logs.String(), "TLS certificates of the cloud are not verified"); n != 1 ||
+			!strings.Contains(logLine(logs.String(), "not verified"), "cloud=unverified") {
+			t.Errorf("%d TLS warnings, want one for cloud unverified:\n%s", n, logs.String())
+		}
+		if n := testutil.CollectAndCount(reg, "nova_image_exporter_auth_failures_total"); n != len(wantOn) {
+			t.Errorf("%d series of auth failures, want one per cloud (%d)", n, len(wantOn))
+		}
+	}
+}
+
+// logLine is the first line of logs that holds s.
+func logLine(logs, s string) string {
+	for line := range strings.Lines(logs) {
+		if strings.Contains(line, s) {
+			return line
+		}
+	}
+	return ""
+}
