@@ -72,7 +72,7 @@ func parseEntryNodes(file string, text []byte) entryNodes {
 		return nodes
 	}
 	top, _ := fields(root)
-	cloudsNode := top.get("clouds")
+	cloudsNode := top.lookup("clouds").value
 	if cloudsNode == nil || deref(cloudsNode).Kind != yamlv3.MappingNode {
 		return nodes
 	}
@@ -89,18 +89,18 @@ func checkEntries(files ...entryNodes) map[string]error {
 	for _, f := range files {
 		for _, key := range f.twice {
 			if problems[key.Value] == nil {
-				problems[key.Value] = errorAt(f.file, key, "clouds."+showName(key.Value), "given twice (first at line %d)", f.entries.key(key.Value).Line)
+				problems[key.Value] = errorAt(f.file, key, "clouds."+showCloud(key.Value), "given twice (first at line %d)", f.entries.lookup(key.Value).key.Line)
 			}
 		}
 	}
 	for _, f := range files {
-		for _, e := range f.entries {
+		for _, e := range f.entries.fields {
 			if problems[e.name] != nil {
 				continue
 			}
 			var secrets []string
 			for _, other := range files {
-				secrets = append(secrets, authSecrets(other.entries.get(e.name))...)
+				secrets = append(secrets, authSecrets(other.entries.lookup(e.name).value)...)
 			}
 			c := entryChecker{file: f.file, redactor: client.NewRedactor(secrets...)}
 			if err := c.entry(e.name, deref(e.value)); err != nil {
@@ -119,7 +119,7 @@ type entryChecker struct {
 
 // entry checks one entry's keys, and those of its auth:.
 func (c entryChecker) entry(name string, node *yamlv3.Node) error {
-	path := "clouds." + showName(name)
+	path := "clouds." + showCloud(name)
 	if node.Kind != yamlv3.MappingNode {
 		if isNull(node) {
 			return nil // an empty entry: Load says what it lacks
@@ -130,7 +130,7 @@ func (c entryChecker) entry(name string, node *yamlv3.Node) error {
 	if len(twice) > 0 {
 		return c.twice(path, keys, twice[0])
 	}
-	for _, f := range keys {
+	for _, f := range keys.fields {
 		if f.name == "auth" {
 			if err := c.auth(path+".auth", f); err != nil {
 				return err
@@ -138,7 +138,7 @@ func (c entryChecker) entry(name string, node *yamlv3.Node) error {
 			continue
 		}
 		if t := keyTypes[f.name]; t != nil {
-			if err := c.value(path+"."+showName(f.name), f, t, &c.redactor); err != nil {
+			if err := c.value(path+"."+showKey(f.name), f, t, &c.redactor); err != nil {
 				return err
 			}
 		}
@@ -159,13 +159,13 @@ func (c entryChecker) auth(path string, f field) error {
 	if len(twice) > 0 {
 		return c.twice(path, keys, twice[0])
 	}
-	for _, k := range keys {
+	for _, k := range keys.fields {
 		t := authKeyTypes[k.name]
 		if t == nil && isOwnAuthKey(k.name) {
 			t = reflect.TypeFor[string]()
 		}
 		if t != nil {
-			if err := c.value(path+"."+showName(k.name), k, t, nil); err != nil {
+			if err := c.value(path+"."+showKey(k.name), k, t, nil); err != nil {
 				return err
 			}
 		}
@@ -194,7 +194,7 @@ func (c entryChecker) value(path string, f field, t reflect.Type, redactor *clie
 
 // twice is the error of a key given twice in one mapping.
 func (c entryChecker) twice(path string, keys fieldList, second *yamlv3.Node) error {
-	return c.errorf(second, path+"."+showName(second.Value), "given twice (first at line %d)", keys.key(second.Value).Line)
+	return c.errorf(second, path+"."+showKey(second.Value), "given twice (first at line %d)", keys.lookup(second.Value).key.Line)
 }
 
 // errorf is an error at node's line of the file, about the key at path.
@@ -248,13 +248,13 @@ func authSecrets(entry *yamlv3.Node) []string {
 		return nil
 	}
 	keys, _ := fields(deref(entry))
-	auth := keys.get("auth")
+	auth := keys.lookup("auth").value
 	if auth == nil || deref(auth).Kind != yamlv3.MappingNode {
 		return nil
 	}
 	authKeys, _ := fields(deref(auth))
 	var values []string
-	for _, k := range authKeys {
+	for _, k := range authKeys.fields {
 		if v := deref(k.value); v.Kind == yamlv3.ScalarNode && slices.Contains(secretAuthKeys, k.name) {
 			values = append(values, v.Value)
 		}
@@ -262,8 +262,10 @@ func authSecrets(entry *yamlv3.Node) []string {
 	return values
 }
 
-// showName is a key or cloud name as an error shows it: whole if plain, else quoted.
-func showName(name string) string {
+// showCloud is a cloud's name as an error shows it: whole if plain, else quoted. It is
+// the name the cloud is chosen by (--cloud), which every error of Load shows; a key in an
+// entry is shown by showKey.
+func showCloud(name string) string {
 	if plainKey.FindString(name) == name {
 		return name
 	}
@@ -277,24 +279,32 @@ type field struct {
 	value *yamlv3.Node
 }
 
-type fieldList []field
-
-func (l fieldList) get(name string) *yamlv3.Node {
-	for _, f := range l {
-		if f.name == name {
-			return f.value
-		}
-	}
-	return nil
+// fieldList is the keys of a mapping in order, indexed by name: a mapping of many keys
+// is checked in time linear in their number.
+type fieldList struct {
+	fields []field
+	index  map[string]int // position in fields, by name
 }
 
-func (l fieldList) key(name string) *yamlv3.Node {
-	for _, f := range l {
-		if f.name == name {
-			return f.key
-		}
+// add appends f unless the list has a key of its name; it reports whether it did.
+func (l *fieldList) add(f field) bool {
+	if _, ok := l.index[f.name]; ok {
+		return false
 	}
-	return nil
+	if l.index == nil {
+		l.index = map[string]int{}
+	}
+	l.index[f.name] = len(l.fields)
+	l.fields = append(l.fields, f)
+	return true
+}
+
+// lookup is the key name, or the zero field if the list has none.
+func (l fieldList) lookup(name string) field {
+	if i, ok := l.index[name]; ok {
+		return l.fields[i]
+	}
+	return field{}
 }
 
 // fields are the keys of a mapping as the OpenStack SDK (PyYAML) reads them: its own keys,
@@ -309,11 +319,9 @@ func fields(mapping *yamlv3.Node) (keys fieldList, twice []*yamlv3.Node) {
 			merges = append(merges, v)
 			continue
 		}
-		if keys.key(k.Value) != nil {
+		if !keys.add(field{k.Value, k, v}) {
 			twice = append(twice, k)
-			continue
 		}
-		keys = append(keys, field{k.Value, k, v})
 	}
 	for _, m := range merges {
 		m = deref(m)
@@ -326,10 +334,8 @@ func fields(mapping *yamlv3.Node) (keys fieldList, twice []*yamlv3.Node) {
 				continue
 			}
 			merged, _ := fields(s)
-			for _, f := range merged {
-				if keys.key(f.name) == nil {
-					keys = append(keys, f)
-				}
+			for _, f := range merged.fields {
+				keys.add(f)
 			}
 		}
 	}

@@ -1,6 +1,8 @@
 package cloud
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -147,6 +149,104 @@ clouds:
 		want := file + `:23: clouds.` + name + `.verify: want true or false, got "nope"`
 		if _, err := clouds.Load(name); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want %q", name, err, want)
+		}
+	}
+}
+
+// A key given twice that is no plain key may be a value typed as a key
+// (`password:secret`, without the space): its error shows only its plain start, as the
+// warning on an unknown key does.
+func TestAKeyGivenTwiceShowsNoValueTypedAsAKey(t *testing.T) {
+	for _, tc := range []struct {
+		name, entry, want string
+	}{
+		{"auth key", "    auth: {auth_url: http://k/v3, username: u, password:hunter2-secret, password:hunter2-secret}\n",
+			`:3: clouds.c.auth.password…: given twice (first at line 3)`},
+		{"entry key", "    auth: {auth_url: http://k/v3}\n    password:hunter2-secret:\n    password:hunter2-secret:\n",
+			`:5: clouds.c.password…: given twice (first at line 4)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := writeFile(t, t.TempDir(), "clouds.yaml", "clouds:\n  c:\n"+tc.entry)
+			clouds, err := ReadClouds(file, nil)
+			if err != nil {
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Fatalf("ReadClouds: %q shows the value typed as a key", err)
+				}
+				t.Fatalf("ReadClouds: %v", err)
+			}
+			_, err = clouds.Load("c")
+			if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), file+tc.want) {
+				t.Errorf("Load: %v, want %q and no hunter2", err, file+tc.want)
+			}
+		})
+	}
+}
+
+// manyKeys is a clouds.yaml whose entry c has n keys besides auth:, and manyEntries one
+// with n empty entries (an entry's own keys are manyKeys' part).
+func manyKeys(n int) string {
+	var b strings.Builder
+	b.WriteString("clouds:\n  c:\n    auth: {auth_url: https://k/v3, password: s3cret-pw}\n")
+	for i := range n {
+		fmt.Fprintf(&b, "    key_%06d: v\n", i)
+	}
+	return b.String()
+}
+
+func manyEntries(n int) string {
+	var b strings.Builder
+	b.WriteString("clouds:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  c%06d: {}\n", i)
+	}
+	return b.String()
+}
+
+// Checking a clouds.yaml of 40 000 keys, or of 40 000 entries, takes as long as reading
+// it: each key is looked up by name once (go test's timeout guards against a check that
+// searches the keys before it for each, which took 8 to 33 s here). A key given twice is
+// still found among them.
+func TestManyKeysAndEntries(t *testing.T) {
+	const n = 40_000
+	for _, tc := range []struct {
+		name, doc, cloud, want string
+	}{
+		{"keys", manyKeys(n) + "    key_000000: w\n", "c", fmt.Sprintf(":%d: clouds.c.key_000000: given twice (first at line 4)", n+4)},
+		{"entries", manyEntries(n) + "  c000000: {}\n", "c000000", fmt.Sprintf(":%d: clouds.c000000: given twice (first at line 2)", n+2)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := writeFile(t, t.TempDir(), "clouds.yaml", tc.doc)
+			clouds, err := ReadClouds(file, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := clouds.Load(tc.cloud); err == nil || !strings.Contains(err.Error(), file+tc.want) {
+				t.Errorf("error %v, want %q", err, file+tc.want)
+			}
+		})
+	}
+}
+
+// BenchmarkReadCloudsManyKeys reads a clouds.yaml of 10 000 and 40 000 keys in one entry,
+// and of as many entries; ns/key (or ns/entry) stays flat while the check is linear.
+func BenchmarkReadCloudsManyKeys(b *testing.B) {
+	for _, shape := range []struct {
+		name, unit string
+		doc        func(int) string
+	}{{"keys", "key", manyKeys}, {"entries", "entry", manyEntries}} {
+		for _, n := range []int{10_000, 40_000} {
+			b.Run(fmt.Sprintf("%s=%d", shape.name, n), func(b *testing.B) {
+				file := filepath.Join(b.TempDir(), "clouds.yaml")
+				if err := os.WriteFile(file, []byte(shape.doc(n)), 0o600); err != nil {
+					b.Fatal(err)
+				}
+				for b.Loop() {
+					if _, err := ReadClouds(file, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/"+shape.unit)
+			})
 		}
 	}
 }

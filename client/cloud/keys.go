@@ -49,7 +49,8 @@ func isKnownKey(key string, auth bool) bool {
 // character.
 var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}`)
 
-// showKey returns key as a warning may show it: whole if plain, else its plain start.
+// showKey returns key as a warning or an error shows it: whole if plain, else its plain
+// start.
 func showKey(key string) string {
 	start := plainKey.FindString(key)
 	if start == key {
