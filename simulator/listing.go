@@ -7,19 +7,9 @@ import (
 	"time"
 )
 
-// What the image listings of Glance and IMS share: the request log and count, the fault
-// plan, the choice of a page's images and its delivery, ordered queries and filters on a
-// time with an operator.
-
-// The APIs a RequestRecord names.
-const (
-	// APINova is Nova's images proxy, GET /v2.1/{project_id}/images/detail.
-	APINova = "nova"
-	// APIGlance is Glance v2's GET {GlancePrefix}/v2/images.
-	APIGlance = "glance"
-	// APIIMS is Huawei IMS's GET /v2/cloudimages.
-	APIIMS = "ims"
-)
+// What the image listings of Glance and IMS share: the request count, the fault plan, the
+// choice of a page's images and its delivery, ordered queries and filters on a time with an
+// operator.
 
 // nextFault counts an authorised listing request of any API and returns the fault the plan
 // installed by SetFaults gives it (the zero Fault without a plan).
