@@ -177,7 +177,7 @@ func imsImage(img *Image, project string, tw *imageTweak) map[string]any {
 		size = strconv.FormatInt(*img.Size, 10)
 	}
 	origin := ""
-	if sid := serverID(img); sid != "" {
+	if sid := img.serverID(); sid != "" {
 		origin = "instance," + sid
 	}
 	var name, virtual any

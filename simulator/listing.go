@@ -141,7 +141,7 @@ type timeFilter struct {
 // Glance's split_filter_op does: a value that is a time whole is eq that time, else
 // "op:time". It returns the explanation of a 400 for an unknown operator or a bad time.
 func parseTimeFilter(field, v string) (timeFilter, string) {
-	if t, ok := parseChangesSince(v); ok {
+	if t, ok := parseISOTime(v); ok {
 		return timeFilter{"eq", t}, ""
 	}
 	op, rest, _ := strings.Cut(v, ":")
@@ -150,7 +150,7 @@ func parseTimeFilter(field, v string) (timeFilter, string) {
 	default:
 		return timeFilter{}, "Unable to filter on a unknown operator."
 	}
-	t, ok := parseChangesSince(rest)
+	t, ok := parseISOTime(rest)
 	if !ok {
 		return timeFilter{}, `Bad "` + field + `" query filter format. Use ISO 8601 DateTime notation.`
 	}
@@ -176,6 +176,53 @@ func (f *timeFilter) match(t *time.Time) bool {
 		return c != 0
 	}
 	return c == 0
+}
+
+// isoTimeLayouts are the ISO 8601 forms the listings' time filters take: Nova's
+// changes-since, Glance's and IMS's created_at and updated_at.
+var isoTimeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999Z0700",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02T15:04Z07:00",
+	"2006-01-02T15:04",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02",
+}
+
+// parseISOTime parses the time of a listing's time filter, in one of isoTimeLayouts.
+func parseISOTime(v string) (time.Time, bool) {
+	try := func(v string) (time.Time, bool) {
+		for _, l := range isoTimeLayouts {
+			if t, err := time.Parse(l, v); err == nil {
+				return t, true
+			}
+		}
+		return time.Time{}, false
+	}
+	if t, ok := try(v); ok {
+		return t, true
+	}
+	// An unescaped "+01:00" offset arrives as " 01:00".
+	if i := strings.LastIndexByte(v, ' '); i > 0 {
+		return try(v[:i] + "+" + v[i+1:])
+	}
+	return time.Time{}, false
+}
+
+// metaString is a metadata value as a property filter compares it (Nova's property-<key>,
+// Glance's <key>): a string as it is, another value as Python's JSON of it; nil has none.
+func metaString(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case nil:
+		return "", false
+	default:
+		b := appendPyJSON(nil, x)
+		return string(b), true
+	}
 }
 
 // appendJSONTime appends raw when not nil, else t as "2006-01-02T15:04:05Z" (null when nil).

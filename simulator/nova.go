@@ -198,36 +198,6 @@ type filters struct {
 	properties                      map[string]string
 }
 
-var changesSinceLayouts = []string{
-	time.RFC3339Nano,
-	"2006-01-02T15:04:05.999999999Z0700",
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02T15:04Z07:00",
-	"2006-01-02T15:04",
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02",
-}
-
-func parseChangesSince(v string) (time.Time, bool) {
-	try := func(v string) (time.Time, bool) {
-		for _, l := range changesSinceLayouts {
-			if t, err := time.Parse(l, v); err == nil {
-				return t, true
-			}
-		}
-		return time.Time{}, false
-	}
-	if t, ok := try(v); ok {
-		return t, true
-	}
-	// An unescaped "+01:00" offset arrives as " 01:00".
-	if i := strings.LastIndexByte(v, ' '); i > 0 {
-		return try(v[:i] + "+" + v[i+1:])
-	}
-	return time.Time{}, false
-}
-
 func last(q url.Values, key string) (string, bool) {
 	vs, ok := q[key]
 	if !ok || len(vs) == 0 {
@@ -255,7 +225,7 @@ func parseFilters(q url.Values) (filters, string) {
 		f.imageType = &v
 	}
 	if v, ok := last(q, "changes-since"); ok {
-		t, ok := parseChangesSince(v)
+		t, ok := parseISOTime(v)
 		if !ok {
 			return f, "Invalid changes-since value"
 		}
@@ -287,30 +257,6 @@ func parseFilters(q url.Values) (filters, string) {
 	return f, ""
 }
 
-// serverID is the instance a snapshot was made from: ServerID, else a
-// string metadata instance_uuid (what real Nova uses).
-func serverID(img *Image) string {
-	if img.ServerID != "" {
-		return img.ServerID
-	}
-	if v, ok := img.Metadata["instance_uuid"].(string); ok {
-		return v
-	}
-	return ""
-}
-
-func metaString(v any) (string, bool) {
-	switch x := v.(type) {
-	case string:
-		return x, true
-	case nil:
-		return "", false
-	default:
-		b := appendPyJSON(nil, x)
-		return string(b), true
-	}
-}
-
 func (f *filters) match(img *Image) bool {
 	if img.Hidden {
 		return false // Nova lists through Glance's default listing, which leaves hidden images out
@@ -321,7 +267,7 @@ func (f *filters) match(img *Image) bool {
 	if f.status != nil && strings.ToLower(img.Status) != *f.status {
 		return false
 	}
-	if f.server != nil && serverID(img) != *f.server {
+	if f.server != nil && img.serverID() != *f.server {
 		return false
 	}
 	if f.imageType != nil {
@@ -588,7 +534,7 @@ func appendImageTweaked(b []byte, img *Image, host, project string, tw *imageTwe
 	b = append(b, `}, {"rel": "alternate", "type": "application/vnd.openstack.image", "href": `...)
 	b = appendPyString(b, GlanceURL+"/images/"+img.ID)
 	b = append(b, "}]"...)
-	if sid := serverID(img); sid != "" {
+	if sid := img.serverID(); sid != "" {
 		b = append(b, `, "server": {"id": `...)
 		b = appendPyString(b, sid)
 		b = append(b, `, "links": [{"rel": "self", "href": `...)
