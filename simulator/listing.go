@@ -15,10 +15,7 @@ import (
 // installed by SetFaults gives it (the zero Fault without a plan).
 func (s *Simulator) nextFault(r *http.Request) Fault {
 	s.imagesRequests.Add(1)
-	if p := s.plan.Load(); p != nil {
-		return p.plan(int(p.n.Add(1)-1), r)
-	}
-	return Fault{}
+	return nextPlanned(&s.plan, r)
 }
 
 // pageIndexes returns the indexes in s.images of the page after the image at markerIdx (-1:

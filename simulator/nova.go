@@ -156,10 +156,7 @@ func (s *Simulator) serveImages(w http.ResponseWriter, r *http.Request, pathProj
 			"Malformed request URL: URL's project_id '"+pathProject+"' doesn't match Context's project_id '"+info.projectID+"'")
 		return
 	}
-	var ft Fault
-	if p := s.plan.Load(); p != nil {
-		ft = p.plan(int(p.n.Add(1)-1), r)
-	}
+	ft := nextPlanned(&s.plan, r)
 	if answerFault(w, r, &ft, APINova) {
 		return
 	}
