@@ -123,7 +123,7 @@ func (s *Simulator) serveIMS(w http.ResponseWriter, r *http.Request) {
 		imsError(w, http.StatusBadRequest, code, msg)
 		return
 	}
-	b, _, _, ok := s.appendPage(make([]byte, 0, 4096), &ft, f.match, marker, limit,
+	b, _, _, ok := s.appendPage(nil, &ft, f.match, marker, limit,
 		func(b []byte, img *Image, tw *imageTweak) []byte { return appendPyJSON(b, imsImage(img, project, tw)) })
 	if !ok {
 		imsError(w, http.StatusBadRequest, imsBadRequest, "Invalid marker: "+*marker)

@@ -3,13 +3,14 @@ package simulator
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
 
-// What the image listings of Glance and IMS share: the request count, the fault plan, the
-// choice of a page's images and its delivery, ordered queries and filters on a time with an
-// operator.
+// What the image listings of Nova, Glance and IMS share: the request count, the fault plan,
+// the choice of a page's images and its delivery, ordered queries, filters on a time with
+// an operator and the values they compare.
 
 // nextFault counts an authorised listing request of any API and returns the fault the plan
 // installed by SetFaults gives it (the zero Fault without a plan).
@@ -47,6 +48,9 @@ func (s *Simulator) pageIndexes(ft *Fault, match func(*Image) bool, markerIdx, f
 	return sel
 }
 
+// imageBytes is about the size of an image in a page, to size a page's buffer once.
+const imageBytes = 1536
+
 // appendPage appends `{"images": [` and the page after marker (nil: the first page) of up to
 // limit images that match, as ft shapes it and appendImage writes each. It returns the body,
 // the number of images and the id of the last, and false when the marker is unknown.
@@ -63,6 +67,7 @@ func (s *Simulator) appendPage(b []byte, ft *Fault, match func(*Image) bool, mar
 		markerIdx = i
 	}
 	sel := s.pageIndexes(ft, match, markerIdx, limit)
+	b = slices.Grow(b, 64+len(sel)*imageBytes)
 	b = append(b, `{"images": [`...)
 	lastID := ""
 	for k, i := range sel {

@@ -299,104 +299,92 @@ func (f *filters) match(img *Image) bool {
 	return true
 }
 
-// listImages answers an images/detail request with a page, shaped by the
-// page and delivery parts of ft (the zero Fault gives the normal page).
-func (s *Simulator) listImages(w http.ResponseWriter, r *http.Request, pathProject string, ft *Fault) {
-	q := r.URL.Query()
+// novaPaging is the paging of an images/detail request.
+type novaPaging struct {
+	// size is the most images the page holds.
+	size int
+	// linkSize is how many images a page holds when it gets a next link (0: never).
+	linkSize int
+	// marker is the id of the image the page follows, nil for the first page.
+	marker *string
+}
 
-	// Pagination parameters, as nova.api.openstack.common.get_pagination_params.
+// parseNovaPaging reads the paging of q as nova.api.openstack.common's get_pagination_params
+// does. It answers a bad limit, or one NovaForbiddenLimitAbove refuses, itself and reports
+// false.
+func (s *Simulator) parseNovaPaging(w http.ResponseWriter, q url.Values) (novaPaging, bool) {
 	limitGiven := false
 	limit := 0
 	if v, ok := last(q, "limit"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			novaFault(w, http.StatusBadRequest, "badRequest", "limit param must be an integer")
-			return
+			return novaPaging{}, false
 		}
 		if n < 0 {
 			novaFault(w, http.StatusBadRequest, "badRequest", "limit param must be positive")
-			return
+			return novaPaging{}, false
 		}
 		limit, limitGiven = n, true
 	}
 	if above := s.opts.NovaForbiddenLimitAbove; above > 0 && limit > above {
 		// The fault's message is the simulator's own: Huawei documents only the status.
 		novaFault(w, http.StatusForbidden, "forbidden", fmt.Sprintf("limit %d exceeds the maximum page size %d", limit, above))
+		return novaPaging{}, false
+	}
+	p := novaPaging{size: s.opts.MaxLimit, linkSize: s.opts.MaxLimit}
+	if limit > 0 && limit < p.size {
+		p.size = limit
+	}
+	// Nova adds a next link when the page holds exactly
+	// min(limit or max_limit, max_limit) items.
+	if limitGiven && limit < p.linkSize {
+		p.linkSize = limit
+	}
+	if v, ok := last(q, "marker"); ok {
+		p.marker = &v
+	}
+	return p, true
+}
+
+// listImages answers an images/detail request with a page, as ft shapes and delivers it
+// (the zero Fault gives the normal page), through the listing code Glance and IMS share.
+func (s *Simulator) listImages(w http.ResponseWriter, r *http.Request, pathProject string, ft *Fault) {
+	q := r.URL.Query()
+	pg, ok := s.parseNovaPaging(w, q)
+	if !ok {
 		return
 	}
-	marker, hasMarker := last(q, "marker")
-
 	f, msg := parseFilters(q)
 	if msg != "" {
 		novaFault(w, http.StatusBadRequest, "badRequest", msg)
 		return
 	}
-
-	fetch := s.opts.MaxLimit
-	if limit > 0 && limit < fetch {
-		fetch = limit
-	}
-	// Nova adds a next link when the page holds exactly
-	// min(limit or max_limit, max_limit) items.
-	linkLimit := s.opts.MaxLimit
-	if limitGiven && limit < linkLimit {
-		linkLimit = limit
-	}
-
 	host := s.linkHost(r)
-	var b []byte
-	s.mu.RLock()
-	start := 0
-	markerIdx := -1
-	if hasMarker {
-		i, ok := s.index[marker]
-		if !ok {
-			s.mu.RUnlock()
-			novaFault(w, http.StatusBadRequest, "badRequest", "HTTP 400 Bad Request: No image found with ID "+marker)
-			return
-		}
-		start = i + 1
-		markerIdx = i
-	}
-	if ft.shapesPage() {
-		b = s.appendFaultyPage(b, ft, &pageRequest{
-			q: q, f: &f, host: host, project: pathProject,
-			marker: marker, markerIdx: markerIdx, fetch: fetch, linkLimit: linkLimit,
+	b, n, lastID, ok := s.appendPage(nil, ft, f.match, pg.marker, pg.size,
+		func(b []byte, img *Image, tw *imageTweak) []byte {
+			return appendNovaImage(b, img, host, pathProject, tw)
 		})
-		s.mu.RUnlock()
-		deliverPage(w, r, append(b, '}'), ft)
+	if !ok {
+		novaFault(w, http.StatusBadRequest, "badRequest", "HTTP 400 Bad Request: No image found with ID "+*pg.marker)
 		return
 	}
-	est := min(fetch, len(s.images)-start)
-	b = make([]byte, 0, 64+max(est, 0)*1536)
-	b = append(b, `{"images": [`...)
-	n := 0
-	lastID := ""
-	for i := start; i < len(s.images) && n < fetch; i++ {
-		img := &s.images[i]
-		if !f.match(img) {
-			continue
-		}
-		if n > 0 {
-			b = append(b, ", "...)
-		}
-		b = appendImage(b, img, host, pathProject)
-		lastID = img.ID
-		n++
-	}
-	s.mu.RUnlock()
 	b = append(b, ']')
-	if linkLimit > 0 && n == linkLimit {
-		b = append(b, `, "images_links": [{"rel": "next", "href": `...)
-		b = appendPyString(b, nextLink(host, pathProject, q, lastID))
-		b = append(b, "}]"...)
+	switch {
+	case ft.Loop:
+		// A server that ignores the marker: next repeats this request's own query.
+		b = appendNextLink(b, pageLink(host, pathProject, q, "", false))
+	case pg.linkSize > 0 && n == pg.linkSize:
+		b = appendNextLink(b, nextLink(host, pathProject, q, lastID))
 	}
-	b = append(b, '}')
-	if ft.shapesDelivery() {
-		deliverPage(w, r, b, ft)
-		return
-	}
-	writeRaw(w, http.StatusOK, "application/json", b)
+	finishPage(w, r, append(b, '}'), ft)
+}
+
+// appendNextLink appends Nova's images_links, a next link to href.
+func appendNextLink(b []byte, href string) []byte {
+	b = append(b, `, "images_links": [{"rel": "next", "href": `...)
+	b = appendPyString(b, href)
+	return append(b, "}]"...)
 }
 
 // nextLink builds Nova's next href: the request's parameters sorted by key
@@ -472,15 +460,10 @@ func novaStatus(glance string) (string, int) {
 	}
 }
 
-// appendImage appends one image as Nova's image view builder renders it,
-// with Python json.dumps separators and escapes.
-func appendImage(b []byte, img *Image, host, project string) []byte {
-	return appendImageTweaked(b, img, host, project, nil)
-}
-
-// appendImageTweaked is appendImage with some values replaced by the raw
-// JSON in tw (for fault injection); a nil tw or nil field changes nothing.
-func appendImageTweaked(b []byte, img *Image, host, project string, tw *imageTweak) []byte {
+// appendNovaImage appends one image as Nova's image view builder renders it, with Python
+// json.dumps separators and escapes. tw replaces some values with raw JSON (fault
+// injection); nil changes nothing.
+func appendNovaImage(b []byte, img *Image, host, project string, tw *imageTweak) []byte {
 	if tw == nil {
 		tw = &noTweak
 	}

@@ -18,7 +18,7 @@
 // credentials), nova.go (images/detail: microversions, filters, paging, the
 // image view), glance.go (Glance's listing, image view and webob errors), ims.go (IMS's
 // listing), quota.go (both quota APIs), gateway.go (the AK/SK verifier); listing.go holds
-// what the Glance and IMS listings share, images.go the image set, faults.go and faultypage.go the injected faults
+// what the three listings share, images.go the image set, faults.go and faultypage.go the injected faults
 // (for every API's listing), pyjson.go Python's JSON encoding. Every time-dependent part
 // reads the one clock, Options.Now.
 package simulator
