@@ -118,14 +118,15 @@ func (s *Simulator) serveImages(w http.ResponseWriter, r *http.Request, pathProj
 	s.listImages(w, r, pathProject, &ft)
 }
 
-// filters is the parsed query of an images/detail request.
-type filters struct {
+// novaFilters is the parsed query of an images/detail request.
+type novaFilters struct {
 	name, status, server, imageType *string
 	changesSince                    *time.Time
 	minRAM, minDisk                 *int64
 	properties                      map[string]string
 }
 
+// last is the last value of key in q, as webob's GET dictionary gives it.
 func last(q url.Values, key string) (string, bool) {
 	vs, ok := q[key]
 	if !ok || len(vs) == 0 {
@@ -134,8 +135,10 @@ func last(q url.Values, key string) (string, bool) {
 	return vs[len(vs)-1], true
 }
 
-func parseFilters(q url.Values) (filters, string) {
-	var f filters
+// parseNovaFilters reads the filters of an images/detail query. It returns the explanation of
+// a 400 for a bad value ("" when valid).
+func parseNovaFilters(q url.Values) (novaFilters, string) {
+	var f novaFilters
 	if v, ok := last(q, "name"); ok {
 		f.name = &v
 	}
@@ -185,7 +188,8 @@ func parseFilters(q url.Values) (filters, string) {
 	return f, ""
 }
 
-func (f *filters) match(img *Image) bool {
+// match reports whether the listing shows img.
+func (f *novaFilters) match(img *Image) bool {
 	if img.Hidden {
 		return false // Nova lists through Glance's default listing, which leaves hidden images out
 	}
@@ -286,7 +290,7 @@ func (s *Simulator) listImages(w http.ResponseWriter, r *http.Request, pathProje
 	if !ok {
 		return
 	}
-	f, msg := parseFilters(q)
+	f, msg := parseNovaFilters(q)
 	if msg != "" {
 		novaFault(w, http.StatusBadRequest, "badRequest", msg)
 		return
@@ -304,9 +308,9 @@ func (s *Simulator) listImages(w http.ResponseWriter, r *http.Request, pathProje
 	switch {
 	case ft.Loop:
 		// A server that ignores the marker: next repeats this request's own query.
-		b = appendNextLink(b, pageLink(host, pathProject, q, "", false))
+		b = appendNextLink(b, novaLink(host, pathProject, q, "", false))
 	case pg.linkSize > 0 && n == pg.linkSize:
-		b = appendNextLink(b, nextLink(host, pathProject, q, lastID))
+		b = appendNextLink(b, novaNextLink(host, pathProject, q, lastID))
 	}
 	finishPage(w, r, append(b, '}'), ft)
 }
@@ -318,16 +322,17 @@ func appendNextLink(b []byte, href string) []byte {
 	return append(b, "}]"...)
 }
 
-// nextLink builds Nova's next href: the request's parameters sorted by key
+// novaNextLink builds Nova's next href: the request's parameters sorted by key
 // (last value of each), with marker set to the last id.
-func nextLink(host, project string, q url.Values, lastID string) string {
-	return pageLink(host, project, q, lastID, true)
+func novaNextLink(host, project string, q url.Values, lastID string) string {
+	return novaLink(host, project, q, lastID, true)
 }
 
-// pageLink builds an images/detail href with the request's parameters
+// novaLink builds an images/detail href with the request's parameters
 // sorted by key (last value of each); with setMarker, marker is set to
-// marker, otherwise the parameters are kept as they are.
-func pageLink(host, project string, q url.Values, marker string, setMarker bool) string {
+// marker (after the others when the request had none), otherwise the
+// parameters are kept as they are.
+func novaLink(host, project string, q url.Values, marker string, setMarker bool) string {
 	keys := make([]string, 0, len(q)+1)
 	for k := range q {
 		keys = append(keys, k)
