@@ -443,12 +443,7 @@ func writeStatusFault(w http.ResponseWriter, r *http.Request, ft *Fault, api str
 	if ft.Message != "" {
 		msg = ft.Message
 	}
-	b := []byte(`{"`)
-	b = append(b, name...)
-	b = append(b, `": {"code": `...)
-	b = strconv.AppendInt(b, int64(code), 10)
-	b = append(b, `, "message": `...)
-	b = appendPyString(b, msg)
+	b := appendNovaFault(nil, code, name, msg)
 	if name == "overLimit" {
 		retry := ft.RetryAfter
 		if retry == "" {

@@ -42,15 +42,20 @@ func (s *Simulator) linkHost(r *http.Request) string {
 	return requestHost(r)
 }
 
+// novaFault answers with Nova's fault body, {name: {"code": code, "message": message}}.
 func novaFault(w http.ResponseWriter, code int, name, message string) {
-	b := []byte(`{"`)
+	writeRaw(w, code, "application/json; charset=UTF-8", append(appendNovaFault(nil, code, name, message), "}}"...))
+}
+
+// appendNovaFault appends Nova's fault body without its two closing braces, for the caller
+// to add a field of its own.
+func appendNovaFault(b []byte, code int, name, message string) []byte {
+	b = append(b, `{"`...)
 	b = append(b, name...)
 	b = append(b, `": {"code": `...)
 	b = strconv.AppendInt(b, int64(code), 10)
 	b = append(b, `, "message": `...)
-	b = appendPyString(b, message)
-	b = append(b, "}}"...)
-	writeRaw(w, code, "application/json; charset=UTF-8", b)
+	return appendPyString(b, message)
 }
 
 // serveImages answers an images/detail request: the gateway's check of a signed request,
