@@ -14,6 +14,7 @@ const (
 	// GlanceURL is the Glance base URL used in the images' alternate links.
 	GlanceURL = "http://glance.internal:9292"
 
+	// novaNotFound is Nova's 404 body, the answer to a path the simulator does not serve.
 	novaNotFound = `{"itemNotFound": {"code": 404, "message": "The resource could not be found."}}`
 )
 
