@@ -90,10 +90,29 @@ type Fault struct {
 	Huge int64
 }
 
-// faultPlan is a plan installed by SetFaults with its request counter.
+// faultPlan is a plan installed by SetFaults, SetKeystoneFaults or SetQuotaFaults, with its
+// request counter.
 type faultPlan struct {
 	plan func(n int, r *http.Request) Fault
 	n    atomic.Int64
+}
+
+// installPlan puts plan in p, with a new request counter; a nil plan empties p.
+func installPlan(p *atomic.Pointer[faultPlan], plan func(n int, r *http.Request) Fault) {
+	if plan == nil {
+		p.Store(nil)
+		return
+	}
+	p.Store(&faultPlan{plan: plan})
+}
+
+// nextPlanned counts r in the plan in p and returns the fault it gives r (the zero Fault
+// when p holds no plan).
+func nextPlanned(p *atomic.Pointer[faultPlan], r *http.Request) Fault {
+	if fp := p.Load(); fp != nil {
+		return fp.plan(int(fp.n.Add(1)-1), r)
+	}
+	return Fault{}
 }
 
 // SetFaults installs a fault plan: for the n-th image listing request of any API (n counts from 0 since SetFaults, authorised requests only, counted atomically) the simulator applies plan(n, r). nil removes the plan.
@@ -104,11 +123,7 @@ type faultPlan struct {
 // {"error": {...}}), except nginx's 502 and 504 pages and the gateway's 429, which come
 // from in front of every API; the page and delivery faults apply to all three.
 func (s *Simulator) SetFaults(plan func(n int, r *http.Request) Fault) {
-	if plan == nil {
-		s.plan.Store(nil)
-		return
-	}
-	s.plan.Store(&faultPlan{plan: plan})
+	installPlan(&s.plan, plan)
 }
 
 // SetKeystoneFaults installs a fault plan for Keystone's token requests (POST
@@ -121,11 +136,7 @@ func (s *Simulator) SetFaults(plan func(n int, r *http.Request) Fault) {
 // whose message and request id quote the password, application credential secret or
 // token of the request). A request a fault answers is not counted by TokenRequests.
 func (s *Simulator) SetKeystoneFaults(plan func(n int, r *http.Request) Fault) {
-	if plan == nil {
-		s.keystonePlan.Store(nil)
-		return
-	}
-	s.keystonePlan.Store(&faultPlan{plan: plan})
+	installPlan(&s.keystonePlan, plan)
 }
 
 // FailRandomly returns a plan that gives, with probability p per request (deterministic for seed, safe for concurrent use), one of: 500, 502 (HTML), 503 with Retry-After "0", 429 (Nova and gateway kinds alternately), a truncation, garbage, HTML 200, a short Delay (5–50 ms), a loop, a duplicate; otherwise the zero Fault.
@@ -229,11 +240,7 @@ func answerFault(w http.ResponseWriter, r *http.Request, ft *Fault, api string) 
 // answerKeystoneFault applies the Keystone fault plan to a token request and reports
 // whether the request is done with.
 func (s *Simulator) answerKeystoneFault(w http.ResponseWriter, r *http.Request) bool {
-	p := s.keystonePlan.Load()
-	if p == nil {
-		return false
-	}
-	ft := p.plan(int(p.n.Add(1)-1), r)
+	ft := nextPlanned(&s.keystonePlan, r)
 	if ft == (Fault{}) {
 		return false
 	}
@@ -436,12 +443,7 @@ func writeStatusFault(w http.ResponseWriter, r *http.Request, ft *Fault, api str
 	if ft.Message != "" {
 		msg = ft.Message
 	}
-	b := []byte(`{"`)
-	b = append(b, name...)
-	b = append(b, `": {"code": `...)
-	b = strconv.AppendInt(b, int64(code), 10)
-	b = append(b, `, "message": `...)
-	b = appendPyString(b, msg)
+	b := appendNovaFault(nil, code, name, msg)
 	if name == "overLimit" {
 		retry := ft.RetryAfter
 		if retry == "" {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 )
@@ -14,26 +13,9 @@ import (
 // Pages that a Fault shapes (Loop, Duplicate, InvalidUTF8, OddTimes, BadTimes, WrongTypes,
 // Negative) or delivers badly (Huge, TruncateAfter).
 
-// shapesPage reports whether ft changes which images a page holds or how
-// they are written.
-func (ft *Fault) shapesPage() bool {
-	return ft.Loop || ft.Duplicate || ft.InvalidUTF8 || ft.OddTimes || ft.BadTimes || ft.WrongTypes || ft.Negative
-}
-
 // shapesDelivery reports whether ft changes how a page is sent.
 func (ft *Fault) shapesDelivery() bool {
 	return ft.Huge > 0 || ft.TruncateAfter > 0
-}
-
-// pageRequest is a parsed images/detail request, for appendFaultyPage.
-type pageRequest struct {
-	q             url.Values
-	f             *filters
-	host, project string
-	marker        string
-	// markerIdx is the marker's index in s.images, -1 without a marker.
-	markerIdx        int
-	fetch, linkLimit int
 }
 
 // imageTweak holds raw JSON values that replace an image's normal ones.
@@ -43,32 +25,6 @@ type imageTweak struct {
 
 // noTweak is the imageTweak that changes nothing.
 var noTweak imageTweak
-
-// appendFaultyPage appends a page shaped by ft, from `{"images": [` up to
-// but not including the closing brace. s.mu must be read-locked.
-func (s *Simulator) appendFaultyPage(b []byte, ft *Fault, pr *pageRequest) []byte {
-	sel := s.pageIndexes(ft, pr.f.match, pr.markerIdx, pr.fetch)
-	b = append(b, `{"images": [`...)
-	for k, i := range sel {
-		if k > 0 {
-			b = append(b, ", "...)
-		}
-		img := &s.images[i]
-		b = appendImageTweaked(b, img, pr.host, pr.project, ft.tweak(k, img))
-	}
-	b = append(b, ']')
-	switch {
-	case ft.Loop:
-		b = append(b, `, "images_links": [{"rel": "next", "href": `...)
-		b = appendPyString(b, pageLink(pr.host, pr.project, pr.q, pr.marker, pr.markerIdx >= 0))
-		b = append(b, "}]"...)
-	case pr.linkLimit > 0 && len(sel) == pr.linkLimit:
-		b = append(b, `, "images_links": [{"rel": "next", "href": `...)
-		b = appendPyString(b, nextLink(pr.host, pr.project, pr.q, s.images[sel[len(sel)-1]].ID))
-		b = append(b, "}]"...)
-	}
-	return b
-}
 
 // tweak returns the changes ft makes to the k-th image of a page, or nil.
 func (ft *Fault) tweak(k int, img *Image) *imageTweak {

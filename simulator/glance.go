@@ -167,7 +167,7 @@ func (s *Simulator) serveGlance(w http.ResponseWriter, r *http.Request) {
 		glanceError(w, r, http.StatusBadRequest, msg)
 		return
 	}
-	b, n, lastID, ok := s.appendPage(make([]byte, 0, 4096), &ft, f.match, marker, limit, appendGlanceImage)
+	b, n, lastID, ok := s.appendPage(nil, &ft, f.match, marker, limit, appendGlanceImage)
 	if !ok {
 		glanceError(w, r, http.StatusBadRequest, "No image found with ID "+*marker)
 		return

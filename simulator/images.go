@@ -74,6 +74,18 @@ func (img *Image) imsImageType(project string) string {
 	return "private"
 }
 
+// serverID is the instance img is a snapshot of: ServerID, else a string metadata
+// instance_uuid (what real Nova uses).
+func (img *Image) serverID() string {
+	if img.ServerID != "" {
+		return img.ServerID
+	}
+	if v, ok := img.Metadata["instance_uuid"].(string); ok {
+		return v
+	}
+	return ""
+}
+
 // SetImages replaces the image set (the slice is copied; the images' maps
 // and pointers are shared and must not be modified afterwards).
 func (s *Simulator) SetImages(images []Image) {

@@ -50,7 +50,7 @@ func TestGenerateImages(t *testing.T) {
 	encode := func(imgs []Image) string {
 		var buf []byte
 		for i := range imgs {
-			buf = appendImage(buf, &imgs[i], "h", "p")
+			buf = appendNovaImage(buf, &imgs[i], "h", "p", nil)
 		}
 		return string(buf)
 	}

@@ -123,7 +123,7 @@ func (s *Simulator) serveIMS(w http.ResponseWriter, r *http.Request) {
 		imsError(w, http.StatusBadRequest, code, msg)
 		return
 	}
-	b, _, _, ok := s.appendPage(make([]byte, 0, 4096), &ft, f.match, marker, limit,
+	b, _, _, ok := s.appendPage(nil, &ft, f.match, marker, limit,
 		func(b []byte, img *Image, tw *imageTweak) []byte { return appendPyJSON(b, imsImage(img, project, tw)) })
 	if !ok {
 		imsError(w, http.StatusBadRequest, imsBadRequest, "Invalid marker: "+*marker)
@@ -177,7 +177,7 @@ func imsImage(img *Image, project string, tw *imageTweak) map[string]any {
 		size = strconv.FormatInt(*img.Size, 10)
 	}
 	origin := ""
-	if sid := serverID(img); sid != "" {
+	if sid := img.serverID(); sid != "" {
 		origin = "instance," + sid
 	}
 	var name, virtual any

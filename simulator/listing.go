@@ -3,32 +3,20 @@ package simulator
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
 
-// What the image listings of Glance and IMS share: the request log and count, the fault
-// plan, the choice of a page's images and its delivery, ordered queries and filters on a
-// time with an operator.
-
-// The APIs a RequestRecord names.
-const (
-	// APINova is Nova's images proxy, GET /v2.1/{project_id}/images/detail.
-	APINova = "nova"
-	// APIGlance is Glance v2's GET {GlancePrefix}/v2/images.
-	APIGlance = "glance"
-	// APIIMS is Huawei IMS's GET /v2/cloudimages.
-	APIIMS = "ims"
-)
+// What the image listings of Nova, Glance and IMS share: the request count, the fault plan,
+// the choice of a page's images and its delivery, ordered queries, filters on a time with
+// an operator and the values they compare.
 
 // nextFault counts an authorised listing request of any API and returns the fault the plan
 // installed by SetFaults gives it (the zero Fault without a plan).
 func (s *Simulator) nextFault(r *http.Request) Fault {
 	s.imagesRequests.Add(1)
-	if p := s.plan.Load(); p != nil {
-		return p.plan(int(p.n.Add(1)-1), r)
-	}
-	return Fault{}
+	return nextPlanned(&s.plan, r)
 }
 
 // pageIndexes returns the indexes in s.images of the page after the image at markerIdx (-1:
@@ -60,6 +48,9 @@ func (s *Simulator) pageIndexes(ft *Fault, match func(*Image) bool, markerIdx, f
 	return sel
 }
 
+// imageBytes is about the size of an image in a page, to size a page's buffer once.
+const imageBytes = 1536
+
 // appendPage appends `{"images": [` and the page after marker (nil: the first page) of up to
 // limit images that match, as ft shapes it and appendImage writes each. It returns the body,
 // the number of images and the id of the last, and false when the marker is unknown.
@@ -76,6 +67,7 @@ func (s *Simulator) appendPage(b []byte, ft *Fault, match func(*Image) bool, mar
 		markerIdx = i
 	}
 	sel := s.pageIndexes(ft, match, markerIdx, limit)
+	b = slices.Grow(b, 64+len(sel)*imageBytes)
 	b = append(b, `{"images": [`...)
 	lastID := ""
 	for k, i := range sel {
@@ -151,7 +143,7 @@ type timeFilter struct {
 // Glance's split_filter_op does: a value that is a time whole is eq that time, else
 // "op:time". It returns the explanation of a 400 for an unknown operator or a bad time.
 func parseTimeFilter(field, v string) (timeFilter, string) {
-	if t, ok := parseChangesSince(v); ok {
+	if t, ok := parseISOTime(v); ok {
 		return timeFilter{"eq", t}, ""
 	}
 	op, rest, _ := strings.Cut(v, ":")
@@ -160,7 +152,7 @@ func parseTimeFilter(field, v string) (timeFilter, string) {
 	default:
 		return timeFilter{}, "Unable to filter on a unknown operator."
 	}
-	t, ok := parseChangesSince(rest)
+	t, ok := parseISOTime(rest)
 	if !ok {
 		return timeFilter{}, `Bad "` + field + `" query filter format. Use ISO 8601 DateTime notation.`
 	}
@@ -186,6 +178,53 @@ func (f *timeFilter) match(t *time.Time) bool {
 		return c != 0
 	}
 	return c == 0
+}
+
+// isoTimeLayouts are the ISO 8601 forms the listings' time filters take: Nova's
+// changes-since, Glance's and IMS's created_at and updated_at.
+var isoTimeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999Z0700",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02T15:04Z07:00",
+	"2006-01-02T15:04",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02",
+}
+
+// parseISOTime parses the time of a listing's time filter, in one of isoTimeLayouts.
+func parseISOTime(v string) (time.Time, bool) {
+	try := func(v string) (time.Time, bool) {
+		for _, l := range isoTimeLayouts {
+			if t, err := time.Parse(l, v); err == nil {
+				return t, true
+			}
+		}
+		return time.Time{}, false
+	}
+	if t, ok := try(v); ok {
+		return t, true
+	}
+	// An unescaped "+01:00" offset arrives as " 01:00".
+	if i := strings.LastIndexByte(v, ' '); i > 0 {
+		return try(v[:i] + "+" + v[i+1:])
+	}
+	return time.Time{}, false
+}
+
+// metaString is a metadata value as a property filter compares it (Nova's property-<key>,
+// Glance's <key>): a string as it is, another value as Python's JSON of it; nil has none.
+func metaString(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case nil:
+		return "", false
+	default:
+		b := appendPyJSON(nil, x)
+		return string(b), true
+	}
 }
 
 // appendJSONTime appends raw when not nil, else t as "2006-01-02T15:04:05Z" (null when nil).

@@ -14,51 +14,9 @@ const (
 	// GlanceURL is the Glance base URL used in the images' alternate links.
 	GlanceURL = "http://glance.internal:9292"
 
+	// novaNotFound is Nova's 404 body, the answer to a path the simulator does not serve.
 	novaNotFound = `{"itemNotFound": {"code": 404, "message": "The resource could not be found."}}`
 )
-
-// maxRequestRecords bounds the log that Requests returns.
-const maxRequestRecords = 10000
-
-// RequestRecord is one image listing or quota request, of any API, as the simulator
-// received it.
-type RequestRecord struct {
-	// API is the API asked: APINova, APIGlance or APIIMS (Requests), APIGlanceQuota or
-	// APIIMSQuota (QuotaRequests).
-	API string
-	// Method is the HTTP method.
-	Method string
-	// Path is the URL path.
-	Path string
-	// RawQuery is the undecoded query string.
-	RawQuery string
-	// Header is a clone of the request headers.
-	Header http.Header
-}
-
-// Requests returns a copy of the log of image listing requests of every API (including
-// rejected ones), oldest first; past 10 000 requests the older half is dropped.
-func (s *Simulator) Requests() []RequestRecord {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return cloneRecords(s.requests)
-}
-
-// cloneRecords is a copy of records with their headers cloned.
-func cloneRecords(records []RequestRecord) []RequestRecord {
-	out := make([]RequestRecord, len(records))
-	for i, r := range records {
-		r.Header = r.Header.Clone()
-		out[i] = r
-	}
-	return out
-}
-
-// ImagesRequests returns how many image listing requests, of every API, the simulator
-// answered (authorised ones, faulty or not) — cheaper than len(Requests()) for load tests.
-func (s *Simulator) ImagesRequests() int {
-	return int(s.imagesRequests.Load())
-}
 
 // imagesDetailPath reports whether p is /v2.1/images/detail or
 // /v2.1/{project}/images/detail, and the project ("" when absent).
@@ -85,62 +43,20 @@ func (s *Simulator) linkHost(r *http.Request) string {
 	return requestHost(r)
 }
 
+// novaFault answers with Nova's fault body, {name: {"code": code, "message": message}}.
 func novaFault(w http.ResponseWriter, code int, name, message string) {
-	b := []byte(`{"`)
+	writeRaw(w, code, "application/json; charset=UTF-8", append(appendNovaFault(nil, code, name, message), "}}"...))
+}
+
+// appendNovaFault appends Nova's fault body without its two closing braces, for the caller
+// to add a field of its own.
+func appendNovaFault(b []byte, code int, name, message string) []byte {
+	b = append(b, `{"`...)
 	b = append(b, name...)
 	b = append(b, `": {"code": `...)
 	b = strconv.AppendInt(b, int64(code), 10)
 	b = append(b, `, "message": `...)
-	b = appendPyString(b, message)
-	b = append(b, "}}"...)
-	writeRaw(w, code, "application/json; charset=UTF-8", b)
-}
-
-// microversion is a parsed compute API version.
-type microversion struct{ major, minor int }
-
-func (v microversion) String() string { return fmt.Sprintf("%d.%d", v.major, v.minor) }
-
-func (v microversion) less(o microversion) bool {
-	return v.major < o.major || (v.major == o.major && v.minor < o.minor)
-}
-
-var (
-	minVersion = microversion{2, 1}
-	maxVersion = microversion{2, 93}
-	// lastImagesVersion is the last microversion that has the image proxy.
-	lastImagesVersion = microversion{2, 35}
-)
-
-// requestedVersion extracts the requested compute microversion string, as
-// microversion_parse does: OpenStack-API-Version ("compute X") first, then
-// X-OpenStack-Nova-API-Version. It returns "" when none was requested.
-func requestedVersion(h http.Header) string {
-	for _, v := range h.Values("OpenStack-API-Version") {
-		for _, part := range strings.Split(v, ",") {
-			f := strings.Fields(part)
-			if len(f) == 2 && strings.EqualFold(f[0], "compute") {
-				return f[1]
-			}
-		}
-	}
-	if vs := h.Values("X-OpenStack-Nova-API-Version"); len(vs) > 0 {
-		return strings.TrimSpace(strings.Join(vs, ","))
-	}
-	return ""
-}
-
-func parseVersion(s string) (microversion, bool) {
-	maj, min, ok := strings.Cut(s, ".")
-	if !ok {
-		return microversion{}, false
-	}
-	a, err1 := strconv.Atoi(maj)
-	b, err2 := strconv.Atoi(min)
-	if err1 != nil || err2 != nil || a < 0 || b < 0 || strings.HasPrefix(min, "+") || strings.HasPrefix(maj, "+") {
-		return microversion{}, false
-	}
-	return microversion{a, b}, true
+	return appendPyString(b, message)
 }
 
 // serveImages answers an images/detail request: the gateway's check of a signed request,
@@ -174,6 +90,8 @@ func (s *Simulator) serveImages(w http.ResponseWriter, r *http.Request, pathProj
 			return
 		}
 	}
+	// Nova counts a request keystonemiddleware lets through (Glance and IMS count theirs in
+	// nextFault, after their own checks).
 	s.imagesRequests.Add(1)
 
 	ver, ok := negotiateVersion(w, r)
@@ -199,97 +117,22 @@ func (s *Simulator) serveImages(w http.ResponseWriter, r *http.Request, pathProj
 			"Malformed request URL: URL's project_id '"+pathProject+"' doesn't match Context's project_id '"+info.projectID+"'")
 		return
 	}
-	var ft Fault
-	if p := s.plan.Load(); p != nil {
-		ft = p.plan(int(p.n.Add(1)-1), r)
-	}
+	ft := nextPlanned(&s.plan, r)
 	if answerFault(w, r, &ft, APINova) {
 		return
 	}
 	s.listImages(w, r, pathProject, &ft)
 }
 
-// recordRequest adds r, a request to api, to the log that Requests returns.
-func (s *Simulator) recordRequest(r *http.Request, api string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests = appendRecord(s.requests, r, api)
-}
-
-// appendRecord appends r, a request to api, to a request log, which it keeps under
-// maxRequestRecords.
-func appendRecord(log []RequestRecord, r *http.Request, api string) []RequestRecord {
-	if len(log) == maxRequestRecords {
-		// A long-running --demo must not grow without bound: keep the newest half.
-		log = append(log[:0], log[maxRequestRecords/2:]...)
-	}
-	return append(log, RequestRecord{
-		API: api, Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(),
-	})
-}
-
-// negotiateVersion returns the compute microversion r asks for (2.1 when none); it answers
-// a malformed or unsupported one itself and reports false.
-func negotiateVersion(w http.ResponseWriter, r *http.Request) (microversion, bool) {
-	raw := requestedVersion(r.Header)
-	switch {
-	case raw == "":
-		return minVersion, true
-	case strings.EqualFold(raw, "latest"):
-		return maxVersion, true
-	}
-	v, ok := parseVersion(raw)
-	if !ok {
-		novaFault(w, http.StatusBadRequest, "badRequest",
-			"API Version String "+raw+" is of invalid format. Must be of format MajorNum.MinorNum.")
-		return microversion{}, false
-	}
-	if v.less(minVersion) || maxVersion.less(v) {
-		novaFault(w, http.StatusNotAcceptable, "computeFault",
-			"Version "+v.String()+" is not supported by the API. Minimum is "+minVersion.String()+" and maximum is "+maxVersion.String()+".")
-		return microversion{}, false
-	}
-	return v, true
-}
-
-// filters is the parsed query of an images/detail request.
-type filters struct {
+// novaFilters is the parsed query of an images/detail request.
+type novaFilters struct {
 	name, status, server, imageType *string
 	changesSince                    *time.Time
 	minRAM, minDisk                 *int64
 	properties                      map[string]string
 }
 
-var changesSinceLayouts = []string{
-	time.RFC3339Nano,
-	"2006-01-02T15:04:05.999999999Z0700",
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02T15:04Z07:00",
-	"2006-01-02T15:04",
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02",
-}
-
-func parseChangesSince(v string) (time.Time, bool) {
-	try := func(v string) (time.Time, bool) {
-		for _, l := range changesSinceLayouts {
-			if t, err := time.Parse(l, v); err == nil {
-				return t, true
-			}
-		}
-		return time.Time{}, false
-	}
-	if t, ok := try(v); ok {
-		return t, true
-	}
-	// An unescaped "+01:00" offset arrives as " 01:00".
-	if i := strings.LastIndexByte(v, ' '); i > 0 {
-		return try(v[:i] + "+" + v[i+1:])
-	}
-	return time.Time{}, false
-}
-
+// last is the last value of key in q, as webob's GET dictionary gives it.
 func last(q url.Values, key string) (string, bool) {
 	vs, ok := q[key]
 	if !ok || len(vs) == 0 {
@@ -298,8 +141,10 @@ func last(q url.Values, key string) (string, bool) {
 	return vs[len(vs)-1], true
 }
 
-func parseFilters(q url.Values) (filters, string) {
-	var f filters
+// parseNovaFilters reads the filters of an images/detail query. It returns the explanation of
+// a 400 for a bad value ("" when valid).
+func parseNovaFilters(q url.Values) (novaFilters, string) {
+	var f novaFilters
 	if v, ok := last(q, "name"); ok {
 		f.name = &v
 	}
@@ -317,7 +162,7 @@ func parseFilters(q url.Values) (filters, string) {
 		f.imageType = &v
 	}
 	if v, ok := last(q, "changes-since"); ok {
-		t, ok := parseChangesSince(v)
+		t, ok := parseISOTime(v)
 		if !ok {
 			return f, "Invalid changes-since value"
 		}
@@ -349,31 +194,8 @@ func parseFilters(q url.Values) (filters, string) {
 	return f, ""
 }
 
-// serverID is the instance a snapshot was made from: ServerID, else a
-// string metadata instance_uuid (what real Nova uses).
-func serverID(img *Image) string {
-	if img.ServerID != "" {
-		return img.ServerID
-	}
-	if v, ok := img.Metadata["instance_uuid"].(string); ok {
-		return v
-	}
-	return ""
-}
-
-func metaString(v any) (string, bool) {
-	switch x := v.(type) {
-	case string:
-		return x, true
-	case nil:
-		return "", false
-	default:
-		b := appendPyJSON(nil, x)
-		return string(b), true
-	}
-}
-
-func (f *filters) match(img *Image) bool {
+// match reports whether the listing shows img.
+func (f *novaFilters) match(img *Image) bool {
 	if img.Hidden {
 		return false // Nova lists through Glance's default listing, which leaves hidden images out
 	}
@@ -383,7 +205,7 @@ func (f *filters) match(img *Image) bool {
 	if f.status != nil && strings.ToLower(img.Status) != *f.status {
 		return false
 	}
-	if f.server != nil && serverID(img) != *f.server {
+	if f.server != nil && img.serverID() != *f.server {
 		return false
 	}
 	if f.imageType != nil {
@@ -418,116 +240,105 @@ func (f *filters) match(img *Image) bool {
 	return true
 }
 
-// listImages answers an images/detail request with a page, shaped by the
-// page and delivery parts of ft (the zero Fault gives the normal page).
-func (s *Simulator) listImages(w http.ResponseWriter, r *http.Request, pathProject string, ft *Fault) {
-	q := r.URL.Query()
+// novaPaging is the paging of an images/detail request.
+type novaPaging struct {
+	// size is the most images the page holds.
+	size int
+	// linkSize is how many images a page holds when it gets a next link (0: never).
+	linkSize int
+	// marker is the id of the image the page follows, nil for the first page.
+	marker *string
+}
 
-	// Pagination parameters, as nova.api.openstack.common.get_pagination_params.
+// parseNovaPaging reads the paging of q as nova.api.openstack.common's get_pagination_params
+// does. It answers a bad limit, or one NovaForbiddenLimitAbove refuses, itself and reports
+// false.
+func (s *Simulator) parseNovaPaging(w http.ResponseWriter, q url.Values) (novaPaging, bool) {
 	limitGiven := false
 	limit := 0
 	if v, ok := last(q, "limit"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			novaFault(w, http.StatusBadRequest, "badRequest", "limit param must be an integer")
-			return
+			return novaPaging{}, false
 		}
 		if n < 0 {
 			novaFault(w, http.StatusBadRequest, "badRequest", "limit param must be positive")
-			return
+			return novaPaging{}, false
 		}
 		limit, limitGiven = n, true
 	}
 	if above := s.opts.NovaForbiddenLimitAbove; above > 0 && limit > above {
 		// The fault's message is the simulator's own: Huawei documents only the status.
 		novaFault(w, http.StatusForbidden, "forbidden", fmt.Sprintf("limit %d exceeds the maximum page size %d", limit, above))
+		return novaPaging{}, false
+	}
+	p := novaPaging{size: s.opts.MaxLimit, linkSize: s.opts.MaxLimit}
+	if limit > 0 && limit < p.size {
+		p.size = limit
+	}
+	// Nova adds a next link when the page holds exactly
+	// min(limit or max_limit, max_limit) items.
+	if limitGiven && limit < p.linkSize {
+		p.linkSize = limit
+	}
+	if v, ok := last(q, "marker"); ok {
+		p.marker = &v
+	}
+	return p, true
+}
+
+// listImages answers an images/detail request with a page, as ft shapes and delivers it
+// (the zero Fault gives the normal page), through the listing code Glance and IMS share.
+func (s *Simulator) listImages(w http.ResponseWriter, r *http.Request, pathProject string, ft *Fault) {
+	q := r.URL.Query()
+	pg, ok := s.parseNovaPaging(w, q)
+	if !ok {
 		return
 	}
-	marker, hasMarker := last(q, "marker")
-
-	f, msg := parseFilters(q)
+	f, msg := parseNovaFilters(q)
 	if msg != "" {
 		novaFault(w, http.StatusBadRequest, "badRequest", msg)
 		return
 	}
-
-	fetch := s.opts.MaxLimit
-	if limit > 0 && limit < fetch {
-		fetch = limit
-	}
-	// Nova adds a next link when the page holds exactly
-	// min(limit or max_limit, max_limit) items.
-	linkLimit := s.opts.MaxLimit
-	if limitGiven && limit < linkLimit {
-		linkLimit = limit
-	}
-
 	host := s.linkHost(r)
-	var b []byte
-	s.mu.RLock()
-	start := 0
-	markerIdx := -1
-	if hasMarker {
-		i, ok := s.index[marker]
-		if !ok {
-			s.mu.RUnlock()
-			novaFault(w, http.StatusBadRequest, "badRequest", "HTTP 400 Bad Request: No image found with ID "+marker)
-			return
-		}
-		start = i + 1
-		markerIdx = i
-	}
-	if ft.shapesPage() {
-		b = s.appendFaultyPage(b, ft, &pageRequest{
-			q: q, f: &f, host: host, project: pathProject,
-			marker: marker, markerIdx: markerIdx, fetch: fetch, linkLimit: linkLimit,
+	b, n, lastID, ok := s.appendPage(nil, ft, f.match, pg.marker, pg.size,
+		func(b []byte, img *Image, tw *imageTweak) []byte {
+			return appendNovaImage(b, img, host, pathProject, tw)
 		})
-		s.mu.RUnlock()
-		deliverPage(w, r, append(b, '}'), ft)
+	if !ok {
+		novaFault(w, http.StatusBadRequest, "badRequest", "HTTP 400 Bad Request: No image found with ID "+*pg.marker)
 		return
 	}
-	est := min(fetch, len(s.images)-start)
-	b = make([]byte, 0, 64+max(est, 0)*1536)
-	b = append(b, `{"images": [`...)
-	n := 0
-	lastID := ""
-	for i := start; i < len(s.images) && n < fetch; i++ {
-		img := &s.images[i]
-		if !f.match(img) {
-			continue
-		}
-		if n > 0 {
-			b = append(b, ", "...)
-		}
-		b = appendImage(b, img, host, pathProject)
-		lastID = img.ID
-		n++
-	}
-	s.mu.RUnlock()
 	b = append(b, ']')
-	if linkLimit > 0 && n == linkLimit {
-		b = append(b, `, "images_links": [{"rel": "next", "href": `...)
-		b = appendPyString(b, nextLink(host, pathProject, q, lastID))
-		b = append(b, "}]"...)
+	switch {
+	case ft.Loop:
+		// A server that ignores the marker: next repeats this request's own query.
+		b = appendNextLink(b, novaLink(host, pathProject, q, "", false))
+	case pg.linkSize > 0 && n == pg.linkSize:
+		b = appendNextLink(b, novaNextLink(host, pathProject, q, lastID))
 	}
-	b = append(b, '}')
-	if ft.shapesDelivery() {
-		deliverPage(w, r, b, ft)
-		return
-	}
-	writeRaw(w, http.StatusOK, "application/json", b)
+	finishPage(w, r, append(b, '}'), ft)
 }
 
-// nextLink builds Nova's next href: the request's parameters sorted by key
+// appendNextLink appends Nova's images_links, a next link to href.
+func appendNextLink(b []byte, href string) []byte {
+	b = append(b, `, "images_links": [{"rel": "next", "href": `...)
+	b = appendPyString(b, href)
+	return append(b, "}]"...)
+}
+
+// novaNextLink builds Nova's next href: the request's parameters sorted by key
 // (last value of each), with marker set to the last id.
-func nextLink(host, project string, q url.Values, lastID string) string {
-	return pageLink(host, project, q, lastID, true)
+func novaNextLink(host, project string, q url.Values, lastID string) string {
+	return novaLink(host, project, q, lastID, true)
 }
 
-// pageLink builds an images/detail href with the request's parameters
+// novaLink builds an images/detail href with the request's parameters
 // sorted by key (last value of each); with setMarker, marker is set to
-// marker, otherwise the parameters are kept as they are.
-func pageLink(host, project string, q url.Values, marker string, setMarker bool) string {
+// marker (after the others when the request had none), otherwise the
+// parameters are kept as they are.
+func novaLink(host, project string, q url.Values, marker string, setMarker bool) string {
 	keys := make([]string, 0, len(q)+1)
 	for k := range q {
 		keys = append(keys, k)
@@ -591,15 +402,10 @@ func novaStatus(glance string) (string, int) {
 	}
 }
 
-// appendImage appends one image as Nova's image view builder renders it,
-// with Python json.dumps separators and escapes.
-func appendImage(b []byte, img *Image, host, project string) []byte {
-	return appendImageTweaked(b, img, host, project, nil)
-}
-
-// appendImageTweaked is appendImage with some values replaced by the raw
-// JSON in tw (for fault injection); a nil tw or nil field changes nothing.
-func appendImageTweaked(b []byte, img *Image, host, project string, tw *imageTweak) []byte {
+// appendNovaImage appends one image as Nova's image view builder renders it, with Python
+// json.dumps separators and escapes. tw replaces some values with raw JSON (fault
+// injection); nil changes nothing.
+func appendNovaImage(b []byte, img *Image, host, project string, tw *imageTweak) []byte {
 	if tw == nil {
 		tw = &noTweak
 	}
@@ -650,7 +456,7 @@ func appendImageTweaked(b []byte, img *Image, host, project string, tw *imageTwe
 	b = append(b, `}, {"rel": "alternate", "type": "application/vnd.openstack.image", "href": `...)
 	b = appendPyString(b, GlanceURL+"/images/"+img.ID)
 	b = append(b, "}]"...)
-	if sid := serverID(img); sid != "" {
+	if sid := img.serverID(); sid != "" {
 		b = append(b, `, "server": {"id": `...)
 		b = appendPyString(b, sid)
 		b = append(b, `, "links": [{"rel": "self", "href": `...)

@@ -112,23 +112,9 @@ func appendPyJSON(b []byte, v any) []byte {
 		}
 		return append(b, '}')
 	case []any:
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ", "...)
-			}
-			b = appendPyJSON(b, e)
-		}
-		return append(b, ']')
+		return appendPyList(b, x, appendPyJSON)
 	case []string:
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ", "...)
-			}
-			b = appendPyString(b, e)
-		}
-		return append(b, ']')
+		return appendPyList(b, x, appendPyString)
 	}
 	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
 		return append(b, "null"...)
@@ -144,6 +130,19 @@ func appendPyJSON(b []byte, v any) []byte {
 		return append(b, raw...)
 	}
 	return appendPyJSON(b, generic)
+}
+
+// appendPyList appends xs as Python's json.dumps writes a list, each element as add appends
+// it.
+func appendPyList[T any](b []byte, xs []T, add func([]byte, T) []byte) []byte {
+	b = append(b, '[')
+	for i, e := range xs {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = add(b, e)
+	}
+	return append(b, ']')
 }
 
 // rawJSON is JSON that appendPyJSON writes as it is.

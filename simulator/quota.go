@@ -3,7 +3,6 @@ package simulator
 import (
 	"net/http"
 	"strconv"
-	"sync/atomic"
 )
 
 // The quota APIs: Glance's GET {GlancePrefix}/v2/info/usage and IMS's GET
@@ -115,19 +114,7 @@ func (s *Simulator) QuotaRequests() []RequestRecord {
 // TruncateAfter and WrongTypes (the first resource's usage sent as the string "ten"); the
 // other page faults do not apply.
 func (s *Simulator) SetQuotaFaults(plan func(n int, r *http.Request) Fault) {
-	if plan == nil {
-		s.quotaPlan.Store(nil)
-		return
-	}
-	s.quotaPlan.Store(&faultPlan{plan: plan})
-}
-
-// nextQuotaFault returns the fault the quota plan gives an authorised quota request.
-func nextQuotaFault(p *atomic.Pointer[faultPlan], r *http.Request) Fault {
-	if fp := p.Load(); fp != nil {
-		return fp.plan(int(fp.n.Add(1)-1), r)
-	}
-	return Fault{}
+	installPlan(&s.quotaPlan, plan)
 }
 
 // glanceUsage is the usage of each of Glance's resources by project, as Glance's
@@ -198,7 +185,7 @@ func (s *Simulator) serveGlanceUsage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ft := nextQuotaFault(&s.quotaPlan, r)
+	ft := nextPlanned(&s.quotaPlan, r)
 	if answerFault(w, r, &ft, APIGlance) {
 		return
 	}
@@ -257,7 +244,7 @@ func (s *Simulator) serveIMSQuota(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ft := nextQuotaFault(&s.quotaPlan, r)
+	ft := nextPlanned(&s.quotaPlan, r)
 	if answerFault(w, r, &ft, APIIMS) {
 		return
 	}

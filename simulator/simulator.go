@@ -14,13 +14,13 @@
 // Huawei's documentation and SDK, which ims.go cites. A Simulator is an http.Handler; serve
 // it with httptest.NewServer.
 //
-// One file per API: keystone.go (versions, tokens, catalog, application
-// credentials), nova.go (images/detail: microversions, filters, paging, the
-// image view), glance.go (Glance's listing, image view and webob errors), ims.go (IMS's
-// listing), quota.go (both quota APIs), gateway.go (the AK/SK verifier); listing.go holds
-// what the Glance and IMS listings share, images.go the image set, faults.go and faultypage.go the injected faults
-// (for every API's listing), pyjson.go Python's JSON encoding. Every time-dependent part
-// reads the one clock, Options.Now.
+// One file per API: keystone.go (versions, tokens, catalog, application credentials),
+// nova.go (images/detail: admission, filters, paging, the image view) and novaversion.go
+// (its microversions), glance.go (Glance's listing, image view and webob errors), ims.go
+// (IMS's listing), quota.go (both quota APIs), gateway.go (the AK/SK verifier). Shared by
+// them: listing.go, what the three listings share; requests.go, the request logs;
+// images.go, the image set; faults.go and faultypage.go, the injected faults; pyjson.go,
+// Python's JSON encoding. Every time-dependent part reads the one clock, Options.Now.
 package simulator
 
 import (
