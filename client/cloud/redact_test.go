@@ -76,7 +76,7 @@ func TestEchoedSecretsAreRedacted(t *testing.T) {
 				var logs bytes.Buffer
 				before := len(sim.Requests())
 				c := nova.New(tc.auth, client.Options{Logger: log.NewLogfmtLogger(&logs)})
-				_, err := c.ListImages(context.Background(), client.ListOptions{})
+				_, err := client.Collect(context.Background(), c, client.ListOptions{})
 				if err == nil {
 					t.Fatal("the listing succeeded against a failing server")
 				}

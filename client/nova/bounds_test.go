@@ -143,7 +143,7 @@ func TestListImagesBoundsOneValue(t *testing.T) {
 				}
 				c := New(&fakeAuth{endpoint: srv.URL + "/v2.1/p", token: "bounds-test-token"}, opts)
 				var err error
-				n := allocated(func() { _, err = c.ListImages(context.Background(), client.ListOptions{}) })
+				n := allocated(func() { _, err = client.Collect(context.Background(), c, client.ListOptions{}) })
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("%d bytes: error %v, want one containing %q", size, err, tt.wantErr)
 				}
@@ -162,7 +162,7 @@ func TestListImagesDefaultCapCountsInflatedBytes(t *testing.T) {
 	srv := httptest.NewServer(hostile{status: http.StatusOK, head: `{"images": [`, fill: `{"id": "a", "status": "ACTIVE"},`, n: 1 << 30, gzip: true})
 	defer srv.Close()
 	c := New(&fakeAuth{endpoint: srv.URL + "/v2.1/p", token: "bounds-test-token"}, client.Options{MaxRetries: -1, MaxResponseBytes: 1 << 20})
-	_, err := c.ListImages(context.Background(), client.ListOptions{})
+	_, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if err == nil || !strings.Contains(err.Error(), "response body larger than 1048576 bytes (--client.max-response-bytes)") {
 		t.Fatalf("error %v, want the response cap", err)
 	}
@@ -235,7 +235,7 @@ func TestImageLabelBounds(t *testing.T) {
 		long("i", 255), long("s", 100), "x"+long("€", 400), long("v", 300), "xx"+long("😀", 300))
 	c, _, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) { return ok(body) })
 	c.Requester.Opts.MetadataKeys = []string{"image_type"}
-	images, err := c.ListImages(context.Background(), client.ListOptions{})
+	images, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestImageLabelBounds(t *testing.T) {
 
 	body = fmt.Sprintf(`{"images": [{"id": %q, "status": "ACTIVE"}]}`, long("i", 256))
 	c, _, _ = newTestClient(t, func(int, *http.Request) (int, http.Header, string) { return ok(body) })
-	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err == nil || !strings.Contains(err.Error(), "id longer than 255 bytes") {
+	if _, err := client.Collect(context.Background(), c, client.ListOptions{}); err == nil || !strings.Contains(err.Error(), "id longer than 255 bytes") {
 		t.Fatalf("error %v, want the id refused", err)
 	}
 }

@@ -32,13 +32,6 @@ func New(auth client.Authenticator, opts client.Options) *Client {
 	return &Client{Base: paging.NewBase(API, auth, opts, "imagetype")}
 }
 
-// ListImages returns every image matching opts, following pagination by marker. It
-// renews the credential once if the API answers 401, and fails when a page is malformed,
-// pagination loops or exceeds Options.MaxPages, or ctx ends.
-func (c *Client) ListImages(ctx context.Context, opts client.ListOptions) ([]client.Image, error) {
-	return client.Collect(ctx, c, opts)
-}
-
 // EachImage calls fn for every image matching opts, page by page, so that a caller that
 // does not need them all at once never holds more than one page. An error from fn stops
 // the listing and is returned.

@@ -93,7 +93,7 @@ func TestListImagesRequest(t *testing.T) {
 	c, p, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) {
 		return ok(`{"images": [` + imageA + `]}`)
 	})
-	images, err := c.ListImages(context.Background(), client.ListOptions{Status: "queued", Name: "Ubuntu 22.04 – Ü", PageSize: 50})
+	images, err := client.Collect(context.Background(), c, client.ListOptions{Status: "queued", Name: "Ubuntu 22.04 – Ü", PageSize: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestListImagesDecodesFields(t *testing.T) {
 		   "server": {"id": "srv-1", "links": []}},
 		  {"id": "c", "status": "UNKNOWN", "created": "2026-11-28T20:05:16"}]}`)
 	})
-	images, err := c.ListImages(context.Background(), client.ListOptions{})
+	images, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestListImagesPaginatesByMarker(t *testing.T) {
 		}
 		return ok(pageBodies[n])
 	})
-	images, err := c.ListImages(context.Background(), client.ListOptions{PageSize: 2, Type: "snapshot"})
+	images, err := client.Collect(context.Background(), c, client.ListOptions{PageSize: 2, Type: "snapshot"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestListImagesStopsWithoutNextLink(t *testing.T) {
 	c, p, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) {
 		return ok(`{"images": [{"id": "i1", "status": "ACTIVE"}, {"id": "i2", "status": "ACTIVE"}]}`)
 	})
-	if _, err := c.ListImages(context.Background(), client.ListOptions{PageSize: 2}); err != nil {
+	if _, err := client.Collect(context.Background(), c, client.ListOptions{PageSize: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if len(p.requests) != 1 {
@@ -245,7 +245,7 @@ func TestListImagesErrorShapes(t *testing.T) {
 				return tt.status, tt.header, tt.body
 			})
 			c.Requester.Opts.MaxRetries = -1
-			_, err := c.ListImages(context.Background(), client.ListOptions{})
+			_, err := client.Collect(context.Background(), c, client.ListOptions{})
 			var apiErr *client.APIError
 			if !errors.As(err, &apiErr) {
 				t.Fatalf("error %v (%T), want *client.APIError", err, err)
@@ -270,7 +270,7 @@ func TestListImagesRenewsOnceOn401(t *testing.T) {
 		}
 		return ok(`{"images": [{"id": "a", "status": "ACTIVE"}]}`)
 	})
-	images, err := c.ListImages(context.Background(), client.ListOptions{})
+	images, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func TestListImagesGivesUpAfterOneRenewal(t *testing.T) {
 	c, p, auth := newTestClient(t, func(int, *http.Request) (int, http.Header, string) {
 		return 401, nil, `{"error": {"code": 401, "title": "Unauthorized", "message": "nope"}}`
 	})
-	_, err := c.ListImages(context.Background(), client.ListOptions{})
+	_, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if !isStatus(err, http.StatusUnauthorized) {
 		t.Fatalf("error %v, want a 401 client.APIError", err)
 	}
@@ -297,7 +297,7 @@ func TestListImagesReportsFailedRenewal(t *testing.T) {
 		return 401, nil, `{"error": {"code": 401, "title": "Unauthorized", "message": "expired"}}`
 	})
 	auth.renewErr = errors.New("keystone unreachable")
-	_, err := c.ListImages(context.Background(), client.ListOptions{})
+	_, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if err == nil || !strings.Contains(err.Error(), "keystone unreachable") || !isStatus(err, 401) {
 		t.Fatalf("error %v, want the 401 and the renewal failure", err)
 	}
@@ -331,7 +331,7 @@ func TestListImagesRejectsBadBodies(t *testing.T) {
 			c, _, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) {
 				return http.StatusOK, tt.header, tt.body
 			})
-			_, err := c.ListImages(context.Background(), client.ListOptions{})
+			_, err := client.Collect(context.Background(), c, client.ListOptions{})
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
 			}
@@ -344,7 +344,7 @@ func TestListImagesCapsResponseSize(t *testing.T) {
 		return ok(`{"images": [{"id": "a", "status": "ACTIVE", "name": "` + strings.Repeat("x", 10000) + `"}]}`)
 	})
 	c.Requester.Opts.MaxResponseBytes = 1000
-	_, err := c.ListImages(context.Background(), client.ListOptions{})
+	_, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if err == nil || !strings.Contains(err.Error(), "response body larger than 1000 bytes") {
 		t.Fatalf("error %v, want the size cap", err)
 	}
@@ -355,7 +355,7 @@ func TestListImagesStopsPaginationLoop(t *testing.T) {
 		// A server that ignores the marker: the same full page with a next link, forever.
 		return ok(`{"images": [{"id": "a", "status": "ACTIVE"}], "images_links": [{"rel": "next", "href": "http://x"}]}`)
 	})
-	_, err := c.ListImages(context.Background(), client.ListOptions{PageSize: 1})
+	_, err := client.Collect(context.Background(), c, client.ListOptions{PageSize: 1})
 	if err == nil || !strings.Contains(err.Error(), "pagination loop: marker a was already requested") {
 		t.Fatalf("error %v, want a pagination loop", err)
 	}
@@ -368,7 +368,7 @@ func TestListImagesCapsPages(t *testing.T) {
 	c, p, _ := newTestClient(t, func(n int, _ *http.Request) (int, http.Header, string) {
 		return ok(fmt.Sprintf(`{"images": [{"id": "i%d", "status": "ACTIVE"}], "images_links": [{"rel": "next", "href": "http://x"}]}`, n))
 	})
-	_, err := c.ListImages(context.Background(), client.ListOptions{PageSize: 1})
+	_, err := client.Collect(context.Background(), c, client.ListOptions{PageSize: 1})
 	if err == nil || !strings.Contains(err.Error(), "more than 20 pages") {
 		t.Fatalf("error %v, want the page cap", err)
 	}
@@ -386,7 +386,7 @@ func TestListImagesHonoursContext(t *testing.T) {
 	defer close(release)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := c.ListImages(ctx, client.ListOptions{})
+	_, err := client.Collect(ctx, c, client.ListOptions{})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error %v, want the context deadline", err)
 	}
@@ -399,7 +399,7 @@ func TestStaticTokenCannotRenew(t *testing.T) {
 	srv := httptest.NewServer(p)
 	defer srv.Close()
 	c := New(&cloud.StaticToken{Token: "pre-issued-secret", ComputeEndpoint: srv.URL + "/v2.1/proj"}, client.Options{})
-	_, err := c.ListImages(context.Background(), client.ListOptions{})
+	_, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if err == nil || !strings.Contains(err.Error(), "cannot be renewed") {
 		t.Fatalf("error %v, want a final 401", err)
 	}
@@ -461,7 +461,7 @@ func TestListImagesRetriesThrottlingAndTransientFaults(t *testing.T) {
 			})
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			images, err := c.ListImages(ctx, client.ListOptions{PageSize: tt.pageSize})
+			images, err := client.Collect(ctx, c, client.ListOptions{PageSize: tt.pageSize})
 			if len(p.requests) != tt.wantRequests {
 				t.Errorf("%d requests, want %d", len(p.requests), tt.wantRequests)
 			}
@@ -490,7 +490,7 @@ func TestListImagesHonoursRetryAfter(t *testing.T) {
 		return ok(`{"images": []}`)
 	})
 	c.Requester.Opts.RetryBackoff = time.Millisecond
-	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err != nil {
+	if _, err := client.Collect(context.Background(), c, client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if waited < time.Second {
@@ -506,7 +506,7 @@ func TestListImagesReadsOddTimesAndDropsBadOnes(t *testing.T) {
 		  {"id": "n", "status": "ACTIVE", "created": "2026-11-28T10:00:00", "updated": "2026-11-28 10:00:00"},
 		  {"id": "b", "status": "ACTIVE", "name": "bad-` + "\xff\xfe" + `-name", "created": "yesterday", "updated": "2026-11-28T10:00:00Z"}]}`)
 	})
-	images, err := c.ListImages(context.Background(), client.ListOptions{})
+	images, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -549,7 +549,7 @@ func TestListingReusesOneConnection(t *testing.T) {
 	defer srv.Close()
 	c := New(&cloud.StaticToken{Token: "test-token-0123456789", ComputeEndpoint: srv.URL + "/v2.1/p"}, client.Options{})
 	for range 2 {
-		images, err := c.ListImages(context.Background(), client.ListOptions{PageSize: 2})
+		images, err := client.Collect(context.Background(), c, client.ListOptions{PageSize: 2})
 		if err != nil || len(images) != 4 {
 			t.Fatalf("%d images, %v", len(images), err)
 		}
@@ -564,7 +564,7 @@ func TestListingReusesOneConnection(t *testing.T) {
 func TestListImagesRefusesAnswersWithoutImages(t *testing.T) {
 	for _, body := range []string{`{}`, `{"error_code": "X", "error_msg": "y"}`, `{"images_links": []}`} {
 		c, _, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) { return ok(body) })
-		if _, err := c.ListImages(context.Background(), client.ListOptions{}); err == nil || !strings.Contains(err.Error(), `no "images" list`) {
+		if _, err := client.Collect(context.Background(), c, client.ListOptions{}); err == nil || !strings.Contains(err.Error(), `no "images" list`) {
 			t.Errorf("%s: error %v, want the missing list reported", body, err)
 		}
 	}
@@ -580,7 +580,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 		return http.StatusFound, http.Header{"Location": {elsewhere.URL + "/steal"}}, ""
 	})
 	c.Requester.Opts.HTTPClient = client.NewHTTPClient(5*time.Second, nil)
-	_, err := c.ListImages(context.Background(), client.ListOptions{})
+	_, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if !isStatus(err, http.StatusFound) || leaked != "" {
 		t.Errorf("error %v, token sent elsewhere %q: want the 302 as an error and no token leaving", err, leaked)
 	}

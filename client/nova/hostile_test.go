@@ -25,7 +25,7 @@ const echoedToken = "0123456789abcdef0123456789abcdef"
 func listWithEchoedToken(t *testing.T, endpoint string) ([]client.Image, error) {
 	t.Helper()
 	c := New(&cloud.StaticToken{Token: echoedToken, ComputeEndpoint: endpoint + "/v2.1/p"}, client.Options{RequestTimeout: 5 * time.Second})
-	return c.ListImages(context.Background(), client.ListOptions{})
+	return client.Collect(context.Background(), c, client.ListOptions{})
 }
 
 // A server may put the token it was sent anywhere in its answer, not only in a fault.
@@ -167,7 +167,7 @@ func TestShortListingDoesNotSpoilASharedRenewal(t *testing.T) {
 		Scope: &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"},
 	}, gophercloud.EndpointOpts{Region: "RegionOne"}, nil, client.NewHTTPClient(10*time.Second, nil))
 	c := New(k, client.Options{})
-	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err != nil {
+	if _, err := client.Collect(context.Background(), c, client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	sim.RevokeTokens() // the next page of each listing gets 401: both renew
@@ -181,11 +181,11 @@ func TestShortListingDoesNotSpoilASharedRenewal(t *testing.T) {
 	})
 	short, cancelShort := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancelShort()
-	go func() { _, _ = c.ListImages(short, client.ListOptions{Name: "x"}) }()
+	go func() { _, _ = client.Collect(short, c, client.ListOptions{Name: "x"}) }()
 	<-renewing
 	long, cancelLong := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancelLong()
-	if _, err := c.ListImages(long, client.ListOptions{}); err != nil {
+	if _, err := client.Collect(long, c, client.ListOptions{}); err != nil {
 		t.Errorf("a listing with 10 s to go failed with the renewal another listing started: %v", err)
 	}
 }
