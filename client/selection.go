@@ -22,6 +22,41 @@ var glanceStatuses = []string{"queued", "saving", "active", "killed", "deleted",
 // maxEchoedValue bounds how much of a bad option value an error quotes.
 const maxEchoedValue = 100
 
+// ListOptions select what a listing returns, in terms of no particular API: each image
+// source translates them into its own query. The zero value lists every image.
+type ListOptions struct {
+	// Name, Status (a Glance status, lower case), Type (snapshot, backup), Server (the
+	// instance id of snapshots) and ImageType (Huawei IMS's __imagetype: gold, private,
+	// shared, market) match exactly; empty for no filter.
+	Name, Status, Type, Server, ImageType string
+	// MinRAM (MiB) and MinDisk (GiB) match the image's minimums exactly, as the real Nova
+	// does; nil for no filter.
+	MinRAM, MinDisk *int
+	// ChangesSince lists the images updated at or after it; zero for no filter.
+	ChangesSince time.Time
+	// PageSize is the limit of each request; 0 sends the image API's default (1000 for Nova
+	// and Glance, their usual largest page; 500 for IMS, its documented default).
+	PageSize int
+}
+
+// Set names the options that are set, by the names of SelectionParams.
+func (o ListOptions) Set() []string {
+	var set []string
+	for _, option := range []struct {
+		name string
+		set  bool
+	}{
+		{"name", o.Name != ""}, {"status", o.Status != ""}, {"changes-since", !o.ChangesSince.IsZero()},
+		{"min-ram", o.MinRAM != nil}, {"min-disk", o.MinDisk != nil}, {"type", o.Type != ""}, {"server", o.Server != ""},
+		{"imagetype", o.ImageType != ""}, {"page-size", o.PageSize > 0},
+	} {
+		if option.set {
+			set = append(set, option.name)
+		}
+	}
+	return set
+}
+
 // Selection is what to list, parsed and checked once by ParseSelection. The zero Selection
 // lists everything with the server's page size.
 type Selection struct {
