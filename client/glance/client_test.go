@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -534,3 +535,6 @@ func TestSendsTheDefaultPageSize(t *testing.T) {
 		}
 	}
 }
+
+// filters are opts in Glance's query parameters, as EachImage sends them.
+func filters(opts client.ListOptions) url.Values { return paging.Query(opts, queryNames) }

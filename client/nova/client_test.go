@@ -619,3 +619,6 @@ func TestFiltersInNovasTerms(t *testing.T) {
 func imagesURL(endpoint string) (*url.URL, error) {
 	return paging.BaseURL(client.Redactor{}, "compute endpoint", endpoint, detailPath)
 }
+
+// filters are opts in images-detail's query parameters, as EachImage sends them.
+func filters(opts client.ListOptions) url.Values { return paging.Query(opts, queryNames) }
