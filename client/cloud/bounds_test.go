@@ -38,23 +38,14 @@ func TestKeystoneBoundsAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, size := range tt.sizes {
-				answer := tt.answer
-				answer.N = size
-				srv := httptest.NewServer(answer)
-				defer srv.Close()
-				k := NewKeystone(gophercloud.AuthOptions{IdentityEndpoint: srv.URL + "/v3", Username: "u", Password: "keystone-password", DomainName: "Default"},
+			clienttest.CheckBounded(t, tt.answer, tt.sizes, tt.wantErr, func(url string) func() error {
+				k := NewKeystone(gophercloud.AuthOptions{IdentityEndpoint: url + "/v3", Username: "u", Password: "keystone-password", DomainName: "Default"},
 					gophercloud.EndpointOpts{}, nil, client.NewHTTPClient(time.Minute, nil))
-				var err error
-				n := clienttest.Allocated(func() { _, err = k.Endpoint(context.Background(), client.ServiceCompute) })
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("%d bytes: error %v, want one containing %q", size, err, tt.wantErr)
+				return func() error {
+					_, err := k.Endpoint(context.Background(), client.ServiceCompute)
+					return err
 				}
-				if n > clienttest.MaxAllocated {
-					t.Fatalf("%d bytes: %d MiB allocated, want at most %d MiB", size, n>>20, clienttest.MaxAllocated>>20)
-				}
-				t.Logf("%d MiB body: %.1f MiB allocated", size>>20, float64(n)/(1<<20))
-			}
+			})
 		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/gophercloud/gophercloud/v2"
+
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/client/nova"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"

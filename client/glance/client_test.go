@@ -99,14 +99,7 @@ func TestDecodesFieldsAndProperties(t *testing.T) {
 			MinDisk: 0, MinRAM: 128, Progress: 25,
 			Created: ms("2026-12-02T19:54:32Z"), Updated: ms("2026-12-02T19:54:32Z"), Metadata: client.Metadata{{Key: "os_hidden", Value: "true"}}, Missing: client.FieldSize | client.FieldVirtualSize},
 	}
-	if len(images) != len(want) {
-		t.Fatalf("got %d images, want %d: %+v", len(images), len(want), images)
-	}
-	for i := range want {
-		if !reflect.DeepEqual(images[i], want[i]) {
-			t.Errorf("image %d:\n got %+v\nwant %+v", i, images[i], want[i])
-		}
-	}
+	clienttest.EqualImages(t, images, want)
 }
 
 func TestMapsStatusesAsNovasProxy(t *testing.T) {

@@ -93,14 +93,7 @@ func TestDecodesIMSFields(t *testing.T) {
 		{ID: "img-4", Status: "ERROR", APIStatus: "killed", Missing: client.FieldSize | client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldCreated | client.FieldUpdated},
 		{ID: "img-5", Status: "DELETED", APIStatus: "deleted", Missing: client.FieldSize | client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldCreated | client.FieldUpdated},
 	}
-	if len(images) != len(want) {
-		t.Fatalf("got %d images, want %d", len(images), len(want))
-	}
-	for i := range want {
-		if !reflect.DeepEqual(images[i], want[i]) {
-			t.Errorf("image %d:\n got %+v\nwant %+v", i, images[i], want[i])
-		}
-	}
+	clienttest.EqualImages(t, images, want)
 }
 
 func TestStatusesMapAsNovasProxy(t *testing.T) {

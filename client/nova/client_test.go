@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -77,14 +76,7 @@ func TestListImagesDecodesFields(t *testing.T) {
 			Created: ms(2026, 11, 28, 19, 5, 16, 5e8), ServerID: "srv-1", Missing: client.FieldVirtualSize | client.FieldUpdated},
 		{ID: "c", Status: "UNKNOWN", APIStatus: "UNKNOWN", Created: ms(2026, 11, 28, 20, 5, 16, 0), Missing: client.FieldVirtualSize | client.FieldSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldProgress | client.FieldUpdated},
 	}
-	if len(images) != len(want) {
-		t.Fatalf("got %d images, want %d", len(images), len(want))
-	}
-	for i := range want {
-		if !reflect.DeepEqual(images[i], want[i]) {
-			t.Errorf("image %d:\n got %+v\nwant %+v", i, images[i], want[i])
-		}
-	}
+	clienttest.EqualImages(t, images, want)
 }
 
 func TestListImagesPaginatesByMarker(t *testing.T) {

@@ -5,8 +5,10 @@ import (
 	"compress/gzip"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
+	"testing"
 )
 
 // MaxAllocated is what handling one hostile answer may allocate in all, server side of the
@@ -94,4 +96,26 @@ func Allocated(f func()) uint64 {
 	f()
 	runtime.ReadMemStats(&after)
 	return after.TotalAlloc - before.TotalAlloc
+}
+
+// CheckBounded serves answer with each of sizes bytes of fill and fails t unless what
+// prepare makes of the server's URL fails, with an error containing wantErr, having
+// allocated at most MaxAllocated while it ran.
+func CheckBounded(t testing.TB, answer Hostile, sizes []int64, wantErr string, prepare func(url string) (request func() error)) {
+	t.Helper()
+	for _, size := range sizes {
+		answer.N = size
+		srv := httptest.NewServer(answer)
+		t.Cleanup(srv.Close)
+		request := prepare(srv.URL)
+		var err error
+		n := Allocated(func() { err = request() })
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("%d bytes: error %v, want one containing %q", size, err, wantErr)
+		}
+		if n > MaxAllocated {
+			t.Fatalf("%d bytes: %d MiB allocated, want at most %d MiB", size, n>>20, MaxAllocated>>20)
+		}
+		t.Logf("%d MiB body: %.1f MiB allocated", size>>20, float64(n)/(1<<20))
+	}
 }
