@@ -133,6 +133,8 @@ func TestListImagesStopsWithoutNextLink(t *testing.T) {
 	}
 }
 
+// Nova's fields of the wrong type or out of range fail the listing (paging's
+// TestRejectsBadBodies: bodies that are no page at all).
 func TestListImagesRejectsBadBodies(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -140,18 +142,10 @@ func TestListImagesRejectsBadBodies(t *testing.T) {
 		body    string
 		wantErr string
 	}{
-		{"malformed", nil, `{"images": [{"id": "a",,}]}`, "malformed JSON"},
-		{"truncated", nil, `{"images": [{"id": "a", "status": "ACTIVE"}, {"id": "b"`, "body ends early"},
-		{"not an object", nil, `[]`, `want "{"`},
-		{"images not a list", nil, `{"images": {"id": "a"}}`, `images: malformed JSON: want "["`},
 		{"wrong type", nil, `{"images": [{"id": "a", "status": "ACTIVE", "minDisk": "ten"}]}`, "wrong JSON type: field minDisk holds a string"},
 		{"float size", nil, `{"images": [{"id": "a", "status": "ACTIVE", "OS-EXT-IMG-SIZE:size": 1.5}]}`, "wrong JSON type"},
 		{"negative size", nil, `{"images": [{"id": "a", "status": "ACTIVE", "OS-EXT-IMG-SIZE:size": -1}]}`, "image a: OS-EXT-IMG-SIZE:size is negative (-1)"},
 		{"absurd progress", nil, `{"images": [{"id": "a", "status": "ACTIVE", "progress": 250}]}`, "image a: progress is out of range"},
-		{"no id", nil, `{"images": [{"status": "ACTIVE"}]}`, "images[0]: image without an id"},
-		{"no status", nil, `{"images": [{"id": "a"}]}`, "image a: no status"},
-		{"html 200", http.Header{"Content-Type": {"text/html; charset=utf-8"}}, `<html>login</html>`, "response is text/html; charset=utf-8, not JSON"},
-		{"trailing garbage", nil, `{"images": []} {"images": []}`, "data after the top-level object"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -184,3 +184,34 @@ func TestListingIsBoundedAcrossPages(t *testing.T) {
 		t.Errorf("%d bytes of images handed over, want at most %d", held, budget)
 	}
 }
+
+// A body that is no page of images (not JSON, cut short, an image without its id or status)
+// fails the listing, naming what is wrong.
+func TestRejectsBadBodies(t *testing.T) {
+	tests := []struct {
+		name    string
+		header  http.Header
+		body    string
+		wantErr string
+	}{
+		{"malformed", nil, `{"images": [{"id": "a",,}]}`, "malformed JSON"},
+		{"truncated", nil, `{"images": [{"id": "a", "status": "ACTIVE"}, {"id": "b"`, "body ends early"},
+		{"not an object", nil, `[]`, `want "{"`},
+		{"images not a list", nil, `{"images": {"id": "a"}}`, `images: malformed JSON: want "["`},
+		{"no id", nil, `{"images": [{"status": "ACTIVE"}]}`, "images[0]: image without an id"},
+		{"no status", nil, `{"images": [{"id": "a"}]}`, "image a: no status"},
+		{"html 200", http.Header{"Content-Type": {"text/html; charset=utf-8"}}, `<html>login</html>`, "response is text/html; charset=utf-8, not JSON"},
+		{"trailing garbage", nil, `{"images": []} {"images": []}`, "data after the top-level object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _, _ := newTestClient(t, func(int, *http.Request) (int, http.Header, string) {
+				return http.StatusOK, tt.header, tt.body
+			})
+			_, err := client.Collect(context.Background(), c, client.ListOptions{})
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
