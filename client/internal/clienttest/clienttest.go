@@ -1,7 +1,8 @@
 // Package clienttest holds what the tests of the image API clients (client/paging,
 // client/nova, client/glance, client/ims) and of client/cloud share: a fake authenticator,
-// a scripted server that records the requests it answers, and a server of hostile answers
-// streamed without being held. It is not part of the exporter.
+// a scripted server that records the requests it answers, hostile answers streamed without
+// being held with the check that handling them stays bounded, and the comparison of images
+// listed. It is not part of the exporter.
 package clienttest
 
 import (
