@@ -22,17 +22,48 @@ var glanceStatuses = []string{"queued", "saving", "active", "killed", "deleted",
 // maxEchoedValue bounds how much of a bad option value an error quotes.
 const maxEchoedValue = 100
 
+// ListOptions select what a listing returns, in terms of no particular API: each image
+// source translates them into its own query. The zero value lists every image.
+type ListOptions struct {
+	// Name, Status (a Glance status, lower case), Type (snapshot, backup), Server (the
+	// instance id of snapshots) and ImageType (Huawei IMS's __imagetype: gold, private,
+	// shared, market) match exactly; empty for no filter.
+	Name, Status, Type, Server, ImageType string
+	// MinRAM (MiB) and MinDisk (GiB) match the image's minimums exactly, as the real Nova
+	// does; nil for no filter.
+	MinRAM, MinDisk *int
+	// ChangesSince lists the images updated at or after it; zero for no filter.
+	ChangesSince time.Time
+	// PageSize is the limit of each request; 0 sends the image API's default (1000 for Nova
+	// and Glance, their usual largest page; 500 for IMS, its documented default).
+	PageSize int
+}
+
+// Set names the options that are set, by the names of SelectionParams.
+func (o ListOptions) Set() []string {
+	var set []string
+	for _, option := range []struct {
+		name string
+		set  bool
+	}{
+		{"name", o.Name != ""}, {"status", o.Status != ""}, {"changes-since", !o.ChangesSince.IsZero()},
+		{"min-ram", o.MinRAM != nil}, {"min-disk", o.MinDisk != nil}, {"type", o.Type != ""}, {"server", o.Server != ""},
+		{"imagetype", o.ImageType != ""}, {"page-size", o.PageSize > 0},
+	} {
+		if option.set {
+			set = append(set, option.name)
+		}
+	}
+	return set
+}
+
 // Selection is what to list, parsed and checked once by ParseSelection. The zero Selection
 // lists everything with the server's page size.
 type Selection struct {
-	// name, imageType and server are the API's filters of the same names; empty for none.
-	name, imageType, server string
-	imsImageType            string // IMS's __imagetype: gold, private, shared or market
-	status                  string // a Glance status, lower case; empty for none
-	// minRAM and minDisk are the API's minRam and minDisk filters; nil for none.
-	minRAM, minDisk *int
-	since           changesSince
-	pageSize        *int // nil, or 0, sends the API's default
+	// opts are the options parsed, in the form every image source takes, but for the
+	// changes-since time, which since gives as of the listing.
+	opts  ListOptions
+	since changesSince
 	// written holds each option set as the user wrote it (trimmed), by SelectionParams
 	// index: its Key and String.
 	written [len(selectionParams)]string
@@ -84,27 +115,33 @@ func (s *Selection) set(name, value string) error {
 	var err error
 	switch name {
 	case "status":
-		s.status, err = parseStatus(value)
+		s.opts.Status, err = parseStatus(value)
 	case "changes-since":
 		s.since, err = parseChangesSince(value)
 	case "imagetype":
-		s.imsImageType, err = parseIMSImageType(value)
+		s.opts.ImageType, err = parseIMSImageType(value)
+	case "page-size":
+		var n *int
+		n, err = parseOptionalCount(value)
+		s.opts.PageSize = 0 // none, or 0, sends the API's default
+		if n != nil {
+			s.opts.PageSize = *n
+		}
 	}
 	return err
 }
 
 // textOptions are the options taken as written, up to 255 bytes.
 var textOptions = map[string]func(*Selection) *string{
-	"name":   func(s *Selection) *string { return &s.name },
-	"type":   func(s *Selection) *string { return &s.imageType },
-	"server": func(s *Selection) *string { return &s.server },
+	"name":   func(s *Selection) *string { return &s.opts.Name },
+	"type":   func(s *Selection) *string { return &s.opts.Type },
+	"server": func(s *Selection) *string { return &s.opts.Server },
 }
 
-// countOptions are the options that take a whole number, 0 or more.
+// countOptions are the filters that take a whole number, 0 or more.
 var countOptions = map[string]func(*Selection) **int{
-	"min-ram":   func(s *Selection) **int { return &s.minRAM },
-	"min-disk":  func(s *Selection) **int { return &s.minDisk },
-	"page-size": func(s *Selection) **int { return &s.pageSize },
+	"min-ram":  func(s *Selection) **int { return &s.opts.MinRAM },
+	"min-disk": func(s *Selection) **int { return &s.opts.MinDisk },
 }
 
 // imsImageTypes are the values of Huawei IMS's __imagetype filter.
@@ -153,14 +190,11 @@ func parseChangesSince(value string) (changesSince, error) {
 	return changesSince{ago: d}, nil
 }
 
-// ListOptions turns the selection into the API's filters as of now (a changes-since
-// duration counts back from now).
+// ListOptions are the selection's options as of now (a changes-since duration counts back
+// from now).
 func (s Selection) ListOptions(now time.Time) ListOptions {
-	opts := ListOptions{Name: s.name, Status: s.status, Type: s.imageType, Server: s.server,
-		MinRAM: s.minRAM, MinDisk: s.minDisk, ChangesSince: s.since.time(now), ImageType: s.imsImageType}
-	if s.pageSize != nil {
-		opts.PageSize = *s.pageSize
-	}
+	opts := s.opts
+	opts.ChangesSince = s.since.time(now)
 	return opts
 }
 

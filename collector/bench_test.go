@@ -302,7 +302,7 @@ func BenchmarkClient(b *testing.B) {
 			opts := client.ListOptions{PageSize: benchPageSize}
 			m := measure(b)
 			for b.Loop() {
-				images, err := c.ListImages(context.Background(), opts)
+				images, err := client.Collect(context.Background(), c, opts)
 				if err != nil || len(images) != n {
 					b.Fatalf("%d images, %v", len(images), err)
 				}

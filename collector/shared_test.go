@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/internal/testlog"
 )
 
 // gatedLister blocks every listing until release is closed, and counts listings.
@@ -154,24 +155,12 @@ func TestCachedListingReportsItsAge(t *testing.T) {
 	})
 }
 
-// syncWriter collects log output from concurrent scrapes.
-type syncWriter struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
 func TestSharedFailureIsReportedOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &gatedLister{release: make(chan struct{}), err: &client.AuthError{Err: errors.New("HTTP 401")}}
 		own := prometheus.NewRegistry()
 		metrics := NewExporterMetrics(own)
-		var logs syncWriter
+		var logs testlog.Buffer
 		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c", Listings: NewShared(lister, 0)}), Metrics: metrics,
 			Timeouts: ScrapeTimeouts{Default: 5 * time.Second}, Logger: log.NewLogfmtLogger(&logs)}
 		var wg sync.WaitGroup
@@ -187,8 +176,8 @@ func TestSharedFailureIsReportedOnce(t *testing.T) {
 		synctest.Wait() // every scrape waits for the listing in flight
 		close(lister.release)
 		wg.Wait()
-		if n := strings.Count(logs.buf.String(), "listing images failed"); n != 1 || lister.calls.Load() != 1 {
-			t.Errorf("%d log lines for %d listing(s) shared by 5 scrapes, want 1:\n%s", n, lister.calls.Load(), logs.buf.String())
+		if n := strings.Count(logs.String(), "listing images failed"); n != 1 || lister.calls.Load() != 1 {
+			t.Errorf("%d log lines for %d listing(s) shared by 5 scrapes, want 1:\n%s", n, lister.calls.Load(), logs.String())
 		}
 		if v := testutil.ToFloat64(metrics.authFailures.WithLabelValues("c")); v != 1 {
 			t.Errorf("auth failures %v for one failed listing, want 1", v)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/internal/testlog"
 )
 
 // slowLister takes took (on the bubble's fake clock) to list, unless its context ends
@@ -126,7 +127,7 @@ func TestScrapesWaitingForAListingTakeNoSlot(t *testing.T) {
 func TestShortDeadlineDoesNotCutASharedListingShort(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &slowLister{took: 2 * time.Second}
-		var logs syncWriter
+		var logs testlog.Buffer
 		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c", Listings: NewShared(lister, 0)}), Limiter: NewLimiter(40),
 			Timeouts: ScrapeTimeouts{Default: 10 * time.Second}, Logger: log.NewLogfmtLogger(&logs)}
 		short := make(chan string, 20)
@@ -153,7 +154,7 @@ func TestShortDeadlineDoesNotCutASharedListingShort(t *testing.T) {
 			// The first, which the patient scrape joined, and one for the short scrapes after it.
 			t.Errorf("%d listings, want 2", n)
 		}
-		lines := logs.buf.String()
+		lines := logs.String()
 		if strings.Count(lines, "listing images failed") != strings.Count(lines, "no other scrape waits for it") {
 			t.Errorf("a failure other than a scrape's own deadline was reported:\n%s", lines)
 		}

@@ -52,7 +52,7 @@ func TestABrokenEntryFailsAlone(t *testing.T) {
 	if problems := set.Problems(); len(problems) != len(brokenEntries) {
 		t.Errorf("problems %v, want one per broken entry", problems)
 	}
-	lines := logs.take()
+	lines := logs.Take()
 	for name, e := range brokenEntries {
 		_, err := set.Get(name)
 		if err == nil || !strings.Contains(err.Error(), e.reason) || !strings.Contains(err.Error(), file) {

@@ -1,7 +1,6 @@
 package targets
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
 	"github.com/nova-image-exporter/nova_image_exporter/collector"
+	"github.com/nova-image-exporter/nova_image_exporter/internal/testlog"
 )
 
 const twoEntries = `clouds:
@@ -30,30 +30,6 @@ const twoEntries = `clouds:
     auth: {token: t-b}
     compute_endpoint_override: http://127.0.0.1:1/v2.1/b
 `
-
-// syncBuffer collects log lines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// take returns the lines logged since the last take.
-func (b *syncBuffer) take() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	lines := strings.Split(strings.TrimSpace(b.buf.String()), "\n")
-	b.buf.Reset()
-	if len(lines) == 1 && lines[0] == "" {
-		return nil
-	}
-	return lines
-}
 
 // readCounter is an Options.ReadFile that counts the reads and bytes of each file.
 type readCounter struct {
@@ -85,11 +61,11 @@ func (c *readCounter) take() (reads, bytes map[string]int) {
 
 // setWithoutDefault loads content as the only source of clouds, with no default cloud,
 // as an exporter started without --cloud does.
-func setWithoutDefault(t *testing.T, content string, opts Options) (*Set, string, *syncBuffer, map[string]int) {
+func setWithoutDefault(t *testing.T, content string, opts Options) (*Set, string, *testlog.Buffer, map[string]int) {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "clouds.yaml")
 	writeFile(t, file, content)
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	built := map[string]int{}
 	var mu sync.Mutex
 	opts.File, opts.Logger = file, log.NewLogfmtLogger(logs)
@@ -130,7 +106,7 @@ func TestReloadRefusesAFileThatYieldsNoCloud(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			set, file, logs, _ := setWithoutDefault(t, twoEntries, Options{})
-			logs.take()
+			logs.Take()
 			writeFile(t, file, content)
 			reloads := map[string]func() error{
 				"SIGHUP": set.ReloadAndLog,
@@ -156,7 +132,7 @@ func TestReloadRefusesAFileThatYieldsNoCloud(t *testing.T) {
 				if v := testutil.ToFloat64(set.reloadOK); v != 0 {
 					t.Errorf("%s: config_last_reload_successful %v, want 0", path, v)
 				}
-				lines := logs.take()
+				lines := logs.Take()
 				if len(lines) != 1 || !strings.Contains(lines[0], "level=error") || !strings.Contains(lines[0], "file="+file) {
 					t.Errorf("%s: log %q, want one error line naming the file", path, lines)
 				}
@@ -266,7 +242,7 @@ func TestUnknownKeysAreWarnedOncePerLoad(t *testing.T) {
 			}
 		}
 		var warnings []string
-		for _, line := range logs.take() {
+		for _, line := range logs.Take() {
 			if strings.Contains(line, "level=warn") {
 				warnings = append(warnings, line)
 			}

@@ -36,7 +36,7 @@ func simulatorKeystone(t *testing.T, opts simulator.Options, password string) (*
 func TestKeystoneReusesToken(t *testing.T) {
 	sim, c := simulatorKeystone(t, simulator.Options{}, "demo-secret")
 	for range 3 {
-		if _, err := c.ListImages(context.Background(), client.ListOptions{}); err != nil {
+		if _, err := client.Collect(context.Background(), c, client.ListOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -53,13 +53,13 @@ func TestKeystoneReusesToken(t *testing.T) {
 func TestKeystoneRenewsBeforeExpiry(t *testing.T) {
 	clock := simtest.NewClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
 	sim, c := simulatorKeystone(t, simulator.Options{TokenTTL: 2 * time.Second, Now: clock.Now}, "demo-secret")
-	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err != nil {
+	if _, err := client.Collect(context.Background(), c, client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// Past three quarters of the token's life, the next listing renews it first instead
 	// of risking a 401 halfway through.
 	clock.Advance(1600 * time.Millisecond)
-	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err != nil {
+	if _, err := client.Collect(context.Background(), c, client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := sim.TokenRequests(); n != 2 {
@@ -72,7 +72,7 @@ func TestKeystoneRenewsBeforeExpiry(t *testing.T) {
 
 func TestKeystoneConcurrentRenewalsShareOne(t *testing.T) {
 	sim, c := simulatorKeystone(t, simulator.Options{}, "demo-secret")
-	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err != nil {
+	if _, err := client.Collect(context.Background(), c, client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	sim.RevokeTokens()
@@ -80,7 +80,7 @@ func TestKeystoneConcurrentRenewalsShareOne(t *testing.T) {
 	errs := make(chan error, 8)
 	for range 8 {
 		wg.Go(func() {
-			_, err := c.ListImages(context.Background(), client.ListOptions{})
+			_, err := client.Collect(context.Background(), c, client.ListOptions{})
 			errs <- err
 		})
 	}
@@ -98,7 +98,7 @@ func TestKeystoneConcurrentRenewalsShareOne(t *testing.T) {
 
 func TestKeystoneWrongPassword(t *testing.T) {
 	sim, c := simulatorKeystone(t, simulator.Options{}, "wrong-secret-value")
-	_, err := c.ListImages(context.Background(), client.ListOptions{})
+	_, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if err == nil || !strings.Contains(err.Error(), "authenticating to ") || !strings.Contains(err.Error(), " as demo") ||
 		!strings.Contains(err.Error(), "401") {
 		t.Fatalf("error %v, want an authentication failure naming the endpoint, the user and the status", err)
@@ -147,7 +147,7 @@ func TestKeystoneSendsTheUserAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := nova.New(auth, opts).ListImages(context.Background(), client.ListOptions{}); err != nil {
+	if _, err := client.Collect(context.Background(), nova.New(auth, opts), client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()

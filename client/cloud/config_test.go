@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
+
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
 

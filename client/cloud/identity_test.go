@@ -81,7 +81,7 @@ func TestIdentityServiceFailuresAreNotRefusals(t *testing.T) {
 			t.Cleanup(func() { sim.SetKeystoneFaults(nil) })
 			// The timeout case: the HTTP client's own bound ends the hanging request.
 			c, _ := keystoneClient(tt.url, tt.password, 200*time.Millisecond, client.Options{})
-			_, err := c.ListImages(context.Background(), client.ListOptions{})
+			_, err := client.Collect(context.Background(), c, client.ListOptions{})
 			if kind := failureKind(err); kind != tt.want {
 				t.Errorf("error %v is %q, want %q", err, kind, tt.want)
 			}
@@ -97,14 +97,14 @@ func TestRenewalFailingOnTheIdentityServiceIsNotARefusal(t *testing.T) {
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	c, _ := keystoneClient(srv.URL, "demo-secret", 5*time.Second, client.Options{})
-	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err != nil {
+	if _, err := client.Collect(context.Background(), c, client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	sim.RevokeTokens()
 	sim.SetKeystoneFaults(func(int, *http.Request) simulator.Fault {
 		return simulator.Fault{Status: http.StatusServiceUnavailable}
 	})
-	_, err := c.ListImages(context.Background(), client.ListOptions{})
+	_, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if kind := failureKind(err); kind != "identity" || !strings.Contains(err.Error(), "HTTP 401") || !strings.Contains(err.Error(), "HTTP 503") {
 		t.Errorf("error %v (%s), want an identity error giving the API's 401 and Keystone's 503", err, kind)
 	}
@@ -131,7 +131,7 @@ func expiringTokens(t *testing.T, opts simulator.Options, perPage time.Duration,
 	for range listings {
 		before := sim.TokenRequests()
 		var images []client.Image
-		images, err = c.ListImages(context.Background(), client.ListOptions{PageSize: 1})
+		images, err = client.Collect(context.Background(), c, client.ListOptions{PageSize: 1})
 		if err == nil && len(images) != 9 {
 			t.Errorf("%d images, want 9", len(images))
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/gophercloud/gophercloud/v2"
+
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/client/nova"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
@@ -85,7 +86,7 @@ func TestEchoedSecretsAreRedacted(t *testing.T) {
 				before := len(sim.Requests())
 				auth := tc.newAuth()
 				c := nova.New(auth, client.Options{Logger: log.NewLogfmtLogger(&logs)})
-				_, err := c.ListImages(context.Background(), client.ListOptions{})
+				_, err := client.Collect(context.Background(), c, client.ListOptions{})
 				if err == nil {
 					t.Fatal("the listing succeeded against a failing server")
 				}

@@ -15,13 +15,11 @@ import (
 )
 
 // listConcurrently runs n listings of c at once and returns their errors.
-func listConcurrently(c interface {
-	ListImages(context.Context, client.ListOptions) ([]client.Image, error)
-}, n int) []error {
+func listConcurrently(c client.ImageSource, n int) []error {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { _, errs[i] = c.ListImages(context.Background(), client.ListOptions{}) })
+		wg.Go(func() { _, errs[i] = client.Collect(context.Background(), c, client.ListOptions{}) })
 	}
 	wg.Wait()
 	return errs
@@ -67,11 +65,11 @@ func TestARefusedPasswordIsNotSentByListingsUnderWay(t *testing.T) {
 		t.Errorf("8 listings at once: %d token requests, %d refusals, %d held back; want 1, 1, 7", n, refused, held)
 	}
 	clock.Advance(client.RefusalHold - time.Second)
-	if _, err := c.ListImages(context.Background(), client.ListOptions{}); sent.Load() != 1 {
+	if _, err := client.Collect(context.Background(), c, client.ListOptions{}); sent.Load() != 1 {
 		t.Errorf("within the hold: %d token requests (%v); want still 1", sent.Load(), err)
 	}
 	clock.Advance(time.Second)
-	if _, err := c.ListImages(context.Background(), client.ListOptions{}); sent.Load() != 2 {
+	if _, err := client.Collect(context.Background(), c, client.ListOptions{}); sent.Load() != 2 {
 		t.Errorf("after the hold: %d token requests (%v); want 2", sent.Load(), err)
 	}
 }
@@ -80,7 +78,7 @@ func TestARefusedPasswordIsNotSentByListingsUnderWay(t *testing.T) {
 // found their token refused at the same time.
 func TestARefusedRenewalIsNotSentAgain(t *testing.T) {
 	sim, c := simulatorKeystone(t, simulator.Options{}, "demo-secret")
-	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err != nil {
+	if _, err := client.Collect(context.Background(), c, client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	sent := countTokenRequests(sim, simulator.Fault{Status: http.StatusUnauthorized})

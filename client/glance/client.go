@@ -27,6 +27,7 @@ package glance
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -39,14 +40,15 @@ import (
 // API is the name of this image API in clouds.yaml's image_api and --images.api.
 const API = client.APIGlance
 
-// Client lists images of one cloud project. It has no filter for the IMS image type.
+// Client lists images of one cloud project. It has no filter for the IMS image type
+// (queryNames names none).
 type Client struct {
 	paging.Base
 }
 
 // New returns a Client that authenticates with auth.
 func New(auth client.Authenticator, opts client.Options) *Client {
-	return &Client{Base: paging.NewBase(API, auth, opts, "imagetype")}
+	return &Client{Base: paging.NewBase(API, auth, opts, queryNames)}
 }
 
 // EachImage calls fn for every image matching opts, the listed ones then the hidden ones,
@@ -54,13 +56,14 @@ func New(auth client.Authenticator, opts client.Options) *Client {
 // is malformed, pagination loops or exceeds Options.MaxPages, or ctx
 // ends. An error from fn stops the listing and is returned.
 func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func(client.Image) error) error {
-	if err := c.CheckOptions(opts); err != nil {
+	filters, err := c.Query(opts)
+	if err != nil {
 		return err
 	}
-	return c.Requester.Run(ctx, queryNames.PageSize(opts), client.ServiceImage, "image endpoint", "", func(ctx context.Context, listing *paging.Listing, endpoint *url.URL) error {
+	return c.Requester.Run(ctx, c.Names.PageSize(opts), client.ServiceImage, "image endpoint", "", func(ctx context.Context, listing *paging.Listing, endpoint *url.URL) error {
 		base := imagesURL(endpoint)
 		for _, hidden := range []bool{false, true} {
-			query := filters(opts)
+			query := maps.Clone(filters)
 			if hidden {
 				query.Set("os_hidden", "true")
 			}
@@ -173,6 +176,3 @@ const defaultPageSize = 1000
 // instance_uuid properties (checked on the realstack).
 var queryNames = paging.QueryNames{Name: "name", Status: "status", Type: "image_type", Server: "instance_uuid",
 	MinRAM: "min_ram", MinDisk: "min_disk", Limit: "limit", DefaultLimit: defaultPageSize, ChangesSince: "updated_at", SinceOperator: "gte:"}
-
-// filters are opts in Glance's query parameters.
-func filters(opts client.ListOptions) url.Values { return paging.Query(opts, queryNames) }

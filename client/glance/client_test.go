@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -13,51 +14,23 @@ import (
 	"time"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
-	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
+	"github.com/nova-image-exporter/nova_image_exporter/client/internal/clienttest"
 	"github.com/nova-image-exporter/nova_image_exporter/client/paging"
 )
 
-// renewing is a token that a 401 renews: to "tok-renewed" from "tok".
-type renewing struct {
-	cloud.StaticToken
-	renewals int
-}
-
-func (r *renewing) Renew(context.Context, string) error {
-	r.renewals++
-	r.Token += "-renewed"
-	return nil
-}
-
-// glance answers from answer, recording each request.
-type glance struct {
-	mu       sync.Mutex
-	requests []*http.Request
-	answer   func(n int, r *http.Request) (status int, body string)
-}
-
-func (g *glance) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	n := len(g.requests)
-	g.requests = append(g.requests, r.Clone(context.Background()))
-	g.mu.Unlock()
-	status, body := g.answer(n, r)
-	w.Header().Set("Content-Type", "application/json")
-	if strings.HasPrefix(body, "<html>") {
-		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(body))
-}
-
-// newTestClient serves answer behind the endpoint prefix (a path, "" for none).
-func newTestClient(t *testing.T, prefix string, answer func(n int, r *http.Request) (int, string)) (*Client, *glance, *renewing) {
+// newTestClient serves answer behind the endpoint prefix (a path, "" for none), as JSON or,
+// for a body starting with <html>, as HTML; the token "tok" is renewed to "tok-renewed".
+func newTestClient(t *testing.T, prefix string, answer func(n int, r *http.Request) (int, string)) (*Client, *clienttest.Server, *clienttest.Auth) {
 	t.Helper()
-	g := &glance{answer: answer}
-	srv := httptest.NewServer(g)
-	t.Cleanup(srv.Close)
-	auth := &renewing{StaticToken: cloud.StaticToken{Token: "tok", ImageEndpoint: srv.URL + prefix}}
-	return New(auth, client.Options{UserAgent: "test-agent", MaxPages: 20, RetryBackoff: time.Millisecond}), g, auth
+	s := clienttest.NewServer(t, func(n int, r *http.Request) (int, http.Header, string) {
+		status, body := answer(n, r)
+		if strings.HasPrefix(body, "<html>") {
+			return status, http.Header{"Content-Type": {"text/html; charset=UTF-8"}}, body
+		}
+		return status, nil, body
+	})
+	auth := &clienttest.Auth{URL: s.URL + prefix, Token: "tok"}
+	return New(auth, client.Options{UserAgent: "test-agent", MaxPages: 20, RetryBackoff: time.Millisecond}), s, auth
 }
 
 // answers serves each listing (the default one, then os_hidden=true) from its own pages,
@@ -126,14 +99,7 @@ func TestDecodesFieldsAndProperties(t *testing.T) {
 			MinDisk: 0, MinRAM: 128, Progress: 25,
 			Created: ms("2026-12-02T19:54:32Z"), Updated: ms("2026-12-02T19:54:32Z"), Metadata: client.Metadata{{Key: "os_hidden", Value: "true"}}, Missing: client.FieldSize | client.FieldVirtualSize},
 	}
-	if len(images) != len(want) {
-		t.Fatalf("got %d images, want %d: %+v", len(images), len(want), images)
-	}
-	for i := range want {
-		if !reflect.DeepEqual(images[i], want[i]) {
-			t.Errorf("image %d:\n got %+v\nwant %+v", i, images[i], want[i])
-		}
-	}
+	clienttest.EqualImages(t, images, want)
 }
 
 func TestMapsStatusesAsNovasProxy(t *testing.T) {
@@ -182,10 +148,10 @@ func TestFollowsNextBehindAPathPrefixThenListsHidden(t *testing.T) {
 		t.Errorf("ids %s, want i1,i2,i3,i4,h1", got)
 	}
 	wantQueries := []string{"limit=2&name=x", "limit=2&marker=i2&name=x", "limit=2&marker=i4&name=x", "limit=2&name=x&os_hidden=true"}
-	if len(g.requests) != len(wantQueries) {
-		t.Fatalf("%d requests, want %d", len(g.requests), len(wantQueries))
+	if len(g.Requests()) != len(wantQueries) {
+		t.Fatalf("%d requests, want %d", len(g.Requests()), len(wantQueries))
 	}
-	for i, r := range g.requests {
+	for i, r := range g.Requests() {
 		if r.URL.Path != "/image/v2/images" || r.URL.RawQuery != wantQueries[i] || r.Header.Get("X-Auth-Token") != "tok" {
 			t.Errorf("request %d: %s?%s token %q, want /image/v2/images?%s with the token", i, r.URL.Path, r.URL.RawQuery, r.Header.Get("X-Auth-Token"), wantQueries[i])
 		}
@@ -253,8 +219,8 @@ func TestFollowsANextLinkElsewhereOnTheImageEndpoint(t *testing.T) {
 			if err != nil || len(images) != 1 {
 				t.Fatalf("%d images, %v; want the listing to follow the link", len(images), err)
 			}
-			if len(g.requests) != 3 || g.requests[1].URL.String() != "/image/v2/images?limit=1&marker=i1" {
-				t.Errorf("%d requests, the second %v; want /image/v2/images?limit=1&marker=i1 then the hidden listing", len(g.requests), g.requests[1].URL)
+			if len(g.Requests()) != 3 || g.Requests()[1].URL.String() != "/image/v2/images?limit=1&marker=i1" {
+				t.Errorf("%d requests, the second %v; want /image/v2/images?limit=1&marker=i1 then the hidden listing", len(g.Requests()), g.Requests()[1].URL)
 			}
 		})
 	}
@@ -281,8 +247,8 @@ func TestRefusesABadNextLink(t *testing.T) {
 			if strings.Contains(fmt.Sprint(err), "?tok") || len(fmt.Sprint(err)) > 1024 {
 				t.Errorf("error %.300q holds a secret or runs long (%d bytes)", err, len(fmt.Sprint(err)))
 			}
-			if len(g.requests) != 1 {
-				t.Errorf("%d requests, want only the first", len(g.requests))
+			if len(g.Requests()) != 1 {
+				t.Errorf("%d requests, want only the first", len(g.Requests()))
 			}
 		})
 	}
@@ -299,8 +265,8 @@ func TestFollowsAnAbsoluteNextOnItsOwnEndpoint(t *testing.T) {
 	if _, err := client.Collect(context.Background(), c, client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if len(g.requests) != 3 || g.requests[1].URL.String() != "/image/v2/images?marker=i1" {
-		t.Errorf("%d requests, the second %v; want /image/v2/images?marker=i1 then the hidden listing", len(g.requests), g.requests[1].URL)
+	if len(g.Requests()) != 3 || g.Requests()[1].URL.String() != "/image/v2/images?marker=i1" {
+		t.Errorf("%d requests, the second %v; want /image/v2/images?marker=i1 then the hidden listing", len(g.Requests()), g.Requests()[1].URL)
 	}
 }
 
@@ -313,8 +279,8 @@ func TestStopsAPaginationLoop(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "page 3: pagination loop: marker a was already requested") {
 		t.Fatalf("error %v, want a pagination loop", err)
 	}
-	if len(g.requests) != 2 {
-		t.Errorf("%d requests, want 2", len(g.requests))
+	if len(g.Requests()) != 2 {
+		t.Errorf("%d requests, want 2", len(g.Requests()))
 	}
 }
 
@@ -335,11 +301,11 @@ func TestListsHiddenImagesWithTheSameFilters(t *testing.T) {
 	if _, err := client.Collect(context.Background(), c, opts); err != nil {
 		t.Fatal(err)
 	}
-	if len(g.requests) != 2 {
-		t.Fatalf("%d requests, want the listing and the hidden listing", len(g.requests))
+	if len(g.Requests()) != 2 {
+		t.Fatalf("%d requests, want the listing and the hidden listing", len(g.Requests()))
 	}
 	for i, wantQuery := range []string{want, strings.Replace(want, "&status", "&os_hidden=true&status", 1)} {
-		if got := g.requests[i].URL.Query().Encode(); got != wantQuery {
+		if got := g.Requests()[i].URL.Query().Encode(); got != wantQuery {
 			t.Errorf("request %d: query %s, want %s", i, got, wantQuery)
 		}
 	}
@@ -352,8 +318,8 @@ func TestRefusesTheIMSImageType(t *testing.T) {
 	if !errors.As(err, &inexpressible) || inexpressible.Option != "imagetype" || inexpressible.API != "glance" || c.API() != "glance" {
 		t.Fatalf("error %v, want imagetype inexpressible in glance", err)
 	}
-	if len(g.requests) != 0 {
-		t.Errorf("%d requests, want none", len(g.requests))
+	if len(g.Requests()) != 0 {
+		t.Errorf("%d requests, want none", len(g.Requests()))
 	}
 }
 
@@ -371,15 +337,15 @@ func TestRenewsOnceOn401(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(images) != 1 || auth.renewals != 1 || len(g.requests) != 3 {
-		t.Errorf("got %d images, %d renewals, %d requests; want 1, 1, 3", len(images), auth.renewals, len(g.requests))
+	if len(images) != 1 || auth.Renewals() != 1 || len(g.Requests()) != 3 {
+		t.Errorf("got %d images, %d renewals, %d requests; want 1, 1, 3", len(images), auth.Renewals(), len(g.Requests()))
 	}
 
 	c, g, auth = newTestClient(t, "", func(int, *http.Request) (int, string) { return http.StatusUnauthorized, glance401 })
 	_, err = client.Collect(context.Background(), c, client.ListOptions{})
 	var apiErr *client.APIError
-	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnauthorized || auth.renewals != 1 || len(g.requests) != 2 {
-		t.Errorf("error %v, %d renewals, %d requests; want a 401 after one renewal and 2 requests", err, auth.renewals, len(g.requests))
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnauthorized || auth.Renewals() != 1 || len(g.Requests()) != 2 {
+		t.Errorf("error %v, %d renewals, %d requests; want a 401 after one renewal and 2 requests", err, auth.Renewals(), len(g.Requests()))
 	}
 }
 
@@ -498,8 +464,8 @@ func TestRefusesANextMarkerLongerThanAnID(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "page 1: next link") || !strings.Contains(err.Error(), "marker longer than 255 bytes") {
 		t.Errorf("error %v, want the next link of page 1 refused for its marker", err)
 	}
-	if len(g.requests) != 1 {
-		t.Errorf("%d requests, want only the first", len(g.requests))
+	if len(g.Requests()) != 1 {
+		t.Errorf("%d requests, want only the first", len(g.Requests()))
 	}
 }
 
@@ -528,9 +494,12 @@ func TestSendsTheDefaultPageSize(t *testing.T) {
 	if _, err := client.Collect(context.Background(), c, client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for i, r := range g.requests {
+	for i, r := range g.Requests() {
 		if got := r.URL.Query().Get("limit"); got != "1000" {
 			t.Errorf("request %d: limit %q, want 1000", i, got)
 		}
 	}
 }
+
+// filters are opts in Glance's query parameters, as EachImage sends them.
+func filters(opts client.ListOptions) url.Values { return paging.Query(opts, queryNames) }

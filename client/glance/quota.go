@@ -3,7 +3,6 @@ package glance
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -34,31 +33,16 @@ func (c *Client) Quotas(ctx context.Context) ([]client.Quota, error) {
 	if answer.Usage == nil {
 		return nil, errors.New(`quota usage: the answer has no "usage" object`)
 	}
-	if len(*answer.Usage) > paging.MaxQuotas {
-		return nil, fmt.Errorf("quota usage: more than %d quotas in the answer", paging.MaxQuotas)
+	list, err := paging.NewQuotaList(redact, "quota usage", paging.QuotaFields{Limit: "limit", Usage: "usage"}, len(*answer.Usage))
+	if err != nil {
+		return nil, err
 	}
-	quotas := make([]client.Quota, 0, len(*answer.Usage))
-	seen := map[string]bool{} // by label value: keys alike once cut or redacted are one series
 	for resource, q := range *answer.Usage {
-		label := redact.Label(resource, client.MaxStatusBytes)
-		if seen[label] {
-			return nil, redact.Err(fmt.Errorf("quota usage: resource %s listed twice", redact.Quote(resource, 64)))
+		if err := list.Add(paging.RawQuota{Resource: resource, Limit: q.Limit, Usage: q.Usage, MiB: slices.Contains(sizeResources, resource)}); err != nil {
+			return nil, err
 		}
-		seen[label] = true
-		limit, unlimited, err := paging.QuotaNumber(redact, resource, "limit", q.Limit, true)
-		if err != nil {
-			return nil, redact.Err(err)
-		}
-		usage, _, err := paging.QuotaNumber(redact, resource, "usage", q.Usage, false)
-		if err != nil {
-			return nil, redact.Err(err)
-		}
-		quota := client.Quota{Resource: label, Limit: limit, Usage: usage, Unlimited: unlimited}
-		if slices.Contains(sizeResources, resource) {
-			quota.Bytes, quota.Limit, quota.Usage = true, limit<<20, usage<<20 // MiB; at most MaxQuota
-		}
-		quotas = append(quotas, quota)
 	}
+	quotas := list.Quotas()
 	slices.SortFunc(quotas, func(a, b client.Quota) int { return strings.Compare(a.Resource, b.Resource) })
 	return quotas, nil
 }

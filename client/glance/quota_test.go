@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/client/internal/clienttest"
 )
 
 func TestQuotas(t *testing.T) {
@@ -30,8 +31,8 @@ func TestQuotas(t *testing.T) {
 	if !reflect.DeepEqual(quotas, want) {
 		t.Errorf("quotas\n %+v\nwant\n %+v", quotas, want)
 	}
-	if len(g.requests) != 1 || g.requests[0].URL.Path != "/image/v2/info/usage" {
-		t.Errorf("%d requests, last %s: want one of /image/v2/info/usage", len(g.requests), g.requests[len(g.requests)-1].URL.Path)
+	if len(g.Requests()) != 1 || g.Requests()[0].URL.Path != "/image/v2/info/usage" {
+		t.Errorf("%d requests, last %s: want one of /image/v2/info/usage", len(g.Requests()), g.Requests()[len(g.Requests())-1].URL.Path)
 	}
 }
 
@@ -43,8 +44,8 @@ func TestQuotasNeverRenewTheCredential(t *testing.T) {
 	})
 	_, err := c.Quotas(context.Background())
 	var authErr *client.AuthError
-	if !errors.As(err, &authErr) || len(g.requests) != 1 || auth.renewals != 0 {
-		t.Errorf("error %v after %d requests and %d renewals; want an AuthError after one request and no renewal", err, len(g.requests), auth.renewals)
+	if !errors.As(err, &authErr) || len(g.Requests()) != 1 || auth.Renewals() != 0 {
+		t.Errorf("error %v after %d requests and %d renewals; want an AuthError after one request and no renewal", err, len(g.Requests()), auth.Renewals())
 	}
 }
 
@@ -70,7 +71,7 @@ func TestQuotasRefuseBadAnswers(t *testing.T) {
 		`{"usage": {"image_count_total": {"limit": 1}}}` + strings.Repeat(" ", 2<<20): "larger than 1048576 bytes",
 	} {
 		c, _, _ := newTestClient(t, "", func(int, *http.Request) (int, string) { return http.StatusOK, body })
-		c.Base.Requester.Auth.(*renewing).Token = "tok-secret-renewed"
+		c.Base.Requester.Auth.(*clienttest.Auth).Token = "tok-secret-renewed"
 		_, err := c.Quotas(context.Background())
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "tok-secret-renewed") {
 			t.Errorf("%.60s: error %v, want %q", body, err, want)

@@ -53,22 +53,17 @@ type Client struct {
 // New returns a Client that authenticates with auth and, when enterpriseProjectID is set,
 // lists the images of that enterprise project.
 func New(auth client.Authenticator, opts client.Options, enterpriseProjectID string) *Client {
-	return &Client{Base: paging.NewBase(API, auth, opts, "type", "server"), enterpriseProjectID: enterpriseProjectID}
+	return &Client{Base: paging.NewBase(API, auth, opts, queryNames), enterpriseProjectID: enterpriseProjectID}
 }
 
 // statuses are the image statuses IMS's status filter takes.
 var statuses = []string{"queued", "saving", "deleted", "killed", "active"}
 
 // CheckOptions fails on an option IMS cannot express: the type, the server, and a status
-// other than queued, saving, deleted, killed or active.
+// other than queued, saving, deleted, killed or active. It is the error query would return.
 func (c *Client) CheckOptions(opts client.ListOptions) error {
-	if err := c.Base.CheckOptions(opts); err != nil {
-		return err
-	}
-	if opts.Status != "" && !slices.Contains(statuses, opts.Status) {
-		return &StatusError{Status: opts.Status}
-	}
-	return nil
+	_, err := c.query(opts)
+	return err
 }
 
 // StatusError is a status option that IMS's status filter does not take.
@@ -85,14 +80,15 @@ func (e *StatusError) Error() string {
 // does not need them all at once never holds more than one page. An error from fn stops
 // the listing and is returned.
 func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func(client.Image) error) error {
-	if err := c.CheckOptions(opts); err != nil {
+	query, err := c.query(opts)
+	if err != nil {
 		return err
 	}
-	return c.Requester.Run(ctx, queryNames.PageSize(opts), client.ServiceImage, "image endpoint", "/v2/cloudimages",
+	return c.Requester.Run(ctx, c.Names.PageSize(opts), client.ServiceImage, "image endpoint", "/v2/cloudimages",
 		func(ctx context.Context, listing *paging.Listing, base *url.URL) error {
 			// A page with images may be followed by more, whatever its length: the server
 			// may cap the limit. Only a page with none ends the listing.
-			return paging.ByMarker(ctx, listing, base, c.filters(opts), func(ctx context.Context, u *url.URL) (string, bool, error) {
+			return paging.ByMarker(ctx, listing, base, query, func(ctx context.Context, u *url.URL) (string, bool, error) {
 				last, err := page(ctx, listing, u, fn)
 				return last, last != "", err
 			})
@@ -121,11 +117,18 @@ const defaultPageSize = 500
 var queryNames = paging.QueryNames{Name: "name", Status: "status", ImageType: "__imagetype",
 	MinRAM: "min_ram", MinDisk: "min_disk", Limit: "limit", DefaultLimit: defaultPageSize, ChangesSince: "updated_at", SinceOperator: "gte:"}
 
-// filters are opts in IMS's query parameters, with the enterprise project when set.
-func (c *Client) filters(opts client.ListOptions) url.Values {
-	query := paging.Query(opts, queryNames)
+// query is opts in IMS's query parameters, with the enterprise project when set. It fails
+// on an option IMS has no filter for, and on a status its filter does not take.
+func (c *Client) query(opts client.ListOptions) (url.Values, error) {
+	query, err := c.Query(opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Status != "" && !slices.Contains(statuses, opts.Status) {
+		return nil, &StatusError{Status: opts.Status}
+	}
 	if c.enterpriseProjectID != "" {
 		query.Set("enterprise_project_id", c.enterpriseProjectID)
 	}
-	return query
+	return query, nil
 }

@@ -5,55 +5,46 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
+	"github.com/nova-image-exporter/nova_image_exporter/client/internal/clienttest"
 )
 
-// tokenAuth puts a fixed token on every request to a fixed endpoint.
-type tokenAuth struct{ endpoint, token string }
-
-func (a *tokenAuth) Endpoint(context.Context, string) (string, error) { return a.endpoint, nil }
-func (a *tokenAuth) Authorize(_ context.Context, req *http.Request, _ *client.Renewals) (string, error) {
-	req.Header.Set("X-Auth-Token", a.token)
-	return a.token, nil
-}
-func (a *tokenAuth) Renew(context.Context, string) error { return errors.New("cannot renew") }
-func (a *tokenAuth) Secrets() []string                   { return []string{a.token} }
-
-// server records the queries it gets and answers each with answer.
-type server struct {
-	mu      sync.Mutex
-	queries []url.Values
-	paths   []string
-	answer  func(q url.Values) (int, string)
-}
-
-func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.queries = append(s.queries, r.URL.Query())
-	s.paths = append(s.paths, r.URL.Path)
-	s.mu.Unlock()
-	status, body := s.answer(r.URL.Query())
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(body))
-}
-
-func newClient(t *testing.T, opts client.Options, epid string, answer func(q url.Values) (int, string)) (*Client, *server) {
+// newClient is a client of a server answering each request from its query, through an
+// authenticator whose token "tok-secret" cannot be renewed.
+func newClient(t *testing.T, opts client.Options, epid string, answer func(q url.Values) (int, string)) (*Client, *clienttest.Server) {
 	t.Helper()
-	s := &server{answer: answer}
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
+	s := clienttest.NewServer(t, func(_ int, r *http.Request) (int, http.Header, string) {
+		status, body := answer(r.URL.Query())
+		return status, nil, body
+	})
 	opts.RetryBackoff = time.Millisecond
-	return New(&tokenAuth{endpoint: srv.URL + "/", token: "tok-secret"}, opts, epid), s
+	auth := &clienttest.Auth{URL: s.URL + "/", Token: "tok-secret", Password: "tok-secret", RenewErr: clienttest.ErrCannotRenew}
+	return New(auth, opts, epid), s
+}
+
+// queries are the queries of the requests s answered.
+func queries(s *clienttest.Server) []url.Values {
+	var qs []url.Values
+	for _, r := range s.Requests() {
+		qs = append(qs, r.URL.Query())
+	}
+	return qs
+}
+
+// paths are the paths of the requests s answered.
+func paths(s *clienttest.Server) []string {
+	var ps []string
+	for _, r := range s.Requests() {
+		ps = append(ps, r.URL.Path)
+	}
+	return ps
 }
 
 func list(c *Client, opts client.ListOptions) ([]client.Image, error) {
@@ -102,14 +93,7 @@ func TestDecodesIMSFields(t *testing.T) {
 		{ID: "img-4", Status: "ERROR", APIStatus: "killed", Missing: client.FieldSize | client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldCreated | client.FieldUpdated},
 		{ID: "img-5", Status: "DELETED", APIStatus: "deleted", Missing: client.FieldSize | client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldCreated | client.FieldUpdated},
 	}
-	if len(images) != len(want) {
-		t.Fatalf("got %d images, want %d", len(images), len(want))
-	}
-	for i := range want {
-		if !reflect.DeepEqual(images[i], want[i]) {
-			t.Errorf("image %d:\n got %+v\nwant %+v", i, images[i], want[i])
-		}
-	}
+	clienttest.EqualImages(t, images, want)
 }
 
 func TestStatusesMapAsNovasProxy(t *testing.T) {
@@ -177,12 +161,12 @@ func TestPagesUntilAnEmptyPageWhenTheLimitIsCapped(t *testing.T) {
 		t.Errorf("listed %v, want %v", got, ids)
 	}
 	wantMarkers := []string{"", "i2", "i4", "i5"}
-	if len(s.queries) != len(wantMarkers) {
-		t.Fatalf("%d requests, want %d: %v", len(s.queries), len(wantMarkers), s.queries)
+	if len(queries(s)) != len(wantMarkers) {
+		t.Fatalf("%d requests, want %d: %v", len(queries(s)), len(wantMarkers), queries(s))
 	}
-	for i, q := range s.queries {
-		if q.Get("marker") != wantMarkers[i] || q.Get("limit") != "500" || s.paths[i] != "/v2/cloudimages" {
-			t.Errorf("request %d: %s %v, want /v2/cloudimages marker=%q limit=500", i, s.paths[i], q, wantMarkers[i])
+	for i, q := range queries(s) {
+		if q.Get("marker") != wantMarkers[i] || q.Get("limit") != "500" || paths(s)[i] != "/v2/cloudimages" {
+			t.Errorf("request %d: %s %v, want /v2/cloudimages marker=%q limit=500", i, paths(s)[i], q, wantMarkers[i])
 		}
 	}
 }
@@ -195,8 +179,8 @@ func TestRefusesAPaginationLoop(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "pagination loop") {
 		t.Fatalf("%v, want a pagination loop", err)
 	}
-	if len(s.queries) != 2 {
-		t.Errorf("%d requests, want 2", len(s.queries))
+	if len(queries(s)) != 2 {
+		t.Errorf("%d requests, want 2", len(queries(s)))
 	}
 }
 
@@ -266,15 +250,15 @@ func TestFiltersInIMSTerms(t *testing.T) {
 	}
 	want := url.Values{"name": {"web – Ü"}, "status": {"saving"}, "__imagetype": {"private"}, "min_ram": {"1024"},
 		"min_disk": {"40"}, "limit": {"100"}, "updated_at": {"gte:2026-11-28T12:47:14Z"}, "enterprise_project_id": {"ep-1"}}
-	if len(s.queries) != 1 || !reflect.DeepEqual(s.queries[0], want) {
-		t.Errorf("queries %v, want one %v", s.queries, want)
+	if len(queries(s)) != 1 || !reflect.DeepEqual(queries(s)[0], want) {
+		t.Errorf("queries %v, want one %v", queries(s), want)
 	}
 	c, s = newClient(t, client.Options{}, "", func(url.Values) (int, string) { return 200, `{"images": []}` })
 	if _, err := list(c, client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.queries) != 1 || len(s.queries[0]) != 1 || s.queries[0].Get("limit") != "500" {
-		t.Errorf("queries %v, want one with only the default page size", s.queries)
+	if len(queries(s)) != 1 || len(queries(s)[0]) != 1 || queries(s)[0].Get("limit") != "500" {
+		t.Errorf("queries %v, want one with only the default page size", queries(s))
 	}
 }
 
@@ -300,8 +284,8 @@ func TestRefusesWhatIMSCannotExpress(t *testing.T) {
 			t.Errorf("status %s: %v", status, err)
 		}
 	}
-	if len(s.queries) != 0 {
-		t.Errorf("%d requests for refused options, want none", len(s.queries))
+	if len(queries(s)) != 0 {
+		t.Errorf("%d requests for refused options, want none", len(queries(s)))
 	}
 	if c.API() != "ims" {
 		t.Errorf("API() = %q", c.API())
@@ -343,7 +327,7 @@ func TestTokenInLabelsIsRedacted(t *testing.T) {
 
 func TestEndpoints(t *testing.T) {
 	for _, endpoint := range []string{"https://ims.cn-north-4.myhuaweicloud.com", "https://ims.cn-north-4.myhuaweicloud.com/"} {
-		c := New(&tokenAuth{endpoint: endpoint}, client.Options{HTTPClient: &http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
+		c := New(&clienttest.Auth{URL: endpoint}, client.Options{HTTPClient: &http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("offline: %s", r.URL)
 		})}, MaxRetries: -1}, "")
 		err := c.EachImage(context.Background(), client.ListOptions{}, func(client.Image) error { return nil })
@@ -351,7 +335,7 @@ func TestEndpoints(t *testing.T) {
 			t.Errorf("%s: %v, want a request to /v2/cloudimages on the IMS host", endpoint, err)
 		}
 	}
-	c := New(&tokenAuth{endpoint: "ftp://ims"}, client.Options{}, "")
+	c := New(&clienttest.Auth{URL: "ftp://ims"}, client.Options{}, "")
 	if err := c.EachImage(context.Background(), client.ListOptions{}, func(client.Image) error { return nil }); err == nil ||
 		!strings.Contains(err.Error(), "image endpoint") {
 		t.Errorf("%v, want the image endpoint refused", err)
@@ -434,7 +418,7 @@ func TestSendsTheDefaultPageSize(t *testing.T) {
 	if _, err := list(c, client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.queries) != 1 || s.queries[0].Get("limit") != "500" {
-		t.Errorf("queries %v, want one with limit=500", s.queries)
+	if len(queries(s)) != 1 || queries(s)[0].Get("limit") != "500" {
+		t.Errorf("queries %v, want one with limit=500", queries(s))
 	}
 }

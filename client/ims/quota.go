@@ -3,7 +3,6 @@ package ims
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/url"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
@@ -32,31 +31,19 @@ func (c *Client) Quotas(ctx context.Context) ([]client.Quota, error) {
 		return nil, errors.New(`image quota: the answer has no "quotas" object`)
 	}
 	resources := answer.Quotas.Resources
-	if len(resources) > paging.MaxQuotas {
-		return nil, fmt.Errorf("image quota: more than %d quotas in the answer", paging.MaxQuotas)
+	list, err := paging.NewQuotaList(redact, "image quota", paging.QuotaFields{Limit: "quota", Usage: "used"}, len(resources))
+	if err != nil {
+		return nil, err
 	}
-	quotas := make([]client.Quota, 0, len(resources))
-	seen := map[string]bool{} // by label value: types alike once cut or redacted are one series
 	for _, r := range resources {
-		resource := redact.Label(r.Type, client.MaxStatusBytes)
-		switch {
-		case r.Type == "":
+		if r.Type == "" {
 			return nil, errors.New("image quota: a resource without a type")
-		case seen[resource]:
-			return nil, redact.Err(fmt.Errorf("image quota: resource %s listed twice", redact.Quote(r.Type, 64)))
 		}
-		seen[resource] = true
-		limit, unlimited, err := paging.QuotaNumber(redact, r.Type, "quota", r.Quota, true)
-		if err != nil {
-			return nil, redact.Err(err)
+		if err := list.Add(paging.RawQuota{Resource: r.Type, Limit: r.Quota, Usage: r.Used}); err != nil {
+			return nil, err
 		}
-		used, _, err := paging.QuotaNumber(redact, r.Type, "used", r.Used, false)
-		if err != nil {
-			return nil, redact.Err(err)
-		}
-		quotas = append(quotas, client.Quota{Resource: resource, Limit: limit, Usage: used, Unlimited: unlimited})
 	}
-	return quotas, nil
+	return list.Quotas(), nil
 }
 
 // quotaURL is the quota URL of an IMS endpoint.

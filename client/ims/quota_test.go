@@ -29,8 +29,8 @@ func TestQuotas(t *testing.T) {
 	if !reflect.DeepEqual(quotas, want) {
 		t.Errorf("quotas\n %+v\nwant\n %+v", quotas, want)
 	}
-	if len(s.paths) != 1 || s.paths[0] != "/v1/cloudimages/quota" {
-		t.Errorf("requests %v, want one of /v1/cloudimages/quota", s.paths)
+	if len(paths(s)) != 1 || paths(s)[0] != "/v1/cloudimages/quota" {
+		t.Errorf("requests %v, want one of /v1/cloudimages/quota", paths(s))
 	}
 }
 

@@ -22,33 +22,28 @@ const detailPath = "/images/detail"
 // API is the name of this image API in clouds.yaml's image_api and --images.api.
 const API = client.APINova
 
-// Client lists images of one cloud project. It has no filter for the IMS image type.
+// Client lists images of one cloud project. It has no filter for the IMS image type
+// (queryNames names none).
 type Client struct {
 	paging.Base
 }
 
 // New returns a Client that authenticates with auth.
 func New(auth client.Authenticator, opts client.Options) *Client {
-	return &Client{Base: paging.NewBase(API, auth, opts, "imagetype")}
-}
-
-// ListImages returns every image matching opts, following pagination by marker. It
-// renews the credential once if the API answers 401, and fails when a page is malformed,
-// pagination loops or exceeds Options.MaxPages, or ctx ends.
-func (c *Client) ListImages(ctx context.Context, opts client.ListOptions) ([]client.Image, error) {
-	return client.Collect(ctx, c, opts)
+	return &Client{Base: paging.NewBase(API, auth, opts, queryNames)}
 }
 
 // EachImage calls fn for every image matching opts, page by page, so that a caller that
 // does not need them all at once never holds more than one page. An error from fn stops
 // the listing and is returned.
 func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func(client.Image) error) error {
-	if err := c.CheckOptions(opts); err != nil {
+	query, err := c.Query(opts)
+	if err != nil {
 		return err
 	}
-	return c.Requester.Run(ctx, queryNames.PageSize(opts), client.ServiceCompute, "compute endpoint", detailPath,
+	return c.Requester.Run(ctx, c.Names.PageSize(opts), client.ServiceCompute, "compute endpoint", detailPath,
 		func(ctx context.Context, listing *paging.Listing, base *url.URL) error {
-			return paging.ByMarker(ctx, listing, base, filters(opts), func(ctx context.Context, u *url.URL) (string, bool, error) {
+			return paging.ByMarker(ctx, listing, base, query, func(ctx context.Context, u *url.URL) (string, bool, error) {
 				return page(ctx, listing, u, fn)
 			})
 		})
@@ -100,6 +95,3 @@ const defaultPageSize = 1000
 // properties.
 var queryNames = paging.QueryNames{Name: "name", Status: "status", Type: "type", Server: "server",
 	MinRAM: "minRam", MinDisk: "minDisk", Limit: "limit", DefaultLimit: defaultPageSize, ChangesSince: "changes-since"}
-
-// filters are opts in images-detail's query parameters.
-func filters(opts client.ListOptions) url.Values { return paging.Query(opts, queryNames) }

@@ -22,7 +22,7 @@ func TestSendsTheDefaultPageSize(t *testing.T) {
 	defer srv.Close()
 	// About 1.2 KB an image: 3 MB in one page, 1.2 MB in a page of 1 000.
 	c := New(&cloud.StaticToken{Token: sim.IssueToken(), ComputeEndpoint: srv.URL + "/v2.1"}, client.Options{MaxResponseBytes: 2 << 20})
-	images, err := c.ListImages(context.Background(), client.ListOptions{})
+	images, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if err != nil || len(images) != 2_500 {
 		t.Fatalf("%d images, %v; want 2 500 listed in pages of 1 000", len(images), err)
 	}
@@ -38,7 +38,7 @@ func TestARefusedDefaultPageSizeIsDroppedOnce(t *testing.T) {
 	defer srv.Close()
 	c := New(&cloud.StaticToken{Token: sim.IssueToken(), ComputeEndpoint: srv.URL + "/v2.1"}, client.Options{})
 	for listing := range 2 {
-		images, err := c.ListImages(context.Background(), client.ListOptions{})
+		images, err := client.Collect(context.Background(), c, client.ListOptions{})
 		if err != nil || len(images) != 450 {
 			t.Fatalf("listing %d: %d images, %v; want 450", listing, len(images), err)
 		}
@@ -57,7 +57,7 @@ func TestARefusedDefaultPageSizeIsDroppedOnce(t *testing.T) {
 	}
 
 	// A page size the user chose is never dropped: its 403 fails the listing, with the hint.
-	_, err := c.ListImages(context.Background(), client.ListOptions{PageSize: 500})
+	_, err := client.Collect(context.Background(), c, client.ListOptions{PageSize: 500})
 	if err == nil || !strings.Contains(err.Error(), "try a smaller page-size") {
 		t.Errorf("page-size 500: %v; want the 403 with the page-size hint", err)
 	}

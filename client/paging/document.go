@@ -59,6 +59,63 @@ func decodeDocument(resp *http.Response, v any, redact client.Redactor) error {
 // MaxQuotas bounds the quotas one answer may report: Glance has four, IMS three.
 const MaxQuotas = 64
 
+// QuotaFields are an API's names of a quota's limit and usage in its answer, for errors.
+type QuotaFields struct{ Limit, Usage string }
+
+// RawQuota is one quota as the API sent it: limit and usage as decoded, nil for one not
+// sent or sent as null.
+type RawQuota struct {
+	Resource     string
+	Limit, Usage *int64
+	MiB          bool // limit and usage are MiB: the quota is converted to bytes
+}
+
+// QuotaList checks and collects the quotas of one answer: each resource once, by its label
+// value, and each limit and usage a QuotaNumber.
+type QuotaList struct {
+	redact client.Redactor
+	what   string // the answer, in errors: "quota usage"
+	fields QuotaFields
+	quotas []client.Quota
+	seen   map[string]bool // by label value: resources alike once cut or redacted are one series
+}
+
+// NewQuotaList starts the list of an answer of n quotas (what names it in errors, fields
+// its limit and usage; redact removes the request's secrets from every text of it): it
+// fails when n passes MaxQuotas.
+func NewQuotaList(redact client.Redactor, what string, fields QuotaFields, n int) (*QuotaList, error) {
+	if n > MaxQuotas {
+		return nil, fmt.Errorf("%s: more than %d quotas in the answer", what, MaxQuotas)
+	}
+	return &QuotaList{redact: redact, what: what, fields: fields, quotas: make([]client.Quota, 0, n), seen: map[string]bool{}}, nil
+}
+
+// Add checks q and adds it, its resource a label value without secrets, cut.
+func (l *QuotaList) Add(q RawQuota) error {
+	label := l.redact.Label(q.Resource, client.MaxStatusBytes)
+	if l.seen[label] {
+		return l.redact.Err(fmt.Errorf("%s: resource %s listed twice", l.what, l.redact.Quote(q.Resource, 64)))
+	}
+	l.seen[label] = true
+	limit, unlimited, err := QuotaNumber(l.redact, q.Resource, l.fields.Limit, q.Limit, true)
+	if err != nil {
+		return l.redact.Err(err)
+	}
+	usage, _, err := QuotaNumber(l.redact, q.Resource, l.fields.Usage, q.Usage, false)
+	if err != nil {
+		return l.redact.Err(err)
+	}
+	quota := client.Quota{Resource: label, Limit: limit, Usage: usage, Unlimited: unlimited}
+	if q.MiB {
+		quota.Bytes, quota.Limit, quota.Usage = true, limit<<20, usage<<20 // at most MaxQuota MiB
+	}
+	l.quotas = append(l.quotas, quota)
+	return nil
+}
+
+// Quotas are the quotas added, in the order added.
+func (l *QuotaList) Quotas() []client.Quota { return l.quotas }
+
 // MaxQuota bounds a quota's limit or usage as an API sends it: beyond it, in MiB, the bytes
 // would not fit an int64.
 const MaxQuota = 1 << 42

@@ -351,7 +351,7 @@ func ByMarker(ctx context.Context, l *Listing, base *url.URL, query url.Values,
 }
 
 // QueryNames are an API's names of the listing options in its query; "" for an option the
-// API has no filter for (its client's CheckOptions refuses the option first).
+// API has no filter for (Base.Query refuses the option).
 type QueryNames struct {
 	Name, Status, Type, Server, ImageType, MinRAM, MinDisk, Limit string
 	// DefaultLimit is the limit sent when the listing sets no page size: the API's usual
@@ -362,6 +362,32 @@ type QueryNames struct {
 	// before the time in its value: Nova takes changes-since=T, Glance and IMS
 	// updated_at=gte:T.
 	ChangesSince, SinceOperator string
+}
+
+// Param is the query parameter of option (by the names of client.SelectionParams); "" for
+// an option the API has no filter for.
+func (names QueryNames) Param(option string) string {
+	switch option {
+	case "name":
+		return names.Name
+	case "status":
+		return names.Status
+	case "changes-since":
+		return names.ChangesSince
+	case "min-ram":
+		return names.MinRAM
+	case "min-disk":
+		return names.MinDisk
+	case "type":
+		return names.Type
+	case "server":
+		return names.Server
+	case "imagetype":
+		return names.ImageType
+	case "page-size":
+		return names.Limit
+	}
+	return ""
 }
 
 // PageSize is the limit a listing sends, and whether it is the API's default.
@@ -379,7 +405,7 @@ func (names QueryNames) PageSize(opts client.ListOptions) PageSize {
 }
 
 // Query is opts in an API's query parameters, named by names: the options that are set, and
-// the page size.
+// the page size. An option names has no parameter for is left out: Base.Query refuses it.
 func Query(opts client.ListOptions, names QueryNames) url.Values {
 	query := url.Values{}
 	set := func(name, value string) {

@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/client/glance"
 	"github.com/nova-image-exporter/nova_image_exporter/client/ims"
+	"github.com/nova-image-exporter/nova_image_exporter/client/internal/clienttest"
 	"github.com/nova-image-exporter/nova_image_exporter/client/nova"
 )
 
@@ -37,31 +36,9 @@ func hostileSecret(n int) string {
 	return b.String()[:n]
 }
 
-// secretAuth sends token and holds password, which the server also knows.
-type secretAuth struct{ endpoint, token, password string }
-
-func (a *secretAuth) Endpoint(context.Context, string) (string, error) { return a.endpoint, nil }
-func (a *secretAuth) Authorize(_ context.Context, req *http.Request, _ *client.Renewals) (string, error) {
-	req.Header.Set("X-Auth-Token", a.token)
-	return a.token, nil
-}
-func (a *secretAuth) Renew(context.Context, string) error { return fmt.Errorf("cannot renew") }
-func (a *secretAuth) Secrets() []string                   { return []string{a.password} }
-
-// hostile answers every request with answer, given the secret it echoes.
-type hostile struct {
-	mu     sync.Mutex
-	answer func(secret string, r *http.Request) (contentType, body string)
-	secret string
-}
-
-func (h *hostile) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.mu.Lock()
-	answer, secret := h.answer, h.secret
-	h.mu.Unlock()
-	contentType, body := answer(secret, r)
-	w.Header().Set("Content-Type", contentType)
-	_, _ = w.Write([]byte(body))
+// secretAuth sends token and holds password, which the server also knows; it cannot renew.
+func secretAuth(endpoint, token, password string) *clienttest.Auth {
+	return &clienttest.Auth{URL: endpoint, Token: token, Password: password, RenewErr: clienttest.ErrCannotRenew}
 }
 
 // q is s as a JSON string.
@@ -205,24 +182,23 @@ func TestSecretsAreRedactedBeforeTextIsQuotedOrCut(t *testing.T) {
 		{"ims", "", imsCases, func(auth client.Authenticator, opts client.Options) source { return ims.New(auth, opts, "") }},
 	}
 	for _, api := range apis {
-		h := &hostile{}
-		srv := httptest.NewServer(h)
-		t.Cleanup(srv.Close)
+		srv := clienttest.NewServer(t, nil)
 		for _, tc := range api.cases {
 			for _, kind := range []string{"token", "password"} {
 				t.Run(api.name+"/"+tc.name+"/"+kind, func(t *testing.T) {
 					for _, cut := range cuts {
 						for n := cut - 3; n <= cut+3; n++ {
 							secret := hostileSecret(n)
-							auth := &secretAuth{endpoint: srv.URL + api.suffix, token: "tok-plain", password: "not-sent-" + strconv.Itoa(n)}
+							auth := secretAuth(srv.URL+api.suffix, "tok-plain", "not-sent-"+strconv.Itoa(n))
 							if kind == "token" {
-								auth.token = secret
+								auth.Token = secret
 							} else {
-								auth.password = secret
+								auth.Password = secret
 							}
-							h.mu.Lock()
-							h.answer, h.secret = tc.answer, secret
-							h.mu.Unlock()
+							srv.SetAnswer(func(_ int, r *http.Request) (int, http.Header, string) {
+								contentType, body := tc.answer(secret, r)
+								return http.StatusOK, http.Header{"Content-Type": {contentType}}, body
+							})
 							var logs bytes.Buffer
 							opts := client.Options{Logger: log.NewLogfmtLogger(&logs), MetadataKeys: []string{"k"}, MaxPages: 5, RetryBackoff: time.Millisecond}
 							c := api.client(auth, opts)
@@ -278,7 +254,7 @@ func TestSecretsInABadEndpointAreRedacted(t *testing.T) {
 		for n := cut - 3; n <= cut+3; n++ {
 			secret := hostileSecret(n)
 			for _, endpoint := range []string{"ftp://x.example/" + secret, "http://x.example/%zz" + secret, "pad" + secret} {
-				auth := &secretAuth{endpoint: endpoint, token: "tok", password: secret}
+				auth := secretAuth(endpoint, "tok", secret)
 				for _, c := range []source{novaWithQuotas{nova.New(auth, client.Options{})}, glance.New(auth, client.Options{}), ims.New(auth, client.Options{}, "")} {
 					text := tellAll(c, false)
 					if leak := leaked(text, secret); leak != "" || !strings.Contains(text, "endpoint") {

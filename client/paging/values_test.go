@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/client/glance"
 	"github.com/nova-image-exporter/nova_image_exporter/client/ims"
+	"github.com/nova-image-exporter/nova_image_exporter/client/internal/clienttest"
 	"github.com/nova-image-exporter/nova_image_exporter/client/nova"
 )
 
@@ -38,16 +38,13 @@ func TestTheMostNegativeNumberFailsTheListing(t *testing.T) {
 		{"ims", "min_disk", `{"id": "i1", "status": "active", "min_disk": ` + minInt64 + `}`},
 	} {
 		t.Run(tt.api+"/"+tt.field, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "application/json")
+			srv := clienttest.NewServer(t, func(_ int, r *http.Request) (int, http.Header, string) {
 				if r.URL.Query().Get("marker") != "" || r.URL.Query().Get("os_hidden") != "" {
-					fmt.Fprint(w, `{"images": []}`)
-					return
+					return clienttest.OK(`{"images": []}`)
 				}
-				fmt.Fprintf(w, `{"images": [%s]}`, tt.image)
-			}))
-			defer srv.Close()
-			auth := &secretAuth{endpoint: srv.URL, token: "tok", password: "pw"}
+				return clienttest.OK(fmt.Sprintf(`{"images": [%s]}`, tt.image))
+			})
+			auth := secretAuth(srv.URL, "tok", "pw")
 			opts := client.Options{RetryBackoff: time.Millisecond}
 			var c client.ImageSource
 			switch tt.api {
@@ -79,12 +76,8 @@ func TestAQuotaFieldNotSentIsAnError(t *testing.T) {
 		{"glance", `{"usage": {"image_count_total": {"limit": 10}}}`, "quota image_count_total: no usage"},
 	} {
 		t.Run(tt.api+"/"+tt.want, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				w.Header().Set("Content-Type", "application/json")
-				fmt.Fprint(w, tt.body)
-			}))
-			defer srv.Close()
-			auth := &secretAuth{endpoint: srv.URL, token: "tok", password: "pw"}
+			srv := clienttest.NewServer(t, func(int, *http.Request) (int, http.Header, string) { return clienttest.OK(tt.body) })
+			auth := secretAuth(srv.URL, "tok", "pw")
 			var c client.QuotaSource = glance.New(auth, client.Options{})
 			if tt.api == "ims" {
 				c = ims.New(auth, client.Options{}, "")

@@ -121,7 +121,7 @@ func listIDs(t *testing.T, c *nova.Client, opts client.ListOptions) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	images, err := c.ListImages(ctx, opts)
+	images, err := client.Collect(ctx, c, opts)
 	if err != nil {
 		t.Fatalf("listing with %+v: %v", opts, err)
 	}

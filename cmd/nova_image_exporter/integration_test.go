@@ -248,7 +248,7 @@ func TestIntegrationStatusFilter(t *testing.T) {
 	c := newListingClient(t, rs.cloudsFile, "realstack")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	images, err := c.ListImages(ctx, client.ListOptions{Status: "queued"})
+	images, err := client.Collect(ctx, c, client.ListOptions{Status: "queued"})
 	if err != nil {
 		t.Fatal(err)
 	}

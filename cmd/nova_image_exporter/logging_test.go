@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/go-logfmt/logfmt"
+
+	"github.com/nova-image-exporter/nova_image_exporter/internal/testlog"
 )
 
 // logLines parses every line of a log written with --log.format=format into its fields.
@@ -88,7 +90,7 @@ func TestEveryLogLineHasTheSameTimeKey(t *testing.T) {
 func TestFatalStartupErrorIsOneLogLine(t *testing.T) {
 	t.Setenv("OS_CLIENT_CONFIG_FILE", writeClouds(t, "clouds: [broken"))
 	for _, format := range []string{"logfmt", "json"} {
-		var stderr syncBuffer
+		var stderr testlog.Buffer
 		err := run(t.Context(), time.Now, []string{"--cloud=any", "--log.format=" + format, "--web.listen-address=" + freeAddress(t)}, nil, &stderr)
 		if err == nil || !errors.As(err, new(loggedError)) {
 			t.Fatalf("%s: run = %v, want an error it has logged", format, err)

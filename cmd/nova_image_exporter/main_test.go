@@ -24,26 +24,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/nova-image-exporter/nova_image_exporter/internal/testlog"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
 )
-
-// syncBuffer collects the exporter's log while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // freeAddresses are the ports freeAddress handed out in this process.
 var freeAddresses = struct {
@@ -79,13 +62,13 @@ func freeAddress(t *testing.T) string {
 
 // startExporter runs the exporter with args until the test ends, and returns its base URL
 // and its log.
-func startExporter(t *testing.T, args ...string) (string, *syncBuffer) {
+func startExporter(t *testing.T, args ...string) (string, *testlog.Buffer) {
 	t.Helper()
 	return startExporterWithClock(t, time.Now, args...)
 }
 
 // startExporterWithClock is startExporter with now as the clock of the clouds' tokens.
-func startExporterWithClock(t *testing.T, now func() time.Time, args ...string) (string, *syncBuffer) {
+func startExporterWithClock(t *testing.T, now func() time.Time, args ...string) (string, *testlog.Buffer) {
 	t.Helper()
 	addr := freeAddress(t)
 	base := "http://" + addr
@@ -101,9 +84,9 @@ func startExporterWithClock(t *testing.T, now func() time.Time, args ...string) 
 
 // runUntilServing runs the exporter with now and args until the test ends, and waits up to
 // 10s for serving to succeed; it returns the exporter's log.
-func runUntilServing(t *testing.T, now func() time.Time, args []string, serving func() error) *syncBuffer {
+func runUntilServing(t *testing.T, now func() time.Time, args []string, serving func() error) *testlog.Buffer {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, now, args, io.Discard, logs) }()

@@ -1,4 +1,4 @@
-package nova
+package paging
 
 import (
 	"bufio"
@@ -11,11 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gophercloud/gophercloud/v2"
-
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
-	"github.com/nova-image-exporter/nova_image_exporter/simulator"
 )
 
 // echoedToken is a pre-issued token as short as Keystone's UUID tokens: 32 hex characters,
@@ -24,8 +21,8 @@ const echoedToken = "0123456789abcdef0123456789abcdef"
 
 func listWithEchoedToken(t *testing.T, endpoint string) ([]client.Image, error) {
 	t.Helper()
-	c := New(&cloud.StaticToken{Token: echoedToken, ComputeEndpoint: endpoint + "/v2.1/p"}, client.Options{RequestTimeout: 5 * time.Second})
-	return c.ListImages(context.Background(), client.ListOptions{})
+	c := newLister(&cloud.StaticToken{Token: echoedToken, ComputeEndpoint: endpoint + "/v2.1/p"}, client.Options{RequestTimeout: 5 * time.Second})
+	return client.Collect(context.Background(), c, client.ListOptions{})
 }
 
 // A server may put the token it was sent anywhere in its answer, not only in a fault.
@@ -120,72 +117,5 @@ func TestMalformedStatusLineIsRedactedAndCut(t *testing.T) {
 	}
 	if len(err.Error()) > 3*client.MaxErrorText {
 		t.Errorf("an error of %d bytes", len(err.Error()))
-	}
-}
-
-// Page after page of small images, each page within --client.max-response-bytes: the
-// listing as a whole is bounded.
-func TestListingIsBoundedAcrossPages(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		page := len(r.URL.Query().Get("marker"))
-		w.Header().Set("Content-Type", "application/json")
-		bw := bufio.NewWriter(w)
-		_, _ = bw.WriteString(`{"images":[`)
-		for n := range 1000 {
-			if n > 0 {
-				_ = bw.WriteByte(',')
-			}
-			fmt.Fprintf(bw, `{"id":"%s%04d","status":"A"}`, strings.Repeat("p", page%50), n)
-		}
-		_, _ = bw.WriteString(`],"images_links":[{"rel":"next"}]}`)
-		_ = bw.Flush()
-	}))
-	defer srv.Close()
-	const budget = 1 << 20
-	c := New(&cloud.StaticToken{Token: echoedToken, ComputeEndpoint: srv.URL + "/v2.1/p"}, client.Options{MaxListingBytes: budget})
-	var held int64
-	err := c.EachImage(context.Background(), client.ListOptions{}, func(img client.Image) error {
-		held += client.ImageBytes(img)
-		return nil
-	})
-	if err == nil || !strings.Contains(err.Error(), "--client.max-listing-bytes") {
-		t.Fatalf("error %v, want one naming --client.max-listing-bytes", err)
-	}
-	if held > budget {
-		t.Errorf("%d bytes of images handed over, want at most %d", held, budget)
-	}
-}
-
-// Two listings renew the token at once: gophercloud hands one renewal's outcome to both, so
-// the renewal must not run under the deadline of the listing that asked first.
-func TestShortListingDoesNotSpoilASharedRenewal(t *testing.T) {
-	sim := simulator.New(simulator.Options{})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	k := cloud.NewKeystone(gophercloud.AuthOptions{
-		IdentityEndpoint: srv.URL + "/v3", Username: "demo", Password: "demo-secret", DomainName: "Default",
-		Scope: &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"},
-	}, gophercloud.EndpointOpts{Region: "RegionOne"}, nil, client.NewHTTPClient(10*time.Second, nil))
-	c := New(k, client.Options{})
-	if _, err := c.ListImages(context.Background(), client.ListOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	sim.RevokeTokens() // the next page of each listing gets 401: both renew
-	renewing := make(chan struct{})
-	sim.SetKeystoneFaults(func(n int, _ *http.Request) simulator.Fault {
-		if n == 0 {
-			close(renewing)
-			return simulator.Fault{Delay: time.Second} // a slow Keystone, slower than the short listing
-		}
-		return simulator.Fault{}
-	})
-	short, cancelShort := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancelShort()
-	go func() { _, _ = c.ListImages(short, client.ListOptions{Name: "x"}) }()
-	<-renewing
-	long, cancelLong := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancelLong()
-	if _, err := c.ListImages(long, client.ListOptions{}); err != nil {
-		t.Errorf("a listing with 10 s to go failed with the renewal another listing started: %v", err)
 	}
 }
