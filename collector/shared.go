@@ -228,7 +228,7 @@ func (s *Shared) startLocked(ctx context.Context, key string, req ListingRequest
 // unreported), then hands the outcome to the waiters, each of which holds a listing given it, and lets
 // go of the flight's hold.
 func (s *Shared) finish(key string, f *flight, listing Listing, err error, req ListingRequest) {
-	defer listing.Release()
+	flightHold := listing // let go before the waiters are handed the listing, not after
 	s.mu.Lock()
 	f.finished = true
 	abandoned := s.flights[key] != f
@@ -254,6 +254,7 @@ func (s *Shared) finish(key string, f *flight, listing Listing, err error, req L
 	if !abandoned && listing.quotaErr != nil && req.OnQuotaFailure != nil && !sameCause(err, listing.quotaErr) {
 		req.OnQuotaFailure(listing.quotaErr)
 	}
+	flightHold.Release()
 	f.listing, f.err = listing, err
 	close(f.done)
 }
