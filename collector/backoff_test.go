@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/internal/testlog"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator/simtest"
 )
 
@@ -307,7 +308,7 @@ func TestARefusalAfterTheScrapeLeftIsReported(t *testing.T) {
 		own := prometheus.NewRegistry()
 		metrics := NewExporterMetrics(own)
 		metrics.InitCloud("c1")
-		var logs bytes.Buffer
+		var logs testlog.Buffer
 		shared := NewShared(refusingLate{}, 0)
 		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: shared}), Metrics: metrics,
 			Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewLogfmtLogger(&logs)}
