@@ -126,7 +126,7 @@ func e2eImages(now time.Time) []simulator.Image {
 	)
 }
 
-// The documented differences between the APIs (README, "Image APIs") that the series show.
+// The documented differences between the APIs (docs/configuration.md, "Image APIs") that the series show.
 
 // listedBy reports whether api lists img: Nova's proxy leaves Glance's hidden images out.
 func listedBy(api string, img simulator.Image) bool { return api != "nova" || !img.Hidden }

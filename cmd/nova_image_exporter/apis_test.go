@@ -51,7 +51,7 @@ type apiView struct {
 	virtualSize *float64
 }
 
-// view is the documented difference of each API (README, Image APIs): Nova's proxy leaves
+// view is the documented difference of each API (docs/configuration.md, Image APIs): Nova's proxy leaves
 // hidden images out, shows its own status, no visibility nor virtual size, and 0 for a
 // size Glance has not got; Glance shows null as absent; IMS's __image_size is a string
 // that the simulator sends as "0" for an image without data.

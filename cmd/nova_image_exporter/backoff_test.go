@@ -15,7 +15,7 @@ import (
 )
 
 // The exporter against the simulator when the cloud refuses its credentials: one refused
-// request per back-off, whatever the API, however many scrapes (README, "Refused
+// request per back-off, whatever the API, however many scrapes (docs/operations.md, "Refused
 // credentials").
 
 // imsAKSKCloud is a clouds.yaml entry of an IMS cloud signed with AK/SK and secret key sk.

@@ -724,9 +724,9 @@ func TestExamplePackagingFilesAgree(t *testing.T) {
 }
 
 // TestExampleTarballHoldsWhatREADMEReferences packs the release tarball as `make tarball`
-// does (make tarball-pack, with a stand-in binary), and finds in it every file README links
-// to or names by its path, and the rules examples/prometheus.yml loads; .promu.yml packs the
-// same files.
+// does (make tarball-pack, with a stand-in binary), and finds in it every file that README,
+// or the reference in docs/ it links to, links to or names by its path, and the rules
+// examples/prometheus.yml loads; .promu.yml packs the same files.
 func TestExampleTarballHoldsWhatREADMEReferences(t *testing.T) {
 	for _, tool := range []string{"make", "tar"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -749,7 +749,7 @@ func TestExampleTarballHoldsWhatREADMEReferences(t *testing.T) {
 	}
 	for _, ref := range readmePaths(t) {
 		if !packed[ref] {
-			t.Errorf("README names %s, which is not in the tarball", ref)
+			t.Errorf("the docs name %s, which is not in the tarball", ref)
 		}
 	}
 	var prom struct {
@@ -779,14 +779,38 @@ func TestExampleTarballHoldsWhatREADMEReferences(t *testing.T) {
 // notShipped are paths README names that only a checkout needs, for building.
 var notShipped = map[string]bool{"scripts/prometheusrule.sh": true}
 
-// readmePaths are the repository's files and directories README links to or names in
-// code (`examples/prometheus.yml`, `alerts/tests/*.yml`), without what only a build needs.
+// shippedDocs are the files of the user documentation whose paths the tarball must hold:
+// README and the reference it links to.
+var shippedDocs = []string{"README.md", "docs/configuration.md", "docs/operations.md"}
+
+// readmePaths are the repository's files and directories that README and the reference it
+// links to link to or name in code (`examples/prometheus.yml`, `alerts/tests/*.yml`),
+// without what only a build needs. A link is relative to its file; a path in code, to the
+// repository.
 func readmePaths(t *testing.T) []string {
 	t.Helper()
-	text := string(readFile(t, repoRoot+"/README.md"))
+	var paths []string
+	for _, doc := range shippedDocs {
+		for _, c := range docPathCandidates(string(readFile(t, repoRoot+"/"+doc)), path.Dir(doc)) {
+			paths = append(paths, repositoryPaths(c)...)
+		}
+	}
+	slices.Sort(paths)
+	paths = slices.Compact(paths)
+	for _, want := range []string{"alerts/tests/nova_image_exporter.rules.test.yml", "docs/testing.md", "examples/systemd/nova_image_exporter.service"} {
+		if !slices.Contains(paths, want) {
+			t.Fatalf("the docs' paths, as read here, lack %s: %v", want, paths)
+		}
+	}
+	return paths
+}
+
+// docPathCandidates are the words of text that may name a path: its links, joined to dir,
+// and the words of its code.
+func docPathCandidates(text, dir string) []string {
 	var candidates []string
 	for _, m := range regexp.MustCompile(`\]\(([^)#:]+)(?:#[^)]*)?\)`).FindAllStringSubmatch(text, -1) {
-		candidates = append(candidates, m[1])
+		candidates = append(candidates, path.Join(dir, m[1]))
 	}
 	fenced := regexp.MustCompile("(?s)\n```[a-z]*\n.*?\n```")
 	for _, block := range fenced.FindAllString(text, -1) {
@@ -795,22 +819,21 @@ func readmePaths(t *testing.T) []string {
 	for _, m := range regexp.MustCompile("`([^`\n]+)`").FindAllStringSubmatch(fenced.ReplaceAllString(text, ""), -1) {
 		candidates = append(candidates, strings.Fields(m[1])...)
 	}
-	var paths []string
-	for _, c := range candidates {
-		c = strings.TrimSuffix(c, "/")
-		if c == "" || strings.ContainsAny(c[:1], "./-$%") || strings.Contains(c, "=") || !strings.ContainsAny(c, "./") || notShipped[c] {
-			continue
-		}
-		matches, _ := filepath.Glob(filepath.Join(repoRoot, c))
-		for _, m := range matches {
-			rel, _ := filepath.Rel(repoRoot, m)
-			paths = append(paths, filepath.ToSlash(rel))
-		}
+	return candidates
+}
+
+// repositoryPaths are the repository's files and directories that c names, relative to
+// the repository, none when c names nothing there or only what a build needs.
+func repositoryPaths(c string) []string {
+	c = strings.TrimSuffix(c, "/")
+	if c == "" || strings.ContainsAny(c[:1], "./-$%") || strings.Contains(c, "=") || !strings.ContainsAny(c, "./") || notShipped[c] {
+		return nil
 	}
-	slices.Sort(paths)
-	paths = slices.Compact(paths)
-	if !slices.Contains(paths, "alerts/tests/nova_image_exporter.rules.test.yml") || !slices.Contains(paths, "docs/testing.md") {
-		t.Fatalf("README's paths, as read here, lack alerts/tests/ or docs/: %v", paths)
+	matches, _ := filepath.Glob(filepath.Join(repoRoot, c))
+	var paths []string
+	for _, m := range matches {
+		rel, _ := filepath.Rel(repoRoot, m)
+		paths = append(paths, filepath.ToSlash(rel))
 	}
 	return paths
 }

@@ -22,7 +22,7 @@ import (
 
 // TestIntegrationFiltersMatchSimulator lists the real Nova and the simulator, loaded with
 // the same images, with every listing option the exporter documents: both must list the
-// same images, so that what README says of a filter (and what the simulator-based tests
+// same images, so that what docs/configuration.md says of a filter (and what the simulator-based tests
 // assume) is what the real API does. The cases the documentation names are pinned too.
 func TestIntegrationFiltersMatchSimulator(t *testing.T) {
 	rs := loadRealstack(t)

@@ -138,7 +138,7 @@ var glanceMetadataLabels = []string{"image_type", "os_distro"}
 // TestIntegrationGlanceAPI reads the real Glance through image_api glance, the endpoint
 // taken from the Keystone catalog, in pages of 2, and checks every image against Glance's
 // own answer; then checks that the same cloud read through image_api nova gives the same
-// series for every image Nova lists, apart from the differences README documents.
+// series for every image Nova lists, apart from the differences docs/configuration.md documents.
 func TestIntegrationGlanceAPI(t *testing.T) {
 	rs := loadRealstack(t)
 	for _, name := range []string{"IMG_HIDDEN", "IMG_UPLOADING"} {
@@ -286,7 +286,7 @@ func compareWithGlance(t *testing.T, families map[string]*dto.MetricFamily, want
 }
 
 // compareAPIs checks that for every image Nova lists, the glance API's per-image series are
-// the nova API's, apart from what README documents: api_status and visibility on
+// the nova API's, apart from what docs/configuration.md documents: api_status and visibility on
 // nova_image_info (Nova has no visibility; its status is one of its five), a virtual size
 // only Glance gives, and no size where Glance's is null (Nova says 0). Hidden images are in
 // the glance API's output only.

@@ -1,7 +1,8 @@
 package main
 
-// Tests of what README.md says: each reads the claim from README and checks it against the
-// exporter, so that a change to either without the other fails.
+// Tests of what the user documentation says (README.md and the reference in docs/): each
+// reads the claim from the documentation and checks it against the exporter, so that a change
+// to either without the other fails.
 
 import (
 	"bufio"
@@ -9,12 +10,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/go-kit/log"
 	dto "github.com/prometheus/client_model/go"
@@ -23,29 +27,35 @@ import (
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
 )
 
+// userDocs are the files of the user documentation: README and the reference it links to.
+var userDocs = []string{"README.md", "docs/configuration.md", "docs/operations.md", "docs/performance.md"}
+
 // readme is README.md's text.
 func readme(t *testing.T) string {
 	t.Helper()
 	return string(readFile(t, repoRoot+"/README.md"))
 }
 
-// readmeClaims returns the first submatch of every match of pattern in README; it fails
-// the test when README has fewer than want matches.
-func readmeClaims(t *testing.T, pattern string, want int) []string {
+// docClaims returns the first submatch of every match of pattern in the user documentation,
+// file by file; it fails the test when there are fewer than want matches in all.
+func docClaims(t *testing.T, pattern string, want int) []string {
 	t.Helper()
 	var claims []string
-	for _, m := range regexp.MustCompile(pattern).FindAllStringSubmatch(readme(t), -1) {
-		claims = append(claims, m[1])
+	for _, file := range userDocs {
+		text := string(readFile(t, repoRoot+"/"+file))
+		for _, m := range regexp.MustCompile(pattern).FindAllStringSubmatch(text, -1) {
+			claims = append(claims, m[1])
+		}
 	}
 	if len(claims) < want {
-		t.Fatalf("README: %d matches of %q, want at least %d", len(claims), pattern, want)
+		t.Fatalf("%v: %d matches of %q, want at least %d", userDocs, len(claims), pattern, want)
 	}
 	return claims
 }
 
 // TestREADMESeriesPerImage counts the series of each image of the demo read through Glance
 // (the API that gives every per-image family) and compares the largest count with what
-// README says an image gives.
+// the docs say an image gives.
 func TestREADMESeriesPerImage(t *testing.T) {
 	base, _ := startExporter(t, "--demo", "--images.api=glance")
 	families := scrape(t, base+"/metrics")
@@ -63,33 +73,33 @@ func TestREADMESeriesPerImage(t *testing.T) {
 	for _, n := range perImage {
 		most = max(most, n)
 	}
-	for _, claim := range readmeClaims(t, `[Ee]ach image gives up to (\d+) series`, 2) {
+	for _, claim := range docClaims(t, `[Ee]ach image gives up to (\d+) series`, 2) {
 		if claim != strconv.Itoa(most) {
-			t.Errorf("README: each image gives up to %s series; an image of the demo gives %d", claim, most)
+			t.Errorf("docs: each image gives up to %s series; an image of the demo gives %d", claim, most)
 		}
 	}
 }
 
-// TestREADMEGoVersion compares the Go version README asks for with go.mod's go line.
+// TestREADMEGoVersion compares the Go version the docs ask for with go.mod's go line.
 func TestREADMEGoVersion(t *testing.T) {
 	goLine := regexp.MustCompile(`(?m)^go (\S+)$`).FindStringSubmatch(string(readFile(t, repoRoot+"/go.mod")))
 	if goLine == nil {
 		t.Fatal("go.mod has no go line")
 	}
-	for _, claim := range readmeClaims(t, `Go (\d[\d.]*) or newer`, 2) {
+	for _, claim := range docClaims(t, `Go (\d[\d.]*) or newer`, 2) {
 		if claim != goLine[1] {
-			t.Errorf("README asks for Go %s or newer; go.mod needs %s", claim, goLine[1])
+			t.Errorf("docs ask for Go %s or newer; go.mod needs %s", claim, goLine[1])
 		}
 	}
 }
 
 // TestREADMEHeaderBound sends the exporter's server a request line and headers of exactly
-// the size README allows, and one byte more.
+// the size the docs allow, and one byte more.
 func TestREADMEHeaderBound(t *testing.T) {
-	claims := readmeClaims(t, `(?:hold at most|request line and headers over) (\d+) KiB`, 3)
+	claims := docClaims(t, `(?:hold at most|request line and headers over) (\d+) KiB`, 3)
 	for _, claim := range claims[1:] {
 		if claim != claims[0] {
-			t.Fatalf("README gives two bounds on request headers: %v", claims)
+			t.Fatalf("docs give two bounds on request headers: %v", claims)
 		}
 	}
 	kib, _ := strconv.Atoi(claims[0])
@@ -106,7 +116,7 @@ func TestREADMEHeaderBound(t *testing.T) {
 	t.Cleanup(func() { _ = server.Close() })
 	for size, want := range map[int]int{kib << 10: http.StatusOK, kib<<10 + 1: http.StatusRequestHeaderFieldsTooLarge} {
 		if got := statusOfRequestOfSize(t, listener.Addr().String(), size); got != want {
-			t.Errorf("a request line and headers of %d bytes: %d, want %d (README: at most %d KiB)", size, got, want, kib)
+			t.Errorf("a request line and headers of %d bytes: %d, want %d (docs: at most %d KiB)", size, got, want, kib)
 		}
 	}
 }
@@ -157,14 +167,23 @@ func TestHelpAndLandingPageNameEveryImageAPI(t *testing.T) {
 	}
 }
 
-// TestREADMEFlagTable compares README's table of flags with the flags the exporter
-// declares: every flag is in the table, every flag of the table exists, with its default.
+// TestREADMEFlagTable compares the tables of flags, README's and the reference's, with the
+// flags the exporter declares.
 func TestREADMEFlagTable(t *testing.T) {
 	cfg, err := parseFlags(nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	table := readmeFlagTable(t)
+	for _, file := range []string{"README.md", "docs/configuration.md"} {
+		checkFlagTable(t, cfg, file)
+	}
+}
+
+// checkFlagTable checks that every flag cfg declares is in file's table of flags, and every
+// flag of the table exists, with its default.
+func checkFlagTable(t *testing.T, cfg *config, file string) {
+	t.Helper()
+	table := flagTable(t, file)
 	declared := map[string]bool{}
 	for _, f := range cfg.flags.Flags {
 		if f.Hidden || f.Name == "help" {
@@ -173,7 +192,7 @@ func TestREADMEFlagTable(t *testing.T) {
 		declared[f.Name] = true
 		documented, found := table[f.Name]
 		if !found {
-			t.Errorf("--%s is not in README's table of flags", f.Name)
+			t.Errorf("--%s is not in %s's table of flags", f.Name, file)
 			continue
 		}
 		documented = normalDefault(documented)
@@ -181,21 +200,21 @@ func TestREADMEFlagTable(t *testing.T) {
 			documented = "off"
 		}
 		if want := flagDefault(f.IsBoolFlag(), f.Default); documented != want {
-			t.Errorf("--%s: README's default %q, the flag's %q", f.Name, documented, want)
+			t.Errorf("--%s: %s's default %q, the flag's %q", f.Name, file, documented, want)
 		}
 	}
 	for name := range table {
 		if !declared[name] {
-			t.Errorf("README's table of flags has --%s, which the exporter does not declare", name)
+			t.Errorf("%s's table of flags has --%s, which the exporter does not declare", file, name)
 		}
 	}
 }
 
-// readmeFlagTable is README's table of flags: the default column by flag name (several
-// flags may share a row).
-func readmeFlagTable(t *testing.T) map[string]string {
+// flagTable is the table of flags in the section "Flags" of file: the default column by
+// flag name (several flags may share a row).
+func flagTable(t *testing.T, file string) map[string]string {
 	t.Helper()
-	_, section, _ := strings.Cut(readme(t), "\n## Flags\n")
+	_, section, _ := strings.Cut(string(readFile(t, repoRoot+"/"+file)), "\n## Flags\n")
 	section, _, _ = strings.Cut(section, "\n## ")
 	flagName := regexp.MustCompile("`--(?:\\[no-\\])?([a-z][a-z.-]*)`")
 	table := map[string]string{}
@@ -209,7 +228,7 @@ func readmeFlagTable(t *testing.T) map[string]string {
 		}
 	}
 	if len(table) < 20 {
-		t.Fatalf("README's table of flags: only %d flags found", len(table))
+		t.Fatalf("%s's table of flags: only %d flags found", file, len(table))
 	}
 	return table
 }
@@ -291,7 +310,7 @@ func imageIDs(families map[string]*dto.MetricFamily) []string {
 	return ids
 }
 
-// TestREADMEServerBounds compares the bounds README gives the exporter's own HTTP server and
+// TestREADMEServerBounds compares the bounds the docs give the exporter's own HTTP server and
 // --client.max-retries with the exporter's.
 func TestREADMEServerBounds(t *testing.T) {
 	cfg, err := parseFlags(nil, io.Discard)
@@ -299,26 +318,26 @@ func TestREADMEServerBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	server := newServer(cfg, http.NotFoundHandler(), log.NewNopLogger())
-	for _, claim := range readmeClaims(t, `headers must arrive within (\d+s)`, 2) {
+	for _, claim := range docClaims(t, `headers must arrive within (\d+s)`, 2) {
 		if d, _ := time.ParseDuration(claim); d != server.ReadHeaderTimeout {
-			t.Errorf("README: request headers must arrive within %s; the server waits %s", claim, server.ReadHeaderTimeout)
+			t.Errorf("docs: request headers must arrive within %s; the server waits %s", claim, server.ReadHeaderTimeout)
 		}
 	}
-	for _, claim := range readmeClaims(t, `keep-alive connections? (?:is|are) closed after (\d+) minutes`, 3) {
+	for _, claim := range docClaims(t, `keep-alive connections? (?:is|are) closed after (\d+) minutes`, 3) {
 		if minutes, _ := strconv.Atoi(claim); time.Duration(minutes)*time.Minute != server.IdleTimeout {
-			t.Errorf("README: idle keep-alive connections are closed after %s minutes; the server after %s", claim, server.IdleTimeout)
+			t.Errorf("docs: idle keep-alive connections are closed after %s minutes; the server after %s", claim, server.IdleTimeout)
 		}
 	}
-	most, _ := strconv.Atoi(readmeClaims(t, `0 never retries; at most (\d+)`, 1)[0])
+	most, _ := strconv.Atoi(docClaims(t, `0 never retries; at most (\d+)`, 1)[0])
 	if _, err := parseFlags([]string{fmt.Sprintf("--client.max-retries=%d", most)}, io.Discard); err != nil {
-		t.Errorf("--client.max-retries=%d, README's most: %v", most, err)
+		t.Errorf("--client.max-retries=%d, the docs' most: %v", most, err)
 	}
 	if _, err := parseFlags([]string{fmt.Sprintf("--client.max-retries=%d", most+1)}, io.Discard); err == nil {
-		t.Errorf("--client.max-retries=%d accepted; README says at most %d", most+1, most)
+		t.Errorf("--client.max-retries=%d accepted; the docs say at most %d", most+1, most)
 	}
 }
 
-// TestREADMECrossbuildPlatforms compares the platforms README lists with .promu.yml's and
+// TestREADMECrossbuildPlatforms compares the platforms the docs list with .promu.yml's and
 // the Makefile's.
 func TestREADMECrossbuildPlatforms(t *testing.T) {
 	var promu struct {
@@ -331,8 +350,8 @@ func TestREADMECrossbuildPlatforms(t *testing.T) {
 	if makefile == nil || strings.Join(promu.Crossbuild.Platforms, " ") != makefile[1] {
 		t.Errorf(".promu.yml builds %v, the Makefile %v", promu.Crossbuild.Platforms, makefile)
 	}
-	// README: "every platform of `.promu.yml` (linux amd64, arm64; darwin amd64; ...)".
-	list := readmeClaims(t, "every platform of `.promu.yml` \\(([^)]*)\\)", 1)[0]
+	// docs/operations.md: "every platform of `.promu.yml` (linux amd64, arm64; darwin amd64; ...)".
+	list := docClaims(t, "every platform of `.promu.yml` \\(([^)]*)\\)", 1)[0]
 	var documented []string
 	for group := range strings.SplitSeq(strings.Join(strings.Fields(list), " "), "; ") {
 		osName, arches, _ := strings.Cut(group, " ")
@@ -341,14 +360,14 @@ func TestREADMECrossbuildPlatforms(t *testing.T) {
 		}
 	}
 	if !slices.Equal(documented, promu.Crossbuild.Platforms) {
-		t.Errorf("README lists %v, .promu.yml %v", documented, promu.Crossbuild.Platforms)
+		t.Errorf("the docs list %v, .promu.yml %v", documented, promu.Crossbuild.Platforms)
 	}
 }
 
 // TestREADMEPageSizeHint: a 403 to a listing with a page size set logs that the page size
-// may be too large, as README says of Huawei.
+// may be too large, as the docs say of Huawei.
 func TestREADMEPageSizeHint(t *testing.T) {
-	readmeClaims(t, `(`+regexp.QuoteMeta("refused a page size you set, the listing fails and the log says to lower it")+`)`, 1)
+	docClaims(t, `(`+regexp.QuoteMeta("refused a page size you set, the listing fails and the log says to lower it")+`)`, 1)
 	sim := faultyCloud(t, nil)
 	sim.SetFaults(func(int, *http.Request) simulator.Fault { return simulator.Fault{Status: http.StatusForbidden} })
 	base, logs := startExporter(t, "--cloud=faulty", "--images.page-size=10")
@@ -358,4 +377,53 @@ func TestREADMEPageSizeHint(t *testing.T) {
 	if lines := linesWith(logs.String(), "try a smaller page-size"); len(lines) != 1 || !strings.Contains(lines[0], "HTTP 403") {
 		t.Errorf("want one line saying to try a smaller page-size, log:\n%s", logs)
 	}
+}
+
+// TestDocLinksResolve follows every relative link of README.md, CONTRIBUTING.md and
+// docs/*.md: the file it names exists, and its #anchor is a heading of that file.
+func TestDocLinksResolve(t *testing.T) {
+	docs, err := filepath.Glob(repoRoot + "/docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs = append(docs, repoRoot+"/README.md", repoRoot+"/CONTRIBUTING.md")
+	link := regexp.MustCompile(`\]\(([^)#:]*)(?:#([^)]*))?\)`)
+	for _, doc := range docs {
+		for _, m := range link.FindAllStringSubmatch(string(readFile(t, doc)), -1) {
+			target := doc
+			if m[1] != "" {
+				target = filepath.Join(filepath.Dir(doc), m[1])
+			}
+			if _, err := os.Stat(target); err != nil {
+				t.Errorf("%s links to %s: %v", doc, m[0], err)
+				continue
+			}
+			if m[2] != "" && !slices.Contains(headingAnchors(t, target), m[2]) {
+				t.Errorf("%s links to %s: no heading of %s has the anchor #%s", doc, m[0], target, m[2])
+			}
+		}
+	}
+}
+
+// headingAnchors are the anchors GitHub gives the headings of the Markdown file at path:
+// lower case, spaces as hyphens, no punctuation but hyphens and underscores.
+func headingAnchors(t *testing.T, path string) []string {
+	t.Helper()
+	if !strings.HasSuffix(path, ".md") {
+		return nil
+	}
+	var anchors []string
+	for _, m := range regexp.MustCompile(`(?m)^#+ (.*)$`).FindAllStringSubmatch(string(readFile(t, path)), -1) {
+		anchor := strings.Map(func(r rune) rune {
+			switch {
+			case r == ' ':
+				return '-'
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				return unicode.ToLower(r)
+			}
+			return -1
+		}, m[1])
+		anchors = append(anchors, anchor)
+	}
+	return anchors
 }
