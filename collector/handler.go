@@ -202,7 +202,7 @@ func (h *Handler) render(ctx context.Context, listing Listing, gzipped bool, lis
 			return renderDeflated(exposition.Listed(listing.Images(), exports, 0, 0).WithQuotas(listing.Quotas), listing.charge)
 		})
 		if err == nil {
-			scrape := exposition.Shared(listed.Seconds(), time.Since(listing.At).Seconds())
+			scrape := exposition.HeadOnly(listed.Seconds(), time.Since(listing.At).Seconds())
 			return answer{scrape: scrape, shared: shared}, nil
 		}
 		if !errors.As(err, new(*MemoryError)) {

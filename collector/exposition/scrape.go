@@ -32,9 +32,9 @@ func Failed(duration float64) *Scrape {
 	return &Scrape{duration: duration}
 }
 
-// Shared is the scrape of a successful listing whose image part (WriteImages) was rendered
+// HeadOnly is the scrape of a successful listing whose image part (WriteImages) was rendered
 // once for every scrape that shares the listing: only its head (WriteHead), its own times.
-func Shared(duration, age float64) *Scrape {
+func HeadOnly(duration, age float64) *Scrape {
 	return &Scrape{up: true, duration: duration, age: age}
 }
 
