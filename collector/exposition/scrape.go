@@ -1,6 +1,8 @@
 // Package exposition turns one scrape's listing of images into the Prometheus text format:
 // the metric families (each with its value type), what is exported per image (ImageExports),
-// and the streaming text writer.
+// and the streaming text writer. Its files build on each other one way: family.go (the
+// families), exports.go and quota.go, scrape.go (what a scrape found), emit.go (its samples,
+// family by family), text.go (the writer).
 //
 // Every scrape builds its samples from its own listing alone, so nothing is kept between
 // scrapes: an image deleted in the cloud disappears from the next scrape.
@@ -46,6 +48,12 @@ func Listed(images []*client.Image, exports *ImageExports, duration, age float64
 	images = withoutDuplicates(images)
 	s.count(images)
 	s.images = exports.exported(images)
+	return s
+}
+
+// WithQuotas adds the listing's quotas to s; nil (quotas off) adds nothing.
+func (s *Scrape) WithQuotas(q *Quotas) *Scrape {
+	s.quotas = q
 	return s
 }
 
