@@ -124,8 +124,8 @@ func (c authBackoffCollector) Collect(ch chan<- prometheus.Metric) {
 
 // accepted reports whether the cloud accepted the credentials of a listing that ended with
 // err: it succeeded, or handed over images before failing.
-func accepted(listing Listing, err error) bool {
-	return err == nil || listing.Len() > 0
+func accepted(inventory Inventory, err error) bool {
+	return err == nil || inventory.Len() > 0
 }
 
 // quotasNotRead is what a scrape that sent no quota request says of the quotas:

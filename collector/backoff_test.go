@@ -271,7 +271,7 @@ func TestOneFailureOneLine(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var listingFailures, quotaFailures []error
 		shared := NewShared(hangingLister{}, 0).WithQuotas(hangingQuotas{})
-		_, err := shared.Listing(context.Background(), ListingRequest{MaxDuration: time.Second,
+		_, err := shared.Inventory(context.Background(), ListingRequest{MaxDuration: time.Second,
 			OnFailure:      func(err error) { listingFailures = append(listingFailures, err) },
 			OnQuotaFailure: func(err error) { quotaFailures = append(quotaFailures, err) },
 		})

@@ -116,16 +116,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // answer is what a scrape serves besides the exporter's own metrics: scrape, and for a
 // gzip scrape of a listing the image part rendered once for every scrape of the listing.
 type answer struct {
-	scrape  *exposition.Scrape // nil: no image metrics
-	shared  *rendering         // nil: scrape holds the image part too
-	slot    *workSlot          // the slot of a rendering of its own; nil for none
-	listing Listing            // held until answered
+	scrape    *exposition.Scrape // nil: no image metrics
+	shared    *rendering         // nil: scrape holds the image part too
+	slot      *workSlot          // the slot of a rendering of its own; nil for none
+	inventory Inventory          // held until answered
 }
 
-// release lets go of the answer's slot and listing, once it is written.
+// release lets go of the answer's slot and inventory, once it is written.
 func (a answer) release() {
 	a.slot.release()
-	a.listing.Release()
+	a.inventory.Release()
 }
 
 // logger is h.Logger, or one that logs nothing.
@@ -141,13 +141,13 @@ func (h *Handler) logger() log.Logger {
 // at once or is refused. Rendering a listing takes a slot too, waited for until ctx ends:
 // once for every gzip scrape of a shared listing (held while rendering), or a scrape's own
 // (held while rendering as the answer is written, let go while it is sent: workSlot). A
-// failed listing is logged here, once, and counted. The answer holds the listing until
-// released.
+// failed listing is logged here, once, and counted. The answer holds the listing's
+// inventory until released.
 func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logger log.Logger) (served answer, refused bool) {
 	start := time.Now()
 	// A listing shared by several scrapes reports its failure once, through the scrape
 	// that started it; a scrape that stops waiting reports that, and nothing more.
-	listing, err := target.Listings.Listing(ctx, ListingRequest{
+	inventory, err := target.Listings.Inventory(ctx, ListingRequest{
 		Selection: target.Selection, Slots: h.Limiter, MaxDuration: h.Timeouts.Default,
 		OnFailure: func(err error) {
 			level.Error(logger).Log("msg", "listing images failed", "err", err, "duration_seconds", time.Since(start).Seconds())
@@ -163,13 +163,13 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 		},
 	})
 	if err == nil {
-		served, err = h.render(ctx, listing, gzipped, time.Since(start))
-		served.listing = listing
+		served, err = h.render(ctx, inventory, gzipped, time.Since(start))
+		served.inventory = inventory
 	}
 	if err != nil {
 		logWait(logger, err)
-		failed := exposition.Failed(time.Since(start).Seconds()).WithQuotas(listing.Quotas)
-		return answer{scrape: failed, listing: served.listing}, errors.Is(err, ErrBusy)
+		failed := exposition.Failed(time.Since(start).Seconds()).WithQuotas(inventory.Quotas)
+		return answer{scrape: failed, inventory: served.inventory}, errors.Is(err, ErrBusy)
 	}
 	problems := served.scrape.Problems()
 	if served.shared != nil {
@@ -186,23 +186,23 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 // gzip scrapes of the listing, or, for another scrape, the only one given the listing, or
 // one of a listing whose rendering does not fit its Memory, renders its own, written as it
 // is rendered.
-func (h *Handler) render(ctx context.Context, listing Listing, gzipped bool, listed time.Duration) (answer, error) {
+func (h *Handler) render(ctx context.Context, inventory Inventory, gzipped bool, listed time.Duration) (answer, error) {
 	exports := h.Exports
 	if exports == nil {
 		exports = defaultExports
 	}
-	if gzipped && listing.renderings != nil {
+	if gzipped && inventory.renderings != nil {
 		gone, stop := untilGone(ctx)
 		defer stop()
-		shared, err := listing.renderings.get(gone, exports, func() (*rendering, error) {
+		shared, err := inventory.renderings.get(gone, exports, func() (*rendering, error) {
 			if err := h.Limiter.acquire(ctx); err != nil {
 				return nil, err
 			}
 			defer h.Limiter.release()
-			return renderDeflated(exposition.Listed(listing.Images(), exports, 0, 0).WithQuotas(listing.Quotas), listing.charge)
+			return renderDeflated(exposition.Listed(inventory.Images(), exports, 0, 0).WithQuotas(inventory.Quotas), inventory.charge)
 		})
 		if err == nil {
-			scrape := exposition.HeadOnly(listed.Seconds(), time.Since(listing.At).Seconds())
+			scrape := exposition.HeadOnly(listed.Seconds(), time.Since(inventory.At).Seconds())
 			return answer{scrape: scrape, shared: shared}, nil
 		}
 		if !errors.As(err, new(*MemoryError)) {
@@ -213,7 +213,7 @@ func (h *Handler) render(ctx context.Context, listing Listing, gzipped bool, lis
 	if err != nil {
 		return answer{}, err
 	}
-	scrape := exposition.Listed(listing.Images(), exports, listed.Seconds(), time.Since(listing.At).Seconds()).WithQuotas(listing.Quotas)
+	scrape := exposition.Listed(inventory.Images(), exports, listed.Seconds(), time.Since(inventory.At).Seconds()).WithQuotas(inventory.Quotas)
 	return answer{scrape: scrape, slot: slot}, nil
 }
 

@@ -40,11 +40,11 @@ type cacheKey struct {
 }
 
 type cacheEntry struct {
-	key     cacheKey
-	listing Listing
-	bytes   int64
-	expires time.Time
-	expiry  *time.Timer // drops the entry when it expires
+	key       cacheKey
+	inventory Inventory
+	bytes     int64
+	expires   time.Time
+	expiry    *time.Timer // drops the entry when it expires
 }
 
 // NewMemory bounds the listings held at once to maxBytes, and the cached ones, of every
@@ -151,43 +151,43 @@ func (c *chargedWriter) Write(p []byte) (int, error) {
 	return c.w.Write(p)
 }
 
-// cached returns owner's listing of key if the cache holds it and it has not expired, as
-// one more holder.
-func (m *Memory) cached(owner *Shared, key string) (Listing, bool) {
+// cached returns the inventory of owner's listing of key if the cache holds it and it has
+// not expired, as one more holder.
+func (m *Memory) cached(owner *Shared, key string) (Inventory, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	element, ok := m.entries[cacheKey{owner, key}]
 	if !ok {
-		return Listing{}, false
+		return Inventory{}, false
 	}
 	entry := element.Value.(*cacheEntry)
 	if !time.Now().Before(entry.expires) {
 		m.dropLocked(element)
-		return Listing{}, false
+		return Inventory{}, false
 	}
-	entry.listing.charge.retain(1)
-	return entry.listing, true
+	entry.inventory.charge.retain(1)
+	return entry.inventory, true
 }
 
-// store caches owner's listing of key for ttl, in place of any before it, dropping the
-// oldest entries of any cloud to keep within maxCacheBytes; a listing larger than that
-// is not kept.
-func (m *Memory) store(owner *Shared, key string, listing Listing, ttl time.Duration) {
+// store caches the inventory of owner's listing of key for ttl, in place of any before it,
+// dropping the oldest entries of any cloud to keep within maxCacheBytes; an inventory larger
+// than that is not kept.
+func (m *Memory) store(owner *Shared, key string, inventory Inventory, ttl time.Duration) {
 	k := cacheKey{owner, key}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if element, ok := m.entries[k]; ok {
 		m.dropLocked(element)
 	}
-	bytes := listing.bytes + cacheEntryBytes + int64(len(key))
+	bytes := inventory.bytes + cacheEntryBytes + int64(len(key))
 	if m.maxCacheBytes > 0 && bytes > m.maxCacheBytes {
 		return
 	}
 	for m.maxCacheBytes > 0 && m.cacheBytes+bytes > m.maxCacheBytes {
 		m.dropLocked(m.order.Front())
 	}
-	entry := &cacheEntry{key: k, listing: listing, bytes: bytes, expires: listing.At.Add(ttl)}
-	listing.charge.retain(1)
+	entry := &cacheEntry{key: k, inventory: inventory, bytes: bytes, expires: inventory.At.Add(ttl)}
+	inventory.charge.retain(1)
 	element := m.order.PushBack(entry)
 	m.entries[k] = element
 	m.cacheBytes += bytes
@@ -201,7 +201,7 @@ func (m *Memory) store(owner *Shared, key string, listing Listing, ttl time.Dura
 	})
 }
 
-// dropLocked takes an entry out of the cache, which no longer holds its listing.
+// dropLocked takes an entry out of the cache, which no longer holds its inventory.
 func (m *Memory) dropLocked(element *list.Element) {
 	entry := m.order.Remove(element).(*cacheEntry)
 	delete(m.entries, entry.key)
@@ -209,7 +209,7 @@ func (m *Memory) dropLocked(element *list.Element) {
 	if entry.expiry != nil {
 		entry.expiry.Stop()
 	}
-	entry.listing.charge.release()
+	entry.inventory.charge.release()
 }
 
 var (

@@ -11,53 +11,55 @@ import (
 	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
 )
 
-// Listing is one listing of a cloud's images and when it was made.
-type Listing struct {
+// Inventory is what one listing of a cloud's images found: the images, the quotas asked for
+// beside them, and when it finished. Scrapes are given it, the cache keeps it.
+type Inventory struct {
 	// chunks hold the images in fixed-size slices: a growing single slice would copy
 	// 100 000 images over and over (docs/performance.md).
 	chunks [][]client.Image
 	At     time.Time // when the listing finished
 	// renderings are its image part as served to gzip scrapes, rendered once, when more
-	// than one scrape may be given the listing (several waited for it, or the cache may
+	// than one scrape may be given the inventory (several waited for it, or the cache may
 	// keep it); nil otherwise, for the one scrape streams its own. They go with the
-	// listing: held by the scrapes given it (and by the cache, if it keeps the listing),
-	// dropped with it after the last of them.
+	// inventory: held by the scrapes given it (and by the cache, if it keeps it), dropped
+	// with it after the last of them.
 	renderings *renderings
 	// Quotas are what the cloud's quota request found alongside the listing; nil when
 	// quotas are off for the cloud. quotaErr is why the request failed.
 	Quotas   *exposition.Quotas
 	quotaErr error
-	// bytes are what the images count by client.ImageBytes; charge is what the listing is
+	// bytes are what the images count by client.ImageBytes; charge is what the inventory is
 	// charged in its Memory, renderings included, while held (nil: nothing charged).
 	bytes  int64
 	charge *charge
 }
 
-// Release lets go of a listing that Shared.Listing returned, once it is answered.
-func (l Listing) Release() { l.charge.release() }
+// Release lets go of an inventory that Shared.Inventory returned, once it is answered.
+func (inv Inventory) Release() { inv.charge.release() }
 
 const listingChunk = 1024
 
-func (l *Listing) add(img client.Image) {
-	if n := len(l.chunks); n == 0 || len(l.chunks[n-1]) == listingChunk {
-		l.chunks = append(l.chunks, make([]client.Image, 0, listingChunk))
+// add keeps img, the next image listed.
+func (inv *Inventory) add(img client.Image) {
+	if n := len(inv.chunks); n == 0 || len(inv.chunks[n-1]) == listingChunk {
+		inv.chunks = append(inv.chunks, make([]client.Image, 0, listingChunk))
 	}
-	last := &l.chunks[len(l.chunks)-1]
+	last := &inv.chunks[len(inv.chunks)-1]
 	*last = append(*last, img)
 }
 
 // Len is the number of images listed.
-func (l Listing) Len() int {
-	if len(l.chunks) == 0 {
+func (inv Inventory) Len() int {
+	if len(inv.chunks) == 0 {
 		return 0
 	}
-	return (len(l.chunks)-1)*listingChunk + len(l.chunks[len(l.chunks)-1])
+	return (len(inv.chunks)-1)*listingChunk + len(inv.chunks[len(inv.chunks)-1])
 }
 
 // Images returns pointers to the listed images, in the order listed.
-func (l Listing) Images() []*client.Image {
-	images := make([]*client.Image, 0, l.Len())
-	for _, chunk := range l.chunks {
+func (inv Inventory) Images() []*client.Image {
+	images := make([]*client.Image, 0, inv.Len())
+	for _, chunk := range inv.chunks {
 		for i := range chunk {
 			images = append(images, &chunk[i])
 		}
@@ -91,10 +93,10 @@ type Shared struct {
 
 // flight is one listing in flight and the scrapes waiting for it.
 type flight struct {
-	done    chan struct{} // closed when listing and err are set
-	listing Listing
-	err     error
-	// waiters are the scrapes waiting, each of which is given the listing once finished
+	done      chan struct{} // closed when inventory and err are set
+	inventory Inventory
+	err       error
+	// waiters are the scrapes waiting, each of which is given the inventory once finished
 	// is set; both guarded by Shared.mu.
 	waiters  int
 	finished bool
@@ -122,7 +124,7 @@ func (s *Shared) WithQuotas(quotas client.QuotaSource) *Shared {
 	return s
 }
 
-// ListingRequest is what a scrape asks of Shared.Listing besides its context.
+// ListingRequest is what a scrape asks of Shared.Inventory besides its context.
 type ListingRequest struct {
 	Selection client.Selection
 	// Slots bounds the work running at once: starting a listing takes a slot for as long
@@ -163,20 +165,20 @@ func (e *WaitError) Error() string {
 // Unwrap returns the scrape's context error.
 func (e *WaitError) Unwrap() error { return e.Err }
 
-// Listing returns a cached listing younger than the TTL, or joins or starts the one listing
-// in flight for the selection (its Key: as the user wrote it, so that "changes-since=720h"
-// is one listing however the seconds pass, and whatever the page size). It returns when the
-// listing ends or ctx does, whichever comes first; ErrBusy when a listing must start but
-// req.Slots has no free slot; a *BackoffError, at once, when a listing must start but the
-// cloud refused the credentials and their back-off lasts. A listing returned is held until
-// its Release.
-func (s *Shared) Listing(ctx context.Context, req ListingRequest) (Listing, error) {
+// Inventory returns the inventory of a cached listing younger than the TTL, or joins or
+// starts the one listing in flight for the selection (its Key: as the user wrote it, so that
+// "changes-since=720h" is one listing however the seconds pass, and whatever the page size)
+// and returns its inventory. It returns when the listing ends or ctx does, whichever comes
+// first; ErrBusy when a listing must start but req.Slots has no free slot; a *BackoffError,
+// at once, when a listing must start but the cloud refused the credentials and their
+// back-off lasts. An inventory returned is held until its Release.
+func (s *Shared) Inventory(ctx context.Context, req ListingRequest) (Inventory, error) {
 	key := req.Selection.Key()
 	s.mu.Lock()
 	if s.ttl > 0 {
-		if listing, ok := s.memory.cached(s, key); ok {
+		if inventory, ok := s.memory.cached(s, key); ok {
 			s.mu.Unlock()
-			return listing, nil
+			return inventory, nil
 		}
 	}
 	f, inFlight := s.flights[key]
@@ -184,11 +186,11 @@ func (s *Shared) Listing(ctx context.Context, req ListingRequest) (Listing, erro
 		ticket, err := s.refusals.admit()
 		if err != nil {
 			s.mu.Unlock()
-			return Listing{Quotas: s.quotasNotRead()}, err
+			return Inventory{Quotas: s.quotasNotRead()}, err
 		}
 		if !req.Slots.tryAcquire() {
 			s.mu.Unlock()
-			return Listing{}, ErrBusy
+			return Inventory{}, ErrBusy
 		}
 		f = s.startLocked(ctx, key, req, ticket)
 	}
@@ -197,7 +199,7 @@ func (s *Shared) Listing(ctx context.Context, req ListingRequest) (Listing, erro
 
 	select {
 	case <-f.done:
-		return f.listing, f.err
+		return f.inventory, f.err
 	case <-ctx.Done():
 		return s.leave(ctx, key, f)
 	}
@@ -216,18 +218,18 @@ func (s *Shared) startLocked(ctx context.Context, key string, req ListingRequest
 	go func() {
 		defer req.Slots.release()
 		defer stop()
-		listing, err := s.list(listCtx, req.Selection, deadline, s.memory.newCharge())
-		err = s.refusals.done(ticket, err, accepted(listing, err))
-		s.finish(key, f, listing, err, req)
+		inventory, err := s.list(listCtx, req.Selection, deadline, s.memory.newCharge())
+		err = s.refusals.done(ticket, err, accepted(inventory, err))
+		s.finish(key, f, inventory, err, req)
 	}()
 	return f
 }
 
 // finish caches a success, reports a failure (once, and not when every scrape had left),
-// then hands the outcome to the waiters, each of which holds a listing given it, and lets
-// go of the flight's hold.
-func (s *Shared) finish(key string, f *flight, listing Listing, err error, req ListingRequest) {
-	defer listing.Release()
+// then hands the outcome to the waiters, each of which holds the inventory given it, and
+// lets go of the flight's hold.
+func (s *Shared) finish(key string, f *flight, inventory Inventory, err error, req ListingRequest) {
+	defer inventory.Release()
 	s.mu.Lock()
 	f.finished = true
 	abandoned := s.flights[key] != f
@@ -236,35 +238,35 @@ func (s *Shared) finish(key string, f *flight, listing Listing, err error, req L
 	}
 	if err == nil {
 		if f.waiters > 1 || s.ttl > 0 {
-			listing.renderings = newRenderings()
+			inventory.renderings = newRenderings()
 		}
-		listing.charge.retain(f.waiters)
+		inventory.charge.retain(f.waiters)
 		if s.ttl > 0 {
-			s.memory.store(s, key, listing, s.ttl)
+			s.memory.store(s, key, inventory, s.ttl)
 		}
 	} else {
-		listing.chunks, listing.charge = nil, nil // a failed listing's images go with its charge
+		inventory.chunks, inventory.charge = nil, nil // a failed listing's images go with its charge
 	}
 	s.mu.Unlock()
 	// Before the waiters answer, so that a scrape's answer never precedes its log line.
 	if !abandoned && err != nil && req.OnFailure != nil {
 		req.OnFailure(err)
 	}
-	if !abandoned && listing.quotaErr != nil && req.OnQuotaFailure != nil && !sameCause(err, listing.quotaErr) {
-		req.OnQuotaFailure(listing.quotaErr)
+	if !abandoned && inventory.quotaErr != nil && req.OnQuotaFailure != nil && !sameCause(err, inventory.quotaErr) {
+		req.OnQuotaFailure(inventory.quotaErr)
 	}
-	f.listing, f.err = listing, err
+	f.inventory, f.err = inventory, err
 	close(f.done)
 }
 
 // leave takes the scrape whose ctx ended off the flight's waiters, and stops the listing
 // if it was the last.
-func (s *Shared) leave(ctx context.Context, key string, f *flight) (Listing, error) {
+func (s *Shared) leave(ctx context.Context, key string, f *flight) (Inventory, error) {
 	s.mu.Lock()
 	if f.finished { // the listing ended at the same moment: take its outcome, given this scrape
 		s.mu.Unlock()
 		<-f.done
-		return f.listing, f.err
+		return f.inventory, f.err
 	}
 	defer s.mu.Unlock()
 	f.waiters--
@@ -274,14 +276,14 @@ func (s *Shared) leave(ctx context.Context, key string, f *flight) (Listing, err
 		}
 		f.stop()
 	}
-	return Listing{}, &WaitError{Err: ctx.Err(), Others: f.waiters}
+	return Inventory{}, &WaitError{Err: ctx.Err(), Others: f.waiters}
 }
 
 // list lists the images of selection, charging each to charge, and, when quotas are on,
 // asks for the quotas too, with the listing's credentials once the cloud has accepted them
 // (accepted): never when it refused them.
-func (s *Shared) list(ctx context.Context, selection client.Selection, deadline time.Time, charge *charge) (Listing, error) {
-	listing := Listing{charge: charge}
+func (s *Shared) list(ctx context.Context, selection client.Selection, deadline time.Time, charge *charge) (Inventory, error) {
+	inventory := Inventory{charge: charge}
 	start := time.Now()
 	quotas := s.quotaRequest()
 	err := s.lister.EachImage(ctx, selection.ListOptions(time.Now()), func(img client.Image) error {
@@ -289,17 +291,17 @@ func (s *Shared) list(ctx context.Context, selection client.Selection, deadline 
 		if err := charge.add(n); err != nil {
 			return err
 		}
-		listing.bytes += n
+		inventory.bytes += n
 		quotas.send(ctx)
-		listing.add(img)
+		inventory.add(img)
 		return nil
 	})
 	if err == nil {
 		quotas.send(ctx)
 	}
-	listing.Quotas, listing.quotaErr = quotas.wait(quotaWait(time.Since(start), deadline))
-	listing.At = time.Now()
-	return listing, err
+	inventory.Quotas, inventory.quotaErr = quotas.wait(quotaWait(time.Since(start), deadline))
+	inventory.At = time.Now()
+	return inventory, err
 }
 
 // quotaGrace is the least time a quota request may run past the end of its listing.

@@ -56,7 +56,7 @@ func TestSharedJoinsConcurrentListings(t *testing.T) {
 		results := make(chan error, scrapes)
 		for range scrapes {
 			wg.Go(func() {
-				listing, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
+				listing, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}})
 				if err == nil && listing.Len() != 2 {
 					err = errors.New("wrong listing")
 				}
@@ -85,13 +85,13 @@ func TestSharedListingOutlivesTheScrapeThatStartedIt(t *testing.T) {
 		leaderCtx, cancelLeader := context.WithCancel(context.Background())
 		leaderDone := make(chan error, 1)
 		go func() {
-			_, err := shared.Listing(leaderCtx, ListingRequest{Selection: client.Selection{}})
+			_, err := shared.Inventory(leaderCtx, ListingRequest{Selection: client.Selection{}})
 			leaderDone <- err
 		}()
 		synctest.Wait() // the listing is in flight
 		followerDone := make(chan error, 1)
 		go func() {
-			_, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
+			_, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}})
 			followerDone <- err
 		}()
 		synctest.Wait() // the follower waits for the listing too
@@ -110,24 +110,24 @@ func TestSharedCache(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &fakeLister{images: testImages}
 		shared := NewShared(lister, time.Second)
-		first, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
+		first, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		second, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
+		second, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}})
 		if err != nil || lister.calls != 1 || !second.At.Equal(first.At) {
 			t.Fatalf("second listing within the TTL: %d API listings, %v; want 1, served from the cache", lister.calls, err)
 		}
 		named, _ := client.ParseSelection(client.Selection{}, url.Values{"name": {"ubuntu"}})
-		if _, err := shared.Listing(context.Background(), ListingRequest{Selection: named}); err != nil || lister.calls != 2 {
+		if _, err := shared.Inventory(context.Background(), ListingRequest{Selection: named}); err != nil || lister.calls != 2 {
 			t.Errorf("other options must not share the cache entry: %d listings", lister.calls)
 		}
 		time.Sleep(1100 * time.Millisecond)
 		lister.err = errors.New("API down")
-		if _, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}}); err == nil {
+		if _, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}}); err == nil {
 			t.Error("an expired entry was served while the refresh failed")
 		}
-		if _, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}}); err == nil || lister.calls != 4 {
+		if _, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}}); err == nil || lister.calls != 4 {
 			t.Errorf("a failed listing was cached: %d listings, %v", lister.calls, err)
 		}
 	})
@@ -136,7 +136,7 @@ func TestSharedCache(t *testing.T) {
 func TestCachedListingReportsItsAge(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		shared := NewShared(&fakeLister{images: testImages}, time.Hour)
-		if _, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}}); err != nil {
+		if _, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -202,13 +202,13 @@ func TestScrapeThatGivesUpWaitingSaysSo(t *testing.T) {
 		shared := NewShared(lister, 0)
 		leader := make(chan error, 1)
 		go func() {
-			_, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
+			_, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}})
 			leader <- err
 		}()
 		synctest.Wait() // the listing is in flight
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
-		_, err := shared.Listing(ctx, ListingRequest{Selection: client.Selection{}})
+		_, err := shared.Inventory(ctx, ListingRequest{Selection: client.Selection{}})
 		var waitErr *WaitError
 		if !errors.As(err, &waitErr) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("follower with an earlier deadline: %v, want a WaitError", err)
@@ -233,7 +233,7 @@ func TestListingStopsWhenItsLastScrapeLeaves(t *testing.T) {
 			go func() {
 				ctx, cancel := context.WithTimeout(context.Background(), d)
 				defer cancel()
-				_, err := shared.Listing(ctx, req)
+				_, err := shared.Inventory(ctx, req)
 				results <- err
 			}()
 		}
@@ -265,11 +265,11 @@ func TestListingRunsUnderMaxDuration(t *testing.T) {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			_, err := shared.Listing(ctx, req)
+			_, err := shared.Inventory(ctx, req)
 			starter <- err
 		}()
 		synctest.Wait()
-		listing, err := shared.Listing(context.Background(), req)
+		listing, err := shared.Inventory(context.Background(), req)
 		if err != nil || listing.Len() != 2 {
 			t.Errorf("the scrape that joined: %v, %d images; want the listing", err, listing.Len())
 		}
@@ -277,7 +277,7 @@ func TestListingRunsUnderMaxDuration(t *testing.T) {
 			t.Errorf("the starter: %v, want its own deadline", err)
 		}
 		lister.took = time.Minute
-		if _, err := shared.Listing(context.Background(), req); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := shared.Inventory(context.Background(), req); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("a listing longer than MaxDuration: %v, want the deadline exceeded", err)
 		}
 	})
