@@ -130,8 +130,8 @@ func accepted(inventory Inventory, err error) bool {
 
 // quotasNotRead is what a scrape that sent no quota request says of the quotas:
 // nova_image_quota_up 0 where quotas are on.
-func (s *Shared) quotasNotRead() *exposition.Quotas {
-	if s.quotas == nil {
+func (l *Listings) quotasNotRead() *exposition.Quotas {
+	if l.quotas == nil {
 		return nil
 	}
 	return &exposition.Quotas{}
@@ -139,7 +139,7 @@ func (s *Shared) quotasNotRead() *exposition.Quotas {
 
 // AuthBackoff is how long the cloud's credentials are still held back after the cloud
 // refused them; 0 when they are not.
-func (s *Shared) AuthBackoff() time.Duration { return s.refusals.left() }
+func (l *Listings) AuthBackoff() time.Duration { return l.refusals.left() }
 
 // sameCause reports whether a quota request failed for the reason its listing did (listErr;
 // nil when the listing succeeded): neither got an answer, the listing's context having

@@ -2,7 +2,7 @@
 // top-down in handler.go: the request names its target and selection, the scrape takes the
 // target's shared listing under its deadline and the work limits, and the exposition streams
 // the listing into the answer, gzipped if the scraper accepts it. Beside it: the deadlines and
-// work limits (limits.go), the listings shared by concurrent scrapes (shared.go) with the
+// work limits (limits.go), the listings shared by concurrent scrapes (listings.go) with the
 // back-off on credentials the cloud refused (backoff.go), the memory bound on the listings
 // held and their cache (memory.go), the compressed rendering those scrapes share
 // (rendering.go), and the exporter's own metrics and transport instrumentation
@@ -35,7 +35,7 @@ import (
 // to list.
 type Target struct {
 	Cloud     string
-	Listings  *Shared
+	Listings  *Listings
 	Selection client.Selection
 	// API is the image API the listings go through, which checks a selection's options;
 	// nil checks nothing.

@@ -33,9 +33,9 @@ type Memory struct {
 // that listings of no image do not fill the cache for free.
 const cacheEntryBytes = 512
 
-// cacheKey is one Shared's listing of one selection.
+// cacheKey is one Listings' listing of one selection.
 type cacheKey struct {
-	owner *Shared
+	owner *Listings
 	key   string
 }
 
@@ -153,7 +153,7 @@ func (c *chargedWriter) Write(p []byte) (int, error) {
 
 // cached returns the inventory of owner's listing of key if the cache holds it and it has
 // not expired, as one more holder.
-func (m *Memory) cached(owner *Shared, key string) (Inventory, bool) {
+func (m *Memory) cached(owner *Listings, key string) (Inventory, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	element, ok := m.entries[cacheKey{owner, key}]
@@ -172,7 +172,7 @@ func (m *Memory) cached(owner *Shared, key string) (Inventory, bool) {
 // store caches the inventory of owner's listing of key for ttl, in place of any before it,
 // dropping the oldest entries of any cloud to keep within maxCacheBytes; an inventory larger
 // than that is not kept.
-func (m *Memory) store(owner *Shared, key string, inventory Inventory, ttl time.Duration) {
+func (m *Memory) store(owner *Listings, key string, inventory Inventory, ttl time.Duration) {
 	k := cacheKey{owner, key}
 	m.mu.Lock()
 	defer m.mu.Unlock()

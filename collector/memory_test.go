@@ -46,7 +46,7 @@ func TestPageSizeSharesTheListingAndTheCacheEntry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &gatedLister{release: make(chan struct{})}
 		memory := NewMemory(0, 0)
-		shared := NewShared(lister, time.Hour).WithMemory(memory)
+		shared := NewListings(lister, time.Hour).WithMemory(memory)
 		var probes sync.WaitGroup
 		for size := 1; size <= 4; size++ {
 			probes.Go(func() {
@@ -83,11 +83,11 @@ func TestCacheIsBoundedInBytesAcrossClouds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		memory := NewMemory(0, 2*entry)
 		listers := make([]*gatedLister, 3)
-		clouds := make([]*Shared, 3)
+		clouds := make([]*Listings, 3)
 		for i := range clouds {
 			listers[i] = &gatedLister{release: make(chan struct{})}
 			close(listers[i].release)
-			clouds[i] = NewShared(listers[i], time.Hour).WithMemory(memory)
+			clouds[i] = NewListings(listers[i], time.Hour).WithMemory(memory)
 		}
 		list := func(cloud int) {
 			listing, err := clouds[cloud].Inventory(context.Background(), ListingRequest{})
@@ -113,7 +113,7 @@ func TestCacheIsBoundedInBytesAcrossClouds(t *testing.T) {
 		small := NewMemory(0, entry-1)
 		lister := &gatedLister{release: make(chan struct{})}
 		close(lister.release)
-		shared := NewShared(lister, time.Hour).WithMemory(small)
+		shared := NewListings(lister, time.Hour).WithMemory(small)
 		for range 2 {
 			listing, err := shared.Inventory(context.Background(), ListingRequest{})
 			if err != nil {
@@ -138,8 +138,8 @@ func TestListingsShareOneMemoryBound(t *testing.T) {
 		close(first.release)
 		second := &gatedLister{release: make(chan struct{})}
 		close(second.release)
-		cloudA := NewShared(first, 0).WithMemory(memory)
-		cloudB := NewShared(second, 0).WithMemory(memory)
+		cloudA := NewListings(first, 0).WithMemory(memory)
+		cloudB := NewListings(second, 0).WithMemory(memory)
 
 		held, err := cloudA.Inventory(context.Background(), ListingRequest{})
 		if err != nil || memory.heldBytes() != listed {
@@ -163,7 +163,7 @@ func TestListingsShareOneMemoryBound(t *testing.T) {
 		}
 		again.Release()
 
-		cached := NewShared(first, time.Minute).WithMemory(memory)
+		cached := NewListings(first, time.Minute).WithMemory(memory)
 		listing, err := cached.Inventory(context.Background(), ListingRequest{})
 		if err != nil {
 			t.Fatal(err)
@@ -186,7 +186,7 @@ func TestListingsShareOneMemoryBound(t *testing.T) {
 func TestRenderingBeyondTheMemoryBoundIsNotKept(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		memory := NewMemory(listed+16, 0)
-		shared := NewShared(&fakeLister{images: testImages[:2]}, time.Hour).WithMemory(memory)
+		shared := NewListings(&fakeLister{images: testImages[:2]}, time.Hour).WithMemory(memory)
 		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c", Listings: shared}), Limiter: NewLimiter(2),
 			Timeouts: ScrapeTimeouts{Default: time.Minute}, Logger: log.NewNopLogger()}
 		for range 2 {
@@ -230,7 +230,7 @@ func TestSlowReadersHoldNoWorkSlot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		limiter := NewLimiter(40)
 		memory := NewMemory(0, 0)
-		target := Target{Cloud: "c", Listings: NewShared(&slowLister{}, 0).WithMemory(memory)}
+		target := Target{Cloud: "c", Listings: NewListings(&slowLister{}, 0).WithMemory(memory)}
 		handler := func(own prometheus.Gatherer) *Handler {
 			return &Handler{Resolve: StaticTarget(target), Own: own, Limiter: limiter, WriteMargin: 10 * time.Second,
 				Timeouts: ScrapeTimeouts{Default: time.Minute}, Logger: log.NewNopLogger()}
@@ -261,7 +261,7 @@ func TestMemoryIsExported(t *testing.T) {
 		memory := NewMemory(0, 0)
 		lister := &gatedLister{release: make(chan struct{})}
 		close(lister.release)
-		listing, err := NewShared(lister, time.Hour).WithMemory(memory).Inventory(context.Background(), ListingRequest{})
+		listing, err := NewListings(lister, time.Hour).WithMemory(memory).Inventory(context.Background(), ListingRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}

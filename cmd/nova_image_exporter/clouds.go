@@ -86,7 +86,7 @@ func loadClouds(ctx context.Context, cfg *config, reg prometheus.Registerer, met
 		if err != nil {
 			return collector.Target{}, fmt.Errorf("cloud %q: %w", cloud.Name, err)
 		}
-		listings := collector.NewShared(c, cfg.cacheTTL).WithMemory(memory)
+		listings := collector.NewListings(c, cfg.cacheTTL).WithMemory(memory)
 		quotas, hasQuotas := c.(client.QuotaSource)
 		quotasOn := hasQuotas && cloud.QuotasOn(cfg.quotas)
 		if quotasOn {

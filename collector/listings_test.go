@@ -50,7 +50,7 @@ func (g *gatedLister) EachImage(ctx context.Context, _ client.ListOptions, fn fu
 func TestSharedJoinsConcurrentListings(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &gatedLister{release: make(chan struct{})}
-		shared := NewShared(lister, 0)
+		shared := NewListings(lister, 0)
 		const scrapes = 50
 		var wg sync.WaitGroup
 		results := make(chan error, scrapes)
@@ -81,7 +81,7 @@ func TestSharedJoinsConcurrentListings(t *testing.T) {
 func TestSharedListingOutlivesTheScrapeThatStartedIt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &gatedLister{release: make(chan struct{})}
-		shared := NewShared(lister, 0)
+		shared := NewListings(lister, 0)
 		leaderCtx, cancelLeader := context.WithCancel(context.Background())
 		leaderDone := make(chan error, 1)
 		go func() {
@@ -109,7 +109,7 @@ func TestSharedListingOutlivesTheScrapeThatStartedIt(t *testing.T) {
 func TestSharedCache(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &fakeLister{images: testImages}
-		shared := NewShared(lister, time.Second)
+		shared := NewListings(lister, time.Second)
 		first, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}})
 		if err != nil {
 			t.Fatal(err)
@@ -135,7 +135,7 @@ func TestSharedCache(t *testing.T) {
 
 func TestCachedListingReportsItsAge(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		shared := NewShared(&fakeLister{images: testImages}, time.Hour)
+		shared := NewListings(&fakeLister{images: testImages}, time.Hour)
 		if _, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}}); err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +172,7 @@ func TestSharedFailureIsReportedOnce(t *testing.T) {
 		own := prometheus.NewRegistry()
 		metrics := NewExporterMetrics(own)
 		var logs syncWriter
-		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c", Listings: NewShared(lister, 0)}), Metrics: metrics,
+		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c", Listings: NewListings(lister, 0)}), Metrics: metrics,
 			Timeouts: ScrapeTimeouts{Default: 5 * time.Second}, Logger: log.NewLogfmtLogger(&logs)}
 		var wg sync.WaitGroup
 		for range 5 {
@@ -199,7 +199,7 @@ func TestSharedFailureIsReportedOnce(t *testing.T) {
 func TestScrapeThatGivesUpWaitingSaysSo(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &gatedLister{release: make(chan struct{})}
-		shared := NewShared(lister, 0)
+		shared := NewListings(lister, 0)
 		leader := make(chan error, 1)
 		go func() {
 			_, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}})
@@ -225,7 +225,7 @@ func TestScrapeThatGivesUpWaitingSaysSo(t *testing.T) {
 func TestListingStopsWhenItsLastScrapeLeaves(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &slowLister{took: time.Hour}
-		shared := NewShared(lister, 0)
+		shared := NewListings(lister, 0)
 		var failures atomic.Int32
 		req := ListingRequest{MaxDuration: 10 * time.Second, OnFailure: func(error) { failures.Add(1) }}
 		results := make(chan error, 2)
@@ -259,7 +259,7 @@ func TestListingStopsWhenItsLastScrapeLeaves(t *testing.T) {
 func TestListingRunsUnderMaxDuration(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &slowLister{took: 3 * time.Second}
-		shared := NewShared(lister, 0)
+		shared := NewListings(lister, 0)
 		req := ListingRequest{MaxDuration: 10 * time.Second}
 		starter := make(chan error, 1)
 		go func() {

@@ -34,7 +34,7 @@ type Inventory struct {
 	charge *charge
 }
 
-// Release lets go of an inventory that Shared.Inventory returned, once it is answered.
+// Release lets go of an inventory that Listings.Inventory returned, once it is answered.
 func (inv Inventory) Release() { inv.charge.release() }
 
 const listingChunk = 1024
@@ -67,7 +67,7 @@ func (inv Inventory) Images() []*client.Image {
 	return images
 }
 
-// Shared lists a cloud's images on behalf of concurrent scrapes: scrapes that ask for the
+// Listings are a cloud's listings, shared by concurrent scrapes: scrapes that ask for the
 // same listing while one is in flight wait for it instead of calling the API again, and,
 // with a TTL, a successful listing younger than the TTL is served without calling the API.
 // A failed listing is never cached, so a failure is never hidden behind an older success.
@@ -77,7 +77,7 @@ func (inv Inventory) Images() []*client.Image {
 // deadline; when the last one leaves, the listing is stopped.
 //
 // What the listings hold is charged to a Memory, which keeps the cache too.
-type Shared struct {
+type Listings struct {
 	lister client.ImageSource
 	ttl    time.Duration
 	quotas client.QuotaSource // nil: quotas are off
@@ -97,34 +97,34 @@ type flight struct {
 	inventory Inventory
 	err       error
 	// waiters are the scrapes waiting, each of which is given the inventory once finished
-	// is set; both guarded by Shared.mu.
+	// is set; both guarded by Listings.mu.
 	waiters  int
 	finished bool
 	stop     context.CancelFunc
 }
 
-// NewShared wraps lister; ttl 0 turns the cache off. Its listings are charged to a Memory
+// NewListings wraps lister; ttl 0 turns the cache off. Its listings are charged to a Memory
 // of their own, with no bound, unless WithMemory gives one.
-func NewShared(lister client.ImageSource, ttl time.Duration) *Shared {
-	return &Shared{lister: lister, ttl: ttl, memory: NewMemory(0, 0), flights: map[string]*flight{},
+func NewListings(lister client.ImageSource, ttl time.Duration) *Listings {
+	return &Listings{lister: lister, ttl: ttl, memory: NewMemory(0, 0), flights: map[string]*flight{},
 		refusals: newBackoff(time.Now), quotaRefusals: newBackoff(time.Now)}
 }
 
-// WithMemory charges the listings to memory, shared with other clouds' Shared, and caches
-// them there; it returns s.
-func (s *Shared) WithMemory(memory *Memory) *Shared {
-	s.memory = memory
-	return s
+// WithMemory charges the listings to memory, shared with other clouds' Listings, and caches
+// them there; it returns l.
+func (l *Listings) WithMemory(memory *Memory) *Listings {
+	l.memory = memory
+	return l
 }
 
 // WithQuotas makes every listing ask quotas for the cloud's image quotas too, under the same
-// deadline, once the cloud has accepted the listing's credentials; it returns s.
-func (s *Shared) WithQuotas(quotas client.QuotaSource) *Shared {
-	s.quotas = quotas
-	return s
+// deadline, once the cloud has accepted the listing's credentials; it returns l.
+func (l *Listings) WithQuotas(quotas client.QuotaSource) *Listings {
+	l.quotas = quotas
+	return l
 }
 
-// ListingRequest is what a scrape asks of Shared.Inventory besides its context.
+// ListingRequest is what a scrape asks of Listings.Inventory besides its context.
 type ListingRequest struct {
 	Selection client.Selection
 	// Slots bounds the work running at once: starting a listing takes a slot for as long
@@ -172,55 +172,55 @@ func (e *WaitError) Unwrap() error { return e.Err }
 // first; ErrBusy when a listing must start but req.Slots has no free slot; a *BackoffError,
 // at once, when a listing must start but the cloud refused the credentials and their
 // back-off lasts. An inventory returned is held until its Release.
-func (s *Shared) Inventory(ctx context.Context, req ListingRequest) (Inventory, error) {
+func (l *Listings) Inventory(ctx context.Context, req ListingRequest) (Inventory, error) {
 	key := req.Selection.Key()
-	s.mu.Lock()
-	if s.ttl > 0 {
-		if inventory, ok := s.memory.cached(s, key); ok {
-			s.mu.Unlock()
+	l.mu.Lock()
+	if l.ttl > 0 {
+		if inventory, ok := l.memory.cached(l, key); ok {
+			l.mu.Unlock()
 			return inventory, nil
 		}
 	}
-	f, inFlight := s.flights[key]
+	f, inFlight := l.flights[key]
 	if !inFlight {
-		ticket, err := s.refusals.admit()
+		ticket, err := l.refusals.admit()
 		if err != nil {
-			s.mu.Unlock()
-			return Inventory{Quotas: s.quotasNotRead()}, err
+			l.mu.Unlock()
+			return Inventory{Quotas: l.quotasNotRead()}, err
 		}
 		if !req.Slots.tryAcquire() {
-			s.mu.Unlock()
+			l.mu.Unlock()
 			return Inventory{}, ErrBusy
 		}
-		f = s.startLocked(ctx, key, req, ticket)
+		f = l.startLocked(ctx, key, req, ticket)
 	}
 	f.waiters++
-	s.mu.Unlock()
+	l.mu.Unlock()
 
 	select {
 	case <-f.done:
 		return f.inventory, f.err
 	case <-ctx.Done():
-		return s.leave(ctx, key, f)
+		return l.leave(ctx, key, f)
 	}
 }
 
 // startLocked starts the listing of key, detached from ctx's cancellation and deadline;
 // ticket is its admission by the back-off, which takes its outcome.
-func (s *Shared) startLocked(ctx context.Context, key string, req ListingRequest, ticket int) *flight {
+func (l *Listings) startLocked(ctx context.Context, key string, req ListingRequest, ticket int) *flight {
 	listCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	if req.MaxDuration > 0 {
 		listCtx, stop = context.WithTimeout(context.WithoutCancel(ctx), req.MaxDuration)
 	}
 	f := &flight{done: make(chan struct{}), stop: stop}
-	s.flights[key] = f
+	l.flights[key] = f
 	deadline, _ := ctx.Deadline()
 	go func() {
 		defer req.Slots.release()
 		defer stop()
-		inventory, err := s.list(listCtx, req.Selection, deadline, s.memory.newCharge())
-		err = s.refusals.done(ticket, err, accepted(inventory, err))
-		s.finish(key, f, inventory, err, req)
+		inventory, err := l.list(listCtx, req.Selection, deadline, l.memory.newCharge())
+		err = l.refusals.done(ticket, err, accepted(inventory, err))
+		l.finish(key, f, inventory, err, req)
 	}()
 	return f
 }
@@ -228,26 +228,26 @@ func (s *Shared) startLocked(ctx context.Context, key string, req ListingRequest
 // finish caches a success, reports a failure (once, and not when every scrape had left),
 // then hands the outcome to the waiters, each of which holds the inventory given it, and
 // lets go of the flight's hold.
-func (s *Shared) finish(key string, f *flight, inventory Inventory, err error, req ListingRequest) {
+func (l *Listings) finish(key string, f *flight, inventory Inventory, err error, req ListingRequest) {
 	defer inventory.Release()
-	s.mu.Lock()
+	l.mu.Lock()
 	f.finished = true
-	abandoned := s.flights[key] != f
+	abandoned := l.flights[key] != f
 	if !abandoned {
-		delete(s.flights, key)
+		delete(l.flights, key)
 	}
 	if err == nil {
-		if f.waiters > 1 || s.ttl > 0 {
+		if f.waiters > 1 || l.ttl > 0 {
 			inventory.renderings = newRenderings()
 		}
 		inventory.charge.retain(f.waiters)
-		if s.ttl > 0 {
-			s.memory.store(s, key, inventory, s.ttl)
+		if l.ttl > 0 {
+			l.memory.store(l, key, inventory, l.ttl)
 		}
 	} else {
 		inventory.chunks, inventory.charge = nil, nil // a failed listing's images go with its charge
 	}
-	s.mu.Unlock()
+	l.mu.Unlock()
 	// Before the waiters answer, so that a scrape's answer never precedes its log line.
 	if !abandoned && err != nil && req.OnFailure != nil {
 		req.OnFailure(err)
@@ -261,18 +261,18 @@ func (s *Shared) finish(key string, f *flight, inventory Inventory, err error, r
 
 // leave takes the scrape whose ctx ended off the flight's waiters, and stops the listing
 // if it was the last.
-func (s *Shared) leave(ctx context.Context, key string, f *flight) (Inventory, error) {
-	s.mu.Lock()
+func (l *Listings) leave(ctx context.Context, key string, f *flight) (Inventory, error) {
+	l.mu.Lock()
 	if f.finished { // the listing ended at the same moment: take its outcome, given this scrape
-		s.mu.Unlock()
+		l.mu.Unlock()
 		<-f.done
 		return f.inventory, f.err
 	}
-	defer s.mu.Unlock()
+	defer l.mu.Unlock()
 	f.waiters--
 	if f.waiters == 0 {
-		if s.flights[key] == f {
-			delete(s.flights, key)
+		if l.flights[key] == f {
+			delete(l.flights, key)
 		}
 		f.stop()
 	}
@@ -282,11 +282,11 @@ func (s *Shared) leave(ctx context.Context, key string, f *flight) (Inventory, e
 // list lists the images of selection, charging each to charge, and, when quotas are on,
 // asks for the quotas too, with the listing's credentials once the cloud has accepted them
 // (accepted): never when it refused them.
-func (s *Shared) list(ctx context.Context, selection client.Selection, deadline time.Time, charge *charge) (Inventory, error) {
+func (l *Listings) list(ctx context.Context, selection client.Selection, deadline time.Time, charge *charge) (Inventory, error) {
 	inventory := Inventory{charge: charge}
 	start := time.Now()
-	quotas := s.quotaRequest()
-	err := s.lister.EachImage(ctx, selection.ListOptions(time.Now()), func(img client.Image) error {
+	quotas := l.quotaRequest()
+	err := l.lister.EachImage(ctx, selection.ListOptions(time.Now()), func(img client.Image) error {
 		n := client.ImageBytes(img)
 		if err := charge.add(n); err != nil {
 			return err
@@ -333,11 +333,11 @@ type quotaRequest struct {
 }
 
 // quotaRequest is the quota request of a listing, not sent yet; nil when quotas are off.
-func (s *Shared) quotaRequest() *quotaRequest {
-	if s.quotas == nil {
+func (l *Listings) quotaRequest() *quotaRequest {
+	if l.quotas == nil {
 		return nil
 	}
-	return &quotaRequest{source: s.quotas, backoff: s.quotaRefusals}
+	return &quotaRequest{source: l.quotas, backoff: l.quotaRefusals}
 }
 
 // send starts the quota request under ctx, unless it was sent or its endpoint refused the
