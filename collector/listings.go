@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -142,9 +141,6 @@ type ListingRequest struct {
 	// it succeeded or not.
 	OnQuotaFailure func(error)
 }
-
-// ErrBusy says that a listing was needed but every slot was taken.
-var ErrBusy = errors.New("no free slot to start a listing")
 
 // WaitError says that a scrape's context ended before the listing it waited for.
 type WaitError struct {
