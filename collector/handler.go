@@ -262,6 +262,16 @@ func (h *Handler) badRequest(w http.ResponseWriter, logger log.Logger, err error
 	http.Error(w, message, http.StatusBadRequest)
 }
 
+// head answers a HEAD request with the headers a GET of the same target would have and no
+// body: nothing is listed for it, and the cloud gets no request.
+func (h *Handler) head(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		w.Header().Set("Content-Encoding", "gzip")
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
 // refuse reports a scrape that found no free slot for its work, and answers 503 unless
 // the exporter's own metrics are to be served anyway (then it reports true).
 func (h *Handler) refuse(w http.ResponseWriter, logger log.Logger) (serveOwn bool) {
