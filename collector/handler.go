@@ -31,22 +31,6 @@ import (
 	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
 )
 
-// Target is one cloud to list: its name (as in clouds.yaml), its shared listings and what
-// to list.
-type Target struct {
-	Cloud     string
-	Listings  *Listings
-	Selection client.Selection
-	// API is the image API the listings go through, which checks a selection's options;
-	// nil checks nothing.
-	API client.ImageAPI
-}
-
-// StaticTarget resolves every request to target.
-func StaticTarget(target Target) func(*http.Request) (Target, bool, error) {
-	return func(*http.Request) (Target, bool, error) { return target, true, nil }
-}
-
 // Handler serves image metrics of the target a request asks for, together with the
 // exporter's own metrics if Own is set. Each request takes the target's listing under the
 // scrape's deadline and writes its samples straight into the answer.

@@ -2,7 +2,9 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -122,6 +124,19 @@ func (l *Listings) WithQuotas(quotas client.QuotaSource) *Listings {
 	l.quotas = quotas
 	return l
 }
+
+// quotasNotRead is what a scrape that sent no quota request says of the quotas:
+// nova_image_quota_up 0 where quotas are on.
+func (l *Listings) quotasNotRead() *exposition.Quotas {
+	if l.quotas == nil {
+		return nil
+	}
+	return &exposition.Quotas{}
+}
+
+// AuthBackoff is how long the cloud's credentials are still held back after the cloud
+// refused them; 0 when they are not.
+func (l *Listings) AuthBackoff() time.Duration { return l.refusals.left() }
 
 // ListingRequest is what a scrape asks of Listings.Inventory besides its context.
 type ListingRequest struct {
@@ -255,6 +270,20 @@ func (l *Listings) finish(key string, f *flight, inventory Inventory, err error,
 	close(f.done)
 }
 
+// sameCause reports whether a quota request failed for the reason its listing did (listErr;
+// nil when the listing succeeded): neither got an answer, the listing's context having
+// ended or the cloud being out of reach. Such a failure is the listing's to report.
+func sameCause(listErr, quotaErr error) bool {
+	if listErr == nil {
+		return false
+	}
+	if errors.Is(quotaErr, context.Canceled) || errors.Is(quotaErr, context.DeadlineExceeded) {
+		return true
+	}
+	var listNet, quotaNet net.Error
+	return errors.As(listErr, &listNet) && errors.As(quotaErr, &quotaNet)
+}
+
 // leave takes the scrape whose ctx ended off the flight's waiters, and stops the listing
 // if it was the last.
 func (l *Listings) leave(ctx context.Context, key string, f *flight) (Inventory, error) {
@@ -273,6 +302,12 @@ func (l *Listings) leave(ctx context.Context, key string, f *flight) (Inventory,
 		f.stop()
 	}
 	return Inventory{}, &WaitError{Err: ctx.Err(), Others: f.waiters}
+}
+
+// accepted reports whether the cloud accepted the credentials of a listing that ended with
+// err: it succeeded, or handed over images before failing.
+func accepted(inventory Inventory, err error) bool {
+	return err == nil || inventory.Len() > 0
 }
 
 // list lists the images of selection, charging each to charge, and, when quotas are on,
