@@ -179,10 +179,10 @@ func (l *Listings) startLocked(ctx context.Context, key string, req ListingReque
 }
 
 // finish caches a success, reports a failure (once, and not when every scrape had left),
-// then hands the outcome to the waiters, each of which holds the inventory given it, and
-// lets go of the flight's hold.
+// lets go of the flight's hold, then hands the outcome to the waiters, each of which holds
+// the inventory given it: once the last of them is answered, nothing of it is held.
 func (l *Listings) finish(key string, f *flight, inventory Inventory, err error, req ListingRequest) {
-	defer inventory.Release()
+	flightHold := inventory.charge
 	l.mu.Lock()
 	f.finished = true
 	abandoned := l.flights[key] != f
@@ -209,6 +209,7 @@ func (l *Listings) finish(key string, f *flight, inventory Inventory, err error,
 		req.OnQuotaFailure(inventory.quotaErr)
 	}
 	f.inventory, f.err = inventory, err
+	flightHold.release() // before the waiters, each holding its own, can let go of theirs
 	close(f.done)
 }
 
