@@ -1,12 +1,18 @@
 // Package collector serves the image metrics of the configured clouds. A scrape reads
 // top-down in handler.go: the request names its target and selection, the scrape takes the
-// target's shared listing under its deadline and the work limits, and the exposition streams
-// the listing into the answer, gzipped if the scraper accepts it. Beside it: the deadlines and
-// work limits (limits.go), the listings shared by concurrent scrapes (listings.go) with the
-// back-off on credentials the cloud refused (backoff.go), the memory bound on the listings
-// held and their cache (memory.go), the compressed rendering those scrapes share
-// (rendering.go), and the exporter's own metrics and transport instrumentation
-// (exporter_metrics.go). The families and the text format are in collector/exposition.
+// inventory of the target's shared listing under its deadline and the work limits, and the
+// exposition streams it into the answer, gzipped if the scraper accepts it. The families and
+// the text format are in collector/exposition.
+//
+// The other files build up to handler.go one way, each using only files named before it:
+// accept.go (Accept-Encoding), limits.go (the deadlines and work limits), backoff.go (the
+// back-off on credentials the cloud refused), exporter_metrics.go (the exporter's own
+// metrics and transport instrumentation), member.go (one gzip member of compressed parts),
+// charge.go (what a listing is charged against the memory bound), rendering.go (the
+// compressed rendering that the gzip scrapes of a listing share), inventory.go (what one
+// listing found), memory.go (the memory bound and the cache), quota.go (the quota request
+// beside a listing), listings.go (a cloud's listings, shared by concurrent scrapes),
+// target.go (a cloud to scrape, and its back-off exported).
 //
 // Image metrics are built from each scrape's listing and kept nowhere but with it: an image
 // deleted in the cloud disappears from the next scrape.
