@@ -31,7 +31,7 @@ func TestAcceptsGzip(t *testing.T) {
 
 // A scraper that refuses gzip gets the exposition uncompressed.
 func TestHandlerHonoursARefusedGzip(t *testing.T) {
-	h := &Handler{Resolve: StaticTarget(Target{Listings: NewShared(&fakeLister{images: testImages}, 0)}),
+	h := &Handler{Resolve: StaticTarget(Target{Listings: NewListings(&fakeLister{images: testImages}, 0)}),
 		Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
 	for header, want := range map[string]string{"gzip;q=0.0": "", "gzip;q=0.5": "gzip"} {
 		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)

@@ -25,7 +25,7 @@ func TestScrapeAllocationBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	handler := &collector.Handler{
-		Resolve:  collector.StaticTarget(collector.Target{Cloud: "guard", Listings: collector.NewShared(c, 0), Selection: selection}),
+		Resolve:  collector.StaticTarget(collector.Target{Cloud: "guard", Listings: collector.NewListings(c, 0), Selection: selection}),
 		Timeouts: collector.ScrapeTimeouts{Default: time.Minute},
 		Logger:   log.NewNopLogger(),
 	}

@@ -36,7 +36,7 @@ func (f *failAfterFirst) EachImage(ctx context.Context, _ client.ListOptions, fn
 func TestExpiredListingIsDroppedWhileCloudIsDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &Handler{Timeouts: ScrapeTimeouts{Default: 5 * time.Second}, Logger: log.NewNopLogger()}
-		target := Target{Cloud: "c1", Listings: NewShared(&failAfterFirst{}, time.Minute)}
+		target := Target{Cloud: "c1", Listings: NewListings(&failAfterFirst{}, time.Minute)}
 		served, _ := h.scrape(context.Background(), target, true, log.NewNopLogger())
 		served.release()
 		if served.shared == nil {
@@ -51,7 +51,7 @@ func TestExpiredListingIsDroppedWhileCloudIsDown(t *testing.T) {
 			s.release()
 		}
 		runtime.GC()
-		defer runtime.KeepAlive(target.Listings) // the exporter keeps its Shared
+		defer runtime.KeepAlive(target.Listings) // the exporter keeps its Listings
 		if w.Value() != nil {
 			t.Errorf("the rendering of a listing expired a minute ago is still held while every listing fails")
 		}
@@ -60,7 +60,7 @@ func TestExpiredListingIsDroppedWhileCloudIsDown(t *testing.T) {
 
 // HEAD with gzip: sane headers, nothing written.
 func TestHeadAnswers(t *testing.T) {
-	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewShared(&fakeLister{images: testImages}, time.Hour)}),
+	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewListings(&fakeLister{images: testImages}, time.Hour)}),
 		Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
 	srv := httptest.NewServer(h)
 	defer srv.Close()

@@ -20,7 +20,7 @@ import (
 // 2: every slot comes back, no goroutine stays, every complete answer parses.
 func TestCancelMidWriteFreesEverything(t *testing.T) {
 	limiter := NewLimiter(2)
-	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewShared(manyLister{n: 2000, wait: 50 * time.Millisecond}, 0)}),
+	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewListings(manyLister{n: 2000, wait: 50 * time.Millisecond}, 0)}),
 		Own: gatherCount(), Limiter: limiter, Timeouts: ScrapeTimeouts{Default: 10 * time.Second}, Logger: log.NewNopLogger()}
 	srv := httptest.NewServer(h)
 	before := runtime.NumGoroutine()

@@ -25,7 +25,7 @@ import (
 // A shared answer is one gzip member: a single-member decoder (curl --compressed, browsers,
 // zlib.decompressobj(31)) reads all of it, image metrics included.
 func TestSingleMemberDecodersReadTheWholeAnswer(t *testing.T) {
-	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewShared(&fakeLister{images: testImages}, time.Hour)}),
+	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewListings(&fakeLister{images: testImages}, time.Hour)}),
 		Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -130,7 +130,7 @@ func TestVaryOnErrors(t *testing.T) {
 		Logger: log.NewNopLogger()}
 	limiter := NewLimiter(1)
 	limiter <- struct{}{}
-	busy := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewShared(&fakeLister{images: testImages}, 0)}),
+	busy := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewListings(&fakeLister{images: testImages}, 0)}),
 		Limiter: limiter, Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
 	for name, h := range map[string]*Handler{"400": bad, "503": busy} {
 		req := httptest.NewRequest(http.MethodGet, "/probe", nil)
@@ -145,7 +145,7 @@ func TestVaryOnErrors(t *testing.T) {
 
 // Prometheus's parser accepts the shared answer.
 func TestSharedAnswerParses(t *testing.T) {
-	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewShared(&fakeLister{images: testImages}, time.Hour)}),
+	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewListings(&fakeLister{images: testImages}, time.Hour)}),
 		Own: gatherCount(), Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
 	scrapeAs(t, h, "gzip")
 	body, _ := scrapeAs(t, h, "gzip")

@@ -1,17 +1,12 @@
 package collector
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/nova-image-exporter/nova_image_exporter/client"
-	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
 )
 
 // Bounds of the back-off on refused credentials (README, "Refused credentials"): Keystone
@@ -93,65 +88,4 @@ func (b *backoff) left() time.Duration {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return max(0, b.until.Sub(b.now()))
-}
-
-// authBackoffDesc describes nova_image_exporter_auth_backoff_seconds.
-var authBackoffDesc = prometheus.NewDesc(
-	prometheus.BuildFQName(exposition.Namespace, ExporterSubsystem, "auth_backoff_seconds"),
-	"Seconds until the exporter sends the cloud's credentials again, after the cloud refused them (nova_image_exporter_auth_failures_total); meanwhile its scrapes answer nova_up 0 without a request. 0 when not backing off.",
-	[]string{"cloud"}, nil)
-
-// authBackoffCollector exports the back-off of each configured cloud, read at every
-// scrape: a cloud a reload removes loses its series.
-type authBackoffCollector struct {
-	targets func() []Target
-}
-
-// NewAuthBackoffCollector returns the collector of nova_image_exporter_auth_backoff_seconds
-// for the clouds targets lists at each scrape.
-func NewAuthBackoffCollector(targets func() []Target) prometheus.Collector {
-	return authBackoffCollector{targets: targets}
-}
-
-// Describe sends the one family's description.
-func (c authBackoffCollector) Describe(ch chan<- *prometheus.Desc) { ch <- authBackoffDesc }
-
-// Collect sends each cloud's back-off.
-func (c authBackoffCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, target := range c.targets() {
-		ch <- prometheus.MustNewConstMetric(authBackoffDesc, prometheus.GaugeValue, target.Listings.AuthBackoff().Seconds(), target.Cloud)
-	}
-}
-
-// accepted reports whether the cloud accepted the credentials of a listing that ended with
-// err: it succeeded, or handed over images before failing.
-func accepted(listing Listing, err error) bool {
-	return err == nil || listing.Len() > 0
-}
-
-// quotasNotRead is what a scrape that sent no quota request says of the quotas:
-// nova_image_quota_up 0 where quotas are on.
-func (s *Shared) quotasNotRead() *exposition.Quotas {
-	if s.quotas == nil {
-		return nil
-	}
-	return &exposition.Quotas{}
-}
-
-// AuthBackoff is how long the cloud's credentials are still held back after the cloud
-// refused them; 0 when they are not.
-func (s *Shared) AuthBackoff() time.Duration { return s.refusals.left() }
-
-// sameCause reports whether a quota request failed for the reason its listing did (listErr;
-// nil when the listing succeeded): neither got an answer, the listing's context having
-// ended or the cloud being out of reach. Such a failure is the listing's to report.
-func sameCause(listErr, quotaErr error) bool {
-	if listErr == nil {
-		return false
-	}
-	if errors.Is(quotaErr, context.Canceled) || errors.Is(quotaErr, context.DeadlineExceeded) {
-		return true
-	}
-	var listNet, quotaNet net.Error
-	return errors.As(listErr, &listNet) && errors.As(quotaErr, &quotaNet)
 }

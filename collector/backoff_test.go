@@ -26,7 +26,7 @@ import (
 type refusedCloud struct {
 	lister *fakeLister
 	quotas *fakeQuotas
-	shared *Shared
+	shared *Listings
 	clock  *simtest.Clock
 	logs   bytes.Buffer
 	h      *Handler
@@ -38,7 +38,7 @@ func newRefusedCloud(metrics *ExporterMetrics) *refusedCloud {
 		quotas: &fakeQuotas{quotas: glanceQuotas},
 		clock:  simtest.NewClock(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)),
 	}
-	c.shared = NewShared(c.lister, 0).WithQuotas(c.quotas)
+	c.shared = NewListings(c.lister, 0).WithQuotas(c.quotas)
 	c.shared.refusals.now, c.shared.quotaRefusals.now = c.clock.Now, c.clock.Now
 	c.h = &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: c.shared}), Metrics: metrics,
 		Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: level.NewFilter(log.NewLogfmtLogger(&c.logs), level.AllowInfo())}
@@ -271,8 +271,8 @@ func (hangingLister) EachImage(ctx context.Context, _ client.ListOptions, fn fun
 func TestOneFailureOneLine(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var listingFailures, quotaFailures []error
-		shared := NewShared(hangingLister{}, 0).WithQuotas(hangingQuotas{})
-		_, err := shared.Listing(context.Background(), ListingRequest{MaxDuration: time.Second,
+		shared := NewListings(hangingLister{}, 0).WithQuotas(hangingQuotas{})
+		_, err := shared.Inventory(context.Background(), ListingRequest{MaxDuration: time.Second,
 			OnFailure:      func(err error) { listingFailures = append(listingFailures, err) },
 			OnQuotaFailure: func(err error) { quotaFailures = append(quotaFailures, err) },
 		})
@@ -309,7 +309,7 @@ func TestARefusalAfterTheScrapeLeftIsReported(t *testing.T) {
 		metrics := NewExporterMetrics(own)
 		metrics.InitCloud("c1")
 		var logs testlog.Buffer
-		shared := NewShared(refusingLate{}, 0)
+		shared := NewListings(refusingLate{}, 0)
 		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: shared}), Metrics: metrics,
 			Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewLogfmtLogger(&logs)}
 		scrapeText(t, h)

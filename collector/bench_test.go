@@ -324,7 +324,7 @@ func scrapeSetup(b *testing.B, n int) (url string, client *http.Client) {
 		b.Fatal(err)
 	}
 	handler := &collector.Handler{
-		Resolve:  collector.StaticTarget(collector.Target{Cloud: "bench", Listings: collector.NewShared(c, 0), Selection: selection}),
+		Resolve:  collector.StaticTarget(collector.Target{Cloud: "bench", Listings: collector.NewListings(c, 0), Selection: selection}),
 		Timeouts: collector.ScrapeTimeouts{Default: 5 * time.Minute},
 		Logger:   log.NewNopLogger(),
 	}
@@ -421,7 +421,7 @@ func BenchmarkExposition(b *testing.B) {
 		b.Run(fmt.Sprintf("images=%d", n), func(b *testing.B) {
 			p := simulatorPages(b, n)
 			c := memoryClient(p)
-			shared := collector.NewShared(c, time.Hour) // listed once, then served from the cache
+			shared := collector.NewListings(c, time.Hour) // listed once, then served from the cache
 			selection, _ := clientSelection()
 			handler := &collector.Handler{
 				Resolve:  collector.StaticTarget(collector.Target{Cloud: "bench", Listings: shared, Selection: selection}),
@@ -472,7 +472,7 @@ func BenchmarkCompress(b *testing.B) {
 	p := simulatorPages(b, 100000)
 	selection, _ := clientSelection()
 	handler := &collector.Handler{
-		Resolve:  collector.StaticTarget(collector.Target{Cloud: "bench", Listings: collector.NewShared(memoryClient(p), 0), Selection: selection}),
+		Resolve:  collector.StaticTarget(collector.Target{Cloud: "bench", Listings: collector.NewListings(memoryClient(p), 0), Selection: selection}),
 		Timeouts: collector.ScrapeTimeouts{Default: time.Minute},
 		Logger:   log.NewNopLogger(),
 	}
@@ -534,7 +534,7 @@ func BenchmarkProbesByPageSize(b *testing.B) {
 			m := measure(b)
 			var held uint64
 			for b.Loop() {
-				shared := collector.NewShared(clientFor(api.URL), run.ttl)
+				shared := collector.NewListings(clientFor(api.URL), run.ttl)
 				exporter := httptest.NewServer(&collector.Handler{
 					Resolve: func(r *http.Request) (collector.Target, bool, error) {
 						selection, err := client.ParseSelection(client.Selection{}, r.URL.Query())

@@ -152,7 +152,7 @@ func scrapeText(t testing.TB, h *Handler) prometheus.Gatherer {
 
 // listerHandler serves the listings of lister, without bounds, logging to logger.
 func listerHandler(lister client.ImageSource, metrics *ExporterMetrics, logger log.Logger) *Handler {
-	return &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewShared(lister, 0)}), Metrics: metrics,
+	return &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewListings(lister, 0)}), Metrics: metrics,
 		Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: logger}
 }
 
@@ -212,7 +212,7 @@ func TestHandlerServesDownWith200(t *testing.T) {
 	lister := &fakeLister{err: errors.New("keystone unreachable")}
 	own := prometheus.NewRegistry()
 	own.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "own_metric", Help: "The exporter's own."}))
-	h := &Handler{Resolve: StaticTarget(Target{Listings: NewShared(lister, 0)}), Own: own, Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
+	h := &Handler{Resolve: StaticTarget(Target{Listings: NewListings(lister, 0)}), Own: own, Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	body := rec.Body.String()
@@ -226,7 +226,7 @@ var pageSize7, _ = client.ParseSelection(client.Selection{}, url.Values{"page-si
 
 func TestHandlerPassesListOptions(t *testing.T) {
 	lister := &fakeLister{images: testImages}
-	h := &Handler{Resolve: StaticTarget(Target{Listings: NewShared(lister, 0), Selection: pageSize7}), Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
+	h := &Handler{Resolve: StaticTarget(Target{Listings: NewListings(lister, 0), Selection: pageSize7}), Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if lister.calls != 1 || lister.opts.PageSize != 7 || !strings.Contains(rec.Body.String(), "\nnova_up 1\n") {

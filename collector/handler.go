@@ -1,12 +1,18 @@
 // Package collector serves the image metrics of the configured clouds. A scrape reads
 // top-down in handler.go: the request names its target and selection, the scrape takes the
-// target's shared listing under its deadline and the work limits, and the exposition streams
-// the listing into the answer, gzipped if the scraper accepts it. Beside it: the deadlines and
-// work limits (limits.go), the listings shared by concurrent scrapes (shared.go) with the
-// back-off on credentials the cloud refused (backoff.go), the memory bound on the listings
-// held and their cache (memory.go), the compressed rendering those scrapes share
-// (rendering.go), and the exporter's own metrics and transport instrumentation
-// (exporter_metrics.go). The families and the text format are in collector/exposition.
+// inventory of the target's shared listing under its deadline and the work limits, and the
+// exposition streams it into the answer, gzipped if the scraper accepts it. The families and
+// the text format are in collector/exposition.
+//
+// The other files build up to handler.go one way, each using only files named before it:
+// accept.go (Accept-Encoding), limits.go (the deadlines and work limits), backoff.go (the
+// back-off on credentials the cloud refused), exporter_metrics.go (the exporter's own
+// metrics and transport instrumentation), member.go (one gzip member of compressed parts),
+// charge.go (what a listing is charged against the memory bound), rendering.go (the
+// compressed rendering that the gzip scrapes of a listing share), inventory.go (what one
+// listing found), memory.go (the memory bound and the cache), quota.go (the quota request
+// beside a listing), listings.go (a cloud's listings, shared by concurrent scrapes),
+// target.go (a cloud to scrape, and its back-off exported).
 //
 // Image metrics are built from each scrape's listing and kept nowhere but with it: an image
 // deleted in the cloud disappears from the next scrape.
@@ -30,22 +36,6 @@ import (
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
 )
-
-// Target is one cloud to list: its name (as in clouds.yaml), its shared listings and what
-// to list.
-type Target struct {
-	Cloud     string
-	Listings  *Shared
-	Selection client.Selection
-	// API is the image API the listings go through, which checks a selection's options;
-	// nil checks nothing.
-	API client.ImageAPI
-}
-
-// StaticTarget resolves every request to target.
-func StaticTarget(target Target) func(*http.Request) (Target, bool, error) {
-	return func(*http.Request) (Target, bool, error) { return target, true, nil }
-}
 
 // Handler serves image metrics of the target a request asks for, together with the
 // exporter's own metrics if Own is set. Each request takes the target's listing under the
@@ -116,16 +106,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // answer is what a scrape serves besides the exporter's own metrics: scrape, and for a
 // gzip scrape of a listing the image part rendered once for every scrape of the listing.
 type answer struct {
-	scrape  *exposition.Scrape // nil: no image metrics
-	shared  *rendering         // nil: scrape holds the image part too
-	slot    *workSlot          // the slot of a rendering of its own; nil for none
-	listing Listing            // held until answered
+	scrape    *exposition.Scrape // nil: no image metrics
+	shared    *rendering         // nil: scrape holds the image part too
+	slot      *workSlot          // the slot of a rendering of its own; nil for none
+	inventory Inventory          // held until answered
 }
 
-// release lets go of the answer's slot and listing, once it is written.
+// release lets go of the answer's slot and inventory, once it is written.
 func (a answer) release() {
 	a.slot.release()
-	a.listing.Release()
+	a.inventory.Release()
 }
 
 // logger is h.Logger, or one that logs nothing.
@@ -141,13 +131,13 @@ func (h *Handler) logger() log.Logger {
 // at once or is refused. Rendering a listing takes a slot too, waited for until ctx ends:
 // once for every gzip scrape of a shared listing (held while rendering), or a scrape's own
 // (held while rendering as the answer is written, let go while it is sent: workSlot). A
-// failed listing is logged here, once, and counted. The answer holds the listing until
-// released.
+// failed listing is logged here, once, and counted. The answer holds the listing's
+// inventory until released.
 func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logger log.Logger) (served answer, refused bool) {
 	start := time.Now()
 	// A listing shared by several scrapes reports its failure once, through the scrape
 	// that started it; a scrape that stops waiting reports that, and nothing more.
-	listing, err := target.Listings.Listing(ctx, ListingRequest{
+	inventory, err := target.Listings.Inventory(ctx, ListingRequest{
 		Selection: target.Selection, Slots: h.Limiter, MaxDuration: h.Timeouts.Default,
 		OnFailure: func(err error) {
 			level.Error(logger).Log("msg", "listing images failed", "err", err, "duration_seconds", time.Since(start).Seconds())
@@ -163,13 +153,13 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 		},
 	})
 	if err == nil {
-		served, err = h.render(ctx, listing, gzipped, time.Since(start))
-		served.listing = listing
+		served, err = h.render(ctx, inventory, gzipped, time.Since(start))
+		served.inventory = inventory
 	}
 	if err != nil {
 		logWait(logger, err)
-		failed := exposition.Failed(time.Since(start).Seconds()).WithQuotas(listing.Quotas)
-		return answer{scrape: failed, listing: served.listing}, errors.Is(err, ErrBusy)
+		failed := exposition.Failed(time.Since(start).Seconds()).WithQuotas(inventory.Quotas)
+		return answer{scrape: failed, inventory: served.inventory}, errors.Is(err, ErrBusy)
 	}
 	problems := served.scrape.Problems()
 	if served.shared != nil {
@@ -186,23 +176,23 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 // gzip scrapes of the listing, or, for another scrape, the only one given the listing, or
 // one of a listing whose rendering does not fit its Memory, renders its own, written as it
 // is rendered.
-func (h *Handler) render(ctx context.Context, listing Listing, gzipped bool, listed time.Duration) (answer, error) {
+func (h *Handler) render(ctx context.Context, inventory Inventory, gzipped bool, listed time.Duration) (answer, error) {
 	exports := h.Exports
 	if exports == nil {
 		exports = defaultExports
 	}
-	if gzipped && listing.renderings != nil {
+	if gzipped && inventory.renderings != nil {
 		gone, stop := untilGone(ctx)
 		defer stop()
-		shared, err := listing.renderings.get(gone, exports, func() (*rendering, error) {
+		shared, err := inventory.renderings.get(gone, exports, func() (*rendering, error) {
 			if err := h.Limiter.acquire(ctx); err != nil {
 				return nil, err
 			}
 			defer h.Limiter.release()
-			return renderDeflated(exposition.Listed(listing.Images(), exports, 0, 0).WithQuotas(listing.Quotas), listing.charge)
+			return renderDeflated(exposition.Listed(inventory.Images(), exports, 0, 0).WithQuotas(inventory.Quotas), inventory.charge)
 		})
 		if err == nil {
-			scrape := exposition.Shared(listed.Seconds(), time.Since(listing.At).Seconds())
+			scrape := exposition.HeadOnly(listed.Seconds(), time.Since(inventory.At).Seconds())
 			return answer{scrape: scrape, shared: shared}, nil
 		}
 		if !errors.As(err, new(*MemoryError)) {
@@ -213,7 +203,7 @@ func (h *Handler) render(ctx context.Context, listing Listing, gzipped bool, lis
 	if err != nil {
 		return answer{}, err
 	}
-	scrape := exposition.Listed(listing.Images(), exports, listed.Seconds(), time.Since(listing.At).Seconds()).WithQuotas(listing.Quotas)
+	scrape := exposition.Listed(inventory.Images(), exports, listed.Seconds(), time.Since(inventory.At).Seconds()).WithQuotas(inventory.Quotas)
 	return answer{scrape: scrape, slot: slot}, nil
 }
 
@@ -260,6 +250,16 @@ func (h *Handler) badRequest(w http.ResponseWriter, logger log.Logger, err error
 		h.Metrics.rejectedScrapes.WithLabelValues("bad_request").Inc()
 	}
 	http.Error(w, message, http.StatusBadRequest)
+}
+
+// head answers a HEAD request with the headers a GET of the same target would have and no
+// body: nothing is listed for it, and the cloud gets no request.
+func (h *Handler) head(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		w.Header().Set("Content-Encoding", "gzip")
+	}
+	w.WriteHeader(http.StatusOK)
 }
 
 // refuse reports a scrape that found no free slot for its work, and answers 503 unless

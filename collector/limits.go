@@ -45,6 +45,9 @@ func (t ScrapeTimeouts) Timeout(r *http.Request) (time.Duration, error) {
 // a listing takes a slot. Scrapes waiting for a listing in flight take none.
 type Limiter chan struct{}
 
+// ErrBusy says that a listing was needed but every slot was taken.
+var ErrBusy = errors.New("no free slot to start a listing")
+
 // NewLimiter allows n slots; n <= 0 means no bound (a nil Limiter).
 func NewLimiter(n int) Limiter {
 	if n <= 0 {

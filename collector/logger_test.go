@@ -19,9 +19,9 @@ func TestHandlerWithoutLogger(t *testing.T) {
 		timeout string
 		want    string
 	}{
-		{"failed listing", StaticTarget(Target{Listings: NewShared(&fakeLister{err: errors.New("HTTP 500")}, 0)}), "", "\nnova_up 0\n"},
-		{"malformed timeout", StaticTarget(Target{Listings: NewShared(&fakeLister{images: testImages}, 0)}), "soon", "\nnova_up 1\n"},
-		{"unreadable field", StaticTarget(Target{Listings: NewShared(&fakeLister{images: []client.Image{unreadable}}, 0)}), "", "\nnova_listing_unreadable_fields 1\n"},
+		{"failed listing", StaticTarget(Target{Listings: NewListings(&fakeLister{err: errors.New("HTTP 500")}, 0)}), "", "\nnova_up 0\n"},
+		{"malformed timeout", StaticTarget(Target{Listings: NewListings(&fakeLister{images: testImages}, 0)}), "soon", "\nnova_up 1\n"},
+		{"unreadable field", StaticTarget(Target{Listings: NewListings(&fakeLister{images: []client.Image{unreadable}}, 0)}), "", "\nnova_listing_unreadable_fields 1\n"},
 		{"bad request", func(*http.Request) (Target, bool, error) { return Target{}, false, errors.New("no such cloud") }, "", "no such cloud"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -142,3 +142,37 @@ func gf2Square(square, mat *[32]uint32) {
 		square[n] = gf2Times(mat, mat[n])
 	}
 }
+
+// chunks hold bytes in fixed-size slices: a growing single slice would copy megabytes over
+// and over.
+type chunks [][]byte
+
+const chunkSize = 256 << 10
+
+// Write appends p.
+func (c *chunks) Write(p []byte) (int, error) {
+	written := len(p)
+	for len(p) > 0 {
+		if n := len(*c); n == 0 || len((*c)[n-1]) == chunkSize {
+			*c = append(*c, make([]byte, 0, chunkSize))
+		}
+		last := &(*c)[len(*c)-1]
+		n := min(len(p), chunkSize-len(*last))
+		*last = append(*last, p[:n]...)
+		p = p[n:]
+	}
+	return written, nil
+}
+
+// WriteTo writes the bytes held to w.
+func (c chunks) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for _, chunk := range c {
+		n, err := w.Write(chunk)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}

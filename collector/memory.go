@@ -2,10 +2,7 @@ package collector
 
 import (
 	"container/list"
-	"fmt"
-	"io"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,8 +17,8 @@ import (
 // a scrape being answered, the cache) and goes with the last of them. A listing that cannot
 // be charged fails (MemoryError); a rendering that cannot is not kept.
 type Memory struct {
-	maxBytes, maxCacheBytes int64 // 0: no bound
-	held                    atomic.Int64
+	bound         memoryBound // what the listings held are charged
+	maxCacheBytes int64       // 0: no bound
 
 	mu         sync.Mutex
 	entries    map[cacheKey]*list.Element // of *cacheEntry, in order
@@ -33,50 +30,31 @@ type Memory struct {
 // that listings of no image do not fill the cache for free.
 const cacheEntryBytes = 512
 
-// cacheKey is one Shared's listing of one selection.
+// cacheKey is one cloud's listing of one selection. owner is the cloud's Listings, told
+// apart by identity alone (any: the cache comes before the Listings that use it).
 type cacheKey struct {
-	owner *Shared
+	owner any
 	key   string
 }
 
 type cacheEntry struct {
-	key     cacheKey
-	listing Listing
-	bytes   int64
-	expires time.Time
-	expiry  *time.Timer // drops the entry when it expires
+	key       cacheKey
+	inventory Inventory
+	bytes     int64
+	expires   time.Time
+	expiry    *time.Timer // drops the entry when it expires
 }
 
 // NewMemory bounds the listings held at once to maxBytes, and the cached ones, of every
 // cloud, to maxCacheBytes; 0 is no bound.
 func NewMemory(maxBytes, maxCacheBytes int64) *Memory {
-	return &Memory{maxBytes: maxBytes, maxCacheBytes: maxCacheBytes, entries: map[cacheKey]*list.Element{}, order: list.New()}
-}
-
-// MemoryError says that a listing or rendering would take the listings held at once past
-// Memory's bound.
-type MemoryError struct{ Max int64 }
-
-// Error names the bound and its flag.
-func (e *MemoryError) Error() string {
-	return fmt.Sprintf("the listings held at once, of every cloud, would take more than %d bytes of images (--listings.max-bytes)", e.Max)
-}
-
-// take charges n bytes if they fit.
-func (m *Memory) take(n int64) bool {
-	for {
-		held := m.held.Load()
-		if m.maxBytes > 0 && held+n > m.maxBytes {
-			return false
-		}
-		if m.held.CompareAndSwap(held, held+n) {
-			return true
-		}
-	}
+	m := &Memory{maxCacheBytes: maxCacheBytes, entries: map[cacheKey]*list.Element{}, order: list.New()}
+	m.bound.max = maxBytes
+	return m
 }
 
 // heldBytes is what the listings held are charged.
-func (m *Memory) heldBytes() int64 { return m.held.Load() }
+func (m *Memory) heldBytes() int64 { return m.bound.held.Load() }
 
 // cachedBytes is what the cache counts.
 func (m *Memory) cachedBytes() int64 {
@@ -85,109 +63,46 @@ func (m *Memory) cachedBytes() int64 {
 	return m.cacheBytes
 }
 
-// charge is what one listing is charged, held by its flight, the scrapes given it and the
-// cache.
-type charge struct {
-	memory  *Memory
-	holders atomic.Int64
-	bytes   atomic.Int64
-}
-
 // newCharge is a listing's charge, held by its flight.
-func (m *Memory) newCharge() *charge {
-	c := &charge{memory: m}
-	c.holders.Store(1)
-	return c
-}
+func (m *Memory) newCharge() *charge { return m.bound.newCharge() }
 
-// add charges n bytes more, or fails with a MemoryError; nil charges nothing.
-func (c *charge) add(n int64) error {
-	if c == nil {
-		return nil
-	}
-	if !c.memory.take(n) {
-		return &MemoryError{Max: c.memory.maxBytes}
-	}
-	c.bytes.Add(n)
-	return nil
-}
-
-// sub gives back n bytes charged by add.
-func (c *charge) sub(n int64) {
-	if c == nil {
-		return
-	}
-	c.bytes.Add(-n)
-	c.memory.held.Add(-n)
-}
-
-// retain adds n holders.
-func (c *charge) retain(n int) {
-	if c != nil {
-		c.holders.Add(int64(n))
-	}
-}
-
-// release lets go of one holder: the last gives back what the listing was charged.
-func (c *charge) release() {
-	if c != nil && c.holders.Add(-1) == 0 {
-		c.memory.held.Add(-c.bytes.Load())
-	}
-}
-
-// chargedWriter charges what it writes to w, failing when that does not fit; charged is
-// the total.
-type chargedWriter struct {
-	w       io.Writer
-	charge  *charge
-	charged int64
-}
-
-func (c *chargedWriter) Write(p []byte) (int, error) {
-	if err := c.charge.add(int64(len(p))); err != nil {
-		return 0, err
-	}
-	c.charged += int64(len(p))
-	return c.w.Write(p)
-}
-
-// cached returns owner's listing of key if the cache holds it and it has not expired, as
-// one more holder.
-func (m *Memory) cached(owner *Shared, key string) (Listing, bool) {
+// cached returns the inventory of owner's listing of key if the cache holds it and it has
+// not expired, as one more holder.
+func (m *Memory) cached(owner any, key string) (Inventory, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	element, ok := m.entries[cacheKey{owner, key}]
 	if !ok {
-		return Listing{}, false
+		return Inventory{}, false
 	}
 	entry := element.Value.(*cacheEntry)
 	if !time.Now().Before(entry.expires) {
 		m.dropLocked(element)
-		return Listing{}, false
+		return Inventory{}, false
 	}
-	entry.listing.charge.retain(1)
-	return entry.listing, true
+	entry.inventory.charge.retain(1)
+	return entry.inventory, true
 }
 
-// store caches owner's listing of key for ttl, in place of any before it, dropping the
-// oldest entries of any cloud to keep within maxCacheBytes; a listing larger than that
-// is not kept.
-func (m *Memory) store(owner *Shared, key string, listing Listing, ttl time.Duration) {
+// store caches the inventory of owner's listing of key for ttl, in place of any before it,
+// dropping the oldest entries of any cloud to keep within maxCacheBytes; an inventory larger
+// than that is not kept.
+func (m *Memory) store(owner any, key string, inventory Inventory, ttl time.Duration) {
 	k := cacheKey{owner, key}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if element, ok := m.entries[k]; ok {
 		m.dropLocked(element)
 	}
-	bytes := listing.bytes + cacheEntryBytes + int64(len(key))
+	bytes := inventory.bytes + cacheEntryBytes + int64(len(key))
 	if m.maxCacheBytes > 0 && bytes > m.maxCacheBytes {
 		return
 	}
 	for m.maxCacheBytes > 0 && m.cacheBytes+bytes > m.maxCacheBytes {
 		m.dropLocked(m.order.Front())
 	}
-	entry := &cacheEntry{key: k, listing: listing, bytes: bytes, expires: listing.At.Add(ttl)}
-	listing.charge.retain(1)
+	entry := &cacheEntry{key: k, inventory: inventory, bytes: bytes, expires: inventory.At.Add(ttl)}
+	inventory.charge.retain(1)
 	element := m.order.PushBack(entry)
 	m.entries[k] = element
 	m.cacheBytes += bytes
@@ -201,7 +116,7 @@ func (m *Memory) store(owner *Shared, key string, listing Listing, ttl time.Dura
 	})
 }
 
-// dropLocked takes an entry out of the cache, which no longer holds its listing.
+// dropLocked takes an entry out of the cache, which no longer holds its inventory.
 func (m *Memory) dropLocked(element *list.Element) {
 	entry := m.order.Remove(element).(*cacheEntry)
 	delete(m.entries, entry.key)
@@ -209,7 +124,7 @@ func (m *Memory) dropLocked(element *list.Element) {
 	if entry.expiry != nil {
 		entry.expiry.Stop()
 	}
-	entry.listing.charge.release()
+	entry.inventory.charge.release()
 }
 
 var (

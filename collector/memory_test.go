@@ -46,11 +46,11 @@ func TestPageSizeSharesTheListingAndTheCacheEntry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &gatedLister{release: make(chan struct{})}
 		memory := NewMemory(0, 0)
-		shared := NewShared(lister, time.Hour).WithMemory(memory)
+		shared := NewListings(lister, time.Hour).WithMemory(memory)
 		var probes sync.WaitGroup
 		for size := 1; size <= 4; size++ {
 			probes.Go(func() {
-				listing, err := shared.Listing(context.Background(), ListingRequest{Selection: withPageSize(t, size)})
+				listing, err := shared.Inventory(context.Background(), ListingRequest{Selection: withPageSize(t, size)})
 				if err != nil || listing.Len() != 2 {
 					t.Errorf("page-size=%d: %d images, %v", size, listing.Len(), err)
 				}
@@ -64,7 +64,7 @@ func TestPageSizeSharesTheListingAndTheCacheEntry(t *testing.T) {
 			t.Errorf("four concurrent probes differing only in page size ran %d listings, want 1", n)
 		}
 		for size := 1; size <= 5; size++ {
-			listing, err := shared.Listing(context.Background(), ListingRequest{Selection: withPageSize(t, size)})
+			listing, err := shared.Inventory(context.Background(), ListingRequest{Selection: withPageSize(t, size)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,14 +83,14 @@ func TestCacheIsBoundedInBytesAcrossClouds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		memory := NewMemory(0, 2*entry)
 		listers := make([]*gatedLister, 3)
-		clouds := make([]*Shared, 3)
+		clouds := make([]*Listings, 3)
 		for i := range clouds {
 			listers[i] = &gatedLister{release: make(chan struct{})}
 			close(listers[i].release)
-			clouds[i] = NewShared(listers[i], time.Hour).WithMemory(memory)
+			clouds[i] = NewListings(listers[i], time.Hour).WithMemory(memory)
 		}
 		list := func(cloud int) {
-			listing, err := clouds[cloud].Listing(context.Background(), ListingRequest{})
+			listing, err := clouds[cloud].Inventory(context.Background(), ListingRequest{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,9 +113,9 @@ func TestCacheIsBoundedInBytesAcrossClouds(t *testing.T) {
 		small := NewMemory(0, entry-1)
 		lister := &gatedLister{release: make(chan struct{})}
 		close(lister.release)
-		shared := NewShared(lister, time.Hour).WithMemory(small)
+		shared := NewListings(lister, time.Hour).WithMemory(small)
 		for range 2 {
-			listing, err := shared.Listing(context.Background(), ListingRequest{})
+			listing, err := shared.Inventory(context.Background(), ListingRequest{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,15 +138,15 @@ func TestListingsShareOneMemoryBound(t *testing.T) {
 		close(first.release)
 		second := &gatedLister{release: make(chan struct{})}
 		close(second.release)
-		cloudA := NewShared(first, 0).WithMemory(memory)
-		cloudB := NewShared(second, 0).WithMemory(memory)
+		cloudA := NewListings(first, 0).WithMemory(memory)
+		cloudB := NewListings(second, 0).WithMemory(memory)
 
-		held, err := cloudA.Listing(context.Background(), ListingRequest{})
+		held, err := cloudA.Inventory(context.Background(), ListingRequest{})
 		if err != nil || memory.heldBytes() != listed {
 			t.Fatalf("the first listing: %v, %d bytes held; want %d", err, memory.heldBytes(), listed)
 		}
 		var failures []error
-		_, err = cloudB.Listing(context.Background(), ListingRequest{OnFailure: func(err error) { failures = append(failures, err) }})
+		_, err = cloudB.Inventory(context.Background(), ListingRequest{OnFailure: func(err error) { failures = append(failures, err) }})
 		if err == nil || !strings.Contains(err.Error(), "--listings.max-bytes") || len(failures) != 1 {
 			t.Errorf("a second cloud's listing while the first is held: %v (%d failures reported), want a failure naming --listings.max-bytes", err, len(failures))
 		}
@@ -157,14 +157,14 @@ func TestListingsShareOneMemoryBound(t *testing.T) {
 		if memory.heldBytes() != 0 {
 			t.Errorf("%d bytes held once the listing is answered, want 0", memory.heldBytes())
 		}
-		again, err := cloudB.Listing(context.Background(), ListingRequest{})
+		again, err := cloudB.Inventory(context.Background(), ListingRequest{})
 		if err != nil {
 			t.Errorf("the second cloud once the first listing is let go: %v", err)
 		}
 		again.Release()
 
-		cached := NewShared(first, time.Minute).WithMemory(memory)
-		listing, err := cached.Listing(context.Background(), ListingRequest{})
+		cached := NewListings(first, time.Minute).WithMemory(memory)
+		listing, err := cached.Inventory(context.Background(), ListingRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +173,7 @@ func TestListingsShareOneMemoryBound(t *testing.T) {
 			t.Errorf("%d bytes held by the cache, want %d", memory.heldBytes(), listed)
 		}
 		time.Sleep(2 * time.Minute)
-		listing, _ = cached.Listing(context.Background(), ListingRequest{}) // drops the expired entry, lists again
+		listing, _ = cached.Inventory(context.Background(), ListingRequest{}) // drops the expired entry, lists again
 		listing.Release()
 		if memory.heldBytes() != listed || memory.cachedBytes() != entry {
 			t.Errorf("%d bytes held, %d cached after the entry expired and was listed again, want %d and %d", memory.heldBytes(), memory.cachedBytes(), listed, entry)
@@ -186,7 +186,7 @@ func TestListingsShareOneMemoryBound(t *testing.T) {
 func TestRenderingBeyondTheMemoryBoundIsNotKept(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		memory := NewMemory(listed+16, 0)
-		shared := NewShared(&fakeLister{images: testImages[:2]}, time.Hour).WithMemory(memory)
+		shared := NewListings(&fakeLister{images: testImages[:2]}, time.Hour).WithMemory(memory)
 		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c", Listings: shared}), Limiter: NewLimiter(2),
 			Timeouts: ScrapeTimeouts{Default: time.Minute}, Logger: log.NewNopLogger()}
 		for range 2 {
@@ -230,7 +230,7 @@ func TestSlowReadersHoldNoWorkSlot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		limiter := NewLimiter(40)
 		memory := NewMemory(0, 0)
-		target := Target{Cloud: "c", Listings: NewShared(&slowLister{}, 0).WithMemory(memory)}
+		target := Target{Cloud: "c", Listings: NewListings(&slowLister{}, 0).WithMemory(memory)}
 		handler := func(own prometheus.Gatherer) *Handler {
 			return &Handler{Resolve: StaticTarget(target), Own: own, Limiter: limiter, WriteMargin: 10 * time.Second,
 				Timeouts: ScrapeTimeouts{Default: time.Minute}, Logger: log.NewNopLogger()}
@@ -261,7 +261,7 @@ func TestMemoryIsExported(t *testing.T) {
 		memory := NewMemory(0, 0)
 		lister := &gatedLister{release: make(chan struct{})}
 		close(lister.release)
-		listing, err := NewShared(lister, time.Hour).WithMemory(memory).Listing(context.Background(), ListingRequest{})
+		listing, err := NewListings(lister, time.Hour).WithMemory(memory).Inventory(context.Background(), ListingRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -41,7 +41,7 @@ var quotaMetricNames = []string{"nova_up", "nova_image_quota_up", "nova_image_qu
 	"nova_image_quota_limit_bytes", "nova_image_quota_usage_bytes"}
 
 func quotaHandler(lister client.ImageSource, quotas client.QuotaSource, logs *bytes.Buffer) *Handler {
-	shared := NewShared(lister, 0)
+	shared := NewListings(lister, 0)
 	if quotas != nil {
 		shared.WithQuotas(quotas)
 	}

@@ -91,7 +91,7 @@ func TestGzipAnswerDecodesToTheUncompressedOne(t *testing.T) {
 	for _, ttl := range []time.Duration{0, time.Hour} {
 		own := prometheus.NewRegistry()
 		own.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "own_metric", Help: "The exporter's own."}))
-		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewShared(&fakeLister{images: testImages}, ttl)}),
+		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewListings(&fakeLister{images: testImages}, ttl)}),
 			Own: own, Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
 		plain, plainHeader := scrapeAs(t, h, "")
 		for range 2 { // with a TTL, the second serves the cached listing's rendering
@@ -114,7 +114,7 @@ func TestGzipAnswerDecodesToTheUncompressedOne(t *testing.T) {
 func TestConcurrentGzipScrapesShareOneRendering(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &gatedLister{release: make(chan struct{})}
-		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewShared(lister, 0)}), Own: gatherCount(),
+		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewListings(lister, 0)}), Own: gatherCount(),
 			Limiter: NewLimiter(2), Timeouts: ScrapeTimeouts{Default: 5 * time.Second}, Logger: log.NewNopLogger()}
 		const scrapes = 8
 		bodies := make(chan string, scrapes)
@@ -157,7 +157,7 @@ func TestConcurrentGzipScrapesShareOneRendering(t *testing.T) {
 // the timings and of own_gathers_total left without their values.
 func plainAnswer(t *testing.T, images []client.Image) string {
 	t.Helper()
-	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewShared(&fakeLister{images: images}, 0)}), Own: gatherCount(),
+	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewListings(&fakeLister{images: images}, 0)}), Own: gatherCount(),
 		Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
 	body, _ := scrapeAs(t, h, "")
 	return timings.ReplaceAllString(strings.ReplaceAll(body, ownLine(body), ""), "$1")
@@ -174,7 +174,7 @@ func TestGzipScrapesOfAListingGetTheSameRendering(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &gatedLister{release: make(chan struct{})}
 		h := &Handler{Timeouts: ScrapeTimeouts{Default: 5 * time.Second}, Logger: log.NewNopLogger()}
-		target := Target{Cloud: "c1", Listings: NewShared(lister, 0)}
+		target := Target{Cloud: "c1", Listings: NewListings(lister, 0)}
 		const scrapes = 5
 		shared := make(chan *rendering, scrapes)
 		for range scrapes {
@@ -202,7 +202,7 @@ func TestRenderingLivesAsLongAsItsListing(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			lister := &gatedLister{release: make(chan struct{})}
 			h := &Handler{Timeouts: ScrapeTimeouts{Default: 5 * time.Second}, Logger: log.NewNopLogger()}
-			target := Target{Cloud: "c1", Listings: NewShared(lister, ttl)}
+			target := Target{Cloud: "c1", Listings: NewListings(lister, ttl)}
 			shared := make(chan weak.Pointer[rendering], 2)
 			for range 2 {
 				go func() {
@@ -272,7 +272,7 @@ func TestWaiterRendersWhenTheRendererFindsNoSlot(t *testing.T) {
 func TestSharedRenderingTakesASlot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		limiter := NewLimiter(1)
-		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewShared(&fakeLister{images: testImages}, time.Hour)}),
+		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewListings(&fakeLister{images: testImages}, time.Hour)}),
 			Limiter: limiter, Timeouts: ScrapeTimeouts{Default: 5 * time.Second}, Logger: log.NewNopLogger()}
 		if body, _ := scrapeAs(t, h, ""); upOf(body) != "1" { // lists, and caches the listing
 			t.Fatalf("the first scrape:\n%s", body)

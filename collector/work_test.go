@@ -81,7 +81,7 @@ func TestScrapesWaitingForAListingTakeNoSlot(t *testing.T) {
 			return &Handler{Resolve: StaticTarget(target), Own: own, Metrics: metrics, Limiter: limiter,
 				Timeouts: ScrapeTimeouts{Default: 5 * time.Second}, Logger: log.NewNopLogger()}
 		}
-		busy := handler(Target{Cloud: "a", Listings: NewShared(lister, 0)}, nil)
+		busy := handler(Target{Cloud: "a", Listings: NewListings(lister, 0)}, nil)
 		const scrapes = 100
 		codes := make(chan string, scrapes)
 		for range scrapes {
@@ -92,7 +92,7 @@ func TestScrapesWaitingForAListingTakeNoSlot(t *testing.T) {
 		}
 		synctest.Wait() // every scrape waits for the one listing, which holds the one slot
 
-		other := Target{Cloud: "b", Listings: NewShared(&fakeLister{images: testImages}, 0)}
+		other := Target{Cloud: "b", Listings: NewListings(&fakeLister{images: testImages}, 0)}
 		if rec := serve(handler(other, nil), ""); rec.Code != http.StatusServiceUnavailable ||
 			!strings.Contains(rec.Body.String(), "--web.max-requests=1") {
 			t.Errorf("a probe needing a listing of its own while the slot is taken: %d %q, want 503 naming the limit", rec.Code, rec.Body)
@@ -128,7 +128,7 @@ func TestShortDeadlineDoesNotCutASharedListingShort(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &slowLister{took: 2 * time.Second}
 		var logs testlog.Buffer
-		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c", Listings: NewShared(lister, 0)}), Limiter: NewLimiter(40),
+		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c", Listings: NewListings(lister, 0)}), Limiter: NewLimiter(40),
 			Timeouts: ScrapeTimeouts{Default: 10 * time.Second}, Logger: log.NewLogfmtLogger(&logs)}
 		short := make(chan string, 20)
 		var shortScrapes sync.WaitGroup

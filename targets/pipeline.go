@@ -57,7 +57,7 @@ func (p Pipeline) Build(cfg *cloud.Config) (collector.Target, error) {
 	if err != nil {
 		return collector.Target{}, fmt.Errorf("cloud %q: %w", cfg.Name, err)
 	}
-	listings := collector.NewShared(source, p.CacheTTL)
+	listings := collector.NewListings(source, p.CacheTTL)
 	if p.Memory != nil {
 		listings.WithMemory(p.Memory)
 	}

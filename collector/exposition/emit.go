@@ -64,3 +64,36 @@ func emitImages(s sink, r *Scrape) {
 		}
 	}
 }
+
+// emitQuotas sends the quota families: nothing when quotas are off, only quota_up 0 when
+// the request failed, no limit sample for an unlimited quota.
+func emitQuotas(s sink, q *Quotas) {
+	if q == nil {
+		return
+	}
+	up := 0.0
+	if q.Up {
+		up = 1
+	}
+	s.sample(quotaUpFamily, up)
+	for _, f := range []struct {
+		family *family
+		bytes  bool
+		limit  bool
+	}{
+		{quotaLimitFamily, false, true},
+		{quotaUsageFamily, false, false},
+		{quotaLimitBytesFamily, true, true},
+		{quotaUsageBytesFamily, true, false},
+	} {
+		for _, quota := range q.Quotas {
+			switch {
+			case quota.Bytes != f.bytes || f.limit && quota.Unlimited:
+			case f.limit:
+				s.sample(f.family, float64(quota.Limit), quota.Resource)
+			default:
+				s.sample(f.family, float64(quota.Usage), quota.Resource)
+			}
+		}
+	}
+}

@@ -121,6 +121,17 @@ func (e *ImageExports) exportsImage(metadata client.Metadata) bool {
 	return true
 }
 
+// exported keeps, in place, the images that get per-image series, in the order listed.
+func (e *ImageExports) exported(images []*client.Image) []*client.Image {
+	kept := images[:0]
+	for _, img := range images {
+		if e.exportsImage(img.Metadata) {
+			kept = append(kept, img)
+		}
+	}
+	return kept
+}
+
 // infoLabelValues are the values of nova_image_info's labels after id and name.
 func (e *ImageExports) infoLabelValues(img *client.Image) []string {
 	const fixed = 3 // server_id, api_status, visibility

@@ -1,6 +1,8 @@
 // Package exposition turns one scrape's listing of images into the Prometheus text format:
 // the metric families (each with its value type), what is exported per image (ImageExports),
-// and the streaming text writer.
+// and the streaming text writer. Its files build on each other one way: family.go (the
+// families), exports.go and quota.go, scrape.go (what a scrape found), emit.go (its samples,
+// family by family), text.go (the writer).
 //
 // Every scrape builds its samples from its own listing alone, so nothing is kept between
 // scrapes: an image deleted in the cloud disappears from the next scrape.
@@ -32,9 +34,9 @@ func Failed(duration float64) *Scrape {
 	return &Scrape{duration: duration}
 }
 
-// Shared is the scrape of a successful listing whose image part (WriteImages) was rendered
+// HeadOnly is the scrape of a successful listing whose image part (WriteImages) was rendered
 // once for every scrape that shares the listing: only its head (WriteHead), its own times.
-func Shared(duration, age float64) *Scrape {
+func HeadOnly(duration, age float64) *Scrape {
 	return &Scrape{up: true, duration: duration, age: age}
 }
 
@@ -43,46 +45,59 @@ func Shared(duration, age float64) *Scrape {
 // they are filtered in place.
 func Listed(images []*client.Image, exports *ImageExports, duration, age float64) *Scrape {
 	s := &Scrape{up: true, duration: duration, age: age, exports: exports}
-	s.sort(images)
+	images = withoutDuplicates(images)
+	s.count(images)
+	s.images = exports.exported(images)
+	return s
+}
+
+// WithQuotas adds the listing's quotas to s; nil (quotas off) adds nothing.
+func (s *Scrape) WithQuotas(q *Quotas) *Scrape {
+	s.quotas = q
 	return s
 }
 
 // Problems are the fields of the listing that could not be read, as "image ID: field ...".
 func (s *Scrape) Problems() []string { return s.problems }
 
-// sort counts every image by status and keeps those that get per-image series, in the
-// order listed (the order they lie in memory). An id listed twice (a page boundary that
-// moved during the listing) is counted and exported once: a sorted copy finds duplicates
-// without a set of 100 000 ids.
-func (s *Scrape) sort(images []*client.Image) {
+// count counts every image by status, and notes the fields that could not be read.
+func (s *Scrape) count(images []*client.Image) {
 	// nova_images reports Nova's five statuses always, 0 when no image has them.
 	s.counts = make(map[string]int, len(client.NovaStatuses))
 	for _, status := range client.NovaStatuses {
 		s.counts[status] = 0
 	}
-	duplicates := findDuplicates(images)
-	kept := images[:0]
 	for _, img := range images {
-		if duplicates[img] {
-			continue
-		}
 		for _, problem := range img.Problems {
 			s.problems = append(s.problems, "image "+img.ID+": "+problem)
 		}
 		s.counts[img.Status]++
-		if s.exports.exportsImage(img.Metadata) {
-			kept = append(kept, img)
-		}
 	}
-	s.images = kept
 	for status := range s.counts {
 		s.statuses = append(s.statuses, status)
 	}
 	slices.Sort(s.statuses)
 }
 
+// withoutDuplicates drops, in place, every image whose id an image listed earlier already
+// has (a page boundary that moved during the listing), keeping the order listed (the order
+// they lie in memory).
+func withoutDuplicates(images []*client.Image) []*client.Image {
+	duplicates := findDuplicates(images)
+	if duplicates == nil {
+		return images
+	}
+	kept := images[:0]
+	for _, img := range images {
+		if !duplicates[img] {
+			kept = append(kept, img)
+		}
+	}
+	return kept
+}
+
 // findDuplicates returns every image whose id an image listed earlier already has; nil
-// when there are none, as usual.
+// when there are none, as usual. A sorted copy finds them without a set of 100 000 ids.
 func findDuplicates(images []*client.Image) map[*client.Image]bool {
 	byID := slices.Clone(images)
 	slices.SortStableFunc(byID, func(a, b *client.Image) int { return strings.Compare(a.ID, b.ID) })

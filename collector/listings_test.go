@@ -51,13 +51,13 @@ func (g *gatedLister) EachImage(ctx context.Context, _ client.ListOptions, fn fu
 func TestSharedJoinsConcurrentListings(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &gatedLister{release: make(chan struct{})}
-		shared := NewShared(lister, 0)
+		shared := NewListings(lister, 0)
 		const scrapes = 50
 		var wg sync.WaitGroup
 		results := make(chan error, scrapes)
 		for range scrapes {
 			wg.Go(func() {
-				listing, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
+				listing, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}})
 				if err == nil && listing.Len() != 2 {
 					err = errors.New("wrong listing")
 				}
@@ -82,17 +82,17 @@ func TestSharedJoinsConcurrentListings(t *testing.T) {
 func TestSharedListingOutlivesTheScrapeThatStartedIt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &gatedLister{release: make(chan struct{})}
-		shared := NewShared(lister, 0)
+		shared := NewListings(lister, 0)
 		leaderCtx, cancelLeader := context.WithCancel(context.Background())
 		leaderDone := make(chan error, 1)
 		go func() {
-			_, err := shared.Listing(leaderCtx, ListingRequest{Selection: client.Selection{}})
+			_, err := shared.Inventory(leaderCtx, ListingRequest{Selection: client.Selection{}})
 			leaderDone <- err
 		}()
 		synctest.Wait() // the listing is in flight
 		followerDone := make(chan error, 1)
 		go func() {
-			_, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
+			_, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}})
 			followerDone <- err
 		}()
 		synctest.Wait() // the follower waits for the listing too
@@ -110,25 +110,25 @@ func TestSharedListingOutlivesTheScrapeThatStartedIt(t *testing.T) {
 func TestSharedCache(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &fakeLister{images: testImages}
-		shared := NewShared(lister, time.Second)
-		first, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
+		shared := NewListings(lister, time.Second)
+		first, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		second, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
+		second, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}})
 		if err != nil || lister.calls != 1 || !second.At.Equal(first.At) {
 			t.Fatalf("second listing within the TTL: %d API listings, %v; want 1, served from the cache", lister.calls, err)
 		}
 		named, _ := client.ParseSelection(client.Selection{}, url.Values{"name": {"ubuntu"}})
-		if _, err := shared.Listing(context.Background(), ListingRequest{Selection: named}); err != nil || lister.calls != 2 {
+		if _, err := shared.Inventory(context.Background(), ListingRequest{Selection: named}); err != nil || lister.calls != 2 {
 			t.Errorf("other options must not share the cache entry: %d listings", lister.calls)
 		}
 		time.Sleep(1100 * time.Millisecond)
 		lister.err = errors.New("API down")
-		if _, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}}); err == nil {
+		if _, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}}); err == nil {
 			t.Error("an expired entry was served while the refresh failed")
 		}
-		if _, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}}); err == nil || lister.calls != 4 {
+		if _, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}}); err == nil || lister.calls != 4 {
 			t.Errorf("a failed listing was cached: %d listings, %v", lister.calls, err)
 		}
 	})
@@ -136,8 +136,8 @@ func TestSharedCache(t *testing.T) {
 
 func TestCachedListingReportsItsAge(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		shared := NewShared(&fakeLister{images: testImages}, time.Hour)
-		if _, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}}); err != nil {
+		shared := NewListings(&fakeLister{images: testImages}, time.Hour)
+		if _, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -161,7 +161,7 @@ func TestSharedFailureIsReportedOnce(t *testing.T) {
 		own := prometheus.NewRegistry()
 		metrics := NewExporterMetrics(own)
 		var logs testlog.Buffer
-		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c", Listings: NewShared(lister, 0)}), Metrics: metrics,
+		h := &Handler{Resolve: StaticTarget(Target{Cloud: "c", Listings: NewListings(lister, 0)}), Metrics: metrics,
 			Timeouts: ScrapeTimeouts{Default: 5 * time.Second}, Logger: log.NewLogfmtLogger(&logs)}
 		var wg sync.WaitGroup
 		for range 5 {
@@ -188,16 +188,16 @@ func TestSharedFailureIsReportedOnce(t *testing.T) {
 func TestScrapeThatGivesUpWaitingSaysSo(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &gatedLister{release: make(chan struct{})}
-		shared := NewShared(lister, 0)
+		shared := NewListings(lister, 0)
 		leader := make(chan error, 1)
 		go func() {
-			_, err := shared.Listing(context.Background(), ListingRequest{Selection: client.Selection{}})
+			_, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}})
 			leader <- err
 		}()
 		synctest.Wait() // the listing is in flight
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
-		_, err := shared.Listing(ctx, ListingRequest{Selection: client.Selection{}})
+		_, err := shared.Inventory(ctx, ListingRequest{Selection: client.Selection{}})
 		var waitErr *WaitError
 		if !errors.As(err, &waitErr) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("follower with an earlier deadline: %v, want a WaitError", err)
@@ -214,7 +214,7 @@ func TestScrapeThatGivesUpWaitingSaysSo(t *testing.T) {
 func TestListingStopsWhenItsLastScrapeLeaves(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &slowLister{took: time.Hour}
-		shared := NewShared(lister, 0)
+		shared := NewListings(lister, 0)
 		var failures atomic.Int32
 		req := ListingRequest{MaxDuration: 10 * time.Second, OnFailure: func(error) { failures.Add(1) }}
 		results := make(chan error, 2)
@@ -222,7 +222,7 @@ func TestListingStopsWhenItsLastScrapeLeaves(t *testing.T) {
 			go func() {
 				ctx, cancel := context.WithTimeout(context.Background(), d)
 				defer cancel()
-				_, err := shared.Listing(ctx, req)
+				_, err := shared.Inventory(ctx, req)
 				results <- err
 			}()
 		}
@@ -248,17 +248,17 @@ func TestListingStopsWhenItsLastScrapeLeaves(t *testing.T) {
 func TestListingRunsUnderMaxDuration(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lister := &slowLister{took: 3 * time.Second}
-		shared := NewShared(lister, 0)
+		shared := NewListings(lister, 0)
 		req := ListingRequest{MaxDuration: 10 * time.Second}
 		starter := make(chan error, 1)
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			_, err := shared.Listing(ctx, req)
+			_, err := shared.Inventory(ctx, req)
 			starter <- err
 		}()
 		synctest.Wait()
-		listing, err := shared.Listing(context.Background(), req)
+		listing, err := shared.Inventory(context.Background(), req)
 		if err != nil || listing.Len() != 2 {
 			t.Errorf("the scrape that joined: %v, %d images; want the listing", err, listing.Len())
 		}
@@ -266,7 +266,7 @@ func TestListingRunsUnderMaxDuration(t *testing.T) {
 			t.Errorf("the starter: %v, want its own deadline", err)
 		}
 		lister.took = time.Minute
-		if _, err := shared.Listing(context.Background(), req); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := shared.Inventory(context.Background(), req); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("a listing longer than MaxDuration: %v, want the deadline exceeded", err)
 		}
 	})

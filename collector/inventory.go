@@ -1,0 +1,64 @@
+package collector
+
+import (
+	"time"
+
+	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
+)
+
+// Inventory is what one listing of a cloud's images found: the images, the quotas asked for
+// beside them, and when it finished. Scrapes are given it, the cache keeps it.
+type Inventory struct {
+	// chunks hold the images in fixed-size slices: a growing single slice would copy
+	// 100 000 images over and over (docs/performance.md).
+	chunks [][]client.Image
+	At     time.Time // when the listing finished
+	// renderings are its image part as served to gzip scrapes, rendered once, when more
+	// than one scrape may be given the inventory (several waited for it, or the cache may
+	// keep it); nil otherwise, for the one scrape streams its own. They go with the
+	// inventory: held by the scrapes given it (and by the cache, if it keeps it), dropped
+	// with it after the last of them.
+	renderings *renderings
+	// Quotas are what the cloud's quota request found alongside the listing; nil when
+	// quotas are off for the cloud. quotaErr is why the request failed.
+	Quotas   *exposition.Quotas
+	quotaErr error
+	// bytes are what the images count by client.ImageBytes; charge is what the inventory is
+	// charged in its Memory, renderings included, while held (nil: nothing charged).
+	bytes  int64
+	charge *charge
+}
+
+// Release lets go of an inventory that Listings.Inventory returned, once it is answered.
+func (inv Inventory) Release() { inv.charge.release() }
+
+const listingChunk = 1024
+
+// add keeps img, the next image listed.
+func (inv *Inventory) add(img client.Image) {
+	if n := len(inv.chunks); n == 0 || len(inv.chunks[n-1]) == listingChunk {
+		inv.chunks = append(inv.chunks, make([]client.Image, 0, listingChunk))
+	}
+	last := &inv.chunks[len(inv.chunks)-1]
+	*last = append(*last, img)
+}
+
+// Len is the number of images listed.
+func (inv Inventory) Len() int {
+	if len(inv.chunks) == 0 {
+		return 0
+	}
+	return (len(inv.chunks)-1)*listingChunk + len(inv.chunks[len(inv.chunks)-1])
+}
+
+// Images returns pointers to the listed images, in the order listed.
+func (inv Inventory) Images() []*client.Image {
+	images := make([]*client.Image, 0, inv.Len())
+	for _, chunk := range inv.chunks {
+		for i := range chunk {
+			images = append(images, &chunk[i])
+		}
+	}
+	return images
+}
