@@ -179,3 +179,30 @@ func TestCloudDomainIsAKnownKeyOfTheFingerprint(t *testing.T) {
 		t.Errorf("%d fingerprints for 3 domains", len(fingerprints))
 	}
 }
+
+// The AK/SK entries of examples/huawei/clouds.yaml reach the hosts their comments name.
+func TestTheHuaweiExamplesReachTheirHosts(t *testing.T) {
+	t.Setenv("OS_REGION_NAME", "")
+	clouds, err := ReadClouds("../../examples/huawei/clouds.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"huawei-cn-north-4-ims": "https://ims.cn-north-4.myhuaweicloud.com",
+		"huawei-eu-ims":         "https://ims.eu-west-101.myhuaweicloud.eu",
+		"otc-eu-de-ims":         "https://ims.eu-de.otc.t-systems.com",
+		"swiss-otc-ims":         "https://ims.eu-ch2.sc.otc.t-systems.com",
+	} {
+		cfg, err := clouds.Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth, err := cfg.Authenticator(client.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := auth.Endpoint(context.Background(), client.ServiceImage); got != want || err != nil {
+			t.Errorf("%s: image endpoint %q (err %v), want %q", name, got, err, want)
+		}
+	}
+}
