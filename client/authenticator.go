@@ -11,7 +11,7 @@ const (
 	// ServiceCompute is Nova's (or ECS's) compute API, e.g. https://host/v2.1/{project_id}.
 	ServiceCompute = "compute"
 	// ServiceImage is the image API: Glance, e.g. https://host:9292, or Huawei IMS,
-	// https://ims.{region}.myhuaweicloud.com.
+	// e.g. https://ims.eu-de.otc.t-systems.com.
 	ServiceImage = "image"
 )
 

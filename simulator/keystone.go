@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
@@ -403,14 +404,14 @@ func (s *Simulator) tokenBody(r *http.Request, methods []string, info tokenInfo)
 		},
 		"catalog": []any{
 			map[string]any{
-				"endpoints": endpoints("comp", host+"/v2.1/"+s.opts.ProjectID),
+				"endpoints": endpoints("comp", cmp.Or(s.opts.CatalogURLs["compute"], host+"/v2.1/"+s.opts.ProjectID)),
 				"id":        "c0a1b2c3d4e5f60718293a4b5c6d7e8f",
 				"type":      "compute",
 				"name":      "nova",
 			},
 			map[string]any{
 				// Glance under its path prefix, as devstack's catalog has it.
-				"endpoints": endpoints("imag", host+s.glancePrefix()),
+				"endpoints": endpoints("imag", cmp.Or(s.opts.CatalogURLs["image"], host+s.glancePrefix())),
 				"id":        "e2c3d4e5f60718293a4b5c6d7e8f9001",
 				"type":      "image",
 				"name":      "glance",

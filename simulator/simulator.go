@@ -55,6 +55,10 @@ type Options struct {
 	ProjectDomainName string
 	// Region is the catalog region; default "RegionOne".
 	Region string
+	// CatalogURLs are, by service type (compute, image), the URLs the token's catalog lists
+	// instead of the simulator's own, as a vendor's catalog names its own hosts (Open
+	// Telekom Cloud's image endpoint is its IMS host); nil lists the simulator's.
+	CatalogURLs map[string]string
 	// Images is the image set; nil means DefaultImages at the simulator's
 	// current time (Now).
 	Images []Image
@@ -173,6 +177,7 @@ func New(opts Options) *Simulator {
 	opts.ApplicationCredentials = slices.Clone(opts.ApplicationCredentials)
 	opts.AccessKeys = slices.Clone(opts.AccessKeys)
 	opts.GlanceQuotas = maps.Clone(opts.GlanceQuotas)
+	opts.CatalogURLs = maps.Clone(opts.CatalogURLs)
 	opts.IMSQuotas = slices.Clone(opts.IMSQuotas)
 	s := &Simulator{opts: opts, tokens: map[string]tokenInfo{}, akStates: map[string]*akState{}}
 	imgs := opts.Images

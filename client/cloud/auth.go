@@ -39,14 +39,22 @@ func (s *StaticToken) Endpoint(_ context.Context, service string) (string, error
 // configuredEndpoint is the configured endpoint of service, or an error naming the clouds.yaml
 // key that configures it.
 func configuredEndpoint(service, compute, image string) (string, error) {
-	endpoint, key := compute, "compute_endpoint_override"
+	endpoint := compute
 	if service == client.ServiceImage {
-		endpoint, key = image, "image_endpoint_override"
+		endpoint = image
 	}
 	if endpoint == "" {
-		return "", fmt.Errorf("no %s endpoint: set %s", service, key)
+		return "", fmt.Errorf("no %s endpoint: set %s", service, overrideKey(service))
 	}
 	return endpoint, nil
+}
+
+// overrideKey is the clouds.yaml key that configures the endpoint of service.
+func overrideKey(service string) string {
+	if service == client.ServiceImage {
+		return "image_endpoint_override"
+	}
+	return "compute_endpoint_override"
 }
 
 // Authorize sets X-Auth-Token, unless the API refused the token a moment ago.
@@ -267,8 +275,8 @@ func (k *Keystone) catalogEndpoint(provider *gophercloud.ProviderClient, service
 	opts.Type = service
 	endpoint, err := provider.EndpointLocator(opts)
 	if err != nil {
-		return "", fmt.Errorf("finding the %s endpoint in the catalog (region %q, interface %q): %w",
-			service, opts.Region, opts.Availability, err)
+		return "", fmt.Errorf("finding the %s endpoint in the catalog (region %q, interface %q; or set %s): %w",
+			service, opts.Region, opts.Availability, overrideKey(service), err)
 	}
 	if len(endpoint) > client.MaxEndpointBytes {
 		redact := client.NewRedactor(append(k.configuredSecrets(), provider.Token())...)

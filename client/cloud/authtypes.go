@@ -38,6 +38,9 @@ type authType struct {
 	// resolve adjusts a new configuration of this type, from its clouds.yaml entry, before
 	// it is checked; nil for none.
 	resolve func(c *Config, e entry)
+	// hosts lists the services whose endpoint, without an override, this type builds from
+	// region_name and cloud_domain (hosts.go); nil for a type that reads a catalog.
+	hosts func(c *Config) []string
 	// authenticator builds the authenticator of a checked configuration, sending its
 	// requests, if any, with opts.HTTPClient and opts.UserAgent.
 	authenticator func(c *Config, opts client.Options) client.Authenticator
@@ -94,11 +97,12 @@ var authTypes = []authType{
 		requires: func(c *Config) []required {
 			return []required{
 				{[]string{"auth.token"}, c.AuthOptions.TokenID != ""},
-				c.imageAPIEndpointRequired(),
+				c.imageAPIEndpointRequired(tokenHosts(c)),
 				{[]string{"auth.project_id (" + c.endpointKey() + " has a project placeholder)"},
 					c.AuthOptions.TenantID != "" || !hasProjectPlaceholder(c.ComputeEndpointOverride) && !hasProjectPlaceholder(c.ImageEndpointOverride)},
 			}
 		},
+		hosts: tokenHosts,
 		authenticator: func(c *Config, _ client.Options) client.Authenticator {
 			return &StaticToken{Token: c.AuthOptions.TokenID, ComputeEndpoint: expandProjectID(c.ComputeEndpointOverride, c.AuthOptions.TenantID),
 				ImageEndpoint: expandProjectID(c.ImageEndpointOverride, c.AuthOptions.TenantID)}
@@ -111,19 +115,13 @@ var authTypes = []authType{
 		selectedBy: []string{"auth.ak"},
 		envRank:    0,
 		authKeys:   []string{"ak", "sk", "security_token"},
-		// Without an override, the ECS endpoint of the region.
-		resolve: func(c *Config, e entry) {
-			if c.ComputeEndpointOverride == "" && e.RegionName != "" {
-				c.ComputeEndpointOverride = "https://ecs." + e.RegionName + ".myhuaweicloud.com/v2.1/{project_id}"
-				c.hostRegion = e.RegionName
-			}
-		},
+		hosts:      akskHosts,
 		requires: func(c *Config) []required {
 			return []required{
 				{[]string{"auth.ak"}, c.Auth["ak"] != ""},
 				{[]string{"auth.sk"}, c.Auth["sk"] != ""},
 				{[]string{"auth.project_id"}, c.AuthOptions.TenantID != ""},
-				c.imageAPIEndpointRequired(),
+				c.imageAPIEndpointRequired(akskHosts(c)),
 			}
 		},
 		authenticator: func(c *Config, opts client.Options) client.Authenticator {
@@ -141,9 +139,9 @@ var authTypes = []authType{
 // endpointKey is the clouds.yaml key of the endpoint that the image API reads from.
 func (c *Config) endpointKey() string {
 	if c.listsCompute() {
-		return "compute_endpoint_override"
+		return overrideKey(client.ServiceCompute)
 	}
-	return "image_endpoint_override"
+	return overrideKey(client.ServiceImage)
 }
 
 // listsCompute reports whether the image API lists the compute service's endpoint.
@@ -153,17 +151,31 @@ func (c *Config) listsCompute() bool {
 }
 
 // imageAPIEndpointRequired is the requirement of an auth type without a service catalog: the
-// endpoint the image API reads from, configured (for Huawei, the region names it).
-func (c *Config) imageAPIEndpointRequired() required {
-	endpoint := c.ComputeEndpointOverride
+// endpoint the image API reads from, configured, or built from region_name if the service
+// is one of builds.
+func (c *Config) imageAPIEndpointRequired(builds []string) required {
+	service, endpoint := client.ServiceCompute, c.ComputeEndpointOverride
 	if !c.listsCompute() {
-		endpoint = c.ImageEndpointOverride
+		service, endpoint = client.ServiceImage, c.ImageEndpointOverride
 	}
 	fields := []string{c.endpointKey()}
-	if c.AuthType == AuthAKSK && c.ImageAPI != client.APIGlance {
+	if slices.Contains(builds, service) {
 		fields = []string{"region_name", c.endpointKey()}
 	}
 	return required{fields, endpoint != ""}
+}
+
+// akskHosts are the services whose hosts AK/SK builds: both, as its signature is
+// Huawei's alone.
+func akskHosts(*Config) []string { return []string{client.ServiceCompute, client.ServiceImage} }
+
+// tokenHosts are the services whose hosts a pre-issued token builds: IMS's, which only a
+// Huawei-stack cloud has; a compute endpoint may be any OpenStack's, and is never guessed.
+func tokenHosts(c *Config) []string {
+	if c.ImageAPI == client.APIIMS {
+		return []string{client.ServiceImage}
+	}
+	return nil
 }
 
 // hasProjectPlaceholder reports whether an endpoint holds a project id placeholder.

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"strings"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -30,9 +29,12 @@ type Config struct {
 	// ImageAPI is the API the cloud's images are read through, nova, glance or ims:
 	// clouds.yaml's image_api, else the default given to the load (--images.api), else nova.
 	ImageAPI string
-	// ImageEndpointOverride is the Glance or IMS endpoint instead of the catalog's; for IMS
-	// without one, https://ims.{region_name}.myhuaweicloud.com.
+	// ImageEndpointOverride is the Glance or IMS endpoint instead of the catalog's; for an
+	// auth type without a catalog, built from region_name and CloudDomain (hosts.go).
 	ImageEndpointOverride string
+	// CloudDomain is clouds.yaml's cloud_domain: the domain under which an auth type without
+	// a catalog builds its hosts, {service}.{region}.{domain}; empty for DefaultCloudDomain.
+	CloudDomain string
 	// EnterpriseProjectID is Huawei IMS's enterprise_project_id filter; empty for none.
 	EnterpriseProjectID string
 	// ImageQuota is clouds.yaml's image_quota: false turns the quota metrics off for the
@@ -50,9 +52,6 @@ type Config struct {
 	Fingerprint string
 }
 
-// regionPattern is what a region name that goes into a host name may be.
-var regionPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,63}$`)
-
 func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOptions, endpoint gophercloud.EndpointOpts, tlsConfig *tls.Config, defaultImageAPI string) *Config {
 	cfg := &Config{
 		Name:                    name,
@@ -65,6 +64,7 @@ func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOpti
 		ImageEndpointOverride:   e.ImageEndpointOverride,
 		EnterpriseProjectID:     e.EnterpriseProjectID,
 		ImageQuota:              e.ImageQuota,
+		CloudDomain:             e.CloudDomain,
 		TLS:                     tlsConfig,
 		Auth:                    maps.Clone(e.Auth),
 	}
@@ -73,11 +73,9 @@ func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOpti
 		if t.resolve != nil {
 			t.resolve(cfg, e)
 		}
-	}
-	region := cmp.Or(e.RegionName, endpoint.Region)
-	if cfg.ImageAPI == client.APIIMS && cfg.ImageEndpointOverride == "" && region != "" {
-		cfg.ImageEndpointOverride = "https://ims." + region + ".myhuaweicloud.com"
-		cfg.hostRegion = region
+		if t.hosts != nil {
+			cfg.buildEndpoints(cmp.Or(e.RegionName, endpoint.Region), t.hosts(cfg))
+		}
 	}
 	return cfg
 }
@@ -103,9 +101,8 @@ func (c *Config) check(field func(string) string) error {
 			return fmt.Errorf("%s is required", strings.Join(names, " or "))
 		}
 	}
-	if c.hostRegion != "" && !regionPattern.MatchString(c.hostRegion) {
-		return fmt.Errorf("%s %s: want letters, digits and dashes (it names the endpoint's host, e.g. cn-north-4)",
-			field("region_name"), client.QuoteTruncated(c.hostRegion, 64))
+	if err := c.checkHosts(t, field); err != nil {
+		return err
 	}
 	return checkImageAPIKeys(c, api, field)
 }

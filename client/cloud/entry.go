@@ -14,6 +14,7 @@ type entry struct {
 	ImageEndpointOverride   string `yaml:"image_endpoint_override"`
 	EnterpriseProjectID     string `yaml:"enterprise_project_id"`
 	ImageQuota              *bool  `yaml:"image_quota"`
+	CloudDomain             string `yaml:"cloud_domain"`
 	TLSFiles                `yaml:",inline"`
 	// Auth holds the values of ownAuthKeys under auth:, as text.
 	Auth    map[string]string `yaml:"-"`
@@ -52,6 +53,7 @@ func (e *entry) merge(other entry) {
 	e.ImageAPI = cmp.Or(e.ImageAPI, other.ImageAPI)
 	e.ImageEndpointOverride = cmp.Or(e.ImageEndpointOverride, other.ImageEndpointOverride)
 	e.EnterpriseProjectID = cmp.Or(e.EnterpriseProjectID, other.EnterpriseProjectID)
+	e.CloudDomain = cmp.Or(e.CloudDomain, other.CloudDomain)
 	if e.ImageQuota == nil {
 		e.ImageQuota = other.ImageQuota
 	}

@@ -1,8 +1,8 @@
 // Package ims lists images through Huawei Cloud's Image Management Service (IMS):
 // GET {image endpoint}/v2/cloudimages, the listing Huawei recommends in place of the
-// deprecated Nova-compatible images-detail of ECS. The endpoint is
-// https://ims.{region}.myhuaweicloud.com unless image_endpoint_override names another; the
-// project comes from the token or, with AK/SK, from the X-Project-Id header, and the signed
+// deprecated Nova-compatible images-detail of ECS. The endpoint is the catalog's image
+// endpoint, or without a catalog https://ims.{region}.{cloud_domain}, unless
+// image_endpoint_override names another; the project comes from the token or, with AK/SK, from the X-Project-Id header, and the signed
 // host is the IMS host.
 //
 // Paging: IMS answers {"images": [...]} with no next link, and pages by marker (the id of
