@@ -186,7 +186,7 @@ func novaStatus(glance string) string {
 // e2eGlanceQuotas are the simulated Glance's unified limits (MiB for sizes): image_count_total
 // at 1, below the images the project holds, so NovaImageQuotaFull and NovaImageQuotaNearlyFull
 // fire; image_size_total 1 TiB, far from full; image_stage_total 0 (switched off: no alert, no
-// ratio); image_count_uploading unlimited (no limit sample).
+// ratio); image_count_uploading -1, under which Glance allows nothing: a limit of 0 too.
 var e2eGlanceQuotas = map[string]int64{
 	simulator.GlanceImageCountTotal:     1,
 	simulator.GlanceImageSizeTotal:      1 << 20,
@@ -594,7 +594,7 @@ scrape_configs:
 		expectValue(`cloud:nova_image_size_bytes:sum{`+sel+`}`, totalBytes)
 		expectValue(`cloud:nova_images:count_by_image_type{`+sel+`, metadata_image_type="snapshot"}`, 1)
 		// Quotas (issue 16): none through nova; counts through IMS; counts and bytes through Glance.
-		// Glance's MiB are bytes; an unlimited quota has a usage and no limit; a limit of 0 no ratio.
+		// Glance's MiB are bytes; its -1 is a limit of 0 (nothing allowed); a limit of 0 no ratio.
 		switch cl.api {
 		case "nova":
 			expectNone(`nova_image_quota_up{`+sel+`}`, `nova_up{`+sel+`}`)
@@ -605,7 +605,7 @@ scrape_configs:
 			expectValue(`nova_image_quota_limit_bytes{`+sel+`, resource="image_size_total"}`, 1<<40)
 			expectValue(`nova_image_quota_limit_bytes{`+sel+`, resource="image_stage_total"}`, 0)
 			expectValue(`nova_image_quota_usage{`+sel+`, resource="image_count_total"} >= bool 1`, 1)
-			expectNone(`nova_image_quota_limit{`+sel+`, resource="image_count_uploading"}`, `nova_image_quota_usage{`+sel+`, resource="image_count_uploading"}`)
+			expectValue(`nova_image_quota_limit{`+sel+`, resource="image_count_uploading"}`, 0)
 			expectNone(`cloud:nova_image_quota_usage_bytes:ratio{`+sel+`, resource="image_stage_total"}`, `cloud:nova_image_quota_usage_bytes:ratio{`+sel+`, resource="image_size_total"}`)
 		case "ims":
 			expectValue(`nova_image_quota_up{`+sel+`}`, 1)
@@ -698,7 +698,7 @@ scrape_configs:
 
 	// The quota alerts: full (usage above a limit of 1) and nearly full for Glance's
 	// image_count_total and IMS's image, for each cloud's /probe, and for nothing else (a limit
-	// of 0, an unlimited quota, quotas far from full, the nova cloud without quotas).
+	// of 0, Glance's -1, quotas far from full, the nova cloud without quotas).
 	for _, alert := range []string{"NovaImageQuotaFull", "NovaImageQuotaNearlyFull"} {
 		waitFor(t, alert+" firing", 30*time.Second, func() (bool, string) {
 			s, err := c.query(fmt.Sprintf(`ALERTS{alertname=%q, job="nova_images"}`, alert), 0)

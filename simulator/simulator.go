@@ -80,7 +80,8 @@ type Options struct {
 	IMSMaxLimit int
 	// GlanceQuotas are the limits Glance's GET {GlancePrefix}/v2/info/usage reports, by
 	// resource (GlanceImageSizeTotal and GlanceImageStageTotal in MiB, GlanceImageCountTotal,
-	// GlanceImageCountUploading); -1 is unlimited, a resource left out has limit 0 (as
+	// GlanceImageCountUploading); -1 is sent as is, as Glance does (Glance then allows none
+	// of the resource, not an unlimited number), a resource left out has limit 0 (as
 	// oslo.limit gives one with no limit registered in Keystone). nil means Glance does not
 	// use Keystone's unified limits: the answer is {"usage": {}}. The usage is computed from
 	// the image set (quota.go).

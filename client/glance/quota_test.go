@@ -13,8 +13,9 @@ import (
 )
 
 func TestQuotas(t *testing.T) {
-	// A Glance with unified limits (api-ref: images-v2 "Get API usage"): sizes in MiB,
-	// -1 for an unlimited quota.
+	// A Glance with unified limits (api-ref: images-v2 "Get API usage"): sizes in MiB; a
+	// limit of -1 allows nothing (Glance refuses every image under it: docs/testing.md), so
+	// it is a limit of 0, not an unlimited quota.
 	const usage = `{"usage": {"image_size_total": {"limit": 1000, "usage": 210}, "image_count_total": {"limit": 100, "usage": 4},
 	  "image_stage_total": {"limit": 500, "usage": 0}, "image_count_uploading": {"limit": -1, "usage": 1}}}`
 	c, g, _ := newTestClient(t, "/image", func(int, *http.Request) (int, string) { return http.StatusOK, usage })
@@ -24,7 +25,7 @@ func TestQuotas(t *testing.T) {
 	}
 	want := []client.Quota{
 		{Resource: "image_count_total", Limit: 100, Usage: 4},
-		{Resource: "image_count_uploading", Unlimited: true, Usage: 1},
+		{Resource: "image_count_uploading", Limit: 0, Usage: 1},
 		{Resource: "image_size_total", Bytes: true, Limit: 1000 << 20, Usage: 210 << 20},
 		{Resource: "image_stage_total", Bytes: true, Limit: 500 << 20, Usage: 0},
 	}
