@@ -210,6 +210,11 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case imsListingPath:
 			s.serveIMS(w, r)
 			return
+		case imsGlancePath:
+			if s.glancePrefix() != "" {
+				s.serveIMSGlance(w, r)
+				return
+			}
 		case s.glancePrefix() + glanceUsagePath:
 			s.serveGlanceUsage(w, r)
 			return
