@@ -214,7 +214,9 @@ func (s *Simulator) serveIMSGlance(w http.ResponseWriter, r *http.Request) {
 		return f.match(&shown) && (imageType == nil || *imageType == img.imsImageType(project))
 	}
 	b, ok := s.appendGlancePage(params, &ft, match, marker, limit,
-		func(b []byte, img *Image, tw *imageTweak) []byte { return appendPyJSON(b, huaweiImage(img, project, tw)) })
+		func(b []byte, img *Image, tw *imageTweak) []byte {
+			return appendPyJSON(b, huaweiImage(img, project, tw))
+		})
 	if !ok {
 		imsError(w, http.StatusBadRequest, imsBadRequest, "Invalid marker: "+*marker)
 		return
