@@ -180,7 +180,8 @@ func (s *Simulator) serveGlance(w http.ResponseWriter, r *http.Request) {
 // OpenStack API)"): the images as huaweiImage writes them, with Glance's first, next and
 // schema, default limit 25 and the __imagetype filter. The simulator's choices, where the
 // references say nothing: the limit is capped at Options.IMSMaxLimit; no image is hidden
-// (os_hidden is not Huawei's); the gateway's refusals and the errors are IMS's.
+// (os_hidden is not Huawei's), so os_hidden=true lists none; __isregistered is taken as
+// true; the gateway's refusals and the errors are IMS's.
 func (s *Simulator) serveIMSGlance(w http.ResponseWriter, r *http.Request) {
 	s.recordRequest(r, APIIMSGlance)
 	project, ok := s.imsAdmit(w, r)
@@ -198,7 +199,7 @@ func (s *Simulator) serveIMSGlance(w http.ResponseWriter, r *http.Request) {
 		switch params[i].key {
 		case "__imagetype":
 			imageType = &params[i].value
-		case "os_hidden", "__isregistered":
+		case "__isregistered":
 		default:
 			glanceParams = append(glanceParams, params[i])
 		}

@@ -60,7 +60,8 @@ func (w *wireImage) UnmarshalJSON(data []byte) error {
 
 // Image validates w and converts it; the error names the image and the field at fault,
 // without redact's secrets. On Huawei's IMS host the size is __image_size, and an image
-// without one (a public image) has no known size: the size key beside it is not the size.
+// without one (a public image) has no known size: the size key beside it is not the size;
+// a virtual_size of 0 there is none.
 func (w *wireImage) Image(redact client.Redactor) (client.Image, error) {
 	size := paging.Field{Name: "size", Value: w.Size}
 	if w.onIMSHost {
@@ -68,6 +69,7 @@ func (w *wireImage) Image(redact client.Redactor) (client.Image, error) {
 		if size, err = w.ImageSize.Field(redact, w.ID); err != nil {
 			return client.Image{}, err
 		}
+		w.VirtualSize = w.VirtualSize.NonZero() // "unavailable currently", 0 in an example
 	}
 	return w.GlanceFields.Image(redact, size, string(w.Server), w.properties.Values())
 }
