@@ -225,3 +225,23 @@ func anyMaps(v any) []map[string]any {
 	}
 	return out
 }
+
+// Open Telekom Cloud's example of ECS's images-detail (its page shows one image under
+// "image", where the listing answers "images"): the simulator's Nova snapshot has its keys,
+// of its types.
+func TestECSAnswersAsTheVendor(t *testing.T) {
+	_, srv, tok := newTest(t, Options{Images: vendorImages()})
+	var page struct{ Images []map[string]any }
+	if err := json.Unmarshal(do(t, "GET", srv.URL+"/v2.1/"+proj+"/images/detail", tok, nil, "").body, &page); err != nil {
+		t.Fatal(err)
+	}
+	var example struct{ Image map[string]any }
+	vendorFile(t, "otc-ecs-images-detail.json", &example)
+	for _, im := range page.Images {
+		if im["id"] == DefaultIDSnapshot {
+			sameShape(t, "snapshot", im, example.Image, nil)
+			return
+		}
+	}
+	t.Fatal("no snapshot listed")
+}
