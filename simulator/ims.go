@@ -15,7 +15,9 @@ import (
 // IMG.0024 for a bad __imagetype (Huawei's IMS API reference, "Error Codes"), paging by
 // marker and limit (default 500) with no next link (Open Telekom Cloud's IMS reference).
 // The simulator's own choices where the references say nothing: the limit is capped at
-// Options.IMSMaxLimit; min_disk and min_ram match exactly, as Glance's; an IMS listing has
+// Options.IMSMaxLimit (neither reference names a maximum); a page is followed by more while
+// images remain, and the marker of the last image answers a page without images (how IMS's
+// last page ends is not documented); min_disk and min_ram match exactly, as Glance's; an IMS listing has
 // no hidden images (os_hidden is Glance's) and so shows them; a Glance status outside
 // IMS's five (queued, saving, deleted, killed, active) is shown as it is; an unknown marker,
 // a bad limit, status or time filter is a 400 IMG.0001; the codes of the other fault

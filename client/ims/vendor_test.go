@@ -81,3 +81,45 @@ func TestTheOSKeysAreLabelsThroughTheSimulator(t *testing.T) {
 		}
 	}
 }
+
+// Huawei documents no maximum limit for IMS: whether a larger one is capped (see
+// TestPagesUntilAnEmptyPageWhenTheLimitIsCapped) or refused with 403, the listing completes:
+// a refused default page size is dropped and the listing asks again without a limit.
+func TestSurvivesARefusedDefaultLimit(t *testing.T) {
+	c, s := newClient(t, client.Options{MaxRetries: -1}, "", func(q url.Values) (int, string) {
+		switch {
+		case q.Get("limit") != "":
+			return http.StatusForbidden, `{"error": {"code": "IMG.0001", "message": "Invalid limit value"}}`
+		case q.Get("marker") == "":
+			return http.StatusOK, `{"images": [{"id": "i1", "status": "active", "__image_size": "1"}]}`
+		}
+		return http.StatusOK, `{"images": []}`
+	})
+	images, err := list(c, client.ListOptions{})
+	if err != nil || len(images) != 1 {
+		t.Fatalf("%d images, %v; want the one image listed without a limit", len(images), err)
+	}
+	if qs := queries(s); len(qs) != 3 || qs[0].Get("limit") != "500" || qs[1].Has("limit") || qs[2].Get("marker") != "i1" {
+		t.Errorf("queries %v, want limit=500 refused, then pages without a limit", qs)
+	}
+}
+
+// How IMS's last page ends is not documented: with the images only, or with Glance's links
+// as on the IMS host's Glance. Either way the listing ends on the page without images, and the
+// links are not followed.
+func TestEndsOnAnEmptyPageWhateverItCarries(t *testing.T) {
+	c, s := newClient(t, client.Options{}, "", func(q url.Values) (int, string) {
+		if q.Get("marker") == "" {
+			return http.StatusOK, `{"images": [{"id": "i1", "status": "active", "__image_size": "1"}],
+			  "next": "/v2/cloudimages?marker=elsewhere", "first": "/v2/cloudimages", "schema": "/v2/schemas/images"}`
+		}
+		return http.StatusOK, `{"images": [], "first": "/v2/cloudimages", "schema": "/v2/schemas/images"}`
+	})
+	images, err := list(c, client.ListOptions{})
+	if err != nil || len(images) != 1 {
+		t.Fatalf("%d images, %v", len(images), err)
+	}
+	if qs := queries(s); len(qs) != 2 || qs[1].Get("marker") != "i1" {
+		t.Errorf("queries %v, want the first page, then marker=i1", qs)
+	}
+}
