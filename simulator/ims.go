@@ -186,9 +186,7 @@ func huaweiImage(img *Image, project string, tw *imageTweak) map[string]any {
 		tw = &noTweak
 	}
 	m := make(map[string]any, len(img.Metadata)+40)
-	for k, v := range huaweiOS(img) {
-		m[k] = v
-	}
+	putHuaweiOS(m, img)
 	for k, v := range img.Metadata {
 		m[k] = v
 	}
@@ -247,10 +245,10 @@ var huaweiPlatforms = map[string]string{
 	"fedora": "Fedora", "opensuse": "OpenSUSE", "suse": "SUSE", "rhel": "Red Hat", "coreos": "CoreOS",
 }
 
-// huaweiOS are the OS keys IMS documents as always present, derived from img's os_distro,
-// os_type and os_version properties: __os_type (Linux, Windows or Other), __platform,
-// __os_version ("CentOS 7.3 64bit" in the examples) and __os_bit.
-func huaweiOS(img *Image) map[string]any {
+// putHuaweiOS puts into m the OS keys IMS documents as always present, derived from img's
+// os_distro, os_type and os_version properties: __os_type (Linux, Windows or Other),
+// __platform, __os_version ("CentOS 7.3 64bit" in the examples) and __os_bit.
+func putHuaweiOS(m map[string]any, img *Image) {
 	distro, _ := img.Metadata["os_distro"].(string)
 	platform, ok := huaweiPlatforms[distro]
 	if !ok {
@@ -266,7 +264,7 @@ func huaweiOS(img *Image) map[string]any {
 	if v, ok := img.Metadata["os_version"].(string); ok && v != "" {
 		version = platform + " " + v + " 64bit"
 	}
-	return map[string]any{"__os_type": osType, "__platform": platform, "__os_version": version, "__os_bit": "64"}
+	m["__os_type"], m["__platform"], m["__os_version"], m["__os_bit"] = osType, platform, version, "64"
 }
 
 // orRaw is raw when not nil, else v.
