@@ -167,14 +167,74 @@ func (s *Simulator) serveGlance(w http.ResponseWriter, r *http.Request) {
 		glanceError(w, r, http.StatusBadRequest, msg)
 		return
 	}
-	b, n, lastID, ok := s.appendPage(nil, &ft, f.match, marker, limit, appendGlanceImage)
+	b, ok := s.appendGlancePage(params, &ft, f.match, marker, limit, appendGlanceImage)
 	if !ok {
 		glanceError(w, r, http.StatusBadRequest, "No image found with ID "+*marker)
 		return
 	}
+	finishPage(w, r, b, &ft)
+}
 
-	// Glance's links: the query as the request gave it (first occurrence order, last
-	// value), without marker for first and with the page's last id appended for next.
+// serveIMSGlance answers GET /v2/images on the IMS host, Glance's listing as Huawei serves
+// it beside IMS's (Open Telekom Cloud's and Huawei Cloud's "Querying Images (Native
+// OpenStack API)"): the images as huaweiImage writes them, with Glance's first, next and
+// schema, default limit 25 and the __imagetype filter. The simulator's choices, where the
+// references say nothing: the limit is capped at Options.IMSMaxLimit; no image is hidden
+// (os_hidden is not Huawei's), so os_hidden=true lists none; __isregistered is taken as
+// true; the gateway's refusals and the errors are IMS's.
+func (s *Simulator) serveIMSGlance(w http.ResponseWriter, r *http.Request) {
+	s.recordRequest(r, APIIMSGlance)
+	project, ok := s.imsAdmit(w, r)
+	if !ok {
+		return
+	}
+	ft := s.nextFault(r)
+	if answerFault(w, r, &ft, APIIMSGlance) {
+		return
+	}
+	params := orderedQuery(r.URL.RawQuery)
+	var imageType *string
+	glanceParams := make([]queryParam, 0, len(params))
+	for i := range params {
+		switch params[i].key {
+		case "__imagetype":
+			imageType = &params[i].value
+		case "__isregistered":
+		default:
+			glanceParams = append(glanceParams, params[i])
+		}
+	}
+	f, limit, marker, msg := parseGlanceQuery(glanceParams, s.opts.IMSMaxLimit)
+	if msg != "" {
+		imsError(w, http.StatusBadRequest, imsBadRequest, msg)
+		return
+	}
+	match := func(img *Image) bool {
+		shown := *img
+		shown.Hidden = false
+		return f.match(&shown) && (imageType == nil || *imageType == img.imsImageType(project))
+	}
+	b, ok := s.appendGlancePage(params, &ft, match, marker, limit,
+		func(b []byte, img *Image, tw *imageTweak) []byte {
+			return appendPyJSON(b, huaweiImage(img, project, tw))
+		})
+	if !ok {
+		imsError(w, http.StatusBadRequest, imsBadRequest, "Invalid marker: "+*marker)
+		return
+	}
+	finishPage(w, r, b, &ft)
+}
+
+// appendGlancePage is a Glance listing's page of the images match shows after marker, each
+// as appendImage writes it, with Glance's links: the query as the request gave it (params,
+// first occurrence order, last value), without marker for first and with the page's last id
+// appended for next. It reports false for an unknown marker.
+func (s *Simulator) appendGlancePage(params []queryParam, ft *Fault, match func(*Image) bool, marker *string, limit int,
+	appendImage func(b []byte, img *Image, tw *imageTweak) []byte) ([]byte, bool) {
+	b, n, lastID, ok := s.appendPage(nil, ft, match, marker, limit, appendImage)
+	if !ok {
+		return nil, false
+	}
 	rest := make([]queryParam, 0, len(params)+1)
 	for _, p := range params {
 		if p.key != "marker" {
@@ -196,7 +256,7 @@ func (s *Simulator) serveGlance(w http.ResponseWriter, r *http.Request) {
 		b = append(b, `, "next": `...)
 		b = appendPyString(b, glanceLink(append(rest, queryParam{"marker", lastID})))
 	}
-	finishPage(w, r, append(b, '}'), &ft)
+	return append(b, '}'), true
 }
 
 // glanceAdmit checks a Glance request's token and method (a GET or HEAD; allow is the

@@ -15,7 +15,9 @@ import (
 // IMG.0024 for a bad __imagetype (Huawei's IMS API reference, "Error Codes"), paging by
 // marker and limit (default 500) with no next link (Open Telekom Cloud's IMS reference).
 // The simulator's own choices where the references say nothing: the limit is capped at
-// Options.IMSMaxLimit; min_disk and min_ram match exactly, as Glance's; an IMS listing has
+// Options.IMSMaxLimit (neither reference names a maximum); a page is followed by more while
+// images remain, and the marker of the last image answers a page without images (how IMS's
+// last page ends is not documented); min_disk and min_ram match exactly, as Glance's; an IMS listing has
 // no hidden images (os_hidden is Glance's) and so shows them; a Glance status outside
 // IMS's five (queued, saving, deleted, killed, active) is shown as it is; an unknown marker,
 // a bad limit, status or time filter is a 400 IMG.0001; the codes of the other fault
@@ -24,6 +26,9 @@ import (
 const (
 	// imsListingPath is IMS's image listing.
 	imsListingPath = "/v2/cloudimages"
+	// imsGlancePath is Glance's image listing on the IMS host; it is Glance's own when
+	// Options.GlancePrefix is "/".
+	imsGlancePath = "/v2/images"
 	// imsDefaultLimit is IMS's default page size.
 	imsDefaultLimit = 500
 	// imsBadRequest is IMS's code for a malformed request.
@@ -158,52 +163,108 @@ func (s *Simulator) imsAdmit(w http.ResponseWriter, r *http.Request) (string, bo
 }
 
 // imsImage is img as IMS shows it: its properties as top-level keys, under the fields of
-// Huawei's ImageInfo. tw replaces some values with raw JSON (fault injection).
+// Huawei's ImageInfo, as huaweiImage writes them and with IMS's own __support_fc_inject.
 func imsImage(img *Image, project string, tw *imageTweak) map[string]any {
+	m := huaweiImage(img, project, tw)
+	m["__support_fc_inject"] = "true"
+	return m
+}
+
+// huaweiImage is img as Huawei's image APIs show it, IMS's cloudimages and Glance's listing
+// on the IMS host alike (their examples differ only in __support_fc_inject): its properties
+// as top-level keys, under the fields of Huawei's ImageInfo, each as the vendor's examples
+// send it (testdata/vendor): size an unused 0, virtual_size null ("unavailable currently"),
+// the size in the string __image_size, which a public (gold) image does not have; a public
+// image is protected, a shared one has visibility shared. The simulator's choices, where the
+// examples say nothing: __image_size "0" for an image without data; active_at (required in
+// the SDK) is the last update's time, or the creation's; __os_type, __platform,
+// __os_version and __os_bit are derived from the os_distro, os_type and os_version
+// properties unless the image has them. tw replaces some values with raw JSON (fault
+// injection).
+func huaweiImage(img *Image, project string, tw *imageTweak) map[string]any {
 	if tw == nil {
 		tw = &noTweak
 	}
-	m := make(map[string]any, len(img.Metadata)+32)
+	m := make(map[string]any, len(img.Metadata)+40)
+	putHuaweiOS(m, img)
 	for k, v := range img.Metadata {
 		m[k] = v
 	}
 	imageType := img.imsImageType(project)
-	visibility := "private"
-	if imageType == "gold" {
-		visibility = "public"
-	}
-	size := "0"
-	if img.Size != nil {
-		size = strconv.FormatInt(*img.Size, 10)
+	visibility := map[string]string{"gold": "public", "shared": "shared"}[imageType]
+	if visibility == "" {
+		visibility = "private"
 	}
 	origin := ""
 	if sid := img.serverID(); sid != "" {
 		origin = "instance," + sid
 	}
-	var name, virtual any
+	var name any
 	if img.Name != nil {
 		name = *img.Name
 	}
-	if img.VirtualSize != nil {
-		virtual = *img.VirtualSize
+	active := &img.Created
+	if img.Updated != nil {
+		active = img.Updated
 	}
 	for k, v := range map[string]any{
 		"id": img.ID, "name": orRaw(tw.name, name), "status": img.Status,
-		"visibility": visibility, "owner": img.Owner, "protected": false,
+		"visibility": visibility, "owner": img.Owner, "protected": imageType == "gold",
 		"min_disk": orRaw(tw.minDisk, img.MinDisk), "min_ram": img.MinRAM,
-		"size": 0, "virtual_size": virtual, "__image_size": orRaw(tw.size, size),
+		"size": 0, "virtual_size": nil,
 		"created_at":  rawJSON(appendJSONTime(nil, tw.created, &img.Created)),
 		"updated_at":  rawJSON(appendJSONTime(nil, tw.updated, img.Updated)),
+		"active_at":   rawJSON(appendJSONTime(nil, nil, active)),
 		"__imagetype": imageType, "__data_origin": origin, "__isregistered": "true",
 		"__image_source_type": "uds", "__backup_id": "", "__originalimagename": "",
-		"disk_format": "qcow2", "container_format": "bare", "enterprise_project_id": "0",
+		"__lazyloading": "true", "hw_firmware_type": "bios", "checksum": emptyMD5,
+		"disk_format": "zvhd2", "container_format": "bare", "enterprise_project_id": "0",
 		"virtual_env_type": "FusionCompute", "tags": []any{},
 		"self": "/v2/images/" + img.ID, "file": "/v2/images/" + img.ID + "/file",
 		"schema": "/v2/schemas/image",
 	} {
 		m[k] = v
 	}
+	if imageType != "gold" || tw.size != nil {
+		size := "0"
+		if img.Size != nil {
+			size = strconv.FormatInt(*img.Size, 10)
+		}
+		m["__image_size"] = orRaw(tw.size, size)
+	}
 	return m
+}
+
+// emptyMD5 is the checksum of every image in the vendor's examples (the MD5 of nothing):
+// "unavailable currently".
+const emptyMD5 = "d41d8cd98f00b204e9800998ecf8427e"
+
+// huaweiPlatforms are IMS's __platform values by the os_distro property.
+var huaweiPlatforms = map[string]string{
+	"ubuntu": "Ubuntu", "centos": "CentOS", "debian": "Debian", "windows": "Windows", "euleros": "EulerOS",
+	"fedora": "Fedora", "opensuse": "OpenSUSE", "suse": "SUSE", "rhel": "Red Hat", "coreos": "CoreOS",
+}
+
+// putHuaweiOS puts into m the OS keys IMS documents as always present, derived from img's
+// os_distro, os_type and os_version properties: __os_type (Linux, Windows or Other),
+// __platform, __os_version ("CentOS 7.3 64bit" in the examples) and __os_bit.
+func putHuaweiOS(m map[string]any, img *Image) {
+	distro, _ := img.Metadata["os_distro"].(string)
+	platform, ok := huaweiPlatforms[distro]
+	if !ok {
+		platform = "Other"
+	}
+	osType := "Linux"
+	if t, _ := img.Metadata["os_type"].(string); platform == "Windows" || t == "windows" {
+		osType = "Windows"
+	} else if platform == "Other" {
+		osType = "Other"
+	}
+	version := platform + " 64bit"
+	if v, ok := img.Metadata["os_version"].(string); ok && v != "" {
+		version = platform + " " + v + " 64bit"
+	}
+	m["__os_type"], m["__platform"], m["__os_version"], m["__os_bit"] = osType, platform, version, "64"
 }
 
 // orRaw is raw when not nil, else v.

@@ -73,7 +73,7 @@ func TestIMSImageView(t *testing.T) {
 	}
 	snap := byID[DefaultIDSnapshot]
 	for k, want := range map[string]any{
-		"size": 0.0, "__image_size": "3072", "virtual_size": 1073741824.0, "min_disk": 1.0, "min_ram": 64.0,
+		"size": 0.0, "__image_size": "3072", "virtual_size": nil, "min_disk": 1.0, "min_ram": 64.0, "protected": false,
 		"__data_origin": "instance," + DefaultSnapshotServerID, "__imagetype": "private", "visibility": "private",
 		"status": "active", "name": "server-snapshot-1", "owner": proj,
 		"created_at": testNow.Add(-12 * time.Hour).Format("2006-01-02T15:04:05Z"),
@@ -83,18 +83,22 @@ func TestIMSImageView(t *testing.T) {
 			t.Errorf("snapshot %s = %#v, want %#v", k, snap[k], want)
 		}
 	}
-	for id, want := range map[string][3]any{
-		DefaultIDCirros:    {"gold", "public", "21430272"},
-		DefaultIDQueued:    {"private", "private", "0"}, // no data: "0", as Nova's 0
-		DefaultIDNoName:    {"gold", "public", "2048"},  // another owner, but public
-		DefaultIDUnicode:   {"gold", "public", "1024"},  // community
-		DefaultIDHidden:    {"private", "private", "4194304"},
-		DefaultIDKilled:    {"private", "private", "0"},
-		DefaultIDImporting: {"private", "private", "0"},
+	// A public (gold) image has no __image_size and is protected, as in the vendor's examples.
+	for id, want := range map[string][4]any{
+		DefaultIDCirros:    {"gold", "public", nil, true},
+		DefaultIDQueued:    {"private", "private", "0", false}, // no data: "0", as Nova's 0
+		DefaultIDNoName:    {"gold", "public", nil, true},      // another owner, but public
+		DefaultIDUnicode:   {"gold", "public", nil, true},      // community
+		DefaultIDHidden:    {"private", "private", "4194304", false},
+		DefaultIDKilled:    {"private", "private", "0", false},
+		DefaultIDImporting: {"private", "private", "0", false},
 	} {
 		im := byID[id]
-		if im["__imagetype"] != want[0] || im["visibility"] != want[1] || im["__image_size"] != want[2] || im["__data_origin"] != "" {
-			t.Errorf("%s: %v %v %v %q", id, im["__imagetype"], im["visibility"], im["__image_size"], im["__data_origin"])
+		if im["__imagetype"] != want[0] || im["visibility"] != want[1] || im["__image_size"] != want[2] || im["protected"] != want[3] || im["__data_origin"] != "" {
+			t.Errorf("%s: %v %v %v %v %q", id, im["__imagetype"], im["visibility"], im["__image_size"], im["protected"], im["__data_origin"])
+		}
+		if _, ok := im["__image_size"]; ok != (want[2] != nil) {
+			t.Errorf("%s: __image_size sent %v", id, ok)
 		}
 	}
 	if byID[DefaultIDKilled]["updated_at"] != nil || byID[DefaultIDQueued]["virtual_size"] != nil || byID[DefaultIDNoName]["name"] != nil {

@@ -248,9 +248,10 @@ func appendRawOr(b, raw []byte, add func([]byte) []byte) []byte {
 	return add(b)
 }
 
-// apiError answers with an error of api, Glance's or IMS's, of status code.
+// apiError answers with an error of api, Glance's or IMS's, of status code; Glance on the
+// IMS host answers as IMS does, behind the same gateway (the simulator's choice).
 func apiError(w http.ResponseWriter, r *http.Request, api string, code int, msg string) {
-	if api == APIIMS {
+	if api == APIIMS || api == APIIMSGlance {
 		imgCode := imsFaultCode
 		if code == http.StatusBadRequest {
 			imgCode = imsBadRequest

@@ -13,6 +13,8 @@ const (
 	APIGlance = "glance"
 	// APIIMS is Huawei IMS's GET /v2/cloudimages.
 	APIIMS = "ims"
+	// APIIMSGlance is Glance's GET /v2/images as Huawei serves it on the IMS host.
+	APIIMSGlance = "ims_glance"
 )
 
 // maxRequestRecords bounds the log that Requests returns.

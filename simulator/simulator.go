@@ -2,7 +2,8 @@
 // exporter reads, all serving the same image set: OpenStack Nova's image proxy (GET
 // /v2.1/{project_id}/images/detail, compute microversions up to 2.35), Glance v2 (GET
 // {GlancePrefix}/v2/images, "/image" by default, as devstack) and Huawei IMS (GET
-// /v2/cloudimages), and the quotas of Glance (GET {GlancePrefix}/v2/info/usage) and IMS
+// /v2/cloudimages, and Glance's GET /v2/images as Huawei serves it on the IMS host), and the
+// quotas of Glance (GET {GlancePrefix}/v2/info/usage) and IMS
 // (GET /v1/cloudimages/quota); with the Keystone v3 token endpoint (POST /v3/auth/tokens,
 // whose catalog names compute and image) and Huawei's API gateway that checks AK/SK
 // signatures in front of Nova and IMS.
@@ -11,7 +12,8 @@
 // byte for byte where practical: field names and order, Python-style JSON
 // separators with \uXXXX escapes, newest-first order, pagination with
 // images_links (Nova) or next (Glance), fault bodies and response headers. IMS follows
-// Huawei's documentation and SDK, which ims.go cites. A Simulator is an http.Handler; serve
+// Huawei's documentation and SDK, which ims.go cites, and the vendors' example answers in
+// testdata/vendor, whose shape the tests compare. A Simulator is an http.Handler; serve
 // it with httptest.NewServer.
 //
 // One file per API: keystone.go (versions, tokens, catalog, application credentials),
@@ -216,6 +218,11 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case imsListingPath:
 			s.serveIMS(w, r)
 			return
+		case imsGlancePath:
+			if s.glancePrefix() != "" {
+				s.serveIMSGlance(w, r)
+				return
+			}
 		case s.glancePrefix() + glanceUsagePath:
 			s.serveGlanceUsage(w, r)
 			return

@@ -18,6 +18,12 @@
 // server a snapshot was taken from is its instance_uuid property, and an image's
 // properties are top-level keys, where Nova has a metadata object.
 //
+// On Huawei's IMS host (Huawei Cloud, Open Telekom Cloud), which serves this API beside
+// IMS's own, size is "unavailable currently" (0) and the size is the string __image_size;
+// an image carrying Huawei's keys (__image_size, __imagetype) is sized by __image_size
+// alone, and one without it (a public image) has no known size (Open Telekom Cloud's IMS API
+// reference, "Querying Images (Native OpenStack API)"; simulator/testdata/vendor).
+//
 // Sources: Glance's api-ref (images-images-v2, images-parameters); the next link's form,
 // the filters (exact min_ram and min_disk, updated_at=gte:, the image_type and
 // instance_uuid properties) and the fields' forms, null included, checked against

@@ -503,3 +503,40 @@ func TestSendsTheDefaultPageSize(t *testing.T) {
 
 // filters are opts in Glance's query parameters, as EachImage sends them.
 func filters(opts client.ListOptions) url.Values { return paging.Query(opts, queryNames) }
+
+// Glance on Huawei's IMS host (Open Telekom Cloud's and Huawei Cloud's "Querying Images
+// (Native OpenStack API)"): size is "unavailable currently" and sent as 0, the size is the
+// string __image_size; a public image has none, and its size is not known.
+func TestReadsTheSizeFromImageSizeOnTheIMSHost(t *testing.T) {
+	c, _, _ := newTestClient(t, "", answers(map[string]string{"": `{"images": [
+	  {"id": "p", "status": "active", "visibility": "private", "__imagetype": "private", "size": 0,
+	   "__image_size": "1848573952", "virtual_size": null, "__os_type": "Linux", "active_at": "2026-11-28T11:25:17Z"},
+	  {"id": "g", "status": "active", "visibility": "public", "__imagetype": "gold", "size": 0, "virtual_size": null,
+	   "__os_type": "Linux", "protected": true},
+	  {"id": "s", "status": "active", "visibility": "shared", "__imagetype": "shared", "size": null, "__image_size": 4096}],
+	  "first": "/v2/images", "schema": "/v2/schemas/images"}`}, noHidden))
+	c.Requester.Opts.MetadataKeys = []string{"__os_type", "active_at"}
+	images, err := client.Collect(context.Background(), c, client.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const unknown = client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldCreated | client.FieldUpdated
+	want := []client.Image{
+		{ID: "p", Status: "ACTIVE", APIStatus: "active", Visibility: "private", Size: 1848573952, Progress: 100, Missing: unknown,
+			Metadata: client.Metadata{{Key: "__os_type", Value: "Linux"}, {Key: "active_at", Value: "2026-11-28T11:25:17Z"}}},
+		{ID: "g", Status: "ACTIVE", APIStatus: "active", Visibility: "public", Progress: 100, Missing: unknown | client.FieldSize,
+			Metadata: client.Metadata{{Key: "__os_type", Value: "Linux"}}},
+		{ID: "s", Status: "ACTIVE", APIStatus: "active", Visibility: "shared", Size: 4096, Progress: 100, Missing: unknown},
+	}
+	clienttest.EqualImages(t, images, want)
+}
+
+// An unreadable __image_size fails the listing naming the image and the field, as IMS's.
+func TestBadImageSizeOnTheIMSHostFailsNamingTheField(t *testing.T) {
+	c, _, _ := newTestClient(t, "", answers(map[string]string{"": `{"images": [
+	  {"id": "img-x", "status": "active", "size": 0, "__image_size": "12 GB"}], "schema": "/v2/schemas/images"}`}, noHidden))
+	_, err := client.Collect(context.Background(), c, client.ListOptions{})
+	if err == nil || !strings.Contains(err.Error(), "__image_size") || !strings.Contains(err.Error(), "img-x") {
+		t.Errorf("%v, want an error naming the image and __image_size", err)
+	}
+}

@@ -19,6 +19,11 @@ type wireImage struct {
 type fields struct {
 	paging.GlanceFields
 	Size paging.Number
+	// ImageSize is the size where Glance is served on Huawei's IMS host (Huawei Cloud, Open
+	// Telekom Cloud), whose size is "unavailable currently" and sent as 0.
+	ImageSize paging.ImageSize
+	// onIMSHost is set by the keys of Huawei's extension (__image_size, __imagetype).
+	onIMSHost bool
 	// Server is the instance_uuid property of a snapshot.
 	Server property
 }
@@ -43,15 +48,30 @@ func (w *wireImage) UnmarshalJSON(data []byte) error {
 			return paging.DecodeNumber("size", value, &w.Size)
 		case "instance_uuid":
 			return w.Server.UnmarshalJSON(value)
+		case paging.ImageSizeKey:
+			w.onIMSHost = true
+			return w.ImageSize.UnmarshalJSON(value)
+		case "__imagetype":
+			w.onIMSHost = true
 		}
 		return nil
 	})
 }
 
 // Image validates w and converts it; the error names the image and the field at fault,
-// without redact's secrets.
+// without redact's secrets. On Huawei's IMS host the size is __image_size, and an image
+// without one (a public image) has no known size: the size key beside it is not the size;
+// a virtual_size of 0 there is none.
 func (w *wireImage) Image(redact client.Redactor) (client.Image, error) {
-	return w.GlanceFields.Image(redact, paging.Field{Name: "size", Value: w.Size}, string(w.Server), w.properties.Values())
+	size := paging.Field{Name: "size", Value: w.Size}
+	if w.onIMSHost {
+		var err error
+		if size, err = w.ImageSize.Field(redact, w.ID); err != nil {
+			return client.Image{}, err
+		}
+		w.VirtualSize = w.VirtualSize.NonZero() // "unavailable currently", 0 in an example
+	}
+	return w.GlanceFields.Image(redact, size, string(w.Server), w.properties.Values())
 }
 
 // property is an image property read as a string: any other JSON value leaves it empty.

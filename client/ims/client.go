@@ -13,7 +13,8 @@
 // the documented default order (created_at, desc), which the marker continues.
 //
 // What differs from Nova's images-detail: the size is __image_size, a string of bytes
-// (size is an unused 0 and is ignored); the progress is derived from the status as Nova's
+// (size is an unused 0 and is ignored; a public image has none); virtual_size is
+// "unavailable currently" (null), and a 0 is no virtual size; the progress is derived from the status as Nova's
 // proxy derives it; the server of a snapshot comes from __data_origin ("instance,<id>");
 // metadata keys are the image's top-level keys; status filters take only queued, saving,
 // deleted, killed and active; there is no filter for the type (snapshot, backup) or the

@@ -422,3 +422,23 @@ func TestSendsTheDefaultPageSize(t *testing.T) {
 		t.Errorf("queries %v, want one with limit=500", queries(s))
 	}
 }
+
+// IMS documents virtual_size as "unavailable currently" (null in its examples, *int32 in
+// Huawei's SDK): only a positive number is a virtual size.
+func TestVirtualSizeOnlyWhenPositive(t *testing.T) {
+	for body, want := range map[string]int64{`null`: 0, `0`: 0, `1073741824`: 1 << 30} {
+		c, _ := newClient(t, client.Options{}, "", func(q url.Values) (int, string) {
+			if q.Get("marker") != "" {
+				return 200, `{"images": []}`
+			}
+			return 200, `{"images": [{"id": "i", "status": "active", "__image_size": "1", "virtual_size": ` + body + `}]}`
+		})
+		images, err := list(c, client.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := images[0]; got.VirtualSize != want || (got.Missing&client.FieldVirtualSize != 0) != (want == 0) {
+			t.Errorf("virtual_size %s: %d, missing %v; want %d, missing %v", body, got.VirtualSize, got.Missing&client.FieldVirtualSize != 0, want, want == 0)
+		}
+	}
+}

@@ -1,9 +1,6 @@
 package ims
 
 import (
-	"encoding/json"
-	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
@@ -14,8 +11,8 @@ import (
 // Image needs; the wanted metadata keys are picked from the image's top-level keys.
 type wireImage struct {
 	paging.GlanceFields
-	ImageSize  byteCount // __image_size
-	DataOrigin string    // __data_origin
+	ImageSize  paging.ImageSize
+	DataOrigin string // __data_origin
 	Metadata   paging.Picker
 }
 
@@ -35,7 +32,7 @@ func (w *wireImage) UnmarshalJSON(data []byte) error {
 			return err
 		}
 		switch string(key) {
-		case "__image_size":
+		case paging.ImageSizeKey:
 			return w.ImageSize.UnmarshalJSON(value)
 		case "__data_origin":
 			return paging.DecodeString("__data_origin", value, &w.DataOrigin)
@@ -45,16 +42,19 @@ func (w *wireImage) UnmarshalJSON(data []byte) error {
 }
 
 // Image validates w and converts it; the error names the image and the field at fault,
-// without redact's secrets. IMS's size is __image_size; its size key is an unused 0.
+// without redact's secrets. IMS's size is __image_size; its size key is an unused 0. Its
+// virtual_size is documented as "unavailable currently" (null in the examples): 0 is none,
+// and a negative one fails as any negative number does.
 func (w *wireImage) Image(redact client.Redactor) (client.Image, error) {
 	if err := paging.CheckID(redact, w.ID, string(w.Status)); err != nil {
 		return client.Image{}, err
 	}
-	if w.ImageSize.unreadable != "" {
-		return client.Image{}, fmt.Errorf("image %s: __image_size is not a number of bytes: %s",
-			redact.Text(w.ID, 64), redact.Quote(w.ImageSize.unreadable, 64))
+	size, err := w.ImageSize.Field(redact, w.ID)
+	if err != nil {
+		return client.Image{}, err
 	}
-	return w.GlanceFields.Image(redact, paging.Field{Name: "__image_size", Value: w.ImageSize.value}, serverID(w.DataOrigin), w.Metadata.Values())
+	w.VirtualSize = w.VirtualSize.NonZero()
+	return w.GlanceFields.Image(redact, size, serverID(w.DataOrigin), w.Metadata.Values())
 }
 
 // serverID is the instance an image was made from, by its __data_origin: "instance,<id>"
@@ -66,35 +66,4 @@ func serverID(dataOrigin string) string {
 		return ""
 	}
 	return strings.TrimSpace(id)
-}
-
-// byteCount is __image_size: a string of decimal bytes as IMS documents it, or a number;
-// an empty string or null is not sent, anything else not a whole number is kept as
-// unreadable.
-type byteCount struct {
-	value      paging.Number
-	unreadable string
-}
-
-// UnmarshalJSON reads the count; null leaves it not sent.
-func (b *byteCount) UnmarshalJSON(data []byte) error {
-	text := string(data)
-	switch {
-	case text == "null":
-		return nil
-	case data[0] == '"':
-		if err := json.Unmarshal(data, &text); err != nil {
-			return err
-		}
-		if text == "" {
-			return nil
-		}
-	}
-	n, err := strconv.ParseInt(text, 10, 64)
-	if err != nil {
-		b.unreadable = text
-		return nil
-	}
-	b.value = paging.Sent(n)
-	return nil
 }

@@ -340,3 +340,12 @@ func parseNovaTime(b []byte) (int64, bool) {
 	}
 	return t.UnixMilli(), true
 }
+
+// NonZero is n, or not sent when it was sent as 0: for a field whose 0 means
+// "unavailable". A negative n is kept, for CheckFields to refuse.
+func (n Number) NonZero() Number {
+	if n.value == 0 {
+		return Number{}
+	}
+	return n
+}

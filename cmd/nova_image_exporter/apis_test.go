@@ -74,11 +74,13 @@ func view(api string, img simulator.Image, novaStatus string) apiView {
 	case "glance":
 		v.visibility = cmpOr(img.Visibility, "shared")
 	case "ims":
-		v.visibility = "private"
-		if img.Visibility == "public" || img.Visibility == "community" {
-			v.visibility = "public"
-		}
-		if v.size == nil {
+		// IMS's virtual_size is "unavailable currently" (null), and a public image has no
+		// __image_size (the vendor's examples).
+		v.visibility, v.virtualSize = "private", nil
+		switch {
+		case img.Visibility == "public" || img.Visibility == "community":
+			v.visibility, v.size = "public", nil
+		case v.size == nil:
 			v.size = &zero
 		}
 	}
