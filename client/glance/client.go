@@ -50,11 +50,21 @@ const API = client.APIGlance
 // (queryNames names none).
 type Client struct {
 	paging.Base
+	// onIMSHost reports whether an image endpoint's host is Huawei's IMS host, where Glance's
+	// API carries Huawei's extension (the size is __image_size): decided by the endpoint the
+	// operator configured or the catalog lists, never by keys a tenant can set on its images.
+	onIMSHost func(host string) bool
 }
 
 // New returns a Client that authenticates with auth.
 func New(auth client.Authenticator, opts client.Options) *Client {
-	return &Client{Base: paging.NewBase(API, auth, opts, queryNames)}
+	return &Client{Base: paging.NewBase(API, auth, opts, queryNames), onIMSHost: huaweiIMSHost}
+}
+
+// huaweiIMSHost reports whether host is an IMS host of a Huawei-stack cloud:
+// ims.{region}.{domain}, as Huawei Cloud, Open Telekom Cloud and their siblings name it.
+func huaweiIMSHost(host string) bool {
+	return strings.HasPrefix(strings.ToLower(host), "ims.")
 }
 
 // EachImage calls fn for every image matching opts, the listed ones then the hidden ones,
@@ -67,14 +77,14 @@ func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func
 		return err
 	}
 	return c.Requester.Run(ctx, c.Names.PageSize(opts), client.ServiceImage, "image endpoint", "", func(ctx context.Context, listing *paging.Listing, endpoint *url.URL) error {
-		base := imagesURL(endpoint)
+		base, imsHost := imagesURL(endpoint), c.onIMSHost(endpoint.Hostname())
 		for _, hidden := range []bool{false, true} {
 			query := maps.Clone(filters)
 			if hidden {
 				query.Set("os_hidden", "true")
 			}
 			listing.NewPass()
-			if err := pass(ctx, listing, base, query, fn); err != nil {
+			if err := pass(ctx, listing, base, query, imsHost, fn); err != nil {
 				return err
 			}
 		}
@@ -83,12 +93,12 @@ func (c *Client) EachImage(ctx context.Context, opts client.ListOptions, fn func
 }
 
 // pass walks the pages of one listing, following next links.
-func pass(ctx context.Context, listing *paging.Listing, base *url.URL, query url.Values, fn func(client.Image) error) error {
+func pass(ctx context.Context, listing *paging.Listing, base *url.URL, query url.Values, imsHost bool, fn func(client.Image) error) error {
 	for marker := ""; ; {
 		if err := listing.NextPage(marker); err != nil {
 			return err
 		}
-		next, err := page(ctx, listing, paging.WithQuery(base, query), fn)
+		next, err := page(ctx, listing, paging.WithQuery(base, query), imsHost, fn)
 		if err == nil && next != "" {
 			query, marker, err = nextQuery(listing.Decoding().Redact, next)
 		}
@@ -102,9 +112,9 @@ func pass(ctx context.Context, listing *paging.Listing, base *url.URL, query url
 }
 
 // page fetches and hands over one page; it returns the page's next link, "" for none.
-func page(ctx context.Context, listing *paging.Listing, u *url.URL, fn func(client.Image) error) (next string, err error) {
+func page(ctx context.Context, listing *paging.Listing, u *url.URL, imsHost bool, fn func(client.Image) error) (next string, err error) {
 	err = listing.Fetch(ctx, u, func(resp *http.Response) error {
-		next, err = decodePage(resp, listing.Decoding(), func(img client.Image) error {
+		next, err = decodePage(resp, listing.Decoding(), imsHost, func(img client.Image) error {
 			return listing.Hand(img, fn)
 		})
 		return err
@@ -112,8 +122,9 @@ func page(ctx context.Context, listing *paging.Listing, u *url.URL, fn func(clie
 	return next, err
 }
 
-// decodePage streams one page, handing each image to fn. It returns the page's next link.
-func decodePage(resp *http.Response, d paging.Decoding, fn func(client.Image) error) (next string, err error) {
+// decodePage streams one page, handing each image to fn, read with Huawei's extension if
+// imsHost. It returns the page's next link.
+func decodePage(resp *http.Response, d paging.Decoding, imsHost bool, fn func(client.Image) error) (next string, err error) {
 	nextLink := func(p *paging.Page, key string) error {
 		if key != "next" {
 			return p.Skip(key)
@@ -123,7 +134,7 @@ func decodePage(resp *http.Response, d paging.Decoding, fn func(client.Image) er
 		}
 		return nil
 	}
-	if err := paging.DecodeWire(resp, d, &wireImage{}, nextLink, fn); err != nil {
+	if err := paging.DecodeWire(resp, d, &wireImage{imsHost: imsHost}, nextLink, fn); err != nil {
 		return "", err
 	}
 	return next, nil

@@ -515,6 +515,7 @@ func TestReadsTheSizeFromImageSizeOnTheIMSHost(t *testing.T) {
 	   "__os_type": "Linux", "protected": true},
 	  {"id": "s", "status": "active", "visibility": "shared", "__imagetype": "shared", "size": null, "__image_size": 4096}],
 	  "first": "/v2/images", "schema": "/v2/schemas/images"}`}, noHidden))
+	c.onIMSHost = onIMSHost
 	c.Requester.Opts.MetadataKeys = []string{"__os_type", "active_at"}
 	images, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if err != nil {
@@ -535,8 +536,45 @@ func TestReadsTheSizeFromImageSizeOnTheIMSHost(t *testing.T) {
 func TestBadImageSizeOnTheIMSHostFailsNamingTheField(t *testing.T) {
 	c, _, _ := newTestClient(t, "", answers(map[string]string{"": `{"images": [
 	  {"id": "img-x", "status": "active", "size": 0, "__image_size": "12 GB"}], "schema": "/v2/schemas/images"}`}, noHidden))
+	c.onIMSHost = onIMSHost
 	_, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if err == nil || !strings.Contains(err.Error(), "__image_size") || !strings.Contains(err.Error(), "img-x") {
 		t.Errorf("%v, want an error naming the image and __image_size", err)
+	}
+}
+
+// onIMSHost takes the test server, on loopback, for Huawei's IMS host.
+func onIMSHost(string) bool { return true }
+
+// Only the IMS host's name makes Glance's answer Huawei's: ims.{region}.{domain}.
+func TestTheIMSHostIsKnownByItsName(t *testing.T) {
+	for host, want := range map[string]bool{
+		"ims.eu-de.otc.t-systems.com": true, "IMS.cn-north-4.myhuaweicloud.com": true, "ims.ap-southeast-1.myhuaweicloud.eu": true,
+		"glance.example.com": false, "127.0.0.1": false, "images.example.com": false, "cloud-ims.example.com": false,
+	} {
+		if got := huaweiIMSHost(host); got != want {
+			t.Errorf("huaweiIMSHost(%q) = %v, want %v", host, got, want)
+		}
+	}
+}
+
+// On any other Glance, __imagetype and __image_size are properties a tenant may set like
+// any other: they neither hide nor replace the image's size, nor fail the listing. Before,
+// either key made the image Huawei's, so a tenant could hide its image's bytes (found by a
+// hostile review).
+func TestHuaweisKeysOnAPlainGlanceAreProperties(t *testing.T) {
+	c, _, _ := newTestClient(t, "", answers(map[string]string{"": `{"images": [
+	  {"id": "a", "status": "active", "visibility": "private", "size": 10737418240, "__imagetype": "mine"},
+	  {"id": "b", "status": "active", "visibility": "private", "size": 10737418240, "__image_size": "1"},
+	  {"id": "c", "status": "active", "visibility": "private", "size": 10737418240, "__image_size": "x"}],
+	  "first": "/v2/images", "schema": "/v2/schemas/images"}`}, noHidden))
+	images, err := client.Collect(context.Background(), c, client.ListOptions{})
+	if err != nil || len(images) != 3 {
+		t.Fatalf("%d images, %v; want the 3", len(images), err)
+	}
+	for _, img := range images {
+		if img.Size != 10737418240 || img.Missing&client.FieldSize != 0 {
+			t.Errorf("image %s: size %d (missing %v), want its size, 10737418240", img.ID, img.Size, img.Missing&client.FieldSize != 0)
+		}
 	}
 }

@@ -13,6 +13,8 @@ import (
 type wireImage struct {
 	fields
 	properties paging.Picker
+	// imsHost says that the page comes from Huawei's IMS host (Client.onIMSHost).
+	imsHost bool
 }
 
 // fields are the image's fields Image needs; everything else is skipped by the decoder.
@@ -22,8 +24,6 @@ type fields struct {
 	// ImageSize is the size where Glance is served on Huawei's IMS host (Huawei Cloud, Open
 	// Telekom Cloud), whose size is "unavailable currently" and sent as 0.
 	ImageSize paging.ImageSize
-	// onIMSHost is set by the keys of Huawei's extension (__image_size, __imagetype).
-	onIMSHost bool
 	// Server is the instance_uuid property of a snapshot.
 	Server property
 }
@@ -31,7 +31,7 @@ type fields struct {
 // Reset prepares w for the next image: a field is left untouched both for a missing key and
 // for null, so untouched means not sent.
 func (w *wireImage) Reset(metadataKeys []string) {
-	*w = wireImage{properties: paging.NewPicker(metadataKeys)}
+	*w = wireImage{properties: paging.NewPicker(metadataKeys), imsHost: w.imsHost}
 }
 
 // UnmarshalJSON decodes the fields and picks the wanted properties from the same bytes:
@@ -49,10 +49,9 @@ func (w *wireImage) UnmarshalJSON(data []byte) error {
 		case "instance_uuid":
 			return w.Server.UnmarshalJSON(value)
 		case paging.ImageSizeKey:
-			w.onIMSHost = true
-			return w.ImageSize.UnmarshalJSON(value)
-		case "__imagetype":
-			w.onIMSHost = true
+			if w.imsHost { // elsewhere a property like any other
+				return w.ImageSize.UnmarshalJSON(value)
+			}
 		}
 		return nil
 	})
@@ -64,7 +63,7 @@ func (w *wireImage) UnmarshalJSON(data []byte) error {
 // a virtual_size of 0 there is none.
 func (w *wireImage) Image(redact client.Redactor) (client.Image, error) {
 	size := paging.Field{Name: "size", Value: w.Size}
-	if w.onIMSHost {
+	if w.imsHost {
 		var err error
 		if size, err = w.ImageSize.Field(redact, w.ID); err != nil {
 			return client.Image{}, err

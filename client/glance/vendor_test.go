@@ -31,6 +31,7 @@ func TestReadsTheVendorsGlanceOnTheIMSHost(t *testing.T) {
 		"":                                     listing,
 		"0328c25e-c840-4496-81ac-c4e01b214b1f": `{"images": [` + private + `], "schema": "/v2/schemas/images", "first": "/v2/images"}`,
 	}, noHidden))
+	c.onIMSHost = onIMSHost
 	images, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if err != nil || len(images) != 3 {
 		t.Fatalf("%d images, %v", len(images), err)
@@ -54,6 +55,7 @@ func TestTheOSKeysAreLabelsThroughTheSimulator(t *testing.T) {
 	defer srv.Close()
 	keys := []string{"__os_type", "active_at", "__platform", "__os_version", "__os_bit"}
 	c := New(&cloud.StaticToken{Token: sim.IssueToken(), ImageEndpoint: srv.URL}, client.Options{MetadataKeys: keys})
+	c.onIMSHost = onIMSHost
 	images, err := client.Collect(context.Background(), c, client.ListOptions{})
 	if err != nil || len(images) != 11 {
 		t.Fatalf("%d images, %v", len(images), err)
