@@ -206,3 +206,28 @@ func TestTheHuaweiExamplesReachTheirHosts(t *testing.T) {
 		}
 	}
 }
+
+// A secret pasted into cloud_domain or region_name is not printed in the error that refuses
+// it (found by a hostile review).
+func TestHostErrorsShowNoSecret(t *testing.T) {
+	const sk = "SkSecretValue0123456789abcdefXYZ"
+	for _, entry := range []string{
+		"  c:\n    auth_type: aksk\n    region_name: eu-de\n    auth: {ak: AK, sk: " + sk + ", project_id: p}\n    cloud_domain: " + sk + "\n",
+		"  c:\n    auth_type: aksk\n    region_name: " + sk + "_x\n    auth: {ak: AK, sk: " + sk + ", project_id: p}\n",
+		"  c:\n    auth_type: token\n    image_api: ims\n    region_name: eu-de\n    auth: {token: " + sk + ", project_id: p}\n    cloud_domain: " + sk + "\n",
+	} {
+		if _, err := endpointsOf(t, entry, "c"); err == nil || strings.Contains(err.Error(), sk[:8]) {
+			t.Errorf("error %v: want a refusal without the secret", err)
+		}
+	}
+}
+
+// cloud_domain names a domain, not an IP address (found by a hostile review).
+func TestCloudDomainIsNoIPAddress(t *testing.T) {
+	for _, domain := range []string{"10.0.0.1", "127.0.0.1", "169.254.169.254", "example.123"} {
+		entry := fmt.Sprintf("  c:\n    auth_type: aksk\n    region_name: eu-de\n    cloud_domain: %q\n    auth: {ak: AK, sk: sk-secret-value, project_id: p}\n", domain)
+		if got, err := endpointsOf(t, entry, "c", client.ServiceImage); err == nil || !strings.Contains(err.Error(), "cloud_domain") {
+			t.Errorf("cloud_domain %q: endpoint %q, error %v; want it refused, naming cloud_domain", domain, got, err)
+		}
+	}
+}

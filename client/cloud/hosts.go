@@ -19,6 +19,8 @@ var (
 	// regionPattern is what a region name that goes into a host name may be.
 	regionPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,63}$`)
 	// domainPattern is a plain DNS name of two labels or more, without a final dot.
+	// numericLabel is a last label of digits alone: an IP address, not a domain.
+	numericLabel  = regexp.MustCompile(`(?:^|\.)[0-9]+$`)
 	domainPattern = regexp.MustCompile(`^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 )
 
@@ -52,7 +54,7 @@ func (c *Config) buildEndpoints(region string, services []string) {
 func (c *Config) checkHosts(t *authType, field func(string) string) error {
 	if c.hostRegion != "" && !regionPattern.MatchString(c.hostRegion) {
 		return fmt.Errorf("%s %s: want letters, digits and dashes (it names the endpoint's host, e.g. cn-north-4)",
-			field("region_name"), client.QuoteTruncated(c.hostRegion, 64))
+			field("region_name"), c.redactor().Quote(c.hostRegion, 64))
 	}
 	if c.CloudDomain == "" {
 		return nil
@@ -61,9 +63,16 @@ func (c *Config) checkHosts(t *authType, field func(string) string) error {
 		return fmt.Errorf("%s names the hosts that auth_type aksk builds, and token with image_api ims; this cloud builds none: it takes its endpoints from the catalog or from compute_endpoint_override and image_endpoint_override",
 			field("cloud_domain"))
 	}
-	if len(c.CloudDomain) > maxDomainBytes || !domainPattern.MatchString(c.CloudDomain) {
+	if len(c.CloudDomain) > maxDomainBytes || !domainPattern.MatchString(c.CloudDomain) || numericLabel.MatchString(c.CloudDomain) {
 		return fmt.Errorf("%s %s: want a DNS name such as otc.t-systems.com (dot-separated labels of letters, digits and dashes; no scheme, path or port)",
-			field("cloud_domain"), client.QuoteTruncated(c.CloudDomain, 64))
+			field("cloud_domain"), c.redactor().Quote(c.CloudDomain, 64))
 	}
 	return nil
+}
+
+// redactor removes the cloud's configured secrets from a value quoted in an error: a secret
+// pasted under the wrong key must not be printed.
+func (c *Config) redactor() client.Redactor {
+	return client.NewRedactor(c.AuthOptions.Password, c.AuthOptions.ApplicationCredentialSecret, c.AuthOptions.TokenID,
+		c.Auth["sk"], c.Auth["security_token"])
 }
