@@ -3,30 +3,20 @@ package glance
 import (
 	"context"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
+	"github.com/nova-image-exporter/nova_image_exporter/client/internal/clienttest"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
 )
-
-// vendorAnswer is one of the vendors' published answers (simulator/testdata/vendor).
-func vendorAnswer(t *testing.T, name string) string {
-	t.Helper()
-	b, err := os.ReadFile("../../simulator/testdata/vendor/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
 
 // Open Telekom Cloud's examples of Glance on the IMS host: public images sized 0 with no
 // __image_size (no size known), and a private image whose size 2 is not its size: its
 // __image_size is.
 func TestReadsTheVendorsGlanceOnTheIMSHost(t *testing.T) {
-	listing, private := vendorAnswer(t, "otc-glance-list.json"), vendorAnswer(t, "otc-glance-image-private.json")
+	listing, private := clienttest.VendorAnswer(t, "otc-glance-list.json"), clienttest.VendorAnswer(t, "otc-glance-image-private.json")
 	c, _, _ := newTestClient(t, "", answers(map[string]string{
 		"":                                     listing,
 		"0328c25e-c840-4496-81ac-c4e01b214b1f": `{"images": [` + private + `], "schema": "/v2/schemas/images", "first": "/v2/images"}`,

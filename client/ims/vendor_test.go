@@ -5,25 +5,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
+	"github.com/nova-image-exporter/nova_image_exporter/client/internal/clienttest"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
 )
-
-// vendorAnswer is one of the vendors' published answers (simulator/testdata/vendor).
-func vendorAnswer(t *testing.T, name string) string {
-	t.Helper()
-	b, err := os.ReadFile("../../simulator/testdata/vendor/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
 
 // osKeys are the keys IMS documents on every image, which --images.metadata-label may name.
 var osKeys = []string{"__os_type", "active_at", "__platform", "__os_version", "__os_bit"}
@@ -31,7 +21,7 @@ var osKeys = []string{"__os_type", "active_at", "__platform", "__os_version", "_
 // Open Telekom Cloud's example answer of GET /v2/cloudimages: two public images, with no
 // __image_size (no size known), virtual_size null (none) and the OS keys as labels.
 func TestReadsTheVendorsListing(t *testing.T) {
-	body := vendorAnswer(t, "otc-ims-list.json")
+	body := clienttest.VendorAnswer(t, "otc-ims-list.json")
 	c, _ := newClient(t, client.Options{MetadataKeys: osKeys}, "", func(q url.Values) (int, string) {
 		if q.Get("marker") != "" {
 			return http.StatusOK, `{"images": []}`
@@ -56,7 +46,7 @@ func TestReadsTheVendorsListing(t *testing.T) {
 
 // Open Telekom Cloud's example answer of GET /v1/cloudimages/quota.
 func TestReadsTheVendorsQuota(t *testing.T) {
-	body := vendorAnswer(t, "otc-ims-quota.json")
+	body := clienttest.VendorAnswer(t, "otc-ims-quota.json")
 	c, _ := newClient(t, client.Options{}, "", func(url.Values) (int, string) { return http.StatusOK, body })
 	quotas, err := c.Quotas(context.Background())
 	if want := []client.Quota{{Resource: "image", Limit: 20, Usage: 0}}; err != nil || !reflect.DeepEqual(quotas, want) {

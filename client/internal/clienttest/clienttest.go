@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 
@@ -92,7 +93,7 @@ func NewServer(t testing.TB, answer Answer) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	n, answer := len(s.requests), s.answer
-	s.requests = append(s.requests, r.Clone(context.Background()))
+	s.requests = append(s.requests, r.Clone(r.Context()))
 	s.mu.Unlock()
 	status, header, body := answer(n, r)
 	for k, v := range header {
@@ -121,3 +122,15 @@ func (s *Server) Requests() []*http.Request {
 
 // OK is a 200 with body.
 func OK(body string) (int, http.Header, string) { return http.StatusOK, nil, body }
+
+// VendorAnswer is one of the vendors' published answers, recorded in
+// simulator/testdata/vendor, read from the test of a package two levels below the module's
+// root (client/glance, client/ims).
+func VendorAnswer(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("../../simulator/testdata/vendor/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
