@@ -183,13 +183,8 @@ func (s *Simulator) serveGlance(w http.ResponseWriter, r *http.Request) {
 // (os_hidden is not Huawei's), so os_hidden=true lists none; __isregistered is taken as
 // true; the gateway's refusals and the errors are IMS's.
 func (s *Simulator) serveIMSGlance(w http.ResponseWriter, r *http.Request) {
-	s.recordRequest(r, APIIMSGlance)
-	project, ok := s.imsAdmit(w, r)
+	project, ft, ok := s.imsListingAdmit(w, r, APIIMSGlance)
 	if !ok {
-		return
-	}
-	ft := s.nextFault(r)
-	if answerFault(w, r, &ft, APIIMSGlance) {
 		return
 	}
 	params := orderedQuery(r.URL.RawQuery)

@@ -114,13 +114,8 @@ func parseIMSQuery(params []queryParam, max int, project string) (f imsFilters, 
 // serveIMS answers GET /v2/cloudimages: the gateway's check of a signed request or of the
 // token, the method, the fault plan, then the page.
 func (s *Simulator) serveIMS(w http.ResponseWriter, r *http.Request) {
-	s.recordRequest(r, APIIMS)
-	project, ok := s.imsAdmit(w, r)
+	project, ft, ok := s.imsListingAdmit(w, r, APIIMS)
 	if !ok {
-		return
-	}
-	ft := s.nextFault(r)
-	if answerFault(w, r, &ft, APIIMS) {
 		return
 	}
 	f, limit, marker, code, msg := parseIMSQuery(orderedQuery(r.URL.RawQuery), s.opts.IMSMaxLimit, project)
@@ -135,6 +130,22 @@ func (s *Simulator) serveIMS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	finishPage(w, r, append(b, "]}"...), &ft)
+}
+
+// imsListingAdmit records a listing request to api on the IMS host, admits it (imsAdmit)
+// and draws its fault: it returns the request's project and fault, or answers the request
+// itself (a refusal or a fault that ends it) and reports false.
+func (s *Simulator) imsListingAdmit(w http.ResponseWriter, r *http.Request, api string) (string, Fault, bool) {
+	s.recordRequest(r, api)
+	project, ok := s.imsAdmit(w, r)
+	if !ok {
+		return "", Fault{}, false
+	}
+	ft := s.nextFault(r)
+	if answerFault(w, r, &ft, api) {
+		return "", Fault{}, false
+	}
+	return project, ft, true
 }
 
 // imsAdmit is the gateway's check of a request to IMS, signed or with a token, and IMS's

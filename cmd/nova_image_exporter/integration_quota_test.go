@@ -55,36 +55,13 @@ func (rs realstack) glanceUsage(t *testing.T, token string) map[string]glanceQuo
 // test ends.
 func (rs realstack) glanceCreateImage(t *testing.T, token, name string) string {
 	t.Helper()
-	root := strings.TrimRight(os.Getenv("GLANCE_URL"), "/")
-	body := fmt.Sprintf(`{"name": %q, "disk_format": "raw", "container_format": "bare"}`, name)
-	req, _ := http.NewRequest(http.MethodPost, root+"/v2/images", strings.NewReader(body))
-	req.Header.Set("X-Auth-Token", token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		t.Fatalf("Glance: %v", err)
-	}
+	status, body := rs.glanceTryCreateImage(t, token, name)
 	var image struct {
 		ID string `json:"id"`
 	}
-	err = json.NewDecoder(resp.Body).Decode(&image)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusCreated || image.ID == "" {
-		t.Fatalf("creating an image: Glance answered %d, %v", resp.StatusCode, err)
+	if err := json.Unmarshal([]byte(body), &image); status != http.StatusCreated || err != nil || image.ID == "" {
+		t.Fatalf("creating an image: Glance answered %d, %v", status, err)
 	}
-	t.Cleanup(func() {
-		req, _ := http.NewRequest(http.MethodDelete, root+"/v2/images/"+image.ID, nil)
-		req.Header.Set("X-Auth-Token", token)
-		resp, err := httpClient.Do(req)
-		if err != nil {
-			t.Errorf("deleting the image %s: %v", image.ID, err)
-			return
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent {
-			t.Errorf("deleting the image %s: Glance answered %d", image.ID, resp.StatusCode)
-		}
-	})
 	return image.ID
 }
 
