@@ -33,6 +33,9 @@ type Image struct {
 	// ServerID is the instance a snapshot was taken from, cut at 255 bytes; empty for
 	// other images.
 	ServerID string
+	// Owner is the id of the project that owns the image (Glance's and IMS's owner), cut at
+	// 255 bytes; empty where the API sends none (Nova's proxy).
+	Owner string
 	// Size (bytes, OS-EXT-IMG-SIZE:size), MinDisk (GiB), MinRAM (MiB) and Progress
 	// (percent, 0 to 100), each 0 or more as sent.
 	Size, MinDisk, MinRAM, Progress int64
@@ -81,7 +84,7 @@ const imageOverhead = 256
 // ImageBytes is what holding img costs in memory, a little over: its strings and a fixed
 // overhead. A listing is bounded by the sum (Options.MaxListingBytes).
 func ImageBytes(img Image) int64 {
-	n := imageOverhead + len(img.ID) + len(img.Name) + len(img.Status) + len(img.ServerID) + len(img.APIStatus) + len(img.Visibility)
+	n := imageOverhead + len(img.ID) + len(img.Name) + len(img.Status) + len(img.ServerID) + len(img.Owner) + len(img.APIStatus) + len(img.Visibility)
 	for _, v := range img.Metadata {
 		n += 32 + len(v.Key) + len(v.Value)
 	}

@@ -53,3 +53,16 @@ func TestURLEncodedSecretIsRedacted(t *testing.T) {
 		t.Errorf("an escaped secret is in the error: %v", err)
 	}
 }
+
+// TestImageLabelsLoseSecrets names every label of an image after the token: none keeps it,
+// the owner included.
+func TestImageLabelsLoseSecrets(t *testing.T) {
+	const secret = "tok-3f9a1c7e55d2"
+	img := NewRedactor(secret).Image(Image{ID: "a", Name: secret, ServerID: "s-" + secret,
+		Owner: secret + "-project", APIStatus: secret, Visibility: secret})
+	for _, v := range []string{img.Name, img.ServerID, img.Owner, img.APIStatus, img.Visibility} {
+		if strings.Contains(v, secret) || !strings.Contains(v, Redacted) {
+			t.Errorf("label %q keeps the secret or lost the redaction mark", v)
+		}
+	}
+}

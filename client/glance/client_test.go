@@ -89,13 +89,14 @@ func TestDecodesFieldsAndProperties(t *testing.T) {
 	}
 	want := []client.Image{
 		{ID: "97b81eca-9106-4ea1-9cf8-a2590026cd1d", Name: "server-snapshot-1", Status: "ACTIVE", APIStatus: "active", Visibility: "shared",
-			ServerID: "8f3bd1a2-5c6e-4c1d-9a7b-2f0e6d4c1b10", Size: 3072, MinDisk: 1, MinRAM: 64, Progress: 100,
+			ServerID: "8f3bd1a2-5c6e-4c1d-9a7b-2f0e6d4c1b10", Owner: "93ddbd585732482aaa0b4604e671e77a", Size: 3072, MinDisk: 1, MinRAM: 64, Progress: 100,
 			Created: ms("2026-12-02T19:53:42Z"), Updated: ms("2026-12-02T19:53:43Z"),
 			Metadata: client.Metadata{{Key: "image_type", Value: "snapshot"}, {Key: "os_hidden", Value: "false"}}, Missing: client.FieldVirtualSize},
 		{ID: "n", Status: "UNKNOWN", APIStatus: "importing", Visibility: "community", Size: 10, VirtualSize: 1 << 30,
 			Progress: 0, Created: ms("2026-12-02T18:54:32.5Z"), Metadata: client.Metadata{{Key: "hw_qemu_guest_agent", Value: "yes"}, {Key: "os_distro", Value: ""}, {Key: "owner_specified.openstack.object", Value: `{"a": [1]}`}}, Missing: client.FieldMinDisk | client.FieldMinRAM | client.FieldUpdated},
 		{ID: "m", Status: "SAVING", APIStatus: "saving", Progress: 50, Missing: client.FieldSize | client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldCreated | client.FieldUpdated},
 		{ID: "8c5d9333-1850-4359-b71b-83f204b6326a", Name: "hidden-one", Status: "SAVING", APIStatus: "queued", Visibility: "private",
+			Owner: "93ddbd585732482aaa0b4604e671e77a",
 			MinDisk: 0, MinRAM: 128, Progress: 25,
 			Created: ms("2026-12-02T19:54:32Z"), Updated: ms("2026-12-02T19:54:32Z"), Metadata: client.Metadata{{Key: "os_hidden", Value: "true"}}, Missing: client.FieldSize | client.FieldVirtualSize},
 	}

@@ -84,7 +84,7 @@ func TestDecodesIMSFields(t *testing.T) {
 	ms := func(h, m, s int) int64 { return time.Date(2026, 11, 28, h, m, s, 0, time.UTC).UnixMilli() }
 	want := []client.Image{
 		{ID: "img-1", Name: "web-snap", Status: "ACTIVE", APIStatus: "active", Visibility: "private",
-			ServerID: "5b1c3e3e-6d3a-4bc8-9c47-1a2b3c4d5e6f", Size: 1848573952, VirtualSize: 42949672960,
+			ServerID: "5b1c3e3e-6d3a-4bc8-9c47-1a2b3c4d5e6f", Owner: "055ae22e", Size: 1848573952, VirtualSize: 42949672960,
 			MinDisk: 40, MinRAM: 1024, Progress: 100, Created: ms(10, 47, 20), Updated: ms(11, 25, 17),
 			Metadata: client.Metadata{{Key: "__os_type", Value: "Linux"}, {Key: "__support_kvm", Value: "true"},
 				{Key: "size", Value: "0"}, {Key: "os_distro", Value: `{"x": [1, 2]}`}}},

@@ -6,7 +6,7 @@ import "github.com/nova-image-exporter/nova_image_exporter/client"
 // Glance's, with more keys) share by name and meaning; each API adds its size and server.
 // DecodeField decodes them from an image's top-level keys.
 type GlanceFields struct {
-	ID, Name, Visibility         string
+	ID, Name, Visibility, Owner  string
 	Status                       Status
 	VirtualSize, MinDisk, MinRAM Number
 	Created, Updated             Time
@@ -25,6 +25,8 @@ func (f *GlanceFields) DecodeField(key, value []byte) (bool, error) {
 		err = f.Status.UnmarshalJSON(value)
 	case "visibility":
 		err = DecodeString("visibility", value, &f.Visibility)
+	case "owner":
+		err = DecodeString("owner", value, &f.Owner)
 	case "virtual_size":
 		err = DecodeNumber("virtual_size", value, &f.VirtualSize)
 	case "min_disk":
@@ -59,7 +61,7 @@ func (f *GlanceFields) Image(redact client.Redactor, size Field, serverID string
 	}
 	status, progress := NovaStatus(string(f.Status))
 	return client.Image{
-		ID: f.ID, ServerID: serverID, Name: f.Name, Status: status, APIStatus: string(f.Status), Visibility: f.Visibility,
+		ID: f.ID, ServerID: serverID, Name: f.Name, Status: status, APIStatus: string(f.Status), Visibility: f.Visibility, Owner: f.Owner,
 		Size: size.Value.Int(), VirtualSize: f.VirtualSize.Int(), MinDisk: f.MinDisk.Int(), MinRAM: f.MinRAM.Int(), Progress: progress,
 		Created: f.Created.Millis(), Updated: f.Updated.Millis(),
 		Missing:  missing | f.Created.Missing(client.FieldCreated) | f.Updated.Missing(client.FieldUpdated),
