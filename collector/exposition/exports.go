@@ -59,12 +59,12 @@ func NewImageExports(perImage bool, labels, filters []string) (*ImageExports, er
 		e.addKey(f.key)
 		e.filters = append(e.filters, f)
 	}
-	infoLabels := []string{"id", "name", "server_id", "api_status", "visibility"}
+	infoLabels := []string{"id", "name", "server_id", "api_status", "visibility", "owner"}
 	for _, key := range e.labels {
 		infoLabels = append(infoLabels, MetadataLabelName(key))
 	}
 	e.info = newGauge("image", "info",
-		"Always 1; server_id is the instance a snapshot was taken from, empty for other images; api_status is the status as the image API sent it (Glance's importing, which Nova calls UNKNOWN); visibility is public, private, shared or community, empty where the API has none (nova); metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.",
+		"Always 1; server_id is the instance a snapshot was taken from, empty for other images; api_status is the status as the image API sent it (Glance's importing, which Nova calls UNKNOWN); visibility is public, private, shared or community, empty where the API has none (nova); owner is the id of the project that owns the image, empty where the API sends none (nova); metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.",
 		infoLabels...)
 	return e, nil
 }
@@ -134,9 +134,9 @@ func (e *ImageExports) exported(images []*client.Image) []*client.Image {
 
 // infoLabelValues are the values of nova_image_info's labels after id and name.
 func (e *ImageExports) infoLabelValues(img *client.Image) []string {
-	const fixed = 3 // server_id, api_status, visibility
+	const fixed = 4 // server_id, api_status, visibility, owner
 	values := make([]string, fixed+len(e.labels))
-	values[0], values[1], values[2] = img.ServerID, img.APIStatus, img.Visibility
+	values[0], values[1], values[2], values[3] = img.ServerID, img.APIStatus, img.Visibility, img.Owner
 	for i, key := range e.labels {
 		values[fixed+i] = img.Metadata.Get(key)
 	}

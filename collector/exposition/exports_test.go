@@ -52,10 +52,10 @@ func TestMetadataLabelsAndFilters(t *testing.T) {
 	}
 	served := gatherText(t, Listed(pointers(exportImages), exports, 0, 0))
 	const want = `
-# HELP nova_image_info Always 1; server_id is the instance a snapshot was taken from, empty for other images; api_status is the status as the image API sent it (Glance's importing, which Nova calls UNKNOWN); visibility is public, private, shared or community, empty where the API has none (nova); metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.
+# HELP nova_image_info Always 1; server_id is the instance a snapshot was taken from, empty for other images; api_status is the status as the image API sent it (Glance's importing, which Nova calls UNKNOWN); visibility is public, private, shared or community, empty where the API has none (nova); owner is the id of the project that owns the image, empty where the API sends none (nova); metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.
 # TYPE nova_image_info gauge
-nova_image_info{api_status="",id="p1",metadata___imagetype="private",metadata___os_type="Windows",metadata_image_type="snapshot",name="my-private",server_id="",visibility=""} 1
-nova_image_info{api_status="",id="x1",metadata___imagetype="",metadata___os_type="",metadata_image_type="",name="no-metadata",server_id="",visibility=""} 1
+nova_image_info{api_status="",id="p1",metadata___imagetype="private",metadata___os_type="Windows",metadata_image_type="snapshot",name="my-private",owner="",server_id="",visibility=""} 1
+nova_image_info{api_status="",id="x1",metadata___imagetype="",metadata___os_type="",metadata_image_type="",name="no-metadata",owner="",server_id="",visibility=""} 1
 # HELP nova_images Images per Nova status (ACTIVE, SAVING, DELETED, ERROR, UNKNOWN, or another status upper-cased); Glance's and IMS's statuses mapped as Nova's images proxy maps them.
 # TYPE nova_images gauge
 nova_images{status="ACTIVE"} 2
