@@ -39,9 +39,18 @@ func (f *fakeLister) EachImage(ctx context.Context, opts client.ListOptions, fn 
 		return ctx.Err()
 	}
 	for _, img := range f.images {
-		if err := fn(img); err != nil {
+		if err := hand(fn, img); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// hand hands img to fn as an image source does: an image fn drops (client.ErrDropped) is no
+// error.
+func hand(fn func(client.Image) error, img client.Image) error {
+	if err := fn(img); !errors.Is(err, client.ErrDropped) {
+		return err
 	}
 	return nil
 }
