@@ -33,12 +33,19 @@ var visibilities = []string{"public", "private", "shared", "community"}
 type fieldFilter struct {
 	field   string // the field, as its flag names it: status, owner, visibility
 	in, out []string
-	value   func(*client.Image) string
 }
 
 // passes reports whether img's value of the field passes the filter.
 func (f fieldFilter) passes(img *client.Image) bool {
-	v := f.value(img)
+	var v string
+	switch f.field {
+	case "status":
+		v = img.Status
+	case "owner":
+		v = img.Owner
+	default:
+		v = img.Visibility
+	}
 	return (len(f.in) == 0 || slices.Contains(f.in, v)) && !slices.Contains(f.out, v)
 }
 
@@ -54,16 +61,15 @@ func (p PerImagePolicy) parse() ([]fieldFilter, error) {
 		name   string
 		values []string
 		check  func(string) (string, error)
-		value  func(*client.Image) string
 	}{
-		{"status", p.Statuses, checkPolicyStatus, func(img *client.Image) string { return img.Status }},
-		{"owner", p.Owners, checkPolicyOwner, func(img *client.Image) string { return img.Owner }},
-		{"visibility", p.Visibilities, checkPolicyVisibility, func(img *client.Image) string { return img.Visibility }},
+		{"status", p.Statuses, checkPolicyStatus},
+		{"owner", p.Owners, checkPolicyOwner},
+		{"visibility", p.Visibilities, checkPolicyVisibility},
 	} {
 		if len(field.values) == 0 {
 			continue
 		}
-		f := fieldFilter{field: field.name, value: field.value}
+		f := fieldFilter{field: field.name}
 		for _, raw := range field.values {
 			value, exclude := strings.CutPrefix(raw, "!")
 			value, err := field.check(value)
