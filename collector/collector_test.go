@@ -119,6 +119,20 @@ nova_images{status="ERROR"} 0
 nova_images{status="PENDING_UPLOAD"} 1
 nova_images{status="SAVING"} 1
 nova_images{status="UNKNOWN"} 0
+# HELP nova_images_size_bytes Bytes of the images per Nova status, every listed image counted whatever gets per-image series; an image without a size counts 0.
+# TYPE nova_images_size_bytes gauge
+nova_images_size_bytes{status="ACTIVE"} 6144
+nova_images_size_bytes{status="DELETED"} 0
+nova_images_size_bytes{status="ERROR"} 0
+nova_images_size_bytes{status="PENDING_UPLOAD"} 0
+nova_images_size_bytes{status="SAVING"} 0
+nova_images_size_bytes{status="UNKNOWN"} 0
+# HELP nova_project_images Images per owning project (project_id, the image's owner) and Nova status, every listed image counted; only the statuses a project has images in; none where the API sends no owner (nova) or the project metrics are off (--no-images.project-metrics, project_metrics: false).
+# TYPE nova_project_images gauge
+nova_project_images{project_id="proj-a",status="ACTIVE"} 1
+# HELP nova_project_images_size_bytes Bytes of the images per owning project and Nova status, as nova_project_images counts them; an image without a size counts 0.
+# TYPE nova_project_images_size_bytes gauge
+nova_project_images_size_bytes{project_id="proj-a",status="ACTIVE"} 4096
 # HELP nova_up 1 if this scrape's listing of images (Nova's images/detail, Glance's /v2/images or IMS's /v2/cloudimages) succeeded, else 0.
 # TYPE nova_up gauge
 nova_up 1
@@ -130,7 +144,7 @@ nova_image_virtual_size_bytes{id="a1",name="cirros"} 1.17440512e+08
 // imageMetricNames are every metric of the contract except the scrape duration, whose
 // value changes on every run.
 var imageMetricNames = []string{
-	"nova_up", "nova_images", "nova_image_status", "nova_image_size_bytes", "nova_image_min_disk_bytes",
+	"nova_up", "nova_images", "nova_images_size_bytes", "nova_project_images", "nova_project_images_size_bytes", "nova_image_status", "nova_image_size_bytes", "nova_image_min_disk_bytes",
 	"nova_image_min_ram_bytes", "nova_image_progress_ratio", "nova_image_created_timestamp_seconds",
 	"nova_image_updated_timestamp_seconds", "nova_image_info", "nova_image_virtual_size_bytes",
 }
