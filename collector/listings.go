@@ -271,8 +271,11 @@ func (l *Listings) list(ctx context.Context, req ListingRequest, deadline time.T
 	start := time.Now()
 	quotas := l.quotaRequest()
 	err := l.lister.EachImage(ctx, req.Selection.ListOptions(time.Now()), func(img client.Image) error {
-		quotas.send(ctx)
-		return inventory.add(img, req.Exports)
+		err := inventory.add(img, req.Exports)
+		if err == nil || errors.Is(err, client.ErrDropped) {
+			quotas.send(ctx)
+		}
+		return err
 	})
 	if err == nil {
 		quotas.send(ctx)

@@ -156,6 +156,36 @@ func TestThreeAPIsOneContract(t *testing.T) {
 	}
 }
 
+// --images.project-metrics turns the project families on for every cloud, and a cloud's
+// project_metrics overrides it either way.
+func TestProjectMetricsSwitch(t *testing.T) {
+	sim := simulator.New(simulator.Options{Images: simulator.FullImages(testNow), AccessKeys: []simulator.AccessKey{{AK: testAK, SK: testSK}}})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	password := passwordAuth(srv.URL)
+	t.Setenv("OS_CLIENT_CONFIG_FILE", writeClouds(t, threeAPIClouds(srv.URL)+"  glance-off:\n    image_api: glance\n    project_metrics: false\n"+password+
+		"  glance-on:\n    image_api: glance\n    project_metrics: true\n"+password))
+	for _, tt := range []struct {
+		flag string
+		on   map[string]bool
+	}{
+		{"--images.project-metrics", map[string]bool{"glance": true, "ims": true, "glance-off": false, "glance-on": true, "nova": false}},
+		{"--no-images.project-metrics", map[string]bool{"glance": false, "ims": false, "glance-off": false, "glance-on": true}},
+	} {
+		base, _ := startExporter(t, tt.flag)
+		for cloud, on := range tt.on {
+			families := scrape(t, base+"/probe?cloud="+cloud)
+			public, found := value(families, "nova_project_images", map[string]string{"project_id": "public", "status": "ACTIVE"})
+			if found != on || on && public != 1 {
+				t.Errorf("%s, cloud %s: nova_project_images{project_id=\"public\"} %v (found %v), want it: %v", tt.flag, cloud, public, found, on)
+			}
+			if _, found := value(families, "nova_images_size_bytes", map[string]string{"status": "ACTIVE"}); !found {
+				t.Errorf("%s, cloud %s: no nova_images_size_bytes", tt.flag, cloud)
+			}
+		}
+	}
+}
+
 // checkAPIView asserts that families hold what api shows of images, image by image.
 func checkAPIView(t *testing.T, api string, families map[string]*dto.MetricFamily, images []simulator.Image) {
 	t.Helper()
