@@ -41,6 +41,6 @@ func (e *InexpressibleError) Error() string {
 var ErrDropped = errors.New("image dropped")
 
 // DroppedImageBytes is what a dropped image counts against Options.MaxListingBytes, a
-// little over: its id's hash in the listing's set of the ids listed (8 to 21 bytes) and the
+// little over: its id's hash in the listing's set of the ids listed (11 to 22 bytes) and the
 // set's growth.
 const DroppedImageBytes = 32

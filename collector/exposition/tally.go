@@ -16,9 +16,9 @@ import (
 // and the distinct owners, not with the images listed.
 //
 // An image listed twice (a page boundary that moved during the listing) is counted once: the
-// tally knows the listed ids by a 64-bit hash each (idSet), 8 to 21 bytes per listed image
-// instead of the id itself. Two ids of one listing with the same hash, about one chance in
-// 10^7 at a million images, would count as one image.
+// tally knows the listed ids by a 64-bit hash each (idSet), 11 to 22 bytes per listed image
+// instead of the id itself. Two ids of one listing with the same hash would count as one
+// image: about one chance in 40 million at a million images (n²/2^65).
 type Tally struct {
 	seed     maphash.Seed
 	ids      idSet
@@ -184,7 +184,7 @@ func (t *Tally) sortedProjects() []projectCount {
 
 // idSet is a set of 64-bit hashes: open addressing with linear probing in a table of a power
 // of two slots, at most three quarters full, 0 marking a free slot (a hash of 0 is kept as 1).
-// It takes 8 bytes a slot, 8 to 21 a hash, where a map would take up to 38.
+// It takes 8 bytes a slot, 11 to 22 a hash (the table three quarters to three eighths full), where a map takes up to 38.
 type idSet struct {
 	slots []uint64
 	n     int
