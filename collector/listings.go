@@ -143,8 +143,8 @@ func (e *WaitError) Unwrap() error { return e.Err }
 // Inventory returns the inventory of a cached listing younger than the TTL, or joins or
 // starts the one listing in flight for the selection (its Key: as the user wrote it, so that
 // "changes-since=720h" is one listing however the seconds pass, and whatever the page size)
-// and the images kept (Exports' Key), and returns its inventory. It returns when the listing ends or ctx does, whichever comes
-// first; ErrBusy when a listing must start but req.Slots has no free slot; a *BackoffError,
+// and the images kept (Exports' Key), and returns its inventory. It returns when the listing
+// ends or ctx does, whichever comes first; ErrBusy when a listing must start but req.Slots has no free slot; a *BackoffError,
 // at once, when a listing must start but the cloud refused the credentials and their
 // back-off lasts. An inventory returned is held until its Release.
 func (l *Listings) Inventory(ctx context.Context, req ListingRequest) (Inventory, error) {
