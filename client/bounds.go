@@ -122,3 +122,14 @@ func jsonValues(b []byte) int {
 // listings already under way when the refusal came: new listings are held back by the
 // collector's back-off, which starts at the same refusal and lasts at least as long.
 const RefusalHold = time.Minute
+
+// Bounds of the project names read from Keystone or IAM (GET /v3/projects), which does not
+// page: it answers every project at once, or as many as its list_limit, saying truncated.
+const (
+	// MaxProjectsResponseBytes bounds the answer: a Keystone project is some 350 bytes,
+	// description and links included, so MaxProjects of them fit.
+	MaxProjectsResponseBytes = 32 << 20
+	// MaxProjects bounds the projects read: the names kept are at most some 100 bytes each
+	// once decoded, 5 MB at most, charged to the exporter's memory bound.
+	MaxProjects = 50_000
+)
