@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"slices"
 	"time"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
@@ -24,6 +25,11 @@ type Inventory struct {
 	// quotas are off for the cloud. quotaErr is why the request failed.
 	Quotas   *exposition.Quotas
 	quotaErr error
+	// Projects are the names of the listing's owners that the cloud's credential may read
+	// (nova_project_info), by owner id; nil when project names are off for the cloud.
+	// projectErr is what their read beside the listing reports.
+	Projects   []client.Project
+	projectErr error
 	// bytes are what the images count by client.ImageBytes; charge is what the inventory is
 	// charged in its Memory, renderings included, while held (nil: nothing charged).
 	bytes  int64
@@ -61,4 +67,21 @@ func (inv Inventory) Images() []*client.Image {
 		}
 	}
 	return images
+}
+
+// Owners returns the distinct owner ids of the listed images, sorted; images without an
+// owner (Nova's) count none.
+func (inv Inventory) Owners() []string {
+	seen := map[string]bool{}
+	var owners []string
+	for _, chunk := range inv.chunks {
+		for i := range chunk {
+			if owner := chunk[i].Owner; owner != "" && !seen[owner] {
+				seen[owner] = true
+				owners = append(owners, owner)
+			}
+		}
+	}
+	slices.Sort(owners)
+	return owners
 }

@@ -34,6 +34,9 @@ func emitImages(s sink, r *Scrape) {
 	}
 	s.sample(unreadableFieldsFamily, float64(len(r.problems)))
 	emitQuotas(s, r.quotas)
+	for _, p := range r.projects {
+		s.sample(projectInfoFamily, 1, p.ID, p.Name, p.DomainID)
+	}
 	for _, status := range r.statuses {
 		s.sample(imagesFamily, float64(r.counts[status]), status)
 	}

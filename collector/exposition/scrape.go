@@ -1,7 +1,7 @@
 // Package exposition turns one scrape's listing of images into the Prometheus text format:
 // the metric families (each with its value type), what is exported per image (ImageExports),
 // and the streaming text writer. Its files build on each other one way: family.go (the
-// families), exports.go and quota.go, scrape.go (what a scrape found), emit.go (its samples,
+// families), exports.go, quota.go and project.go, scrape.go (what a scrape found), emit.go (its samples,
 // family by family), text.go (the writer).
 //
 // Every scrape builds its samples from its own listing alone, so nothing is kept between
@@ -27,6 +27,7 @@ type Scrape struct {
 	counts   map[string]int  // images per status, every listed image
 	problems []string        // unreadable fields, as "image ID: field ..."
 	quotas   *Quotas         // nil: quotas are off
+	projects []client.Project
 }
 
 // Failed is the scrape of a listing that failed or was refused: nova_up 0 and the duration.
@@ -54,6 +55,12 @@ func Listed(images []*client.Image, exports *ImageExports, duration, age float64
 // WithQuotas adds the listing's quotas to s; nil (quotas off) adds nothing.
 func (s *Scrape) WithQuotas(q *Quotas) *Scrape {
 	s.quotas = q
+	return s
+}
+
+// WithProjects adds the names of the listing's owners to s.
+func (s *Scrape) WithProjects(projects []client.Project) *Scrape {
+	s.projects = projects
 	return s
 }
 
