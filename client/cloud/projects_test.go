@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -114,7 +115,7 @@ func TestKeystoneProjectsBadAnswers(t *testing.T) {
 		{"cut", `{"projects": [` + project(1), "malformed"},
 		{"no id", `{"projects": [{"name": "x"}]}`, "no id"},
 		{"long id", `{"projects": [{"id": "` + strings.Repeat("a", client.MaxIDBytes+1) + `"}]}`, "longer than"},
-		{"too many", `{"projects": [` + strings.Join(many, ",") + `]}`, "more than 50000 projects"},
+		{"too many", `{"projects": [` + strings.Join(many, ",") + `]}`, "more than 25000 projects"},
 		{"too large", `{"projects": [], "x": "` + strings.Repeat("a", client.MaxProjectsResponseBytes) + `"}`, "larger than"},
 		{"token quoted", `{"projects": [{"id": "TOKEN", "name": "TOKEN"}], "links": 7, "x": [TOKEN]}`, "malformed"},
 	} {
@@ -138,5 +139,40 @@ func TestKeystoneProjectsBadAnswers(t *testing.T) {
 				t.Errorf("error quotes a secret or runs long (%d bytes)", len(text))
 			}
 		})
+	}
+}
+
+// TestProjectsAnswerAllocations: the largest answers within the bounds, MaxProjects real-sized
+// projects or one project of MaxProjectsResponseBytes, allocate at most 40 MiB in all while
+// decoded (measured: 8 and 32 MiB).
+func TestProjectsAnswerAllocations(t *testing.T) {
+	var many strings.Builder
+	many.WriteString(`{"projects": [`)
+	for i := range client.MaxProjects {
+		if i > 0 {
+			many.WriteString(", ")
+		}
+		fmt.Fprintf(&many, `{"id": "%032x", "name": "project-%d", "domain_id": "default", "description": "", "enabled": true, "parent_id": "default", "is_domain": false, "tags": [], "options": {}, "links": {"self": "http://127.0.0.1:25000/v3/projects/%032x"}}`, i, i, i)
+	}
+	many.WriteString(`], "links": {"next": null}}`)
+	huge := `{"projects": [{"id": "a", "description": "` + strings.Repeat("x", client.MaxProjectsResponseBytes-100) + `"}]}`
+	for name, tc := range map[string]struct {
+		body string
+		n    int
+	}{"MaxProjects": {many.String(), client.MaxProjects}, "one huge project": {huge, 1}} {
+		if len(tc.body) > client.MaxProjectsResponseBytes {
+			t.Fatalf("%s: the answer is %d bytes, beyond the bound", name, len(tc.body))
+		}
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		projects, err := decodeProjects(strings.NewReader(tc.body), client.NewRedactor())
+		runtime.ReadMemStats(&after)
+		if err != nil || len(projects) != tc.n {
+			t.Fatalf("%s: %d projects, %v", name, len(projects), err)
+		}
+		if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 40<<20 {
+			t.Errorf("%s: allocated %d MiB, want at most 40", name, allocated>>20)
+		}
 	}
 }
