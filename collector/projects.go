@@ -16,6 +16,10 @@ import (
 const (
 	projectPeriod = time.Hour
 	projectRetry  = 5 * time.Minute
+	// projectKeep is how long names are kept once read, unless a later read replaces them:
+	// through failed reads, but not for ever, nor after their cloud's Listings is gone (a
+	// reload) with their charge.
+	projectKeep = 2 * projectPeriod
 	// projectBytes is what a name kept counts besides its texts: its map entry and strings.
 	projectBytes = 96
 )
@@ -30,9 +34,10 @@ type projectNames struct {
 
 	mu      sync.Mutex
 	byID    map[string]client.Project
-	charge  *charge   // what byID is charged; nil: nothing
-	due     time.Time // when the next read may be sent
-	reading bool      // a listing's read is under way
+	charge  *charge     // what byID is charged; nil: nothing
+	expiry  *time.Timer // drops byID and its charge after projectKeep
+	due     time.Time   // when the next read may be sent
+	reading bool        // a listing's read is under way
 }
 
 func newProjectNames(source client.ProjectSource) *projectNames {
@@ -84,9 +89,28 @@ func (p *projectNames) replaceLocked(memory *Memory, projects []client.Project) 
 		}
 		byID[project.ID] = project
 	}
-	p.charge.release()
+	p.dropLocked()
 	p.byID, p.charge = byID, charge
+	p.expiry = time.AfterFunc(projectKeep, func() { p.expire(charge) })
 	return nil
+}
+
+// expire drops the names charged to charge, unless a later read replaced them.
+func (p *projectNames) expire(charge *charge) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.charge == charge {
+		p.dropLocked()
+	}
+}
+
+// dropLocked drops the names kept, and gives back their charge.
+func (p *projectNames) dropLocked() {
+	if p.expiry != nil {
+		p.expiry.Stop()
+	}
+	p.charge.release()
+	p.byID, p.charge, p.expiry = nil, nil, nil
 }
 
 // named returns the names kept of owners, in their order: those the credential could not

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go-kit/log"
@@ -261,4 +262,29 @@ func TestOwnersAreDistinctAndSorted(t *testing.T) {
 	if got := inventory.Owners(); strings.Join(got, ",") != "a,b,c" {
 		t.Errorf("owners %q, want a, b, c", got)
 	}
+}
+
+// Names read are dropped, with their charge, projectKeep after the read unless a later read
+// replaced them: a cloud's Listings that a reload replaced gives its names' memory back.
+func TestProjectNamesExpire(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		memory := NewMemory(0, 0)
+		names := newProjectNames(&fakeProjects{})
+		project := client.Project{ID: otherProjectID, Name: "web", DomainID: "d1"}
+		if err := names.store(memory, client.ProjectNames{Projects: []client.Project{project}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if memory.heldBytes() == 0 || len(names.named([]string{otherProjectID})) != 1 {
+			t.Fatalf("names not kept: %d bytes held", memory.heldBytes())
+		}
+		time.Sleep(projectKeep - time.Second)
+		if len(names.named([]string{otherProjectID})) != 1 {
+			t.Error("names dropped before projectKeep")
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if memory.heldBytes() != 0 || len(names.named([]string{otherProjectID})) != 0 {
+			t.Errorf("after projectKeep: %d bytes held, names %v", memory.heldBytes(), names.named([]string{otherProjectID}))
+		}
+	})
 }
