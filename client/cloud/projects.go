@@ -40,7 +40,7 @@ func (k *Keystone) Projects(ctx context.Context) (client.ProjectNames, error) {
 	req.Header.Set("X-Auth-Token", token)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", provider.UserAgent.Join())
-	resp, err := k.httpClient.Do(req)
+	resp, err := k.httpClient.Do(req) //nolint:bodyclose // client.DrainAndClose closes it below.
 	if err != nil {
 		return client.ProjectNames{}, client.IdentityFailure(redact.Err(err))
 	}

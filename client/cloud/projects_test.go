@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gophercloud/gophercloud/v2"
+
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/simulator"
 )
@@ -24,11 +26,18 @@ func projectsKeystone(t *testing.T, opts simulator.Options) (*Keystone, *simulat
 	sim := simulator.New(opts)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	_, auth := keystoneClient(srv.URL, "demo-secret", 5*time.Second, client.Options{})
+	auth := demoKeystone(srv.URL)
 	if _, err := auth.Endpoint(context.Background(), client.ServiceImage); err != nil {
 		t.Fatal(err)
 	}
 	return auth, sim
+}
+
+// demoKeystone is the Keystone authenticator of the simulator's user at authURL.
+func demoKeystone(authURL string) *Keystone {
+	return NewKeystone(gophercloud.AuthOptions{IdentityEndpoint: authURL + "/v3", Username: "demo", Password: "demo-secret",
+		DomainName: "Default", Scope: &gophercloud.AuthScope{ProjectName: "demo", DomainName: "Default"}},
+		gophercloud.EndpointOpts{Region: "RegionOne"}, nil, client.NewHTTPClient(5*time.Second, nil))
 }
 
 var otherProject = simulator.Project{ID: "c0ffee00c0ffee00c0ffee00c0ffee00", Name: "web", DomainID: "default"}
@@ -87,7 +96,7 @@ func TestKeystoneProjectsWithoutTokenSendsNothing(t *testing.T) {
 	sim := simulator.New(simulator.Options{Admin: true})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	_, auth := keystoneClient(srv.URL, "demo-secret", 5*time.Second, client.Options{})
+	auth := demoKeystone(srv.URL)
 	if _, err := auth.Projects(context.Background()); err == nil {
 		t.Error("read projects before any token")
 	}
