@@ -82,7 +82,7 @@ func (c *projectCloud) scrape(t *testing.T) (prometheus.Gatherer, []string) {
 }
 
 const projectInfoHead = `
-# HELP nova_project_info 1 for each project that owns listed images and whose name the cloud's credential may read from Keystone/IAM (every project for a reader or admin, its own for a project-scoped member; none for auth_type token or aksk); read at most once an hour; absent where project metrics are off for the cloud.
+# HELP nova_project_info 1 for each project that owns listed images and whose name the cloud's credential may read from Keystone/IAM (every project for an admin, its own for a project-scoped member or reader; none for auth_type token or aksk); read at most once an hour; absent where project metrics are off for the cloud.
 # TYPE nova_project_info gauge
 `
 
