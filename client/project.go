@@ -18,8 +18,8 @@ type ProjectNames struct {
 }
 
 // ProjectSource reads the names of the cloud's projects that its credential may read: every
-// project for an admin (Keystone's GET /v3/projects, by its default policy), its own for a project-scoped
-// member. It is asked beside a listing whose credential the cloud accepted, and never
+// project for an admin (Keystone's GET /v3/projects, by its default policy), its own for a
+// project-scoped member or reader. It is asked beside a listing whose credential the cloud accepted, and never
 // authenticates on its own: a 401 is final (an AuthError).
 type ProjectSource interface {
 	Projects(ctx context.Context) (ProjectNames, error)
