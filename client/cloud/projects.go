@@ -17,9 +17,9 @@ import (
 
 // Projects reads the names of the cloud's projects with the token a listing had accepted,
 // in one request: GET /v3/projects on the identity endpoint, which answers every project to
-// an admin, and 403 to a member or project-scoped reader by Keystone's default policy; the token's own
-// project (which the token names) is then the one read. It never authenticates: without a
-// token yet, it reads nothing.
+// an admin, and 403 to a member or project-scoped reader by Keystone's default policy; the
+// token's own project (which the token names) is then the one read. It never
+// authenticates: without a token yet, it reads nothing.
 func (k *Keystone) Projects(ctx context.Context) (client.ProjectNames, error) {
 	k.mu.Lock()
 	provider := k.provider
