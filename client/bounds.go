@@ -122,3 +122,16 @@ func jsonValues(b []byte) int {
 // listings already under way when the refusal came: new listings are held back by the
 // collector's back-off, which starts at the same refusal and lasts at least as long.
 const RefusalHold = time.Minute
+
+// Bounds of the project names read from Keystone or IAM (GET /v3/projects), which does not
+// page: it answers every project at once, or as many as its list_limit, saying truncated.
+const (
+	// MaxProjectsResponseBytes bounds the answer: a Keystone project is some 300 bytes,
+	// links included, so MaxProjects of them with short descriptions fit. The answer is
+	// decoded a project at a time, but a project is held whole: the worst answer, one
+	// project of 8 MiB, allocates some 32 MiB in all (TestProjectsAnswerAllocations).
+	MaxProjectsResponseBytes = 8 << 20
+	// MaxProjects bounds the projects read: the names kept are some 100 bytes each, 2.5 MB
+	// at most, charged to the exporter's memory bound.
+	MaxProjects = 25_000
+)

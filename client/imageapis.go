@@ -25,14 +25,17 @@ type ImageAPISpec struct {
 	Quotas bool
 	// EnterpriseProjects: it filters by Huawei's enterprise_project_id.
 	EnterpriseProjects bool
+	// Owners: it sends each image's owner, the project id (Image.Owner), which the project
+	// names read from Keystone/IAM name.
+	Owners bool
 }
 
 // imageAPIs are the image APIs the exporter speaks, in the order errors and --help list
 // them.
 var imageAPIs = []ImageAPISpec{
 	{Name: APINova, Service: ServiceCompute},
-	{Name: APIGlance, Service: ServiceImage, Quotas: true},
-	{Name: APIIMS, Service: ServiceImage, Quotas: true, EnterpriseProjects: true},
+	{Name: APIGlance, Service: ServiceImage, Quotas: true, Owners: true},
+	{Name: APIIMS, Service: ServiceImage, Quotas: true, EnterpriseProjects: true, Owners: true},
 }
 
 // ImageAPIs returns every image API the exporter speaks.

@@ -10,8 +10,9 @@
 // metrics and transport instrumentation), member.go (one gzip member of compressed parts),
 // charge.go (what a listing is charged against the memory bound), rendering.go (the
 // compressed rendering that the gzip scrapes of a listing share), inventory.go (what one
-// listing found), memory.go (the memory bound and the cache), quota.go (the quota request
-// beside a listing), listings.go (a cloud's listings, shared by concurrent scrapes),
+// listing found), memory.go (the memory bound and the cache), projects.go (the project
+// names read beside a listing and kept for a period), quota.go (the quota request beside a
+// listing), listings.go (a cloud's listings, shared by concurrent scrapes),
 // target.go (a cloud to scrape, and its back-off exported).
 //
 // Image metrics are built from each scrape's listing and kept nowhere but with it: an image
@@ -159,6 +160,12 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 				h.Metrics.observeFailure(target.Cloud, err)
 			}
 		},
+		OnProjectFailure: func(err error) {
+			level.Warn(logger).Log("msg", "project names not all read (nova_project_info); nova_up is the listing's", "err", err)
+			if h.Metrics != nil {
+				h.Metrics.observeFailure(target.Cloud, err)
+			}
+		},
 	})
 	if err == nil {
 		served, err = h.render(ctx, inventory, gzipped, time.Since(start))
@@ -190,7 +197,7 @@ func (h *Handler) render(ctx context.Context, inventory Inventory, gzipped bool,
 				return nil, err
 			}
 			defer h.Limiter.release()
-			return renderDeflated(exposition.Listed(inventory.Images(), inventory.tally, exports, 0, 0).WithQuotas(inventory.Quotas), inventory.charge)
+			return renderDeflated(exposition.Listed(inventory.Images(), inventory.tally, exports, 0, 0).WithQuotas(inventory.Quotas).WithProjects(inventory.Projects), inventory.charge)
 		})
 		if err == nil {
 			scrape := exposition.HeadOnly(listed.Seconds(), time.Since(inventory.At).Seconds())
@@ -204,7 +211,8 @@ func (h *Handler) render(ctx context.Context, inventory Inventory, gzipped bool,
 	if err != nil {
 		return answer{}, err
 	}
-	scrape := exposition.Listed(inventory.Images(), inventory.tally, exports, listed.Seconds(), time.Since(inventory.At).Seconds()).WithQuotas(inventory.Quotas)
+	scrape := exposition.Listed(inventory.Images(), inventory.tally, exports, listed.Seconds(), time.Since(inventory.At).Seconds()).
+		WithQuotas(inventory.Quotas).WithProjects(inventory.Projects)
 	return answer{scrape: scrape, slot: slot}, nil
 }
 

@@ -30,6 +30,11 @@ type Inventory struct {
 	// quotas are off for the cloud. quotaErr is why the request failed.
 	Quotas   *exposition.Quotas
 	quotaErr error
+	// Projects are the names of the listing's owners that the cloud's credential may read
+	// (nova_project_info), by owner id; nil when project names are off for the cloud.
+	// projectErr is what their read beside the listing reports.
+	Projects   []client.Project
+	projectErr error
 	// bytes are what the images kept count by client.ImageBytes, with the tally's own
 	// (Tally.Bytes); charge is what the inventory is charged in its Memory, renderings
 	// included, while held (nil: nothing charged).

@@ -28,6 +28,8 @@ type Listings struct {
 	memory *Memory
 	// projectMetrics counts the images per owning project (the nova_project_* families).
 	projectMetrics bool
+	// projects are the cloud's project names, read beside its listings; nil: off.
+	projects *projectNames
 
 	// refusals holds back the cloud's credentials once the cloud refused them, for every
 	// listing; quotaRefusals the quota request once its endpoint did (backoff.go).
@@ -80,6 +82,14 @@ func (l *Listings) WithQuotas(quotas client.QuotaSource) *Listings {
 	return l
 }
 
+// WithProjects makes the listings name their owners (nova_project_info) with the project
+// names that source reads, at most once per projectPeriod, beside a listing under the same
+// deadline, once the cloud has accepted the listing's credentials; it returns l.
+func (l *Listings) WithProjects(source client.ProjectSource) *Listings {
+	l.projects = newProjectNames(source)
+	return l
+}
+
 // quotasNotRead is what a scrape that sent no quota request says of the quotas:
 // nova_image_quota_up 0 where quotas are on.
 func (l *Listings) quotasNotRead() *exposition.Quotas {
@@ -114,6 +124,9 @@ type ListingRequest struct {
 	// OnQuotaFailure reports, likewise, a failed quota request, whether the listing beside
 	// it succeeded or not.
 	OnQuotaFailure func(error)
+	// OnProjectFailure reports, likewise, a read of the project names that failed or was
+	// refused the listing of every project: at most once per read, one read per period.
+	OnProjectFailure func(error)
 }
 
 // key is the listing's in flight and in the cache: its selection's and its exports'.
@@ -231,6 +244,9 @@ func (l *Listings) finish(key string, f *flight, inventory Inventory, err error,
 	if !abandoned && inventory.quotaErr != nil && req.OnQuotaFailure != nil && !sameCause(err, inventory.quotaErr) {
 		req.OnQuotaFailure(inventory.quotaErr)
 	}
+	if inventory.projectErr != nil && req.OnProjectFailure != nil && !sameCause(err, inventory.projectErr) {
+		req.OnProjectFailure(inventory.projectErr)
+	}
 	f.inventory, f.err = inventory, err
 	flightHold.release() // before the waiters, each holding its own, can let go of theirs
 	close(f.done)
@@ -269,20 +285,36 @@ func accepted(inventory Inventory, err error) bool {
 func (l *Listings) list(ctx context.Context, req ListingRequest, deadline time.Time, charge *charge) (Inventory, error) {
 	inventory := Inventory{charge: charge, tally: exposition.NewTally(l.projectMetrics)}
 	start := time.Now()
-	quotas := l.quotaRequest()
+	quotas, projects := l.quotaRequest(), l.projectRead()
 	err := l.lister.EachImage(ctx, req.Selection.ListOptions(time.Now()), func(img client.Image) error {
 		err := inventory.add(img, req.Exports)
 		if err == nil || errors.Is(err, client.ErrDropped) {
 			quotas.send(ctx)
+			projects.send(ctx)
 		}
 		return err
 	})
 	if err == nil {
 		quotas.send(ctx)
+		projects.send(ctx)
 	}
-	inventory.Quotas, inventory.quotaErr = quotas.wait(quotaWait(time.Since(start), deadline))
+	wait := quotaWait(time.Since(start), deadline)
+	inventory.Quotas, inventory.quotaErr = quotas.wait(wait)
+	inventory.projectErr = projects.wait(wait)
+	if err == nil && l.projects != nil {
+		err = l.nameOwners(&inventory)
+	}
 	inventory.At = time.Now()
 	return inventory, err
+}
+
+// projectRead is the read of the project names beside a listing, not sent yet; nil when
+// project names are off.
+func (l *Listings) projectRead() *projectRead {
+	if l.projects == nil {
+		return nil
+	}
+	return &projectRead{names: l.projects, memory: l.memory}
 }
 
 // quotaRequest is the quota request of a listing, not sent yet; nil when quotas are off.
@@ -291,4 +323,15 @@ func (l *Listings) quotaRequest() *quotaRequest {
 		return nil
 	}
 	return &quotaRequest{source: l.quotas, backoff: l.quotaRefusals}
+}
+
+// nameOwners sets the inventory's Projects, the names kept of its owners, charged to it.
+func (l *Listings) nameOwners(inventory *Inventory) error {
+	inventory.Projects = l.projects.named(inventory.Owners())
+	for _, project := range inventory.Projects {
+		if err := inventory.charge.add(projectBytes + int64(len(project.ID)+len(project.Name)+len(project.DomainID))); err != nil {
+			return err
+		}
+	}
+	return nil
 }

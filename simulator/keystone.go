@@ -16,6 +16,8 @@ import (
 const (
 	userID = "9a1e7c4f0b2d4e6f8a3c5b7d9e1f2a4c"
 	roleID = "4c3b2a19f8e7d6c5b4a39281706f5e4d"
+	// adminRoleID is the admin role's id, in the tokens of an Admin user.
+	adminRoleID = "6e5d4c3b2a1f0e9d8c7b6a5948372615"
 
 	keystoneUnauthorized = `{"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}`
 )
@@ -398,10 +400,7 @@ func (s *Simulator) tokenBody(r *http.Request, methods []string, info tokenInfo)
 		"issued_at":  keystoneTime(info.issued),
 		"project":    map[string]any{"domain": projDomain, "id": s.opts.ProjectID, "name": s.opts.ProjectName},
 		"is_domain":  false,
-		"roles": []any{
-			map[string]any{"id": roleID, "name": "member"},
-			map[string]any{"id": "5d4c3b2a1f0e9d8c7b6a59483726150f", "name": "reader"},
-		},
+		"roles":      s.roles(),
 		"catalog": []any{
 			map[string]any{
 				"endpoints": endpoints("comp", cmp.Or(s.opts.CatalogURLs["compute"], host+"/v2.1/"+s.opts.ProjectID)),
@@ -428,4 +427,79 @@ func (s *Simulator) tokenBody(r *http.Request, methods []string, info tokenInfo)
 		tok["application_credential"] = map[string]any{"id": ac.ID, "name": ac.Name, "restricted": true}
 	}
 	return appendPyJSON(nil, map[string]any{"token": tok})
+}
+
+// roles are the roles of the simulator's user in its project, as its tokens list them.
+func (s *Simulator) roles() []any {
+	roles := []any{
+		map[string]any{"id": roleID, "name": "member"},
+		map[string]any{"id": "5d4c3b2a1f0e9d8c7b6a59483726150f", "name": "reader"},
+	}
+	if s.opts.Admin {
+		roles = append(roles, map[string]any{"id": adminRoleID, "name": "admin"})
+	}
+	return roles
+}
+
+// Project is a project of the simulated cloud.
+type Project struct {
+	ID, Name, DomainID string
+	// Description is the project's description; "" is sent as "".
+	Description string
+}
+
+// ProjectRequests counts the GET /v3/projects answered, whatever their status.
+func (s *Simulator) ProjectRequests() int64 { return s.projectRequests.Load() }
+
+// serveProjects answers GET /v3/projects as Keystone Zed does with its default policy: every
+// project, unpaged, to a token with the admin role; 403 to a member (real answers in
+// testdata/realkeystone). Every answer ends in a newline, as Keystone's do.
+func (s *Simulator) serveProjects(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		keystoneMethodNotAllowed(w, "GET, HEAD")
+		return
+	}
+	s.projectRequests.Add(1)
+	w.Header().Set("Vary", "X-Auth-Token")
+	if _, ok := s.lookupToken(r.Header.Get("X-Auth-Token")); !ok {
+		w.Header().Set("WWW-Authenticate", `Keystone uri="`+requestHost(r)+`/v3"`)
+		writeRaw(w, http.StatusUnauthorized, "application/json",
+			[]byte(`{"error":{"code":401,"message":"The request you have made requires authentication.","title":"Unauthorized"}}`+"\n"))
+		return
+	}
+	if !s.opts.Admin {
+		writeRaw(w, http.StatusForbidden, "application/json",
+			[]byte(`{"error":{"code":403,"message":"You are not authorized to perform the requested action: identity:list_projects.","title":"Forbidden"}}`+"\n"))
+		return
+	}
+	own := Project{ID: s.opts.ProjectID, Name: s.opts.ProjectName, DomainID: domainID(s.opts.ProjectDomainName)}
+	host := requestHost(r)
+	b := []byte(`{"projects": [`)
+	for i, p := range append([]Project{own}, s.opts.Projects...) {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendProject(b, p, host)
+	}
+	b = append(b, `], "links": {"next": null, "self": `...)
+	b = appendPyString(b, host+"/v3/projects")
+	b = append(b, `, "previous": null}}`+"\n"...)
+	writeRaw(w, http.StatusOK, "application/json", b)
+}
+
+// appendProject appends p as Keystone lists a project, its keys in Keystone's order.
+func appendProject(b []byte, p Project, host string) []byte {
+	b = append(b, `{"id": `...)
+	b = appendPyString(b, p.ID)
+	b = append(b, `, "name": `...)
+	b = appendPyString(b, p.Name)
+	b = append(b, `, "domain_id": `...)
+	b = appendPyString(b, p.DomainID)
+	b = append(b, `, "description": `...)
+	b = appendPyString(b, p.Description)
+	b = append(b, `, "enabled": true, "parent_id": `...)
+	b = appendPyString(b, p.DomainID)
+	b = append(b, `, "is_domain": false, "tags": [], "options": {}, "links": {"self": `...)
+	b = appendPyString(b, host+"/v3/projects/"+p.ID)
+	return append(b, "}}"...)
 }

@@ -104,6 +104,13 @@ type Options struct {
 	// AccessKeys are the Huawei AK/SK pairs the simulated API gateway accepts on Nova's
 	// images/detail and IMS's cloudimages.
 	AccessKeys []AccessKey
+	// Admin gives the simulator's user the admin role in its project, as the realstack's
+	// bootstrap admin has: GET /v3/projects lists every project to it, and answers 403 to
+	// a member, as Keystone's default policy (identity:list_projects) does.
+	Admin bool
+	// Projects are the cloud's projects besides the user's own (ProjectID, ProjectName, in
+	// ProjectDomainName), as GET /v3/projects lists them after it.
+	Projects []Project
 	// ExpiredTokens makes Keystone issue tokens that have already expired: expires_at is a
 	// second before issued_at, and Nova refuses them.
 	ExpiredTokens bool
@@ -141,6 +148,8 @@ type Simulator struct {
 	keystonePlan atomic.Pointer[faultPlan]
 	// quotaPlan is the fault plan installed by SetQuotaFaults, nil when none.
 	quotaPlan atomic.Pointer[faultPlan]
+	// projectRequests counts the GET /v3/projects answered.
+	projectRequests atomic.Int64
 	// imagesRequests counts the authorised listing requests of every API.
 	imagesRequests atomic.Int64
 }
@@ -206,6 +215,8 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveKeystone(w, r, s.serveV3Version)
 	case "/v3/auth/tokens":
 		s.serveKeystone(w, r, s.serveTokens)
+	case "/v3/projects":
+		s.serveKeystone(w, r, s.serveProjects)
 	default:
 		if project, ok := imagesDetailPath(p); ok {
 			s.serveImages(w, r, project)

@@ -58,7 +58,7 @@ func (p Pipeline) Build(cfg *cloud.Config) (collector.Target, error) {
 	if cfg.TLS != nil && cfg.TLS.InsecureSkipVerify {
 		level.Warn(logger).Log("msg", "TLS certificates of the cloud are not verified (verify: false); anyone on the path can read the credentials", "cloud", cfg.Name)
 	}
-	source, err := NewSource(cfg, clientOpts)
+	source, auth, err := newSource(cfg, clientOpts)
 	if err != nil {
 		return collector.Target{}, fmt.Errorf("cloud %q: %w", cfg.Name, err)
 	}
@@ -72,8 +72,14 @@ func (p Pipeline) Build(cfg *cloud.Config) (collector.Target, error) {
 	if quotasOn {
 		listings.WithQuotas(quotas)
 	}
+	projects, canRead := auth.(client.ProjectSource)
+	api, _ := client.LookupImageAPI(cfg.ImageAPI)
+	namesOn := projectsOn && canRead && api.Owners
+	if namesOn {
+		listings.WithProjects(projects)
+	}
 	level.Info(logger).Log("msg", "loaded cloud", "cloud", cfg.Name, "source", cfg.File, "auth_type", cfg.AuthType,
-		"image_api", cfg.ImageAPI, "quotas", quotasOn, "project_metrics", projectsOn)
+		"image_api", cfg.ImageAPI, "quotas", quotasOn, "project_metrics", projectsOn, "project_names", namesOn)
 	return collector.Target{Cloud: cfg.Name, Listings: listings, API: source}, nil
 }
 
@@ -87,19 +93,26 @@ func (p Pipeline) Forget(cloud string) {
 // NewSource builds a cloud's image source: its authenticator and the client of its image
 // API (cfg.ImageAPI) listing through it, which share one http.Client.
 func NewSource(cfg *cloud.Config, opts client.Options) (client.ImageAPI, error) {
+	source, _, err := newSource(cfg, opts)
+	return source, err
+}
+
+// newSource is NewSource, with the authenticator the source lists through: a
+// client.ProjectSource where its auth type can read project names.
+func newSource(cfg *cloud.Config, opts client.Options) (client.ImageAPI, client.Authenticator, error) {
 	api, err := client.LookupImageAPI(cfg.ImageAPI)
 	if err != nil {
-		return nil, fmt.Errorf("image_api %w", err)
+		return nil, nil, fmt.Errorf("image_api %w", err)
 	}
 	newClient, ok := imageAPIClients[api.Name]
 	if !ok {
-		return nil, fmt.Errorf("image_api %s: the exporter has no client for it", api.Name)
+		return nil, nil, fmt.Errorf("image_api %s: the exporter has no client for it", api.Name)
 	}
 	auth, opts, err := cfg.Connect(opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return newClient(cfg, auth, opts), nil
+	return newClient(cfg, auth, opts), auth, nil
 }
 
 // imageAPIClients build the client of each image API of client.ImageAPIs, by its name

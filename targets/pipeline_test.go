@@ -61,3 +61,35 @@ func logLine(logs, s string) string {
 	}
 	return ""
 }
+
+// passwordEntry is the entry name of a Keystone password cloud of imageAPI.
+func passwordEntry(name, imageAPI string) string {
+	return "  " + name + ":\n    image_api: " + imageAPI + "\n    auth:\n      auth_url: http://127.0.0.1:1/v3\n      username: demo\n      password: p\n" +
+		"      user_domain_name: Default\n      project_name: demo\n      project_domain_name: Default\n"
+}
+
+// Project names are read where the auth type can read them from Keystone/IAM (password,
+// application credential) and the image API sends owners (Glance, IMS): not for a
+// pre-issued token, AK/SK or Nova; nor where the project metrics are off for the cloud.
+func TestPipelineReadsProjectNamesWhereItCan(t *testing.T) {
+	entries := "clouds:\n" + passwordEntry("password-glance", "glance") + passwordEntry("password-ims", "ims") +
+		passwordEntry("password-glance-off", "glance") + "    project_metrics: false\n" +
+		passwordEntry("password-nova", "nova") +
+		tokenEntry("token-glance", "    image_api: glance\n    image_endpoint_override: http://127.0.0.1:1/image\n") +
+		"  aksk-ims:\n    auth_type: aksk\n    image_api: ims\n    region_name: eu-de\n    auth:\n      ak: AK\n      sk: SK\n      project_id: 0123456789abcdef0123456789abcdef\n"
+	var logs strings.Builder
+	pipeline := Pipeline{Logger: log.NewLogfmtLogger(&logs), ProjectMetrics: true}
+	set, _, setLogs, _ := setWithoutDefault(t, entries, Options{Build: pipeline.Build, Forget: pipeline.Forget})
+	if strings.Contains(setLogs.String(), "level=error") {
+		t.Fatalf("a cloud did not load: %s", setLogs.String())
+	}
+	if len(set.Targets()) != 6 {
+		t.Fatalf("%d clouds loaded: %s\n%s", len(set.Targets()), setLogs.String(), logs.String())
+	}
+	for cloud, on := range map[string]bool{"password-glance": true, "password-ims": true, "password-glance-off": false, "password-nova": false, "token-glance": false, "aksk-ims": false} {
+		line := logLine(logs.String(), "cloud="+cloud+" ")
+		if !strings.Contains(line, `msg="loaded cloud"`) || !strings.Contains(line, fmt.Sprintf("project_names=%t", on)) {
+			t.Errorf("cloud %s: log line %q, want loaded cloud with project_names=%t", cloud, line, on)
+		}
+	}
+}

@@ -121,13 +121,14 @@ var demoGlanceQuotas = map[string]int64{
 
 // startDemo serves a simulated cloud on address until ctx ends: Keystone, Nova, Glance and
 // IMS over one image set with every status, a hidden image and an importing one, and their
-// quotas, so that --images.api shows what each API gives.
+// quotas, so that --images.api shows what each API gives; its user is an admin, who reads
+// the project names.
 func startDemo(ctx context.Context, address string, logger log.Logger) (string, error) {
 	listener, err := (&net.ListenConfig{}).Listen(ctx, "tcp", address)
 	if err != nil {
 		return "", fmt.Errorf("starting the demo cloud: %w", err)
 	}
-	sim := simulator.New(simulator.Options{Images: simulator.FullImages(time.Now()), GlanceQuotas: demoGlanceQuotas})
+	sim := simulator.New(simulator.Options{Images: simulator.FullImages(time.Now()), GlanceQuotas: demoGlanceQuotas, Admin: true})
 	server := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := server.Serve(listener); !errors.Is(err, http.ErrServerClosed) {

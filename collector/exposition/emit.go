@@ -36,6 +36,9 @@ func emitImages(s sink, r *Scrape) {
 	s.sample(unreadableFieldsFamily, float64(problems))
 	emitQuotas(s, r.quotas)
 	emitTally(s, r.tally)
+	for _, p := range r.projects {
+		s.sample(projectInfoFamily, 1, p.ID, p.Name, p.DomainID)
+	}
 	for i, img := range r.images {
 		s.imageSample(imageStatusFamily, i, 1, img.Status)
 	}

@@ -2,7 +2,7 @@
 // the metric families (each with its value type), what is exported per image (ImageExports),
 // and the streaming text writer. Its files build on each other one way: family.go (the
 // families), policy.go and exports.go, quota.go, tally.go (the counts of every listed image),
-// scrape.go (what a scrape found), emit.go (its samples,
+// project.go, scrape.go (what a scrape found), emit.go (its samples,
 // family by family), text.go (the writer).
 //
 // Every scrape builds its samples from its own listing alone, so nothing is kept between
@@ -21,6 +21,7 @@ type Scrape struct {
 	images   []*client.Image // the images with per-image series: deduplicated, filtered
 	tally    *Tally          // every listed image, counted once
 	quotas   *Quotas         // nil: quotas are off
+	projects []client.Project
 }
 
 // Failed is the scrape of a listing that failed or was refused: nova_up 0 and the duration.
@@ -50,3 +51,9 @@ func (s *Scrape) WithQuotas(q *Quotas) *Scrape {
 // Problems are how many fields of the listing could not be read, and the first of them as
 // "image ID: field ...".
 func (s *Scrape) Problems() (n int, first string) { return s.tally.Problems() }
+
+// WithProjects adds the names of the listing's owners to s.
+func (s *Scrape) WithProjects(projects []client.Project) *Scrape {
+	s.projects = projects
+	return s
+}
