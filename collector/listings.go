@@ -330,8 +330,7 @@ type PendingError struct {
 
 // Error says that the listing goes on, and how long it has run.
 func (e *PendingError) Error() string {
-	return fmt.Sprintf("the listing, running for %s, outlasts the scrape's deadline; it goes on in the background (at most --listings.timeout) and the scrapes after it serve it: %v",
-		e.Running.Round(time.Second), e.Err)
+	return fmt.Sprintf("the listing had run for %s; it goes on for at most --listings.timeout: %v", e.Running.Round(time.Millisecond), e.Err)
 }
 
 // Unwrap returns the scrape's context error.
