@@ -296,3 +296,58 @@ func TestNoBackgroundListingWithoutTTL(t *testing.T) {
 		}
 	})
 }
+
+// slowQuotas answers glanceQuotas after took.
+type slowQuotas struct{ took time.Duration }
+
+func (s slowQuotas) Quotas(ctx context.Context) ([]client.Quota, error) {
+	select {
+	case <-time.After(s.took):
+		return glanceQuotas, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// A listing that goes on in the background asks for the quotas beside it within its own
+// bound: the deadline of the scrape that started it, long passed, does not cut them short for
+// the scrapes it serves.
+func TestBackgroundListingReadsItsQuotasWhateverItsStarter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		shared := NewListings(&scriptedLister{took: 3 * time.Minute}, time.Hour).WithQuotas(slowQuotas{took: 2 * time.Second})
+		if _, err := inventoryWithin(shared, time.Second, ListingRequest{}); !errors.As(err, new(*PendingError)) {
+			t.Fatalf("the starter: %v, want a PendingError", err)
+		}
+		time.Sleep(5 * time.Minute)
+		listing, err := inventoryWithin(shared, time.Second, ListingRequest{})
+		if err != nil || listing.Quotas == nil || !listing.Quotas.Up {
+			t.Errorf("the scrape after the listing: %v, quotas %+v; want the quotas read", err, listing.Quotas)
+		}
+	})
+}
+
+// A listing in the background holds its --web.max-requests slot while it runs, and its
+// images are charged to the Memory for as long as the cache serves them: until --cache.ttl
+// plus the timeout after it ended, when nothing of it is held.
+func TestBackgroundListingIsBoundedAndCounted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		memory := NewMemory(1<<20, 1<<20)
+		shared := NewListings(&scriptedLister{took: 3 * time.Minute}, time.Minute).WithTimeout(5 * time.Minute).WithMemory(memory)
+		slots := NewLimiter(1)
+		if _, err := inventoryWithin(shared, time.Second, ListingRequest{Slots: slots}); !errors.As(err, new(*PendingError)) {
+			t.Fatalf("the starter: %v, want a PendingError", err)
+		}
+		named, _ := client.ParseSelection(client.Selection{}, map[string][]string{"name": {"ubuntu"}})
+		if _, err := inventoryWithin(shared, time.Second, ListingRequest{Selection: named, Slots: slots}); !errors.Is(err, ErrBusy) {
+			t.Errorf("another listing while the first runs in the background: %v, want ErrBusy (its one slot is taken)", err)
+		}
+		time.Sleep(3 * time.Minute)
+		if held := memory.heldBytes(); held == 0 || len(slots) != 0 {
+			t.Errorf("the listing ended: %d bytes held, %d slots taken; want its images held by the cache, no slot", held, len(slots))
+		}
+		time.Sleep(6 * time.Minute) // past TTL + timeout, nobody scraping
+		if held, cached := memory.heldBytes(), memory.cachedBytes(); held != 0 || cached != 0 {
+			t.Errorf("past --cache.ttl + --listings.timeout: %d bytes held, %d cached; want none", held, cached)
+		}
+	})
+}
