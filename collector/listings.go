@@ -230,16 +230,15 @@ func (l *Listings) startLocked(ctx context.Context, key string, req ListingReque
 	if !req.Slots.tryAcquire() {
 		return nil, ErrBusy
 	}
-	bound, deadline := req.MaxDuration, time.Time{}
+	bound := req.MaxDuration
 	if l.ttl > 0 {
 		bound = l.timeout
-	} else {
-		deadline, _ = ctx.Deadline()
 	}
 	listCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	if bound > 0 {
 		listCtx, stop = context.WithTimeout(context.WithoutCancel(ctx), bound)
 	}
+	deadline, _ := ctx.Deadline()
 	if l.ttl > 0 {
 		deadline, _ = listCtx.Deadline()
 	}
