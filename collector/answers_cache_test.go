@@ -50,6 +50,7 @@ func TestExpiredListingIsDroppedWhileCloudIsDown(t *testing.T) {
 			s, _ := h.scrape(context.Background(), target, true, log.NewNopLogger())
 			s.release()
 		}
+		synctest.Wait() // the refresh the stale listing was served beside fails
 		runtime.GC()
 		defer runtime.KeepAlive(target.Listings) // the exporter keeps its Listings
 		if w.Value() != nil {

@@ -232,15 +232,23 @@ func untilGone(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // logWait logs a scrape that stopped waiting for its listing: its own timeout, which the
-// listing (going on for others, or stopped) does not report. A scrape that listed nothing
-// because of the back-off on refused credentials adds a debug line: the refusal had its
-// line.
+// listing (going on for others, or stopped) does not report; with --cache.ttl, once for the
+// listing that goes on in the background. A scrape that listed nothing because of the
+// back-off on refused credentials, or was answered the last listing's failure from the
+// cache, adds a debug line: the failure had its line.
 func logWait(logger log.Logger, err error) {
 	var waitErr *WaitError
 	var backoffErr *BackoffError
+	var pendingErr *PendingError
 	switch {
 	case errors.As(err, &backoffErr):
 		level.Debug(logger).Log("msg", "not listing: the cloud refused the credentials", "err", err)
+	case errors.As(err, new(*LastFailureError)):
+		level.Debug(logger).Log("msg", "answering the last listing's failure while the next one runs", "err", err)
+	case errors.As(err, &pendingErr) && pendingErr.First:
+		level.Info(logger).Log("msg", "the listing outlasts the scrape's deadline and goes on in the background; scrapes answer nova_up 0 until it ends", "err", err)
+	case errors.As(err, &pendingErr):
+		level.Debug(logger).Log("msg", "scrape deadline passed while waiting for the listing in the background", "err", err)
 	case !errors.As(err, &waitErr):
 	case errors.Is(err, context.Canceled):
 		level.Debug(logger).Log("msg", "the scraper went away before the listing ended", "err", err)

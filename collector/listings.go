@@ -12,20 +12,28 @@ import (
 )
 
 // Listings are a cloud's listings, shared by concurrent scrapes: scrapes that ask for the
-// same listing while one is in flight wait for it instead of calling the API again, and,
-// with a TTL, a successful listing younger than the TTL is served without calling the API.
-// A failed listing is never cached, so a failure is never hidden behind an older success.
+// same listing while one is in flight wait for it instead of calling the API again.
 //
-// A listing in flight belongs to no scrape: it runs detached, under ListingRequest's
-// MaxDuration, for as long as one scrape waits for it. Each scrape waits until its own
-// deadline; when the last one leaves, the listing is stopped.
+// Without a TTL a listing in flight belongs to no scrape: it runs detached, under
+// ListingRequest's MaxDuration, for as long as one scrape waits for it. Each scrape waits
+// until its own deadline; when the last one leaves, the listing is stopped.
+//
+// With a TTL the cache keeps the outcome of each listing, and a listing goes on in the
+// background when its scrapes leave, bounded by the timeout (WithTimeout), for the scrapes
+// after it. A scrape is answered at once from the cache: a listing younger than the TTL;
+// past it, and for as long as the timeout again, the same listing while one refresh runs;
+// or the failure of the last listing (reported once, when it failed) while the next runs,
+// so that a failure is never hidden behind an older success. A scrape that finds nothing
+// cached waits for the listing in flight until its own deadline (PendingError).
 //
 // What the listings hold is charged to a Memory, which keeps the cache too.
 type Listings struct {
 	lister client.ImageSource
 	ttl    time.Duration
-	quotas client.QuotaSource // nil: quotas are off
-	memory *Memory
+	// timeout bounds a listing that goes on in the background, with a TTL.
+	timeout time.Duration
+	quotas  client.QuotaSource // nil: quotas are off
+	memory  *Memory
 	// projectMetrics counts the images per owning project (the nova_project_* families).
 	projectMetrics bool
 	// projects are the cloud's project names, read beside its listings; nil: off.
@@ -49,13 +57,31 @@ type flight struct {
 	waiters  int
 	finished bool
 	stop     context.CancelFunc
+	started  time.Time
+	// outlasted is set once the listing outlasted a scrape's deadline, with a TTL; guarded
+	// by Listings.mu.
+	outlasted bool
 }
 
-// NewListings wraps lister; ttl 0 turns the cache off. Its listings are charged to a Memory
-// of their own, with no bound, unless WithMemory gives one.
+// DefaultListingTimeout bounds a listing that goes on in the background (--listings.timeout):
+// a million images at half a second a page of 1000 take some eight minutes.
+const DefaultListingTimeout = 10 * time.Minute
+
+// NewListings wraps lister; ttl 0 turns the cache off, and with it the listings that go on in
+// the background, bounded by DefaultListingTimeout unless WithTimeout sets another. Its
+// listings are charged to a Memory of their own, with no bound, unless WithMemory gives one.
 func NewListings(lister client.ImageSource, ttl time.Duration) *Listings {
-	return &Listings{lister: lister, ttl: ttl, memory: NewMemory(0, 0), flights: map[string]*flight{},
-		refusals: newBackoff(time.Now), quotaRefusals: newBackoff(time.Now), projectMetrics: true}
+	return &Listings{lister: lister, ttl: ttl, timeout: DefaultListingTimeout, memory: NewMemory(0, 0),
+		flights: map[string]*flight{}, refusals: newBackoff(time.Now), quotaRefusals: newBackoff(time.Now),
+		projectMetrics: true}
+}
+
+// WithTimeout bounds a listing that goes on in the background, with a TTL, to timeout, and
+// keeps a listing older than the TTL, served while one refresh runs, for as long again; it
+// returns l.
+func (l *Listings) WithTimeout(timeout time.Duration) *Listings {
+	l.timeout = timeout
+	return l
 }
 
 // WithProjectMetrics turns the project families (nova_project_images and the others labelled
@@ -113,13 +139,15 @@ type ListingRequest struct {
 	// Slots bounds the work running at once: starting a listing takes a slot for as long
 	// as the listing runs; joining one in flight, or a cached one, takes none. nil: no bound.
 	Slots Limiter
-	// MaxDuration bounds a listing this scrape starts: the longest deadline any scrape can
-	// have, so that the listing can serve every scrape that joins it. 0: no bound of its
-	// own, the listing ends when its last scrape leaves.
+	// MaxDuration bounds a listing this scrape starts without a TTL: the longest deadline
+	// any scrape can have, so that the listing can serve every scrape that joins it. 0: no
+	// bound of its own, the listing ends when its last scrape leaves. With a TTL, the
+	// Listings' timeout bounds it instead.
 	MaxDuration time.Duration
 	// OnFailure reports the failure of a listing this scrape starts: once, for every scrape
-	// that waited for it. It is not called when the listing stopped because every scrape
-	// left (each reported its own deadline).
+	// that waited for it or, with a TTL, is answered the failure from the cache. It is not
+	// called when the listing stopped because every scrape left (each reported its own
+	// deadline).
 	OnFailure func(error)
 	// OnQuotaFailure reports, likewise, a failed quota request, whether the listing beside
 	// it succeeded or not.
@@ -153,34 +181,31 @@ func (e *WaitError) Error() string {
 // Unwrap returns the scrape's context error.
 func (e *WaitError) Unwrap() error { return e.Err }
 
-// Inventory returns the inventory of a cached listing younger than the TTL, or joins or
-// starts the one listing in flight for the selection (its Key: as the user wrote it, so that
-// "changes-since=720h" is one listing however the seconds pass, and whatever the page size)
-// and the images kept (Exports' Key), and returns its inventory. It returns when the listing
-// ends or ctx does, whichever comes first; ErrBusy when a listing must start but req.Slots has no free slot; a *BackoffError,
-// at once, when a listing must start but the cloud refused the credentials and their
-// back-off lasts. An inventory returned is held until its Release.
+// Inventory returns the inventory of the selection's listing (its Key: as the user wrote it,
+// so that "changes-since=720h" is one listing however the seconds pass, and whatever the page
+// size) and of the images kept (Exports' Key): from the cache, with a TTL (see Listings), or by joining or starting the one listing
+// in flight for the selection and waiting for it until it ends or ctx does, whichever comes
+// first. It returns ErrBusy when a listing must start but req.Slots has no free slot (with a
+// TTL, not when it answers from the cache); a *BackoffError, at once, when a listing must
+// start but the cloud refused the credentials and their back-off lasts; with a TTL, a
+// *LastFailureError when the last listing failed. An inventory returned is held until its
+// Release.
 func (l *Listings) Inventory(ctx context.Context, req ListingRequest) (Inventory, error) {
 	key := req.key()
 	l.mu.Lock()
 	if l.ttl > 0 {
-		if inventory, ok := l.memory.cached(l, key); ok {
+		if inventory, found, err := l.fromCacheLocked(ctx, key, req); found {
 			l.mu.Unlock()
-			return inventory, nil
+			return inventory, err
 		}
 	}
 	f, inFlight := l.flights[key]
 	if !inFlight {
-		ticket, err := l.refusals.admit()
-		if err != nil {
+		var err error
+		if f, err = l.startLocked(ctx, key, req); err != nil {
 			l.mu.Unlock()
-			return Inventory{Quotas: l.quotasNotRead()}, err
+			return l.notListed(err), err
 		}
-		if !req.Slots.tryAcquire() {
-			l.mu.Unlock()
-			return Inventory{}, ErrBusy
-		}
-		f = l.startLocked(ctx, key, req, ticket)
 	}
 	f.waiters++
 	l.mu.Unlock()
@@ -193,16 +218,67 @@ func (l *Listings) Inventory(ctx context.Context, req ListingRequest) (Inventory
 	}
 }
 
-// startLocked starts the listing of key, detached from ctx's cancellation and deadline;
-// ticket is its admission by the back-off, which takes its outcome.
-func (l *Listings) startLocked(ctx context.Context, key string, req ListingRequest, ticket int) *flight {
-	listCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	if req.MaxDuration > 0 {
-		listCtx, stop = context.WithTimeout(context.WithoutCancel(ctx), req.MaxDuration)
+// fromCacheLocked answers from the cache, with a TTL: a listing younger than the TTL; an
+// older one or the last listing's failure while one refresh runs, which it starts if none
+// does. found is false when the cache holds nothing of key; err is the back-off when the
+// refresh may not start (the stale listing is not served then: the credentials are refused).
+// A refresh that finds no free slot is left to a later scrape.
+func (l *Listings) fromCacheLocked(ctx context.Context, key string, req ListingRequest) (inventory Inventory, found bool, err error) {
+	inventory, found, failure := l.memory.cached(l, key)
+	if !found {
+		return Inventory{}, false, nil
 	}
-	f := &flight{done: make(chan struct{}), stop: stop}
-	l.flights[key] = f
+	age := time.Since(inventory.At)
+	if failure == nil && age < l.ttl {
+		return inventory, true, nil
+	}
+	if _, inFlight := l.flights[key]; !inFlight {
+		if _, err := l.startLocked(ctx, key, req); err != nil && !errors.Is(err, ErrBusy) {
+			inventory.Release()
+			return l.notListed(err), true, err
+		}
+	}
+	if failure != nil {
+		return inventory, true, &LastFailureError{Err: failure, Age: age}
+	}
+	return inventory, true, nil
+}
+
+// notListed is the inventory of a scrape for which no listing could start because of err:
+// nova_image_quota_up 0 in the back-off, no quota samples when every slot is taken.
+func (l *Listings) notListed(err error) Inventory {
+	if errors.Is(err, ErrBusy) {
+		return Inventory{}
+	}
+	return Inventory{Quotas: l.quotasNotRead()}
+}
+
+// startLocked starts the listing of key, admitted by the back-off (which takes its outcome)
+// and in a slot of req.Slots, detached from ctx's cancellation and deadline, under its own
+// bound: req.MaxDuration, or with a TTL the Listings' timeout, which bounds its quota request
+// too (without a TTL, the deadline of the scrape that starts it does).
+func (l *Listings) startLocked(ctx context.Context, key string, req ListingRequest) (*flight, error) {
+	ticket, err := l.refusals.admit()
+	if err != nil {
+		return nil, err
+	}
+	if !req.Slots.tryAcquire() {
+		return nil, ErrBusy
+	}
+	bound := req.MaxDuration
+	if l.ttl > 0 {
+		bound = l.timeout
+	}
+	listCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	if bound > 0 {
+		listCtx, stop = context.WithTimeout(context.WithoutCancel(ctx), bound)
+	}
 	deadline, _ := ctx.Deadline()
+	if l.ttl > 0 {
+		deadline, _ = listCtx.Deadline()
+	}
+	f := &flight{done: make(chan struct{}), stop: stop, started: time.Now()}
+	l.flights[key] = f
 	go func() {
 		defer req.Slots.release()
 		defer stop()
@@ -210,13 +286,15 @@ func (l *Listings) startLocked(ctx context.Context, key string, req ListingReque
 		err = l.refusals.done(ticket, err, accepted(inventory, err))
 		l.finish(key, f, inventory, err, req)
 	}()
-	return f
+	return f, nil
 }
 
-// finish caches a success, reports a failure (once, and not when every scrape had left,
-// unless the cloud refused the credentials: that starts a back-off, which must not go
-// unreported), lets go of the flight's hold, then hands the outcome to the waiters, each of which holds
-// the inventory given it: once the last of them is answered, nothing of it is held.
+// finish caches the outcome with a TTL (a success, or the failure in place of the listing it
+// was to refresh), or without one drops a failed listing's images; reports a failure (once,
+// and not when every scrape had left, unless the cloud refused the credentials: that starts
+// a back-off, which must not go unreported), lets go of the flight's hold, then hands the
+// outcome to the waiters, each of which holds the inventory given it: once the last of them
+// is answered, and the cache let go of it, nothing of it is held.
 func (l *Listings) finish(key string, f *flight, inventory Inventory, err error, req ListingRequest) {
 	flightHold := inventory.charge
 	l.mu.Lock()
@@ -230,11 +308,11 @@ func (l *Listings) finish(key string, f *flight, inventory Inventory, err error,
 			inventory.renderings = newRenderings()
 		}
 		inventory.charge.retain(f.waiters)
-		if l.ttl > 0 {
-			l.memory.store(l, key, inventory, l.ttl)
-		}
-	} else {
-		inventory.chunks, inventory.tally, inventory.charge = nil, nil, nil // a failed listing's images go with its charge
+	} else { // a failed listing's images go with its charge
+		inventory.chunks, inventory.tally, inventory.charge, inventory.bytes = nil, nil, nil, 0
+	}
+	if l.ttl > 0 {
+		l.memory.store(l, key, inventory, err, l.ttl+l.timeout)
 	}
 	l.mu.Unlock()
 	// Before the waiters answer, so that a scrape's answer never precedes its log line.
@@ -252,8 +330,8 @@ func (l *Listings) finish(key string, f *flight, inventory Inventory, err error,
 	close(f.done)
 }
 
-// leave takes the scrape whose ctx ended off the flight's waiters, and stops the listing
-// if it was the last.
+// leave takes the scrape whose ctx ended off the flight's waiters. Without a TTL it stops
+// the listing if the scrape was the last; with one the listing goes on (PendingError).
 func (l *Listings) leave(ctx context.Context, key string, f *flight) (Inventory, error) {
 	l.mu.Lock()
 	if f.finished { // the listing ended at the same moment: take its outcome, given this scrape
@@ -263,6 +341,11 @@ func (l *Listings) leave(ctx context.Context, key string, f *flight) (Inventory,
 	}
 	defer l.mu.Unlock()
 	f.waiters--
+	if l.ttl > 0 {
+		first := !f.outlasted && errors.Is(ctx.Err(), context.DeadlineExceeded)
+		f.outlasted = f.outlasted || first
+		return Inventory{}, &PendingError{Err: ctx.Err(), Running: time.Since(f.started), First: first}
+	}
 	if f.waiters == 0 {
 		if l.flights[key] == f {
 			delete(l.flights, key)
@@ -271,6 +354,40 @@ func (l *Listings) leave(ctx context.Context, key string, f *flight) (Inventory,
 	}
 	return Inventory{}, &WaitError{Err: ctx.Err(), Others: f.waiters}
 }
+
+// PendingError says, with a TTL, that a scrape stopped waiting for the listing in flight,
+// which goes on in the background for the scrapes after it.
+type PendingError struct {
+	Err     error         // the scrape's context error
+	Running time.Duration // how long the listing has run
+	// First is set for the first scrape whose deadline the listing outlasted: the one that
+	// logs it.
+	First bool
+}
+
+// Error says that the listing goes on, and how long it has run.
+func (e *PendingError) Error() string {
+	return fmt.Sprintf("the listing had run for %s; it goes on for at most --listings.timeout: %v", e.Running.Round(time.Millisecond), e.Err)
+}
+
+// Unwrap returns the scrape's context error.
+func (e *PendingError) Unwrap() error { return e.Err }
+
+// LastFailureError is what a scrape is answered from the cache, with a TTL, when the last
+// listing of its selection failed: that failure, reported when it happened, while the next
+// listing runs.
+type LastFailureError struct {
+	Err error         // why the last listing failed
+	Age time.Duration // how long ago it failed
+}
+
+// Error says that the last listing failed, and how long ago.
+func (e *LastFailureError) Error() string {
+	return fmt.Sprintf("the last listing failed %s ago, and the next one runs: %v", e.Age.Round(time.Second), e.Err)
+}
+
+// Unwrap returns why the last listing failed.
+func (e *LastFailureError) Unwrap() error { return e.Err }
 
 // accepted reports whether the cloud accepted the credentials of a listing that ended with
 // err: it succeeded, or handed over images before failing.

@@ -125,11 +125,17 @@ func TestSharedCache(t *testing.T) {
 		}
 		time.Sleep(1100 * time.Millisecond)
 		lister.err = errors.New("API down")
-		if _, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}}); err == nil {
-			t.Error("an expired entry was served while the refresh failed")
+		stale, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}})
+		if err != nil || !stale.At.Equal(first.At) {
+			t.Errorf("past the TTL: %v, want the stale listing at once while the refresh runs", err)
 		}
-		if _, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}}); err == nil || lister.calls != 4 {
-			t.Errorf("a failed listing was cached: %d listings, %v", lister.calls, err)
+		synctest.Wait() // the refresh fails
+		if _, err := shared.Inventory(context.Background(), ListingRequest{Selection: client.Selection{}}); !errors.As(err, new(*LastFailureError)) {
+			t.Errorf("after a failed refresh: %v, want its failure, not the stale listing", err)
+		}
+		synctest.Wait()
+		if lister.calls != 4 {
+			t.Errorf("%d listings, want 4: the scrape answered the failure starts the next", lister.calls)
 		}
 	})
 }

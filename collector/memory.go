@@ -41,6 +41,7 @@ type cacheKey struct {
 type cacheEntry struct {
 	key       cacheKey
 	inventory Inventory
+	err       error // why the listing failed: its inventory holds no image then
 	bytes     int64
 	expires   time.Time
 	expiry    *time.Timer // drops the entry when it expires
@@ -67,28 +68,29 @@ func (m *Memory) cachedBytes() int64 {
 // newCharge is a listing's charge, held by its flight.
 func (m *Memory) newCharge() *charge { return m.bound.newCharge() }
 
-// cached returns the inventory of owner's listing of key if the cache holds it and it has
-// not expired, as one more holder.
-func (m *Memory) cached(owner any, key string) (Inventory, bool) {
+// cached returns the inventory of owner's listing of key, as one more holder, or why it
+// failed, if the cache holds it and it has not expired; found is false otherwise.
+func (m *Memory) cached(owner any, key string) (inventory Inventory, found bool, failure error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	element, ok := m.entries[cacheKey{owner, key}]
 	if !ok {
-		return Inventory{}, false
+		return Inventory{}, false, nil
 	}
 	entry := element.Value.(*cacheEntry)
 	if !time.Now().Before(entry.expires) {
 		m.dropLocked(element)
-		return Inventory{}, false
+		return Inventory{}, false, nil
 	}
 	entry.inventory.charge.retain(1)
-	return entry.inventory, true
+	return entry.inventory, true, entry.err
 }
 
-// store caches the inventory of owner's listing of key for ttl, in place of any before it,
-// dropping the oldest entries of any cloud to keep within maxCacheBytes; an inventory larger
-// than that is not kept.
-func (m *Memory) store(owner any, key string, inventory Inventory, ttl time.Duration) {
+// store caches the outcome of owner's listing of key, its inventory or why it failed
+// (failure), until lifetime after the listing ended, in place of any before it, dropping the
+// oldest entries of any cloud to keep within maxCacheBytes; an inventory larger than that is
+// not kept.
+func (m *Memory) store(owner any, key string, inventory Inventory, failure error, lifetime time.Duration) {
 	k := cacheKey{owner, key}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -96,13 +98,16 @@ func (m *Memory) store(owner any, key string, inventory Inventory, ttl time.Dura
 		m.dropLocked(element)
 	}
 	bytes := inventory.bytes + cacheEntryBytes + int64(len(key))
+	if failure != nil {
+		bytes += int64(len(failure.Error()))
+	}
 	if m.maxCacheBytes > 0 && bytes > m.maxCacheBytes {
 		return
 	}
 	for m.maxCacheBytes > 0 && m.cacheBytes+bytes > m.maxCacheBytes {
 		m.dropLocked(m.order.Front())
 	}
-	entry := &cacheEntry{key: k, inventory: inventory, bytes: bytes, expires: inventory.At.Add(ttl)}
+	entry := &cacheEntry{key: k, inventory: inventory, err: failure, bytes: bytes, expires: inventory.At.Add(lifetime)}
 	inventory.charge.retain(1)
 	element := m.order.PushBack(entry)
 	m.entries[k] = element

@@ -24,6 +24,9 @@ type Pipeline struct {
 	Client client.Options
 	// CacheTTL is how long a listing is served from the cache (--cache.ttl); 0 for none.
 	CacheTTL time.Duration
+	// ListingTimeout bounds a listing that goes on in the background, with CacheTTL
+	// (--listings.timeout); 0 takes collector.DefaultListingTimeout.
+	ListingTimeout time.Duration
 	// Memory bounds the listings of every cloud held at once, and caches them; nil for no
 	// bound.
 	Memory *collector.Memory
@@ -64,6 +67,9 @@ func (p Pipeline) Build(cfg *cloud.Config) (collector.Target, error) {
 	}
 	projectsOn := cfg.ProjectMetricsOn(p.ProjectMetrics)
 	listings := collector.NewListings(source, p.CacheTTL).WithProjectMetrics(projectsOn)
+	if p.ListingTimeout > 0 {
+		listings.WithTimeout(p.ListingTimeout)
+	}
 	if p.Memory != nil {
 		listings.WithMemory(p.Memory)
 	}

@@ -30,11 +30,13 @@ type config struct {
 	logFormat   string
 	timeouts    collector.ScrapeTimeouts
 	cacheTTL    time.Duration
-	maxRequests int
-	writeMargin time.Duration
-	selection   client.Selection
-	imageAPI    string // --images.api: the image API of clouds that set no image_api
-	quotas      bool   // --images.quota: quota metrics where the image API reports them
+	// listingTimeout bounds a listing that goes on in the background, with cacheTTL.
+	listingTimeout time.Duration
+	maxRequests    int
+	writeMargin    time.Duration
+	selection      client.Selection
+	imageAPI       string // --images.api: the image API of clouds that set no image_api
+	quotas         bool   // --images.quota: quota metrics where the image API reports them
 	// projectMetrics is --images.project-metrics: the families labelled by project_id.
 	projectMetrics bool
 	exports        *exposition.ImageExports
@@ -153,6 +155,8 @@ func newApp(stderr io.Writer) (*kingpin.Application, *flagValues) {
 		Default("0s"), &cfg.cacheTTL)
 	bytesFlag(app.Flag("cache.max-bytes", "Largest size of the --cache.ttl cache, across every cloud; the oldest entries are dropped to store a new one.").
 		Default("48MiB"), &cfg.maxCacheBytes)
+	durationFlag(app.Flag("listings.timeout", "With --cache.ttl, longest a listing may go on in the background after its scrapes' deadlines.").
+		Default(collector.DefaultListingTimeout.String()), &cfg.listingTimeout)
 	bytesFlag(app.Flag("listings.max-bytes", "Largest size of all listings held at once, across every cloud; a listing that would pass it fails.").
 		Default("96MiB"), &cfg.maxListingsBytes)
 	intFlag(app.Flag("web.max-requests", "Listings and renderings of image metrics running at once; past it, a scrape is refused. 0 means no limit.").
@@ -205,6 +209,9 @@ func (v *flagValues) config() (*config, error) {
 	}
 	if cfg.timeouts.Default <= 0 {
 		return nil, fmt.Errorf("--scrape.timeout must be positive, not %s", cfg.timeouts.Default)
+	}
+	if cfg.listingTimeout <= 0 || cfg.cacheTTL > 0 && cfg.listingTimeout < cfg.timeouts.Default {
+		return nil, fmt.Errorf("--listings.timeout must be positive, and with --cache.ttl at least --scrape.timeout (%s), not %s", cfg.timeouts.Default, cfg.listingTimeout)
 	}
 	return cfg, nil
 }

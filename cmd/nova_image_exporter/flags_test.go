@@ -4,6 +4,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 )
@@ -103,6 +104,32 @@ func TestHelpStringsAreOneShortLine(t *testing.T) {
 		}
 		if len(f.Help) > maxHelpChars || strings.Contains(f.Help, "\n") {
 			t.Errorf("--%s: help of %d characters, want one line of at most %d: %s", f.Name, len(f.Help), maxHelpChars, f.Help)
+		}
+	}
+}
+
+// --listings.timeout bounds a listing that goes on in the background with --cache.ttl: positive,
+// and then no shorter than --scrape.timeout, which a listing of a scrape may take.
+func TestListingsTimeoutFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // "" for no error
+	}{
+		{nil, ""},
+		{[]string{"--listings.timeout=30s"}, ""},
+		{[]string{"--cache.ttl=5m", "--listings.timeout=1m"}, ""},
+		{[]string{"--cache.ttl=5m", "--listings.timeout=30s"}, "--listings.timeout must be positive, and with --cache.ttl at least --scrape.timeout (1m0s), not 30s"},
+		{[]string{"--listings.timeout=0s"}, "--listings.timeout must be positive"},
+		{[]string{"--listings.timeout=soon"}, `--listings.timeout: "soon" is not a duration (e.g. 30s); see --help`},
+	} {
+		cfg, err := parseFlags(tc.args, io.Discard)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: %v", tc.args, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		case tc.args == nil && cfg.listingTimeout != 10*time.Minute:
+			t.Errorf("--listings.timeout defaults to %s, want 10m", cfg.listingTimeout)
 		}
 	}
 }

@@ -266,3 +266,37 @@ func TestListingBeyondTheMemoryBoundFails(t *testing.T) {
 		t.Errorf("/metrics: the failed listing is still counted, or not exported:\n%s", body)
 	}
 }
+
+// With --cache.ttl, a listing slower than the scrapes goes on in the background: the scrapes
+// meanwhile answer nova_up 0 (one log line for the listing), and a later scrape gets it,
+// without another listing. Past --listings.timeout it is stopped, and that is its failure.
+func TestSlowListingGoesOnInTheBackground(t *testing.T) {
+	sim := simulator.New(simulator.Options{Images: simulator.DefaultImages(testNow)})
+	sim.SetFaults(func(int, *http.Request) simulator.Fault { return simulator.Fault{Delay: 1500 * time.Millisecond} })
+	tokenClouds(t, map[string]*simulator.Simulator{"slow": sim})
+	base, logs := startExporter(t, "--cache.ttl=1h", "--scrape.timeout-offset=0s")
+	if code, body := scrapeWithTimeout(base+"/probe?cloud=slow", "0.3"); code != http.StatusOK || !strings.Contains(body, "\nnova_up 0\n") {
+		t.Fatalf("the scrape that starts the slow listing: %d\n%s", code, body)
+	}
+	waitFor(t, "a later scrape got the listing", func() bool {
+		_, body := scrapeWithTimeout(base+"/probe?cloud=slow", "0.3")
+		return strings.Contains(body, "\nnova_up 1\n")
+	})
+	if n := sim.ImagesRequests(); n != 1 {
+		t.Errorf("%d listing requests, want the one that went on in the background", n)
+	}
+	if n := strings.Count(logs.String(), `msg="the listing outlasts the scrape's deadline`); n != 1 || strings.Contains(logs.String(), "level=error") {
+		t.Errorf("%d lines of the listing going on, want 1, and no error:\n%s", n, logs)
+	}
+
+	bounded, boundedLogs := startExporter(t, "--cache.ttl=1h", "--scrape.timeout=500ms", "--listings.timeout=500ms")
+	if _, body := scrapeWithTimeout(bounded+"/probe?cloud=slow", "0.3"); !strings.Contains(body, "\nnova_up 0\n") {
+		t.Fatalf("the scrape that starts the slow listing:\n%s", body)
+	}
+	waitFor(t, "--listings.timeout stopped the listing", func() bool {
+		return strings.Contains(boundedLogs.String(), `msg="listing images failed"`)
+	})
+	if !strings.Contains(boundedLogs.String(), "context deadline exceeded") {
+		t.Errorf("the listing stopped by --listings.timeout: want its deadline in the log:\n%s", boundedLogs)
+	}
+}

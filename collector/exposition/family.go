@@ -43,7 +43,7 @@ var (
 	scrapeDurationFamily = newGauge("scrape", "duration_seconds",
 		"Seconds this scrape's listing of images took, authentication and every page included.")
 	listingAgeFamily = newGauge("listing", "age_seconds",
-		"Seconds since the listing this scrape served was made: about 0, unless --cache.ttl is set and the listing came from the cache (then up to the TTL).")
+		"Seconds since the listing this scrape served was made: about 0, unless --cache.ttl is set and the listing came from the cache: then up to the TTL, and up to --listings.timeout more while a refresh runs.")
 	unreadableFieldsFamily = newGauge("listing", "unreadable_fields",
 		"Fields of the listing the API sent in a form that could not be read (an unparsable time); their samples are left out.")
 	imagesFamily = newGauge("", "images",
