@@ -1023,6 +1023,7 @@ func checkProjectCapacity(t *testing.T, c promClient, d *Dashboard, queries []Qu
 		if err != nil {
 			t.Fatal(err)
 		}
+		var named map[string]string
 		waitFor(t, cl.name+": the top projects by bytes, named", 20*time.Second, func() (bool, string) {
 			info, err := c.query(`nova_project_info{`+sel+`}`, 0)
 			if err != nil {
@@ -1048,7 +1049,9 @@ func checkProjectCapacity(t *testing.T, c promClient, d *Dashboard, queries []Qu
 				}
 				have[id] = name
 			}
+			named = have
 			return len(have) == len(bytes), fmt.Sprintf("projects %v, want %d (the owners %v)", have, len(bytes), SortedKeys(bytes))
 		})
+		t.Logf("%s: top projects by bytes (id: name) %v", cl.name, named)
 	}
 }
