@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # roles.sh - ask the realstack's Keystone, Glance and Nova, as the admin and as each
 # project's member, what docs/testing.md's "What each role sees" records, and save the
-# answers: Keystone's bodies as they are, the image listings cut to id, name, owner,
+# answers: Keystone's bodies byte for byte, the image listings cut to id, name, owner,
 # visibility and status.  Run after up.sh; reads $REALSTACK_DIR's env.sh and images.env.
 #
-#   bash scripts/realstack/roles.sh [out-dir]   # default simulator/testdata/realkeystone
+#   bash scripts/realstack/roles.sh [out-dir]   # default simulator/testdata/realstack-roles
 set -euo pipefail
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 DIR=${REALSTACK_DIR:-/tmp/nova-image-exporter-realstack}
-OUT=${1:-$(cd "$(dirname "$0")/../.." && pwd)/simulator/testdata/realkeystone}
+OUT=${1:-$(cd "$(dirname "$0")/../.." && pwd)/simulator/testdata/realstack-roles}
 set -a; . "$DIR/env.sh"; . "$DIR/images.env"; set +a
 KS=${OS_AUTH_URL%/}
 NV=${NOVA_URL%/*}
@@ -20,11 +20,10 @@ token() {  # user password project
       '{auth:{identity:{methods:["password"],password:{user:{name:$u,domain:{id:"default"},password:$p}}},scope:{project:{name:$pr,domain:{id:"default"}}}}}')" \
     | awk 'tolower($1)=="x-subject-token:" {print $2}' | tr -d '\r'
 }
-# get token url file: the body to $OUT/file, its status printed beside the file name
+# get token url file: the body, byte for byte, to $OUT/file; its status printed beside the file name
 get() {
   local code
   code=$(curl -s -o "$OUT/$3" -w '%{http_code}' -H "X-Auth-Token: $1" "$2")
-  jq . "$OUT/$3" >"$OUT/$3.tmp" && mv "$OUT/$3.tmp" "$OUT/$3"
   printf '%s %s\n' "$code" "$3"
 }
 # images token url: every page of a Glance or Nova listing, cut to what the owner question needs
