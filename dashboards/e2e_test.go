@@ -1010,6 +1010,11 @@ func checkProjectCapacity(t *testing.T, c promClient, d *Dashboard, queries []Qu
 		if len(count) < 2 {
 			t.Fatalf("the e2e images have %d owners, want the project's and another's (the public image's)", len(count))
 		}
+		var listed float64
+		for _, b := range bytes {
+			listed += b
+		}
+		expectValue(`sum(nova_images_size_bytes{`+sel+`})`, listed)
 		for owner := range count {
 			p := fmt.Sprintf(`%s, project_id=%q`, sel, owner)
 			expectValue(`cloud_project:nova_project_images:sum{`+p+`}`, count[owner])
