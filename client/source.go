@@ -2,11 +2,12 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
 // ImageSource lists the images of one cloud project, handing them over one by one as pages
-// arrive. An error from fn stops the listing and is returned.
+// arrive. An error from fn stops the listing and is returned, except ErrDropped.
 type ImageSource interface {
 	EachImage(ctx context.Context, opts ListOptions, fn func(Image) error) error
 }
@@ -33,3 +34,13 @@ func Inexpressible(option, api string) error { return &InexpressibleError{Option
 func (e *InexpressibleError) Error() string {
 	return fmt.Sprintf("%s: the %s image API has no such filter (image_api %s)", e.Option, e.API, e.API)
 }
+
+// ErrDropped is what an ImageSource's fn returns for an image it keeps nothing of: the
+// listing goes on, and counts the image as DroppedImageBytes against
+// Options.MaxListingBytes instead of its ImageBytes. It is never returned by EachImage.
+var ErrDropped = errors.New("image dropped")
+
+// DroppedImageBytes is what a dropped image counts against Options.MaxListingBytes, a
+// little over: its id's hash in the listing's set of the ids listed (11 to 22 bytes) and the
+// set's growth.
+const DroppedImageBytes = 32

@@ -73,7 +73,7 @@ func (m manyLister) EachImage(ctx context.Context, _ client.ListOptions, fn func
 		img := testImages[0]
 		img.ID = fmt.Sprintf("%08d-0000-0000-0000-000000000000", i)
 		img.Name = fmt.Sprintf("image-%d", i)
-		if err := fn(img); err != nil {
+		if err := hand(fn, img); err != nil {
 			return err
 		}
 	}

@@ -226,7 +226,7 @@ type halfLister struct {
 
 func (h *halfLister) EachImage(_ context.Context, _ client.ListOptions, fn func(client.Image) error) error {
 	for _, img := range h.images {
-		if err := fn(img); err != nil {
+		if err := hand(fn, img); err != nil {
 			return err
 		}
 	}
@@ -259,7 +259,7 @@ func TestQuotaRequestWaitsForTheListingsCredentials(t *testing.T) {
 type hangingLister struct{}
 
 func (hangingLister) EachImage(ctx context.Context, _ client.ListOptions, fn func(client.Image) error) error {
-	if err := fn(testImages[0]); err != nil {
+	if err := hand(fn, testImages[0]); err != nil {
 		return err
 	}
 	<-ctx.Done()

@@ -39,9 +39,18 @@ func (f *fakeLister) EachImage(ctx context.Context, opts client.ListOptions, fn 
 		return ctx.Err()
 	}
 	for _, img := range f.images {
-		if err := fn(img); err != nil {
+		if err := hand(fn, img); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// hand hands img to fn as an image source does: an image fn drops (client.ErrDropped) is no
+// error.
+func hand(fn func(client.Image) error, img client.Image) error {
+	if err := fn(img); !errors.Is(err, client.ErrDropped) {
+		return err
 	}
 	return nil
 }
@@ -54,13 +63,13 @@ var (
 // testImages covers every kind of value: a full image, a snapshot, nulls, a non-ASCII name,
 // a status outside the five, and the same id twice.
 var testImages = []client.Image{
-	{ID: "a1", Name: "cirros", Status: "ACTIVE", APIStatus: "active", Visibility: "public", Size: 4096, VirtualSize: 117440512,
+	{ID: "a1", Name: "cirros", Status: "ACTIVE", APIStatus: "active", Visibility: "public", Owner: "proj-a", Size: 4096, VirtualSize: 117440512,
 		MinDisk: 1, MinRAM: 512, Progress: 100, Created: created, Updated: updated},
 	{ID: "s1", Name: "Ubuntu 22.04 LTS – Ünïcödé 名前", Status: "SAVING", APIStatus: "queued", Size: 0, MinDisk: 0, MinRAM: 0, Progress: 25, Created: created, Missing: client.FieldVirtualSize | client.FieldUpdated},
 	{ID: "n1", Status: "ACTIVE", Size: 2048, Created: created, Updated: updated,
 		ServerID: "srv-1", Metadata: client.Metadata{{Key: "image_type", Value: "snapshot"}}, Missing: client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldProgress},
 	{ID: "o1", Name: "odd", Status: "PENDING_UPLOAD", Missing: client.FieldSize | client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldProgress | client.FieldCreated | client.FieldUpdated},
-	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: 4096, Missing: client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldProgress | client.FieldCreated | client.FieldUpdated},
+	{ID: "a1", Name: "cirros", Status: "ACTIVE", Owner: "proj-a", Size: 4096, Missing: client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldProgress | client.FieldCreated | client.FieldUpdated},
 }
 
 const wantTestImages = `
@@ -69,12 +78,12 @@ const wantTestImages = `
 nova_image_created_timestamp_seconds{id="a1",name="cirros"} 1.7957736e+09
 nova_image_created_timestamp_seconds{id="n1",name=""} 1.7957736e+09
 nova_image_created_timestamp_seconds{id="s1",name="Ubuntu 22.04 LTS – Ünïcödé 名前"} 1.7957736e+09
-# HELP nova_image_info Always 1; server_id is the instance a snapshot was taken from, empty for other images; api_status is the status as the image API sent it (Glance's importing, which Nova calls UNKNOWN); visibility is public, private, shared or community, empty where the API has none (nova); metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.
+# HELP nova_image_info Always 1; server_id is the instance a snapshot was taken from, empty for other images; api_status is the status as the image API sent it (Glance's importing, which Nova calls UNKNOWN); visibility is public, private, shared or community, empty where the API has none (nova); owner is the id of the project that owns the image, empty where the API sends none (nova); metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.
 # TYPE nova_image_info gauge
-nova_image_info{api_status="active",id="a1",metadata_image_type="",name="cirros",server_id="",visibility="public"} 1
-nova_image_info{api_status="",id="n1",metadata_image_type="snapshot",name="",server_id="srv-1",visibility=""} 1
-nova_image_info{api_status="",id="o1",metadata_image_type="",name="odd",server_id="",visibility=""} 1
-nova_image_info{api_status="queued",id="s1",metadata_image_type="",name="Ubuntu 22.04 LTS – Ünïcödé 名前",server_id="",visibility=""} 1
+nova_image_info{api_status="active",id="a1",metadata_image_type="",name="cirros",owner="proj-a",server_id="",visibility="public"} 1
+nova_image_info{api_status="",id="n1",metadata_image_type="snapshot",name="",owner="",server_id="srv-1",visibility=""} 1
+nova_image_info{api_status="",id="o1",metadata_image_type="",name="odd",owner="",server_id="",visibility=""} 1
+nova_image_info{api_status="queued",id="s1",metadata_image_type="",name="Ubuntu 22.04 LTS – Ünïcödé 名前",owner="",server_id="",visibility=""} 1
 # HELP nova_image_min_disk_bytes Minimum disk the image needs, in bytes (minDisk GiB × 2^30).
 # TYPE nova_image_min_disk_bytes gauge
 nova_image_min_disk_bytes{id="a1",name="cirros"} 1.073741824e+09
@@ -110,6 +119,20 @@ nova_images{status="ERROR"} 0
 nova_images{status="PENDING_UPLOAD"} 1
 nova_images{status="SAVING"} 1
 nova_images{status="UNKNOWN"} 0
+# HELP nova_images_size_bytes Bytes of the images per Nova status, every listed image counted whatever gets per-image series; an image without a size counts 0.
+# TYPE nova_images_size_bytes gauge
+nova_images_size_bytes{status="ACTIVE"} 6144
+nova_images_size_bytes{status="DELETED"} 0
+nova_images_size_bytes{status="ERROR"} 0
+nova_images_size_bytes{status="PENDING_UPLOAD"} 0
+nova_images_size_bytes{status="SAVING"} 0
+nova_images_size_bytes{status="UNKNOWN"} 0
+# HELP nova_project_images Images per owning project (project_id, the image's owner) and Nova status, every listed image counted; only the statuses a project has images in; none where the API sends no owner (nova) or the project metrics are off (--no-images.project-metrics, project_metrics: false).
+# TYPE nova_project_images gauge
+nova_project_images{project_id="proj-a",status="ACTIVE"} 1
+# HELP nova_project_images_size_bytes Bytes of the images per owning project and Nova status, as nova_project_images counts them; an image without a size counts 0.
+# TYPE nova_project_images_size_bytes gauge
+nova_project_images_size_bytes{project_id="proj-a",status="ACTIVE"} 4096
 # HELP nova_up 1 if this scrape's listing of images (Nova's images/detail, Glance's /v2/images or IMS's /v2/cloudimages) succeeded, else 0.
 # TYPE nova_up gauge
 nova_up 1
@@ -121,7 +144,7 @@ nova_image_virtual_size_bytes{id="a1",name="cirros"} 1.17440512e+08
 // imageMetricNames are every metric of the contract except the scrape duration, whose
 // value changes on every run.
 var imageMetricNames = []string{
-	"nova_up", "nova_images", "nova_image_status", "nova_image_size_bytes", "nova_image_min_disk_bytes",
+	"nova_up", "nova_images", "nova_images_size_bytes", "nova_project_images", "nova_project_images_size_bytes", "nova_image_status", "nova_image_size_bytes", "nova_image_min_disk_bytes",
 	"nova_image_min_ram_bytes", "nova_image_progress_ratio", "nova_image_created_timestamp_seconds",
 	"nova_image_updated_timestamp_seconds", "nova_image_info", "nova_image_virtual_size_bytes",
 }

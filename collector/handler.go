@@ -118,6 +118,14 @@ func (a answer) release() {
 	a.inventory.Release()
 }
 
+// exports are h.Exports, or the default ones.
+func (h *Handler) exports() *exposition.ImageExports {
+	if h.Exports == nil {
+		return defaultExports
+	}
+	return h.Exports
+}
+
 // logger is h.Logger, or one that logs nothing.
 func (h *Handler) logger() log.Logger {
 	if h.Logger == nil {
@@ -138,7 +146,7 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 	// A listing shared by several scrapes reports its failure once, through the scrape
 	// that started it; a scrape that stops waiting reports that, and nothing more.
 	inventory, err := target.Listings.Inventory(ctx, ListingRequest{
-		Selection: target.Selection, Slots: h.Limiter, MaxDuration: h.Timeouts.Default,
+		Selection: target.Selection, Exports: h.exports(), Slots: h.Limiter, MaxDuration: h.Timeouts.Default,
 		OnFailure: func(err error) {
 			level.Error(logger).Log("msg", "listing images failed", "err", err, "duration_seconds", time.Since(start).Seconds())
 			if h.Metrics != nil {
@@ -161,13 +169,9 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 		failed := exposition.Failed(time.Since(start).Seconds()).WithQuotas(inventory.Quotas)
 		return answer{scrape: failed, inventory: served.inventory}, errors.Is(err, ErrBusy)
 	}
-	problems := served.scrape.Problems()
-	if served.shared != nil {
-		problems = served.shared.problems
-	}
-	if len(problems) > 0 {
+	if problems, first := inventory.tally.Problems(); problems > 0 {
 		level.Warn(logger).Log("msg", "left out fields the API sent in a form that could not be read",
-			"count", len(problems), "first", problems[0])
+			"count", problems, "first", first)
 	}
 	return served, false
 }
@@ -177,10 +181,7 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 // one of a listing whose rendering does not fit its Memory, renders its own, written as it
 // is rendered.
 func (h *Handler) render(ctx context.Context, inventory Inventory, gzipped bool, listed time.Duration) (answer, error) {
-	exports := h.Exports
-	if exports == nil {
-		exports = defaultExports
-	}
+	exports := h.exports()
 	if gzipped && inventory.renderings != nil {
 		gone, stop := untilGone(ctx)
 		defer stop()
@@ -189,7 +190,7 @@ func (h *Handler) render(ctx context.Context, inventory Inventory, gzipped bool,
 				return nil, err
 			}
 			defer h.Limiter.release()
-			return renderDeflated(exposition.Listed(inventory.Images(), exports, 0, 0).WithQuotas(inventory.Quotas), inventory.charge)
+			return renderDeflated(exposition.Listed(inventory.Images(), inventory.tally, exports, 0, 0).WithQuotas(inventory.Quotas), inventory.charge)
 		})
 		if err == nil {
 			scrape := exposition.HeadOnly(listed.Seconds(), time.Since(inventory.At).Seconds())
@@ -203,7 +204,7 @@ func (h *Handler) render(ctx context.Context, inventory Inventory, gzipped bool,
 	if err != nil {
 		return answer{}, err
 	}
-	scrape := exposition.Listed(inventory.Images(), exports, listed.Seconds(), time.Since(inventory.At).Seconds()).WithQuotas(inventory.Quotas)
+	scrape := exposition.Listed(inventory.Images(), inventory.tally, exports, listed.Seconds(), time.Since(inventory.At).Seconds()).WithQuotas(inventory.Quotas)
 	return answer{scrape: scrape, slot: slot}, nil
 }
 

@@ -26,6 +26,8 @@ type Listings struct {
 	ttl    time.Duration
 	quotas client.QuotaSource // nil: quotas are off
 	memory *Memory
+	// projectMetrics counts the images per owning project (the nova_project_* families).
+	projectMetrics bool
 
 	// refusals holds back the cloud's credentials once the cloud refused them, for every
 	// listing; quotaRefusals the quota request once its endpoint did (backoff.go).
@@ -51,8 +53,18 @@ type flight struct {
 // of their own, with no bound, unless WithMemory gives one.
 func NewListings(lister client.ImageSource, ttl time.Duration) *Listings {
 	return &Listings{lister: lister, ttl: ttl, memory: NewMemory(0, 0), flights: map[string]*flight{},
-		refusals: newBackoff(time.Now), quotaRefusals: newBackoff(time.Now)}
+		refusals: newBackoff(time.Now), quotaRefusals: newBackoff(time.Now), projectMetrics: true}
 }
+
+// WithProjectMetrics turns the project families (nova_project_images and the others labelled
+// by project_id) on or off for the cloud's listings, on by default; it returns l.
+func (l *Listings) WithProjectMetrics(on bool) *Listings {
+	l.projectMetrics = on
+	return l
+}
+
+// ProjectMetrics reports whether the project families are on for the cloud.
+func (l *Listings) ProjectMetrics() bool { return l.projectMetrics }
 
 // WithMemory charges the listings to memory, shared with other clouds' Listings, and caches
 // them there; it returns l.
@@ -84,6 +96,10 @@ func (l *Listings) AuthBackoff() time.Duration { return l.refusals.left() }
 // ListingRequest is what a scrape asks of Listings.Inventory besides its context.
 type ListingRequest struct {
 	Selection client.Selection
+	// Exports decide which images the listing keeps, those that get per-image series; it
+	// counts every image whatever they say. Listings with other exports are other listings
+	// (Key). nil keeps every image.
+	Exports *exposition.ImageExports
 	// Slots bounds the work running at once: starting a listing takes a slot for as long
 	// as the listing runs; joining one in flight, or a cached one, takes none. nil: no bound.
 	Slots Limiter
@@ -98,6 +114,11 @@ type ListingRequest struct {
 	// OnQuotaFailure reports, likewise, a failed quota request, whether the listing beside
 	// it succeeded or not.
 	OnQuotaFailure func(error)
+}
+
+// key is the listing's in flight and in the cache: its selection's and its exports'.
+func (req ListingRequest) key() string {
+	return req.Selection.Key() + "\x00" + req.Exports.Key()
 }
 
 // WaitError says that a scrape's context ended before the listing it waited for.
@@ -122,12 +143,12 @@ func (e *WaitError) Unwrap() error { return e.Err }
 // Inventory returns the inventory of a cached listing younger than the TTL, or joins or
 // starts the one listing in flight for the selection (its Key: as the user wrote it, so that
 // "changes-since=720h" is one listing however the seconds pass, and whatever the page size)
-// and returns its inventory. It returns when the listing ends or ctx does, whichever comes
-// first; ErrBusy when a listing must start but req.Slots has no free slot; a *BackoffError,
+// and the images kept (Exports' Key), and returns its inventory. It returns when the listing
+// ends or ctx does, whichever comes first; ErrBusy when a listing must start but req.Slots has no free slot; a *BackoffError,
 // at once, when a listing must start but the cloud refused the credentials and their
 // back-off lasts. An inventory returned is held until its Release.
 func (l *Listings) Inventory(ctx context.Context, req ListingRequest) (Inventory, error) {
-	key := req.Selection.Key()
+	key := req.key()
 	l.mu.Lock()
 	if l.ttl > 0 {
 		if inventory, ok := l.memory.cached(l, key); ok {
@@ -172,7 +193,7 @@ func (l *Listings) startLocked(ctx context.Context, key string, req ListingReque
 	go func() {
 		defer req.Slots.release()
 		defer stop()
-		inventory, err := l.list(listCtx, req.Selection, deadline, l.memory.newCharge())
+		inventory, err := l.list(listCtx, req, deadline, l.memory.newCharge())
 		err = l.refusals.done(ticket, err, accepted(inventory, err))
 		l.finish(key, f, inventory, err, req)
 	}()
@@ -200,7 +221,7 @@ func (l *Listings) finish(key string, f *flight, inventory Inventory, err error,
 			l.memory.store(l, key, inventory, l.ttl)
 		}
 	} else {
-		inventory.chunks, inventory.charge = nil, nil // a failed listing's images go with its charge
+		inventory.chunks, inventory.tally, inventory.charge = nil, nil, nil // a failed listing's images go with its charge
 	}
 	l.mu.Unlock()
 	// Before the waiters answer, so that a scrape's answer never precedes its log line.
@@ -238,25 +259,23 @@ func (l *Listings) leave(ctx context.Context, key string, f *flight) (Inventory,
 // accepted reports whether the cloud accepted the credentials of a listing that ended with
 // err: it succeeded, or handed over images before failing.
 func accepted(inventory Inventory, err error) bool {
-	return err == nil || inventory.Len() > 0
+	return err == nil || inventory.listed > 0
 }
 
-// list lists the images of selection, charging each to charge, and, when quotas are on,
-// asks for the quotas too, with the listing's credentials once the cloud has accepted them
-// (accepted): never when it refused them.
-func (l *Listings) list(ctx context.Context, selection client.Selection, deadline time.Time, charge *charge) (Inventory, error) {
-	inventory := Inventory{charge: charge}
+// list lists the images of req's selection, counting each and keeping those that req's
+// exports export, charged to charge, and, when quotas are on, asks for the quotas too, with
+// the listing's credentials once the cloud has accepted them (accepted): never when it
+// refused them.
+func (l *Listings) list(ctx context.Context, req ListingRequest, deadline time.Time, charge *charge) (Inventory, error) {
+	inventory := Inventory{charge: charge, tally: exposition.NewTally(l.projectMetrics)}
 	start := time.Now()
 	quotas := l.quotaRequest()
-	err := l.lister.EachImage(ctx, selection.ListOptions(time.Now()), func(img client.Image) error {
-		n := client.ImageBytes(img)
-		if err := charge.add(n); err != nil {
-			return err
+	err := l.lister.EachImage(ctx, req.Selection.ListOptions(time.Now()), func(img client.Image) error {
+		err := inventory.add(img, req.Exports)
+		if err == nil || errors.Is(err, client.ErrDropped) {
+			quotas.send(ctx)
 		}
-		inventory.bytes += n
-		quotas.send(ctx)
-		inventory.add(img)
-		return nil
+		return err
 	})
 	if err == nil {
 		quotas.send(ctx)

@@ -41,7 +41,7 @@ func (g *gatedLister) EachImage(ctx context.Context, _ client.ListOptions, fn fu
 		return g.err
 	}
 	for _, img := range testImages[:2] {
-		if err := fn(img); err != nil {
+		if err := hand(fn, img); err != nil {
 			return err
 		}
 	}

@@ -11,8 +11,9 @@ import (
 )
 
 // Memory bounds what the listings of every cloud hold at once, and keeps the cache of them.
-// A listing is charged its images, counted by client.ImageBytes (as --client.max-listing-bytes
-// counts them), as they are handed over, and the compressed rendering that gzip scrapes of it
+// A listing is charged the images it keeps, counted by client.ImageBytes (as
+// --client.max-listing-bytes counts them), and its tally of every image (Tally.Bytes), as they
+// are handed over, and the compressed rendering that gzip scrapes of it
 // share, as it is made. The charge lasts as long as anything holds the listing (its flight,
 // a scrape being answered, the cache) and goes with the last of them. A listing that cannot
 // be charged fails (MemoryError); a rendering that cannot is not kept.

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
+	"github.com/nova-image-exporter/nova_image_exporter/collector/exposition"
 )
 
 // withPageSize is the zero selection with a page size.
@@ -33,12 +34,21 @@ func withPageSize(t *testing.T, size int) client.Selection {
 	return s
 }
 
-// listed is what the listing of testImages[:2] is charged, and entry what it counts in the
-// cache (for the zero selection).
+// listed is what the listing of testImages[:2] is charged, its tally included, and entry
+// what it counts in the cache (for the zero selection).
 var (
-	listed = client.ImageBytes(testImages[0]) + client.ImageBytes(testImages[1])
-	entry  = listed + cacheEntryBytes
+	listed = client.ImageBytes(testImages[0]) + client.ImageBytes(testImages[1]) + tallyBytes(testImages[:2])
+	entry  = listed + cacheEntryBytes + int64(len(ListingRequest{}.key()))
 )
+
+// tallyBytes is what the tally of images holds, the project families on.
+func tallyBytes(images []client.Image) int64 {
+	tally := exposition.NewTally(true)
+	for _, img := range images {
+		tally.Add(&img)
+	}
+	return tally.Bytes()
+}
 
 // Probes that differ only in their page size list the same images: four at once run one
 // listing, and five in a row with --cache.ttl are served from one cache entry.

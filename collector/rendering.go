@@ -25,10 +25,9 @@ type renderings struct {
 // (no slot to render it before the deadline of the scrape that was to render it, or no room
 // for it in Memory).
 type rendering struct {
-	done     chan struct{}
-	part     *deflated // the image part, to end a gzip member (writeMember)
-	problems []string  // the listing's unreadable fields, for each scrape's log line
-	err      error
+	done chan struct{}
+	part *deflated // the image part, to end a gzip member (writeMember)
+	err  error
 }
 
 func newRenderings() *renderings {
@@ -80,7 +79,7 @@ func (r *renderings) make(exports *exposition.ImageExports, slot *rendering, ren
 		close(slot.done)
 		return nil, err
 	}
-	slot.part, slot.problems = made.part, made.problems
+	slot.part = made.part
 	close(slot.done)
 	return slot, nil
 }
@@ -102,7 +101,7 @@ func renderDeflated(scrape *exposition.Scrape, charge *charge) (*rendering, erro
 		return nil, err
 	}
 	part.crc, part.size = d.crc, d.size
-	return &rendering{part: part, problems: scrape.Problems()}, nil
+	return &rendering{part: part}, nil
 }
 
 // gzipWriters are reused: a compressor's state is about a megabyte.

@@ -37,7 +37,7 @@ func (l *slowLister) EachImage(ctx context.Context, _ client.ListOptions, fn fun
 			return ctx.Err()
 		}
 		for _, img := range testImages[:2] {
-			if err := fn(img); err != nil {
+			if err := hand(fn, img); err != nil {
 				return err
 			}
 		}

@@ -32,6 +32,11 @@ type Pipeline struct {
 	// Quotas is --images.quota: quota metrics for every cloud whose image API reports them,
 	// unless its clouds.yaml entry turns them off.
 	Quotas bool
+	// ProjectMetrics is --images.project-metrics: the families labelled by project_id
+	// (nova_project_images, ...) for every cloud, unless its clouds.yaml entry sets
+	// project_metrics. Build turns them on or off in the cloud's Listings
+	// (Listings.ProjectMetrics).
+	ProjectMetrics bool
 	// Logger receives the line of each cloud built, and the client's, with the cloud's
 	// name; nil logs nothing.
 	Logger log.Logger
@@ -57,7 +62,8 @@ func (p Pipeline) Build(cfg *cloud.Config) (collector.Target, error) {
 	if err != nil {
 		return collector.Target{}, fmt.Errorf("cloud %q: %w", cfg.Name, err)
 	}
-	listings := collector.NewListings(source, p.CacheTTL)
+	projectsOn := cfg.ProjectMetricsOn(p.ProjectMetrics)
+	listings := collector.NewListings(source, p.CacheTTL).WithProjectMetrics(projectsOn)
 	if p.Memory != nil {
 		listings.WithMemory(p.Memory)
 	}
@@ -67,7 +73,7 @@ func (p Pipeline) Build(cfg *cloud.Config) (collector.Target, error) {
 		listings.WithQuotas(quotas)
 	}
 	level.Info(logger).Log("msg", "loaded cloud", "cloud", cfg.Name, "source", cfg.File, "auth_type", cfg.AuthType,
-		"image_api", cfg.ImageAPI, "quotas", quotasOn)
+		"image_api", cfg.ImageAPI, "quotas", quotasOn, "project_metrics", projectsOn)
 	return collector.Target{Cloud: cfg.Name, Listings: listings, API: source}, nil
 }
 

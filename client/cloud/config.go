@@ -40,7 +40,10 @@ type Config struct {
 	// ImageQuota is clouds.yaml's image_quota: false turns the quota metrics off for the
 	// cloud; nil leaves them to --images.quota (on where the image API reports quotas).
 	ImageQuota *bool
-	TLS        *tls.Config
+	// ProjectMetrics is clouds.yaml's project_metrics: false turns the per-project families
+	// off for the cloud; nil leaves them to --images.project-metrics.
+	ProjectMetrics *bool
+	TLS            *tls.Config
 	// hostRegion is the region_name that an endpoint's host was built from; empty if none.
 	hostRegion string
 	// Auth holds the keys under auth: that the exporter's own auth types read and
@@ -64,6 +67,7 @@ func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOpti
 		ImageEndpointOverride:   e.ImageEndpointOverride,
 		EnterpriseProjectID:     e.EnterpriseProjectID,
 		ImageQuota:              e.ImageQuota,
+		ProjectMetrics:          e.ProjectMetrics,
 		CloudDomain:             e.CloudDomain,
 		TLS:                     tlsConfig,
 		Auth:                    maps.Clone(e.Auth),
@@ -142,6 +146,15 @@ func (c *Config) Authenticator(opts client.Options) (client.Authenticator, error
 func (c *Config) QuotasOn(byDefault bool) bool {
 	if c.ImageQuota != nil {
 		return *c.ImageQuota
+	}
+	return byDefault
+}
+
+// ProjectMetricsOn reports whether the cloud's per-project families are on, with
+// --images.project-metrics' default: clouds.yaml's project_metrics overrides it.
+func (c *Config) ProjectMetricsOn(byDefault bool) bool {
+	if c.ProjectMetrics != nil {
+		return *c.ProjectMetrics
 	}
 	return byDefault
 }

@@ -14,6 +14,7 @@ type entry struct {
 	ImageEndpointOverride   string `yaml:"image_endpoint_override"`
 	EnterpriseProjectID     string `yaml:"enterprise_project_id"`
 	ImageQuota              *bool  `yaml:"image_quota"`
+	ProjectMetrics          *bool  `yaml:"project_metrics"`
 	CloudDomain             string `yaml:"cloud_domain"`
 	TLSFiles                `yaml:",inline"`
 	// Auth holds the values of ownAuthKeys under auth:, as text.
@@ -56,6 +57,9 @@ func (e *entry) merge(other entry) {
 	e.CloudDomain = cmp.Or(e.CloudDomain, other.CloudDomain)
 	if e.ImageQuota == nil {
 		e.ImageQuota = other.ImageQuota
+	}
+	if e.ProjectMetrics == nil {
+		e.ProjectMetrics = other.ProjectMetrics
 	}
 	for key, value := range other.Auth {
 		if e.Auth[key] == "" {

@@ -165,6 +165,32 @@ func TestRegionThatNamesAHostIsPlain(t *testing.T) {
 	}
 }
 
+// project_metrics overrides --images.project-metrics either way, for the cloud only.
+func TestProjectMetricsKey(t *testing.T) {
+	file := writeFile(t, t.TempDir(), "clouds.yaml", imageAPIsYAML+`  glance-off:
+    image_api: glance
+    project_metrics: false
+    image_endpoint_override: https://glance.example.com
+    auth_type: token
+    auth: {token: pre-issued-token-value}
+  glance-on:
+    image_api: glance
+    project_metrics: true
+    image_endpoint_override: https://glance.example.com
+    auth_type: token
+    auth: {token: pre-issued-token-value}
+`)
+	for cloud, want := range map[string][2]bool{"glance": {true, false}, "glance-off": {false, false}, "glance-on": {true, true}} {
+		cfg, err := LoadCloud(file, cloud)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := [2]bool{cfg.ProjectMetricsOn(true), cfg.ProjectMetricsOn(false)}; got != want {
+			t.Errorf("%s: project metrics on with --images.project-metrics and without: %v, want %v", cloud, got, want)
+		}
+	}
+}
+
 func TestImageQuotaKey(t *testing.T) {
 	file := writeFile(t, t.TempDir(), "clouds.yaml", imageAPIsYAML+`  glance-no-quota:
     image_api: glance

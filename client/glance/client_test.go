@@ -96,7 +96,7 @@ func TestDecodesFieldsAndProperties(t *testing.T) {
 			Progress: 0, Created: ms("2026-12-02T18:54:32.5Z"), Metadata: client.Metadata{{Key: "hw_qemu_guest_agent", Value: "yes"}, {Key: "os_distro", Value: ""}, {Key: "owner_specified.openstack.object", Value: `{"a": [1]}`}}, Missing: client.FieldMinDisk | client.FieldMinRAM | client.FieldUpdated},
 		{ID: "m", Status: "SAVING", APIStatus: "saving", Progress: 50, Missing: client.FieldSize | client.FieldVirtualSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldCreated | client.FieldUpdated},
 		{ID: "8c5d9333-1850-4359-b71b-83f204b6326a", Name: "hidden-one", Status: "SAVING", APIStatus: "queued", Visibility: "private",
-			Owner: "93ddbd585732482aaa0b4604e671e77a",
+			Owner:   "93ddbd585732482aaa0b4604e671e77a",
 			MinDisk: 0, MinRAM: 128, Progress: 25,
 			Created: ms("2026-12-02T19:54:32Z"), Updated: ms("2026-12-02T19:54:32Z"), Metadata: client.Metadata{{Key: "os_hidden", Value: "true"}}, Missing: client.FieldSize | client.FieldVirtualSize},
 	}

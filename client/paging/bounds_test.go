@@ -215,3 +215,56 @@ func TestRejectsBadBodies(t *testing.T) {
 		})
 	}
 }
+
+// --client.max-listing-bytes counts what the listing's caller keeps: an image it drops
+// (client.ErrDropped) counts client.DroppedImageBytes, not its ImageBytes, and the listing
+// goes on.
+func TestListingCountsOnlyWhatIsKept(t *testing.T) {
+	const pages, perPage = 5, 1000
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		page := 0 // page n's ids are n times "pagepage" and 4 digits
+		if marker := r.URL.Query().Get("marker"); marker != "" {
+			page = (len(marker)-4)/8 + 1
+		}
+		w.Header().Set("Content-Type", "application/json")
+		bw := bufio.NewWriter(w)
+		_, _ = bw.WriteString(`{"images":[`)
+		for n := range perPage {
+			if n > 0 {
+				_ = bw.WriteByte(',')
+			}
+			fmt.Fprintf(bw, `{"id":"%s%04d","status":"A"}`, strings.Repeat("pagepage", page), n)
+		}
+		_, _ = bw.WriteString(`]`)
+		if page < pages-1 {
+			_, _ = bw.WriteString(`,"images_links":[{"rel":"next"}]`)
+		}
+		_, _ = bw.WriteString(`}`)
+		_ = bw.Flush()
+	}))
+	defer srv.Close()
+	keepTen := func() func(client.Image) error {
+		n := 0
+		return func(client.Image) error {
+			if n++; n > 10 {
+				return client.ErrDropped
+			}
+			return nil
+		}
+	}
+	for _, tt := range []struct {
+		budget int64
+		fn     func(client.Image) error
+		fails  bool
+	}{
+		{1 << 20, func(client.Image) error { return nil }, true},                 // 5 000 images of some 280 bytes
+		{1 << 20, keepTen(), false},                                              // 10 of them, and 4 990 × 32 bytes
+		{100 << 10, func(client.Image) error { return client.ErrDropped }, true}, // 5 000 × 32 bytes
+	} {
+		c := newLister(&cloud.StaticToken{Token: echoedToken, ComputeEndpoint: srv.URL + "/v2.1/p"}, client.Options{MaxListingBytes: tt.budget})
+		err := c.EachImage(context.Background(), client.ListOptions{}, tt.fn)
+		if failed := err != nil && strings.Contains(err.Error(), "--client.max-listing-bytes"); failed != tt.fails || (err != nil && !failed) {
+			t.Errorf("budget %d: %v, want it to fail: %t", tt.budget, err, tt.fails)
+		}
+	}
+}

@@ -112,14 +112,22 @@ func (l *Listing) NewPass() { clear(l.seen) }
 func (l *Listing) Page() int { return l.pages }
 
 // Hand hands img over to fn, its label values without secrets and then cut to their
-// bounds, once the listing's bytes allow it. img's id is as the API sent it until then: it
-// is the next page's marker.
+// bounds, once the listing's bytes allow it: those of the images kept, and of the one at
+// hand. An image that fn drops (client.ErrDropped) counts client.DroppedImageBytes. img's id
+// is as the API sent it until then: it is the next page's marker.
 func (l *Listing) Hand(img client.Image, fn func(client.Image) error) error {
 	img = l.redact.Image(img)
-	if l.listed += client.ImageBytes(img); l.listed > l.r.Opts.MaxListingBytes {
+	n := client.ImageBytes(img)
+	if l.listed+n > l.r.Opts.MaxListingBytes {
 		return fmt.Errorf("the listing holds more than %d bytes of images (--client.max-listing-bytes)", l.r.Opts.MaxListingBytes)
 	}
-	return fn(img)
+	err := fn(img)
+	if errors.Is(err, client.ErrDropped) {
+		l.listed += client.DroppedImageBytes
+		return nil
+	}
+	l.listed += n
+	return err
 }
 
 // Decoding is how the listing decodes a page: its bounds, the metadata keys wanted, and the

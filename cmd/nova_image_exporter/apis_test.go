@@ -47,6 +47,7 @@ type apiView struct {
 	listed      bool
 	apiStatus   string
 	visibility  string
+	owner       string
 	size        *float64 // nil: no sample
 	virtualSize *float64
 }
@@ -54,7 +55,8 @@ type apiView struct {
 // view is the documented difference of each API (docs/configuration.md, Image APIs): Nova's proxy leaves
 // hidden images out, shows its own status, no visibility nor virtual size, and 0 for a
 // size Glance has not got; Glance shows null as absent; IMS's __image_size is a string
-// that the simulator sends as "0" for an image without data.
+// that the simulator sends as "0" for an image without data. Glance and IMS send the owner,
+// Nova's proxy none.
 func view(api string, img simulator.Image, novaStatus string) apiView {
 	number := func(p *int64) *float64 {
 		if p == nil {
@@ -72,11 +74,11 @@ func view(api string, img simulator.Image, novaStatus string) apiView {
 			v.size = &zero
 		}
 	case "glance":
-		v.visibility = cmpOr(img.Visibility, "shared")
+		v.visibility, v.owner = cmpOr(img.Visibility, "shared"), img.Owner
 	case "ims":
 		// IMS's virtual_size is "unavailable currently" (null), and a public image has no
 		// __image_size (the vendor's examples).
-		v.visibility, v.virtualSize = "private", nil
+		v.visibility, v.virtualSize, v.owner = "private", nil, img.Owner
 		switch {
 		case img.Visibility == "public" || img.Visibility == "community":
 			v.visibility, v.size = "public", nil
@@ -154,6 +156,36 @@ func TestThreeAPIsOneContract(t *testing.T) {
 	}
 }
 
+// --images.project-metrics turns the project families on for every cloud, and a cloud's
+// project_metrics overrides it either way.
+func TestProjectMetricsSwitch(t *testing.T) {
+	sim := simulator.New(simulator.Options{Images: simulator.FullImages(testNow), AccessKeys: []simulator.AccessKey{{AK: testAK, SK: testSK}}})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	password := passwordAuth(srv.URL)
+	t.Setenv("OS_CLIENT_CONFIG_FILE", writeClouds(t, threeAPIClouds(srv.URL)+"  glance-off:\n    image_api: glance\n    project_metrics: false\n"+password+
+		"  glance-on:\n    image_api: glance\n    project_metrics: true\n"+password))
+	for _, tt := range []struct {
+		flag string
+		on   map[string]bool
+	}{
+		{"--images.project-metrics", map[string]bool{"glance": true, "ims": true, "glance-off": false, "glance-on": true, "nova": false}},
+		{"--no-images.project-metrics", map[string]bool{"glance": false, "ims": false, "glance-off": false, "glance-on": true}},
+	} {
+		base, _ := startExporter(t, tt.flag)
+		for cloud, on := range tt.on {
+			families := scrape(t, base+"/probe?cloud="+cloud)
+			public, found := value(families, "nova_project_images", map[string]string{"project_id": "public", "status": "ACTIVE"})
+			if found != on || on && public != 1 {
+				t.Errorf("%s, cloud %s: nova_project_images{project_id=\"public\"} %v (found %v), want it: %v", tt.flag, cloud, public, found, on)
+			}
+			if _, found := value(families, "nova_images_size_bytes", map[string]string{"status": "ACTIVE"}); !found {
+				t.Errorf("%s, cloud %s: no nova_images_size_bytes", tt.flag, cloud)
+			}
+		}
+	}
+}
+
 // checkAPIView asserts that families hold what api shows of images, image by image.
 func checkAPIView(t *testing.T, api string, families map[string]*dto.MetricFamily, images []simulator.Image) {
 	t.Helper()
@@ -161,6 +193,9 @@ func checkAPIView(t *testing.T, api string, families map[string]*dto.MetricFamil
 		t.Fatalf("%s: nova_up %v, want 1", api, up)
 	}
 	counts := map[string]float64{"ACTIVE": 0, "SAVING": 0, "DELETED": 0, "ERROR": 0, "UNKNOWN": 0}
+	bytes := map[string]float64{"ACTIVE": 0, "SAVING": 0, "DELETED": 0, "ERROR": 0, "UNKNOWN": 0}
+	type projectStatus struct{ project, status string }
+	projectCounts, projectBytes := map[projectStatus]float64{}, map[projectStatus]float64{}
 	listed := 0
 	for _, img := range images {
 		status, progress := novaStatusOf(img.Status)
@@ -174,7 +209,16 @@ func checkAPIView(t *testing.T, api string, families map[string]*dto.MetricFamil
 		}
 		listed++
 		counts[status]++
-		info := map[string]string{"id": img.ID, "api_status": v.apiStatus, "visibility": v.visibility, "server_id": img.ServerID}
+		size := 0.0
+		if v.size != nil {
+			size = *v.size
+		}
+		bytes[status] += size
+		if v.owner != "" {
+			projectCounts[projectStatus{v.owner, status}]++
+			projectBytes[projectStatus{v.owner, status}] += size
+		}
+		info := map[string]string{"id": img.ID, "api_status": v.apiStatus, "visibility": v.visibility, "server_id": img.ServerID, "owner": v.owner}
 		if _, found := value(families, "nova_image_info", info); !found {
 			t.Errorf("%s: image %s: no nova_image_info%v", api, img.ID, info)
 		}
@@ -203,6 +247,26 @@ func checkAPIView(t *testing.T, api string, families map[string]*dto.MetricFamil
 		if got, _ := value(families, "nova_images", map[string]string{"status": status}); got != want {
 			t.Errorf("%s: nova_images{status=%q} = %v, want %v", api, status, got, want)
 		}
+		if got, found := value(families, "nova_images_size_bytes", map[string]string{"status": status}); !found || got != bytes[status] {
+			t.Errorf("%s: nova_images_size_bytes{status=%q} = %v (found %v), want %v", api, status, got, found, bytes[status])
+		}
+	}
+	for key, want := range projectCounts {
+		labels := map[string]string{"project_id": key.project, "status": key.status}
+		if got, _ := value(families, "nova_project_images", labels); got != want {
+			t.Errorf("%s: nova_project_images%v = %v, want %v", api, labels, got, want)
+		}
+		if got, found := value(families, "nova_project_images_size_bytes", labels); !found || got != projectBytes[key] {
+			t.Errorf("%s: nova_project_images_size_bytes%v = %v (found %v), want %v", api, labels, got, found, projectBytes[key])
+		}
+	}
+	if (api == "nova") != (len(projectCounts) == 0) {
+		t.Errorf("%s: projects %v: want none through nova only", api, projectCounts)
+	}
+	for _, family := range []string{"nova_project_images", "nova_project_images_size_bytes"} {
+		if n := len(families[family].GetMetric()); n != len(projectCounts) {
+			t.Errorf("%s: %d %s series, want %d (one per project and status it has images in)", api, n, family, len(projectCounts))
+		}
 	}
 	if n := len(families["nova_image_status"].GetMetric()); n != listed {
 		t.Errorf("%s: %d images exported, want %d", api, n, listed)
@@ -213,7 +277,7 @@ func ptr(v float64) *float64 { return &v }
 
 // sharedSeries are the samples every API gives alike, as sorted text, for the images keep
 // accepts (the counts, which include every image listed, are checked by checkAPIView): status, minimums, progress, times, and nova_image_info without the
-// labels that differ by design (api_status, visibility).
+// labels that differ by design (api_status, visibility, owner).
 func sharedSeries(families map[string]*dto.MetricFamily, keep func(id string) bool) []string {
 	var lines []string
 	for _, name := range []string{"nova_image_status", "nova_image_min_disk_bytes", "nova_image_min_ram_bytes",
@@ -221,7 +285,7 @@ func sharedSeries(families map[string]*dto.MetricFamily, keep func(id string) bo
 		for _, m := range families[name].GetMetric() {
 			labels := map[string]string{}
 			for _, l := range m.GetLabel() {
-				if l.GetName() != "api_status" && l.GetName() != "visibility" {
+				if l.GetName() != "api_status" && l.GetName() != "visibility" && l.GetName() != "owner" {
 					labels[l.GetName()] = l.GetValue()
 				}
 			}

@@ -67,7 +67,7 @@ func loadClouds(ctx context.Context, cfg *config, reg prometheus.Registerer, met
 		reg.MustRegister(memory)
 	}
 	pipeline := targets.Pipeline{
-		Client: cfg.client, CacheTTL: cfg.cacheTTL, Memory: memory, Metrics: metrics, Quotas: cfg.quotas, Logger: logger,
+		Client: cfg.client, CacheTTL: cfg.cacheTTL, Memory: memory, Metrics: metrics, Quotas: cfg.quotas, ProjectMetrics: cfg.projectMetrics, Logger: logger,
 	}
 	opts.Build, opts.Forget = pipeline.Build, pipeline.Forget
 	opts.Defaults, opts.ImageAPI, opts.Check, opts.Logger, opts.Registerer = cfg.selection, cfg.imageAPI, cfg.check, logger, reg

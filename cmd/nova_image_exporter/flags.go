@@ -35,10 +35,12 @@ type config struct {
 	selection   client.Selection
 	imageAPI    string // --images.api: the image API of clouds that set no image_api
 	quotas      bool   // --images.quota: quota metrics where the image API reports them
-	exports     *exposition.ImageExports
-	client      client.Options
-	web         *web.FlagConfig
-	flags       *kingpin.ApplicationModel // the command line as declared: --help's text
+	// projectMetrics is --images.project-metrics: the families labelled by project_id.
+	projectMetrics bool
+	exports        *exposition.ImageExports
+	client         client.Options
+	web            *web.FlagConfig
+	flags          *kingpin.ApplicationModel // the command line as declared: --help's text
 
 	// maxListingsBytes bounds what every listing held takes, maxCacheBytes the cached ones.
 	maxListingsBytes, maxCacheBytes int64
@@ -68,6 +70,7 @@ type flagValues struct {
 	metadataLabels  *[]string
 	perImage        *bool
 	perImageFilters *[]string
+	perImagePolicy  exposition.PerImagePolicy
 }
 
 // parseFlags parses and checks the command line. Every error names the flag and points at
@@ -121,6 +124,8 @@ func newApp(stderr io.Writer) (*kingpin.Application, *flagValues) {
 		Default(client.APINova), &cfg.imageAPI, client.ImageAPINames(nil)...)
 	app.Flag("images.quota", "Export the image quotas of every cloud whose image API reports them, unless its entry sets image_quota: false.").
 		Default("true").BoolVar(&cfg.quotas)
+	app.Flag("images.project-metrics", "Export images and bytes per owning project (nova_project_*), unless a cloud's entry sets project_metrics: false.").
+		Default("true").BoolVar(&cfg.projectMetrics)
 	for _, name := range client.SelectionParams {
 		values.selection[name] = app.Flag("images."+name, selectionHelp[name]+"; /probe's "+name+" parameter overrides it.").String()
 	}
@@ -128,6 +133,12 @@ func newApp(stderr io.Writer) (*kingpin.Application, *flagValues) {
 		Default("image_type").Strings()
 	values.perImage = app.Flag("images.per-image-metrics", "Export per-image series; off, only nova_images{status} counts images.").Default("true").Bool()
 	values.perImageFilters = app.Flag("images.per-image-filter", "Export per-image series only for images whose metadata match KEY=VALUE or KEY!=VALUE; repeatable.").Strings()
+	app.Flag("images.per-image-status", "Export per-image series only for images in this Nova status, or not with !STATUS; repeatable: any STATUS, no !STATUS.").
+		StringsVar(&values.perImagePolicy.Statuses)
+	app.Flag("images.per-image-owner", "Export per-image series only for images of this owner (project id), or not with !ID; repeatable: any ID, no !ID.").
+		StringsVar(&values.perImagePolicy.Owners)
+	app.Flag("images.per-image-visibility", "Export per-image series only for images of this visibility (public, private, shared, community), or not with !VALUE.").
+		StringsVar(&values.perImagePolicy.Visibilities)
 	durationFlag(app.Flag("client.timeout", "Longest one HTTP request to the cloud may take.").
 		Default(client.DefaultRequestTimeout.String()), &cfg.client.RequestTimeout)
 	bytesFlag(app.Flag("client.max-response-bytes", "A page of images larger than this, after decompression, fails the listing (bytes, or 8MiB, 512KiB).").
@@ -167,7 +178,7 @@ func (v *flagValues) config() (*config, error) {
 	if cfg.selection, err = client.ParseSelection(client.Selection{}, query); err != nil {
 		return nil, fmt.Errorf("--images.%w", err)
 	}
-	if cfg.exports, err = exposition.NewImageExports(*v.perImage, *v.metadataLabels, *v.perImageFilters); err != nil {
+	if cfg.exports, err = exposition.NewImageExports(*v.perImage, *v.metadataLabels, *v.perImageFilters, v.perImagePolicy); err != nil {
 		return nil, err
 	}
 	cfg.client.MetadataKeys = cfg.exports.MetadataKeys()

@@ -393,6 +393,8 @@ func TestConfigErrorsStopStartup(t *testing.T) {
 		{[]string{"--cloud=broken", "--images.page-size=-1"}, `--images.page-size="-1": want a whole number, 0 or more`},
 		{[]string{"--cloud=broken", "--images.status=SAVINGS"}, `--images.status="SAVINGS": want a Glance status`},
 		{[]string{"--cloud=broken", "--images.per-image-filter=oops"}, "want KEY=VALUE or KEY!=VALUE"},
+		{[]string{"--cloud=broken", "--images.per-image-status="}, `--images.per-image-status "": want a Nova status such as ACTIVE`},
+		{[]string{"--cloud=broken", "--images.per-image-visibility=!hidden"}, `--images.per-image-visibility "!hidden": want one of public, private, shared, community`},
 		{[]string{"--log.level=loud"}, `--log.level: "loud" is not one of debug, info, warn, error; see --help`},
 		{[]string{"--cloud=broken", "--web.telemetry-path=metrics"}, `--web.telemetry-path "metrics": want an absolute path`},
 		{[]string{"--cloud=broken", "--web.telemetry-path=/probe"}, "taken by the exporter's own endpoint"},

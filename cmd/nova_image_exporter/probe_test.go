@@ -158,6 +158,15 @@ func TestMetadataLabelsAndCardinality(t *testing.T) {
 			t.Errorf("want counts only:\n%s", body)
 		}
 	})
+	t.Run("per-image policy", func(t *testing.T) {
+		base, _ := startExporter(t, "--images.per-image-status=!ACTIVE", "--images.per-image-status=!saving")
+		_, body := probe(t, base, "cloud=cloud-a")
+		// DefaultImages: 4 ACTIVE, 2 SAVING, and one each DELETED, ERROR and UNKNOWN.
+		if n := strings.Count(body, "\nnova_image_status{"); n != 3 || strings.Contains(body, `status="ACTIVE"} 1`) ||
+			!strings.Contains(body, `nova_images{status="ACTIVE"} 4`) || !strings.Contains(body, `nova_images_size_bytes{status="SAVING"} 1.073741824e+09`) {
+			t.Errorf("want per-image series for the 3 images neither ACTIVE nor SAVING, counts and bytes for all:\n%s", body)
+		}
+	})
 	t.Run("per-image filter", func(t *testing.T) {
 		base, _ := startExporter(t, "--images.per-image-filter=image_type=snapshot")
 		_, body := probe(t, base, "cloud=cloud-a")

@@ -32,11 +32,10 @@ func emitImages(s sink, r *Scrape) {
 		emitQuotas(s, r.quotas) // a quota request may succeed where the listing failed
 		return
 	}
-	s.sample(unreadableFieldsFamily, float64(len(r.problems)))
+	problems, _ := r.Problems()
+	s.sample(unreadableFieldsFamily, float64(problems))
 	emitQuotas(s, r.quotas)
-	for _, status := range r.statuses {
-		s.sample(imagesFamily, float64(r.counts[status]), status)
-	}
+	emitTally(s, r.tally)
 	for i, img := range r.images {
 		s.imageSample(imageStatusFamily, i, 1, img.Status)
 	}
@@ -62,6 +61,28 @@ func emitImages(s sink, r *Scrape) {
 				s.imageSample(v.f, i, float64(v.value(img))/v.per)
 			}
 		}
+	}
+}
+
+// emitTally sends the counts of every listed image: per status, always Nova's five, then
+// per project and status, where the API sends an owner and the project families are on.
+func emitTally(s sink, t *Tally) {
+	if t == nil {
+		t = NewTally(false)
+	}
+	statuses := t.sortedStatuses()
+	for _, status := range statuses {
+		s.sample(imagesFamily, float64(t.statuses[status].images), status)
+	}
+	for _, status := range statuses {
+		s.sample(imagesSizeFamily, float64(t.statuses[status].bytes), status)
+	}
+	projects := t.sortedProjects()
+	for _, p := range projects {
+		s.sample(projectImagesFamily, float64(p.images), p.owner, p.status)
+	}
+	for _, p := range projects {
+		s.sample(projectImagesSizeFamily, float64(p.bytes), p.owner, p.status)
 	}
 }
 

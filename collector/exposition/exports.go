@@ -15,8 +15,10 @@ type ImageExports struct {
 	perImage bool
 	labels   []string         // metadata keys exported as labels, in flag order
 	filters  []metadataFilter // an image gets per-image series only if it matches them all
+	policy   []fieldFilter    // and if its status, owner and visibility pass these
 	keys     []string         // labels then filter keys, each once: client.Options.MetadataKeys
 	info     *family          // nova_image_info, with a label per metadata key
+	key      string           // which images get per-image series (Key)
 }
 
 // metadataFilter is KEY=VALUE or KEY!=VALUE; an absent key has the value "".
@@ -27,16 +29,16 @@ type metadataFilter struct {
 
 // DefaultImageExports exports per-image series for every image and the image_type label.
 func DefaultImageExports() *ImageExports {
-	e, err := NewImageExports(true, []string{"image_type"}, nil)
+	e, err := NewImageExports(true, []string{"image_type"}, nil, PerImagePolicy{})
 	if err != nil {
 		panic(err) // the defaults are valid
 	}
 	return e
 }
 
-// NewImageExports checks the metadata labels (e.g. image_type, __imagetype) and the
-// per-image filters (e.g. __imagetype!=gold, visibility=private).
-func NewImageExports(perImage bool, labels, filters []string) (*ImageExports, error) {
+// NewImageExports checks the metadata labels (e.g. image_type, __imagetype), the per-image
+// filters on metadata (e.g. __imagetype!=gold, visibility=private) and the per-image policy.
+func NewImageExports(perImage bool, labels, filters []string, policy PerImagePolicy) (*ImageExports, error) {
 	e := &ImageExports{perImage: perImage}
 	names := map[string]string{}
 	for _, key := range labels {
@@ -59,12 +61,17 @@ func NewImageExports(perImage bool, labels, filters []string) (*ImageExports, er
 		e.addKey(f.key)
 		e.filters = append(e.filters, f)
 	}
-	infoLabels := []string{"id", "name", "server_id", "api_status", "visibility"}
+	var err error
+	if e.policy, err = policy.parse(); err != nil {
+		return nil, err
+	}
+	e.key = exportsKey(perImage, filters, e.policy)
+	infoLabels := []string{"id", "name", "server_id", "api_status", "visibility", "owner"}
 	for _, key := range e.labels {
 		infoLabels = append(infoLabels, MetadataLabelName(key))
 	}
 	e.info = newGauge("image", "info",
-		"Always 1; server_id is the instance a snapshot was taken from, empty for other images; api_status is the status as the image API sent it (Glance's importing, which Nova calls UNKNOWN); visibility is public, private, shared or community, empty where the API has none (nova); metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.",
+		"Always 1; server_id is the instance a snapshot was taken from, empty for other images; api_status is the status as the image API sent it (Glance's importing, which Nova calls UNKNOWN); visibility is public, private, shared or community, empty where the API has none (nova); owner is the id of the project that owns the image, empty where the API sends none (nova); metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.",
 		infoLabels...)
 	return e, nil
 }
@@ -108,35 +115,45 @@ func parseMetadataFilter(expr string) (metadataFilter, error) {
 	return f, nil
 }
 
-// exportsImage reports whether the image with these metadata values gets per-image series.
-func (e *ImageExports) exportsImage(metadata client.Metadata) bool {
+// Exports reports whether img gets per-image series; nil exports every image.
+func (e *ImageExports) Exports(img *client.Image) bool {
+	if e == nil {
+		return true
+	}
 	if !e.perImage {
 		return false
 	}
 	for _, f := range e.filters {
-		if (metadata.Get(f.key) == f.value) == f.negate {
+		if (img.Metadata.Get(f.key) == f.value) == f.negate {
+			return false
+		}
+	}
+	for _, f := range e.policy {
+		if !f.passes(img) {
 			return false
 		}
 	}
 	return true
 }
 
-// exported keeps, in place, the images that get per-image series, in the order listed.
-func (e *ImageExports) exported(images []*client.Image) []*client.Image {
-	kept := images[:0]
-	for _, img := range images {
-		if e.exportsImage(img.Metadata) {
-			kept = append(kept, img)
-		}
+// Key says which images get per-image series: two exports with the same key keep the same
+// images of a listing, whatever labels they export. nil's is that of every image.
+func (e *ImageExports) Key() string {
+	if e == nil {
+		return exportsKey(true, nil, nil)
 	}
-	return kept
+	return e.key
+}
+
+func exportsKey(perImage bool, filters []string, policy []fieldFilter) string {
+	return fmt.Sprintf("per-image=%t filters=%q policy=%q", perImage, filters, policy)
 }
 
 // infoLabelValues are the values of nova_image_info's labels after id and name.
 func (e *ImageExports) infoLabelValues(img *client.Image) []string {
-	const fixed = 3 // server_id, api_status, visibility
+	const fixed = 4 // server_id, api_status, visibility, owner
 	values := make([]string, fixed+len(e.labels))
-	values[0], values[1], values[2] = img.ServerID, img.APIStatus, img.Visibility
+	values[0], values[1], values[2], values[3] = img.ServerID, img.APIStatus, img.Visibility, img.Owner
 	for i, key := range e.labels {
 		values[fixed+i] = img.Metadata.Get(key)
 	}

@@ -29,7 +29,7 @@ func TestNewImageExportsRejects(t *testing.T) {
 		{nil, []string{"novalue"}, "want KEY=VALUE or KEY!=VALUE"},
 		{nil, []string{"=gold"}, "empty metadata key"},
 	} {
-		if _, err := NewImageExports(true, tt.labels, tt.filters); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if _, err := NewImageExports(true, tt.labels, tt.filters, PerImagePolicy{}); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("NewImageExports(%q, %q): %v, want %q", tt.labels, tt.filters, err, tt.want)
 		}
 	}
@@ -43,19 +43,19 @@ var exportImages = []client.Image{
 }
 
 func TestMetadataLabelsAndFilters(t *testing.T) {
-	exports, err := NewImageExports(true, []string{"image_type", "__imagetype", "__os_type"}, []string{"__imagetype!=gold"})
+	exports, err := NewImageExports(true, []string{"image_type", "__imagetype", "__os_type"}, []string{"__imagetype!=gold"}, PerImagePolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(exports.MetadataKeys(), ","); got != "image_type,__imagetype,__os_type" {
 		t.Errorf("metadata keys %s", got)
 	}
-	served := gatherText(t, Listed(pointers(exportImages), exports, 0, 0))
+	served := gatherText(t, listed(exportImages, exports, true, 0))
 	const want = `
-# HELP nova_image_info Always 1; server_id is the instance a snapshot was taken from, empty for other images; api_status is the status as the image API sent it (Glance's importing, which Nova calls UNKNOWN); visibility is public, private, shared or community, empty where the API has none (nova); metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.
+# HELP nova_image_info Always 1; server_id is the instance a snapshot was taken from, empty for other images; api_status is the status as the image API sent it (Glance's importing, which Nova calls UNKNOWN); visibility is public, private, shared or community, empty where the API has none (nova); owner is the id of the project that owns the image, empty where the API sends none (nova); metadata_* labels hold the image's metadata values (--images.metadata-label), empty when absent.
 # TYPE nova_image_info gauge
-nova_image_info{api_status="",id="p1",metadata___imagetype="private",metadata___os_type="Windows",metadata_image_type="snapshot",name="my-private",server_id="",visibility=""} 1
-nova_image_info{api_status="",id="x1",metadata___imagetype="",metadata___os_type="",metadata_image_type="",name="no-metadata",server_id="",visibility=""} 1
+nova_image_info{api_status="",id="p1",metadata___imagetype="private",metadata___os_type="Windows",metadata_image_type="snapshot",name="my-private",owner="",server_id="",visibility=""} 1
+nova_image_info{api_status="",id="x1",metadata___imagetype="",metadata___os_type="",metadata_image_type="",name="no-metadata",owner="",server_id="",visibility=""} 1
 # HELP nova_images Images per Nova status (ACTIVE, SAVING, DELETED, ERROR, UNKNOWN, or another status upper-cased); Glance's and IMS's statuses mapped as Nova's images proxy maps them.
 # TYPE nova_images gauge
 nova_images{status="ACTIVE"} 2
@@ -70,14 +70,15 @@ nova_images{status="UNKNOWN"} 0
 }
 
 func TestPerImageMetricsOff(t *testing.T) {
-	exports, err := NewImageExports(false, []string{"image_type"}, nil)
+	exports, err := NewImageExports(false, []string{"image_type"}, nil, PerImagePolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	served := gatherText(t, Listed(pointers(exportImages), exports, 0, 0))
-	// nova_images (5 statuses), nova_up, duration, listing age and unreadable fields: no per-image series.
-	if n, _ := testutil.GatherAndCount(served); n != 9 {
-		t.Errorf("%d series with per-image metrics off, want 9", n)
+	served := gatherText(t, listed(exportImages, exports, true, 0))
+	// nova_images and nova_images_size_bytes (5 statuses each), nova_up, duration, listing
+	// age and unreadable fields: no per-image series.
+	if n, _ := testutil.GatherAndCount(served); n != 14 {
+		t.Errorf("%d series with per-image metrics off, want 14", n)
 	}
 	if n, _ := testutil.GatherAndCount(served, "nova_images"); n != 5 {
 		t.Errorf("%d nova_images series, want 5", n)

@@ -49,6 +49,15 @@ var (
 	imagesFamily = newGauge("", "images",
 		"Images per Nova status (ACTIVE, SAVING, DELETED, ERROR, UNKNOWN, or another status upper-cased); Glance's and IMS's statuses mapped as Nova's images proxy maps them.",
 		"status")
+	imagesSizeFamily = newGauge("images", "size_bytes",
+		"Bytes of the images per Nova status, every listed image counted whatever gets per-image series; an image without a size counts 0.",
+		"status")
+	projectImagesFamily = newGauge("project", "images",
+		"Images per owning project (project_id, the image's owner) and Nova status, every listed image counted; only the statuses a project has images in; none where the API sends no owner (nova) or the project metrics are off (--no-images.project-metrics, project_metrics: false).",
+		"project_id", "status")
+	projectImagesSizeFamily = newGauge("project", "images_size_bytes",
+		"Bytes of the images per owning project and Nova status, as nova_project_images counts them; an image without a size counts 0.",
+		"project_id", "status")
 	imageStatusFamily = newGauge("image", "status",
 		"Always 1, labelled with the image's current Nova status.", "id", "name", "status")
 	imageSizeFamily = newGauge("image", "size_bytes",

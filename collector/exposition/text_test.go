@@ -24,13 +24,26 @@ var (
 // testImages cover every kind of value: a full image, a snapshot, nulls, a non-ASCII name,
 // a status outside the five, the same id twice, and label values to escape.
 var testImages = []client.Image{
-	{ID: "q1", Name: `quote " backslash \ newline` + "\n" + `end`, Status: "ACTIVE", Size: 5, Metadata: client.Metadata{{Key: "image_type", Value: `a "b"`}}},
-	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: 4096, MinDisk: 1, MinRAM: 512, Progress: 100, Created: created, Updated: updated},
+	{ID: "q1", Name: `quote " backslash \ newline` + "\n" + `end`, Status: "ACTIVE", Owner: `p "q"`, Size: 5, Metadata: client.Metadata{{Key: "image_type", Value: `a "b"`}}},
+	{ID: "a1", Name: "cirros", Status: "ACTIVE", Owner: "p1", Size: 4096, MinDisk: 1, MinRAM: 512, Progress: 100, Created: created, Updated: updated},
 	{ID: "s1", Name: "Ubuntu 22.04 LTS – Ünïcödé 名前", Status: "SAVING", Size: 0, MinDisk: 0, MinRAM: 0, Progress: 25, Created: created, Missing: client.FieldUpdated},
 	{ID: "n1", Status: "ACTIVE", Size: 2048, Created: created, Updated: updated,
 		ServerID: "srv-1", Metadata: client.Metadata{{Key: "image_type", Value: "snapshot"}}, Missing: client.FieldMinDisk | client.FieldMinRAM | client.FieldProgress},
 	{ID: "o1", Name: "odd", Status: "PENDING_UPLOAD", Missing: client.FieldSize | client.FieldMinDisk | client.FieldMinRAM | client.FieldProgress | client.FieldCreated | client.FieldUpdated},
 	{ID: "a1", Name: "cirros", Status: "ACTIVE", Size: 4096, Missing: client.FieldMinDisk | client.FieldMinRAM | client.FieldProgress | client.FieldCreated | client.FieldUpdated},
+}
+
+// listed is the scrape of images as a listing makes it: each image tallied, once, and kept if
+// exports exports it.
+func listed(images []client.Image, exports *ImageExports, projects bool, duration float64) *Scrape {
+	tally := NewTally(projects)
+	var kept []*client.Image
+	for _, img := range pointers(images) {
+		if tally.Add(img) && exports.Exports(img) {
+			kept = append(kept, img)
+		}
+	}
+	return Listed(kept, tally, exports, duration, 0)
 }
 
 // pointers are pointers to copies of images, as a listing hands them over.
@@ -132,12 +145,12 @@ func (s *constSink) Collect(ch chan<- prometheus.Metric) {
 // TestTextExpositionEqualsClientGolang guards the one way the metrics leave the exporter:
 // the streaming text holds exactly what client_golang would encode from the same samples.
 func TestTextExpositionEqualsClientGolang(t *testing.T) {
-	exports, err := NewImageExports(true, []string{"image_type"}, nil)
+	exports, err := NewImageExports(true, []string{"image_type"}, nil, PerImagePolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, s := range map[string]*Scrape{
-		"listed": Listed(pointers(testImages), exports, 0.5, 0),
+		"listed": listed(testImages, exports, true, 0.5),
 		"failed": Failed(0.5),
 	} {
 		t.Run(name, func(t *testing.T) {
