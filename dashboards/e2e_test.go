@@ -832,6 +832,8 @@ scrape_configs:
 		expectValue(expr, own)
 	}
 
+	checkProjectCapacity(t, c, d, queries, images, expectValue, expectNone)
+
 	// The image leaves SAVING (its upload finished): the alert resolves at the next evaluation.
 	now := time.Now().UTC().Truncate(time.Second)
 	done := make([]simulator.Image, len(images))
@@ -883,7 +885,7 @@ func checkReplicasCountOnce(t *testing.T, c promClient, d *Dashboard, queries []
 	}
 	var pairs []pair
 	for _, q := range queries {
-		if (q.Row != "Capacity" && q.Row != "Images" && q.Row != "Quotas") || strings.Contains(q.Expr, "ALERTS") {
+		if (q.Row != "Capacity" && q.Row != "Capacity by project" && q.Row != "Images" && q.Row != "Quotas") || strings.Contains(q.Expr, "ALERTS") {
 			continue // scrape health and alerts are per target
 		}
 		for _, cl := range clouds {
@@ -952,7 +954,7 @@ func hasData(t *testing.T, api, expr string) bool {
 	if err != nil {
 		t.Fatalf("%s: %v", e, err)
 	}
-	quota, has := false, false
+	quota, has, project, hasProject := false, false, false, true
 	parser.Inspect(ast, func(node parser.Node, _ []parser.Node) error {
 		if vs, ok := node.(*parser.VectorSelector); ok {
 			_, family := quotaFamilies[vs.Name]
@@ -961,8 +963,100 @@ func hasData(t *testing.T, api, expr string) bool {
 				quota = true
 				has = has || quotaFamilyOf(api, vs.Name)
 			}
+			if isProjectSeries(vs.Name) {
+				project = true
+				hasProject = hasProject && projectFamilyOf(api, vs.Name)
+			}
 		}
 		return nil
 	})
-	return !quota || has
+	return (!quota || has) && (!project || hasProject)
+}
+
+// checkProjectCapacity checks the "Capacity by project" row and its recording rules on each
+// cloud: each owning project's images and bytes, its public and not-public bytes (a public image
+// counts under its owner), nothing through nova (no owner), and that "Top projects by bytes"
+// names each project by nova_project_info where Prometheus has it, else by its id.
+func checkProjectCapacity(t *testing.T, c promClient, d *Dashboard, queries []Query, images []simulator.Image,
+	expectValue func(string, float64), expectNone func(string, string)) {
+	t.Helper()
+	var top string
+	for _, q := range queries {
+		if q.Where == `panel "Top projects by bytes", query A` {
+			top = q.Expr
+		}
+	}
+	if top == "" {
+		t.Fatal(`no query A in the panel "Top projects by bytes"`)
+	}
+	for _, cl := range e2eClouds {
+		sel := fmt.Sprintf(`job="nova_images", cloud=%q`, cl.name)
+		if cl.api == "nova" {
+			expectNone(`{__name__=~"cloud_project:.*|nova_project_.*", `+sel+`}`, `nova_up{`+sel+`}`)
+			continue
+		}
+		count, bytes, public := map[string]float64{}, map[string]float64{}, map[string]float64{}
+		for _, im := range images {
+			if !listedBy(cl.api, im) {
+				continue
+			}
+			count[im.Owner]++
+			size, ok := sizeBy(cl.api, im)
+			bytes[im.Owner] += size
+			if ok && publicBy(cl.api, im) {
+				public[im.Owner] += size
+			}
+		}
+		if len(count) < 2 {
+			t.Fatalf("the e2e images have %d owners, want the project's and another's (the public image's)", len(count))
+		}
+		var listed float64
+		for _, b := range bytes {
+			listed += b
+		}
+		expectValue(`sum(nova_images_size_bytes{`+sel+`})`, listed)
+		for owner := range count {
+			p := fmt.Sprintf(`%s, project_id=%q`, sel, owner)
+			expectValue(`cloud_project:nova_project_images:sum{`+p+`}`, count[owner])
+			expectValue(`cloud_project:nova_project_images_size_bytes:sum{`+p+`}`, bytes[owner])
+			expectValue(`cloud_project:nova_project_images_size_bytes:sum_not_public{`+p+`}`, bytes[owner]-public[owner])
+			if _, ok := public[owner]; ok && projectFamilyOf(cl.api, "cloud_project:nova_image_size_bytes:sum_public") {
+				expectValue(`cloud_project:nova_image_size_bytes:sum_public{`+p+`}`, public[owner])
+			}
+		}
+		expr, err := Substitute(top, d.Variables, map[string]string{"job": "nova_images", "cloud": cl.name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var named map[string]string
+		waitFor(t, cl.name+": the top projects by bytes, named", 20*time.Second, func() (bool, string) {
+			info, err := c.query(`nova_project_info{`+sel+`}`, 0)
+			if err != nil {
+				return false, err.Error()
+			}
+			names := map[string]string{}
+			for _, s := range info {
+				names[s.Metric["project_id"]] = s.Metric["project_name"]
+			}
+			got, err := c.query(expr, 0)
+			if err != nil {
+				return false, err.Error()
+			}
+			have := map[string]string{}
+			for _, s := range got {
+				id := s.Metric["project_id"]
+				name, ok := names[id]
+				if !ok {
+					name = id
+				}
+				if s.Metric["project_name"] != name || s.Value != bytes[id] {
+					return false, fmt.Sprintf("%v = %v, want project_name %q and %v bytes (nova_project_info: %v)", s.Metric, s.Value, name, bytes[id], info)
+				}
+				have[id] = name
+			}
+			named = have
+			return len(have) == len(bytes), fmt.Sprintf("projects %v, want %d (the owners %v)", have, len(bytes), SortedKeys(bytes))
+		})
+		t.Logf("%s: top projects by bytes (id: name) %v", cl.name, named)
+	}
 }

@@ -140,6 +140,35 @@ var quotaRatioRules = map[string]string{
 	"cloud:nova_image_quota_usage_bytes:ratio": "nova_image_quota_usage_bytes",
 }
 
+// projectFamilies are the per-project families of issue 23, each with the labels it carries
+// besides the target's. They need the image's owner, which Nova's proxy does not send.
+var projectFamilies = map[string]map[string]bool{
+	"nova_project_images":            {"project_id": true, "status": true},
+	"nova_project_images_size_bytes": {"project_id": true, "status": true},
+}
+
+// projectInfo is nova_project_info with its labels: present only where the credential may read
+// the owners' names from Keystone/IAM, so the dashboard must do without it.
+const projectInfo = "nova_project_info"
+
+var projectInfoLabels = map[string]bool{"project_id": true, "project_name": true, "domain_id": true}
+
+// projectFamilyOf reports whether a cloud read through api has the per-project family (or a
+// recording rule of them, cloud_project:*) name: every API that sends an owner, Glance and IMS.
+// The public bytes are only Glance's: IMS sends no size for its public images.
+func projectFamilyOf(api, name string) bool {
+	if name == "cloud_project:nova_image_size_bytes:sum_public" {
+		return api == "glance"
+	}
+	return api != "nova"
+}
+
+// isProjectSeries reports whether name is a per-project family or one of their recording rules.
+func isProjectSeries(name string) bool {
+	_, family := projectFamilies[name]
+	return family || strings.HasPrefix(name, "cloud_project:")
+}
+
 // quotaFamilyOf reports whether a cloud read through api has the quota family (or the recording rule
 // of one) name: Nova has no quota API; IMS has count quotas only; Glance has both.
 func quotaFamilyOf(api, name string) bool {
@@ -211,7 +240,7 @@ func TestQueriesUseOnlyExportedMetrics(t *testing.T) {
 				"nova_image_updated_timestamp_seconds", "nova_image_info", "nova_image_exporter_build_info",
 				"nova_image_exporter_auth_failures_total", "nova_image_exporter_identity_errors_total", "nova_image_exporter_api_requests_total",
 				"nova_image_exporter_api_request_duration_seconds_bucket", "nova_image_exporter_scrapes_rejected_total",
-				"nova_image_exporter_config_last_reload_successful",
+				"nova_image_exporter_config_last_reload_successful", "nova_images_size_bytes",
 			}
 			if api == "glance" { // issue 15: the virtual size, where the API gives it (IMS: "unavailable currently")
 				want = append(want, "nova_image_virtual_size_bytes")
@@ -232,6 +261,25 @@ func TestQueriesUseOnlyExportedMetrics(t *testing.T) {
 				if !want {
 					k.exporter[n] = labels
 				}
+			}
+			// Issue 23: the per-project families and the owner label where the API sends an owner;
+			// nova_project_info where the demo's credential may read the names, else its contract.
+			for n, labels := range projectFamilies {
+				want := projectFamilyOf(api, n)
+				if got := k.exporter[n] != nil; got != want {
+					t.Errorf("the exporter's demo (--images.api=%s) emits %s: %v, want %v", api, n, got, want)
+				}
+				if !want {
+					k.exporter[n] = labels
+				}
+			}
+			if k.exporter[projectInfo] == nil {
+				k.exporter[projectInfo] = projectInfoLabels
+			}
+			if api == "nova" {
+				k.exporter["nova_image_info"]["owner"] = true // always empty: Nova sends no owner
+			} else if !k.exporter["nova_image_info"]["owner"] {
+				t.Errorf("the exporter's demo (--images.api=%s): nova_image_info has no label owner", api)
 			}
 			for _, l := range []string{"api_status", "visibility", "server_id"} {
 				if !k.exporter["nova_image_info"][l] {

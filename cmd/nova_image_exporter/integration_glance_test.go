@@ -250,7 +250,7 @@ func compareWithGlance(t *testing.T, families map[string]*dto.MetricFamily, want
 		if _, found := value(families, "nova_image_status", map[string]string{"id": id, "name": name, "status": status}); !found {
 			t.Errorf("image %s (%q, Glance %s): no nova_image_status{status=%q}", id, name, glanceStatus, status)
 		}
-		info := map[string]string{"id": id, "name": name, "api_status": glanceStatus, "visibility": img["visibility"].(string)}
+		info := map[string]string{"id": id, "name": name, "api_status": glanceStatus, "visibility": img["visibility"].(string), "owner": img["owner"].(string)}
 		info["server_id"], _ = img["instance_uuid"].(string)
 		for _, key := range glanceMetadataLabels {
 			info["metadata_"+key], _ = img[key].(string)
@@ -286,7 +286,7 @@ func compareWithGlance(t *testing.T, families map[string]*dto.MetricFamily, want
 }
 
 // compareAPIs checks that for every image Nova lists, the glance API's per-image series are
-// the nova API's, apart from what docs/configuration.md documents: api_status and visibility on
+// the nova API's, apart from what docs/configuration.md documents: api_status, visibility and owner on
 // nova_image_info (Nova has no visibility; its status is one of its five), a virtual size
 // only Glance gives, and no size where Glance's is null (Nova says 0). Hidden images are in
 // the glance API's output only.
@@ -309,7 +309,7 @@ func compareAPIs(t *testing.T, byGlance, byNova map[string]*dto.MetricFamily, gl
 			t.Errorf("the hidden image %s has no nova_image_status through the glance API", id)
 		}
 	}
-	skip := []string{"api_status", "visibility"}
+	skip := []string{"api_status", "visibility", "owner"}
 	for id, img := range nova {
 		for _, name := range slices.Sorted(maps.Keys(fromGlance)) {
 			var got, want []string
@@ -340,8 +340,8 @@ func compareAPIs(t *testing.T, byGlance, byNova map[string]*dto.MetricFamily, gl
 				t.Errorf("image %s: %s through the nova API only", id, name)
 			}
 		}
-		if _, found := value(byNova, "nova_image_info", map[string]string{"id": id, "api_status": img["status"].(string), "visibility": ""}); !found {
-			t.Errorf("image %s: the nova API's nova_image_info has not api_status=%v and an empty visibility", id, img["status"])
+		if _, found := value(byNova, "nova_image_info", map[string]string{"id": id, "api_status": img["status"].(string), "visibility": "", "owner": ""}); !found {
+			t.Errorf("image %s: the nova API's nova_image_info has not api_status=%v and an empty visibility and owner", id, img["status"])
 		}
 	}
 	for _, status := range []string{"ACTIVE", "SAVING", "DELETED", "ERROR", "UNKNOWN"} {

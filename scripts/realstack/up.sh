@@ -538,6 +538,32 @@ if [ "$(gl "$MEMBER_TOKEN" GET "/v2/images/$IMG_UPLOADING" | jq -r .status)" = q
     -H 'Content-Type: application/octet-stream' --data-binary @- >/dev/null || die "staging data of $IMG_UPLOADING failed"
   log "staged data of $IMG_UPLOADING (status $(gl "$MEMBER_TOKEN" GET "/v2/images/$IMG_UPLOADING" | jq -r .status))"
 fi
+# A second project with a member user and images of its own, so that an admin's listing
+# holds two projects' images (the owner label and the per-project families split them):
+# a private active image, a queued one without data, and one shared with the first
+# project and accepted there (so that the first project's member lists an image owned
+# by another project beside the public one). The shared image has no min_disk/min_ram,
+# is active and no snapshot: the first project's pinned filter answers stay as they are.
+PROJECT2=${REALSTACK_PROJECT2:-demo2}
+MEMBER2_USER=${REALSTACK_USER2:-demo2}
+MEMBER2_PASS=${REALSTACK_PASSWORD2:-demo2-secret}
+DEMO2_PROJECT=$(proj "$PROJECT2" "realstack second test project")
+ADMIN_PROJECT=$(proj admin "")   # the owner of the public image
+MEMBER2_ID=$(user "$MEMBER2_USER" "$MEMBER2_PASS" "$DEMO2_PROJECT")
+grant "$DEMO2_PROJECT" "$MEMBER2_ID" "$MEMBER_ROLE"
+grant "$DEMO2_PROJECT" "$MEMBER2_ID" "$READER_ROLE"
+MEMBER2_TOKEN=$(token_for "$MEMBER2_USER" "$MEMBER2_PASS" "$PROJECT2")
+[ -n "$MEMBER2_TOKEN" ] || die "could not get a token of $MEMBER2_USER"
+IMG2_PRIVATE=$(seed "demo2-private-image" '{"visibility":"private","os_distro":"debian"}' 5120 "$MEMBER2_TOKEN")
+IMG2_QUEUED=$(seed "demo2-queued-no-data" '{}' 0 "$MEMBER2_TOKEN")
+IMG2_SHARED=$(seed "demo2-shared-with-demo" '{"visibility":"shared"}' 2560 "$MEMBER2_TOKEN")
+if ! gl "$MEMBER2_TOKEN" GET "/v2/images/$IMG2_SHARED/members" | jq -e --arg p "$DEMO_PROJECT" '.members[] | select(.member_id == $p)' >/dev/null; then
+  gl "$MEMBER2_TOKEN" POST "/v2/images/$IMG2_SHARED/members" "$(jq -n --arg p "$DEMO_PROJECT" '{member:$p}')" >/dev/null \
+    || die "sharing $IMG2_SHARED with $PROJECT failed"
+fi
+gl "$MEMBER_TOKEN" PUT "/v2/images/$IMG2_SHARED/members/$DEMO_PROJECT" '{"status":"accepted"}' >/dev/null \
+  || die "accepting $IMG2_SHARED in $PROJECT failed"
+log "keystone: project $PROJECT2=$DEMO2_PROJECT, user $MEMBER2_USER=$MEMBER2_ID; image $IMG2_SHARED shared with $PROJECT"
 # deactivate needs admin (glance policy "deactivate": role:admin)
 st=$(gl "$ADMIN_TOKEN" GET "/v2/images/$IMG_DEACT" | jq -r .status)
 if [ "$st" = active ]; then
@@ -567,6 +593,14 @@ IMG_HIDDEN=$IMG_HIDDEN
 IMG_UPLOADING=$IMG_UPLOADING
 IMG_3MIB=$IMG_3MIB
 SNAPSHOT_SERVER_UUID=$SNAP_SERVER_UUID
+ADMIN_PROJECT_ID=$ADMIN_PROJECT
+PROJECT2_NAME=$PROJECT2
+PROJECT2_ID=$DEMO2_PROJECT
+USER2=$MEMBER2_USER
+PASSWORD2=$MEMBER2_PASS
+IMG2_PRIVATE=$IMG2_PRIVATE
+IMG2_QUEUED=$IMG2_QUEUED
+IMG2_SHARED=$IMG2_SHARED
 QUOTA_IMAGE_SIZE_TOTAL_MIB=$QUOTA_IMAGE_SIZE_TOTAL
 QUOTA_IMAGE_STAGE_TOTAL_MIB=$QUOTA_IMAGE_STAGE_TOTAL
 QUOTA_IMAGE_COUNT_TOTAL=$QUOTA_IMAGE_COUNT_TOTAL
@@ -608,6 +642,18 @@ clouds:
       application_credential_id: $APPCRED_ID
       application_credential_secret: $APPCRED_SECRET
     region_name: $REGION
+  realstack-demo2:
+    auth:
+      auth_url: $KS/v3
+      username: $MEMBER2_USER
+      password: $MEMBER2_PASS
+      project_name: $PROJECT2
+      project_id: $DEMO2_PROJECT
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: $REGION
+    interface: public
+    identity_api_version: 3
   realstack-admin:
     auth:
       auth_url: $KS/v3
