@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -426,4 +427,40 @@ func headingAnchors(t *testing.T, path string) []string {
 		anchors = append(anchors, anchor)
 	}
 	return anchors
+}
+
+// TestREADMEMetricsTableNamesEveryFamily compares the families of README's metrics table with
+// those the exporter serves for the three image APIs (an admin's Glance and IMS through
+// AK/SK, with quotas and project names), /probe and /metrics together: a family served but
+// missing from the table, or named in the table and never served, fails.
+func TestREADMEMetricsTableNamesEveryFamily(t *testing.T) {
+	sim := simulator.New(simulator.Options{Images: simulator.FullImages(testNow), Admin: true,
+		GlanceQuotas: map[string]int64{simulator.GlanceImageSizeTotal: 1000, simulator.GlanceImageCountTotal: 100},
+		AccessKeys:   []simulator.AccessKey{{AK: testAK, SK: testSK}}})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	t.Setenv("OS_CLIENT_CONFIG_FILE", writeClouds(t, threeAPIClouds(srv.URL)))
+	base, _ := startExporter(t, "--cloud=nova")
+	served := map[string]bool{}
+	for _, path := range []string{"/metrics", "/probe?cloud=nova", "/probe?cloud=glance", "/probe?cloud=ims"} {
+		for name := range scrape(t, base+path) {
+			if !strings.HasPrefix(name, "go_") && !strings.HasPrefix(name, "process_") && !strings.HasPrefix(name, "promhttp_") {
+				served[name] = true
+			}
+		}
+	}
+	table := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(nova_[a-z_]+)` \\|").FindAllStringSubmatch(readme(t), -1) {
+		table[m[1]] = true
+	}
+	for name := range served {
+		if !table[name] {
+			t.Errorf("%s is served but not in README's metrics table", name)
+		}
+	}
+	for name := range table {
+		if !served[name] {
+			t.Errorf("README's metrics table names %s, which is never served", name)
+		}
+	}
 }
