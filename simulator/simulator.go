@@ -64,6 +64,10 @@ type Options struct {
 	// Images is the image set; nil means DefaultImages at the simulator's
 	// current time (Now).
 	Images []Image
+	// Generated, when its N is above 0, is the image set instead of Images: images made on
+	// demand from their index, none held (a million-image listing costs the simulator no
+	// memory per image).
+	Generated Generated
 	// MaxLimit is Nova's [api]max_limit; default 1000.
 	MaxLimit int
 	// NovaForbiddenLimitAbove makes images/detail answer 403 to a limit above it, as
@@ -125,9 +129,11 @@ type Options struct {
 type Simulator struct {
 	opts Options
 
-	mu            sync.RWMutex
-	images        []Image // newest first
-	index         map[string]int
+	mu     sync.RWMutex
+	images []Image // newest first
+	index  map[string]int
+	// generated, when not nil, is the image set instead of images and index.
+	generated     *Generated
 	tokens        map[string]tokenInfo
 	requests      []RequestRecord
 	tokenRequests int
@@ -184,10 +190,15 @@ func New(opts Options) *Simulator {
 	opts.IMSQuotas = slices.Clone(opts.IMSQuotas)
 	s := &Simulator{opts: opts, tokens: map[string]tokenInfo{}, akStates: map[string]*akState{}}
 	imgs := opts.Images
-	if imgs == nil {
+	if imgs == nil && opts.Generated.N <= 0 {
 		imgs = DefaultImages(opts.Now())
 	}
 	s.opts.Images = nil
+	if opts.Generated.N > 0 {
+		g := opts.Generated.normalized(s.now())
+		s.generated = &g
+		return s
+	}
 	s.SetImages(imgs)
 	return s
 }
