@@ -21,8 +21,9 @@
 // (its microversions), glance.go (Glance's listing, image view and webob errors), ims.go
 // (IMS's listing), quota.go (both quota APIs), gateway.go (the AK/SK verifier). Shared by
 // them: listing.go, what the three listings share; requests.go, the request logs;
-// images.go, the image set, and generated.go, one made on demand; faults.go and faultypage.go, the injected faults; pyjson.go,
-// Python's JSON encoding. Every time-dependent part reads the one clock, Options.Now.
+// images.go, the image set, and generated.go, one made on demand; faults.go and
+// faultypage.go, the injected faults; pyjson.go, Python's JSON encoding. Every
+// time-dependent part reads the one clock, Options.Now.
 package simulator
 
 import (
