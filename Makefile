@@ -33,7 +33,7 @@ DOCKER_REPO          ?= localhost
 DOCKER_IMAGE_NAME    ?= nova-image-exporter
 DOCKER_IMAGE_TAG     ?= $(VERSION)
 
-.PHONY: all build test lint vet demo realstack-up realstack-down test-integration prometheus test-rules test-dashboards bench
+.PHONY: all build test lint vet demo realstack-up realstack-down test-integration prometheus test-rules test-dashboards bench bench-million
 .PHONY: build-platform crossbuild tarball tarball-pack docker prometheusrule test-examples clean
 all: vet lint test build
 
@@ -82,6 +82,11 @@ test-dashboards:
 # Scrape cost at 1 000, 10 000 and 100 000 images against the floor of decoding the bodies.
 bench:
 	bash scripts/bench.sh
+
+# The exporter as a process of its own at 100 000 and 1 000 000 generated images: CPU per image
+# and peak resident set (minutes).
+bench-million:
+	bash scripts/bench-million.sh
 
 # A static binary for $(GOOS)-$(GOARCH) (e.g. `make build-platform GOOS=linux GOARCH=arm64`) at
 # .build/$(GOOS)-$(GOARCH)/nova_image_exporter, with the same version ldflags as `build`.

@@ -104,7 +104,36 @@ func (s *Simulator) SetImages(images []Image) {
 	s.mu.Lock()
 	s.images = imgs
 	s.index = index
+	s.generated = nil
 	s.mu.Unlock()
+}
+
+// imageCount is the number of images in the set. s.mu must be read-locked.
+func (s *Simulator) imageCount() int {
+	if s.generated != nil {
+		return s.generated.N
+	}
+	return len(s.images)
+}
+
+// imageAt returns the image at index i of the set, newest first: the stored one, or a
+// generated one made into buf. s.mu must be read-locked.
+func (s *Simulator) imageAt(i int, buf *Image) *Image {
+	if s.generated != nil {
+		*buf = s.generated.image(i)
+		return buf
+	}
+	return &s.images[i]
+}
+
+// imageIndex returns the index of the image with id, false when the set has none. s.mu
+// must be read-locked.
+func (s *Simulator) imageIndex(id string) (int, bool) {
+	if s.generated != nil {
+		return s.generated.index(id)
+	}
+	i, ok := s.index[id]
+	return i, ok
 }
 
 // Fixed ids of the images returned by DefaultImages, in the order
@@ -338,80 +367,99 @@ var genMeta = []metaGen{
 // statuses are mixed (about 80% active); sizes range from MiB to tens of
 // GiB (nil for queued images); some names have spaces and non-ASCII, a few
 // are nil; ids are lower-case UUIDs. Created times are whole seconds within
-// the year before now.
+// the year before now. Generated makes images of the same kind one at a time.
 func GenerateImages(n int, seed int64, now time.Time) []Image {
 	if n <= 0 {
 		return []Image{}
 	}
 	now = now.UTC().Truncate(time.Second)
 	r := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
+	randomCreated := func(r *rand.Rand) time.Time {
+		return now.Add(-time.Duration(r.Int64N(365*24*3600)+60) * time.Second)
+	}
+	out := make([]Image, n)
+	for i := range out {
+		out[i] = genImage(r, i, now, randomCreated)
+	}
+	return out
+}
+
+// genStatusTotal is the sum of genStatuses' weights.
+var genStatusTotal = func() int {
 	total := 0
 	for _, s := range genStatuses {
 		total += s.weight
 	}
-	const projectID = defaultProjectID
-	out := make([]Image, n)
-	order := make([]int, len(genMeta))
-	for i := range out {
-		img := &out[i]
-		img.ID = genUUID(r)
-		w := r.IntN(total)
-		for _, s := range genStatuses {
-			if w < s.weight {
-				img.Status = s.status
-				break
-			}
-			w -= s.weight
+	return total
+}()
+
+// genImage makes the i-th generated image from r, created at created(r).
+func genImage(r *rand.Rand, i int, now time.Time, created func(r *rand.Rand) time.Time) Image {
+	var img Image
+	img.ID = genUUID(r)
+	w := r.IntN(genStatusTotal)
+	for _, s := range genStatuses {
+		if w < s.weight {
+			img.Status = s.status
+			break
 		}
-		if r.IntN(100) != 0 {
-			name := genNames[r.IntN(len(genNames))]
-			if r.IntN(3) != 0 {
-				name = fmt.Sprintf("%s-%d", name, i)
-			}
-			img.Name = &name
-		}
-		if img.Status != "queued" {
-			// Log-uniform between 1 MiB and 64 GiB.
-			size := int64(1<<20) << r.IntN(16)
-			size += r.Int64N(size)
-			img.Size = &size
-		}
-		img.MinDisk = []int64{0, 0, 1, 5, 10, 20, 40, 80}[r.IntN(8)]
-		img.MinRAM = []int64{0, 0, 64, 256, 512, 1024, 2048, 4096}[r.IntN(8)]
-		img.Created = now.Add(-time.Duration(r.Int64N(365*24*3600)+60) * time.Second)
-		if r.IntN(50) != 0 {
-			u := img.Created.Add(time.Duration(r.Int64N(int64(now.Sub(img.Created)/time.Second)+1)) * time.Second)
-			img.Updated = &u
-		}
-		img.Owner = projectID
-		if r.IntN(10) == 0 {
-			img.Owner = genHex(r, 32)
-		}
-		keys := 10 + r.IntN(11)
-		md := make(map[string]any, keys)
-		md["kernel_id"] = nil
-		if i%4 == 1 {
-			img.ServerID = genUUID(r)
-			md["image_type"] = "snapshot"
-			md["instance_uuid"] = img.ServerID
-			md["base_image_ref"] = genUUID(r)
-			md["user_id"] = genHex(r, 32)
-		}
-		for j := range order {
-			order[j] = j
-		}
-		r.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
-		for _, j := range order {
-			if len(md) >= keys {
-				break
-			}
-			g := genMeta[j]
-			if g.key == "tags_info" && r.IntN(4) != 0 {
-				continue // nested objects only occasionally
-			}
-			md[g.key] = g.val(r)
-		}
-		img.Metadata = md
+		w -= s.weight
 	}
-	return out
+	if r.IntN(100) != 0 {
+		name := genNames[r.IntN(len(genNames))]
+		if r.IntN(3) != 0 {
+			name = fmt.Sprintf("%s-%d", name, i)
+		}
+		img.Name = &name
+	}
+	if img.Status != "queued" {
+		// Log-uniform between 1 MiB and 64 GiB.
+		size := int64(1<<20) << r.IntN(16)
+		size += r.Int64N(size)
+		img.Size = &size
+	}
+	img.MinDisk = []int64{0, 0, 1, 5, 10, 20, 40, 80}[r.IntN(8)]
+	img.MinRAM = []int64{0, 0, 64, 256, 512, 1024, 2048, 4096}[r.IntN(8)]
+	img.Created = created(r)
+	if r.IntN(50) != 0 {
+		u := img.Created.Add(time.Duration(r.Int64N(int64(now.Sub(img.Created)/time.Second)+1)) * time.Second)
+		img.Updated = &u
+	}
+	img.Owner = defaultProjectID
+	if r.IntN(10) == 0 {
+		img.Owner = genHex(r, 32)
+	}
+	img.Metadata = genMetadata(r, i, &img)
+	return img
+}
+
+// genMetadata makes the metadata of the i-th generated image img, a snapshot's server
+// included.
+func genMetadata(r *rand.Rand, i int, img *Image) map[string]any {
+	keys := 10 + r.IntN(11)
+	md := make(map[string]any, keys)
+	md["kernel_id"] = nil
+	if i%4 == 1 {
+		img.ServerID = genUUID(r)
+		md["image_type"] = "snapshot"
+		md["instance_uuid"] = img.ServerID
+		md["base_image_ref"] = genUUID(r)
+		md["user_id"] = genHex(r, 32)
+	}
+	order := make([]int, len(genMeta))
+	for j := range order {
+		order[j] = j
+	}
+	r.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+	for _, j := range order {
+		if len(md) >= keys {
+			break
+		}
+		g := genMeta[j]
+		if g.key == "tags_info" && r.IntN(4) != 0 {
+			continue // nested objects only occasionally
+		}
+		md[g.key] = g.val(r)
+	}
+	return md
 }

@@ -19,15 +19,16 @@ func (s *Simulator) nextFault(r *http.Request) Fault {
 	return nextPlanned(&s.plan, r)
 }
 
-// pageIndexes returns the indexes in s.images of the page after the image at markerIdx (-1:
+// pageIndexes returns the indexes in the image set of the page after the image at markerIdx (-1:
 // the first page): up to fetch images that match, as ft's Loop and Duplicate shape it.
 // s.mu must be read-locked.
 func (s *Simulator) pageIndexes(ft *Fault, match func(*Image) bool, markerIdx, fetch int) []int {
 	var sel []int
+	var buf Image
 	if ft.Loop && markerIdx >= 0 {
 		// The page that ended with the marker, once more.
 		for i := markerIdx; i >= 0 && len(sel) < fetch; i-- {
-			if match(&s.images[i]) {
+			if match(s.imageAt(i, &buf)) {
 				sel = append(sel, i)
 			}
 		}
@@ -40,8 +41,8 @@ func (s *Simulator) pageIndexes(ft *Fault, match func(*Image) bool, markerIdx, f
 	if markerIdx >= 0 && ft.Duplicate {
 		sel = append(sel, markerIdx)
 	}
-	for i := start; i < len(s.images) && len(sel) < fetch; i++ {
-		if match(&s.images[i]) {
+	for i := start; i < s.imageCount() && len(sel) < fetch; i++ {
+		if match(s.imageAt(i, &buf)) {
 			sel = append(sel, i)
 		}
 	}
@@ -60,7 +61,7 @@ func (s *Simulator) appendPage(b []byte, ft *Fault, match func(*Image) bool, mar
 	defer s.mu.RUnlock()
 	markerIdx := -1
 	if marker != nil {
-		i, ok := s.index[*marker]
+		i, ok := s.imageIndex(*marker)
 		if !ok {
 			return b, 0, "", false
 		}
@@ -70,11 +71,12 @@ func (s *Simulator) appendPage(b []byte, ft *Fault, match func(*Image) bool, mar
 	b = slices.Grow(b, 64+len(sel)*imageBytes)
 	b = append(b, `{"images": [`...)
 	lastID := ""
+	var buf Image
 	for k, i := range sel {
 		if k > 0 {
 			b = append(b, ", "...)
 		}
-		img := &s.images[i]
+		img := s.imageAt(i, &buf)
 		b = appendImage(b, img, ft.tweak(k, img))
 		lastID = img.ID
 	}

@@ -137,8 +137,9 @@ func (s *Simulator) glanceUsage(project string) map[string]int64 {
 	var stored, staged, count, uploading int64
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for i := range s.images {
-		img := &s.images[i]
+	var buf Image
+	for i := range s.imageCount() {
+		img := s.imageAt(i, &buf)
 		if img.Owner != project || img.Status == "killed" || img.Status == "deleted" {
 			continue
 		}
@@ -221,8 +222,9 @@ func appendQuotaValue(b []byte, n int64, wrong bool) []byte {
 func (s *Simulator) imsUsage(project string) (private, shared int64) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for i := range s.images {
-		img := &s.images[i]
+	var buf Image
+	for i := range s.imageCount() {
+		img := s.imageAt(i, &buf)
 		if img.Status == "deleted" || img.Status == "pending_delete" {
 			continue
 		}

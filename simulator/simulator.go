@@ -21,8 +21,9 @@
 // (its microversions), glance.go (Glance's listing, image view and webob errors), ims.go
 // (IMS's listing), quota.go (both quota APIs), gateway.go (the AK/SK verifier). Shared by
 // them: listing.go, what the three listings share; requests.go, the request logs;
-// images.go, the image set; faults.go and faultypage.go, the injected faults; pyjson.go,
-// Python's JSON encoding. Every time-dependent part reads the one clock, Options.Now.
+// images.go, the image set, and generated.go, one made on demand; faults.go and
+// faultypage.go, the injected faults; pyjson.go, Python's JSON encoding. Every
+// time-dependent part reads the one clock, Options.Now.
 package simulator
 
 import (
@@ -64,6 +65,10 @@ type Options struct {
 	// Images is the image set; nil means DefaultImages at the simulator's
 	// current time (Now).
 	Images []Image
+	// Generated, when its N is above 0, is the image set instead of Images: images made on
+	// demand from their index, none held (a million-image listing costs the simulator no
+	// memory per image).
+	Generated Generated
 	// MaxLimit is Nova's [api]max_limit; default 1000.
 	MaxLimit int
 	// NovaForbiddenLimitAbove makes images/detail answer 403 to a limit above it, as
@@ -132,9 +137,11 @@ type Options struct {
 type Simulator struct {
 	opts Options
 
-	mu            sync.RWMutex
-	images        []Image // newest first
-	index         map[string]int
+	mu     sync.RWMutex
+	images []Image // newest first
+	index  map[string]int
+	// generated, when not nil, is the image set instead of images and index.
+	generated     *Generated
 	tokens        map[string]tokenInfo
 	requests      []RequestRecord
 	tokenRequests int
@@ -193,10 +200,15 @@ func New(opts Options) *Simulator {
 	opts.IMSQuotas = slices.Clone(opts.IMSQuotas)
 	s := &Simulator{opts: opts, tokens: map[string]tokenInfo{}, akStates: map[string]*akState{}}
 	imgs := opts.Images
-	if imgs == nil {
+	if imgs == nil && opts.Generated.N <= 0 {
 		imgs = DefaultImages(opts.Now())
 	}
 	s.opts.Images = nil
+	if opts.Generated.N > 0 {
+		g := opts.Generated.normalized(s.now())
+		s.generated = &g
+		return s
+	}
 	s.SetImages(imgs)
 	return s
 }
