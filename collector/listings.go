@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -419,7 +420,7 @@ func (l *Listings) list(ctx context.Context, req ListingRequest, deadline time.T
 	inventory.Quotas, inventory.quotaErr = quotas.wait(wait)
 	inventory.projectErr = projects.wait(wait)
 	if err == nil && l.projects != nil {
-		err = l.nameOwners(&inventory)
+		inventory.projectErr = alsoFailed(inventory.projectErr, l.nameOwners(&inventory))
 	}
 	inventory.At = time.Now()
 	return inventory, err
@@ -442,13 +443,25 @@ func (l *Listings) quotaRequest() *quotaRequest {
 	return &quotaRequest{source: l.quotas, backoff: l.quotaRefusals}
 }
 
-// nameOwners sets the inventory's Projects, the names kept of its owners, charged to it.
+// nameOwners sets the inventory's Projects, the names kept of its owners, charged to it;
+// names that do not fit are left out, which costs only nova_project_info.
 func (l *Listings) nameOwners(inventory *Inventory) error {
-	inventory.Projects = l.projects.named(inventory.Owners())
-	for _, project := range inventory.Projects {
-		if err := inventory.charge.add(projectBytes + int64(len(project.ID)+len(project.Name)+len(project.DomainID))); err != nil {
-			return err
-		}
+	projects := l.projects.named(inventory.Owners())
+	var n int64
+	for _, project := range projects {
+		n += projectBytes + int64(len(project.ID)+len(project.Name)+len(project.DomainID))
 	}
+	if err := inventory.charge.add(n); err != nil {
+		return fmt.Errorf("the names of the listing's %d owners (nova_project_info) were left out: %w", len(projects), err)
+	}
+	inventory.Projects = projects
 	return nil
+}
+
+// alsoFailed is err, and then next, in one error; either may be nil.
+func alsoFailed(err, next error) error {
+	if err == nil || next == nil {
+		return cmp.Or(err, next)
+	}
+	return fmt.Errorf("%w; %w", err, next)
 }

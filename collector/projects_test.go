@@ -292,3 +292,37 @@ func TestProjectNamesExpire(t *testing.T) {
 		}
 	})
 }
+
+// Naming a listing's owners is charged to the listing too: when the names kept fit the
+// memory bound but the listing's own copy of them does not, only nova_project_info goes,
+// in one log line, and the listing is served (nova_up 1) with nothing left charged.
+func TestNamingOwnersThatDoNotFitLeavesTheListing(t *testing.T) {
+	var logs bytes.Buffer
+	images := ownedImages()
+	listed := Inventory{tally: exposition.NewTally(true), charge: NewMemory(0, 0).newCharge()}
+	for _, img := range images {
+		if err := listed.add(img, defaultExports); err != nil && !errors.Is(err, client.ErrDropped) {
+			t.Fatal(err)
+		}
+	}
+	names := []client.Project{{ID: ownProjectID, Name: "demo", DomainID: "d1"}, {ID: otherProjectID, Name: "web", DomainID: "d1"}}
+	var namesBytes int64
+	for _, project := range names {
+		namesBytes += projectBytes + int64(len(project.ID)+len(project.Name)+len(project.DomainID))
+	}
+	memory := NewMemory(listed.charge.bytes.Load()+2*namesBytes-1, 0)
+	shared := NewListings(&fakeLister{images: images}, 0).WithMemory(memory).
+		WithProjects(&fakeProjects{names: client.ProjectNames{Projects: names}})
+	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: shared}),
+		Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewLogfmtLogger(&logs)}
+	if err := testutil.GatherAndCompare(scrapeText(t, h), strings.NewReader(upOne), projectMetricNames...); err != nil {
+		t.Error(err)
+	}
+	if !strings.Contains(logs.String(), "nova_project_info") || !strings.Contains(logs.String(), "--listings.max-bytes") ||
+		strings.Count(logs.String(), "\n") != 1 {
+		t.Errorf("log %q, want one line naming nova_project_info and the memory bound", logs.String())
+	}
+	if held := memory.heldBytes(); held != namesBytes {
+		t.Errorf("%d bytes held once the scrape was answered, want the %d of the names kept", held, namesBytes)
+	}
+}
