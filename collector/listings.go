@@ -46,6 +46,8 @@ type Listings struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight // the listing in flight, by key
+	// closed is set by Close: the listings are neither cached nor go on in the background.
+	closed bool
 }
 
 // flight is one listing in flight and the scrapes waiting for it.
@@ -194,7 +196,7 @@ func (e *WaitError) Unwrap() error { return e.Err }
 func (l *Listings) Inventory(ctx context.Context, req ListingRequest) (Inventory, error) {
 	key := req.key()
 	l.mu.Lock()
-	if l.ttl > 0 {
+	if l.cachingLocked() {
 		if inventory, found, err := l.fromCacheLocked(ctx, key, req); found {
 			l.mu.Unlock()
 			return inventory, err
@@ -267,7 +269,7 @@ func (l *Listings) startLocked(ctx context.Context, key string, req ListingReque
 		return nil, ErrBusy
 	}
 	bound := req.MaxDuration
-	if l.ttl > 0 {
+	if l.cachingLocked() {
 		bound = l.timeout
 	}
 	listCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -275,7 +277,7 @@ func (l *Listings) startLocked(ctx context.Context, key string, req ListingReque
 		listCtx, stop = context.WithTimeout(context.WithoutCancel(ctx), bound)
 	}
 	deadline, _ := ctx.Deadline()
-	if l.ttl > 0 {
+	if l.cachingLocked() {
 		deadline, _ = listCtx.Deadline()
 	}
 	f := &flight{done: make(chan struct{}), stop: stop, started: time.Now()}
@@ -305,14 +307,14 @@ func (l *Listings) finish(key string, f *flight, inventory Inventory, err error,
 		delete(l.flights, key)
 	}
 	if err == nil {
-		if f.waiters > 1 || l.ttl > 0 {
+		if f.waiters > 1 || l.cachingLocked() {
 			inventory.renderings = newRenderings()
 		}
 		inventory.charge.retain(f.waiters)
 	} else { // a failed listing's images go with its charge
 		inventory.chunks, inventory.tally, inventory.charge, inventory.bytes = nil, nil, nil, 0
 	}
-	if l.ttl > 0 {
+	if l.cachingLocked() {
 		l.memory.store(l, key, inventory, err, l.ttl+l.timeout)
 	}
 	l.mu.Unlock()
@@ -331,6 +333,28 @@ func (l *Listings) finish(key string, f *flight, inventory Inventory, err error,
 	close(f.done)
 }
 
+// cachingLocked reports whether the listings are cached and go on in the background: with a
+// TTL, until Close.
+func (l *Listings) cachingLocked() bool { return l.ttl > 0 && !l.closed }
+
+// Close stops the listings that go on in the background with no scrape waiting for them,
+// and drops the cached ones; from then on the listings are those of Listings without a TTL.
+// A reload closes the Listings of a cloud that it changed or removed: no scrape asks for
+// their listings again, which would send the old credentials to the old endpoints for as
+// long as the timeout, in a slot, and hold their memory until they expire.
+func (l *Listings) Close() {
+	l.mu.Lock()
+	l.closed = true
+	for key, f := range l.flights {
+		if f.waiters == 0 {
+			delete(l.flights, key)
+			f.stop()
+		}
+	}
+	l.mu.Unlock()
+	l.memory.forget(l)
+}
+
 // leave takes the scrape whose ctx ended off the flight's waiters. Without a TTL it stops
 // the listing if the scrape was the last; with one the listing goes on (PendingError).
 func (l *Listings) leave(ctx context.Context, key string, f *flight) (Inventory, error) {
@@ -342,7 +366,7 @@ func (l *Listings) leave(ctx context.Context, key string, f *flight) (Inventory,
 	}
 	defer l.mu.Unlock()
 	f.waiters--
-	if l.ttl > 0 {
+	if l.cachingLocked() {
 		first := !f.outlasted && errors.Is(ctx.Err(), context.DeadlineExceeded)
 		f.outlasted = f.outlasted || first
 		return Inventory{}, &PendingError{Err: ctx.Err(), Running: time.Since(f.started), First: first}

@@ -142,6 +142,7 @@ func (s *Set) Reload() error {
 	s.forgetDropped(old, next)
 	s.clouds, s.broken, s.unknownKeys = next.clouds, next.broken, next.unknownKeys
 	s.mu.Unlock()
+	closeReplaced(old, next)
 	if len(next.broken) > 0 {
 		s.reloadOK.Set(0)
 		return nil
@@ -160,6 +161,15 @@ func (s *Set) forgetDropped(old map[string]*member, next *loaded) {
 	for _, name := range append(slices.Collect(maps.Keys(old)), next.built...) {
 		if _, kept := next.clouds[name]; !kept {
 			s.opts.Forget(name)
+		}
+	}
+}
+
+// closeReplaced closes the listings of the clouds of old that next changed or removed.
+func closeReplaced(old map[string]*member, next *loaded) {
+	for name, c := range old {
+		if kept := next.clouds[name]; c.target.Listings != nil && (kept == nil || kept.target.Listings != c.target.Listings) {
+			c.target.Listings.Close()
 		}
 	}
 }
