@@ -338,10 +338,11 @@ func (l *Listings) finish(key string, f *flight, inventory Inventory, err error,
 func (l *Listings) cachingLocked() bool { return l.ttl > 0 && !l.closed }
 
 // Close stops the listings that go on in the background with no scrape waiting for them,
-// and drops the cached ones; from then on the listings are those of Listings without a TTL.
-// A reload closes the Listings of a cloud that it changed or removed: no scrape asks for
-// their listings again, which would send the old credentials to the old endpoints for as
-// long as the timeout, in a slot, and hold their memory until they expire.
+// and drops the cached ones and the project names kept; from then on the listings are
+// those of Listings without a TTL. A reload closes the Listings of a cloud it changed or
+// removed: no scrape asks for their listings again, which would send the old credentials
+// to the old endpoints for as long as the timeout, in a slot, and hold their memory until
+// they expire (the names for projectKeep).
 func (l *Listings) Close() {
 	l.mu.Lock()
 	l.closed = true
@@ -353,6 +354,9 @@ func (l *Listings) Close() {
 	}
 	l.mu.Unlock()
 	l.memory.forget(l)
+	if l.projects != nil {
+		l.projects.close()
+	}
 }
 
 // leave takes the scrape whose ctx ended off the flight's waiters. Without a TTL it stops

@@ -326,3 +326,24 @@ func TestNamingOwnersThatDoNotFitLeavesTheListing(t *testing.T) {
 		t.Errorf("%d bytes held once the scrape was answered, want the %d of the names kept", held, namesBytes)
 	}
 }
+
+// Close (a reload that changed or removed the cloud) gives back the names kept at once:
+// before, each reload of a changed cloud kept another copy charged for projectKeep.
+func TestClosedListingsDropTheirProjectNames(t *testing.T) {
+	memory := NewMemory(0, 0)
+	projects := &fakeProjects{names: client.ProjectNames{Projects: []client.Project{{ID: otherProjectID, Name: "web", DomainID: "d1"}}}}
+	shared := NewListings(&fakeLister{images: ownedImages()}, 0).WithMemory(memory).WithProjects(projects)
+	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: shared}), Timeouts: ScrapeTimeouts{Default: time.Second}}
+	scrapeText(t, h)
+	if memory.heldBytes() == 0 {
+		t.Fatal("no names kept after the scrape")
+	}
+	shared.Close()
+	if held := memory.heldBytes(); held != 0 {
+		t.Errorf("%d bytes held once closed, want none", held)
+	}
+	_ = shared.projects.store(memory, projects.names, nil)
+	if held := memory.heldBytes(); held != 0 {
+		t.Errorf("a read that ends once closed: %d bytes held, want none", held)
+	}
+}
