@@ -117,7 +117,7 @@ type loaded struct {
 // Reload re-reads clouds.yaml. An entry that does not load fails alone; the load is
 // refused, and the previous configuration stays in force, when the default cloud does not
 // load or no cloud of a file with entries does. It is checked before any target is built,
-// and again after.
+// and again after. The listings of a cloud it changes or removes are closed.
 func (s *Set) Reload() error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
