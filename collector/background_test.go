@@ -351,3 +351,43 @@ func TestBackgroundListingIsBoundedAndCounted(t *testing.T) {
 		}
 	})
 }
+
+// Close (a reload that changed or removed the cloud) stops a listing in the background with
+// no scrape waiting, at once and unreported, gives back its slot, and drops the cached
+// listings with their memory; a scrape that waits for a listing still gets it, which then
+// stops when its last scrape leaves, as without a TTL, and is not cached.
+func TestClosedListingsStopInTheBackgroundAndCacheNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		memory := NewMemory(1<<20, 1<<20)
+		lister := &scriptedLister{}
+		shared := NewListings(lister, time.Minute).WithMemory(memory)
+		slots := NewLimiter(1)
+		var reported failureReports
+		req := ListingRequest{Slots: slots, OnFailure: reported.add}
+		if _, err := inventoryWithin(shared, time.Second, req); err != nil || memory.cachedBytes() == 0 {
+			t.Fatalf("the first listing: %v, %d bytes cached; want it cached", err, memory.cachedBytes())
+		}
+		time.Sleep(time.Minute)
+		lister.set(time.Hour, nil)
+		if _, err := inventoryWithin(shared, time.Second, req); err != nil {
+			t.Fatalf("the scrape that starts the refresh: %v, want the stale listing", err)
+		}
+		shared.Close()
+		synctest.Wait()
+		if _, outcomes := lister.listings(); len(outcomes) != 2 || !errors.Is(outcomes[1], context.Canceled) {
+			t.Errorf("listing outcomes %v, want the refresh stopped by Close", outcomes)
+		}
+		if held, cached := memory.heldBytes(), memory.cachedBytes(); held != 0 || cached != 0 || len(slots) != 0 {
+			t.Errorf("once closed: %d bytes held, %d cached, %d slots taken; want none", held, cached, len(slots))
+		}
+		_, err := inventoryWithin(shared, time.Second, req)
+		var waitErr *WaitError
+		if !errors.As(err, &waitErr) || waitErr.Others != 0 {
+			t.Errorf("a scrape once closed: %v, want its listing stopped with it", err)
+		}
+		synctest.Wait()
+		if calls, outcomes := lister.listings(); calls != 3 || len(outcomes) != 3 || len(reported.list()) != 0 {
+			t.Errorf("%d listings, outcomes %v, failures reported %v; want 3, each stopped, none reported", calls, outcomes, reported.list())
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -45,6 +46,8 @@ type Listings struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight // the listing in flight, by key
+	// closed is set by Close: the listings are neither cached nor go on in the background.
+	closed bool
 }
 
 // flight is one listing in flight and the scrapes waiting for it.
@@ -193,7 +196,7 @@ func (e *WaitError) Unwrap() error { return e.Err }
 func (l *Listings) Inventory(ctx context.Context, req ListingRequest) (Inventory, error) {
 	key := req.key()
 	l.mu.Lock()
-	if l.ttl > 0 {
+	if l.cachingLocked() {
 		if inventory, found, err := l.fromCacheLocked(ctx, key, req); found {
 			l.mu.Unlock()
 			return inventory, err
@@ -266,7 +269,7 @@ func (l *Listings) startLocked(ctx context.Context, key string, req ListingReque
 		return nil, ErrBusy
 	}
 	bound := req.MaxDuration
-	if l.ttl > 0 {
+	if l.cachingLocked() {
 		bound = l.timeout
 	}
 	listCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -274,7 +277,7 @@ func (l *Listings) startLocked(ctx context.Context, key string, req ListingReque
 		listCtx, stop = context.WithTimeout(context.WithoutCancel(ctx), bound)
 	}
 	deadline, _ := ctx.Deadline()
-	if l.ttl > 0 {
+	if l.cachingLocked() {
 		deadline, _ = listCtx.Deadline()
 	}
 	f := &flight{done: make(chan struct{}), stop: stop, started: time.Now()}
@@ -304,14 +307,14 @@ func (l *Listings) finish(key string, f *flight, inventory Inventory, err error,
 		delete(l.flights, key)
 	}
 	if err == nil {
-		if f.waiters > 1 || l.ttl > 0 {
+		if f.waiters > 1 || l.cachingLocked() {
 			inventory.renderings = newRenderings()
 		}
 		inventory.charge.retain(f.waiters)
 	} else { // a failed listing's images go with its charge
 		inventory.chunks, inventory.tally, inventory.charge, inventory.bytes = nil, nil, nil, 0
 	}
-	if l.ttl > 0 {
+	if l.cachingLocked() {
 		l.memory.store(l, key, inventory, err, l.ttl+l.timeout)
 	}
 	l.mu.Unlock()
@@ -330,6 +333,32 @@ func (l *Listings) finish(key string, f *flight, inventory Inventory, err error,
 	close(f.done)
 }
 
+// cachingLocked reports whether the listings are cached and go on in the background: with a
+// TTL, until Close.
+func (l *Listings) cachingLocked() bool { return l.ttl > 0 && !l.closed }
+
+// Close stops the listings that go on in the background with no scrape waiting for them,
+// and drops the cached ones and the project names kept; from then on the listings are
+// those of Listings without a TTL. A reload closes the Listings of a cloud it changed or
+// removed: no scrape asks for their listings again, which would send the old credentials
+// to the old endpoints for as long as the timeout, in a slot, and hold their memory until
+// they expire (the names for projectKeep).
+func (l *Listings) Close() {
+	l.mu.Lock()
+	l.closed = true
+	for key, f := range l.flights {
+		if f.waiters == 0 {
+			delete(l.flights, key)
+			f.stop()
+		}
+	}
+	l.mu.Unlock()
+	l.memory.forget(l)
+	if l.projects != nil {
+		l.projects.close()
+	}
+}
+
 // leave takes the scrape whose ctx ended off the flight's waiters. Without a TTL it stops
 // the listing if the scrape was the last; with one the listing goes on (PendingError).
 func (l *Listings) leave(ctx context.Context, key string, f *flight) (Inventory, error) {
@@ -341,7 +370,7 @@ func (l *Listings) leave(ctx context.Context, key string, f *flight) (Inventory,
 	}
 	defer l.mu.Unlock()
 	f.waiters--
-	if l.ttl > 0 {
+	if l.cachingLocked() {
 		first := !f.outlasted && errors.Is(ctx.Err(), context.DeadlineExceeded)
 		f.outlasted = f.outlasted || first
 		return Inventory{}, &PendingError{Err: ctx.Err(), Running: time.Since(f.started), First: first}
@@ -419,7 +448,7 @@ func (l *Listings) list(ctx context.Context, req ListingRequest, deadline time.T
 	inventory.Quotas, inventory.quotaErr = quotas.wait(wait)
 	inventory.projectErr = projects.wait(wait)
 	if err == nil && l.projects != nil {
-		err = l.nameOwners(&inventory)
+		inventory.projectErr = alsoFailed(inventory.projectErr, l.nameOwners(&inventory))
 	}
 	inventory.At = time.Now()
 	return inventory, err
@@ -442,13 +471,25 @@ func (l *Listings) quotaRequest() *quotaRequest {
 	return &quotaRequest{source: l.quotas, backoff: l.quotaRefusals}
 }
 
-// nameOwners sets the inventory's Projects, the names kept of its owners, charged to it.
+// nameOwners sets the inventory's Projects, the names kept of its owners, charged to it;
+// names that do not fit are left out, which costs only nova_project_info.
 func (l *Listings) nameOwners(inventory *Inventory) error {
-	inventory.Projects = l.projects.named(inventory.Owners())
-	for _, project := range inventory.Projects {
-		if err := inventory.charge.add(projectBytes + int64(len(project.ID)+len(project.Name)+len(project.DomainID))); err != nil {
-			return err
-		}
+	projects := l.projects.named(inventory.Owners())
+	var n int64
+	for _, project := range projects {
+		n += projectBytes + int64(len(project.ID)+len(project.Name)+len(project.DomainID))
 	}
+	if err := inventory.charge.add(n); err != nil {
+		return fmt.Errorf("the names of the listing's %d owners (nova_project_info) were left out: %w", len(projects), err)
+	}
+	inventory.Projects = projects
 	return nil
+}
+
+// alsoFailed is err, and then next, in one error; either may be nil.
+func alsoFailed(err, next error) error {
+	if err == nil || next == nil {
+		return cmp.Or(err, next)
+	}
+	return fmt.Errorf("%w; %w", err, next)
 }

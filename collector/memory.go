@@ -122,6 +122,17 @@ func (m *Memory) store(owner any, key string, inventory Inventory, failure error
 	})
 }
 
+// forget drops the entries of owner's listings.
+func (m *Memory) forget(owner any) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for key, element := range m.entries {
+		if key.owner == owner {
+			m.dropLocked(element)
+		}
+	}
+}
+
 // dropLocked takes an entry out of the cache, which no longer holds its inventory.
 func (m *Memory) dropLocked(element *list.Element) {
 	entry := m.order.Remove(element).(*cacheEntry)

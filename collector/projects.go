@@ -38,6 +38,7 @@ type projectNames struct {
 	expiry  *time.Timer // drops byID and its charge after projectKeep
 	due     time.Time   // when the next read may be sent
 	reading bool        // a listing's read is under way
+	closed  bool        // set by close: nothing is kept
 }
 
 func newProjectNames(source client.ProjectSource) *projectNames {
@@ -78,8 +79,11 @@ func (p *projectNames) store(memory *Memory, names client.ProjectNames, err erro
 }
 
 // replaceLocked keeps projects, charged to memory, or fails with a MemoryError and keeps
-// the names kept so far.
+// the names kept so far; once closed it keeps nothing.
 func (p *projectNames) replaceLocked(memory *Memory, projects []client.Project) error {
+	if p.closed {
+		return nil
+	}
 	charge := memory.newCharge()
 	byID := make(map[string]client.Project, len(projects))
 	for _, project := range projects {
@@ -102,6 +106,15 @@ func (p *projectNames) expire(charge *charge) {
 	if p.charge == charge {
 		p.dropLocked()
 	}
+}
+
+// close drops the names kept, with their charge, and keeps none read after: their cloud's
+// Listings were closed.
+func (p *projectNames) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	p.dropLocked()
 }
 
 // dropLocked drops the names kept, and gives back their charge.

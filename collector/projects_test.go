@@ -292,3 +292,58 @@ func TestProjectNamesExpire(t *testing.T) {
 		}
 	})
 }
+
+// Naming a listing's owners is charged to the listing too: when the names kept fit the
+// memory bound but the listing's own copy of them does not, only nova_project_info goes,
+// in one log line, and the listing is served (nova_up 1) with nothing left charged.
+func TestNamingOwnersThatDoNotFitLeavesTheListing(t *testing.T) {
+	var logs bytes.Buffer
+	images := ownedImages()
+	listed := Inventory{tally: exposition.NewTally(true), charge: NewMemory(0, 0).newCharge()}
+	for _, img := range images {
+		if err := listed.add(img, defaultExports); err != nil && !errors.Is(err, client.ErrDropped) {
+			t.Fatal(err)
+		}
+	}
+	names := []client.Project{{ID: ownProjectID, Name: "demo", DomainID: "d1"}, {ID: otherProjectID, Name: "web", DomainID: "d1"}}
+	var namesBytes int64
+	for _, project := range names {
+		namesBytes += projectBytes + int64(len(project.ID)+len(project.Name)+len(project.DomainID))
+	}
+	memory := NewMemory(listed.charge.bytes.Load()+2*namesBytes-1, 0)
+	shared := NewListings(&fakeLister{images: images}, 0).WithMemory(memory).
+		WithProjects(&fakeProjects{names: client.ProjectNames{Projects: names}})
+	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: shared}),
+		Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewLogfmtLogger(&logs)}
+	if err := testutil.GatherAndCompare(scrapeText(t, h), strings.NewReader(upOne), projectMetricNames...); err != nil {
+		t.Error(err)
+	}
+	if !strings.Contains(logs.String(), "nova_project_info") || !strings.Contains(logs.String(), "--listings.max-bytes") ||
+		strings.Count(logs.String(), "\n") != 1 {
+		t.Errorf("log %q, want one line naming nova_project_info and the memory bound", logs.String())
+	}
+	if held := memory.heldBytes(); held != namesBytes {
+		t.Errorf("%d bytes held once the scrape was answered, want the %d of the names kept", held, namesBytes)
+	}
+}
+
+// Close (a reload that changed or removed the cloud) gives back the names kept at once:
+// before, each reload of a changed cloud kept another copy charged for projectKeep.
+func TestClosedListingsDropTheirProjectNames(t *testing.T) {
+	memory := NewMemory(0, 0)
+	projects := &fakeProjects{names: client.ProjectNames{Projects: []client.Project{{ID: otherProjectID, Name: "web", DomainID: "d1"}}}}
+	shared := NewListings(&fakeLister{images: ownedImages()}, 0).WithMemory(memory).WithProjects(projects)
+	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: shared}), Timeouts: ScrapeTimeouts{Default: time.Second}}
+	scrapeText(t, h)
+	if memory.heldBytes() == 0 {
+		t.Fatal("no names kept after the scrape")
+	}
+	shared.Close()
+	if held := memory.heldBytes(); held != 0 {
+		t.Errorf("%d bytes held once closed, want none", held)
+	}
+	_ = shared.projects.store(memory, projects.names, nil)
+	if held := memory.heldBytes(); held != 0 {
+		t.Errorf("a read that ends once closed: %d bytes held, want none", held)
+	}
+}

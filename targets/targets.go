@@ -117,7 +117,7 @@ type loaded struct {
 // Reload re-reads clouds.yaml. An entry that does not load fails alone; the load is
 // refused, and the previous configuration stays in force, when the default cloud does not
 // load or no cloud of a file with entries does. It is checked before any target is built,
-// and again after.
+// and again after. The listings of a cloud it changes or removes are closed.
 func (s *Set) Reload() error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
@@ -142,6 +142,7 @@ func (s *Set) Reload() error {
 	s.forgetDropped(old, next)
 	s.clouds, s.broken, s.unknownKeys = next.clouds, next.broken, next.unknownKeys
 	s.mu.Unlock()
+	closeReplaced(old, next)
 	if len(next.broken) > 0 {
 		s.reloadOK.Set(0)
 		return nil
@@ -160,6 +161,15 @@ func (s *Set) forgetDropped(old map[string]*member, next *loaded) {
 	for _, name := range append(slices.Collect(maps.Keys(old)), next.built...) {
 		if _, kept := next.clouds[name]; !kept {
 			s.opts.Forget(name)
+		}
+	}
+}
+
+// closeReplaced closes the listings of the clouds of old that next changed or removed.
+func closeReplaced(old map[string]*member, next *loaded) {
+	for name, c := range old {
+		if kept := next.clouds[name]; c.target.Listings != nil && (kept == nil || kept.target.Listings != c.target.Listings) {
+			c.target.Listings.Close()
 		}
 	}
 }

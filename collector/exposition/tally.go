@@ -3,6 +3,7 @@ package exposition
 import (
 	"cmp"
 	"hash/maphash"
+	"math"
 	"slices"
 	"strings"
 
@@ -34,6 +35,13 @@ type Tally struct {
 
 // count is the images of a status, or of a project and status, and their bytes.
 type count struct{ images, bytes int64 }
+
+// add counts an image of size bytes. The bytes stay at math.MaxInt64 rather than wrap
+// negative: 8 192 images of the largest size a client takes, 1 PiB, pass it.
+func (c *count) add(size int64) {
+	c.images++
+	c.bytes = min(c.bytes, math.MaxInt64-size) + size
+}
 
 // projectStatus keys the count of one owning project's images in one status.
 type projectStatus struct{ owner, status string }
@@ -77,8 +85,7 @@ func (t *Tally) Add(img *client.Image) bool {
 		t.statuses[img.Status] = c
 		t.entries += entryBytes
 	}
-	c.images++
-	c.bytes += size
+	c.add(size)
 	t.addProblems(img)
 	if img.Owner != "" {
 		img.Owner = t.intern(img.Owner)
@@ -110,8 +117,7 @@ func (t *Tally) addProject(owner, status string, size int64) {
 		t.projects[key] = c
 		t.entries += entryBytes
 	}
-	c.images++
-	c.bytes += size
+	c.add(size)
 }
 
 // addProblems counts img's unreadable fields, keeping the text of the first.

@@ -1,7 +1,9 @@
 package exposition
 
 import (
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -204,4 +206,18 @@ func ids(images []*client.Image) string {
 		ids = append(ids, img.ID)
 	}
 	return strings.Join(ids, ",")
+}
+
+// A hostile cloud's sizes never make a sum of bytes wrap negative: 8 193 images of the
+// largest size a client takes (1 PiB) pass int64, and the sums stay at its largest value.
+func TestTallyBytesNeverWrap(t *testing.T) {
+	tally := NewTally(true)
+	for i := range 8193 {
+		tally.Add(&client.Image{ID: "i" + strconv.Itoa(i), Status: "ACTIVE", Owner: "p", Size: 1 << 50})
+	}
+	for _, c := range []*count{tally.statuses["ACTIVE"], tally.projects[projectStatus{"p", "ACTIVE"}]} {
+		if c.images != 8193 || c.bytes != math.MaxInt64 {
+			t.Errorf("%d images of 1 PiB count %d bytes, want %d", c.images, c.bytes, int64(math.MaxInt64))
+		}
+	}
 }
