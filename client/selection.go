@@ -209,32 +209,25 @@ func (c changesSince) time(now time.Time) time.Time {
 	return time.Time{}
 }
 
-// pagingParams are the options that change how the images are listed, not which.
-var pagingParams = []string{"page-size"}
-
 // Key identifies the selection as the user wrote it, for caches and for sharing a listing
 // in flight: "changes-since=720h" is one key however the time passes, and two selections
-// with the same key list the same images. Options that change only how they are listed
-// (the page size) are no part of it.
+// with the same key list the same images the same way. The page size is part of it: a
+// listing in other pages is a listing of its own, so that one caller's page size never
+// changes what another is served.
 func (s Selection) Key() string {
-	return s.encode(func(name string) bool { return !slices.Contains(pagingParams, name) })
-}
-
-// String shows the selection as its options, for logs.
-func (s Selection) String() string {
-	if written := s.encode(func(string) bool { return true }); written != "" {
-		return written
-	}
-	return "all images"
-}
-
-// encode is the options written that keep holds for, as a query.
-func (s Selection) encode(keep func(name string) bool) string {
 	q := url.Values{}
 	for i, value := range s.written {
-		if value != "" && keep(selectionParams[i]) {
+		if value != "" {
 			q.Set(selectionParams[i], value)
 		}
 	}
 	return q.Encode()
+}
+
+// String shows the selection as its options, for logs.
+func (s Selection) String() string {
+	if written := s.Key(); written != "" {
+		return written
+	}
+	return "all images"
 }

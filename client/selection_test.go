@@ -14,8 +14,8 @@ func TestSelectionParsedOnceWithAKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The page size changes how the images are listed, not which: it is no part of the key.
-	const key, written = "changes-since=720h&min-ram=0&status=ACTIVE", "changes-since=720h&min-ram=0&page-size=50&status=ACTIVE"
+	// A listing in other pages is a listing of its own: the page size is part of the key.
+	const key, written = "changes-since=720h&min-ram=0&page-size=50&status=ACTIVE", "changes-since=720h&min-ram=0&page-size=50&status=ACTIVE"
 	if sel.Key() != key || sel.String() != written {
 		t.Errorf("Key %q, String %q; want %q and %q", sel.Key(), sel.String(), key, written)
 	}

@@ -185,8 +185,8 @@ func (e *WaitError) Error() string {
 func (e *WaitError) Unwrap() error { return e.Err }
 
 // Inventory returns the inventory of the selection's listing (its Key: as the user wrote it,
-// so that "changes-since=720h" is one listing however the seconds pass, and whatever the page
-// size) and of the images kept (Exports' Key): from the cache, with a TTL (see Listings), or by joining or starting the one listing
+// so that "changes-since=720h" is one listing however the seconds pass, and one page size's
+// listing is not another's) and of the images kept (Exports' Key): from the cache, with a TTL (see Listings), or by joining or starting the one listing
 // in flight for the selection and waiting for it until it ends or ctx does, whichever comes
 // first. It returns ErrBusy when a listing must start but req.Slots has no free slot (with a
 // TTL, not when it answers from the cache); a *BackoffError, at once, when a listing must
