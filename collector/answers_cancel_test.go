@@ -61,8 +61,8 @@ func TestCancelMidWriteFreesEverything(t *testing.T) {
 	srv.Close()
 	tr.CloseIdleConnections()
 	time.Sleep(200 * time.Millisecond)
-	if len(limiter) != 0 {
-		t.Errorf("%d slots still taken", len(limiter))
+	if len(limiter.slots) != 0 {
+		t.Errorf("%d slots still taken", len(limiter.slots))
 	}
 	if after := runtime.NumGoroutine(); after > before+2 {
 		t.Errorf("goroutines %d → %d", before, after)

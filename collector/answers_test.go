@@ -129,7 +129,7 @@ func TestVaryOnErrors(t *testing.T) {
 	bad := &Handler{Resolve: func(*http.Request) (Target, bool, error) { return Target{}, false, errors.New("no such cloud") },
 		Logger: log.NewNopLogger()}
 	limiter := NewLimiter(1)
-	limiter <- struct{}{}
+	limiter.slots <- struct{}{}
 	busy := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: NewListings(&fakeLister{images: testImages}, 0)}),
 		Limiter: limiter, Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewNopLogger()}
 	for name, h := range map[string]*Handler{"400": bad, "503": busy} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -342,8 +343,8 @@ func TestBackgroundListingIsBoundedAndCounted(t *testing.T) {
 			t.Errorf("another listing while the first runs in the background: %v, want ErrBusy (its one slot is taken)", err)
 		}
 		time.Sleep(3 * time.Minute)
-		if held := memory.heldBytes(); held == 0 || len(slots) != 0 {
-			t.Errorf("the listing ended: %d bytes held, %d slots taken; want its images held by the cache, no slot", held, len(slots))
+		if held := memory.heldBytes(); held == 0 || len(slots.slots) != 0 {
+			t.Errorf("the listing ended: %d bytes held, %d slots taken; want its images held by the cache, no slot", held, len(slots.slots))
 		}
 		time.Sleep(6 * time.Minute) // past TTL + timeout, nobody scraping
 		if held, cached := memory.heldBytes(), memory.cachedBytes(); held != 0 || cached != 0 {
@@ -377,8 +378,8 @@ func TestClosedListingsStopInTheBackgroundAndCacheNothing(t *testing.T) {
 		if _, outcomes := lister.listings(); len(outcomes) != 2 || !errors.Is(outcomes[1], context.Canceled) {
 			t.Errorf("listing outcomes %v, want the refresh stopped by Close", outcomes)
 		}
-		if held, cached := memory.heldBytes(), memory.cachedBytes(); held != 0 || cached != 0 || len(slots) != 0 {
-			t.Errorf("once closed: %d bytes held, %d cached, %d slots taken; want none", held, cached, len(slots))
+		if held, cached := memory.heldBytes(), memory.cachedBytes(); held != 0 || cached != 0 || len(slots.slots) != 0 {
+			t.Errorf("once closed: %d bytes held, %d cached, %d slots taken; want none", held, cached, len(slots.slots))
 		}
 		_, err := inventoryWithin(shared, time.Second, req)
 		var waitErr *WaitError
@@ -388,6 +389,59 @@ func TestClosedListingsStopInTheBackgroundAndCacheNothing(t *testing.T) {
 		synctest.Wait()
 		if calls, outcomes := lister.listings(); calls != 3 || len(outcomes) != 3 || len(reported.list()) != 0 {
 			t.Errorf("%d listings, outcomes %v, failures reported %v; want 3, each stopped, none reported", calls, outcomes, reported.list())
+		}
+	})
+}
+
+// With --cache.ttl, the listings that outlive every scrape waiting for them go on in the
+// background in at most half of the --web.max-requests slots (rounded up): the scrapes of
+// many distinct selections that hang up or time out at once cannot take every slot, and a
+// later scrape still finds one for its listing and one for its rendering. A listing beyond
+// the bound stops when its last scrape leaves, as without a TTL.
+func TestListingsInTheBackgroundLeaveSlotsToScrapes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lister := &scriptedLister{took: time.Hour}
+		shared := NewListings(lister, time.Minute)
+		slots := NewLimiter(4)
+		probe := func(name string, hangUp bool) error {
+			selection, _ := client.ParseSelection(client.Selection{}, map[string][]string{"name": {name}})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond) // a tiny scrape timeout
+			defer cancel()
+			if hangUp {
+				cancel()
+			}
+			inventory, err := shared.Inventory(ctx, ListingRequest{Selection: selection, Slots: slots})
+			inventory.Release()
+			synctest.Wait() // a listing stopped gives back its slot
+			return err
+		}
+		var busy int
+		for i := range 40 {
+			if err := probe(strconv.Itoa(i), i%2 == 1); errors.Is(err, ErrBusy) {
+				busy++
+			}
+		}
+		if busy != 0 {
+			t.Errorf("%d of 40 probes leaving early found no slot for their listing, want none", busy)
+		}
+		if err := probe("later", false); errors.Is(err, ErrBusy) {
+			t.Errorf("a later scrape: %v, want a slot for its listing", err)
+		}
+		var waitErr *WaitError
+		if err := probe("2", false); !errors.As(err, &waitErr) || !waitErr.Crowded {
+			t.Errorf("a scrape of a listing stopped earlier: %v, want it listed anew (and stopped, the background full), not its stop cached", err)
+		}
+		if slots.tryAcquire() {
+			slots.release()
+		} else {
+			t.Errorf("after 40 probes that left early, no slot for a rendering")
+		}
+		if calls, outcomes := lister.listings(); calls != 42 || len(outcomes) != 40 {
+			t.Errorf("%d listings, %d ended; want 42, of which all but 2 (in the background) stopped", calls, len(outcomes))
+		}
+		time.Sleep(time.Hour) // the listings in the background end, within --listings.timeout
+		if calls, outcomes := lister.listings(); len(outcomes) != calls {
+			t.Errorf("an hour later: %d listings, %d ended; want all ended", calls, len(outcomes))
 		}
 	})
 }

@@ -51,7 +51,7 @@ type Handler struct {
 	Timeouts ScrapeTimeouts
 	// Limiter bounds the work running at once, across every handler that shares it:
 	// listings and renderings of image metrics. nil for no bound.
-	Limiter Limiter
+	Limiter *Limiter
 	// WriteMargin is how long past the listing deadline the answer may take to be
 	// written; a scraper that reads slower is cut off. 0 sets no write deadline.
 	WriteMargin time.Duration
@@ -233,7 +233,8 @@ func untilGone(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // logWait logs a scrape that stopped waiting for its listing: its own timeout, which the
 // listing (going on for others, or stopped) does not report; with --cache.ttl, once for the
-// listing that goes on in the background. A scrape that listed nothing because of the
+// listing that goes on in the background, and at debug for one stopped for want of room there
+// (a scraper can ask for any number of distinct listings with a tiny timeout). A scrape that listed nothing because of the
 // back-off on refused credentials, or was answered the last listing's failure from the
 // cache, adds a debug line: the failure had its line.
 func logWait(logger log.Logger, err error) {
@@ -252,6 +253,8 @@ func logWait(logger log.Logger, err error) {
 	case !errors.As(err, &waitErr):
 	case errors.Is(err, context.Canceled):
 		level.Debug(logger).Log("msg", "the scraper went away before the listing ended", "err", err)
+	case waitErr.Crowded:
+		level.Debug(logger).Log("msg", "scrape deadline passed; no room for the listing in the background: stopped it", "err", err)
 	case waitErr.Others == 0:
 		level.Error(logger).Log("msg", "listing images failed", "err", err)
 	default:
@@ -286,11 +289,11 @@ func (h *Handler) refuse(w http.ResponseWriter, logger log.Logger) (serveOwn boo
 		h.Metrics.rejectedScrapes.WithLabelValues("too_many_requests").Inc()
 	}
 	if h.Own != nil {
-		level.Warn(logger).Log("msg", "not listing the default cloud: all work slots are taken; serving the exporter's own metrics and nova_up 0", "limit", cap(h.Limiter))
+		level.Warn(logger).Log("msg", "not listing the default cloud: all work slots are taken; serving the exporter's own metrics and nova_up 0", "limit", h.Limiter.Size())
 		return true
 	}
-	level.Warn(logger).Log("msg", "rejected a scrape: all work slots are taken", "limit", cap(h.Limiter))
-	http.Error(w, fmt.Sprintf("too many listings and renderings at once (--web.max-requests=%d)", cap(h.Limiter)), http.StatusServiceUnavailable)
+	level.Warn(logger).Log("msg", "rejected a scrape: all work slots are taken", "limit", h.Limiter.Size())
+	http.Error(w, fmt.Sprintf("too many listings and renderings at once (--web.max-requests=%d)", h.Limiter.Size()), http.StatusServiceUnavailable)
 	return false
 }
 

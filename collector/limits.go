@@ -42,26 +42,62 @@ func (t ScrapeTimeouts) Timeout(r *http.Request) (time.Duration, error) {
 }
 
 // Limiter bounds how much work runs at once: each listing in flight and each rendering of
-// a listing takes a slot. Scrapes waiting for a listing in flight take none.
-type Limiter chan struct{}
+// a listing takes a slot. Scrapes waiting for a listing in flight take none. The listings
+// that go on in the background, with --cache.ttl, once no scrape waits for them, hold at
+// most half of the slots (rounded up), so that scrapes that go away cannot leave every slot
+// to listings no one waits for. A nil Limiter bounds nothing.
+type Limiter struct {
+	slots chan struct{}
+	// background are the slots that listings in the background may hold.
+	background chan struct{}
+}
 
 // ErrBusy says that a listing was needed but every slot was taken.
 var ErrBusy = errors.New("no free slot to start a listing")
 
-// NewLimiter allows n slots; n <= 0 means no bound (a nil Limiter).
-func NewLimiter(n int) Limiter {
+// NewLimiter allows n slots, of which listings in the background may hold half, rounded
+// up; n <= 0 means no bound (a nil Limiter).
+func NewLimiter(n int) *Limiter {
 	if n <= 0 {
 		return nil
 	}
-	return make(Limiter, n)
+	return &Limiter{slots: make(chan struct{}, n), background: make(chan struct{}, (n+1)/2)}
 }
 
-func (l Limiter) tryAcquire() bool {
+// Size is how many slots l allows; 0 for no bound.
+func (l *Limiter) Size() int {
+	if l == nil {
+		return 0
+	}
+	return cap(l.slots)
+}
+
+func (l *Limiter) tryAcquire() bool {
 	if l == nil {
 		return true
 	}
+	return tryTake(l.slots)
+}
+
+// tryBackground lets a listing that holds a slot go on in the background, if fewer than the
+// bound do; releaseBackground lets go of that.
+func (l *Limiter) tryBackground() bool {
+	if l == nil {
+		return true
+	}
+	return tryTake(l.background)
+}
+
+func (l *Limiter) releaseBackground() {
+	if l != nil {
+		<-l.background
+	}
+}
+
+// tryTake takes one of slots if one is free.
+func tryTake(slots chan struct{}) bool {
 	select {
-	case l <- struct{}{}:
+	case slots <- struct{}{}:
 		return true
 	default:
 		return false
@@ -69,12 +105,12 @@ func (l Limiter) tryAcquire() bool {
 }
 
 // acquire waits for a slot until ctx ends: ErrBusy if its deadline passed first.
-func (l Limiter) acquire(ctx context.Context) error {
+func (l *Limiter) acquire(ctx context.Context) error {
 	if l == nil {
 		return nil
 	}
 	select {
-	case l <- struct{}{}:
+	case l.slots <- struct{}{}:
 		return nil
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -84,9 +120,9 @@ func (l Limiter) acquire(ctx context.Context) error {
 	}
 }
 
-func (l Limiter) release() {
+func (l *Limiter) release() {
 	if l != nil {
-		<-l
+		<-l.slots
 	}
 }
 
@@ -94,12 +130,12 @@ func (l Limiter) release() {
 // is sent and taken again to render more, so that a scraper that reads slowly holds none;
 // what the scraper is sent meanwhile is its listing, held and charged to Memory.
 type workSlot struct {
-	limiter Limiter
+	limiter *Limiter
 	held    bool
 }
 
 // takeSlot waits for a slot of limiter until ctx ends (ErrBusy if its deadline passed first).
-func takeSlot(ctx context.Context, limiter Limiter) (*workSlot, error) {
+func takeSlot(ctx context.Context, limiter *Limiter) (*workSlot, error) {
 	if err := limiter.acquire(ctx); err != nil {
 		return nil, err
 	}

@@ -21,8 +21,9 @@ import (
 //
 // With a TTL the cache keeps the outcome of each listing, and a listing goes on in the
 // background when its scrapes leave, bounded by the timeout (WithTimeout), for the scrapes
-// after it. A scrape is answered at once from the cache: a listing younger than the TTL;
-// past it, and for as long as the timeout again, the same listing while one refresh runs;
+// after it, if it finds room among the slots that listings in the background may hold
+// (Limiter); if not, it stops as without a TTL. A scrape is answered at once from the
+// cache: a listing younger than the TTL; past it, and for as long as the timeout again, the same listing while one refresh runs;
 // or the failure of the last listing (reported once, when it failed) while the next runs,
 // so that a failure is never hidden behind an older success. A scrape that finds nothing
 // cached waits for the listing in flight until its own deadline (PendingError).
@@ -64,6 +65,11 @@ type flight struct {
 	// outlasted is set once the listing outlasted a scrape's deadline, with a TTL; guarded
 	// by Listings.mu.
 	outlasted bool
+	// slots are those the listing runs in. background is set, with a TTL, while it holds
+	// room in the background (Limiter): from when it first went on with no scrape waiting
+	// (a refresh, from its start) until it ends. Guarded by Listings.mu.
+	slots      *Limiter
+	background bool
 }
 
 // DefaultListingTimeout bounds a listing that goes on in the background (--listings.timeout):
@@ -141,7 +147,7 @@ type ListingRequest struct {
 	Exports *exposition.ImageExports
 	// Slots bounds the work running at once: starting a listing takes a slot for as long
 	// as the listing runs; joining one in flight, or a cached one, takes none. nil: no bound.
-	Slots Limiter
+	Slots *Limiter
 	// MaxDuration bounds a listing this scrape starts without a TTL: the longest deadline
 	// any scrape can have, so that the listing can serve every scrape that joins it. 0: no
 	// bound of its own, the listing ends when its last scrape leaves. With a TTL, the
@@ -171,11 +177,17 @@ type WaitError struct {
 	// Others is how many scrapes still wait for the listing, which goes on for them; 0
 	// means it was stopped.
 	Others int
+	// Crowded is set, with a TTL, when the listing was stopped because the listings in the
+	// background held every slot they may (Limiter).
+	Crowded bool
 }
 
 // Error says why the scrape stopped waiting and what became of the listing.
 func (e *WaitError) Error() string {
-	if e.Others == 0 {
+	switch {
+	case e.Crowded:
+		return "the scrape ended before the listing did, no other scrape waits for it, and the listings in the background hold every slot they may (half of --web.max-requests): stopped it: " + e.Err.Error()
+	case e.Others == 0:
 		return "the scrape ended before the listing did, and no other scrape waits for it: stopped it: " + e.Err.Error()
 	}
 	return fmt.Sprintf("the scrape ended before the listing did, which goes on for %d other scrape(s): %v", e.Others, e.Err)
@@ -205,7 +217,7 @@ func (l *Listings) Inventory(ctx context.Context, req ListingRequest) (Inventory
 	f, inFlight := l.flights[key]
 	if !inFlight {
 		var err error
-		if f, err = l.startLocked(ctx, key, req); err != nil {
+		if f, err = l.startLocked(ctx, key, req, false); err != nil {
 			l.mu.Unlock()
 			return l.notListed(err), err
 		}
@@ -225,7 +237,7 @@ func (l *Listings) Inventory(ctx context.Context, req ListingRequest) (Inventory
 // older one or the last listing's failure while one refresh runs, which it starts if none
 // does. found is false when the cache holds nothing of key; err is the back-off when the
 // refresh may not start (the stale listing is not served then: the credentials are refused).
-// A refresh that finds no free slot is left to a later scrape.
+// A refresh that finds no free slot, or no room in the background, is left to a later scrape.
 func (l *Listings) fromCacheLocked(ctx context.Context, key string, req ListingRequest) (inventory Inventory, found bool, err error) {
 	inventory, found, failure := l.memory.cached(l, key)
 	if !found {
@@ -236,7 +248,7 @@ func (l *Listings) fromCacheLocked(ctx context.Context, key string, req ListingR
 		return inventory, true, nil
 	}
 	if _, inFlight := l.flights[key]; !inFlight {
-		if _, err := l.startLocked(ctx, key, req); err != nil && !errors.Is(err, ErrBusy) {
+		if _, err := l.startLocked(ctx, key, req, true); err != nil && !errors.Is(err, ErrBusy) {
 			inventory.Release()
 			return l.notListed(err), true, err
 		}
@@ -257,15 +269,20 @@ func (l *Listings) notListed(err error) Inventory {
 }
 
 // startLocked starts the listing of key, admitted by the back-off (which takes its outcome)
-// and in a slot of req.Slots, detached from ctx's cancellation and deadline, under its own
-// bound: req.MaxDuration, or with a TTL the Listings' timeout, which bounds its quota request
-// too (without a TTL, the deadline of the scrape that starts it does).
-func (l *Listings) startLocked(ctx context.Context, key string, req ListingRequest) (*flight, error) {
+// and in a slot of req.Slots (in the background, for no scrape, if background is set),
+// detached from ctx's cancellation and deadline, under its own bound: req.MaxDuration, or
+// with a TTL the Listings' timeout, which bounds its quota request too (without a TTL, the
+// deadline of the scrape that starts it does).
+func (l *Listings) startLocked(ctx context.Context, key string, req ListingRequest, background bool) (*flight, error) {
 	ticket, err := l.refusals.admit()
 	if err != nil {
 		return nil, err
 	}
 	if !req.Slots.tryAcquire() {
+		return nil, ErrBusy
+	}
+	if background && !req.Slots.tryBackground() {
+		req.Slots.release()
 		return nil, ErrBusy
 	}
 	bound := req.MaxDuration
@@ -280,7 +297,7 @@ func (l *Listings) startLocked(ctx context.Context, key string, req ListingReque
 	if l.cachingLocked() {
 		deadline, _ = listCtx.Deadline()
 	}
-	f := &flight{done: make(chan struct{}), stop: stop, started: time.Now()}
+	f := &flight{done: make(chan struct{}), stop: stop, started: time.Now(), slots: req.Slots, background: background}
 	l.flights[key] = f
 	go func() {
 		defer req.Slots.release()
@@ -293,15 +310,19 @@ func (l *Listings) startLocked(ctx context.Context, key string, req ListingReque
 }
 
 // finish caches the outcome with a TTL (a success, or the failure in place of the listing it
-// was to refresh), or without one drops a failed listing's images; reports a failure (once,
-// and not when every scrape had left, unless the cloud refused the credentials: that starts
-// a back-off, which must not go unreported), lets go of the flight's hold, then hands the
-// outcome to the waiters, each of which holds the inventory given it: once the last of them
-// is answered, and the cache let go of it, nothing of it is held.
+// was to refresh; not the stop of a listing that found no room in the background), or
+// without one drops a failed listing's images; reports a failure (once, and not when every
+// scrape had left, unless the cloud refused the credentials: that starts a back-off, which
+// must not go unreported), lets go of the flight's hold, then hands the outcome to the
+// waiters, each of which holds the inventory given it: once the last of them is answered,
+// and the cache let go of it, nothing of it is held.
 func (l *Listings) finish(key string, f *flight, inventory Inventory, err error, req ListingRequest) {
 	flightHold := inventory.charge
 	l.mu.Lock()
 	f.finished = true
+	if f.background {
+		f.slots.releaseBackground()
+	}
 	abandoned := l.flights[key] != f
 	if !abandoned {
 		delete(l.flights, key)
@@ -314,7 +335,7 @@ func (l *Listings) finish(key string, f *flight, inventory Inventory, err error,
 	} else { // a failed listing's images go with its charge
 		inventory.chunks, inventory.tally, inventory.charge, inventory.bytes = nil, nil, nil, 0
 	}
-	if l.cachingLocked() {
+	if l.cachingLocked() && !abandoned { // stopped for want of room in the background: not a failure to serve
 		l.memory.store(l, key, inventory, err, l.ttl+l.timeout)
 	}
 	l.mu.Unlock()
@@ -360,7 +381,9 @@ func (l *Listings) Close() {
 }
 
 // leave takes the scrape whose ctx ended off the flight's waiters. Without a TTL it stops
-// the listing if the scrape was the last; with one the listing goes on (PendingError).
+// the listing if the scrape was the last; with one the listing goes on (PendingError), in
+// the background once the last scrape left, if it finds room there, else it is stopped
+// as without a TTL.
 func (l *Listings) leave(ctx context.Context, key string, f *flight) (Inventory, error) {
 	l.mu.Lock()
 	if f.finished { // the listing ended at the same moment: take its outcome, given this scrape
@@ -370,7 +393,7 @@ func (l *Listings) leave(ctx context.Context, key string, f *flight) (Inventory,
 	}
 	defer l.mu.Unlock()
 	f.waiters--
-	if l.cachingLocked() {
+	if l.cachingLocked() && f.goesOnLocked() {
 		first := !f.outlasted && errors.Is(ctx.Err(), context.DeadlineExceeded)
 		f.outlasted = f.outlasted || first
 		return Inventory{}, &PendingError{Err: ctx.Err(), Running: time.Since(f.started), First: first}
@@ -381,7 +404,16 @@ func (l *Listings) leave(ctx context.Context, key string, f *flight) (Inventory,
 		}
 		f.stop()
 	}
-	return Inventory{}, &WaitError{Err: ctx.Err(), Others: f.waiters}
+	return Inventory{}, &WaitError{Err: ctx.Err(), Others: f.waiters, Crowded: l.cachingLocked()}
+}
+
+// goesOnLocked reports whether the listing may go on with the scrapes left waiting for it:
+// some are, or it has room in the background, which it keeps until it ends.
+func (f *flight) goesOnLocked() bool {
+	if f.waiters == 0 && !f.background {
+		f.background = f.slots.tryBackground()
+	}
+	return f.waiters > 0 || f.background
 }
 
 // PendingError says, with a TTL, that a scrape stopped waiting for the listing in flight,

@@ -277,7 +277,7 @@ func TestSharedRenderingTakesASlot(t *testing.T) {
 		if body, _ := scrapeAs(t, h, ""); upOf(body) != "1" { // lists, and caches the listing
 			t.Fatalf("the first scrape:\n%s", body)
 		}
-		limiter <- struct{}{} // other work takes the one slot
+		limiter.slots <- struct{}{} // other work takes the one slot
 		codes := make(chan int, 3)
 		for range 3 {
 			go func() {
@@ -294,7 +294,7 @@ func TestSharedRenderingTakesASlot(t *testing.T) {
 				t.Errorf("a gzip scrape with no slot to render in: %d, want 503", code)
 			}
 		}
-		<-limiter
+		<-limiter.slots
 		if body, _ := scrapeAs(t, h, "gzip"); upOf(body) != "1" {
 			t.Errorf("a gzip scrape once the slot is free:\n%s", body)
 		}
