@@ -16,6 +16,9 @@ import (
 // ExporterSubsystem is the second part of the names of the exporter's own metrics.
 const ExporterSubsystem = "image_exporter"
 
+// projectNamesFailuresHelp is the help of nova_image_exporter_project_names_failures_total.
+const projectNamesFailuresHelp = "Project names (nova_project_info) left out, by reason: \"memory\", the names read, or a listing's copy of its owners' names, did not fit --listings.max-bytes; the listing is served without them. A read that fails counts in nova_image_exporter_identity_errors_total or nova_image_exporter_auth_failures_total instead."
+
 // ExporterMetrics are the exporter's own metrics about its dealings with the clouds and
 // its scrapers. Unlike the image metrics they live as long as the process, in the registry
 // given to NewExporterMetrics.
@@ -25,6 +28,7 @@ type ExporterMetrics struct {
 	apiRequests     *prometheus.CounterVec
 	apiDuration     *prometheus.HistogramVec
 	rejectedScrapes *prometheus.CounterVec
+	projectNames    *prometheus.CounterVec
 
 	// forgotten are the clouds a reload removed: a scrape still in flight then must not
 	// bring their series back. Observations hold mu for reading, forgetting for writing.
@@ -56,9 +60,13 @@ func NewExporterMetrics(reg prometheus.Registerer) *ExporterMetrics {
 			Namespace: exposition.Namespace, Subsystem: ExporterSubsystem, Name: "scrapes_rejected_total",
 			Help: "Scrapes refused: reason=\"too_many_requests\" (no free --web.max-requests slot to start a listing, or to render one before the scrape's deadline: /probe answers 503, /metrics its own metrics with nova_up 0) or \"bad_request\" (400: an unknown cloud, a bad or repeated option).",
 		}, []string{"reason"}),
+		projectNames: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: exposition.Namespace, Subsystem: ExporterSubsystem, Name: "project_names_failures_total",
+			Help: projectNamesFailuresHelp,
+		}, []string{"cloud", "reason"}),
 		forgotten: map[string]bool{},
 	}
-	reg.MustRegister(m.authFailures, m.identityErrors, m.apiRequests, m.apiDuration, m.rejectedScrapes)
+	reg.MustRegister(m.authFailures, m.identityErrors, m.apiRequests, m.apiDuration, m.rejectedScrapes, m.projectNames)
 	m.initReasons()
 	return m
 }
@@ -77,6 +85,7 @@ func (m *ExporterMetrics) InitCloud(cloud string) {
 	m.authFailures.WithLabelValues(cloud)
 	m.identityErrors.WithLabelValues(cloud)
 	m.apiDuration.WithLabelValues(cloud)
+	m.projectNames.WithLabelValues(cloud, "memory")
 }
 
 // ForgetCloud drops the series of a cloud removed from the configuration; what its
@@ -89,6 +98,7 @@ func (m *ExporterMetrics) ForgetCloud(cloud string) {
 	m.identityErrors.DeleteLabelValues(cloud)
 	m.apiDuration.DeleteLabelValues(cloud)
 	m.apiRequests.DeletePartialMatch(prometheus.Labels{"cloud": cloud})
+	m.projectNames.DeletePartialMatch(prometheus.Labels{"cloud": cloud})
 }
 
 // observeFailure counts a failed listing or quota request by its kind.
@@ -105,6 +115,15 @@ func (m *ExporterMetrics) observeFailure(cloud string, err error) {
 		m.authFailures.WithLabelValues(cloud).Inc()
 	case errors.As(err, &identityErr):
 		m.identityErrors.WithLabelValues(cloud).Inc()
+	}
+}
+
+// observeProjectNamesLeftOut counts project names left out of nova_project_info for reason.
+func (m *ExporterMetrics) observeProjectNamesLeftOut(cloud, reason string) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if !m.forgotten[cloud] {
+		m.projectNames.WithLabelValues(cloud, reason).Inc()
 	}
 }
 

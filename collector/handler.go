@@ -164,6 +164,9 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 			level.Warn(logger).Log("msg", "project names not all read (nova_project_info); nova_up is the listing's", "err", err)
 			if h.Metrics != nil {
 				h.Metrics.observeFailure(target.Cloud, err)
+				if errors.As(err, new(*MemoryError)) {
+					h.Metrics.observeProjectNamesLeftOut(target.Cloud, "memory")
+				}
 			}
 		},
 	})

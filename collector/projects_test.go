@@ -243,13 +243,19 @@ func TestProjectNamesAreBoundedByMemory(t *testing.T) {
 	memory := NewMemory(imageBytes+4096, 0)
 	shared := NewListings(&fakeLister{images: images}, 0).WithMemory(memory).
 		WithProjects(&fakeProjects{names: client.ProjectNames{Projects: many}})
-	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: shared}),
+	reg := prometheus.NewRegistry()
+	metrics := NewExporterMetrics(reg)
+	metrics.InitCloud("c1")
+	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: shared}), Metrics: metrics,
 		Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewLogfmtLogger(&logs)}
 	if err := testutil.GatherAndCompare(scrapeText(t, h), strings.NewReader(upOne), projectMetricNames...); err != nil {
 		t.Error(err)
 	}
 	if !strings.Contains(logs.String(), "--listings.max-bytes") || strings.Count(logs.String(), "\n") != 1 {
 		t.Errorf("log %q, want one line naming the memory bound", logs.String())
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(projectNamesMemoryFailure), "nova_image_exporter_project_names_failures_total"); err != nil {
+		t.Errorf("the names that did not fit, counted: %v", err)
 	}
 	if held := memory.heldBytes(); held != 0 {
 		t.Errorf("%d bytes held once the scrape was answered, want 0", held)
@@ -313,7 +319,10 @@ func TestNamingOwnersThatDoNotFitLeavesTheListing(t *testing.T) {
 	memory := NewMemory(listed.charge.bytes.Load()+2*namesBytes-1, 0)
 	shared := NewListings(&fakeLister{images: images}, 0).WithMemory(memory).
 		WithProjects(&fakeProjects{names: client.ProjectNames{Projects: names}})
-	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: shared}),
+	reg := prometheus.NewRegistry()
+	metrics := NewExporterMetrics(reg)
+	metrics.InitCloud("c1")
+	h := &Handler{Resolve: StaticTarget(Target{Cloud: "c1", Listings: shared}), Metrics: metrics,
 		Timeouts: ScrapeTimeouts{Default: time.Second}, Logger: log.NewLogfmtLogger(&logs)}
 	if err := testutil.GatherAndCompare(scrapeText(t, h), strings.NewReader(upOne), projectMetricNames...); err != nil {
 		t.Error(err)
@@ -322,10 +331,21 @@ func TestNamingOwnersThatDoNotFitLeavesTheListing(t *testing.T) {
 		strings.Count(logs.String(), "\n") != 1 {
 		t.Errorf("log %q, want one line naming nova_project_info and the memory bound", logs.String())
 	}
+	// Before, its one log line had no metric (found by a hostile review).
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(projectNamesMemoryFailure), "nova_image_exporter_project_names_failures_total"); err != nil {
+		t.Errorf("the listing's copy of the names that did not fit, counted: %v", err)
+	}
 	if held := memory.heldBytes(); held != namesBytes {
 		t.Errorf("%d bytes held once the scrape was answered, want the %d of the names kept", held, namesBytes)
 	}
 }
+
+// projectNamesMemoryFailure is nova_image_exporter_project_names_failures_total once names
+// of cloud c1 did not fit the memory bound.
+const projectNamesMemoryFailure = `# HELP nova_image_exporter_project_names_failures_total ` + projectNamesFailuresHelp + `
+# TYPE nova_image_exporter_project_names_failures_total counter
+nova_image_exporter_project_names_failures_total{cloud="c1",reason="memory"} 1
+`
 
 // Close (a reload that changed or removed the cloud) gives back the names kept at once:
 // before, each reload of a changed cloud kept another copy charged for projectKeep.
