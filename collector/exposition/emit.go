@@ -30,12 +30,14 @@ func emitHead(s sink, r *Scrape) {
 func emitImages(s sink, r *Scrape) {
 	if !r.up {
 		emitQuotas(s, r.quotas) // a quota request may succeed where the listing failed
+		emitOrphans(s, r.orphans.failed())
 		return
 	}
 	problems, _ := r.Problems()
 	s.sample(unreadableFieldsFamily, float64(problems))
 	emitQuotas(s, r.quotas)
 	emitTally(s, r.tally)
+	emitOrphans(s, r.orphans)
 	for _, p := range r.projects {
 		s.sample(projectInfoFamily, 1, p.ID, p.Name, p.DomainID)
 	}
@@ -65,6 +67,7 @@ func emitImages(s sink, r *Scrape) {
 			}
 		}
 	}
+	emitImageOrphans(s, r)
 }
 
 // emitTally sends the counts of every listed image: per status, always Nova's five, then

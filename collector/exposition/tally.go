@@ -27,6 +27,9 @@ type Tally struct {
 	strings map[string]string
 	// projects count per owner and status; nil when the project families are off.
 	projects map[projectStatus]*count
+	// snapshots are every listed snapshot, for the orphan check; nil when orphaned
+	// snapshots are off (WithSnapshots).
+	snapshots []snapshot
 	problems int
 	first    string // the first unreadable field, as "image ID: field ..."
 	entries  int64  // what the maps and the first problem take
@@ -84,6 +87,7 @@ func (t *Tally) Add(img *client.Image) bool {
 		img.Owner = t.intern(img.Owner)
 		t.addProject(img.Owner, img.Status, size)
 	}
+	t.addSnapshot(img, size)
 	return true
 }
 
@@ -126,9 +130,10 @@ func (t *Tally) addProblems(img *client.Image) {
 	t.problems += len(img.Problems)
 }
 
-// Bytes is what the tally holds in memory, a little over: its table of ids and its entries.
+// Bytes is what the tally holds in memory, a little over: its table of ids, its entries and
+// its snapshots.
 func (t *Tally) Bytes() int64 {
-	return t.ids.bytes() + t.entries
+	return t.ids.bytes() + t.entries + snapshotBytes*int64(cap(t.snapshots))
 }
 
 // Problems is how many fields of the listing could not be read, and the first of them as
@@ -207,6 +212,25 @@ func (s *idSet) add(h uint64) bool {
 			return true
 		case h:
 			return false
+		}
+	}
+}
+
+// has reports whether h was added.
+func (s *idSet) has(h uint64) bool {
+	if h == 0 {
+		h = 1
+	}
+	if len(s.slots) == 0 {
+		return false
+	}
+	mask := uint64(len(s.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case 0:
+			return false
+		case h:
+			return true
 		}
 	}
 }
