@@ -30,9 +30,9 @@ type Tally struct {
 	// snapshots are every listed snapshot, for the orphan check; nil when orphaned
 	// snapshots are off (WithSnapshots).
 	snapshots []snapshot
-	problems int
-	first    string // the first unreadable field, as "image ID: field ..."
-	entries  int64  // what the maps and the first problem take
+	problems  int
+	first     string // the first unreadable field, as "image ID: field ..."
+	entries   int64  // what the maps and the first problem take
 }
 
 // count is the images of a status, or of a project and status, and their bytes.
