@@ -124,3 +124,32 @@ func emitQuotas(s sink, q *Quotas) {
 		}
 	}
 }
+
+// emitOrphans sends the orphan families but the per-image one: nothing when orphaned
+// snapshots are off, only servers_up 0 when the server listing failed.
+func emitOrphans(s sink, o *Orphans) {
+	if o == nil {
+		return
+	}
+	up := 0.0
+	if o.Up {
+		up = 1
+	}
+	s.sample(serversUpFamily, up)
+	for _, p := range o.projects {
+		s.sample(orphanedSnapshotsFamily, float64(p.images), p.owner)
+	}
+	for _, p := range o.projects {
+		s.sample(orphanedSnapshotsSizeFamily, float64(p.bytes), p.owner)
+	}
+}
+
+// emitImageOrphans sends nova_image_orphaned of the images exported that are snapshots of
+// a covered project.
+func emitImageOrphans(s sink, r *Scrape) {
+	for i, img := range r.images {
+		if orphaned, known := r.orphans.orphaned(img); known {
+			s.imageSample(imageOrphanedFamily, i, boolValue(orphaned))
+		}
+	}
+}

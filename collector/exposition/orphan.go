@@ -24,33 +24,6 @@ var (
 		"project_id")
 )
 
-// snapshot is what a tally keeps of each listed snapshot, exported or not, for the orphan
-// check at the end of the listing: its server's id by its hash, its owner (the tally's own
-// string) and its bytes.
-type snapshot struct {
-	server uint64
-	owner  string
-	size   int64
-}
-
-// snapshotBytes is what a snapshot takes in the tally's slice.
-const snapshotBytes = 32
-
-// WithSnapshots makes t keep every listed snapshot (an image with a ServerID) for
-// Orphans; it returns t.
-func (t *Tally) WithSnapshots() *Tally {
-	t.snapshots = []snapshot{}
-	return t
-}
-
-// addSnapshot keeps img, counted with size, if it is a snapshot and t keeps them.
-func (t *Tally) addSnapshot(img *client.Image, size int64) {
-	if t.snapshots == nil || img.ServerID == "" {
-		return
-	}
-	t.snapshots = append(t.snapshots, snapshot{server: maphash.String(t.seed, img.ServerID), owner: img.Owner, size: size})
-}
-
 // Orphans are what a listing's server listing tells of its snapshots: whether it succeeded,
 // and then which snapshots of the projects it covered have no server.
 //
@@ -76,10 +49,10 @@ type ownerCount struct {
 	count
 }
 
-// Orphans checks the snapshots t kept against servers, the complete listing of the servers
-// the credential sees, and lets go of them; err says that the server listing failed: then
-// nothing is orphaned.
-func (t *Tally) Orphans(servers client.Servers, err error) *Orphans {
+// NewOrphans checks the snapshots t kept against servers, the complete listing of the
+// servers the credential sees, and lets go of them; err says that the server listing
+// failed: then nothing is orphaned.
+func NewOrphans(t *Tally, servers client.Servers, err error) *Orphans {
 	defer func() { t.snapshots = nil }()
 	if err != nil {
 		return &Orphans{}
@@ -134,35 +107,6 @@ func (o *Orphans) orphaned(img *client.Image) (orphaned, known bool) {
 		return false, false
 	}
 	return !o.servers.has(maphash.String(o.seed, img.ServerID)), true
-}
-
-// emitOrphans sends the orphan families but the per-image one: nothing when orphaned
-// snapshots are off, only servers_up 0 when the server listing failed.
-func emitOrphans(s sink, o *Orphans) {
-	if o == nil {
-		return
-	}
-	up := 0.0
-	if o.Up {
-		up = 1
-	}
-	s.sample(serversUpFamily, up)
-	for _, p := range o.projects {
-		s.sample(orphanedSnapshotsFamily, float64(p.images), p.owner)
-	}
-	for _, p := range o.projects {
-		s.sample(orphanedSnapshotsSizeFamily, float64(p.bytes), p.owner)
-	}
-}
-
-// emitImageOrphans sends nova_image_orphaned of the images exported that are snapshots of
-// a covered project.
-func emitImageOrphans(s sink, r *Scrape) {
-	for i, img := range r.images {
-		if orphaned, known := r.orphans.orphaned(img); known {
-			s.imageSample(imageOrphanedFamily, i, boolValue(orphaned))
-		}
-	}
 }
 
 // boolValue is 1 for true, 0 for false.

@@ -35,9 +35,9 @@ func orphansScrape(t *testing.T, servers *client.Servers, exports *ImageExports)
 	}
 	var orphans *Orphans
 	if servers != nil {
-		orphans = tally.Orphans(*servers, nil)
+		orphans = NewOrphans(tally, *servers, nil)
 	} else {
-		orphans = tally.Orphans(client.Servers{IDs: []string{"srv-live"}, AllProjects: true}, errors.New("cut short"))
+		orphans = NewOrphans(tally, client.Servers{IDs: []string{"srv-live"}, AllProjects: true}, errors.New("cut short"))
 	}
 	if tally.snapshots != nil {
 		t.Error("the tally kept its snapshots after the orphan check")

@@ -187,6 +187,33 @@ func (t *Tally) sortedProjects() []projectCount {
 	return counts
 }
 
+// snapshot is what a tally keeps of each listed snapshot, exported or not, for the orphan
+// check at the end of the listing: its server's id by its hash, its owner (the tally's own
+// string) and its bytes.
+type snapshot struct {
+	server uint64
+	owner  string
+	size   int64
+}
+
+// snapshotBytes is what a snapshot takes in the tally's slice.
+const snapshotBytes = 32
+
+// WithSnapshots makes t keep every listed snapshot (an image with a ServerID) for
+// Orphans; it returns t.
+func (t *Tally) WithSnapshots() *Tally {
+	t.snapshots = []snapshot{}
+	return t
+}
+
+// addSnapshot keeps img, counted with size, if it is a snapshot and t keeps them.
+func (t *Tally) addSnapshot(img *client.Image, size int64) {
+	if t.snapshots == nil || img.ServerID == "" {
+		return
+	}
+	t.snapshots = append(t.snapshots, snapshot{server: maphash.String(t.seed, img.ServerID), owner: img.Owner, size: size})
+}
+
 // idSet is a set of 64-bit hashes: open addressing with linear probing in a table of a power
 // of two slots, at most three quarters full, 0 marking a free slot (a hash of 0 is kept as 1).
 // It takes 8 bytes a slot, 11 to 22 a hash (the table three quarters to three eighths full), where a map takes up to 38.
