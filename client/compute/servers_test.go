@@ -178,7 +178,9 @@ func TestServersCutShortIsAnError(t *testing.T) {
 			wantErr: "pagination loop"},
 		"no list": {answer: func(int, *http.Request) (int, http.Header, string) { return clienttest.OK(`{"images": []}`) },
 			wantErr: `the answer has no "servers" list`},
-		"server without id": {answer: func(int, *http.Request) (int, http.Header, string) { return clienttest.OK(`{"servers": [{"name": "x"}]}`) },
+		"server without id": {answer: func(int, *http.Request) (int, http.Header, string) {
+			return clienttest.OK(`{"servers": [{"name": "x"}]}`)
+		},
 			wantErr: "servers[0]: no id"},
 		"bytes held": {answer: func(int, *http.Request) (int, http.Header, string) { return clienttest.OK(page1) },
 			opts: client.Options{MaxListingBytes: 100}, wantErr: "more than 100 bytes of servers"},
