@@ -40,6 +40,10 @@ type Pipeline struct {
 	// project_metrics. Build turns them on or off in the cloud's Listings
 	// (Listings.ProjectMetrics).
 	ProjectMetrics bool
+	// OrphanedSnapshots is --images.orphaned-snapshots: every cloud's servers listed beside
+	// its images (Listings.WithServers), unless its clouds.yaml entry sets
+	// orphaned_snapshots.
+	OrphanedSnapshots bool
 	// Logger receives the line of each cloud built, and the client's, with the cloud's
 	// name; nil logs nothing.
 	Logger log.Logger
@@ -84,8 +88,17 @@ func (p Pipeline) Build(cfg *cloud.Config) (collector.Target, error) {
 	if namesOn {
 		listings.WithProjects(projects)
 	}
+	orphansOn := cfg.OrphanedSnapshotsOn(p.OrphanedSnapshots)
+	if orphansOn {
+		servers, err := newServerSource(cfg, auth, clientOpts)
+		if err != nil {
+			return collector.Target{}, fmt.Errorf("cloud %q: %w", cfg.Name, err)
+		}
+		listings.WithServers(servers)
+	}
 	level.Info(logger).Log("msg", "loaded cloud", "cloud", cfg.Name, "source", cfg.File, "auth_type", cfg.AuthType,
-		"image_api", cfg.ImageAPI, "quotas", quotasOn, "project_metrics", projectsOn, "project_names", namesOn)
+		"image_api", cfg.ImageAPI, "quotas", quotasOn, "project_metrics", projectsOn, "project_names", namesOn,
+		"orphaned_snapshots", orphansOn)
 	return collector.Target{Cloud: cfg.Name, Listings: listings, API: source}, nil
 }
 
@@ -120,6 +133,21 @@ func newSource(cfg *cloud.Config, opts client.Options) (client.ImageAPI, client.
 	}
 	return newClient(cfg, auth, opts), auth, nil
 }
+
+// newServerSource builds the listing of the servers of a cloud whose orphaned snapshots are
+// on, through the authenticator its images are listed with: the compute API of its image
+// API's stack (serverClients).
+func newServerSource(cfg *cloud.Config, auth client.Authenticator, opts client.Options) (client.ServerSource, error) {
+	newServers, ok := serverClients[cfg.ImageAPI]
+	if !ok {
+		return nil, fmt.Errorf("orphaned_snapshots: the exporter has no server listing for image_api %s", cfg.ImageAPI)
+	}
+	return newServers(cfg, auth, opts), nil
+}
+
+// serverClients build the server listing of a cloud by its image API: Nova's compute API
+// for nova and glance, Huawei ECS for ims.
+var serverClients = map[string]func(cfg *cloud.Config, auth client.Authenticator, opts client.Options) client.ServerSource{}
 
 // imageAPIClients build the client of each image API of client.ImageAPIs, by its name
 // (TestEveryImageAPIHasItsClient keeps them in step).
