@@ -9,6 +9,7 @@ import (
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
+	"github.com/nova-image-exporter/nova_image_exporter/client/compute"
 	"github.com/nova-image-exporter/nova_image_exporter/client/glance"
 	"github.com/nova-image-exporter/nova_image_exporter/client/ims"
 	"github.com/nova-image-exporter/nova_image_exporter/client/nova"
@@ -64,6 +65,10 @@ func (p Pipeline) Build(cfg *cloud.Config) (collector.Target, error) {
 	}
 	if cfg.TLS != nil && cfg.TLS.InsecureSkipVerify {
 		level.Warn(logger).Log("msg", "TLS certificates of the cloud are not verified (verify: false); anyone on the path can read the credentials", "cloud", cfg.Name)
+	}
+	if clientOpts.HTTPClient == nil {
+		// one client, its connections and the cloud's TLS, for the images and the servers
+		clientOpts.HTTPClient = clientOpts.BuildHTTPClient(cfg.TLS)
 	}
 	source, auth, err := newSource(cfg, clientOpts)
 	if err != nil {
@@ -147,7 +152,19 @@ func newServerSource(cfg *cloud.Config, auth client.Authenticator, opts client.O
 
 // serverClients build the server listing of a cloud by its image API: Nova's compute API
 // for nova and glance, Huawei ECS for ims.
-var serverClients = map[string]func(cfg *cloud.Config, auth client.Authenticator, opts client.Options) client.ServerSource{}
+var serverClients = map[string]func(cfg *cloud.Config, auth client.Authenticator, opts client.Options) client.ServerSource{
+	client.APINova: newComputeServers, client.APIGlance: newComputeServers, client.APIIMS: newComputeServers,
+}
+
+// newComputeServers lists the servers of a cloud through its compute API: Huawei ECS's where
+// the cloud is of Huawei's stack (auth_type aksk, image_api ims), Nova's otherwise.
+func newComputeServers(cfg *cloud.Config, auth client.Authenticator, opts client.Options) client.ServerSource {
+	flavour := compute.Nova
+	if cfg.AuthType == cloud.AuthAKSK || cfg.ImageAPI == client.APIIMS {
+		flavour = compute.ECS
+	}
+	return compute.New(auth, opts, flavour)
+}
 
 // imageAPIClients build the client of each image API of client.ImageAPIs, by its name
 // (TestEveryImageAPIHasItsClient keeps them in step).
