@@ -34,6 +34,7 @@ var (
 // images: two ids with the same hash would make a snapshot look as if its server existed,
 // never the other way round.
 type Orphans struct {
+	// Up says that the server listing succeeded, complete: only then is anything orphaned.
 	Up      bool
 	seed    maphash.Seed
 	servers idSet // the hashes of the servers' ids
