@@ -241,3 +241,29 @@ func TestServersOnAnECSHostAskAsECS(t *testing.T) {
 		t.Errorf("got %+v, %v after %d requests; want the own project's, asked once without all_tenants", got, err, len(s.Requests()))
 	}
 }
+
+// Hostile answers cost bounded memory: a huge id, an endless list of servers within the
+// response bound, a gzip bomb.
+func TestServersHostileAnswersAreBounded(t *testing.T) {
+	server := `{"id": "5e7a0001-0000-4000-8000-000000000001", "name": "x", "links": []}, `
+	for name, tc := range map[string]struct {
+		answer  clienttest.Hostile
+		wantErr string
+	}{
+		"huge id":     {clienttest.Hostile{Status: http.StatusOK, Head: `{"servers": [{"id": "`, Fill: "a", Tail: `"}]}`}, "larger than"},
+		"many":        {clienttest.Hostile{Status: http.StatusOK, Head: `{"servers": [`, Fill: server, Tail: `{"id": "y"}]}`}, "bytes of servers"},
+		"gzip bomb":   {clienttest.Hostile{Status: http.StatusOK, Head: `{"servers": [`, Fill: server, Tail: `{"id": "y"}]}`, Gzip: true}, "bytes of servers"},
+		"error bytes": {clienttest.Hostile{Status: http.StatusInternalServerError, Head: `{"computeFault": {"message": "`, Fill: "b", Tail: `"}}`}, "500"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			clienttest.CheckBounded(t, tc.answer, []int64{64 << 20}, tc.wantErr, func(url string) func() error {
+				auth := &clienttest.Auth{URL: url + "/v2.1", Token: "tok"}
+				src := New(auth, client.Options{MaxResponseBytes: 1 << 30, MaxListingBytes: 8 << 20}, Nova)
+				return func() error {
+					_, err := src.Servers(context.Background())
+					return err
+				}
+			})
+		})
+	}
+}
