@@ -131,7 +131,7 @@ func newApp(stderr io.Writer) (*kingpin.Application, *flagValues) {
 		Default("true").BoolVar(&cfg.quotas)
 	app.Flag("images.project-metrics", "Export images and bytes per owning project (nova_project_*), unless a cloud's entry sets project_metrics: false.").
 		Default("true").BoolVar(&cfg.projectMetrics)
-	app.Flag("images.orphaned-snapshots", "List every cloud's servers beside its images and export the snapshots whose server is gone (nova_image_orphaned, nova_orphaned_snapshots*), unless a cloud's entry sets orphaned_snapshots: false.").
+	app.Flag("images.orphaned-snapshots", "List every cloud's servers beside its images, to find snapshots whose server is gone, unless its entry says otherwise.").
 		BoolVar(&cfg.orphanedSnapshots)
 	for _, name := range client.SelectionParams {
 		values.selection[name] = app.Flag("images."+name, selectionHelp[name]+"; /probe's "+name+" parameter overrides it.").String()
