@@ -18,7 +18,7 @@
 //
 // One file per API: keystone.go (versions, tokens, catalog, application credentials),
 // nova.go (images/detail: admission, filters, paging, the image view) and novaversion.go
-// (its microversions), glance.go (Glance's listing, image view and webob errors), ims.go
+// (its microversions), servers.go (Nova's and ECS's servers listing), glance.go (Glance's listing, image view and webob errors), ims.go
 // (IMS's listing), quota.go (both quota APIs), gateway.go (the AK/SK verifier). Shared by
 // them: listing.go, what the three listings share; requests.go, the request logs;
 // images.go, the image set, and generated.go, one made on demand; faults.go and

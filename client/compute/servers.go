@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
@@ -24,6 +25,9 @@ const serversPath = "/servers"
 
 // pageSize is the limit every page asks for: Nova's default max_limit, and ECS's largest page.
 const pageSize = 1000
+
+// ecsHostLabel is the first label of an ECS host.
+const ecsHostLabel = "ecs"
 
 // serverOverhead is what one id held costs beside its bytes: its string header.
 const serverOverhead = 16
@@ -62,16 +66,17 @@ func New(auth client.Authenticator, opts client.Options, flavour Flavour) *Sourc
 }
 
 // Servers lists every server the credential can see, in any state. On Nova it asks for every
-// project's (all_tenants=1) and, refused with 403, for its own project's; then, in the same
-// scope, for the SOFT_DELETED ones, which the first pass leaves out. A listing cut short is
-// an error.
+// project's (all_tenants=1) and, refused with 403, for its own project's from then on; then,
+// in the same scope, for the SOFT_DELETED ones, which the first pass leaves out. On ECS it
+// asks for the own project's once. A listing cut short is an error.
 func (s *Source) Servers(ctx context.Context) (client.Servers, error) {
-	allProjects := s.flavour == Nova && !s.allTenantsRefused.Load()
-	ids, err := s.list(ctx, allProjects)
+	ecs := s.asECS(ctx)
+	allProjects := !ecs && !s.allTenantsRefused.Load()
+	ids, err := s.list(ctx, allProjects, ecs)
 	if allProjects && isForbidden(err) {
 		s.allTenantsRefused.Store(true)
 		allProjects = false
-		ids, err = s.list(ctx, false)
+		ids, err = s.list(ctx, false, ecs)
 	}
 	if err != nil {
 		return client.Servers{}, err
@@ -84,9 +89,24 @@ func (s *Source) Servers(ctx context.Context) (client.Servers, error) {
 	return client.Servers{IDs: slices.Compact(ids), AllProjects: allProjects, Project: project}, nil
 }
 
-// list runs one listing: every page of the servers, then on Nova every page of the
+// asECS says that the listing asks as ECS does: the cloud is ECS, or its compute endpoint is
+// an ECS host (ecs.{region}.{domain}, as a Huawei IAM catalog names it), whatever image API
+// the cloud is read through. An endpoint not found yet is not: the listing fails on it.
+func (s *Source) asECS(ctx context.Context) bool {
+	if s.flavour == ECS {
+		return true
+	}
+	endpoint, err := s.requester.Auth.Endpoint(ctx, client.ServiceCompute)
+	if err != nil {
+		return false
+	}
+	u, err := url.Parse(strings.TrimSpace(endpoint))
+	return err == nil && strings.HasPrefix(strings.ToLower(u.Hostname()), ecsHostLabel+".")
+}
+
+// list runs one listing: every page of the servers, then unless on ECS every page of the
 // SOFT_DELETED ones, of every project or of the own.
-func (s *Source) list(ctx context.Context, allProjects bool) ([]string, error) {
+func (s *Source) list(ctx context.Context, allProjects, ecs bool) ([]string, error) {
 	var ids []string
 	var held int64
 	keep := func(id string) error {
@@ -99,7 +119,7 @@ func (s *Source) list(ctx context.Context, allProjects bool) ([]string, error) {
 	}
 	err := s.requester.Run(ctx, paging.PageSize{Limit: pageSize}, client.ServiceCompute, "compute endpoint", serversPath,
 		func(ctx context.Context, listing *paging.Listing, base *url.URL) error {
-			for _, query := range s.passes(allProjects) {
+			for _, query := range passes(allProjects, ecs) {
 				listing.NewPass()
 				if err := paging.ByMarker(ctx, listing, base, query, func(ctx context.Context, u *url.URL) (string, bool, error) {
 					return page(ctx, listing, u, keep)
@@ -115,8 +135,9 @@ func (s *Source) list(ctx context.Context, allProjects bool) ([]string, error) {
 	return ids, nil
 }
 
-// passes are the queries of a listing's passes.
-func (s *Source) passes(allProjects bool) []url.Values {
+// passes are the queries of a listing's passes: on ECS the one, on Nova a second for the
+// SOFT_DELETED servers.
+func passes(allProjects, ecs bool) []url.Values {
 	base := func() url.Values {
 		query := url.Values{"limit": {strconv.Itoa(pageSize)}}
 		if allProjects {
@@ -124,7 +145,7 @@ func (s *Source) passes(allProjects bool) []url.Values {
 		}
 		return query
 	}
-	if s.flavour == ECS {
+	if ecs {
 		return []url.Values{base()}
 	}
 	softDeleted := base()

@@ -3,6 +3,7 @@ package compute
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -220,5 +221,49 @@ func TestServersRefusals(t *testing.T) {
 	var apiErr *client.APIError
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusForbidden || auth.Renewals() != 1 {
 		t.Errorf("got %v after %d renewals, want the own listing's 403 after one renewal", err, auth.Renewals())
+	}
+}
+
+// A Nova-flavoured source whose compute endpoint is an ECS host (ecs.{region}.{domain}, from a
+// Huawei IAM catalog) asks as ECS: ECS has no all_tenants, and one that ignored it would make
+// the own project's listing pass for every project's.
+func TestServersOnAnECSHostAskAsECS(t *testing.T) {
+	s := clienttest.NewServer(t, func(int, *http.Request) (int, http.Header, string) {
+		return clienttest.OK(clienttest.VendorAnswer(t, "otc-ecs-servers.json"))
+	})
+	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, strings.TrimPrefix(s.URL, "http://"))
+	}
+	opts := client.Options{HTTPClient: &http.Client{Transport: &http.Transport{DialContext: dial}}}
+	auth := scopedAuth{Auth: &clienttest.Auth{URL: "http://ECS.eu-de.example.com/v2.1/proj", Token: "tok"}, project: "proj"}
+	got, err := New(auth, opts, Nova).Servers(context.Background())
+	if err != nil || got.AllProjects || len(s.Requests()) != 1 || s.Requests()[0].URL.RawQuery != "limit=1000" {
+		t.Errorf("got %+v, %v after %d requests; want the own project's, asked once without all_tenants", got, err, len(s.Requests()))
+	}
+}
+
+// Hostile answers cost bounded memory: a huge id, an endless list of servers within the
+// response bound, a gzip bomb.
+func TestServersHostileAnswersAreBounded(t *testing.T) {
+	server := `{"id": "5e7a0001-0000-4000-8000-000000000001", "name": "x", "links": []}, `
+	for name, tc := range map[string]struct {
+		answer  clienttest.Hostile
+		wantErr string
+	}{
+		"huge id":     {clienttest.Hostile{Status: http.StatusOK, Head: `{"servers": [{"id": "`, Fill: "a", Tail: `"}]}`}, "larger than"},
+		"many":        {clienttest.Hostile{Status: http.StatusOK, Head: `{"servers": [`, Fill: server, Tail: `{"id": "y"}]}`}, "bytes of servers"},
+		"gzip bomb":   {clienttest.Hostile{Status: http.StatusOK, Head: `{"servers": [`, Fill: server, Tail: `{"id": "y"}]}`, Gzip: true}, "bytes of servers"},
+		"error bytes": {clienttest.Hostile{Status: http.StatusInternalServerError, Head: `{"computeFault": {"message": "`, Fill: "b", Tail: `"}}`}, "500"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			clienttest.CheckBounded(t, tc.answer, []int64{64 << 20}, tc.wantErr, func(url string) func() error {
+				auth := &clienttest.Auth{URL: url + "/v2.1", Token: "tok"}
+				src := New(auth, client.Options{MaxResponseBytes: 1 << 30, MaxListingBytes: 8 << 20}, Nova)
+				return func() error {
+					_, err := src.Servers(context.Background())
+					return err
+				}
+			})
+		})
 	}
 }

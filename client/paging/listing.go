@@ -1,7 +1,8 @@
 // Package paging holds what the clients of the image APIs (client/nova, client/glance,
-// client/ims) share: one listing's requests, with credentials, retries and one renewal of a
-// refused credential; its bounds (pages, bytes held, loops); and the streaming decoding of a
-// page of images, bounded per value, with the field types the three APIs have in common.
+// client/ims) and the server listing (client/compute) share: one listing's requests, with
+// credentials, retries and one renewal of a refused credential; its bounds (pages, bytes
+// held, loops); and the streaming decoding of a page of images (or of any list), bounded per
+// value, with the field types the three image APIs have in common.
 // Each API client adds only its URLs, its query and its image fields.
 package paging
 

@@ -35,8 +35,6 @@ for s in "${SERVERS[@]}"; do
     sql+="UPDATE instances SET deleted = id, deleted_at = '2026-01-02 00:00:00.000000' WHERE uuid = '$uuid';
 "
   fi
-  sql+="UPDATE instances SET created_at = '$created' WHERE uuid = '$uuid';
-"
   # the API database maps each instance to its cell: a marker is looked up there
   mappings+="INSERT OR IGNORE INTO instance_mappings (created_at, instance_uuid, cell_id, project_id, queued_for_delete, user_id)
   SELECT '$created', '$uuid', id, '$project', $deleted, 'realstack' FROM cell_mappings WHERE name = 'cell1';
