@@ -45,3 +45,11 @@ type Renewals struct {
 func (r *Renewals) ClaimExpiry() bool {
 	return r == nil || r.expiryClaimed.CompareAndSwap(false, true)
 }
+
+// ProjectScoped is an Authenticator that knows the project its credential is scoped to: the
+// one whose servers a compute listing without all_tenants covers.
+type ProjectScoped interface {
+	// ScopeProject returns the id of the credential's project, "" for a credential of none;
+	// it may authenticate to learn it.
+	ScopeProject(ctx context.Context) (string, error)
+}

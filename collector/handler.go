@@ -12,7 +12,8 @@
 // compressed rendering that the gzip scrapes of a listing share), inventory.go (what one
 // listing found), memory.go (the memory bound and the cache), projects.go (the project
 // names read beside a listing and kept for a period), quota.go (the quota request beside a
-// listing), listings.go (a cloud's listings, shared by concurrent scrapes),
+// listing), servers.go (the server listing beside a listing, and its orphan check),
+// listings.go (a cloud's listings, shared by concurrent scrapes),
 // target.go (a cloud to scrape, and its back-off exported).
 //
 // Image metrics are built from each scrape's listing and kept nowhere but with it: an image
@@ -160,6 +161,12 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 				h.Metrics.observeFailure(target.Cloud, err)
 			}
 		},
+		OnServerFailure: func(err error) {
+			level.Error(logger).Log("msg", "server listing failed (nova_image_servers_up 0, no orphaned snapshot samples); nova_up is the listing's", "err", err)
+			if h.Metrics != nil {
+				h.Metrics.observeFailure(target.Cloud, err)
+			}
+		},
 		OnProjectFailure: func(err error) {
 			level.Warn(logger).Log("msg", "project names not all read (nova_project_info); nova_up is the listing's", "err", err)
 			if h.Metrics != nil {
@@ -176,7 +183,7 @@ func (h *Handler) scrape(ctx context.Context, target Target, gzipped bool, logge
 	}
 	if err != nil {
 		logWait(logger, err)
-		failed := exposition.Failed(time.Since(start).Seconds()).WithQuotas(inventory.Quotas)
+		failed := exposition.Failed(time.Since(start).Seconds()).WithQuotas(inventory.Quotas).WithOrphans(inventory.Orphans)
 		return answer{scrape: failed, inventory: served.inventory}, errors.Is(err, ErrBusy)
 	}
 	if problems, first := inventory.tally.Problems(); problems > 0 {
@@ -200,7 +207,7 @@ func (h *Handler) render(ctx context.Context, inventory Inventory, gzipped bool,
 				return nil, err
 			}
 			defer h.Limiter.release()
-			return renderDeflated(exposition.Listed(inventory.Images(), inventory.tally, exports, 0, 0).WithQuotas(inventory.Quotas).WithProjects(inventory.Projects), inventory.charge)
+			return renderDeflated(exposition.Listed(inventory.Images(), inventory.tally, exports, 0, 0).WithQuotas(inventory.Quotas).WithProjects(inventory.Projects).WithOrphans(inventory.Orphans), inventory.charge)
 		})
 		if err == nil {
 			scrape := exposition.HeadOnly(listed.Seconds(), time.Since(inventory.At).Seconds())
@@ -215,7 +222,7 @@ func (h *Handler) render(ctx context.Context, inventory Inventory, gzipped bool,
 		return answer{}, err
 	}
 	scrape := exposition.Listed(inventory.Images(), inventory.tally, exports, listed.Seconds(), time.Since(inventory.At).Seconds()).
-		WithQuotas(inventory.Quotas).WithProjects(inventory.Projects)
+		WithQuotas(inventory.Quotas).WithProjects(inventory.Projects).WithOrphans(inventory.Orphans)
 	return answer{scrape: scrape, slot: slot}, nil
 }
 

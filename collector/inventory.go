@@ -30,6 +30,10 @@ type Inventory struct {
 	// quotas are off for the cloud. quotaErr is why the request failed.
 	Quotas   *exposition.Quotas
 	quotaErr error
+	// Orphans are what the cloud's server listing beside the listing told of its snapshots;
+	// nil when orphaned snapshots are off. serverErr is why the server listing failed.
+	Orphans   *exposition.Orphans
+	serverErr error
 	// Projects are the names of the listing's owners that the cloud's credential may read
 	// (nova_project_info), by owner id; nil when project names are off for the cloud.
 	// projectErr is what their read beside the listing reports.

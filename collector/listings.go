@@ -40,10 +40,14 @@ type Listings struct {
 	projectMetrics bool
 	// projects are the cloud's project names, read beside its listings; nil: off.
 	projects *projectNames
+	// servers lists the cloud's servers beside its listings, for the orphaned snapshots;
+	// nil: off.
+	servers client.ServerSource
 
 	// refusals holds back the cloud's credentials once the cloud refused them, for every
-	// listing; quotaRefusals the quota request once its endpoint did (backoff.go).
-	refusals, quotaRefusals *backoff
+	// listing; quotaRefusals the quota request once its endpoint did, serverRefusals the
+	// server listing (backoff.go).
+	refusals, quotaRefusals, serverRefusals *backoff
 
 	mu      sync.Mutex
 	flights map[string]*flight // the listing in flight, by key
@@ -82,7 +86,7 @@ const DefaultListingTimeout = 10 * time.Minute
 func NewListings(lister client.ImageSource, ttl time.Duration) *Listings {
 	return &Listings{lister: lister, ttl: ttl, timeout: DefaultListingTimeout, memory: NewMemory(0, 0),
 		flights: map[string]*flight{}, refusals: newBackoff(time.Now), quotaRefusals: newBackoff(time.Now),
-		projectMetrics: true}
+		serverRefusals: newBackoff(time.Now), projectMetrics: true}
 }
 
 // WithTimeout bounds a listing that goes on in the background, with a TTL, to timeout, and
@@ -125,6 +129,14 @@ func (l *Listings) WithProjects(source client.ProjectSource) *Listings {
 	return l
 }
 
+// WithServers makes every listing list the cloud's servers through source too, under the
+// same deadline, once the cloud has accepted the listing's credentials, and tell which
+// snapshots' servers are gone (the orphan families); it returns l.
+func (l *Listings) WithServers(source client.ServerSource) *Listings {
+	l.servers = source
+	return l
+}
+
 // quotasNotRead is what a scrape that sent no quota request says of the quotas:
 // nova_image_quota_up 0 where quotas are on.
 func (l *Listings) quotasNotRead() *exposition.Quotas {
@@ -161,6 +173,9 @@ type ListingRequest struct {
 	// OnQuotaFailure reports, likewise, a failed quota request, whether the listing beside
 	// it succeeded or not.
 	OnQuotaFailure func(error)
+	// OnServerFailure reports, likewise, a failed server listing (the orphaned snapshots),
+	// whether the listing beside it succeeded or not.
+	OnServerFailure func(error)
 	// OnProjectFailure reports, likewise, a read of the project names that failed or was
 	// refused the listing of every project: at most once per read, one read per period.
 	OnProjectFailure func(error)
@@ -265,7 +280,7 @@ func (l *Listings) notListed(err error) Inventory {
 	if errors.Is(err, ErrBusy) {
 		return Inventory{}
 	}
-	return Inventory{Quotas: l.quotasNotRead()}
+	return Inventory{Quotas: l.quotasNotRead(), Orphans: l.orphansNotRead()}
 }
 
 // startLocked starts the listing of key, admitted by the back-off (which takes its outcome)
@@ -345,6 +360,9 @@ func (l *Listings) finish(key string, f *flight, inventory Inventory, err error,
 	}
 	if !abandoned && inventory.quotaErr != nil && req.OnQuotaFailure != nil && !sameCause(err, inventory.quotaErr) {
 		req.OnQuotaFailure(inventory.quotaErr)
+	}
+	if !abandoned && inventory.serverErr != nil && req.OnServerFailure != nil && !sameCause(err, inventory.serverErr) {
+		req.OnServerFailure(inventory.serverErr)
 	}
 	if inventory.projectErr != nil && req.OnProjectFailure != nil && !sameCause(err, inventory.projectErr) {
 		req.OnProjectFailure(inventory.projectErr)
@@ -457,28 +475,35 @@ func accepted(inventory Inventory, err error) bool {
 }
 
 // list lists the images of req's selection, counting each and keeping those that req's
-// exports export, charged to charge, and, when quotas are on, asks for the quotas too, with
-// the listing's credentials once the cloud has accepted them (accepted): never when it
-// refused them.
+// exports export, charged to charge, and, when they are on, asks for the quotas, the
+// project names and the servers too, with the listing's credentials once the cloud has
+// accepted them (accepted): never when it refused them.
 func (l *Listings) list(ctx context.Context, req ListingRequest, deadline time.Time, charge *charge) (Inventory, error) {
 	inventory := Inventory{charge: charge, tally: exposition.NewTally(l.projectMetrics)}
+	if l.servers != nil {
+		inventory.tally.WithSnapshots()
+	}
 	start := time.Now()
-	quotas, projects := l.quotaRequest(), l.projectRead()
+	quotas, projects, servers := l.quotaRequest(), l.projectRead(), l.serverRequest()
+	send := func() {
+		quotas.send(ctx)
+		projects.send(ctx)
+		servers.send(ctx)
+	}
 	err := l.lister.EachImage(ctx, req.Selection.ListOptions(time.Now()), func(img client.Image) error {
 		err := inventory.add(img, req.Exports)
 		if err == nil || errors.Is(err, client.ErrDropped) {
-			quotas.send(ctx)
-			projects.send(ctx)
+			send()
 		}
 		return err
 	})
 	if err == nil {
-		quotas.send(ctx)
-		projects.send(ctx)
+		send()
 	}
 	wait := quotaWait(time.Since(start), deadline)
 	inventory.Quotas, inventory.quotaErr = quotas.wait(wait)
 	inventory.projectErr = projects.wait(wait)
+	checkOrphans(&inventory, servers, wait)
 	if err == nil && l.projects != nil {
 		inventory.projectErr = alsoFailed(inventory.projectErr, l.nameOwners(&inventory))
 	}
@@ -524,4 +549,22 @@ func alsoFailed(err, next error) error {
 		return cmp.Or(err, next)
 	}
 	return fmt.Errorf("%w; %w", err, next)
+}
+
+// orphansNotRead is what a scrape that sent no server listing says of the orphans:
+// nova_image_servers_up 0 where orphaned snapshots are on.
+func (l *Listings) orphansNotRead() *exposition.Orphans {
+	if l.servers == nil {
+		return nil
+	}
+	return &exposition.Orphans{}
+}
+
+// serverRequest is the server listing of a listing, not sent yet; nil when orphaned
+// snapshots are off.
+func (l *Listings) serverRequest() *serverRequest {
+	if l.servers == nil {
+		return nil
+	}
+	return &serverRequest{source: l.servers, backoff: l.serverRefusals}
 }

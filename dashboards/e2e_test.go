@@ -92,23 +92,30 @@ var e2eClouds = []e2eCloud{{"sim", "nova"}, {"sim-glance", "glance"}, {"sim-ims"
 
 // e2eCloudsYAML is the clouds.yaml of e2eClouds: nova with a token and the compute endpoint
 // overridden, glance with a token and the image endpoint overridden (the simulator serves Glance
-// under /image, as devstack), ims with AK/SK signing (IMS at the simulator's root).
+// under /image, as devstack), ims with AK/SK signing (IMS at the simulator's root); each with
+// orphaned snapshots on, its servers listed on the simulator's compute path (which has none:
+// the snapshot of FullImages is orphaned).
 func e2eCloudsYAML(simURL, token string) string {
 	return fmt.Sprintf(`clouds:
   sim:
     auth_type: token
     auth: {token: %[2]s, project_id: %[3]s}
     compute_endpoint_override: %[1]s/v2.1/{project_id}
+    orphaned_snapshots: true
   sim-glance:
     image_api: glance
     auth_type: token
     auth: {token: %[2]s, project_id: %[3]s}
     image_endpoint_override: %[1]s/image
+    compute_endpoint_override: %[1]s/v2.1/{project_id}
+    orphaned_snapshots: true
   sim-ims:
     image_api: ims
     auth_type: aksk
     auth: {ak: %[4]s, sk: %[5]s, project_id: %[3]s}
     image_endpoint_override: %[1]s
+    compute_endpoint_override: %[1]s/v2.1/%[3]s
+    orphaned_snapshots: true
 `, simURL, token, e2eProject, e2eAK, e2eSK)
 }
 
@@ -942,7 +949,8 @@ func checkReplicasCountOnce(t *testing.T, c promClient, d *Dashboard, queries []
 }
 
 // hasData reports whether expr has data for a cloud read through api: false when it reads only
-// quota families (or their recording rules) the API has none of (quotaFamilyOf).
+// quota families (or their recording rules) the API has none of (quotaFamilyOf), or an
+// orphaned-snapshot family the API has none of (orphanFamilyOf).
 func hasData(t *testing.T, api, expr string) bool {
 	t.Helper()
 	vars := map[string]bool{"job": true, "instance": true, "cloud": true}
@@ -955,6 +963,7 @@ func hasData(t *testing.T, api, expr string) bool {
 		t.Fatalf("%s: %v", e, err)
 	}
 	quota, has, project, hasProject := false, false, false, true
+	orphans, hasOrphans := false, true
 	parser.Inspect(ast, func(node parser.Node, _ []parser.Node) error {
 		if vs, ok := node.(*parser.VectorSelector); ok {
 			_, family := quotaFamilies[vs.Name]
@@ -967,10 +976,14 @@ func hasData(t *testing.T, api, expr string) bool {
 				project = true
 				hasProject = hasProject && projectFamilyOf(api, vs.Name)
 			}
+			if isOrphanSeries(vs.Name) {
+				orphans = true
+				hasOrphans = hasOrphans && orphanFamilyOf(api, vs.Name)
+			}
 		}
 		return nil
 	})
-	return (!quota || has) && (!project || hasProject)
+	return (!quota || has) && (!project || hasProject) && (!orphans || hasOrphans)
 }
 
 // checkProjectCapacity checks the "Capacity by project" row and its recording rules on each

@@ -67,6 +67,17 @@ func TestProjectPanelsNameProjects(t *testing.T) {
 		`panel "Projects", query A`:                named(2, 1),
 		`panel "Projects", query B`:                named(100, 30),
 	}
+	tests := panelExprTests(t, d, queries, want)
+	if out, code := promtoolExprTests(t, promtool, projectPanelSeries, tests); code != 0 {
+		t.Errorf("promtool test rules on the project panels' queries: exit %d\n%s", code, out)
+	}
+}
+
+// panelExprTests are the tests of the dashboard's queries named in want (as Query.Where), with
+// the variables at All, each to give its samples at 2m; a query of want not in the dashboard
+// fails.
+func panelExprTests(t *testing.T, d *Dashboard, queries []Query, want map[string][]promtoolSample) []promtoolExprTest {
+	t.Helper()
 	var tests []promtoolExprTest
 	for _, q := range queries {
 		samples, ok := want[q.Where]
@@ -83,6 +94,13 @@ func TestProjectPanelsNameProjects(t *testing.T) {
 	for where := range want {
 		t.Errorf("no %s in the dashboard", where)
 	}
+	return tests
+}
+
+// promtoolExprTests runs tests on series, evaluated every minute with the shipped rules,
+// through promtool test rules; it returns promtool's output and exit code.
+func promtoolExprTests(t *testing.T, promtool string, series []promtoolSeries, tests []promtoolExprTest) (string, int) {
+	t.Helper()
 	rules, err := filepath.Abs(rulesPath)
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +110,7 @@ func TestProjectPanelsNameProjects(t *testing.T) {
 		"evaluation_interval": "1m",
 		"tests": []map[string]any{{
 			"interval":         "1m",
-			"input_series":     projectPanelSeries,
+			"input_series":     series,
 			"promql_expr_test": tests,
 		}},
 	}
@@ -100,11 +118,9 @@ func TestProjectPanelsNameProjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "projects.test.yml")
+	path := filepath.Join(t.TempDir(), "panels.test.yml")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, code := runTool(t, "", promtool, "test", "rules", path); code != 0 {
-		t.Errorf("promtool test rules on the project panels' queries: exit %d\n%s", code, out)
-	}
+	return runTool(t, "", promtool, "test", "rules", path)
 }

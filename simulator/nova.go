@@ -339,6 +339,11 @@ func novaNextLink(host, project string, q url.Values, lastID string) string {
 // marker (after the others when the request had none), otherwise the
 // parameters are kept as they are.
 func novaLink(host, project string, q url.Values, marker string, setMarker bool) string {
+	return collectionLink(host, project, "images/detail", q, marker, setMarker)
+}
+
+// collectionLink is novaLink for Nova's collection (images/detail, servers).
+func collectionLink(host, project, collection string, q url.Values, marker string, setMarker bool) string {
 	keys := make([]string, 0, len(q)+1)
 	for k := range q {
 		keys = append(keys, k)
@@ -348,7 +353,7 @@ func novaLink(host, project string, q url.Values, marker string, setMarker bool)
 		keys = append(keys, "marker")
 	}
 	var sb strings.Builder
-	sb.WriteString(joinURL(host, "v2.1", project, "images/detail"))
+	sb.WriteString(joinURL(host, "v2.1", project, collection))
 	if len(keys) > 0 {
 		sb.WriteByte('?')
 	}

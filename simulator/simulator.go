@@ -18,7 +18,7 @@
 //
 // One file per API: keystone.go (versions, tokens, catalog, application credentials),
 // nova.go (images/detail: admission, filters, paging, the image view) and novaversion.go
-// (its microversions), glance.go (Glance's listing, image view and webob errors), ims.go
+// (its microversions), servers.go (Nova's and ECS's servers listing), glance.go (Glance's listing, image view and webob errors), ims.go
 // (IMS's listing), quota.go (both quota APIs), gateway.go (the AK/SK verifier). Shared by
 // them: listing.go, what the three listings share; requests.go, the request logs;
 // images.go, the image set, and generated.go, one made on demand; faults.go and
@@ -113,6 +113,8 @@ type Options struct {
 	// bootstrap admin has: GET /v3/projects lists every project to it, and answers 403 to
 	// a member, as Keystone's default policy (identity:list_projects) does.
 	Admin bool
+	// Servers are the cloud's servers, newest first (servers.go); none by default.
+	Servers []Server
 	// Projects are the cloud's projects besides the user's own (ProjectID, ProjectName, in
 	// ProjectDomainName), as GET /v3/projects lists them after it.
 	Projects []Project
@@ -155,6 +157,12 @@ type Simulator struct {
 	keystonePlan atomic.Pointer[faultPlan]
 	// quotaPlan is the fault plan installed by SetQuotaFaults, nil when none.
 	quotaPlan atomic.Pointer[faultPlan]
+	// servers are the cloud's servers, newest first (servers.go).
+	servers []Server
+	// serverRequests is the log of the servers requests, apart from the listings'.
+	serverRequests []RequestRecord
+	// serverPlan is the fault plan installed by SetServerFaults, nil when none.
+	serverPlan atomic.Pointer[faultPlan]
 	// projectRequests counts the GET /v3/projects answered.
 	projectRequests atomic.Int64
 	// imagesRequests counts the authorised listing requests of every API.
@@ -199,6 +207,8 @@ func New(opts Options) *Simulator {
 	opts.CatalogURLs = maps.Clone(opts.CatalogURLs)
 	opts.IMSQuotas = slices.Clone(opts.IMSQuotas)
 	s := &Simulator{opts: opts, tokens: map[string]tokenInfo{}, akStates: map[string]*akState{}}
+	s.SetServers(opts.Servers)
+	s.opts.Servers = nil
 	imgs := opts.Images
 	if imgs == nil && opts.Generated.N <= 0 {
 		imgs = DefaultImages(opts.Now())
@@ -232,6 +242,10 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		if project, ok := imagesDetailPath(p); ok {
 			s.serveImages(w, r, project)
+			return
+		}
+		if project, ok := serversPath(p); ok {
+			s.serveServers(w, r, project)
 			return
 		}
 		switch p {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
 	"github.com/nova-image-exporter/nova_image_exporter/client/cloud"
+	"github.com/nova-image-exporter/nova_image_exporter/client/compute"
 	"github.com/nova-image-exporter/nova_image_exporter/client/glance"
 	"github.com/nova-image-exporter/nova_image_exporter/client/ims"
 	"github.com/nova-image-exporter/nova_image_exporter/client/nova"
@@ -40,6 +41,10 @@ type Pipeline struct {
 	// project_metrics. Build turns them on or off in the cloud's Listings
 	// (Listings.ProjectMetrics).
 	ProjectMetrics bool
+	// OrphanedSnapshots is --images.orphaned-snapshots: every cloud's servers listed beside
+	// its images (Listings.WithServers), unless its clouds.yaml entry sets
+	// orphaned_snapshots.
+	OrphanedSnapshots bool
 	// Logger receives the line of each cloud built, and the client's, with the cloud's
 	// name; nil logs nothing.
 	Logger log.Logger
@@ -60,6 +65,10 @@ func (p Pipeline) Build(cfg *cloud.Config) (collector.Target, error) {
 	}
 	if cfg.TLS != nil && cfg.TLS.InsecureSkipVerify {
 		level.Warn(logger).Log("msg", "TLS certificates of the cloud are not verified (verify: false); anyone on the path can read the credentials", "cloud", cfg.Name)
+	}
+	if clientOpts.HTTPClient == nil {
+		// one client, its connections and the cloud's TLS, for the images and the servers
+		clientOpts.HTTPClient = clientOpts.BuildHTTPClient(cfg.TLS)
 	}
 	source, auth, err := newSource(cfg, clientOpts)
 	if err != nil {
@@ -84,8 +93,17 @@ func (p Pipeline) Build(cfg *cloud.Config) (collector.Target, error) {
 	if namesOn {
 		listings.WithProjects(projects)
 	}
+	orphansOn := cfg.OrphanedSnapshotsOn(p.OrphanedSnapshots)
+	if orphansOn {
+		servers, err := newServerSource(cfg, auth, clientOpts)
+		if err != nil {
+			return collector.Target{}, fmt.Errorf("cloud %q: %w", cfg.Name, err)
+		}
+		listings.WithServers(servers)
+	}
 	level.Info(logger).Log("msg", "loaded cloud", "cloud", cfg.Name, "source", cfg.File, "auth_type", cfg.AuthType,
-		"image_api", cfg.ImageAPI, "quotas", quotasOn, "project_metrics", projectsOn, "project_names", namesOn)
+		"image_api", cfg.ImageAPI, "quotas", quotasOn, "project_metrics", projectsOn, "project_names", namesOn,
+		"orphaned_snapshots", orphansOn)
 	return collector.Target{Cloud: cfg.Name, Listings: listings, API: source}, nil
 }
 
@@ -119,6 +137,33 @@ func newSource(cfg *cloud.Config, opts client.Options) (client.ImageAPI, client.
 		return nil, nil, err
 	}
 	return newClient(cfg, auth, opts), auth, nil
+}
+
+// newServerSource builds the listing of the servers of a cloud whose orphaned snapshots are
+// on, through the authenticator its images are listed with: the compute API of its image
+// API's stack (serverClients).
+func newServerSource(cfg *cloud.Config, auth client.Authenticator, opts client.Options) (client.ServerSource, error) {
+	newServers, ok := serverClients[cfg.ImageAPI]
+	if !ok {
+		return nil, fmt.Errorf("orphaned_snapshots: the exporter has no server listing for image_api %s", cfg.ImageAPI)
+	}
+	return newServers(cfg, auth, opts), nil
+}
+
+// serverClients build the server listing of a cloud by its image API: Nova's compute API
+// for nova and glance, Huawei ECS for ims.
+var serverClients = map[string]func(cfg *cloud.Config, auth client.Authenticator, opts client.Options) client.ServerSource{
+	client.APINova: newComputeServers, client.APIGlance: newComputeServers, client.APIIMS: newComputeServers,
+}
+
+// newComputeServers lists the servers of a cloud through its compute API: Huawei ECS's where
+// the cloud is of Huawei's stack (auth_type aksk, image_api ims), Nova's otherwise.
+func newComputeServers(cfg *cloud.Config, auth client.Authenticator, opts client.Options) client.ServerSource {
+	flavour := compute.Nova
+	if cfg.AuthType == cloud.AuthAKSK || cfg.ImageAPI == client.APIIMS {
+		flavour = compute.ECS
+	}
+	return compute.New(auth, opts, flavour)
 }
 
 // imageAPIClients build the client of each image API of client.ImageAPIs, by its name

@@ -143,3 +143,6 @@ func canonicalHeaders(host string, header http.Header, names []string) string {
 	}
 	return b.String()
 }
+
+// ScopeProject returns the configured project: the one the signed requests go to.
+func (a *AKSK) ScopeProject(context.Context) (string, error) { return a.ProjectID, nil }

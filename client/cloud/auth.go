@@ -365,3 +365,13 @@ func withProjectID(endpoint, projectID string) string {
 	}
 	return expandProjectID(endpoint, projectID)
 }
+
+// ScopeProject returns the id of the project the token is scoped to, authenticating first if
+// needed; "" for a token of no project.
+func (k *Keystone) ScopeProject(ctx context.Context) (string, error) {
+	provider, err := k.authenticated(ctx)
+	if err != nil {
+		return "", err
+	}
+	return tokenProjectID(provider), nil
+}

@@ -43,7 +43,11 @@ type Config struct {
 	// ProjectMetrics is clouds.yaml's project_metrics: false turns the per-project families
 	// off for the cloud; nil leaves them to --images.project-metrics.
 	ProjectMetrics *bool
-	TLS            *tls.Config
+	// OrphanedSnapshots is clouds.yaml's orphaned_snapshots: true lists the cloud's servers
+	// beside its images to find the snapshots whose server is gone; nil leaves it to
+	// --images.orphaned-snapshots.
+	OrphanedSnapshots *bool
+	TLS               *tls.Config
 	// hostRegion is the region_name that an endpoint's host was built from; empty if none.
 	hostRegion string
 	// Auth holds the keys under auth: that the exporter's own auth types read and
@@ -68,6 +72,7 @@ func newCloudConfig(name, file string, e entry, authOptions gophercloud.AuthOpti
 		EnterpriseProjectID:     e.EnterpriseProjectID,
 		ImageQuota:              e.ImageQuota,
 		ProjectMetrics:          e.ProjectMetrics,
+		OrphanedSnapshots:       e.OrphanedSnapshots,
 		CloudDomain:             e.CloudDomain,
 		TLS:                     tlsConfig,
 		Auth:                    maps.Clone(e.Auth),
@@ -155,6 +160,15 @@ func (c *Config) QuotasOn(byDefault bool) bool {
 func (c *Config) ProjectMetricsOn(byDefault bool) bool {
 	if c.ProjectMetrics != nil {
 		return *c.ProjectMetrics
+	}
+	return byDefault
+}
+
+// OrphanedSnapshotsOn reports whether the cloud's orphaned snapshots are looked for, with
+// --images.orphaned-snapshots' default: clouds.yaml's orphaned_snapshots overrides it.
+func (c *Config) OrphanedSnapshotsOn(byDefault bool) bool {
+	if c.OrphanedSnapshots != nil {
+		return *c.OrphanedSnapshots
 	}
 	return byDefault
 }

@@ -15,6 +15,7 @@ type entry struct {
 	EnterpriseProjectID     string `yaml:"enterprise_project_id"`
 	ImageQuota              *bool  `yaml:"image_quota"`
 	ProjectMetrics          *bool  `yaml:"project_metrics"`
+	OrphanedSnapshots       *bool  `yaml:"orphaned_snapshots"`
 	CloudDomain             string `yaml:"cloud_domain"`
 	TLSFiles                `yaml:",inline"`
 	// Auth holds the values of ownAuthKeys under auth:, as text.
@@ -60,6 +61,9 @@ func (e *entry) merge(other entry) {
 	}
 	if e.ProjectMetrics == nil {
 		e.ProjectMetrics = other.ProjectMetrics
+	}
+	if e.OrphanedSnapshots == nil {
+		e.OrphanedSnapshots = other.OrphanedSnapshots
 	}
 	for key, value := range other.Auth {
 		if e.Auth[key] == "" {

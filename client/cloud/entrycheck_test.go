@@ -22,6 +22,7 @@ func TestTypeErrorsNameTheLineAndTheKey(t *testing.T) {
 		{"verify after auth", good + "    verify: maybe\n", `:6: clouds.mycloud.verify: want true or false, got "maybe"`},
 		{"image_quota", "    image_quota: sometimes\n" + good, `:3: clouds.mycloud.image_quota: want true or false, got "sometimes"`},
 		{"project_metrics", "    project_metrics: [no]\n" + good, `:3: clouds.mycloud.project_metrics: want true or false, got a list`},
+		{"orphaned_snapshots", "    orphaned_snapshots: often\n" + good, `:3: clouds.mycloud.orphaned_snapshots: want true or false, got "often"`},
 		{"a string as a list", "    region_name: [a, b]\n" + good, `:3: clouds.mycloud.region_name: want a string, got a list`},
 		{"a string as a mapping", "    image_api: {glance: 1}\n" + good, `:3: clouds.mycloud.image_api: want a string, got a mapping`},
 		{"regions", "    regions: 5\n" + good, `:3: clouds.mycloud.regions: want a list, got "5"`},

@@ -191,6 +191,32 @@ func TestProjectMetricsKey(t *testing.T) {
 	}
 }
 
+// orphaned_snapshots overrides --images.orphaned-snapshots either way, for the cloud only.
+func TestOrphanedSnapshotsKey(t *testing.T) {
+	file := writeFile(t, t.TempDir(), "clouds.yaml", imageAPIsYAML+`  glance-off:
+    image_api: glance
+    orphaned_snapshots: false
+    image_endpoint_override: https://glance.example.com
+    auth_type: token
+    auth: {token: pre-issued-token-value}
+  glance-on:
+    image_api: glance
+    orphaned_snapshots: true
+    image_endpoint_override: https://glance.example.com
+    auth_type: token
+    auth: {token: pre-issued-token-value}
+`)
+	for cloud, want := range map[string][2]bool{"glance": {true, false}, "glance-off": {false, false}, "glance-on": {true, true}} {
+		cfg, err := LoadCloud(file, cloud)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := [2]bool{cfg.OrphanedSnapshotsOn(true), cfg.OrphanedSnapshotsOn(false)}; got != want {
+			t.Errorf("%s: orphaned snapshots on with --images.orphaned-snapshots and without: %v, want %v", cloud, got, want)
+		}
+	}
+}
+
 func TestImageQuotaKey(t *testing.T) {
 	file := writeFile(t, t.TempDir(), "clouds.yaml", imageAPIsYAML+`  glance-no-quota:
     image_api: glance

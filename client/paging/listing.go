@@ -1,7 +1,8 @@
 // Package paging holds what the clients of the image APIs (client/nova, client/glance,
-// client/ims) share: one listing's requests, with credentials, retries and one renewal of a
-// refused credential; its bounds (pages, bytes held, loops); and the streaming decoding of a
-// page of images, bounded per value, with the field types the three APIs have in common.
+// client/ims) and the server listing (client/compute) share: one listing's requests, with
+// credentials, retries and one renewal of a refused credential; its bounds (pages, bytes
+// held, loops); and the streaming decoding of a page of images (or of any list), bounded per
+// value, with the field types the three image APIs have in common.
 // Each API client adds only its URLs, its query and its image fields.
 package paging
 
@@ -30,6 +31,9 @@ const maxBackoff = 30 * time.Second
 type Requester struct {
 	Auth client.Authenticator
 	Opts client.Options
+	// Lists is what a listing lists, as its errors name it ("listing images, page 3");
+	// "images" when empty.
+	Lists string
 	// defaultRefused says that the cloud answered 403 to the API's default page size: its
 	// listings then send no limit and take the server's page size.
 	defaultRefused atomic.Bool
@@ -92,16 +96,24 @@ func (l *Listing) Options() client.Options { return l.r.Opts }
 func (l *Listing) NextPage(marker string) error {
 	l.pages++
 	if l.pages > l.r.Opts.MaxPages {
-		return fmt.Errorf("listing images: more than %d pages (--client.max-pages); stopped at marker %s", l.r.Opts.MaxPages, l.redact.Text(marker, 64))
+		return fmt.Errorf("listing %s: more than %d pages (--client.max-pages); stopped at marker %s", l.lists(), l.r.Opts.MaxPages, l.redact.Text(marker, 64))
 	}
 	if marker == "" {
 		return nil
 	}
 	if l.seen[marker] {
-		return fmt.Errorf("listing images, page %d: pagination loop: marker %s was already requested", l.pages, l.redact.Text(marker, 64))
+		return fmt.Errorf("listing %s, page %d: pagination loop: marker %s was already requested", l.lists(), l.pages, l.redact.Text(marker, 64))
 	}
 	l.seen[marker] = true
 	return nil
+}
+
+// lists is what the listing lists, as its errors name it.
+func (l *Listing) lists() string {
+	if l.r.Lists == "" {
+		return "images"
+	}
+	return l.r.Lists
 }
 
 // NewPass starts another walk through the pages of the same listing (Glance's hidden
@@ -349,7 +361,7 @@ func ByMarker(ctx context.Context, l *Listing, base *url.URL, query url.Values,
 		}
 		last, more, err := page(ctx, WithQuery(base, query))
 		if err != nil {
-			return fmt.Errorf("listing images, page %d: %w", l.Page(), err)
+			return fmt.Errorf("listing %s, page %d: %w", l.lists(), l.Page(), err)
 		}
 		if !more || last == "" {
 			return nil

@@ -50,31 +50,39 @@ type Decoding struct {
 // (which must consume its value, with Decode or Skip; nil skips them all). A page without
 // an "images" list is an error, not an empty page.
 func decodeImages(resp *http.Response, d Decoding, image func(p *Page, i int) error, other func(p *Page, key string) error) error {
+	return DecodeList(resp, d, "images", image, other)
+}
+
+// DecodeList decodes the page resp as d says: the object's list at key goes item by item to
+// item (which decodes one with Decode), every other key to other (which must consume its
+// value, with Decode or Skip; nil skips them all). A page without the list is an error, not
+// an empty page.
+func DecodeList(resp *http.Response, d Decoding, key string, item func(p *Page, i int) error, other func(p *Page, key string) error) error {
 	if err := checkJSON(resp, d.Redact); err != nil {
 		return err
 	}
 	body := &cappedReader{r: resp.Body, left: d.MaxBytes}
 	guard := &valueGuard{r: body}
 	p := &Page{body: body, guard: guard, dec: json.NewDecoder(guard), redact: d.Redact}
-	var sawImages bool
-	err := p.object(func(key string) error {
+	var sawList bool
+	err := p.object(func(k string) error {
 		switch {
-		case key == "images":
-			sawImages = true
-			return p.images(image)
+		case k == key:
+			sawList = true
+			return p.list(key, item)
 		case other != nil:
-			return other(p, key)
+			return other(p, k)
 		default:
-			return p.Skip(key)
+			return p.Skip(k)
 		}
 	})
 	if body.exceeded {
 		return fmt.Errorf("response body larger than %d bytes (--client.max-response-bytes)", d.MaxBytes)
 	}
-	if err == nil && !sawImages {
+	if err == nil && !sawList {
 		// A 200 without the list (a gateway's error page in JSON, say) is no listing at all,
-		// not an empty one: taking it as empty would drop every image and still say up.
-		return errors.New(`the answer has no "images" list`)
+		// not an empty one: taking it as empty would drop every item and still say up.
+		return fmt.Errorf("the answer has no %q list", key)
 	}
 	return err
 }
@@ -161,22 +169,22 @@ func (p *Page) object(fn func(key string) error) error {
 	return nil
 }
 
-// images reads the images list, each image counted by guard on its own.
-func (p *Page) images(image func(p *Page, i int) error) error {
+// list reads the list at key, each item counted by guard on its own.
+func (p *Page) list(key string, item func(p *Page, i int) error) error {
 	if err := p.expectDelim('['); err != nil {
-		return fmt.Errorf("images: %w", err)
+		return fmt.Errorf("%s: %w", key, err)
 	}
 	for i := 0; ; i++ {
 		p.guard.next()
 		if !p.dec.More() {
 			break
 		}
-		if err := image(p, i); err != nil {
+		if err := item(p, i); err != nil {
 			return err
 		}
 	}
 	if err := p.expectDelim(']'); err != nil {
-		return fmt.Errorf("images: %w", err)
+		return fmt.Errorf("%s: %w", key, err)
 	}
 	return nil
 }

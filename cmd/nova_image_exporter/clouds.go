@@ -68,7 +68,7 @@ func loadClouds(ctx context.Context, cfg *config, reg prometheus.Registerer, met
 	}
 	pipeline := targets.Pipeline{
 		Client: cfg.client, CacheTTL: cfg.cacheTTL, ListingTimeout: cfg.listingTimeout, Memory: memory, Metrics: metrics,
-		Quotas: cfg.quotas, ProjectMetrics: cfg.projectMetrics, Logger: logger,
+		Quotas: cfg.quotas, ProjectMetrics: cfg.projectMetrics, OrphanedSnapshots: cfg.orphanedSnapshots, Logger: logger,
 	}
 	opts.Build, opts.Forget = pipeline.Build, pipeline.Forget
 	opts.Defaults, opts.ImageAPI, opts.Check, opts.Logger, opts.Registerer = cfg.selection, cfg.imageAPI, cfg.check, logger, reg

@@ -39,10 +39,13 @@ type config struct {
 	quotas         bool   // --images.quota: quota metrics where the image API reports them
 	// projectMetrics is --images.project-metrics: the families labelled by project_id.
 	projectMetrics bool
-	exports        *exposition.ImageExports
-	client         client.Options
-	web            *web.FlagConfig
-	flags          *kingpin.ApplicationModel // the command line as declared: --help's text
+	// orphanedSnapshots is --images.orphaned-snapshots: the servers listed beside the
+	// images, for the snapshots whose server is gone.
+	orphanedSnapshots bool
+	exports           *exposition.ImageExports
+	client            client.Options
+	web               *web.FlagConfig
+	flags             *kingpin.ApplicationModel // the command line as declared: --help's text
 
 	// maxListingsBytes bounds what every listing held takes, maxCacheBytes the cached ones.
 	maxListingsBytes, maxCacheBytes int64
@@ -128,6 +131,8 @@ func newApp(stderr io.Writer) (*kingpin.Application, *flagValues) {
 		Default("true").BoolVar(&cfg.quotas)
 	app.Flag("images.project-metrics", "Export images and bytes per owning project (nova_project_*), unless a cloud's entry sets project_metrics: false.").
 		Default("true").BoolVar(&cfg.projectMetrics)
+	app.Flag("images.orphaned-snapshots", "List every cloud's servers and export the snapshots whose server is gone; a cloud's orphaned_snapshots overrides it.").
+		BoolVar(&cfg.orphanedSnapshots)
 	for _, name := range client.SelectionParams {
 		values.selection[name] = app.Flag("images."+name, selectionHelp[name]+"; /probe's "+name+" parameter overrides it.").String()
 	}

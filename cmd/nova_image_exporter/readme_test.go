@@ -431,8 +431,8 @@ func headingAnchors(t *testing.T, path string) []string {
 
 // TestREADMEMetricsTableNamesEveryFamily compares the families of README's metrics table with
 // those the exporter serves for the three image APIs (an admin's Glance and IMS through
-// AK/SK, with quotas and project names), /probe and /metrics together: a family served but
-// missing from the table, or named in the table and never served, fails.
+// AK/SK, with quotas, project names and orphaned snapshots), /probe and /metrics together: a
+// family served but missing from the table, or named in the table and never served, fails.
 func TestREADMEMetricsTableNamesEveryFamily(t *testing.T) {
 	sim := simulator.New(simulator.Options{Images: simulator.FullImages(testNow), Admin: true,
 		GlanceQuotas: map[string]int64{simulator.GlanceImageSizeTotal: 1000, simulator.GlanceImageCountTotal: 100},
@@ -440,7 +440,7 @@ func TestREADMEMetricsTableNamesEveryFamily(t *testing.T) {
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	t.Setenv("OS_CLIENT_CONFIG_FILE", writeClouds(t, threeAPIClouds(srv.URL)))
-	base, _ := startExporter(t, "--cloud=nova")
+	base, _ := startExporter(t, "--cloud=nova", "--images.orphaned-snapshots")
 	served := map[string]bool{}
 	for _, path := range []string{"/metrics", "/probe?cloud=nova", "/probe?cloud=glance", "/probe?cloud=ims"} {
 		for name := range scrape(t, base+path) {

@@ -30,12 +30,14 @@ func emitHead(s sink, r *Scrape) {
 func emitImages(s sink, r *Scrape) {
 	if !r.up {
 		emitQuotas(s, r.quotas) // a quota request may succeed where the listing failed
+		emitOrphans(s, r.orphans.failed())
 		return
 	}
 	problems, _ := r.Problems()
 	s.sample(unreadableFieldsFamily, float64(problems))
 	emitQuotas(s, r.quotas)
 	emitTally(s, r.tally)
+	emitOrphans(s, r.orphans)
 	for _, p := range r.projects {
 		s.sample(projectInfoFamily, 1, p.ID, p.Name, p.DomainID)
 	}
@@ -65,6 +67,7 @@ func emitImages(s sink, r *Scrape) {
 			}
 		}
 	}
+	emitImageOrphans(s, r)
 }
 
 // emitTally sends the counts of every listed image: per status, always Nova's five, then
@@ -118,6 +121,35 @@ func emitQuotas(s sink, q *Quotas) {
 			default:
 				s.sample(f.family, float64(quota.Usage), quota.Resource)
 			}
+		}
+	}
+}
+
+// emitOrphans sends the orphan families but the per-image one: nothing when orphaned
+// snapshots are off, only servers_up 0 when the server listing failed.
+func emitOrphans(s sink, o *Orphans) {
+	if o == nil {
+		return
+	}
+	up := 0.0
+	if o.Up {
+		up = 1
+	}
+	s.sample(serversUpFamily, up)
+	for _, p := range o.projects {
+		s.sample(orphanedSnapshotsFamily, float64(p.images), p.owner)
+	}
+	for _, p := range o.projects {
+		s.sample(orphanedSnapshotsSizeFamily, float64(p.bytes), p.owner)
+	}
+}
+
+// emitImageOrphans sends nova_image_orphaned of the images exported that are snapshots of
+// a covered project.
+func emitImageOrphans(s sink, r *Scrape) {
+	for i, img := range r.images {
+		if orphaned, known := r.orphans.orphaned(img); known {
+			s.imageSample(imageOrphanedFamily, i, boolValue(orphaned))
 		}
 	}
 }

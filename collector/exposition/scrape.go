@@ -2,8 +2,8 @@
 // the metric families (each with its value type), what is exported per image (ImageExports),
 // and the streaming text writer. Its files build on each other one way: family.go (the
 // families), policy.go and exports.go, quota.go, tally.go (the counts of every listed image),
-// project.go, scrape.go (what a scrape found), emit.go (its samples,
-// family by family), text.go (the writer).
+// orphan.go (the snapshots whose server is gone), project.go, scrape.go (what a scrape
+// found), emit.go (its samples, family by family), text.go (the writer).
 //
 // Every scrape builds its samples from its own listing alone, so nothing is kept between
 // scrapes: an image deleted in the cloud disappears from the next scrape.
@@ -21,6 +21,7 @@ type Scrape struct {
 	images   []*client.Image // the images with per-image series: deduplicated, filtered
 	tally    *Tally          // every listed image, counted once
 	quotas   *Quotas         // nil: quotas are off
+	orphans  *Orphans        // nil: orphaned snapshots are off
 	projects []client.Project
 }
 
@@ -55,5 +56,12 @@ func (s *Scrape) Problems() (n int, first string) { return s.tally.Problems() }
 // WithProjects adds the names of the listing's owners to s.
 func (s *Scrape) WithProjects(projects []client.Project) *Scrape {
 	s.projects = projects
+	return s
+}
+
+// WithOrphans adds what the listing's server listing told of its snapshots to s; nil
+// (orphaned snapshots off) adds nothing.
+func (s *Scrape) WithOrphans(o *Orphans) *Scrape {
+	s.orphans = o
 	return s
 }

@@ -28,9 +28,12 @@ type Tally struct {
 	strings map[string]string
 	// projects count per owner and status; nil when the project families are off.
 	projects map[projectStatus]*count
-	problems int
-	first    string // the first unreadable field, as "image ID: field ..."
-	entries  int64  // what the maps and the first problem take
+	// snapshots are every listed snapshot, for the orphan check; nil when orphaned
+	// snapshots are off (WithSnapshots).
+	snapshots []snapshot
+	problems  int
+	first     string // the first unreadable field, as "image ID: field ..."
+	entries   int64  // what the maps and the first problem take
 }
 
 // count is the images of a status, or of a project and status, and their bytes.
@@ -91,6 +94,7 @@ func (t *Tally) Add(img *client.Image) bool {
 		img.Owner = t.intern(img.Owner)
 		t.addProject(img.Owner, img.Status, size)
 	}
+	t.addSnapshot(img, size)
 	return true
 }
 
@@ -132,9 +136,10 @@ func (t *Tally) addProblems(img *client.Image) {
 	t.problems += len(img.Problems)
 }
 
-// Bytes is what the tally holds in memory, a little over: its table of ids and its entries.
+// Bytes is what the tally holds in memory, a little over: its table of ids, its entries and
+// its snapshots.
 func (t *Tally) Bytes() int64 {
-	return t.ids.bytes() + t.entries
+	return t.ids.bytes() + t.entries + snapshotBytes*int64(cap(t.snapshots))
 }
 
 // Problems is how many fields of the listing could not be read, and the first of them as
@@ -188,6 +193,33 @@ func (t *Tally) sortedProjects() []projectCount {
 	return counts
 }
 
+// snapshot is what a tally keeps of each listed snapshot, exported or not, for the orphan
+// check at the end of the listing: its server's id by its hash, its owner (the tally's own
+// string) and its bytes.
+type snapshot struct {
+	server uint64
+	owner  string
+	size   int64
+}
+
+// snapshotBytes is what a snapshot takes in the tally's slice.
+const snapshotBytes = 32
+
+// WithSnapshots makes t keep every listed snapshot (an image with a ServerID) for
+// Orphans; it returns t.
+func (t *Tally) WithSnapshots() *Tally {
+	t.snapshots = []snapshot{}
+	return t
+}
+
+// addSnapshot keeps img, counted with size, if it is a snapshot and t keeps them.
+func (t *Tally) addSnapshot(img *client.Image, size int64) {
+	if t.snapshots == nil || img.ServerID == "" {
+		return
+	}
+	t.snapshots = append(t.snapshots, snapshot{server: maphash.String(t.seed, img.ServerID), owner: img.Owner, size: size})
+}
+
 // idSet is a set of 64-bit hashes: open addressing with linear probing in a table of a power
 // of two slots, at most three quarters full, 0 marking a free slot (a hash of 0 is kept as 1).
 // It takes 8 bytes a slot, 11 to 22 a hash (the table three quarters to three eighths full), where a map takes up to 38.
@@ -213,6 +245,25 @@ func (s *idSet) add(h uint64) bool {
 			return true
 		case h:
 			return false
+		}
+	}
+}
+
+// has reports whether h was added.
+func (s *idSet) has(h uint64) bool {
+	if h == 0 {
+		h = 1
+	}
+	if len(s.slots) == 0 {
+		return false
+	}
+	mask := uint64(len(s.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case 0:
+			return false
+		case h:
+			return true
 		}
 	}
 }

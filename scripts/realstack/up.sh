@@ -582,6 +582,10 @@ if [ -z "$APPCRED_ID" ]; then
 fi
 [ -n "$APPCRED_ID" ] || die "could not create an application credential"
 
+# servers in every state (servers.sh writes their rows: there is no nova-compute)
+SERVERS_ENV=$("$(dirname "${BASH_SOURCE[0]}")/servers.sh" "$DIR" "$DEMO_PROJECT" "$DEMO2_PROJECT") || die "seeding the servers failed"
+log "nova: $(grep -c . <<<"$SERVERS_ENV") servers seeded"
+
 cat >"$DIR/images.env" <<EOF
 IMG_ACTIVE=$IMG_ACTIVE
 IMG_QUEUED=$IMG_QUEUED
@@ -611,6 +615,7 @@ LOCKOUT_USER_ID=$LOCKOUT_ID
 LOCKOUT_PASSWORD=$LOCKOUT_PASS
 LOCKOUT_FAILURE_ATTEMPTS=$LOCKOUT_ATTEMPTS
 LOCKOUT_DURATION=$LOCKOUT_DURATION
+$SERVERS_ENV
 EOF
 
 ###############################################################################
