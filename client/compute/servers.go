@@ -207,7 +207,13 @@ func page(ctx context.Context, listing *paging.Listing, u *url.URL, keep func(id
 			}
 			return nil
 		}
-		return paging.DecodeList(resp, d, "servers", server, links)
+		if err := paging.DecodeList(resp, d, "servers", server, links); err != nil {
+			return err
+		}
+		if hasNext && last == "" {
+			return errors.New("the answer names a next page and no server to ask it after")
+		}
+		return nil
 	})
 	return last, hasNext && err == nil, err
 }

@@ -179,6 +179,12 @@ func TestServersCutShortIsAnError(t *testing.T) {
 			wantErr: "pagination loop"},
 		"no list": {answer: func(int, *http.Request) (int, http.Header, string) { return clienttest.OK(`{"images": []}`) },
 			wantErr: `the answer has no "servers" list`},
+		"next link on an empty page": {answer: func(n int, _ *http.Request) (int, http.Header, string) {
+			if n == 0 {
+				return clienttest.OK(page1)
+			}
+			return clienttest.OK(`{"servers": [], "servers_links": [{"rel": "next", "href": "http://x/v2.1/servers?marker=y"}]}`)
+		}, wantErr: "a next page and no server"},
 		"server without id": {answer: func(int, *http.Request) (int, http.Header, string) {
 			return clienttest.OK(`{"servers": [{"name": "x"}]}`)
 		},
