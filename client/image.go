@@ -36,6 +36,10 @@ type Image struct {
 	// Owner is the id of the project that owns the image (Glance's and IMS's owner), cut at
 	// 255 bytes; empty where the API sends none (Nova's proxy).
 	Owner string
+	// ServerOwner is the project of a snapshot's server where the image says it (Glance's
+	// instance_owner property, which Nova sets when another project took the snapshot, an
+	// admin's say), cut at 255 bytes; empty otherwise.
+	ServerOwner string
 	// Size (bytes, OS-EXT-IMG-SIZE:size), MinDisk (GiB), MinRAM (MiB) and Progress
 	// (percent, 0 to 100), each 0 or more as sent.
 	Size, MinDisk, MinRAM, Progress int64
@@ -84,7 +88,7 @@ const imageOverhead = 256
 // ImageBytes is what holding img costs in memory, a little over: its strings and a fixed
 // overhead. A listing is bounded by the sum (Options.MaxListingBytes).
 func ImageBytes(img Image) int64 {
-	n := imageOverhead + len(img.ID) + len(img.Name) + len(img.Status) + len(img.ServerID) + len(img.Owner) + len(img.APIStatus) + len(img.Visibility)
+	n := imageOverhead + len(img.ID) + len(img.Name) + len(img.Status) + len(img.ServerID) + len(img.Owner) + len(img.ServerOwner) + len(img.APIStatus) + len(img.Visibility)
 	for _, v := range img.Metadata {
 		n += 32 + len(v.Key) + len(v.Value)
 	}

@@ -115,7 +115,7 @@ func (e *redactedError) Unwrap() error { return e.err }
 func (r Redactor) Image(img Image) Image {
 	img.ID = r.label(img.ID)
 	img.Name, img.ServerID = r.Label(img.Name, MaxLabelBytes), r.Label(img.ServerID, MaxIDBytes)
-	img.Owner = r.Label(img.Owner, MaxIDBytes)
+	img.Owner, img.ServerOwner = r.Label(img.Owner, MaxIDBytes), r.Label(img.ServerOwner, MaxIDBytes)
 	if holds(img.Status, r.upper) {
 		img.Status = Redacted
 	}

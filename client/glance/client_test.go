@@ -53,7 +53,7 @@ var noHidden = map[string]string{"": `{"images": [], "first": "/v2/images?os_hid
 
 // Images as realstack's Glance 25 sends them.
 const (
-	imgSnapshot = `{"image_type": "snapshot", "instance_uuid": "8f3bd1a2-5c6e-4c1d-9a7b-2f0e6d4c1b10", "name": "server-snapshot-1",
+	imgSnapshot = `{"image_type": "snapshot", "instance_uuid": "8f3bd1a2-5c6e-4c1d-9a7b-2f0e6d4c1b10", "instance_owner": "4d6a1c0b9e8f47a2b3c5d7e9f1a2b3c4", "name": "server-snapshot-1",
 	  "disk_format": "qcow2", "container_format": "bare", "visibility": "shared", "size": 3072, "virtual_size": null, "status": "active",
 	  "checksum": "24a73767824a9f4cef390b6f56013562", "protected": false, "min_ram": 64, "min_disk": 1, "owner": "93ddbd585732482aaa0b4604e671e77a",
 	  "os_hidden": false, "os_hash_algo": "sha512", "os_hash_value": "aec0813e", "id": "97b81eca-9106-4ea1-9cf8-a2590026cd1d",
@@ -89,7 +89,7 @@ func TestDecodesFieldsAndProperties(t *testing.T) {
 	}
 	want := []client.Image{
 		{ID: "97b81eca-9106-4ea1-9cf8-a2590026cd1d", Name: "server-snapshot-1", Status: "ACTIVE", APIStatus: "active", Visibility: "shared",
-			ServerID: "8f3bd1a2-5c6e-4c1d-9a7b-2f0e6d4c1b10", Owner: "93ddbd585732482aaa0b4604e671e77a", Size: 3072, MinDisk: 1, MinRAM: 64, Progress: 100,
+			ServerID: "8f3bd1a2-5c6e-4c1d-9a7b-2f0e6d4c1b10", Owner: "93ddbd585732482aaa0b4604e671e77a", ServerOwner: "4d6a1c0b9e8f47a2b3c5d7e9f1a2b3c4", Size: 3072, MinDisk: 1, MinRAM: 64, Progress: 100,
 			Created: ms("2026-12-02T19:53:42Z"), Updated: ms("2026-12-02T19:53:43Z"),
 			Metadata: client.Metadata{{Key: "image_type", Value: "snapshot"}, {Key: "os_hidden", Value: "false"}}, Missing: client.FieldVirtualSize},
 		{ID: "n", Status: "UNKNOWN", APIStatus: "importing", Visibility: "community", Size: 10, VirtualSize: 1 << 30,

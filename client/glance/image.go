@@ -24,8 +24,8 @@ type fields struct {
 	// ImageSize is the size where Glance is served on Huawei's IMS host (Huawei Cloud, Open
 	// Telekom Cloud), whose size is "unavailable currently" and sent as 0.
 	ImageSize paging.ImageSize
-	// Server is the instance_uuid property of a snapshot.
-	Server property
+	// Server is the instance_uuid property of a snapshot, ServerOwner its instance_owner.
+	Server, ServerOwner property
 }
 
 // Reset prepares w for the next image: a field is left untouched both for a missing key and
@@ -48,6 +48,8 @@ func (w *wireImage) UnmarshalJSON(data []byte) error {
 			return paging.DecodeNumber("size", value, &w.Size)
 		case "instance_uuid":
 			return w.Server.UnmarshalJSON(value)
+		case "instance_owner":
+			return w.ServerOwner.UnmarshalJSON(value)
 		case paging.ImageSizeKey:
 			if w.imsHost { // elsewhere a property like any other
 				return w.ImageSize.UnmarshalJSON(value)
@@ -70,7 +72,9 @@ func (w *wireImage) Image(redact client.Redactor) (client.Image, error) {
 		}
 		w.VirtualSize = w.VirtualSize.NonZero() // "unavailable currently", 0 in an example
 	}
-	return w.GlanceFields.Image(redact, size, string(w.Server), w.properties.Values())
+	img, err := w.GlanceFields.Image(redact, size, string(w.Server), w.properties.Values())
+	img.ServerOwner = string(w.ServerOwner)
+	return img, err
 }
 
 // property is an image property read as a string: any other JSON value leaves it empty.

@@ -104,7 +104,7 @@ func (o *Orphans) failed() *Orphans {
 // orphaned reports whether img is a snapshot whose server is gone; known is false where
 // there is nothing to say: not a snapshot, its owner not covered, the listing failed.
 func (o *Orphans) orphaned(img *client.Image) (orphaned, known bool) {
-	if o == nil || !o.Up || img.ServerID == "" || !o.covered.Covers(img.Owner) {
+	if o == nil || !o.Up || img.ServerID == "" || foreignSnapshot(img) || !o.covered.Covers(img.Owner) {
 		return false, false
 	}
 	return !o.servers.has(maphash.String(o.seed, img.ServerID)), true

@@ -13,7 +13,7 @@ import (
 
 // snapshots are a project's own snapshots (proj-a: one of a live server, two of gone ones,
 // one exported only as counted), another project's, one without an owner (Nova's proxy),
-// and an image that is no snapshot.
+// an image that is no snapshot, and one that proj-a took of another project's server.
 var snapshots = []client.Image{
 	{ID: "a-live", Name: "live", Status: "SAVING", Owner: "proj-a", ServerID: "srv-live", Size: 10},
 	{ID: "a-gone", Name: "gone", Status: "ACTIVE", Owner: "proj-a", ServerID: "srv-gone", Size: 100},
@@ -21,6 +21,9 @@ var snapshots = []client.Image{
 	{ID: "a-base", Name: "base", Status: "ERROR", Owner: "proj-a", Size: 1000},
 	{ID: "b-gone", Name: "shared", Status: "ERROR", Owner: "proj-b", ServerID: "srv-b", Size: 7},
 	{ID: "n-gone", Name: "no-owner", Status: "ERROR", ServerID: "srv-n", Size: 3},
+	// proj-a took it of proj-c's server (Nova's instance_owner): never judged, as no listing
+	// of proj-a's servers can tell whether srv-c is gone.
+	{ID: "a-foreign", Name: "foreign", Status: "ERROR", Owner: "proj-a", ServerOwner: "proj-c", ServerID: "srv-c", Size: 50},
 }
 
 // orphansScrape is the scrape of images, exported by exports, checked against servers; a

@@ -212,9 +212,10 @@ func (t *Tally) WithSnapshots() *Tally {
 	return t
 }
 
-// addSnapshot keeps img, counted with size, if it is a snapshot and t keeps them.
+// addSnapshot keeps img, counted with size, if it is a snapshot and t keeps them; a snapshot
+// of another project's server is never judged (foreignSnapshot).
 func (t *Tally) addSnapshot(img *client.Image, size int64) {
-	if t.snapshots == nil || img.ServerID == "" {
+	if t.snapshots == nil || img.ServerID == "" || foreignSnapshot(img) {
 		return
 	}
 	t.snapshots = append(t.snapshots, snapshot{server: maphash.String(t.seed, img.ServerID), owner: img.Owner, size: size})
@@ -281,3 +282,10 @@ func (s *idSet) grow() {
 
 // bytes is what the table takes.
 func (s *idSet) bytes() int64 { return 8 * int64(len(s.slots)) }
+
+// foreignSnapshot reports whether img is a snapshot that one project took of another's
+// server (Nova sets instance_owner then, and the image belongs to the project that took it):
+// the listing of the owner's servers says nothing of it, so it is never called orphaned.
+func foreignSnapshot(img *client.Image) bool {
+	return img.ServerOwner != "" && img.ServerOwner != img.Owner
+}
