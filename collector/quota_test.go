@@ -176,7 +176,7 @@ func TestHangingQuotaRequestIsAbandoned(t *testing.T) {
 		if took := time.Since(start); took != quotaGrace {
 			t.Errorf("the scrape took %v, want the quota grace of %v", took, quotaGrace)
 		}
-		if !strings.Contains(logs.String(), "the quota request was abandoned 1s after the listing ended") {
+		if !strings.Contains(logs.String(), "the quota request was abandoned "+quotaGrace.String()+" after the listing ended") {
 			t.Errorf("log %q, want the abandoned quota request", logs.String())
 		}
 	})

@@ -193,7 +193,7 @@ func TestHangingServerListingIsAbandoned(t *testing.T) {
 		if took := time.Since(start); took != quotaGrace {
 			t.Errorf("the scrape took %v, want the grace of %v", took, quotaGrace)
 		}
-		if !strings.Contains(logs.String(), "the server listing was abandoned 1s after the image listing ended") {
+		if !strings.Contains(logs.String(), "the server listing was abandoned "+quotaGrace.String()+" after the image listing ended") {
 			t.Errorf("log %q, want the abandoned server listing", logs.String())
 		}
 	})
