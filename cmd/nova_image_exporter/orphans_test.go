@@ -193,7 +193,7 @@ func TestFailedServerListingAgainstTheSimulator(t *testing.T) {
 		// (on pages of their own size) two.
 		"page bound": {flags: []string{"--client.max-pages=3"}, why: "more than 3 pages"},
 		// Abandoned a second after the listing ended.
-		"hang": {fault: simulator.Fault{Hang: true}, why: "abandoned 1s after the image listing ended"},
+		"hang": {fault: simulator.Fault{Hang: true}, why: "abandoned 5s after the image listing ended"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			sim := simulator.New(simulator.Options{Images: orphanImages(testNow), Servers: orphanServers, Admin: true, MaxLimit: 1})
