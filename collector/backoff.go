@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -88,4 +89,69 @@ func (b *backoff) left() time.Duration {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return max(0, b.until.Sub(b.now()))
+}
+
+// besideRequest is one request beside a listing (the quotas, the project names, the
+// servers): sent once, from the listing's goroutine, when the cloud has accepted the
+// listing's credentials and the back-off lets it go; waited for, and abandoned, when the
+// listing ends.
+type besideRequest[T any] struct {
+	// what names the request and ended what it runs beside, in the error of an abandoned one.
+	what, ended string
+	backoff     *backoff
+	call        func(context.Context) (T, error)
+	// due reports, once the back-off let the request go, whether it is to be sent; nil: it is.
+	due    func() bool
+	ticket int
+	sent   bool          // send was called, whether or not the request went
+	done   chan struct{} // nil: not sent; closed when result and err are set
+	cancel context.CancelFunc
+	result T
+	err    error
+}
+
+// send starts the request under ctx, unless it was sent, the credentials' back-off lasts or
+// it is not due. The listing calls it, from its own goroutine, once the cloud has accepted
+// its credentials.
+func (r *besideRequest[T]) send(ctx context.Context) {
+	if r == nil || r.sent {
+		return
+	}
+	r.sent = true
+	ticket, err := r.backoff.admit()
+	if err != nil || (r.due != nil && !r.due()) {
+		return
+	}
+	ctx, r.cancel = context.WithCancel(ctx)
+	r.ticket, r.done = ticket, make(chan struct{})
+	go func() {
+		defer close(r.done)
+		r.result, r.err = r.call(ctx)
+	}()
+}
+
+// wait returns what the request found, abandoning it after waiting for it so long, and the
+// error to report as the back-off saw it; sent is false when no request went (then nothing
+// else is set).
+func (r *besideRequest[T]) wait(wait time.Duration) (result T, err error, sent bool) {
+	if r.done == nil {
+		return result, nil, false
+	}
+	defer r.cancel()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-r.done:
+	case <-timer.C:
+		r.cancel()
+		<-r.done
+		if r.err != nil { // not when it succeeded as it was abandoned
+			r.err = fmt.Errorf("%s was abandoned %s after the %s ended: %w", r.what, wait.Round(time.Millisecond), r.ended, r.err)
+		}
+	}
+	if r.err != nil {
+		var none T
+		r.result = none
+	}
+	return r.result, r.backoff.done(r.ticket, r.err, r.err == nil), true
 }

@@ -6,7 +6,8 @@
 //
 // The other files build up to handler.go one way, each using only files named before it:
 // accept.go (Accept-Encoding), limits.go (the deadlines and work limits), backoff.go (the
-// back-off on credentials the cloud refused), exporter_metrics.go (the exporter's own
+// back-off on credentials the cloud refused, and the requests beside a listing it holds
+// back), exporter_metrics.go (the exporter's own
 // metrics and transport instrumentation), member.go (one gzip member of compressed parts),
 // charge.go (what a listing is charged against the memory bound), rendering.go (the
 // compressed rendering that the gzip scrapes of a listing share), inventory.go (what one

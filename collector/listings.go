@@ -517,7 +517,7 @@ func (l *Listings) projectRead() *projectRead {
 	if l.projects == nil {
 		return nil
 	}
-	return &projectRead{names: l.projects, memory: l.memory}
+	return newProjectRead(l.projects, l.memory)
 }
 
 // quotaRequest is the quota request of a listing, not sent yet; nil when quotas are off.
@@ -525,7 +525,7 @@ func (l *Listings) quotaRequest() *quotaRequest {
 	if l.quotas == nil {
 		return nil
 	}
-	return &quotaRequest{source: l.quotas, backoff: l.quotaRefusals}
+	return newQuotaRequest(l.quotas, l.quotaRefusals)
 }
 
 // nameOwners sets the inventory's Projects, the names kept of its owners, charged to it;
@@ -566,5 +566,5 @@ func (l *Listings) serverRequest() *serverRequest {
 	if l.servers == nil {
 		return nil
 	}
-	return &serverRequest{source: l.servers, backoff: l.serverRefusals}
+	return newServerRequest(l.servers, l.serverRefusals)
 }

@@ -143,53 +143,33 @@ func (p *projectNames) named(owners []string) []client.Project {
 // projectRead is the read of the project names beside one listing, sent once the
 // listing's credentials were accepted, if a read is due.
 type projectRead struct {
+	besideRequest[client.ProjectNames]
 	names  *projectNames
 	memory *Memory
-	sent   bool          // send was called
-	done   chan struct{} // nil: no read sent; closed when result and err are set
-	cancel context.CancelFunc
-	ticket int
-	result client.ProjectNames
-	err    error
 }
 
-// send starts the read under ctx, if one is due and its back-off lets it go. The listing
-// calls it, from its own goroutine, once the cloud has accepted its credentials.
+// newProjectRead is the read of names' projects beside one listing, its names kept in memory.
+func newProjectRead(names *projectNames, memory *Memory) *projectRead {
+	return &projectRead{besideRequest: besideRequest[client.ProjectNames]{what: "the request", ended: "listing",
+		backoff: names.refusals, call: names.source.Projects, due: names.claim}, names: names, memory: memory}
+}
+
+// send starts the read (besideRequest.send); nil when project names are off.
 func (r *projectRead) send(ctx context.Context) {
-	if r == nil || r.sent {
-		return
+	if r != nil {
+		r.besideRequest.send(ctx)
 	}
-	r.sent = true
-	ticket, err := r.names.refusals.admit()
-	if err != nil || !r.names.claim() {
-		return
-	}
-	ctx, r.cancel = context.WithCancel(ctx)
-	r.ticket, r.done = ticket, make(chan struct{})
-	go func() {
-		defer close(r.done)
-		r.result, r.err = r.names.source.Projects(ctx)
-	}()
 }
 
 // wait keeps what the read found, abandoning it after waiting for it so long, and returns
 // what it is to report (projectNames.store); nil when no read was sent.
 func (r *projectRead) wait(wait time.Duration) error {
-	if r == nil || r.done == nil {
+	if r == nil {
 		return nil
 	}
-	defer r.cancel()
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-r.done:
-	case <-timer.C:
-		r.cancel()
-		<-r.done
-		if r.err != nil {
-			r.err = fmt.Errorf("the request was abandoned %s after the listing ended: %w", wait.Round(time.Millisecond), r.err)
-		}
+	result, err, sent := r.besideRequest.wait(wait)
+	if !sent {
+		return nil
 	}
-	err := r.names.refusals.done(r.ticket, r.err, r.err == nil)
-	return r.names.store(r.memory, r.result, err)
+	return r.names.store(r.memory, result, err)
 }

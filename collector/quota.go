@@ -3,7 +3,6 @@ package collector
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"time"
 
@@ -28,37 +27,22 @@ func quotaWait(took time.Duration, deadline time.Time) time.Duration {
 	return wait
 }
 
-// quotaRequest is a quota request beside a listing, sent once the listing's credentials
-// were accepted.
+// quotaRequest is a quota request beside a listing.
 type quotaRequest struct {
-	source  client.QuotaSource
-	backoff *backoff
-	ticket  int
-	sent    bool          // send was called, whether or not the back-off let the request go
-	done    chan struct{} // nil: not sent; closed when quotas and err are set
-	cancel  context.CancelFunc
-	quotas  []client.Quota
-	err     error
+	besideRequest[[]client.Quota]
 }
 
-// send starts the quota request under ctx, unless it was sent or its endpoint refused the
-// credentials and their back-off lasts. The listing calls it, from its own goroutine, once
-// the cloud has accepted its credentials.
+// newQuotaRequest is the request of source's quotas, held back by backoff.
+func newQuotaRequest(source client.QuotaSource, backoff *backoff) *quotaRequest {
+	return &quotaRequest{besideRequest[[]client.Quota]{what: "the quota request", ended: "listing",
+		backoff: backoff, call: source.Quotas}}
+}
+
+// send starts the quota request (besideRequest.send); nil when quotas are off.
 func (q *quotaRequest) send(ctx context.Context) {
-	if q == nil || q.sent {
-		return
+	if q != nil {
+		q.besideRequest.send(ctx)
 	}
-	q.sent = true
-	ticket, err := q.backoff.admit()
-	if err != nil {
-		return
-	}
-	ctx, q.cancel = context.WithCancel(ctx)
-	q.ticket, q.done = ticket, make(chan struct{})
-	go func() {
-		defer close(q.done)
-		q.quotas, q.err = q.source.Quotas(ctx)
-	}()
 }
 
 // wait returns what the quota request found, abandoning it after waiting for it so long;
@@ -68,22 +52,11 @@ func (q *quotaRequest) wait(wait time.Duration) (*exposition.Quotas, error) {
 	if q == nil {
 		return nil, nil
 	}
-	if q.done == nil {
+	quotas, err, sent := q.besideRequest.wait(wait)
+	if !sent {
 		return &exposition.Quotas{}, nil
 	}
-	defer q.cancel()
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-q.done:
-	case <-timer.C:
-		q.cancel()
-		<-q.done
-		if q.err != nil { // not when it succeeded as it was abandoned
-			q.err = fmt.Errorf("the quota request was abandoned %s after the listing ended: %w", wait.Round(time.Millisecond), q.err)
-		}
-	}
-	return &exposition.Quotas{Up: q.err == nil, Quotas: q.quotas}, q.backoff.done(q.ticket, q.err, q.err == nil)
+	return &exposition.Quotas{Up: q.err == nil, Quotas: quotas}, err
 }
 
 // sameCause reports whether a quota request failed for the reason its listing did (listErr;

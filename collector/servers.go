@@ -3,7 +3,6 @@ package collector
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nova-image-exporter/nova_image_exporter/client"
@@ -23,58 +22,30 @@ var errServersNotSent = errors.New("the server listing was not sent")
 // orphaned snapshots), sent once the listing's credentials were accepted, under the same
 // deadline, as the quota request is.
 type serverRequest struct {
-	source  client.ServerSource
-	backoff *backoff
-	ticket  int
-	sent    bool          // send was called, whether or not the back-off let the request go
-	done    chan struct{} // nil: not sent; closed when servers and err are set
-	cancel  context.CancelFunc
-	servers client.Servers
-	err     error
+	besideRequest[client.Servers]
 }
 
-// send starts the server listing under ctx, unless it was sent or the compute endpoint
-// refused the credentials and their back-off lasts. The listing calls it, from its own
-// goroutine, once the cloud has accepted its credentials.
+// newServerRequest is the listing of source's servers, held back by backoff.
+func newServerRequest(source client.ServerSource, backoff *backoff) *serverRequest {
+	return &serverRequest{besideRequest[client.Servers]{what: "the server listing", ended: "image listing",
+		backoff: backoff, call: source.Servers}}
+}
+
+// send starts the server listing (besideRequest.send); nil when orphaned snapshots are off.
 func (r *serverRequest) send(ctx context.Context) {
-	if r == nil || r.sent {
-		return
+	if r != nil {
+		r.besideRequest.send(ctx)
 	}
-	r.sent = true
-	ticket, err := r.backoff.admit()
-	if err != nil {
-		return
-	}
-	ctx, r.cancel = context.WithCancel(ctx)
-	r.ticket, r.done = ticket, make(chan struct{})
-	go func() {
-		defer close(r.done)
-		r.servers, r.err = r.source.Servers(ctx)
-	}()
 }
 
 // wait returns what the server listing found, abandoning it after waiting for it so long:
 // errServersNotSent when it was not sent.
 func (r *serverRequest) wait(wait time.Duration) (client.Servers, error) {
-	if r.done == nil {
+	servers, err, sent := r.besideRequest.wait(wait)
+	if !sent {
 		return client.Servers{}, errServersNotSent
 	}
-	defer r.cancel()
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-r.done:
-	case <-timer.C:
-		r.cancel()
-		<-r.done
-		if r.err != nil {
-			r.err = fmt.Errorf("the server listing was abandoned %s after the image listing ended: %w", wait.Round(time.Millisecond), r.err)
-		}
-	}
-	if r.err != nil {
-		r.servers = client.Servers{}
-	}
-	return r.servers, r.backoff.done(r.ticket, r.err, r.err == nil)
+	return servers, err
 }
 
 // checkOrphans waits for the server listing beside inventory's listing and sets the
